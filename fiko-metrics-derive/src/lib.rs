@@ -1,0 +1,47 @@
+//! Procedural macros of [fiko-metrics](https://docs.rs/fiko-metrics); use them through
+//! its re-exports (`fiko_metrics::MetricSet`, `fiko_metrics::timed`, …).
+//!
+//! Each derive is one module that models its input, parses attributes (collecting every
+//! error, see `ctxt`), validates them against the naming rules in `valid`, and expands.
+
+mod attr;
+mod ctxt;
+mod label_set;
+mod label_value;
+mod metric_set;
+mod symbol;
+mod timed;
+mod valid;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// Derives `fiko_metrics::MetricSet`; see the runtime crate for the attribute grammar.
+#[proc_macro_derive(MetricSet, attributes(metric_set, metric))]
+pub fn derive_metric_set(input: TokenStream) -> TokenStream {
+    metric_set::expand(&parse_macro_input!(input as DeriveInput)).into()
+}
+
+/// Derives `fiko_metrics::LabelSet` for a struct of labels.
+#[proc_macro_derive(LabelSet, attributes(label_set, label))]
+pub fn derive_label_set(input: TokenStream) -> TokenStream {
+    label_set::expand(&parse_macro_input!(input as DeriveInput)).into()
+}
+
+/// Derives `fiko_metrics::LabelValue` for an enum of unit variants.
+#[proc_macro_derive(LabelValue, attributes(label_value))]
+pub fn derive_label_value(input: TokenStream) -> TokenStream {
+    label_value::expand(&parse_macro_input!(input as DeriveInput)).into()
+}
+
+/// Records calls, duration and outcome of a function; see `fiko_metrics::timed`.
+#[proc_macro_attribute]
+pub fn timed(args: TokenStream, item: TokenStream) -> TokenStream {
+    timed::expand(timed::Mode::Timed, args.into(), item.into()).into()
+}
+
+/// Counts calls of a function by outcome; see `fiko_metrics::counted`.
+#[proc_macro_attribute]
+pub fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
+    timed::expand(timed::Mode::Counted, args.into(), item.into()).into()
+}

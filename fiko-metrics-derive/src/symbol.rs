@@ -1,0 +1,56 @@
+//! Attribute keywords.
+
+use std::fmt;
+
+use syn::{Ident, Path};
+
+/// One attribute keyword.
+#[derive(Clone, Copy)]
+pub(crate) struct Symbol(pub(crate) &'static str);
+
+// #[metric_set(...)], #[label_set(...)], #[label_value(...)]
+pub(crate) const METRIC_SET: Symbol = Symbol("metric_set");
+pub(crate) const METRIC: Symbol = Symbol("metric");
+pub(crate) const LABEL_SET: Symbol = Symbol("label_set");
+pub(crate) const LABEL: Symbol = Symbol("label");
+pub(crate) const LABEL_VALUE: Symbol = Symbol("label_value");
+
+// keys
+pub(crate) const NAMESPACE: Symbol = Symbol("namespace");
+pub(crate) const SUBSYSTEM: Symbol = Symbol("subsystem");
+pub(crate) const CRATE: Symbol = Symbol("crate");
+pub(crate) const NAME: Symbol = Symbol("name");
+pub(crate) const UNIT: Symbol = Symbol("unit");
+pub(crate) const BUCKETS: Symbol = Symbol("buckets");
+pub(crate) const MAX_SERIES: Symbol = Symbol("max_series");
+pub(crate) const CALLS: Symbol = Symbol("calls");
+pub(crate) const DURATIONS: Symbol = Symbol("durations");
+pub(crate) const IN_FLIGHT: Symbol = Symbol("in_flight");
+pub(crate) const RENAME: Symbol = Symbol("rename");
+pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
+pub(crate) const METRICS: Symbol = Symbol("metrics");
+pub(crate) const ERRORS: Symbol = Symbol("errors");
+
+impl PartialEq<Symbol> for Ident {
+    fn eq(&self, word: &Symbol) -> bool {
+        self == word.0
+    }
+}
+
+impl PartialEq<Symbol> for &Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}
+
+impl PartialEq<Symbol> for Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}

@@ -1,0 +1,289 @@
+//! What `#[timed]` and `#[counted]` record into.
+//!
+//! Both attributes record into a metric set: the default [`FunctionMetrics`], or one you
+//! name with `metrics = ...`. A set can receive calls when its fields say what they record:
+//!
+//! ```
+//! use fiko_metrics::{Counter, Family, Gauge, Histogram, MetricSet};
+//! use fiko_metrics::calls::{CallLabels, FunctionLabels};
+//!
+//! #[derive(MetricSet)]
+//! #[metric_set(namespace = "fiko", subsystem = "jobs")]
+//! struct JobCalls {
+//!     /// Job runs, by function and outcome.
+//!     #[metric(calls)]
+//!     runs: Family<CallLabels, Counter>,
+//!     /// Job run time.
+//!     #[metric(durations, buckets = [0.1, 1.0, 10.0, 60.0])]
+//!     run_duration_seconds: Family<FunctionLabels, Histogram>,
+//!     /// Jobs running now.
+//!     #[metric(in_flight)]
+//!     running: Family<FunctionLabels, Gauge>,
+//! }
+//!
+//! #[fiko_metrics::timed(metrics = JobCalls::global(), in_flight)]
+//! fn send_digest() -> Result<(), std::io::Error> {
+//!     Ok(())
+//! }
+//!
+//! send_digest()?;
+//! let labels = FunctionLabels::of("send_digest", module_path!());
+//! assert_eq!(JobCalls::global().run_duration_seconds.get_or_create(&labels).count(), 1);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::time::Instant;
+
+use crate::counter::Counter;
+use crate::family::{Family, MetricRef};
+use crate::gauge::Gauge;
+use crate::histogram::Histogram;
+use crate::{LabelSet, LabelValue, MetricSet};
+
+/// How a call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, LabelValue)]
+#[label_value(crate = crate)]
+pub enum Outcome {
+    /// Returned normally (for a `Result`: `Ok`, or an `Err` the classifier let pass).
+    Ok,
+    /// Returned an `Err`.
+    Error,
+    /// Panicked.
+    Panic,
+    /// An async call whose future was dropped before it finished.
+    Cancelled,
+}
+
+/// Labels of call counts: function, module, outcome and error kind.
+#[derive(Clone, Debug, LabelSet)]
+#[label_set(crate = crate)]
+pub struct CallLabels {
+    /// The function name.
+    pub function: &'static str,
+    /// The module path.
+    pub module: &'static str,
+    /// How the call ended.
+    pub outcome: Outcome,
+    /// The error kind given by the classifier (`errors = ...`); empty otherwise.
+    pub error: &'static str,
+}
+
+/// Labels of per-function durations and in-flight calls.
+#[derive(Clone, Debug, LabelSet)]
+#[label_set(crate = crate)]
+pub struct FunctionLabels {
+    /// The function name.
+    pub function: &'static str,
+    /// The module path.
+    pub module: &'static str,
+}
+
+impl FunctionLabels {
+    /// The labels of `function` in `module` (as `module_path!()` gives it).
+    pub const fn of(function: &'static str, module: &'static str) -> Self {
+        Self { function, module }
+    }
+}
+
+/// The default set of `#[timed]` and `#[counted]`, named like autometrics' so its
+/// dashboards read it too.
+#[derive(MetricSet)]
+#[metric_set(crate = crate)]
+pub struct FunctionMetrics {
+    /// Function calls, by function, module, outcome and error kind.
+    #[metric(calls)]
+    pub function_calls: Family<CallLabels, Counter>,
+    /// Function call duration.
+    #[metric(durations, buckets = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])]
+    pub function_calls_duration_seconds: Family<FunctionLabels, Histogram>,
+    /// Function calls running now.
+    #[metric(in_flight)]
+    pub function_calls_in_flight: Family<FunctionLabels, Gauge>,
+}
+
+/// A set that `#[counted]` and `#[timed]` can count calls into: it has a
+/// `#[metric(calls)] Family<CallLabels, Counter>` field.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot record calls for `#[counted]`/`#[timed]`",
+    label = "this set has no `#[metric(calls)]` field",
+    note = "add `#[metric(calls)] calls: Family<CallLabels, Counter>` to the set, or leave out `metrics = ...` to use `FunctionMetrics`"
+)]
+pub trait RecordCalls: MetricSet {
+    /// The call counter.
+    fn calls(&self) -> &Family<CallLabels, Counter>;
+}
+
+/// A set that `#[timed]` can record durations into: it has a
+/// `#[metric(durations)] Family<FunctionLabels, Histogram>` field.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot record durations for `#[timed]`",
+    label = "this set has no `#[metric(durations)]` field",
+    note = "add `#[metric(durations)] duration_seconds: Family<FunctionLabels, Histogram>` to the set, or use `#[counted]`"
+)]
+pub trait RecordDurations: MetricSet {
+    /// The duration histogram.
+    fn durations(&self) -> &Family<FunctionLabels, Histogram>;
+}
+
+/// A set that can track in-flight calls: it has a
+/// `#[metric(in_flight)] Family<FunctionLabels, Gauge>` field.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot track in-flight calls",
+    label = "this set has no `#[metric(in_flight)]` field",
+    note = "add `#[metric(in_flight)] in_flight: Family<FunctionLabels, Gauge>` to the set, or drop `in_flight`"
+)]
+pub trait RecordInFlight: MetricSet {
+    /// The in-flight gauge.
+    fn in_flight(&self) -> &Family<FunctionLabels, Gauge>;
+}
+
+/// Where one instrumented function records; built by the attribute macros.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct CallSite {
+    /// The function name.
+    pub function: &'static str,
+    /// `module_path!()` at the function.
+    pub module: &'static str,
+}
+
+/// Records one call when dropped: the outcome given to [`finish`](Self::finish), or `panic`
+/// while unwinding, or `cancelled` when an async call's future was dropped.
+#[doc(hidden)]
+pub struct CallGuard<'a> {
+    site: &'static CallSite,
+    calls: &'a Family<CallLabels, Counter>,
+    timing: Option<(&'a Family<FunctionLabels, Histogram>, Instant)>,
+    in_flight: Option<MetricRef<'a, Gauge>>,
+    outcome: Option<(Outcome, &'static str)>,
+}
+
+impl<'a> CallGuard<'a> {
+    /// Starts recording a call.
+    #[inline]
+    pub fn start(
+        site: &'static CallSite,
+        calls: &'a Family<CallLabels, Counter>,
+        durations: Option<&'a Family<FunctionLabels, Histogram>>,
+        in_flight: Option<&'a Family<FunctionLabels, Gauge>>,
+    ) -> Self {
+        let in_flight = in_flight.map(|family| {
+            let gauge = family.get_or_create(&FunctionLabels::of(site.function, site.module));
+            gauge.inc();
+            gauge
+        });
+        let timing = durations.map(|family| (family, Instant::now()));
+        Self {
+            site,
+            calls,
+            timing,
+            in_flight,
+            outcome: None,
+        }
+    }
+
+    /// Ends the call with `outcome` (error kind empty unless classified).
+    #[inline]
+    pub fn finish(mut self, outcome: (Outcome, &'static str)) {
+        self.outcome = Some(outcome);
+    }
+}
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        let (outcome, error) = self.outcome.unwrap_or(if std::thread::panicking() {
+            (Outcome::Panic, "")
+        } else {
+            (Outcome::Cancelled, "")
+        });
+        let CallSite { function, module } = *self.site;
+        self.calls
+            .get_or_create(&CallLabels {
+                function,
+                module,
+                outcome,
+                error,
+            })
+            .inc();
+        if let Some((durations, start)) = self.timing {
+            durations
+                .get_or_create(&FunctionLabels::of(function, module))
+                .observe_since(start);
+        }
+        if let Some(gauge) = &self.in_flight {
+            gauge.dec();
+        }
+    }
+}
+
+/// What an error classifier (`errors = path`) may return: an error kind (`&'static str`
+/// or a derived label enum), or an `Option` of one where `None` means "not an error".
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an error kind",
+    note = "an error classifier returns `&'static str`, an enum deriving `LabelValue`, or an `Option` of either (`None`: not an error)"
+)]
+pub trait ErrorKind {
+    /// The kind's label value, or `None` when the error does not count as one.
+    fn error_kind(&self) -> Option<&'static str>;
+}
+
+impl ErrorKind for &'static str {
+    fn error_kind(&self) -> Option<&'static str> {
+        Some(self)
+    }
+}
+
+impl<K: ErrorKind> ErrorKind for Option<K> {
+    fn error_kind(&self) -> Option<&'static str> {
+        self.as_ref().and_then(ErrorKind::error_kind)
+    }
+}
+
+/// The outcome of a returned value, chosen by type through autoref specialisation:
+/// `Result`s are looked at, everything else is `ok`.
+#[doc(hidden)]
+pub mod outcome {
+    use super::{ErrorKind, Outcome};
+
+    /// Wraps a returned value for the outcome probes.
+    pub struct Probe<'a, T>(pub &'a T);
+
+    /// The outcome of a `Result`.
+    pub trait ResultOutcome {
+        /// `ok` or `error`.
+        fn fiko_outcome(&self) -> (Outcome, &'static str);
+    }
+
+    impl<T, E> ResultOutcome for Probe<'_, Result<T, E>> {
+        fn fiko_outcome(&self) -> (Outcome, &'static str) {
+            match self.0 {
+                Ok(_) => (Outcome::Ok, ""),
+                Err(_) => (Outcome::Error, ""),
+            }
+        }
+    }
+
+    /// The outcome of any other value: `ok`.
+    pub trait PlainOutcome {
+        /// Always `ok`.
+        fn fiko_outcome(&self) -> (Outcome, &'static str) {
+            (Outcome::Ok, "")
+        }
+    }
+
+    impl<T> PlainOutcome for &Probe<'_, T> {}
+
+    /// The outcome of a `Result` whose errors are classified by `classify`.
+    pub fn classified<T, E, K: ErrorKind>(
+        result: &Result<T, E>,
+        classify: impl FnOnce(&E) -> K,
+    ) -> (Outcome, &'static str) {
+        match result {
+            Ok(_) => (Outcome::Ok, ""),
+            Err(error) => match classify(error).error_kind() {
+                Some(kind) => (Outcome::Error, kind),
+                None => (Outcome::Ok, ""),
+            },
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Histograms with declared bucket bounds.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::descriptor::MetricKind;
+use crate::encoding::{Labels, Visitor};
+use crate::metric::Metric;
+
+/// Prometheus' default buckets, for latencies in seconds.
+pub const DEFAULT_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The upper bounds of a histogram's buckets, shared by every series of a family.
+///
+/// Bounds are finite and strictly increasing; the `+Inf` bucket is implicit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Buckets(Arc<[f64]>);
+
+impl Buckets {
+    /// Checks and wraps a list of upper bounds.
+    ///
+    /// ```
+    /// use fiko_metrics::histogram::{Buckets, BucketsError};
+    ///
+    /// assert!(Buckets::new(vec![0.1, 1.0]).is_ok());
+    /// assert_eq!(Buckets::new(vec![1.0, 0.1]), Err(BucketsError::NotIncreasing { index: 1 }));
+    /// ```
+    pub fn new(bounds: impl Into<Arc<[f64]>>) -> Result<Self, BucketsError> {
+        let bounds = bounds.into();
+        if bounds.is_empty() {
+            return Err(BucketsError::Empty);
+        }
+        for (index, bound) in bounds.iter().enumerate() {
+            if !bound.is_finite() {
+                return Err(BucketsError::NotFinite { index });
+            }
+            if index > 0 && bounds[index - 1] >= *bound {
+                return Err(BucketsError::NotIncreasing { index });
+            }
+        }
+        Ok(Self(bounds))
+    }
+
+    /// Bounds already checked at compile time by `#[derive(MetricSet)]`.
+    #[doc(hidden)]
+    pub fn from_checked(bounds: &'static [f64]) -> Self {
+        Self(Arc::from(bounds))
+    }
+
+    /// The upper bounds, without `+Inf`.
+    pub fn bounds(&self) -> &[f64] {
+        &self.0
+    }
+}
+
+impl Default for Buckets {
+    fn default() -> Self {
+        Self::from_checked(DEFAULT_BUCKETS)
+    }
+}
+
+/// Why a list of bucket bounds was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BucketsError {
+    /// No bounds at all.
+    Empty,
+    /// The bound at `index` is NaN or infinite (`+Inf` is always added by itself).
+    NotFinite {
+        /// Position of the bad bound.
+        index: usize,
+    },
+    /// The bound at `index` is not greater than the one before it.
+    NotIncreasing {
+        /// Position of the bad bound.
+        index: usize,
+    },
+}
+
+impl fmt::Display for BucketsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("a histogram needs at least one bucket bound"),
+            Self::NotFinite { index } => write!(f, "bucket bound #{index} is not finite"),
+            Self::NotIncreasing { index } => {
+                write!(
+                    f,
+                    "bucket bound #{index} is not greater than the one before it"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for BucketsError {}
+
+/// A histogram: counts observations into buckets and keeps their sum.
+///
+/// The count is not stored separately: it is the sum of the buckets, so `_count` always
+/// equals the `+Inf` bucket in every scrape, even while observations race with it.
+///
+/// ```
+/// use fiko_metrics::{Histogram, histogram::Buckets};
+///
+/// let latency = Histogram::new(Buckets::new(vec![0.1, 0.5, 1.0])?);
+/// latency.observe(0.3);
+/// latency.observe(2.0);
+/// assert_eq!(latency.count(), 2);
+/// assert_eq!(latency.sum(), 2.3);
+/// # Ok::<(), fiko_metrics::histogram::BucketsError>(())
+/// ```
+pub struct Histogram {
+    buckets: Buckets,
+    // One slot per bound plus the `+Inf` slot; counts are per bucket, not cumulative.
+    counts: Box<[AtomicU64]>,
+    sum_bits: AtomicU64,
+}
+
+impl Histogram {
+    /// A histogram with the given bucket bounds.
+    pub fn new(buckets: Buckets) -> Self {
+        let counts = (0..=buckets.bounds().len())
+            .map(|_| AtomicU64::new(0))
+            .collect();
+        Self {
+            buckets,
+            counts,
+            sum_bits: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one observation. NaN lands in the `+Inf` bucket (and makes the sum NaN), as
+    /// in the Go client.
+    #[inline]
+    pub fn observe(&self, value: f64) {
+        let bounds = self.buckets.bounds();
+        let slot = bounds.partition_point(|bound| !(value <= *bound));
+        if let Some(count) = self.counts.get(slot) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+        crate::atomic_f64::add(&self.sum_bits, value);
+    }
+
+    /// Records the seconds elapsed since `start`.
+    #[inline]
+    pub fn observe_since(&self, start: Instant) {
+        self.observe(start.elapsed().as_secs_f64());
+    }
+
+    /// Starts a timer that observes the elapsed seconds when dropped.
+    #[must_use = "the timer observes when it is dropped"]
+    pub fn start_timer(&self) -> HistogramTimer<'_> {
+        HistogramTimer {
+            histogram: self,
+            start: Instant::now(),
+        }
+    }
+
+    /// The number of observations.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The sum of all observations.
+    pub fn sum(&self) -> f64 {
+        f64::from_bits(self.sum_bits.load(Ordering::Relaxed))
+    }
+
+    /// The bucket bounds.
+    pub fn buckets(&self) -> &Buckets {
+        &self.buckets
+    }
+
+    /// Writes the cumulative bucket counts into `out` (one per bound, then `+Inf`) and
+    /// returns the sum; one pass, so the counts are consistent with each other.
+    pub fn snapshot(&self, out: &mut Vec<u64>) -> f64 {
+        out.clear();
+        let mut cumulative = 0u64;
+        for count in self.counts.iter() {
+            cumulative = cumulative.wrapping_add(count.load(Ordering::Relaxed));
+            out.push(cumulative);
+        }
+        self.sum()
+    }
+}
+
+impl fmt::Debug for Histogram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Histogram")
+            .field("bounds", &self.buckets.bounds())
+            .field("count", &self.count())
+            .field("sum", &self.sum())
+            .finish()
+    }
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self::new(Buckets::default())
+    }
+}
+
+/// Observes the seconds since it was started when dropped; see [`Histogram::start_timer`].
+#[derive(Debug)]
+pub struct HistogramTimer<'a> {
+    histogram: &'a Histogram,
+    start: Instant,
+}
+
+impl Drop for HistogramTimer<'_> {
+    fn drop(&mut self) {
+        self.histogram.observe_since(self.start);
+    }
+}
+
+impl Metric for Histogram {
+    const KIND: MetricKind = MetricKind::Histogram;
+    type Config = Buckets;
+
+    fn with_config(buckets: &Buckets) -> Self {
+        Self::new(buckets.clone())
+    }
+
+    fn declared_config(bounds: &'static [f64]) -> Buckets {
+        if bounds.is_empty() {
+            Buckets::default()
+        } else {
+            Buckets::from_checked(bounds)
+        }
+    }
+
+    fn visit(&self, labels: Labels<'_>, visitor: &mut dyn Visitor) -> fmt::Result {
+        visitor.histogram(labels, self)
+    }
+}

@@ -1,0 +1,163 @@
+//! Label values and label sets.
+//!
+//! A label is *closed* when its type is an enum deriving [`LabelValue`](crate::LabelValue):
+//! every value is known at compile time, and a family whose labels are all closed keeps its
+//! series in a dense array (no hashing, no lock, no allocation when recording). Strings and
+//! numbers are *open* labels; their series live in a map bounded by the metric's series
+//! limit, past which values fold into one overflow series whose open labels read
+//! [`OVERFLOW_VALUE`].
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::descriptor::LabelDescriptor;
+
+/// The value open labels take in the overflow series of a family that hit its limit.
+pub const OVERFLOW_VALUE: &str = "other";
+
+/// Families whose closed label sets have more combinations than this keep their series in
+/// a map, like open ones, so a wide enum product cannot allocate a huge array.
+pub const MAX_DENSE_SERIES: usize = 4096;
+
+/// Receives one label as a name and an unescaped value.
+pub type LabelSink<'a> = dyn FnMut(&str, &str) -> fmt::Result + 'a;
+
+/// The type of one label: a closed enum (`#[derive(LabelValue)]`, `bool`) or an open value
+/// (`String`, `&'static str`, `Arc<str>`, `Cow<'static, str>`, integers).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a label value",
+    label = "not a label value",
+    note = "use an enum with `#[derive(LabelValue)]`, `bool`, a string type or an integer"
+)]
+pub trait LabelValue: Send + Sync + 'static {
+    /// Every value, in index order, when the type is closed; `None` when it is open.
+    const VALUES: Option<&'static [&'static str]>;
+
+    /// The position of `self` in [`VALUES`](Self::VALUES); only meaningful for closed types.
+    fn index(&self) -> usize;
+
+    /// Calls `f` with the value's text.
+    fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R;
+}
+
+/// A struct of labels (`#[derive(LabelSet)]`), the `L` of [`Family<L, M>`](crate::Family).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a label set",
+    label = "not a label set",
+    note = "derive it: `#[derive(LabelSet)] struct Labels {{ method: Method, route: String }}`"
+)]
+pub trait LabelSet: Send + Sync + 'static {
+    /// The labels, in exposition order.
+    const LABELS: &'static [LabelDescriptor];
+
+    /// The number of series when every label is closed and there are at most
+    /// [`MAX_DENSE_SERIES`] of them; `None` otherwise.
+    const DENSE: Option<usize>;
+
+    /// The series' position in the dense array (only called when `DENSE` is `Some`).
+    fn dense_index(&self) -> usize;
+
+    /// Writes the labels of the series at dense position `index`.
+    fn write_dense(index: usize, sink: &mut LabelSink<'_>) -> fmt::Result;
+
+    /// Writes the labels; with `overflowed`, open labels read [`OVERFLOW_VALUE`].
+    fn write(&self, overflowed: bool, sink: &mut LabelSink<'_>) -> fmt::Result;
+}
+
+impl LabelValue for bool {
+    const VALUES: Option<&'static [&'static str]> = Some(&["false", "true"]);
+
+    fn index(&self) -> usize {
+        usize::from(*self)
+    }
+
+    fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(if *self { "true" } else { "false" })
+    }
+}
+
+macro_rules! open_str_label {
+    ($($ty:ty),*) => {$(
+        impl LabelValue for $ty {
+            const VALUES: Option<&'static [&'static str]> = None;
+
+            fn index(&self) -> usize {
+                0
+            }
+
+            fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+                f(self)
+            }
+        }
+    )*};
+}
+open_str_label!(String, &'static str, Arc<str>, Box<str>, Cow<'static, str>);
+
+macro_rules! open_int_label {
+    ($($ty:ty),*) => {$(
+        impl LabelValue for $ty {
+            const VALUES: Option<&'static [&'static str]> = None;
+
+            fn index(&self) -> usize {
+                0
+            }
+
+            fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+                f(itoa::Buffer::new().format(*self))
+            }
+        }
+    )*};
+}
+open_int_label!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+
+/// Whether `name` is a valid Prometheus label name that fiko lets users declare.
+pub fn is_valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__")
+        && !matches!(name, "le" | "quantile")
+}
+
+/// Const helpers for the label derives.
+#[doc(hidden)]
+pub mod derive_support {
+    use super::{LabelValue, MAX_DENSE_SERIES};
+
+    /// The number of values of a closed label type, 0 for open ones.
+    pub const fn closed_len<T: LabelValue>() -> usize {
+        match T::VALUES {
+            Some(values) => values.len(),
+            None => 0,
+        }
+    }
+
+    /// The product of the lengths when every label is closed and small enough to be dense.
+    pub const fn dense_cardinality(lens: &[usize]) -> Option<usize> {
+        let mut product: usize = 1;
+        let mut i = 0;
+        while i < lens.len() {
+            if lens[i] == 0 {
+                return None;
+            }
+            product = match product.checked_mul(lens[i]) {
+                Some(p) if p <= MAX_DENSE_SERIES => p,
+                _ => return None,
+            };
+            i += 1;
+        }
+        Some(product)
+    }
+
+    /// The text of value `index` of a closed label type.
+    pub fn closed_value<T: LabelValue>(index: usize) -> &'static str {
+        match T::VALUES {
+            Some(values) => match values.get(index) {
+                Some(value) => value,
+                None => "",
+            },
+            None => "",
+        }
+    }
+}

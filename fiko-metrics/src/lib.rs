@@ -1,0 +1,154 @@
+//! Declare Prometheus metrics once, in Rust.
+//!
+//! fiko-metrics turns a struct of metrics into registered, exposed metrics — and into the
+//! static descriptors that dashboards and alerts are generated from, so none of them can
+//! drift from the code.
+//!
+//! ```
+//! use fiko_metrics::{Counter, Family, Format, Histogram, LabelSet, LabelValue, MetricSet, Registry};
+//!
+//! #[derive(MetricSet)]
+//! #[metric_set(namespace = "fiko", subsystem = "ai")] // names: fiko_ai_*
+//! pub struct AiMetrics {
+//!     /// AI model requests, by model and outcome.
+//!     requests: Family<AiLabels, Counter>,
+//!     /// Tokens consumed, by model and kind (prompt/completion).
+//!     #[metric(unit = "tokens")]
+//!     tokens: Family<TokenLabels, Counter>,
+//!     /// Model call latency.
+//!     #[metric(buckets = [0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])]
+//!     duration_seconds: Family<ModelLabel, Histogram>,
+//! }
+//!
+//! #[derive(LabelSet)]
+//! struct AiLabels { model: Model, status: Outcome }
+//!
+//! #[derive(LabelSet)]
+//! struct TokenLabels { model: Model, kind: TokenKind }
+//!
+//! #[derive(LabelSet)]
+//! struct ModelLabel { model: Model }
+//!
+//! #[derive(LabelValue)]
+//! #[label_value(rename_all = "kebab-case")]
+//! enum Model { Gpt4o, ClaudeSonnet, #[label_value(rename = "local")] LocalEcho }
+//!
+//! #[derive(LabelValue)]
+//! enum Outcome { Ok, Error, Timeout }
+//!
+//! #[derive(LabelValue)]
+//! enum TokenKind { Prompt, Completion }
+//!
+//! let registry = Registry::new();
+//! let ai = AiMetrics::register(&registry)?;
+//!
+//! ai.requests.get_or_create(&AiLabels { model: Model::Gpt4o, status: Outcome::Ok }).inc();
+//! ai.tokens.get_or_create(&TokenLabels { model: Model::Gpt4o, kind: TokenKind::Prompt }).inc_by(812);
+//! ai.duration_seconds.get_or_create(&ModelLabel { model: Model::Gpt4o }).observe(0.42);
+//!
+//! let text = registry.encode(Format::Prometheus);
+//! assert!(text.contains(r#"fiko_ai_requests_total{model="gpt4o",status="ok"} 1"#));
+//! assert!(text.contains(r#"fiko_ai_tokens_total{model="gpt4o",kind="prompt"} 812"#));
+//! assert!(text.contains(r#"fiko_ai_duration_seconds_bucket{model="gpt4o",le="0.5"} 1"#));
+//!
+//! // The same declaration, as data: what the dashboards generator reads.
+//! let tokens = AiMetrics::DESCRIPTOR.metric("tokens").unwrap();
+//! assert_eq!((tokens.name, tokens.unit), ("fiko_ai_tokens", Some("tokens")));
+//! assert_eq!(tokens.labels[1].values, Some(&["prompt", "completion"][..]));
+//! # Ok::<(), fiko_metrics::RegistryError>(())
+//! ```
+//!
+//! # What the derives check at compile time
+//!
+//! Metric and label names follow Prometheus' rules; `le`, `quantile` and `__`-prefixed
+//! labels are refused; counters get `_total` at exposition (never in the name); a unit is
+//! a base unit and appears once, as the name's suffix; buckets are finite and strictly
+//! increasing, and only on histograms; two metrics of a set never share an exposed series
+//! name; every field is a metric and every label a label value. Each mistake is a compile
+//! error pointing at the offending token.
+//!
+//! # Speed
+//!
+//! A [`Family`] whose labels are all closed enums records with an index computation and
+//! one relaxed atomic add. Open labels take a read lock on a map and are bounded by a
+//! per-metric series limit (see [`family`]).
+//!
+//! # Functions
+//!
+//! [`timed`] and [`counted`] instrument functions, sync or async; see [`calls`].
+
+extern crate self as fiko_metrics;
+
+mod atomic_f64;
+pub mod calls;
+mod counter;
+pub mod descriptor;
+pub mod encoding;
+pub mod family;
+mod gauge;
+pub mod histogram;
+mod interop;
+pub mod labels;
+mod metric;
+mod registry;
+mod set;
+
+pub use counter::{Counter, CounterNumber};
+pub use descriptor::{LabelDescriptor, MetricDescriptor, MetricKind, SetDescriptor};
+pub use encoding::Format;
+pub use family::{Family, MetricRef};
+pub use gauge::{Gauge, GaugeGuard, GaugeNumber};
+pub use histogram::Histogram;
+pub use labels::{LabelSet, LabelValue};
+pub use metric::{Metric, NoConfig};
+pub use registry::{
+    Collect, OVERFLOW_METRIC, Refreshing, Registry, RegistryError, default_registry,
+};
+pub use set::{MetricField, MetricSet};
+
+/// Instruments a function: calls by outcome, duration, optionally in-flight calls.
+///
+/// ```
+/// #[fiko_metrics::timed]
+/// async fn fetch_profile(id: u64) -> Result<String, std::io::Error> {
+///     Ok(format!("user {id}"))
+/// }
+/// ```
+///
+/// Options: `metrics = EXPR` (a set with `#[metric(calls)]` and `#[metric(durations)]`
+/// fields, by default [`calls::FunctionMetrics::global()`]), `in_flight` (also track calls
+/// in flight), `errors = PATH` (a `fn(&E) -> K` classifying `Err` values, see
+/// [`calls::ErrorKind`]), `name = "..."` (the `function` label; the fn name by default),
+/// `crate = PATH`.
+pub use fiko_metrics_derive::timed;
+
+/// Counts the calls of a function by outcome; the options of [`timed`] but no duration.
+///
+/// ```
+/// #[fiko_metrics::counted(name = "login")]
+/// fn log_in(user: &str) -> Result<(), String> {
+///     if user.is_empty() { Err("no user".into()) } else { Ok(()) }
+/// }
+/// ```
+pub use fiko_metrics_derive::counted;
+
+/// Declares a metric set; see [`MetricSet`] and the crate example.
+pub use fiko_metrics_derive::MetricSet;
+
+/// Declares a struct of labels; see [`LabelSet`].
+pub use fiko_metrics_derive::LabelSet;
+
+/// Declares a closed enum of label values; see [`LabelValue`].
+pub use fiko_metrics_derive::LabelValue;
+
+/// What the macros' output needs; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::calls::outcome::{PlainOutcome, Probe, ResultOutcome, classified};
+    pub use crate::calls::{CallGuard, CallSite, ErrorKind};
+    pub use crate::labels::derive_support::{closed_len, closed_value, dense_cardinality};
+    pub use crate::labels::{LabelSink, OVERFLOW_VALUE};
+    pub use crate::set::Declaration;
+    pub use core;
+    pub use std;
+}

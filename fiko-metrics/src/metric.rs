@@ -1,0 +1,36 @@
+//! The trait every metric kind implements.
+
+use std::fmt;
+
+use crate::descriptor::MetricKind;
+use crate::encoding::{Labels, Visitor};
+
+/// A metric kind: [`Counter`](crate::Counter), [`Gauge`](crate::Gauge) or
+/// [`Histogram`](crate::Histogram). Families create their series through it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a fiko metric",
+    note = "a series is a `Counter`, `Gauge` or `Histogram` (from `fiko_metrics`)"
+)]
+pub trait Metric: Send + Sync + Sized + 'static {
+    /// The kind, as exposed in `# TYPE`.
+    const KIND: MetricKind;
+    /// What every series of a family is created from (histogram buckets, or nothing).
+    type Config: Clone + Default + Send + Sync + 'static;
+
+    /// Creates one series.
+    fn with_config(config: &Self::Config) -> Self;
+
+    /// The configuration a `#[metric(buckets = [...])]` declaration asks for.
+    #[doc(hidden)]
+    fn declared_config(buckets: &'static [f64]) -> Self::Config {
+        let _ = buckets;
+        Self::Config::default()
+    }
+
+    /// Hands the current value to `visitor`, under the given labels.
+    fn visit(&self, labels: Labels<'_>, visitor: &mut dyn Visitor) -> fmt::Result;
+}
+
+/// The configuration of metrics that need none.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoConfig;

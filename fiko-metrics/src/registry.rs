@@ -1,0 +1,295 @@
+//! The registry: what a scrape shows.
+
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
+
+use crate::descriptor::{LabelDescriptor, MetricDescriptor, MetricKind};
+use crate::encoding::{Format, TextEncoder, Visitor};
+use crate::set::MetricSet;
+
+/// The self-metric counting label values folded into overflow series.
+pub const OVERFLOW_METRIC: MetricDescriptor = MetricDescriptor {
+    name: "fiko_metrics_label_overflow",
+    field: "label_overflow",
+    kind: MetricKind::Counter,
+    help: "Label values folded into a metric's overflow series because it reached its series limit.",
+    unit: None,
+    labels: &[LabelDescriptor {
+        name: "metric",
+        values: None,
+    }],
+    buckets: &[],
+    max_series: usize::MAX,
+};
+
+/// Something a registry asks for samples at every scrape: every [`MetricSet`], or a
+/// hand-written collector such as one that reads the OS at scrape time.
+pub trait Collect: Send + Sync + 'static {
+    /// The metrics it shows, in order.
+    fn metrics(&self) -> &'static [MetricDescriptor];
+
+    /// Called once per scrape before any metric is visited: refresh values here.
+    fn refresh(&self) {}
+
+    /// Hands the samples of `metrics()[index]` to `visitor`.
+    fn visit_metric(&self, index: usize, visitor: &mut dyn Visitor) -> fmt::Result;
+}
+
+impl<S: MetricSet> Collect for S {
+    fn metrics(&self) -> &'static [MetricDescriptor] {
+        S::DESCRIPTOR.metrics
+    }
+
+    fn visit_metric(&self, index: usize, visitor: &mut dyn Visitor) -> fmt::Result {
+        MetricSet::visit_metric(self, index, visitor)
+    }
+}
+
+/// A [`MetricSet`] whose values are refreshed by a function at every scrape.
+///
+/// ```
+/// use fiko_metrics::{Gauge, MetricSet, Refreshing, Registry};
+/// use std::sync::Arc;
+///
+/// #[derive(MetricSet)]
+/// struct Clock {
+///     /// Seconds since the Unix epoch, read at scrape time.
+///     now_seconds: Gauge<f64>,
+/// }
+///
+/// let registry = Registry::new();
+/// let clock = Arc::new(Clock::new());
+/// registry.register_collector(Arc::new(Refreshing::new(clock, |clock: &Clock| {
+///     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+///     clock.now_seconds.set(now.map_or(0.0, |d| d.as_secs_f64()));
+/// })))?;
+/// assert!(!registry.encode(Default::default()).contains("now_seconds 0\n"));
+/// # Ok::<(), fiko_metrics::RegistryError>(())
+/// ```
+pub struct Refreshing<S, F> {
+    set: Arc<S>,
+    refresh: F,
+}
+
+impl<S: MetricSet, F: Fn(&S) + Send + Sync + 'static> Refreshing<S, F> {
+    /// Wraps `set`; `refresh` runs before every scrape.
+    pub fn new(set: Arc<S>, refresh: F) -> Self {
+        Self { set, refresh }
+    }
+}
+
+impl<S: MetricSet, F: Fn(&S) + Send + Sync + 'static> Collect for Refreshing<S, F> {
+    fn metrics(&self) -> &'static [MetricDescriptor] {
+        S::DESCRIPTOR.metrics
+    }
+
+    fn refresh(&self) {
+        (self.refresh)(&self.set);
+    }
+
+    fn visit_metric(&self, index: usize, visitor: &mut dyn Visitor) -> fmt::Result {
+        self.set.visit_metric(index, visitor)
+    }
+}
+
+/// Why a registration was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegistryError {
+    /// Another registered metric already uses this name.
+    DuplicateName {
+        /// The metric family name.
+        name: &'static str,
+    },
+    /// A set of this type is registered already (use [`Registry::get_or_register`]).
+    AlreadyRegistered {
+        /// The set's type name.
+        set: &'static str,
+    },
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DuplicateName { name } => {
+                write!(f, "a metric named `{name}` is registered already")
+            }
+            Self::AlreadyRegistered { set } => {
+                write!(f, "a `{set}` is registered already; use `get_or_register`")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+/// Holds everything one `/metrics` endpoint exposes.
+///
+/// Registration checks names once; encoding walks the collectors in registration order.
+#[derive(Default)]
+pub struct Registry {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    collectors: Vec<Arc<dyn Collect>>,
+    names: BTreeMap<&'static str, ()>,
+    sets: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    foreign: Vec<prometheus_client::registry::Registry>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.read();
+        f.debug_struct("Registry")
+            .field("metrics", &inner.names.keys().collect::<Vec<_>>())
+            .field("prometheus_client_registries", &inner.foreign.len())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a set and hands it back, shared.
+    pub fn register<S: MetricSet>(&self, set: S) -> Result<Arc<S>, RegistryError> {
+        let set = Arc::new(set);
+        self.register_shared(set.clone())?;
+        Ok(set)
+    }
+
+    /// Registers a set that is already shared.
+    pub fn register_shared<S: MetricSet>(&self, set: Arc<S>) -> Result<(), RegistryError> {
+        let mut inner = self.write();
+        if inner.sets.contains_key(&TypeId::of::<S>()) {
+            return Err(RegistryError::AlreadyRegistered {
+                set: S::DESCRIPTOR.type_name,
+            });
+        }
+        inner.add(set.clone())?;
+        inner.sets.insert(TypeId::of::<S>(), set);
+        Ok(())
+    }
+
+    /// The registered set of type `S`, registering a new one if there is none.
+    ///
+    /// If the new set's names clash with another registered metric it is returned but not
+    /// exposed; [`MetricSet::global`] uses this, so it never fails.
+    pub fn get_or_register<S: MetricSet>(&self) -> Arc<S> {
+        if let Some(set) = self.read().sets.get(&TypeId::of::<S>()) {
+            if let Ok(set) = set.clone().downcast::<S>() {
+                return set;
+            }
+        }
+        let mut inner = self.write();
+        if let Some(existing) = inner.sets.get(&TypeId::of::<S>()) {
+            if let Ok(set) = existing.clone().downcast::<S>() {
+                return set;
+            }
+        }
+        let set = Arc::new(S::new());
+        if inner.add(set.clone()).is_ok() {
+            inner.sets.insert(TypeId::of::<S>(), set.clone());
+        }
+        set
+    }
+
+    /// Registers a hand-written collector, e.g. a [`Refreshing`] set.
+    pub fn register_collector(&self, collector: Arc<dyn Collect>) -> Result<(), RegistryError> {
+        self.write().add(collector)
+    }
+
+    /// Exposes an existing `prometheus_client` registry after fiko's own metrics.
+    ///
+    /// prometheus-client metrics are cheap handles: keep clones of them to record.
+    pub fn include_prometheus_client(&self, registry: prometheus_client::registry::Registry) {
+        self.write().foreign.push(registry);
+    }
+
+    /// The descriptors of every registered metric, in exposition order.
+    pub fn metrics(&self) -> Vec<&'static MetricDescriptor> {
+        self.read()
+            .collectors
+            .iter()
+            .flat_map(|collector| collector.metrics())
+            .collect()
+    }
+
+    /// Encodes everything in `format`.
+    pub fn encode(&self, format: Format) -> String {
+        let mut out = String::with_capacity(4096);
+        self.encode_into(&mut out, format);
+        out
+    }
+
+    /// Appends everything, encoded in `format`, to `out`.
+    pub fn encode_into(&self, out: &mut String, format: Format) {
+        // Clone the handles so registration never waits for a scrape.
+        let (collectors, foreign_text) = {
+            let inner = self.read();
+            let mut foreign = String::new();
+            for registry in &inner.foreign {
+                // Writing into a `String` cannot fail.
+                let _ = match format {
+                    Format::Prometheus => {
+                        prometheus_client::encoding::prometheus_text::encode(&mut foreign, registry)
+                    }
+                    Format::OpenMetrics => {
+                        prometheus_client::encoding::text::encode_registry(&mut foreign, registry)
+                    }
+                };
+            }
+            (inner.collectors.clone(), foreign)
+        };
+        let mut encoder = TextEncoder::new(out, format);
+        for collector in &collectors {
+            collector.refresh();
+            for (index, metric) in collector.metrics().iter().enumerate() {
+                let _ = encoder.family(metric);
+                let _ = collector.visit_metric(index, &mut encoder);
+            }
+        }
+        encoder.push_raw(&foreign_text);
+        encoder.finish();
+    }
+}
+
+impl Inner {
+    fn add(&mut self, collector: Arc<dyn Collect>) -> Result<(), RegistryError> {
+        let metrics = collector.metrics();
+        for (index, metric) in metrics.iter().enumerate() {
+            let taken = self.names.contains_key(metric.name)
+                || metric.name == OVERFLOW_METRIC.name
+                || metrics[..index]
+                    .iter()
+                    .any(|other| other.name == metric.name);
+            if taken {
+                return Err(RegistryError::DuplicateName { name: metric.name });
+            }
+        }
+        for metric in metrics {
+            self.names.insert(metric.name, ());
+        }
+        self.collectors.push(collector);
+        Ok(())
+    }
+}
+
+/// The process-wide registry that [`MetricSet::global`] registers into.
+pub fn default_registry() -> &'static Registry {
+    static DEFAULT: LazyLock<Registry> = LazyLock::new(Registry::new);
+    &DEFAULT
+}

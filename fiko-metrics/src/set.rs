@@ -1,0 +1,150 @@
+//! Metric sets: the structs `#[derive(MetricSet)]` turns into registered metrics.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::counter::{Counter, CounterNumber, CounterRead};
+use crate::descriptor::{MetricDescriptor, MetricKind, SetDescriptor};
+use crate::encoding::{Labels, Visitor};
+use crate::family::Family;
+use crate::gauge::{Gauge, GaugeNumber, GaugeRead};
+use crate::histogram::Histogram;
+use crate::labels::LabelSet;
+use crate::metric::Metric;
+use crate::registry::{Registry, RegistryError};
+
+/// A struct of metrics declared with `#[derive(MetricSet)]`.
+///
+/// ```
+/// use fiko_metrics::{Counter, MetricSet, Registry};
+///
+/// #[derive(MetricSet)]
+/// #[metric_set(namespace = "shop")]
+/// struct ShopMetrics {
+///     /// Orders placed.
+///     orders: Counter,
+/// }
+///
+/// let registry = Registry::new();
+/// let shop = ShopMetrics::register(&registry)?;
+/// shop.orders.inc();
+/// assert!(registry.encode(Default::default()).contains("shop_orders_total 1"));
+/// assert_eq!(ShopMetrics::DESCRIPTOR.metrics[0].name, "shop_orders");
+/// # Ok::<(), fiko_metrics::RegistryError>(())
+/// ```
+pub trait MetricSet: Send + Sync + Sized + 'static {
+    /// What the set declares: names, kinds, help, units, labels, buckets.
+    const DESCRIPTOR: &'static SetDescriptor;
+
+    /// A fresh, unregistered set with every metric at zero.
+    fn new() -> Self;
+
+    /// Hands the samples of metric `index` (of [`DESCRIPTOR`](Self::DESCRIPTOR)`.metrics`)
+    /// to `visitor`.
+    fn visit_metric(&self, index: usize, visitor: &mut dyn Visitor) -> fmt::Result;
+
+    /// The process-wide instance, registered in [`default_registry`](crate::default_registry)
+    /// on first use.
+    fn global() -> &'static Self;
+
+    /// Creates a set and registers it in `registry`, in one call.
+    fn register(registry: &Registry) -> Result<Arc<Self>, RegistryError> {
+        let set = Arc::new(Self::new());
+        registry.register_shared(set.clone())?;
+        Ok(set)
+    }
+
+    /// Registers this set into a plain `prometheus_client` registry, so it can live beside
+    /// metrics declared with prometheus-client directly.
+    fn register_into_prometheus_client(
+        self: &Arc<Self>,
+        registry: &mut prometheus_client::registry::Registry,
+    ) {
+        registry.register_collector(Box::new(crate::interop::Bridge(self.clone())));
+    }
+}
+
+/// What `#[derive(MetricSet)]` reads from a field's `#[metric(...)]` attribute.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct Declaration {
+    /// Histogram buckets (empty: the defaults).
+    pub buckets: &'static [f64],
+    /// Series limit for open labels.
+    pub max_series: usize,
+}
+
+/// A field type of a metric set: a metric, or a [`Family`] of them.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a metric type",
+    label = "not a metric",
+    note = "metric set fields are `Counter`, `Gauge`, `Histogram` or `Family<Labels, Counter | Gauge | Histogram>`"
+)]
+pub trait MetricField: Send + Sync + 'static {
+    /// The kind of the metric.
+    const KIND: MetricKind;
+
+    /// Creates the field as declared.
+    fn declare(declaration: &Declaration) -> Self;
+
+    /// Hands every series of the field to `visitor`.
+    fn visit_field(&self, metric: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result;
+}
+
+fn declared<M: Metric>(declaration: &Declaration) -> M::Config {
+    M::declared_config(declaration.buckets)
+}
+
+impl<N: CounterNumber> MetricField for Counter<N>
+where
+    Counter<N>: CounterRead,
+{
+    const KIND: MetricKind = MetricKind::Counter;
+
+    fn declare(_: &Declaration) -> Self {
+        Self::default()
+    }
+
+    fn visit_field(&self, _: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
+        self.visit(Labels::None, visitor)
+    }
+}
+
+impl<N: GaugeNumber> MetricField for Gauge<N>
+where
+    Gauge<N>: GaugeRead,
+{
+    const KIND: MetricKind = MetricKind::Gauge;
+
+    fn declare(_: &Declaration) -> Self {
+        Self::default()
+    }
+
+    fn visit_field(&self, _: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
+        self.visit(Labels::None, visitor)
+    }
+}
+
+impl MetricField for Histogram {
+    const KIND: MetricKind = MetricKind::Histogram;
+
+    fn declare(declaration: &Declaration) -> Self {
+        Self::with_config(&declared::<Self>(declaration))
+    }
+
+    fn visit_field(&self, _: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
+        self.visit(Labels::None, visitor)
+    }
+}
+
+impl<L: LabelSet, M: Metric> MetricField for Family<L, M> {
+    const KIND: MetricKind = M::KIND;
+
+    fn declare(declaration: &Declaration) -> Self {
+        Self::new(declared::<M>(declaration), declaration.max_series)
+    }
+
+    fn visit_field(&self, metric: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
+        self.visit(metric, visitor)
+    }
+}
