@@ -130,7 +130,28 @@ fn emit(ident: &Ident, krate: &Path, labels: &[Label<'_>]) -> TokenStream {
     let reversed = positions.iter().rev();
     let reversed_lens = lens.iter().rev();
     let count = labels.len();
+    let label_refs = labels.iter().enumerate().map(|(index, label)| {
+        let constant = quote::format_ident!(
+            "{}",
+            label
+                .ident
+                .to_string()
+                .trim_start_matches("r#")
+                .to_uppercase()
+        );
+        let doc = format!("The label `{}`, for dashboards and alerts.", label.name);
+        quote! {
+            #[doc = #doc]
+            pub const #constant: #krate::LabelRef<Self> =
+                #krate::LabelRef::new(&<Self as #krate::LabelSet>::LABELS[#index]);
+        }
+    });
     quote! {
+        #[allow(dead_code)]
+        impl #ident {
+            #(#label_refs)*
+        }
+
         impl #krate::LabelSet for #ident {
             const LABELS: &'static [#krate::LabelDescriptor] = &[#(#descriptors),*];
             const DENSE: ::core::option::Option<usize> = #private::dense_cardinality(&[#(#lens),*]);

@@ -44,6 +44,7 @@ struct Container {
     help: String,
     namespace: Option<LitStr>,
     subsystem: Option<LitStr>,
+    external: bool,
 }
 
 struct Field<'a> {
@@ -58,6 +59,8 @@ struct Field<'a> {
     buckets: Vec<f64>,
     max_series: Option<usize>,
     roles: Vec<(Role, TokenStream)>,
+    external: bool,
+    external: bool,
 }
 
 pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
@@ -109,7 +112,7 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Container, Vec<Field<
     let prefix = prefix(&container);
     let fields: Vec<Field<'a>> = fields
         .iter()
-        .filter_map(|field| parse_field(cx, field, &prefix))
+        .filter_map(|field| parse_field(cx, field, &prefix, container.external))
         .collect();
     validate(cx, &fields);
     Some((container, fields))
@@ -119,6 +122,7 @@ fn parse_container(cx: &Ctxt, input: &DeriveInput) -> Container {
     let mut namespace = Attr::none(cx, METRIC_SET, NAMESPACE);
     let mut subsystem = Attr::none(cx, METRIC_SET, SUBSYSTEM);
     let mut krate = Attr::none(cx, METRIC_SET, CRATE);
+    let mut external = Flag::none(cx, METRIC_SET, EXTERNAL);
     attr::parse_attrs(cx, &input.attrs, METRIC_SET, |meta| {
         if meta.path == NAMESPACE {
             // #[metric_set(namespace = "fiko")]
@@ -133,8 +137,16 @@ fn parse_container(cx: &Ctxt, input: &DeriveInput) -> Container {
         } else if meta.path == CRATE {
             // #[metric_set(crate = path::to::fiko_metrics)]
             krate.set(&meta.path, attr::path_value(meta)?);
+        } else if meta.path == EXTERNAL {
+            // #[metric_set(external)]
+            external.set_true(&meta.path);
         } else {
-            attr::unknown_key(cx, meta, METRIC_SET, &[NAMESPACE, SUBSYSTEM, CRATE])?;
+            attr::unknown_key(
+                cx,
+                meta,
+                METRIC_SET,
+                &[NAMESPACE, SUBSYSTEM, EXTERNAL, CRATE],
+            )?;
         }
         Ok(())
     });
@@ -144,6 +156,7 @@ fn parse_container(cx: &Ctxt, input: &DeriveInput) -> Container {
         help: attr::doc_comment(&input.attrs),
         namespace: namespace.get(),
         subsystem: subsystem.get(),
+        external: external.get().is_some(),
     }
 }
 
@@ -193,7 +206,12 @@ fn metric_type(ty: &Type) -> Option<(Kind, Option<&Type>)> {
     kind_of(&last.ident).map(|kind| (kind, None))
 }
 
-fn parse_field<'a>(cx: &Ctxt, field: &'a syn::Field, prefix: &str) -> Option<Field<'a>> {
+fn parse_field<'a>(
+    cx: &Ctxt,
+    field: &'a syn::Field,
+    prefix: &str,
+    external: bool,
+) -> Option<Field<'a>> {
     let ident = field.ident.as_ref()?;
     let mut name = Attr::none(cx, METRIC, NAME);
     let mut unit = Attr::none(cx, METRIC, UNIT);
@@ -275,7 +293,7 @@ fn parse_field<'a>(cx: &Ctxt, field: &'a syn::Field, prefix: &str) -> Option<Fie
             ident.span(),
         ),
     };
-    let full = check_naming(cx, kind, &base, unit.get(), prefix);
+    let full = check_naming(cx, kind, &base, unit.get(), prefix, external);
 
     let buckets = match buckets.get_with_tokens() {
         Some((key, (_, bounds))) if kind != Kind::Histogram => {
@@ -322,6 +340,8 @@ fn parse_field<'a>(cx: &Ctxt, field: &'a syn::Field, prefix: &str) -> Option<Fie
         buckets,
         max_series,
         roles,
+        external,
+        external,
     })
 }
 
@@ -332,8 +352,16 @@ fn check_naming(
     (base, span): &(String, Span),
     unit: Option<LitStr>,
     prefix: &str,
+    external: bool,
 ) -> (String, Option<String>) {
     let span = *span;
+    if external {
+        // Another program's names are what they are; only the unit is recorded.
+        let unit = unit
+            .map(|lit| lit.value())
+            .or_else(|| valid::inferred_unit(base).map(str::to_owned));
+        return (format!("{prefix}{base}"), unit);
+    }
     if kind == Kind::Counter && base.ends_with("_total") {
         cx.error_at(span, format!("counter `{base}` must not end in `_total`: it is added at exposition; drop the suffix"));
     } else if kind != Kind::Counter && base.ends_with("_total") {
@@ -509,6 +537,7 @@ fn capitalise(word: &str) -> String {
 fn exposed_names(field: &Field<'_>) -> Vec<String> {
     let name = &field.name;
     match field.kind {
+        Kind::Counter if field.external => vec![name.clone()],
         Kind::Counter => vec![name.clone(), format!("{name}_total")],
         Kind::Gauge => vec![name.clone()],
         Kind::Histogram => vec![
@@ -527,6 +556,7 @@ fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
         help,
         namespace,
         subsystem,
+        external,
     } = container;
     let type_name = ident.to_string();
     let option = |lit: &Option<LitStr>| match lit {
@@ -549,7 +579,13 @@ fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
         .iter()
         .zip(&declarations)
         .map(|(field, declaration)| {
-            let Field { ty, help, name, .. } = field;
+            let Field {
+                ty,
+                help,
+                name,
+                external,
+                ..
+            } = field;
             let field_name = field.ident.to_string();
             let span = field.ty.span();
             let unit = match &field.unit {
@@ -572,6 +608,7 @@ fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
                     labels: #labels,
                     buckets: #declaration.buckets,
                     max_series: #declaration.max_series,
+                    external: #external,
                 }
             }
         });
@@ -614,6 +651,28 @@ fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
         })
     });
 
+    let declared = fields.iter().enumerate().map(|(index, field)| {
+        let constant = format_ident!("{}", field.ident.to_string().trim_start_matches("r#").to_uppercase());
+        let labels = match field.labels {
+            Some(labels) => quote!(#labels),
+            None => quote!(()),
+        };
+        let kind = format_ident!("{}", capitalise(field.kind.as_str()));
+        let unit = match field.unit.as_deref() {
+            Some("seconds") => quote!(Seconds),
+            Some("bytes") => quote!(Bytes),
+            Some("ratio") => quote!(Ratio),
+            Some(_) => quote!(Other),
+            None => quote!(Unitless),
+        };
+        let doc = format!("The declared metric `{}` (`{}`), for dashboards and alerts.", field.ident, field.name);
+        quote! {
+            #[doc = #doc]
+            pub const #constant: #krate::Declared<#labels, #krate::kind::#kind, #krate::unit::#unit> =
+                #krate::Declared::new(&<Self as #krate::MetricSet>::DESCRIPTOR.metrics[#index]);
+        }
+    });
+
     let global = format_ident!("__FIKO_GLOBAL_{}", ident.to_string().to_uppercase());
     quote! {
         impl #krate::MetricSet for #ident {
@@ -622,6 +681,7 @@ fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
                 help: #help,
                 namespace: #namespace,
                 subsystem: #subsystem,
+                external: #external,
                 metrics: &[#(#descriptors),*],
             };
 
@@ -654,6 +714,11 @@ fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
             }
         }
 
+        #[allow(dead_code)]
+        impl #ident {
+            #(#declared)*
+        }
+
         #(#roles)*
     }
 }
@@ -667,6 +732,7 @@ fn fallback(ident: &Ident, krate: &Path) -> TokenStream {
                 help: "",
                 namespace: ::core::option::Option::None,
                 subsystem: ::core::option::Option::None,
+                external: false,
                 metrics: &[],
             };
             fn new() -> Self {

@@ -30,6 +30,7 @@ pub(crate) const RENAME: Symbol = Symbol("rename");
 pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
 pub(crate) const METRICS: Symbol = Symbol("metrics");
 pub(crate) const ERRORS: Symbol = Symbol("errors");
+pub(crate) const EXTERNAL: Symbol = Symbol("external");
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {

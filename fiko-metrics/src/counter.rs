@@ -82,6 +82,12 @@ impl Counter<u64> {
         self.bits.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Sets the count to `total`: for collectors that mirror a count kept elsewhere (the
+    /// OS's CPU time, a pool's lifetime acquisitions). Recording code uses `inc`.
+    pub fn set_total(&self, total: u64) {
+        self.bits.store(total, Ordering::Relaxed);
+    }
+
     /// The current count.
     pub fn get(&self) -> u64 {
         self.bits.load(Ordering::Relaxed)
@@ -103,6 +109,14 @@ impl Counter<f64> {
             return;
         }
         crate::atomic_f64::add(&self.bits, amount);
+    }
+
+    /// Sets the amount to `total` (ignored unless finite and not negative): for collectors
+    /// that mirror an amount kept elsewhere, such as the CPU seconds the OS reports.
+    pub fn set_total(&self, total: f64) {
+        if total.is_finite() && total >= 0.0 {
+            self.bits.store(total.to_bits(), Ordering::Relaxed);
+        }
     }
 
     /// The current amount.

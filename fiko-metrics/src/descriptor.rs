@@ -62,6 +62,9 @@ pub struct MetricDescriptor {
     pub buckets: &'static [f64],
     /// How many series open labels may create before values fold into the overflow series.
     pub max_series: usize,
+    /// Declared for another program's metrics (an exporter's): `name` is exactly what that
+    /// program exposes, and counters get no `_total` added.
+    pub external: bool,
 }
 
 impl MetricDescriptor {
@@ -69,7 +72,8 @@ impl MetricDescriptor {
     /// samples add `_bucket`, `_sum` and `_count` to it).
     pub fn sample_name(&self) -> String {
         match self.kind {
-            MetricKind::Counter => format!("{}_total", self.name),
+            MetricKind::Counter if !self.external => format!("{}_total", self.name),
+            MetricKind::Counter => self.name.to_owned(),
             MetricKind::Gauge | MetricKind::Histogram => self.name.to_owned(),
         }
     }
@@ -77,8 +81,7 @@ impl MetricDescriptor {
     /// Every series name a scrape shows for this metric.
     pub fn series_names(&self) -> Vec<String> {
         match self.kind {
-            MetricKind::Counter => vec![format!("{}_total", self.name)],
-            MetricKind::Gauge => vec![self.name.to_owned()],
+            MetricKind::Counter | MetricKind::Gauge => vec![self.sample_name()],
             MetricKind::Histogram => ["bucket", "sum", "count"]
                 .iter()
                 .map(|suffix| format!("{}_{suffix}", self.name))
@@ -108,6 +111,9 @@ pub struct SetDescriptor {
     pub namespace: Option<&'static str>,
     /// `subsystem` of `#[metric_set(...)]`.
     pub subsystem: Option<&'static str>,
+    /// `#[metric_set(external)]`: another program's metrics, declared so dashboards and
+    /// alerts can name them; never registered or recorded here.
+    pub external: bool,
     /// The metrics, in field order.
     pub metrics: &'static [MetricDescriptor],
 }
@@ -116,5 +122,116 @@ impl SetDescriptor {
     /// The metric declared as the Rust field `field`.
     pub fn metric(&self, field: &str) -> Option<&'static MetricDescriptor> {
         self.metrics.iter().find(|metric| metric.field == field)
+    }
+}
+
+/// Marker types for a metric's kind, in [`Declared`]'s type.
+pub mod kind {
+    /// A counter.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Counter;
+    /// A gauge.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Gauge;
+    /// A histogram.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Histogram;
+}
+
+/// Marker types for a metric's unit, in [`Declared`]'s type.
+pub mod unit {
+    /// Seconds.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Seconds;
+    /// Bytes.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Bytes;
+    /// A ratio (0 to 1).
+    #[derive(Clone, Copy, Debug)]
+    pub struct Ratio;
+    /// No unit: a plain count or value.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Unitless;
+    /// Another unit (`tokens`, `celsius`, …); its name is in the descriptor.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Other;
+}
+
+/// A declared metric, typed by its label set `L`, kind `K` and unit `U`: what dashboards
+/// and alerts refer to, so a misspelt metric, a label the metric lacks or a quantile of a
+/// counter is a compile error.
+///
+/// `#[derive(MetricSet)]` writes one per field as an associated constant named after the
+/// field in upper case (`AiMetrics::REQUESTS`); metrics without labels have `L = ()`.
+pub struct Declared<L, K, U> {
+    /// The metric's descriptor.
+    pub descriptor: &'static MetricDescriptor,
+    types: std::marker::PhantomData<fn() -> (L, K, U)>,
+}
+
+impl<L, K, U> Declared<L, K, U> {
+    /// Wraps a descriptor; used by the derive.
+    #[doc(hidden)]
+    pub const fn new(descriptor: &'static MetricDescriptor) -> Self {
+        Self {
+            descriptor,
+            types: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<L, K, U> Clone for Declared<L, K, U> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<L, K, U> Copy for Declared<L, K, U> {}
+
+impl<L, K, U> fmt::Debug for Declared<L, K, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Declared")
+            .field(&self.descriptor.name)
+            .finish()
+    }
+}
+
+/// A label of the label set `L`, typed so it can only be used with metrics labelled by
+/// `L`. `#[derive(LabelSet)]` writes one per field (`AiLabels::MODEL`).
+pub struct LabelRef<L> {
+    /// The label's descriptor.
+    pub descriptor: &'static LabelDescriptor,
+    set: std::marker::PhantomData<fn() -> L>,
+}
+
+impl<L> LabelRef<L> {
+    /// Wraps a descriptor; used by the derive.
+    #[doc(hidden)]
+    pub const fn new(descriptor: &'static LabelDescriptor) -> Self {
+        Self {
+            descriptor,
+            set: std::marker::PhantomData,
+        }
+    }
+
+    /// The label name.
+    pub const fn name(&self) -> &'static str {
+        self.descriptor.name
+    }
+}
+
+impl<L> Clone for LabelRef<L> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<L> Copy for LabelRef<L> {}
+
+impl<L> fmt::Debug for LabelRef<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LabelRef")
+            .field(&self.descriptor.name)
+            .finish()
     }
 }

@@ -94,7 +94,9 @@ mod registry;
 mod set;
 
 pub use counter::{Counter, CounterNumber};
-pub use descriptor::{LabelDescriptor, MetricDescriptor, MetricKind, SetDescriptor};
+pub use descriptor::{
+    Declared, LabelDescriptor, LabelRef, MetricDescriptor, MetricKind, SetDescriptor, kind, unit,
+};
 pub use encoding::Format;
 pub use family::{Family, MetricRef};
 pub use gauge::{Gauge, GaugeGuard, GaugeNumber};

@@ -22,6 +22,7 @@ pub const OVERFLOW_METRIC: MetricDescriptor = MetricDescriptor {
     }],
     buckets: &[],
     max_series: usize::MAX,
+    external: false,
 };
 
 /// Something a registry asks for samples at every scrape: every [`MetricSet`], or a
