@@ -60,7 +60,6 @@ struct Field<'a> {
     max_series: Option<usize>,
     roles: Vec<(Role, TokenStream)>,
     external: bool,
-    external: bool,
 }
 
 pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
@@ -336,7 +335,6 @@ fn parse_field<'a>(
         labels,
         help,
         name: full.0,
-        unit: full.1,
         buckets,
         max_series,
         roles,
