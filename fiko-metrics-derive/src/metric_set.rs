@@ -339,7 +339,7 @@ fn parse_field<'a>(
         max_series,
         roles,
         external,
-        external,
+        unit: full.1,
     })
 }
 
