@@ -423,7 +423,7 @@ fn parse_buckets(cx: &Ctxt, expr: &Expr) -> Option<Vec<f64>> {
                     Some(bound) if bound.is_finite() => {
                         if let Some(previous) = bounds.last() {
                             if bound <= *previous {
-                                cx.error_spanned_by(elem, format!("bucket bounds must be strictly increasing: {bound} does not exceed {previous}"));
+                                cx.error_spanned_by(elem, format!("bucket bounds must be strictly increasing: {bound:?} does not exceed {previous:?}"));
                                 ok = false;
                             }
                         }

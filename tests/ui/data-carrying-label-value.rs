@@ -1,0 +1,9 @@
+use fiko_metrics::LabelValue;
+
+#[derive(LabelValue)]
+enum Plan {
+    Free,
+    Paid(u32),
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use fiko_metrics::LabelSet;
+
+#[derive(LabelSet)]
+struct Labels {
+    route: String,
+    #[label(rename = "route")]
+    path: String,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use fiko_metrics::LabelValue;
+
+#[derive(LabelValue)]
+enum Plan {}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use fiko_metrics::{Gauge, MetricSet};
+
+#[derive(MetricSet)]
+struct Metrics {
+    /// Sessions.
+    sessions_total: Gauge,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use fiko_metrics::LabelSet;
+
+#[derive(LabelSet)]
+struct Labels {
+    route: String,
+    payload: Vec<u8>,
+}
+
+fn main() {}

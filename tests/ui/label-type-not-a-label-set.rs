@@ -1,0 +1,9 @@
+use fiko_metrics::{Counter, Family, MetricSet};
+
+#[derive(MetricSet)]
+struct Metrics {
+    /// Requests by route.
+    requests: Family<String, Counter>,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use fiko_metrics::{Counter, MetricSet};
+
+#[derive(MetricSet)]
+struct Metrics {
+    requests: Counter,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[fiko_metrics::timed]
+const fn answer() -> u32 {
+    42
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[fiko_metrics::timed]
+struct Handler;
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[fiko_metrics::timed(inflight)]
+fn work() {}
+
+fn main() {}
