@@ -508,7 +508,7 @@ fn validate(cx: &Ctxt, fields: &[Field<'_>]) {
                 cx.error_spanned_by(
                     tokens,
                     format!(
-                        "a `{key}` field is a `Family<_, {}>`",
+                        "the `{key}` field must be a `Family<_, {}>`",
                         capitalise(needed.as_str())
                     ),
                 );
