@@ -160,6 +160,11 @@ fn emit(ident: &Ident, krate: &Path, variants: &[(&Ident, String)]) -> TokenStre
             }
         }
 
+        // Every variant is a value a scrape can show: none of them is dead code.
+        const _: () = {
+            let _ = [#(#ident::#names),*];
+        };
+
         impl #krate::calls::ErrorKind for #ident {
             fn error_kind(&self) -> ::core::option::Option<&'static str> {
                 ::core::option::Option::Some(match self { #(Self::#names => #values,)* })
