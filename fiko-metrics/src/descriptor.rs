@@ -157,6 +157,9 @@ pub mod unit {
     pub struct Other;
 }
 
+/// Carries the type parameters of [`Declared`] without owning any of them.
+type Markers<L, K, U> = std::marker::PhantomData<fn() -> (L, K, U)>;
+
 /// A declared metric, typed by its label set `L`, kind `K` and unit `U`: what dashboards
 /// and alerts refer to, so a misspelt metric, a label the metric lacks or a quantile of a
 /// counter is a compile error.
@@ -166,7 +169,7 @@ pub mod unit {
 pub struct Declared<L, K, U> {
     /// The metric's descriptor.
     pub descriptor: &'static MetricDescriptor,
-    types: std::marker::PhantomData<fn() -> (L, K, U)>,
+    types: Markers<L, K, U>,
 }
 
 impl<L, K, U> Declared<L, K, U> {

@@ -137,7 +137,8 @@ impl Histogram {
     #[inline]
     pub fn observe(&self, value: f64) {
         let bounds = self.buckets.bounds();
-        let slot = bounds.partition_point(|bound| !(value <= *bound));
+        // Bounds are inclusive (`le`); NaN compares false with all of them and goes to +Inf.
+        let slot = bounds.partition_point(|bound| *bound < value || value.is_nan());
         if let Some(count) = self.counts.get(slot) {
             count.fetch_add(1, Ordering::Relaxed);
         }
