@@ -1,0 +1,71 @@
+//! The job metrics declaration: `fiko_jobs_*`.
+
+use std::sync::Arc;
+
+use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet};
+
+/// Background job metrics, the Celery worker's: executions by task and state, run time,
+/// tasks running, queue length read from the queue backend, and worker liveness.
+#[derive(MetricSet)]
+#[metric_set(namespace = "fiko", subsystem = "jobs")]
+pub struct JobMetrics {
+    /// Task executions, by task and state: `started` for every attempt, `retried` for every
+    /// attempt after the first, `succeeded` and `failed` for the final outcome.
+    pub task_executions: Family<TaskStateLabels, Counter>,
+    /// Task run time from first start to final outcome (retries included), by task.
+    #[metric(buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0])]
+    pub task_duration_seconds: Family<TaskLabels, Histogram>,
+    /// Tasks running now, by task.
+    pub tasks_running: Family<TaskLabels, Gauge>,
+    /// Tasks waiting in the queue backend, by queue, read from the backend at scrape time.
+    pub queue_length: Family<QueueLabels, Gauge>,
+    /// Failed or timed-out reads of queue lengths from the queue backend.
+    pub queue_read_errors: Counter,
+    /// 1 while the worker runs, 0 once it has stopped or was dropped.
+    pub worker_up: Family<WorkerLabels, Gauge>,
+    /// Unix time of the worker's last heartbeat; frozen once the worker stops.
+    pub worker_last_heartbeat_timestamp_seconds: Family<WorkerLabels, Gauge<f64>>,
+}
+
+/// Labels of per-task metrics.
+#[derive(Clone, Debug, LabelSet)]
+pub struct TaskLabels {
+    /// The task name (bounded by the metric's series limit).
+    pub task: &'static str,
+}
+
+/// Labels of [`JobMetrics::task_executions`].
+#[derive(Clone, Debug, LabelSet)]
+pub struct TaskStateLabels {
+    /// The task name.
+    pub task: &'static str,
+    /// What happened.
+    pub state: TaskState,
+}
+
+/// The states a task execution is counted in, Celery's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, LabelValue)]
+pub enum TaskState {
+    /// An attempt started (every attempt, retries included).
+    Started,
+    /// The task finished successfully.
+    Succeeded,
+    /// The task finished with an error (after its last retry), panicked or was cancelled.
+    Failed,
+    /// An attempt after the first started: the task is being retried.
+    Retried,
+}
+
+/// Labels of [`JobMetrics::queue_length`].
+#[derive(Clone, Debug, LabelSet)]
+pub struct QueueLabels {
+    /// The queue name, as the backend knows it.
+    pub queue: String,
+}
+
+/// Labels of the worker liveness metrics.
+#[derive(Clone, Debug, LabelSet)]
+pub struct WorkerLabels {
+    /// The worker name.
+    pub worker: Arc<str>,
+}

@@ -1,0 +1,95 @@
+//! Recording one task execution, framework-neutral.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::metrics::{JobMetrics, TaskLabels, TaskState, TaskStateLabels};
+
+/// One task execution in progress; made by [`Jobs::start_task`](crate::Jobs::start_task).
+///
+/// Counts `started` (and `retried` for a retry) when made, keeps the task in
+/// `fiko_jobs_tasks_running` while alive, and records the outcome and the duration when
+/// finished. Dropped without [`succeeded`](Self::succeeded) or [`failed`](Self::failed) — a
+/// panic unwinding through it, a cancelled future — it counts as `failed`, so nothing stays
+/// running.
+#[must_use = "a task run records its outcome when finished or dropped"]
+pub struct TaskRun {
+    metrics: Arc<JobMetrics>,
+    task: &'static str,
+    start: Instant,
+    done: bool,
+}
+
+impl std::fmt::Debug for TaskRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskRun")
+            .field("task", &self.task)
+            .field("elapsed", &self.start.elapsed())
+            .finish()
+    }
+}
+
+impl TaskRun {
+    pub(crate) fn start(metrics: Arc<JobMetrics>, task: &'static str, is_retry: bool) -> Self {
+        count(&metrics, task, TaskState::Started, 1);
+        if is_retry {
+            count(&metrics, task, TaskState::Retried, 1);
+        }
+        metrics
+            .tasks_running
+            .get_or_create(&TaskLabels { task })
+            .inc();
+        Self {
+            metrics,
+            task,
+            start: Instant::now(),
+            done: false,
+        }
+    }
+
+    /// Records `n` more attempts that ran inside this execution, each one a retry (e.g. a
+    /// retry middleware below the one recording).
+    pub fn retried(&self, n: u64) {
+        if n > 0 {
+            count(&self.metrics, self.task, TaskState::Started, n);
+            count(&self.metrics, self.task, TaskState::Retried, n);
+        }
+    }
+
+    /// The task succeeded.
+    pub fn succeeded(mut self) {
+        self.finish(TaskState::Succeeded);
+    }
+
+    /// The task failed for good.
+    pub fn failed(mut self) {
+        self.finish(TaskState::Failed);
+    }
+
+    fn finish(&mut self, state: TaskState) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        count(&self.metrics, self.task, state, 1);
+        let labels = TaskLabels { task: self.task };
+        self.metrics
+            .task_duration_seconds
+            .get_or_create(&labels)
+            .observe_since(self.start);
+        self.metrics.tasks_running.get_or_create(&labels).dec();
+    }
+}
+
+impl Drop for TaskRun {
+    fn drop(&mut self) {
+        self.finish(TaskState::Failed);
+    }
+}
+
+fn count(metrics: &JobMetrics, task: &'static str, state: TaskState, n: u64) {
+    metrics
+        .task_executions
+        .get_or_create(&TaskStateLabels { task, state })
+        .inc_by(n);
+}
