@@ -1,0 +1,251 @@
+//! Alerts: a typed condition, a severity, `for`, and the annotations people read.
+
+use crate::duration::PromDuration;
+use crate::query::{Expr, Operation, Query};
+use crate::units::{Threshold, Unit};
+
+/// Where an alert is routed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    /// Someone acts now.
+    Critical,
+    /// Someone looks soon.
+    Warning,
+}
+
+impl Severity {
+    /// The `severity` label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::Warning => "warning",
+        }
+    }
+}
+
+/// How a query is compared with its threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    /// `>`.
+    Above,
+    /// `<`.
+    Below,
+    /// `==`.
+    Equals,
+}
+
+impl Comparison {
+    /// The PromQL operator.
+    pub const fn operator(self) -> &'static str {
+        match self {
+            Self::Above => ">",
+            Self::Below => "<",
+            Self::Equals => "==",
+        }
+    }
+}
+
+/// A query compared with a threshold of the query's unit.
+#[derive(Clone, Debug)]
+pub struct Condition {
+    /// The query.
+    pub expr: Expr,
+    /// The comparison.
+    pub comparison: Comparison,
+    /// The threshold in the query's base unit.
+    pub threshold: f64,
+    display: fn(f64) -> String,
+}
+
+impl Condition {
+    /// The threshold formatted for people (`5%`, `2s`, `1500 MiB`).
+    pub fn threshold_text(&self) -> String {
+        (self.display)(self.threshold)
+    }
+}
+
+impl<L, U: Unit> Query<L, U> {
+    fn compare(self, comparison: Comparison, threshold: f64) -> Condition {
+        Condition {
+            expr: self.into_expr(),
+            comparison,
+            threshold,
+            display: U::display,
+        }
+    }
+
+    /// Fires while the query is above `threshold` (which must be in the query's unit).
+    pub fn above(self, threshold: impl Threshold<U>) -> Condition {
+        self.compare(Comparison::Above, threshold.value())
+    }
+
+    /// Fires while the query is below `threshold`.
+    pub fn below(self, threshold: impl Threshold<U>) -> Condition {
+        self.compare(Comparison::Below, threshold.value())
+    }
+
+    /// Fires while the query equals `threshold` (`up == 0`).
+    pub fn equals(self, threshold: impl Threshold<U>) -> Condition {
+        self.compare(Comparison::Equals, threshold.value())
+    }
+}
+
+/// A Prometheus alerting rule.
+///
+/// Annotations may use Prometheus' `{{ $labels.NAME }}` templates for labels of the
+/// result (`job`, `instance` and the query's `by` labels), and `{threshold}` / `{for}`,
+/// which the generator replaces with the current threshold and `for`.
+#[derive(Clone, Debug)]
+pub struct Alert {
+    /// The alert name (`HighErrorRate`).
+    pub name: String,
+    /// Critical or warning.
+    pub severity: Severity,
+    /// When it fires.
+    pub condition: Condition,
+    /// How long the condition must hold first.
+    pub for_: PromDuration,
+    /// One line.
+    pub summary: String,
+    /// What is wrong and what it affects.
+    pub description: String,
+    /// Where to read what to do; by default the generator's runbook base + the name.
+    pub runbook: Option<String>,
+    /// The `service` label; by default the owning set's [`Observe::service`](crate::Observe::service).
+    pub service: Option<String>,
+}
+
+impl Alert {
+    fn new(severity: Severity, name: &str, condition: Condition) -> Self {
+        Self {
+            name: name.to_owned(),
+            severity,
+            condition,
+            for_: crate::minutes(5),
+            summary: String::new(),
+            description: String::new(),
+            runbook: None,
+            service: None,
+        }
+    }
+
+    /// A critical alert (`for` 5m until set).
+    pub fn critical(name: &str, condition: Condition) -> Self {
+        Self::new(Severity::Critical, name, condition)
+    }
+
+    /// A warning alert (`for` 5m until set).
+    pub fn warning(name: &str, condition: Condition) -> Self {
+        Self::new(Severity::Warning, name, condition)
+    }
+
+    /// How long the condition must hold before the alert fires.
+    pub fn for_(mut self, duration: PromDuration) -> Self {
+        self.for_ = duration;
+        self
+    }
+
+    /// The summary annotation.
+    pub fn summary(mut self, text: &str) -> Self {
+        self.summary = text.to_owned();
+        self
+    }
+
+    /// The description annotation.
+    pub fn description(mut self, text: &str) -> Self {
+        self.description = text.to_owned();
+        self
+    }
+
+    /// The runbook URL annotation.
+    pub fn runbook(mut self, url: &str) -> Self {
+        self.runbook = Some(url.to_owned());
+        self
+    }
+
+    /// The `service` label.
+    pub fn service(mut self, service: &str) -> Self {
+        self.service = Some(service.to_owned());
+        self
+    }
+
+    /// Overrides the threshold, in the condition's base unit (seconds, bytes, a ratio
+    /// between 0 and 1, per second, or a plain number).
+    pub fn set_threshold(&mut self, threshold: f64) -> &mut Self {
+        self.condition.threshold = threshold;
+        self
+    }
+
+    /// Overrides `for`.
+    pub fn set_for(&mut self, duration: PromDuration) -> &mut Self {
+        self.for_ = duration;
+        self
+    }
+
+    /// Fills `{threshold}` and `{for}` in an annotation.
+    pub fn fill(&self, text: &str) -> String {
+        text.replace("{threshold}", &self.condition.threshold_text())
+            .replace("{for}", &self.for_.to_string())
+    }
+
+    /// Mistakes the types cannot catch, as readable lines; empty when the alert is sound.
+    ///
+    /// A quantile compared with a latency that is not a declared bucket boundary is an
+    /// error: `histogram_quantile` interpolates inside a bucket, so such an alert fires at
+    /// a value nobody chose. The boundary must also not be the last bucket, above which
+    /// the quantile cannot rise.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems: Vec<String> = self
+            .condition
+            .expr
+            .problems()
+            .into_iter()
+            .map(|problem| format!("alert {}: {problem}", self.name))
+            .collect();
+        let name_ok = self
+            .name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase())
+            && self.name.chars().all(|c| c.is_ascii_alphanumeric());
+        if !name_ok {
+            problems.push(format!(
+                "alert `{}`: a name is CamelCase ASCII letters and digits",
+                self.name
+            ));
+        }
+        if self.summary.trim().is_empty() || self.description.trim().is_empty() {
+            problems.push(format!(
+                "alert {}: summary and description are required",
+                self.name
+            ));
+        }
+        if !self.condition.threshold.is_finite() {
+            problems.push(format!("alert {}: the threshold is not finite", self.name));
+        }
+        if let Expr::Metric {
+            metric,
+            operation: Operation::Quantile(_),
+            ..
+        } = &self.condition.expr
+        {
+            let threshold = self.condition.threshold;
+            let buckets = metric.buckets;
+            let position = buckets
+                .iter()
+                .position(|bound| (bound - threshold).abs() <= 1e-9 * bound.abs().max(1.0));
+            match position {
+                None => problems.push(format!(
+                    "alert {}: threshold {threshold} of a quantile of `{}` is not a bucket boundary (buckets: {buckets:?}); histogram_quantile would interpolate",
+                    self.name, metric.name
+                )),
+                Some(index) if index + 1 == buckets.len() => problems.push(format!(
+                    "alert {}: threshold {threshold} is the last bucket of `{}`; the quantile can never exceed it",
+                    self.name, metric.name
+                )),
+                Some(_) => {}
+            }
+        }
+        problems
+    }
+}

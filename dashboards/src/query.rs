@@ -1,0 +1,511 @@
+//! Typed PromQL queries, written from each metric's kind.
+//!
+//! Start from a declared metric (`Set::FIELD`, a [`Declared`]): counters give
+//! [`rate`](CounterQueries::rate) and [`increase`](CounterQueries::increase), gauges
+//! [`value`](GaugeQueries::value), histograms [`quantile`](HistogramQueries::quantile) and
+//! [`rate`](HistogramQueries::rate) of observations. A [`Query<L, U>`] remembers the
+//! metric's label set `L` (so [`by`](Query::by) and [`filter`](Query::filter) only take
+//! labels the metric has) and its unit `U` (so alert thresholds must match it).
+//!
+//! Every query is aggregated with `sum by (...)`: in dashboards over the instances picked
+//! by the `$job`/`$instance` variables, in rules per `job` and `instance`. Rates use
+//! `$__rate_interval` in dashboards and the rule window (5 minutes by default) in rules.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::marker::PhantomData;
+
+use fiko_metrics::descriptor::{MetricDescriptor, MetricKind};
+use fiko_metrics::{Declared, LabelRef, kind, unit};
+
+use crate::units::RateOf;
+
+/// How a query is rendered: for a dashboard panel or for a rule file.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// The range of `rate`/`increase`: `$__rate_interval` or a fixed window like `5m`.
+    pub window: String,
+    /// Matchers added to every selector, e.g. `job=~"$job"`.
+    pub selectors: Vec<(String, String)>,
+    /// Labels every aggregation keeps, e.g. `job` and `instance` in rules.
+    pub keep: Vec<String>,
+}
+
+impl Context {
+    /// Grafana panels: `$__rate_interval`, filtered by the `$job` and `$instance` variables.
+    pub fn dashboard() -> Self {
+        Self {
+            window: "$__rate_interval".to_owned(),
+            selectors: vec![
+                ("job".to_owned(), "$job".to_owned()),
+                ("instance".to_owned(), "$instance".to_owned()),
+            ],
+            keep: Vec::new(),
+        }
+    }
+
+    /// Rule files: a fixed window, one result per `job` and `instance`.
+    pub fn rules(window: crate::PromDuration) -> Self {
+        Self {
+            window: window.to_string(),
+            selectors: Vec::new(),
+            keep: vec!["job".to_owned(), "instance".to_owned()],
+        }
+    }
+}
+
+/// A label matcher of a selector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matcher {
+    /// The label name.
+    pub label: &'static str,
+    /// `=`, `!=`, `=~` or `!~`.
+    pub op: &'static str,
+    /// The value or regular expression.
+    pub value: String,
+}
+
+/// What is computed from one metric.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Operation {
+    /// Per-second rate of a counter (or of a histogram's observations).
+    Rate,
+    /// Increase of a counter over the window.
+    Increase,
+    /// A gauge's value.
+    Value,
+    /// A quantile of a histogram.
+    Quantile(f64),
+}
+
+/// How series are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregation {
+    /// `sum by (...)`.
+    Sum,
+    /// `max by (...)`.
+    Max,
+    /// `min by (...)`.
+    Min,
+    /// `avg by (...)`.
+    Avg,
+}
+
+impl Aggregation {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Sum => "sum",
+            Self::Max => "max",
+            Self::Min => "min",
+            Self::Avg => "avg",
+        }
+    }
+}
+
+/// An untyped query: what [`Query`] builds and the generators render.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    /// An aggregated operation on one declared metric.
+    Metric {
+        /// The metric.
+        metric: &'static MetricDescriptor,
+        /// What is computed.
+        operation: Operation,
+        /// Label matchers.
+        matchers: Vec<Matcher>,
+        /// How series are combined.
+        aggregation: Aggregation,
+        /// Labels kept by the aggregation (besides the context's).
+        by: Vec<&'static str>,
+    },
+    /// `numerator / (denominator > 0)`: never divides by zero; no result when the
+    /// denominator is zero.
+    Ratio {
+        /// The numerator.
+        numerator: Box<Expr>,
+        /// The denominator.
+        denominator: Box<Expr>,
+    },
+    /// Hand-written PromQL (see [`raw`]); checked by the generator.
+    Raw(String),
+}
+
+impl Expr {
+    /// The PromQL text in `cx`.
+    pub fn render(&self, cx: &Context) -> String {
+        match self {
+            Self::Metric {
+                metric,
+                operation,
+                matchers,
+                aggregation,
+                by,
+            } => {
+                let mut keep: Vec<&str> = Vec::new();
+                if let Operation::Quantile(_) = operation {
+                    keep.push("le");
+                }
+                for label in cx.keep.iter().map(String::as_str).chain(by.iter().copied()) {
+                    if !keep.contains(&label) {
+                        keep.push(label);
+                    }
+                }
+                let agg = aggregation.as_str();
+                let grouping = if keep.is_empty() {
+                    agg.to_owned()
+                } else {
+                    format!("{agg} by ({})", keep.join(", "))
+                };
+                match operation {
+                    Operation::Rate | Operation::Increase => {
+                        let series = match metric.kind {
+                            MetricKind::Histogram => format!("{}_count", metric.name),
+                            _ => metric.sample_name(),
+                        };
+                        let function = if *operation == Operation::Rate {
+                            "rate"
+                        } else {
+                            "increase"
+                        };
+                        let selector = selector(&series, matchers, cx);
+                        format!("{grouping} ({function}({selector}[{}]))", cx.window)
+                    }
+                    Operation::Value => {
+                        format!(
+                            "{grouping} ({})",
+                            selector(&metric.sample_name(), matchers, cx)
+                        )
+                    }
+                    Operation::Quantile(q) => {
+                        let selector = selector(&format!("{}_bucket", metric.name), matchers, cx);
+                        format!(
+                            "histogram_quantile({q}, {grouping} (rate({selector}[{}])))",
+                            cx.window
+                        )
+                    }
+                }
+            }
+            Self::Ratio {
+                numerator,
+                denominator,
+            } => format!(
+                "({}) / ({} > 0)",
+                numerator.render(cx),
+                denominator.render(cx)
+            ),
+            Self::Raw(text) => text.replace("$__rate_interval", &cx.window),
+        }
+    }
+
+    /// The declared metrics the query reads (none for raw PromQL: the generator parses it).
+    pub fn metrics(&self) -> Vec<&'static MetricDescriptor> {
+        match self {
+            Self::Metric { metric, .. } => vec![*metric],
+            Self::Ratio {
+                numerator,
+                denominator,
+            } => {
+                let mut all = numerator.metrics();
+                all.extend(denominator.metrics());
+                all
+            }
+            Self::Raw(_) => Vec::new(),
+        }
+    }
+
+    /// Labels the result keeps besides the context's (the `by` labels).
+    pub fn by_labels(&self) -> Vec<&'static str> {
+        match self {
+            Self::Metric { by, .. } => by.clone(),
+            Self::Ratio { numerator, .. } => numerator.by_labels(),
+            Self::Raw(_) => Vec::new(),
+        }
+    }
+
+    /// Mistakes the types cannot catch: a filter value a closed label never takes, a
+    /// quantile outside `0..=1`.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        match self {
+            Self::Metric {
+                metric,
+                operation,
+                matchers,
+                ..
+            } => {
+                if let Operation::Quantile(q) = operation {
+                    if !(0.0..=1.0).contains(q) {
+                        problems.push(format!(
+                            "quantile {q} of `{}` is outside 0..=1",
+                            metric.name
+                        ));
+                    }
+                }
+                for matcher in matchers {
+                    let closed = metric.label(matcher.label).and_then(|label| label.values);
+                    if let (Some(values), "=" | "!=") = (closed, matcher.op) {
+                        if !values.contains(&matcher.value.as_str()) {
+                            problems.push(format!(
+                                "`{}` filters label `{}` on `{}`, a value it never takes (one of: {})",
+                                metric.name,
+                                matcher.label,
+                                matcher.value,
+                                values.join(", ")
+                            ));
+                        }
+                    }
+                }
+            }
+            Self::Ratio {
+                numerator,
+                denominator,
+            } => {
+                problems.extend(numerator.problems());
+                problems.extend(denominator.problems());
+            }
+            Self::Raw(_) => {}
+        }
+        problems
+    }
+
+    fn push_by(&mut self, label: &'static str) {
+        match self {
+            Self::Metric { by, .. } => {
+                if !by.contains(&label) {
+                    by.push(label);
+                }
+            }
+            Self::Ratio {
+                numerator,
+                denominator,
+            } => {
+                numerator.push_by(label);
+                denominator.push_by(label);
+            }
+            Self::Raw(_) => {}
+        }
+    }
+}
+
+fn selector(series: &str, matchers: &[Matcher], cx: &Context) -> String {
+    let mut all: Vec<String> = matchers
+        .iter()
+        .map(|m| format!("{}{}\"{}\"", m.label, m.op, escape(&m.value)))
+        .collect();
+    all.extend(
+        cx.selectors
+            .iter()
+            .map(|(label, value)| format!("{label}=~\"{}\"", escape(value))),
+    );
+    if all.is_empty() {
+        series.to_owned()
+    } else {
+        let mut out = String::with_capacity(series.len() + 32);
+        let _ = write!(out, "{series}{{{}}}", all.join(", "));
+        out
+    }
+}
+
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// A query over metrics labelled by `L`, whose result is in unit `U`.
+pub struct Query<L, U> {
+    expr: Expr,
+    types: PhantomData<fn() -> (L, U)>,
+}
+
+impl<L, U> Clone for Query<L, U> {
+    fn clone(&self) -> Self {
+        Self::from_expr(self.expr.clone())
+    }
+}
+
+impl<L, U> std::fmt::Debug for Query<L, U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Query").field(&self.expr).finish()
+    }
+}
+
+impl<L, U> Query<L, U> {
+    fn from_expr(expr: Expr) -> Self {
+        Self {
+            expr,
+            types: PhantomData,
+        }
+    }
+
+    fn metric(metric: &'static MetricDescriptor, operation: Operation) -> Self {
+        Self::from_expr(Expr::Metric {
+            metric,
+            operation,
+            matchers: Vec::new(),
+            aggregation: Aggregation::Sum,
+            by: Vec::new(),
+        })
+    }
+
+    /// Keeps `labels` in the result (`sum by (labels)`): one series per value.
+    pub fn by(mut self, labels: impl IntoIterator<Item = LabelRef<L>>) -> Self {
+        for label in labels {
+            self.expr.push_by(label.name());
+        }
+        self
+    }
+
+    /// One series per scraped instance (the `instance` target label every series has).
+    pub fn by_instance(mut self) -> Self {
+        self.expr.push_by("instance");
+        self
+    }
+
+    /// Only series whose `label` equals `value`.
+    pub fn filter(self, label: LabelRef<L>, value: &str) -> Self {
+        self.matcher(label, "=", value)
+    }
+
+    /// Only series whose `label` differs from `value`.
+    pub fn filter_not(self, label: LabelRef<L>, value: &str) -> Self {
+        self.matcher(label, "!=", value)
+    }
+
+    /// Only series whose `label` matches the regular expression `regex`.
+    pub fn filter_regex(self, label: LabelRef<L>, regex: &str) -> Self {
+        self.matcher(label, "=~", regex)
+    }
+
+    fn matcher(mut self, label: LabelRef<L>, op: &'static str, value: &str) -> Self {
+        add_matcher(&mut self.expr, label.name(), op, value);
+        self
+    }
+
+    /// Combines series with `max` instead of `sum` (for gauges such as memory).
+    pub fn max(mut self) -> Self {
+        set_aggregation(&mut self.expr, Aggregation::Max);
+        self
+    }
+
+    /// Combines series with `avg` instead of `sum`.
+    pub fn avg(mut self) -> Self {
+        set_aggregation(&mut self.expr, Aggregation::Avg);
+        self
+    }
+
+    /// The untyped query.
+    pub fn expr(&self) -> &Expr {
+        &self.expr
+    }
+
+    /// The untyped query, consumed.
+    pub fn into_expr(self) -> Expr {
+        self.expr
+    }
+}
+
+fn add_matcher(expr: &mut Expr, label: &'static str, op: &'static str, value: &str) {
+    match expr {
+        Expr::Metric { matchers, .. } => matchers.push(Matcher {
+            label,
+            op,
+            value: value.to_owned(),
+        }),
+        Expr::Ratio {
+            numerator,
+            denominator,
+        } => {
+            add_matcher(numerator, label, op, value);
+            add_matcher(denominator, label, op, value);
+        }
+        Expr::Raw(_) => {}
+    }
+}
+
+fn set_aggregation(expr: &mut Expr, new: Aggregation) {
+    match expr {
+        Expr::Metric { aggregation, .. } => *aggregation = new,
+        Expr::Ratio {
+            numerator,
+            denominator,
+        } => {
+            set_aggregation(numerator, new);
+            set_aggregation(denominator, new);
+        }
+        Expr::Raw(_) => {}
+    }
+}
+
+/// `numerator / denominator` as a ratio that never divides by zero (no result while the
+/// denominator is zero, so an alert on it stays silent).
+///
+/// Both sides are over the same label set `L` and the same unit `U`; the result is a
+/// [`unit::Ratio`].
+pub fn ratio<L, U>(numerator: Query<L, U>, denominator: Query<L, U>) -> Query<L, unit::Ratio> {
+    Query::from_expr(Expr::Ratio {
+        numerator: Box::new(numerator.expr),
+        denominator: Box::new(denominator.expr),
+    })
+}
+
+/// Hand-written PromQL in unit `U`: the escape hatch. The generator parses it with
+/// `promql-parser` and refuses it unless every metric it names is declared. Write
+/// `$__rate_interval` for rate windows; rules replace it with their window.
+pub fn raw<U>(promql: &str) -> Query<(), U> {
+    Query::from_expr(Expr::Raw(promql.to_owned()))
+}
+
+/// Queries of a declared counter.
+pub trait CounterQueries<L, U> {
+    /// Per-second rate: `sum(rate(name_total[$__rate_interval]))`.
+    fn rate(self) -> Query<L, RateOf<U>>;
+    /// Increase over the window: `sum(increase(name_total[5m]))`.
+    fn increase(self) -> Query<L, U>;
+}
+
+impl<L, U> CounterQueries<L, U> for Declared<L, kind::Counter, U> {
+    fn rate(self) -> Query<L, RateOf<U>> {
+        Query::metric(self.descriptor, Operation::Rate)
+    }
+
+    fn increase(self) -> Query<L, U> {
+        Query::metric(self.descriptor, Operation::Increase)
+    }
+}
+
+/// Queries of a declared gauge.
+pub trait GaugeQueries<L, U> {
+    /// The value, summed over series: `sum(name)` (see [`Query::max`]).
+    fn value(self) -> Query<L, U>;
+}
+
+impl<L, U> GaugeQueries<L, U> for Declared<L, kind::Gauge, U> {
+    fn value(self) -> Query<L, U> {
+        Query::metric(self.descriptor, Operation::Value)
+    }
+}
+
+/// Queries of a declared histogram.
+pub trait HistogramQueries<L, U> {
+    /// The `q` quantile (0.95 for p95):
+    /// `histogram_quantile(q, sum by (le) (rate(name_bucket[$__rate_interval])))`.
+    fn quantile(self, q: f64) -> Query<L, U>;
+    /// Observations per second: `sum(rate(name_count[$__rate_interval]))`.
+    fn rate(self) -> Query<L, RateOf<unit::Unitless>>;
+}
+
+impl<L, U> HistogramQueries<L, U> for Declared<L, kind::Histogram, U> {
+    fn quantile(self, q: f64) -> Query<L, U> {
+        Query::metric(self.descriptor, Operation::Quantile(q))
+    }
+
+    fn rate(self) -> Query<L, RateOf<unit::Unitless>> {
+        Query::metric(self.descriptor, Operation::Rate)
+    }
+}
+
+/// The set of label names a query's result carries in `cx` (besides `__name__`).
+pub fn result_labels(expr: &Expr, cx: &Context) -> BTreeSet<String> {
+    let mut labels: BTreeSet<String> = cx.keep.iter().cloned().collect();
+    labels.extend(expr.by_labels().into_iter().map(str::to_owned));
+    labels
+}

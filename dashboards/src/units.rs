@@ -1,0 +1,219 @@
+//! Units of queries and the typed thresholds alerts compare them with.
+//!
+//! A query's unit is a type: the runtime's markers ([`fiko_metrics::unit`]) for values,
+//! and [`RateOf<U>`] for per-second rates of a counter in `U`. A threshold only compiles
+//! against a query of its own unit: [`Seconds`] for latencies, [`Ratio`]/[`Percent`] for
+//! ratios, [`Bytes`] for sizes, [`PerSecond`] for rates of plain counts, [`Count`] for
+//! plain values.
+
+use std::marker::PhantomData;
+
+use fiko_metrics::unit;
+
+/// The per-second rate of a counter whose unit is `U` (requests/s, bytes/s, CPU seconds/s).
+#[derive(Clone, Copy, Debug)]
+pub struct RateOf<U>(PhantomData<fn() -> U>);
+
+/// What the generators need to know about a unit type.
+pub trait Unit: 'static {
+    /// Grafana's unit id for panels (`s`, `bytes`, `percentunit`, `ops`, ...).
+    const GRAFANA: &'static str;
+
+    /// Formats a threshold for humans, e.g. `2s`, `5%`, `1500 MiB`, `1000/s`.
+    fn display(value: f64) -> String;
+}
+
+impl Unit for unit::Seconds {
+    const GRAFANA: &'static str = "s";
+    fn display(value: f64) -> String {
+        format!("{value}s")
+    }
+}
+
+impl Unit for unit::Bytes {
+    const GRAFANA: &'static str = "bytes";
+    fn display(value: f64) -> String {
+        const MIB: f64 = 1024.0 * 1024.0;
+        if value >= MIB && (value / MIB).fract() == 0.0 {
+            format!("{} MiB", value / MIB)
+        } else {
+            format!("{value} B")
+        }
+    }
+}
+
+impl Unit for unit::Ratio {
+    const GRAFANA: &'static str = "percentunit";
+    fn display(value: f64) -> String {
+        percent(value)
+    }
+}
+
+impl Unit for unit::Unitless {
+    const GRAFANA: &'static str = "short";
+    fn display(value: f64) -> String {
+        format!("{value}")
+    }
+}
+
+impl Unit for unit::Other {
+    const GRAFANA: &'static str = "short";
+    fn display(value: f64) -> String {
+        format!("{value}")
+    }
+}
+
+impl Unit for RateOf<unit::Unitless> {
+    const GRAFANA: &'static str = "ops";
+    fn display(value: f64) -> String {
+        format!("{value}/s")
+    }
+}
+
+impl Unit for RateOf<unit::Other> {
+    const GRAFANA: &'static str = "ops";
+    fn display(value: f64) -> String {
+        format!("{value}/s")
+    }
+}
+
+impl Unit for RateOf<unit::Bytes> {
+    const GRAFANA: &'static str = "Bps";
+    fn display(value: f64) -> String {
+        format!("{value} B/s")
+    }
+}
+
+/// CPU (or any busy) seconds per second: the share of one core, shown as a percentage.
+impl Unit for RateOf<unit::Seconds> {
+    const GRAFANA: &'static str = "percentunit";
+    fn display(value: f64) -> String {
+        percent(value)
+    }
+}
+
+fn percent(value: f64) -> String {
+    let pct = value * 100.0;
+    // Keep thresholds like 0.05 from printing as 5.000000000000001%.
+    let rounded = (pct * 1e6).round() / 1e6;
+    format!("{rounded}%")
+}
+
+/// A value an alert may compare a query in unit `U` with.
+#[diagnostic::on_unimplemented(
+    message = "a `{Self}` threshold cannot be compared with a query in `{U}`",
+    label = "threshold of the wrong unit",
+    note = "use `Seconds` for latencies, `Ratio`/`Percent` for ratios and CPU usage, `Bytes` for sizes, `PerSecond` for rates of counts, `Count` for plain values"
+)]
+pub trait Threshold<U> {
+    /// The threshold in the query's base unit.
+    fn value(&self) -> f64;
+}
+
+/// A duration threshold, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Seconds(pub f64);
+
+/// A size threshold, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bytes(pub f64);
+
+impl Bytes {
+    /// `n` mebibytes (1024 × 1024 bytes).
+    pub const fn mib(n: u32) -> Self {
+        Self(n as f64 * 1024.0 * 1024.0)
+    }
+}
+
+/// A ratio threshold between 0 and 1 (`Ratio(0.05)` is 5 %).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ratio(pub f64);
+
+/// A ratio threshold in percent (`Percent(5.0)` is `Ratio(0.05)`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Percent(pub f64);
+
+/// A per-second rate of a plain count (`PerSecond(1000.0)`: 1000 requests per second).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PerSecond(pub f64);
+
+/// A plain number (connections, queued tasks, `up` values).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Count(pub f64);
+
+impl Threshold<unit::Seconds> for Seconds {
+    fn value(&self) -> f64 {
+        self.0
+    }
+}
+
+impl Threshold<unit::Bytes> for Bytes {
+    fn value(&self) -> f64 {
+        self.0
+    }
+}
+
+impl Threshold<unit::Ratio> for Ratio {
+    fn value(&self) -> f64 {
+        self.0
+    }
+}
+
+impl Threshold<unit::Ratio> for Percent {
+    fn value(&self) -> f64 {
+        self.0 / 100.0
+    }
+}
+
+impl Threshold<RateOf<unit::Seconds>> for Ratio {
+    fn value(&self) -> f64 {
+        self.0
+    }
+}
+
+impl Threshold<RateOf<unit::Seconds>> for Percent {
+    fn value(&self) -> f64 {
+        self.0 / 100.0
+    }
+}
+
+impl Threshold<RateOf<unit::Unitless>> for PerSecond {
+    fn value(&self) -> f64 {
+        self.0
+    }
+}
+
+impl Threshold<RateOf<unit::Other>> for PerSecond {
+    fn value(&self) -> f64 {
+        self.0
+    }
+}
+
+impl Threshold<unit::Unitless> for Count {
+    fn value(&self) -> f64 {
+        self.0
+    }
+}
+
+impl Threshold<unit::Other> for Count {
+    fn value(&self) -> f64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_display_in_their_unit() {
+        assert_eq!(<unit::Ratio as Unit>::display(Percent(5.0).0 / 100.0), "5%");
+        assert_eq!(
+            <unit::Bytes as Unit>::display(Bytes::mib(1500).0),
+            "1500 MiB"
+        );
+        assert_eq!(<unit::Seconds as Unit>::display(2.0), "2s");
+        assert_eq!(<RateOf<unit::Unitless> as Unit>::display(1000.0), "1000/s");
+        assert_eq!(<RateOf<unit::Seconds> as Unit>::display(0.8), "80%");
+    }
+}
