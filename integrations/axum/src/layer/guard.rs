@@ -1,0 +1,188 @@
+//! The per-request recorder that moves from the future into the response body.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::custom::FinishedRequest;
+use super::metrics::{ErrorLabels, ErrorType, RequestLabels, RouteLabels, StatusClass, StatusCode};
+use super::Shared;
+
+/// How a request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The response body was sent to the end.
+    Complete,
+    /// Something failed; see [`ErrorType`].
+    Failed(ErrorType),
+}
+
+/// Records one request when it ends: counts, duration, response size, in-flight, errors
+/// and the custom hook. Dropped without [`finish`](Self::finish) it records a panic (while
+/// unwinding), a complete request (when the body had already ended) or a cancellation.
+pub(crate) struct RequestGuard {
+    shared: Arc<Shared>,
+    route: RouteLabels,
+    start: Instant,
+    status: Option<http::StatusCode>,
+    response_bytes: u64,
+    body_ended: bool,
+    custom: Option<Box<dyn Any + Send>>,
+    finished: bool,
+}
+
+impl RequestGuard {
+    /// Starts recording: the request is in flight from now on.
+    pub(crate) fn start(
+        shared: Arc<Shared>,
+        route: RouteLabels,
+        custom: Option<Box<dyn Any + Send>>,
+    ) -> Self {
+        shared
+            .metrics
+            .http_server_active_requests
+            .get_or_create(&route)
+            .inc();
+        Self {
+            shared,
+            route,
+            start: Instant::now(),
+            status: None,
+            response_bytes: 0,
+            body_ended: false,
+            custom,
+            finished: false,
+        }
+    }
+
+    /// The response head is ready.
+    pub(crate) fn set_status(&mut self, status: http::StatusCode) {
+        self.status = Some(status);
+    }
+
+    /// `bytes` more response body bytes were handed to the server.
+    pub(crate) fn add_response_bytes(&mut self, bytes: u64) {
+        self.response_bytes = self.response_bytes.saturating_add(bytes);
+    }
+
+    /// The body reports it has nothing more to send (the server may never poll it again).
+    pub(crate) fn mark_body_ended(&mut self) {
+        self.body_ended = true;
+    }
+
+    /// Records the request as ended now.
+    pub(crate) fn finish(mut self, end: End) {
+        self.record(end);
+    }
+
+    fn record(&mut self, end: End) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let duration = self.start.elapsed();
+        let metrics = &self.shared.metrics;
+        let RouteLabels {
+            http_request_method,
+            http_route,
+        } = self.route.clone();
+        metrics
+            .http_server_active_requests
+            .get_or_create(&self.route)
+            .dec();
+        let labels = RequestLabels {
+            http_request_method,
+            http_route: http_route.clone(),
+            http_response_status_code: StatusCode(self.status),
+            http_response_status_class: StatusClass::of(self.status),
+        };
+        metrics.http_server_requests.get_or_create(&labels).inc();
+        metrics
+            .http_server_request_duration_seconds
+            .get_or_create(&labels)
+            .observe(duration.as_secs_f64());
+        if self.status.is_some() {
+            metrics
+                .http_server_response_body_size_bytes
+                .get_or_create(&labels)
+                .observe(self.response_bytes as f64);
+        }
+        let error = match end {
+            End::Failed(error) => Some(error),
+            End::Complete if labels.http_response_status_class == StatusClass::ServerError => {
+                Some(ErrorType::ServerError)
+            }
+            End::Complete => None,
+        };
+        if let Some(error_type) = error {
+            metrics
+                .http_server_request_errors
+                .get_or_create(&ErrorLabels {
+                    http_request_method,
+                    http_route: http_route.clone(),
+                    error_type,
+                })
+                .inc();
+        }
+        if let (Some(custom), Some(hook)) = (self.custom.take(), &self.shared.custom) {
+            hook.record(
+                custom,
+                &FinishedRequest {
+                    method: http_request_method,
+                    route: &http_route,
+                    status: self.status,
+                    error,
+                    duration,
+                    response_body_bytes: self.response_bytes,
+                },
+            );
+        }
+    }
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let end = if std::thread::panicking() {
+            End::Failed(ErrorType::Panic)
+        } else if self.body_ended {
+            End::Complete
+        } else {
+            End::Failed(ErrorType::Cancelled)
+        };
+        self.record(end);
+    }
+}
+
+/// Records the request body size when the body is finished or dropped.
+pub(crate) struct RequestSizeGuard {
+    shared: Arc<Shared>,
+    route: RouteLabels,
+    bytes: u64,
+}
+
+impl RequestSizeGuard {
+    pub(crate) fn new(shared: Arc<Shared>, route: RouteLabels) -> Self {
+        Self {
+            shared,
+            route,
+            bytes: 0,
+        }
+    }
+
+    pub(crate) fn add(&mut self, bytes: u64) {
+        self.bytes = self.bytes.saturating_add(bytes);
+    }
+}
+
+impl Drop for RequestSizeGuard {
+    fn drop(&mut self) {
+        self.shared
+            .metrics
+            .http_server_request_body_size_bytes
+            .get_or_create(&self.route)
+            .observe(self.bytes as f64);
+    }
+}
