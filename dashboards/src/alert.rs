@@ -230,7 +230,7 @@ impl Alert {
         } = &self.condition.expr
         {
             let threshold = self.condition.threshold;
-            let buckets = metric.buckets;
+            let buckets = crate::query::bucket_bounds(metric);
             let position = buckets
                 .iter()
                 .position(|bound| (bound - threshold).abs() <= 1e-9 * bound.abs().max(1.0));

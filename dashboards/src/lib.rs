@@ -95,6 +95,8 @@
 
 mod alert;
 mod duration;
+pub mod exporters;
+mod functions;
 mod panel;
 pub mod query;
 pub mod units;

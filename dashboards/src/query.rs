@@ -126,6 +126,13 @@ pub enum Expr {
         /// The denominator.
         denominator: Box<Expr>,
     },
+    /// `left + right` (both aggregated the same way, so their series match).
+    Add {
+        /// The left operand.
+        left: Box<Expr>,
+        /// The right operand.
+        right: Box<Expr>,
+    },
     /// Hand-written PromQL (see [`raw`]); checked by the generator.
     Raw(String),
 }
@@ -193,6 +200,7 @@ impl Expr {
                 numerator.render(cx),
                 denominator.render(cx)
             ),
+            Self::Add { left, right } => format!("{} + {}", left.render(cx), right.render(cx)),
             Self::Raw(text) => text.replace("$__rate_interval", &cx.window),
         }
     }
@@ -202,11 +210,12 @@ impl Expr {
         match self {
             Self::Metric { metric, .. } => vec![*metric],
             Self::Ratio {
-                numerator,
-                denominator,
-            } => {
-                let mut all = numerator.metrics();
-                all.extend(denominator.metrics());
+                numerator: left,
+                denominator: right,
+            }
+            | Self::Add { left, right } => {
+                let mut all = left.metrics();
+                all.extend(right.metrics());
                 all
             }
             Self::Raw(_) => Vec::new(),
@@ -217,7 +226,10 @@ impl Expr {
     pub fn by_labels(&self) -> Vec<&'static str> {
         match self {
             Self::Metric { by, .. } => by.clone(),
-            Self::Ratio { numerator, .. } => numerator.by_labels(),
+            Self::Ratio {
+                numerator: left, ..
+            }
+            | Self::Add { left, .. } => left.by_labels(),
             Self::Raw(_) => Vec::new(),
         }
     }
@@ -257,11 +269,12 @@ impl Expr {
                 }
             }
             Self::Ratio {
-                numerator,
-                denominator,
-            } => {
-                problems.extend(numerator.problems());
-                problems.extend(denominator.problems());
+                numerator: left,
+                denominator: right,
+            }
+            | Self::Add { left, right } => {
+                problems.extend(left.problems());
+                problems.extend(right.problems());
             }
             Self::Raw(_) => {}
         }
@@ -276,11 +289,12 @@ impl Expr {
                 }
             }
             Self::Ratio {
-                numerator,
-                denominator,
-            } => {
-                numerator.push_by(label);
-                denominator.push_by(label);
+                numerator: left,
+                denominator: right,
+            }
+            | Self::Add { left, right } => {
+                left.push_by(label);
+                right.push_by(label);
             }
             Self::Raw(_) => {}
         }
@@ -360,6 +374,21 @@ impl<L, U> Query<L, U> {
         self
     }
 
+    /// One series per scrape target (the `job` and `instance` labels every series has).
+    pub fn by_target(mut self) -> Self {
+        self.expr.push_by("job");
+        self.expr.push_by("instance");
+        self
+    }
+
+    /// Adds another query over the same labels and unit: `self + other`.
+    pub fn plus(self, other: Query<L, U>) -> Self {
+        Self::from_expr(Expr::Add {
+            left: Box::new(self.expr),
+            right: Box::new(other.expr),
+        })
+    }
+
     /// Only series whose `label` equals `value`.
     pub fn filter(self, label: LabelRef<L>, value: &str) -> Self {
         self.matcher(label, "=", value)
@@ -411,11 +440,12 @@ fn add_matcher(expr: &mut Expr, label: &'static str, op: &'static str, value: &s
             value: value.to_owned(),
         }),
         Expr::Ratio {
-            numerator,
-            denominator,
-        } => {
-            add_matcher(numerator, label, op, value);
-            add_matcher(denominator, label, op, value);
+            numerator: left,
+            denominator: right,
+        }
+        | Expr::Add { left, right } => {
+            add_matcher(left, label, op, value);
+            add_matcher(right, label, op, value);
         }
         Expr::Raw(_) => {}
     }
@@ -425,11 +455,12 @@ fn set_aggregation(expr: &mut Expr, new: Aggregation) {
     match expr {
         Expr::Metric { aggregation, .. } => *aggregation = new,
         Expr::Ratio {
-            numerator,
-            denominator,
-        } => {
-            set_aggregation(numerator, new);
-            set_aggregation(denominator, new);
+            numerator: left,
+            denominator: right,
+        }
+        | Expr::Add { left, right } => {
+            set_aggregation(left, new);
+            set_aggregation(right, new);
         }
         Expr::Raw(_) => {}
     }
@@ -500,6 +531,16 @@ impl<L, U> HistogramQueries<L, U> for Declared<L, kind::Histogram, U> {
 
     fn rate(self) -> Query<L, RateOf<unit::Unitless>> {
         Query::metric(self.descriptor, Operation::Rate)
+    }
+}
+
+/// A histogram's bucket bounds as declared, or the runtime's defaults when it declared none
+/// (the descriptor leaves `buckets` empty then).
+pub fn bucket_bounds(metric: &MetricDescriptor) -> &'static [f64] {
+    if metric.kind == MetricKind::Histogram && metric.buckets.is_empty() && !metric.external {
+        fiko_metrics::histogram::DEFAULT_BUCKETS
+    } else {
+        metric.buckets
     }
 }
 
