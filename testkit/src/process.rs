@@ -1,0 +1,173 @@
+//! A server child process: own process group, log file, readiness wait, kill and reap.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal};
+
+use crate::TestkitError;
+
+/// How often readiness is probed.
+const POLL: Duration = Duration::from_millis(50);
+/// How long a killed process group may take to disappear.
+const GROUP_EXIT: Duration = Duration::from_secs(3);
+
+/// A running server. Killing it kills its whole process group (wrappers such as `runuser`
+/// and the server's own children, e.g. PostgreSQL backends), then reaps it.
+#[derive(Debug)]
+pub(crate) struct ServerProcess {
+    name: &'static str,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Spawns `command` in a new process group, stdout and stderr appended to `log`.
+    pub(crate) fn spawn(
+        name: &'static str,
+        mut command: Command,
+        log: &Path,
+    ) -> Result<Self, TestkitError> {
+        let out = open_log(log)?;
+        let err = out
+            .try_clone()
+            .map_err(|e| TestkitError::io(format!("dup log file {}", log.display()), e))?;
+        command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0);
+        let child = command
+            .spawn()
+            .map_err(|e| TestkitError::io(format!("spawn {name} ({command:?})"), e))?;
+        Ok(ServerProcess {
+            name,
+            child: Some(child),
+            log: log.to_path_buf(),
+        })
+    }
+
+    /// Waits until `ready()` is true, the process exits (error) or `timeout` passes (error).
+    pub(crate) fn wait_ready(
+        &mut self,
+        timeout: Duration,
+        mut ready: impl FnMut() -> bool,
+    ) -> Result<(), TestkitError> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.exit_status() {
+                return Err(TestkitError::Exited {
+                    server: self.name,
+                    status,
+                    log: self.log_tail(),
+                });
+            }
+            if ready() {
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                return Err(TestkitError::NotReady {
+                    server: self.name,
+                    after: timeout,
+                    log: self.log_tail(),
+                });
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// The exit status if the process has exited (or was already killed).
+    pub(crate) fn exit_status(&mut self) -> Option<String> {
+        match self.child.as_mut() {
+            None => Some("stopped".to_owned()),
+            Some(child) => match child.try_wait() {
+                Ok(Some(status)) => Some(status.to_string()),
+                Ok(None) => None,
+                Err(e) => Some(format!("unknown: {e}")),
+            },
+        }
+    }
+
+    /// Kills the process group with SIGKILL, reaps the leader and waits (bounded) until no
+    /// member of the group is left. Idempotent.
+    pub(crate) fn kill(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pgid = i32::try_from(child.id()).ok().and_then(Pid::from_raw);
+        if let Some(pgid) = pgid {
+            // The leader may already be gone while its children live on: kill the group.
+            let _ = rustix::process::kill_process_group(pgid, Signal::KILL);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        if let Some(pgid) = pgid {
+            let deadline = Instant::now() + GROUP_EXIT;
+            while rustix::process::test_kill_process_group(pgid).is_ok()
+                && Instant::now() < deadline
+            {
+                let _ = rustix::process::kill_process_group(pgid, Signal::KILL);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    /// The last few kilobytes of the log.
+    pub(crate) fn log_tail(&self) -> String {
+        log_tail(&self.log)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn open_log(path: &Path) -> Result<File, TestkitError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| TestkitError::io(format!("open log file {}", path.display()), e))
+}
+
+/// The last 4 KiB of a log file (or why it could not be read).
+pub(crate) fn log_tail(path: &Path) -> String {
+    const TAIL: u64 = 4096;
+    let read = || -> std::io::Result<String> {
+        let mut file = File::open(path)?;
+        let len = file.metadata()?.len();
+        file.seek(SeekFrom::Start(len.saturating_sub(TAIL)))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    read().unwrap_or_else(|e| format!("(log {} unreadable: {e})", path.display()))
+}
+
+/// Runs a short helper command to completion; its output goes into the error on failure.
+pub(crate) fn run(what: &str, mut command: Command) -> Result<String, TestkitError> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| TestkitError::io(format!("run {what}"), e))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(TestkitError::Command {
+            what: what.to_owned(),
+            status: output.status.to_string(),
+            output: text,
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! A real Prometheus server.
+
+use std::path::{Component, Path};
+use std::process::Command;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::http::{encode_query, http_get, http_post};
+use crate::process::ServerProcess;
+use crate::{TestkitError, binary, free_port};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A Prometheus server on `127.0.0.1` and a port of its own, with its config, extra files
+/// and TSDB in a temp dir, started with `--web.enable-lifecycle`, killed on drop.
+///
+/// ```no_run
+/// let config = "global:\n  scrape_interval: 1s\nrule_files: [rules.yml]\n";
+/// let rules = "groups: []\n";
+/// let prometheus = fiko_testkit::Prometheus::start(config, &[("rules.yml", rules)])?;
+/// let json = prometheus.query("up")?;
+/// assert!(json.contains("\"status\":\"success\""));
+/// # Ok::<(), fiko_testkit::TestkitError>(())
+/// ```
+#[derive(Debug)]
+pub struct Prometheus {
+    // Field order matters: the process is killed before its directory is removed.
+    process: ServerProcess,
+    port: u16,
+    dir: TempDir,
+}
+
+impl Prometheus {
+    /// Writes `config_yaml` as `prometheus.yml` and each `(relative path, contents)` of
+    /// `extra_files` (rule files, ...) beside it, then starts Prometheus. Relative paths in
+    /// the config resolve against that directory.
+    pub fn start(config_yaml: &str, extra_files: &[(&str, &str)]) -> Result<Self, TestkitError> {
+        let binary = binary("prometheus", "prometheus")?;
+        let dir = tempfile::Builder::new()
+            .prefix("fiko-testkit-prometheus-")
+            .tempdir()
+            .map_err(|e| TestkitError::io("create prometheus temp dir", e))?;
+        let config = dir.path().join("prometheus.yml");
+        write(&config, config_yaml)?;
+        for (name, contents) in extra_files {
+            let relative = Path::new(name);
+            if !relative
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)))
+            {
+                return Err(TestkitError::InvalidFileName((*name).to_owned()));
+            }
+            let path = dir.path().join(relative);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| TestkitError::io(format!("create {}", parent.display()), e))?;
+            }
+            write(&path, contents)?;
+        }
+        let mut last = None;
+        for _ in 0..3 {
+            let port = free_port();
+            let mut command = Command::new(&binary);
+            command
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.path().join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--web.enable-lifecycle");
+            let log = dir.path().join("prometheus.log");
+            let mut process = ServerProcess::spawn("prometheus", command, &log)?;
+            let ready = format!("http://127.0.0.1:{port}/-/ready");
+            match process.wait_ready(READY_TIMEOUT, || {
+                http_get(&ready).is_ok_and(|r| r.status == 200)
+            }) {
+                Ok(()) => {
+                    return Ok(Prometheus { process, port, dir });
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(TestkitError::NotReady {
+            server: "prometheus",
+            after: READY_TIMEOUT,
+            log: String::new(),
+        }))
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The directory holding `prometheus.yml` and the extra files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs an instant query; returns the raw JSON answer of `/api/v1/query`.
+    pub fn query(&self, promql: &str) -> Result<String, TestkitError> {
+        let url = format!("{}/api/v1/query?query={}", self.url(), encode_query(promql));
+        let response = http_get(&url)?;
+        if response.status != 200 {
+            return Err(TestkitError::Http {
+                url,
+                message: format!("status {}: {}", response.status, response.body),
+            });
+        }
+        Ok(response.body)
+    }
+
+    /// Asks Prometheus to reload its configuration and rule files (`POST /-/reload`).
+    pub fn reload(&self) -> Result<(), TestkitError> {
+        let url = format!("{}/-/reload", self.url());
+        let response = http_post(&url)?;
+        if response.status != 200 {
+            return Err(TestkitError::Http {
+                url,
+                message: format!("status {}: {}", response.status, response.body),
+            });
+        }
+        Ok(())
+    }
+
+    /// The tail of Prometheus' log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        self.process.log_tail()
+    }
+}
+
+fn write(path: &Path, contents: &str) -> Result<(), TestkitError> {
+    std::fs::write(path, contents)
+        .map_err(|e| TestkitError::io(format!("write {}", path.display()), e))
+}

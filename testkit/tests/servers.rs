@@ -1,0 +1,234 @@
+//! Each server of the kit: start, readiness, stop (SIGKILL), restart, and clean-up on drop.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use fiko_testkit::{
+    Postgres, PostgresExporter, Prometheus, Redis, RedisExporter, TestkitError, binary, free_port,
+    http_get,
+};
+
+/// Sends one inline Redis command and returns the first reply line.
+fn redis_command(port: u16, command: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(format!("{command}\r\n").as_bytes())?;
+    let mut reply = Vec::new();
+    let mut byte = [0_u8; 1];
+    while !reply.ends_with(b"\r\n") {
+        stream.read_exact(&mut byte)?;
+        reply.push(byte[0]);
+    }
+    Ok(String::from_utf8_lossy(&reply).trim_end().to_owned())
+}
+
+fn connection_refused(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_err()
+}
+
+/// Whether a process with this pid still exists (and is not a zombie).
+fn process_alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat.split_whitespace().nth(2).is_some_and(|s| s == "Z"))
+}
+
+/// The pids whose command line mentions `needle` (to check nothing is left behind).
+fn pids_mentioning(needle: &str) -> Vec<String> {
+    let mut pids = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(needle) && process_alive(&name) {
+                pids.push(name);
+            }
+        }
+    }
+    pids
+}
+
+#[test]
+fn missing_binary_names_the_debian_package() {
+    let err = binary("fiko-no-such-binary", "fiko-no-such-package").unwrap_err();
+    assert!(matches!(err, TestkitError::MissingBinary { .. }));
+    let message = err.to_string();
+    assert!(message.contains("`fiko-no-such-binary`"), "{message}");
+    assert!(
+        message.contains("apt-get install fiko-no-such-package"),
+        "{message}"
+    );
+}
+
+#[test]
+fn binaries_are_found_including_postgres_bin_dir() {
+    let initdb = binary("initdb", "postgresql").expect("postgresql is installed");
+    assert!(initdb.ends_with("bin/initdb"), "{}", initdb.display());
+    assert!(binary("redis-server", "redis-server").is_ok());
+}
+
+#[test]
+fn free_ports_are_bindable() {
+    let port = free_port();
+    assert_ne!(port, 0);
+    std::net::TcpListener::bind(("127.0.0.1", port)).expect("port is free");
+}
+
+#[test]
+fn redis_start_stop_restart_and_config() {
+    let mut redis = Redis::start_with(&[("maxmemory", "64mb")]).expect("redis starts");
+    let port = redis.port();
+    assert_eq!(redis.url(), format!("redis://127.0.0.1:{port}"));
+    assert_eq!(redis_command(port, "SET k v").unwrap(), "+OK");
+    assert_eq!(redis_command(port, "GET k").unwrap(), "$1");
+    // The extra config reached the server.
+    assert_eq!(
+        redis_command(port, "CONFIG GET maxmemory").unwrap(),
+        "*2",
+        "array reply"
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(b"CONFIG GET maxmemory\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0_u8; 64];
+    let n = stream.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("67108864"));
+
+    redis.stop();
+    assert!(!redis.is_running());
+    assert!(connection_refused(port));
+    redis.stop(); // idempotent
+
+    redis.restart().expect("redis restarts");
+    assert_eq!(redis.port(), port, "same port after restart");
+    assert!(redis.is_running());
+    assert_eq!(
+        redis_command(port, "EXISTS k").unwrap(),
+        ":0",
+        "comes back empty"
+    );
+    redis.restart().expect("restart while running");
+    assert!(redis.is_running());
+}
+
+#[test]
+fn redis_is_killed_on_drop() {
+    let redis = Redis::start().expect("redis starts");
+    let port = redis.port();
+    let needle = format!("127.0.0.1:{port}");
+    assert_eq!(pids_mentioning(&needle).len(), 1, "one redis-server");
+    drop(redis);
+    assert!(connection_refused(port));
+    assert!(pids_mentioning(&needle).is_empty(), "nothing left behind");
+}
+
+#[test]
+fn postgres_start_stop_restart_keeps_data() {
+    let mut pg = Postgres::start().expect("postgres starts");
+    let port = pg.port();
+    assert_eq!(pg.url(), format!("postgres://fiko@127.0.0.1:{port}/fiko"));
+    assert_eq!(
+        pg.psql("SELECT current_user || '@' || current_database()")
+            .unwrap()
+            .trim(),
+        "fiko@fiko"
+    );
+    pg.psql("CREATE TABLE t (x int); INSERT INTO t VALUES (1), (2), (3)")
+        .unwrap();
+    // A child of the postmaster must die with it, or a restart would find the old
+    // shared memory still attached.
+    let backend_pids = pg
+        .psql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
+        .unwrap();
+    let checkpointer = backend_pids.trim().to_owned();
+    assert!(process_alive(&checkpointer));
+
+    pg.stop();
+    assert!(!pg.is_running());
+    assert!(connection_refused(port));
+    assert!(
+        !process_alive(&checkpointer),
+        "children die with the server"
+    );
+    assert!(pg.psql("SELECT 1").is_err());
+
+    pg.restart().expect("postgres restarts after SIGKILL");
+    assert_eq!(pg.port(), port);
+    assert_eq!(
+        pg.psql("SELECT sum(x) FROM t").unwrap().trim(),
+        "6",
+        "data kept"
+    );
+    pg.restart().expect("restart while running");
+    assert_eq!(pg.psql("SELECT count(*) FROM t").unwrap().trim(), "3");
+}
+
+#[test]
+fn postgres_leaves_no_process_and_no_directory() {
+    let pg = Postgres::start().expect("postgres starts");
+    let port = pg.port();
+    let data_dir = pg.psql("SHOW data_directory").unwrap().trim().to_owned();
+    assert!(Path::new(&data_dir).exists());
+    drop(pg);
+    assert!(connection_refused(port));
+    assert!(!Path::new(&data_dir).exists(), "temp dir removed");
+    assert!(pids_mentioning(&data_dir).is_empty(), "no postgres left");
+}
+
+#[test]
+fn prometheus_starts_with_extra_files_and_reloads() {
+    let rules = "groups:\n- name: kit\n  rules:\n  - record: kit:one\n    expr: vector(1)\n";
+    let config =
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n- rules/kit.yml\n";
+    let prometheus = Prometheus::start(config, &[("rules/kit.yml", rules)]).expect("starts");
+    assert!(prometheus.url().starts_with("http://127.0.0.1:"));
+    let groups = http_get(&format!("{}/api/v1/rules", prometheus.url())).unwrap();
+    assert_eq!(groups.status, 200);
+    assert!(groups.body.contains("kit:one"), "{}", groups.body);
+    let answer = prometheus.query("vector(42)").unwrap();
+    assert!(answer.contains("\"42\""), "{answer}");
+    std::fs::write(
+        prometheus.dir().join("rules/kit.yml"),
+        rules.replace("kit:one", "kit:two"),
+    )
+    .unwrap();
+    prometheus.reload().unwrap();
+    let groups = http_get(&format!("{}/api/v1/rules", prometheus.url())).unwrap();
+    assert!(groups.body.contains("kit:two"), "{}", groups.body);
+}
+
+#[test]
+fn prometheus_rejects_escaping_file_names_and_bad_config() {
+    let err = Prometheus::start("global: {}\n", &[("../evil.yml", "")]).unwrap_err();
+    assert!(matches!(err, TestkitError::InvalidFileName(_)), "{err}");
+    let err = Prometheus::start("scrape_configs: [[[\n", &[]).unwrap_err();
+    assert!(matches!(err, TestkitError::Exited { .. }), "{err}");
+}
+
+#[test]
+fn redis_exporter_scrapes_redis() {
+    let mut redis = Redis::start().expect("redis starts");
+    let exporter = RedisExporter::start(&redis.url()).expect("exporter starts");
+    let metrics = http_get(&exporter.metrics_url()).unwrap();
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.body.contains("\nredis_up 1\n"), "{}", metrics.body);
+    assert!(metrics.body.contains("\nredis_memory_max_bytes 0\n"));
+    redis.stop();
+    let metrics = http_get(&exporter.metrics_url()).unwrap();
+    assert!(metrics.body.contains("\nredis_up 0\n"));
+}
+
+#[test]
+fn postgres_exporter_scrapes_postgres() {
+    let pg = Postgres::start().expect("postgres starts");
+    let exporter = PostgresExporter::start(&pg.url()).expect("exporter starts");
+    let metrics = http_get(&exporter.metrics_url()).unwrap();
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.body.contains("\npg_up 1\n"), "{}", metrics.body);
+}
