@@ -204,10 +204,8 @@ fn emit(mode: Mode, options: &Options, function: ItemFn) -> TokenStream {
     quote! {
         #(#attrs)*
         #vis #sig {
-            static __FIKO_SITE: #private::CallSite = #private::CallSite {
-                function: #function_name,
-                module: ::core::module_path!(),
-            };
+            static __FIKO_SITE: #private::CallSite =
+                #private::CallSite::new(#function_name, ::core::module_path!());
             let __fiko_metrics = #metrics;
             let __fiko_call = #private::CallGuard::start(&__FIKO_SITE, #calls, #durations, #in_flight);
             #[allow(clippy::redundant_closure_call)]

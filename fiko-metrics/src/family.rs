@@ -2,9 +2,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use crate::descriptor::MetricDescriptor;
 use crate::encoding::{LabelSource, Labels, Visitor, write_escaped_label_value};
@@ -18,9 +17,10 @@ pub const DEFAULT_MAX_SERIES: usize = 1000;
 ///
 /// When every label of `L` is a closed enum, the series sit in a dense array indexed at
 /// compile time: recording is an index computation and an atomic add. Open labels
-/// (strings, numbers) go through a read-mostly map holding at most `max_series` series;
+/// (strings, numbers) go through a read-mostly index holding at most `max_series` series;
 /// past it, values fold into one overflow series per closed-label combination, counted by
-/// `fiko_metrics_label_overflow_total`.
+/// `fiko_metrics_label_overflow_total`. Series are never removed, so `get_or_create`
+/// hands out a plain reference.
 ///
 /// ```
 /// use fiko_metrics::{Counter, Family, LabelSet, LabelValue};
@@ -36,7 +36,13 @@ pub const DEFAULT_MAX_SERIES: usize = 1000;
 /// ```
 pub struct Family<L: LabelSet, M: Metric> {
     dense: Box<[M]>,
-    open: RwLock<HashMap<Box<str>, Arc<M>>>,
+    // Open series live in an append-only vector, so a series handed out stays put and a
+    // scrape walks them without any lock; the map only finds a series by its labels.
+    index: RwLock<HashMap<Arc<str>, usize>>,
+    open: boxcar::Vec<(Arc<str>, M)>,
+    // Stands in for a series the vector cannot return, which cannot happen; it keeps
+    // `get_or_create` free of panics without an `expect`.
+    fallback: OnceLock<M>,
     config: M::Config,
     max_series: usize,
     folded: AtomicU64,
@@ -52,7 +58,9 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
             .collect();
         Self {
             dense,
-            open: RwLock::new(HashMap::new()),
+            index: RwLock::new(HashMap::new()),
+            open: boxcar::Vec::new(),
+            fallback: OnceLock::new(),
             config,
             max_series,
             folded: AtomicU64::new(0),
@@ -63,42 +71,49 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     /// The series for `labels`, created on first use.
     ///
     /// Never blocks for long and never panics: a closed label set is an array index; an
-    /// open one takes a shared lock, and the exclusive one only to insert a new series.
-    #[inline]
-    pub fn get_or_create(&self, labels: &L) -> MetricRef<'_, M> {
+    /// open one renders its labels into a per-thread buffer and takes a shared lock on the
+    /// index, and the exclusive one only to insert a new series.
+    #[inline(always)]
+    pub fn get_or_create(&self, labels: &L) -> &M {
         if L::DENSE.is_some() {
             if let Some(series) = self.dense.get(labels.dense_index()) {
-                return MetricRef(Inner::Borrowed(series));
+                return series;
             }
         }
-        MetricRef(Inner::Shared(self.open_series(labels)))
+        self.open_series(labels)
     }
 
-    fn open_series(&self, labels: &L) -> Arc<M> {
-        with_key_buffer(|key| {
+    #[inline(never)]
+    fn open_series(&self, labels: &L) -> &M {
+        let slot = with_key_buffer(|key| {
             render(labels, false, key);
-            if let Some(series) = self.read_open().get(key.as_str()) {
-                return series.clone();
+            if let Some(&slot) = self.read_index().get(key.as_str()) {
+                return slot;
             }
-            let mut open = self.open.write().unwrap_or_else(PoisonError::into_inner);
-            if let Some(series) = open.get(key.as_str()) {
-                return series.clone();
+            let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
+            if let Some(&slot) = index.get(key.as_str()) {
+                return slot;
             }
-            if open.len() >= self.max_series {
+            if index.len() >= self.max_series {
                 self.folded.fetch_add(1, Ordering::Relaxed);
                 render(labels, true, key);
-                if let Some(series) = open.get(key.as_str()) {
-                    return series.clone();
+                if let Some(&slot) = index.get(key.as_str()) {
+                    return slot;
                 }
             }
-            let series = Arc::new(M::with_config(&self.config));
-            open.insert(key.as_str().into(), series.clone());
-            series
-        })
+            let key: Arc<str> = Arc::from(key.as_str());
+            let slot = self.open.push((key.clone(), M::with_config(&self.config)));
+            index.insert(key, slot);
+            slot
+        });
+        match self.open.get(slot) {
+            Some((_, series)) => series,
+            None => self.fallback.get_or_init(|| M::with_config(&self.config)),
+        }
     }
 
-    fn read_open(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Box<str>, Arc<M>>> {
-        self.open.read().unwrap_or_else(PoisonError::into_inner)
+    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, usize>> {
+        self.index.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// How many label values were folded into the overflow series so far.
@@ -108,7 +123,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
 
     /// The number of series that exist now.
     pub fn len(&self) -> usize {
-        self.dense.len() + self.read_open().len()
+        self.dense.len() + self.open.count()
     }
 
     /// Whether the family has no series yet.
@@ -116,7 +131,8 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         self.len() == 0
     }
 
-    /// Hands every series to `visitor`; `metric` describes the family.
+    /// Hands every series to `visitor`, in creation order; `metric` describes the family.
+    /// Takes no lock: recording threads never wait for a scrape.
     pub fn visit(&self, metric: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
         for (index, series) in self.dense.iter().enumerate() {
             series.visit(Labels::Source(&DenseLabels::<L>::new(index)), visitor)?;
@@ -124,14 +140,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         if L::DENSE.is_some() {
             return Ok(());
         }
-        // Copy the handles out so recording threads never wait on a slow scrape.
-        let mut open: Vec<(Box<str>, Arc<M>)> = self
-            .read_open()
-            .iter()
-            .map(|(key, series)| (key.clone(), series.clone()))
-            .collect();
-        open.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (key, series) in &open {
+        for (_, (key, series)) in self.open.iter() {
             series.visit(Labels::Rendered(key), visitor)?;
         }
         visitor.overflow(metric, self.folded())
@@ -151,43 +160,6 @@ impl<L: LabelSet, M: Metric> fmt::Debug for Family<L, M> {
             .field("max_series", &self.max_series)
             .field("folded", &self.folded())
             .finish()
-    }
-}
-
-/// A borrowed or shared handle to one series of a [`Family`]; dereferences to the metric.
-pub struct MetricRef<'a, M>(Inner<'a, M>);
-
-enum Inner<'a, M> {
-    Borrowed(&'a M),
-    Shared(Arc<M>),
-}
-
-impl<M> MetricRef<'_, M> {
-    /// A handle that outlives the family borrow (for series of open label sets it is the
-    /// same series; closed ones are copied out by reference only while borrowed).
-    pub fn into_shared(self) -> Option<Arc<M>> {
-        match self.0 {
-            Inner::Borrowed(_) => None,
-            Inner::Shared(series) => Some(series),
-        }
-    }
-}
-
-impl<M> Deref for MetricRef<'_, M> {
-    type Target = M;
-
-    #[inline]
-    fn deref(&self) -> &M {
-        match &self.0 {
-            Inner::Borrowed(series) => series,
-            Inner::Shared(series) => series,
-        }
-    }
-}
-
-impl<M: fmt::Debug> fmt::Debug for MetricRef<'_, M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
     }
 }
 

@@ -98,7 +98,7 @@ pub use descriptor::{
     Declared, LabelDescriptor, LabelRef, MetricDescriptor, MetricKind, SetDescriptor, kind, unit,
 };
 pub use encoding::Format;
-pub use family::{Family, MetricRef};
+pub use family::Family;
 pub use gauge::{Gauge, GaugeGuard, GaugeNumber};
 pub use histogram::Histogram;
 pub use labels::{LabelSet, LabelValue};

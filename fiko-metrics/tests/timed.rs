@@ -246,3 +246,35 @@ fn the_default_set_is_function_metrics() {
     );
     assert!(text.contains("# TYPE function_calls_duration_seconds histogram"));
 }
+
+static FIRST: std::sync::LazyLock<Calls> = std::sync::LazyLock::new(Calls::new);
+static SECOND: std::sync::LazyLock<Calls> = std::sync::LazyLock::new(Calls::new);
+
+#[timed(metrics = if second { &*SECOND } else { &*FIRST }, name = "switch")]
+fn switch(second: bool) -> bool {
+    second
+}
+
+#[test]
+fn a_site_used_with_two_sets_records_into_each() {
+    for second in [false, true, true, false, true] {
+        switch(second);
+    }
+    let ok = |set: &Calls| {
+        set.calls
+            .get_or_create(&CallLabels {
+                function: "switch",
+                module: MODULE,
+                outcome: Outcome::Ok,
+                error: "",
+            })
+            .get()
+    };
+    let observed = |set: &Calls| {
+        set.call_duration_seconds
+            .get_or_create(&FunctionLabels::of("switch", MODULE))
+            .count()
+    };
+    assert_eq!((ok(&FIRST), ok(&SECOND)), (2, 3));
+    assert_eq!((observed(&FIRST), observed(&SECOND)), (2, 3));
+}

@@ -1,0 +1,262 @@
+//! Recording: counter increments and histogram observations, single-threaded and with two
+//! threads contending on one series. Run with `cargo bench -p fiko-benches --bench record`.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use divan::Bencher;
+use fiko_benches::{KINDS, ROUTES, latency, next_input};
+
+fn main() {
+    divan::Divan::from_args()
+        .sample_count(200)
+        .sample_size(10_000)
+        .run_benches();
+}
+
+/// Increment a counter with 2 closed labels (6 routes × 3 kinds = 18 series).
+mod counter_inc_2_labels {
+    use super::*;
+
+    #[divan::bench]
+    fn bare_atomic(bencher: Bencher) {
+        let cell = AtomicU64::new(0);
+        bencher.bench(|| {
+            black_box(next_input());
+            cell.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+
+    /// The floor for the same work: the same enum inputs, indexing 18 plain atomics.
+    #[divan::bench]
+    fn bare_atomic_array(bencher: Bencher) {
+        use fiko_benches::fiko::{KINDS, ROUTES};
+        let cells: [AtomicU64; 18] = std::array::from_fn(|_| AtomicU64::new(0));
+        bencher.bench(|| {
+            let (route, kind) = black_box(next_input());
+            let (route, kind) = (ROUTES[route], KINDS[kind]);
+            if let Some(cell) = cells.get(route as usize * 3 + kind as usize) {
+                cell.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+
+    #[divan::bench]
+    fn fiko_metrics(bencher: Bencher) {
+        use fiko_benches::fiko::{ErrorLabels, KINDS, Metrics, ROUTES};
+        use fiko_metrics::MetricSet;
+        let metrics = Metrics::new();
+        bencher.bench(|| {
+            let (route, kind) = black_box(next_input());
+            metrics
+                .errors
+                .get_or_create(&ErrorLabels {
+                    route: ROUTES[route],
+                    kind: KINDS[kind],
+                })
+                .inc();
+        });
+    }
+
+    #[divan::bench]
+    fn measured(bencher: Bencher) {
+        use fiko_benches::measured_crate::{ErrorLabels, KINDS, ROUTES, errors};
+        let counters = errors();
+        bencher.bench(|| {
+            let (route, kind) = black_box(next_input());
+            counters.inc(ErrorLabels {
+                route: ROUTES[route],
+                kind: KINDS[kind],
+            });
+        });
+    }
+
+    #[divan::bench]
+    fn prometheus_client(bencher: Bencher) {
+        use fiko_benches::prometheus_client_crate::{ErrorLabels, KINDS, ROUTES};
+        use prometheus_client::metrics::{counter::Counter, family::Family};
+        let family = Family::<ErrorLabels, Counter>::default();
+        bencher.bench(|| {
+            let (route, kind) = black_box(next_input());
+            family
+                .get_or_create(&ErrorLabels {
+                    route: ROUTES[route],
+                    kind: KINDS[kind],
+                })
+                .inc();
+        });
+    }
+
+    #[divan::bench]
+    fn prometheus(bencher: Bencher) {
+        let opts = prometheus::Opts::new("errors", "Request errors.");
+        let Ok(vec) = prometheus::IntCounterVec::new(opts, &["route", "kind"]) else {
+            return;
+        };
+        bencher.bench(|| {
+            let (route, kind) = black_box(next_input());
+            vec.with_label_values(&[ROUTES[route], KINDS[kind]]).inc();
+        });
+    }
+
+    #[divan::bench]
+    fn metrics(bencher: Bencher) {
+        fiko_benches::metrics_recorder();
+        bencher.bench(|| {
+            let (route, kind) = black_box(next_input());
+            metrics::counter!("errors", "route" => ROUTES[route], "kind" => KINDS[kind])
+                .increment(1);
+        });
+    }
+}
+
+/// Observe a value into a histogram with 1 closed label (6 series) and 11 buckets.
+mod histogram_observe_1_label {
+    use super::*;
+
+    #[divan::bench]
+    fn fiko_metrics(bencher: Bencher) {
+        use fiko_benches::fiko::{Metrics, ROUTES, RouteLabel};
+        use fiko_metrics::MetricSet;
+        let metrics = Metrics::new();
+        bencher.bench(|| {
+            let (route, kind) = black_box(next_input());
+            metrics
+                .latency_seconds
+                .get_or_create(&RouteLabel {
+                    route: ROUTES[route],
+                })
+                .observe(latency(route, kind));
+        });
+    }
+
+    #[divan::bench]
+    fn measured(bencher: Bencher) {
+        use fiko_benches::measured_crate::{ROUTES, RouteLabel, RouteLabelSet};
+        use measured::label::StaticLabelSet;
+        use measured::metric::histogram::Thresholds;
+        let thresholds = Thresholds::<11>::with_buckets(fiko_benches::BUCKETS);
+        let vec = measured::HistogramVec::with_label_set_and_metadata(
+            RouteLabelSet {
+                route: StaticLabelSet::new(),
+            },
+            thresholds,
+        );
+        bencher.bench(|| {
+            let (route, kind) = black_box(next_input());
+            vec.observe(
+                RouteLabel {
+                    route: ROUTES[route],
+                },
+                latency(route, kind),
+            );
+        });
+    }
+
+    #[divan::bench]
+    fn prometheus_client(bencher: Bencher) {
+        use fiko_benches::prometheus_client_crate::{ROUTES, RouteLabel};
+        use prometheus_client::metrics::{family::Family, histogram::Histogram};
+        let family = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(fiko_benches::BUCKETS)
+        });
+        bencher.bench(|| {
+            let (route, kind) = black_box(next_input());
+            family
+                .get_or_create(&RouteLabel {
+                    route: ROUTES[route],
+                })
+                .observe(latency(route, kind));
+        });
+    }
+
+    #[divan::bench]
+    fn prometheus(bencher: Bencher) {
+        let opts = prometheus::HistogramOpts::new("latency_seconds", "Request latency.")
+            .buckets(fiko_benches::BUCKETS.to_vec());
+        let Ok(vec) = prometheus::HistogramVec::new(opts, &["route"]) else {
+            return;
+        };
+        bencher.bench(|| {
+            let (route, kind) = black_box(next_input());
+            vec.with_label_values(&[ROUTES[route]])
+                .observe(latency(route, kind));
+        });
+    }
+
+    #[divan::bench]
+    fn metrics(bencher: Bencher) {
+        fiko_benches::metrics_recorder();
+        bencher.bench(|| {
+            let (route, kind) = black_box(next_input());
+            metrics::histogram!("latency_seconds", "route" => ROUTES[route])
+                .record(latency(route, kind));
+        });
+    }
+}
+
+/// Two threads incrementing the same labelled series.
+mod contended_same_series {
+    use super::*;
+
+    #[divan::bench(threads = [2])]
+    fn bare_atomic(bencher: Bencher) {
+        let cell = AtomicU64::new(0);
+        bencher.bench(|| cell.fetch_add(1, Ordering::Relaxed));
+    }
+
+    #[divan::bench(threads = [2])]
+    fn fiko_metrics(bencher: Bencher) {
+        use fiko_benches::fiko::{ErrorLabels, Kind, Metrics, Route};
+        use fiko_metrics::MetricSet;
+        let metrics = Metrics::new();
+        bencher.bench(|| {
+            metrics
+                .errors
+                .get_or_create(black_box(&ErrorLabels {
+                    route: Route::Users,
+                    kind: Kind::User,
+                }))
+                .inc();
+        });
+    }
+
+    #[divan::bench(threads = [2])]
+    fn measured(bencher: Bencher) {
+        use fiko_benches::measured_crate::{ErrorLabels, Kind, Route, errors};
+        let counters = errors();
+        bencher.bench(|| {
+            counters.inc(black_box(ErrorLabels {
+                route: Route::Users,
+                kind: Kind::User,
+            }))
+        });
+    }
+
+    #[divan::bench(threads = [2])]
+    fn prometheus_client(bencher: Bencher) {
+        use fiko_benches::prometheus_client_crate::{ErrorLabels, Kind, Route};
+        use prometheus_client::metrics::{counter::Counter, family::Family};
+        let family = Family::<ErrorLabels, Counter>::default();
+        bencher.bench(|| {
+            family
+                .get_or_create(black_box(&ErrorLabels {
+                    route: Route::Users,
+                    kind: Kind::User,
+                }))
+                .inc();
+        });
+    }
+
+    #[divan::bench(threads = [2])]
+    fn prometheus(bencher: Bencher) {
+        let opts = prometheus::Opts::new("errors", "Request errors.");
+        let Ok(vec) = prometheus::IntCounterVec::new(opts, &["route", "kind"]) else {
+            return;
+        };
+        bencher.bench(|| {
+            vec.with_label_values(black_box(&[ROUTES[0], KINDS[0]]))
+                .inc()
+        });
+    }
+}

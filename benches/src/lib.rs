@@ -1,0 +1,302 @@
+//! The workload every benchmark shares, declared once per crate under test.
+//!
+//! A request counter keyed by two closed labels — 6 routes × 3 error kinds = 18 series, as
+//! in measured's own benchmarks — and a latency histogram keyed by the route with 11
+//! buckets. Inputs cycle through all 18 combinations in a fixed order, so every crate
+//! does the same work on the same series.
+
+use std::cell::Cell;
+
+/// Route label values.
+pub const ROUTES: [&str; 6] = [
+    "/api/v1/users",
+    "/api/v1/users/:id",
+    "/api/v1/products",
+    "/api/v1/products/:id",
+    "/api/v1/products/:id/owner",
+    "/api/v1/products/:id/purchase",
+];
+
+/// Error kind label values.
+pub const KINDS: [&str; 3] = ["user", "internal", "network"];
+
+/// Histogram bucket bounds (11, Prometheus' defaults).
+pub const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The next (route, kind) pair, cycling through all 18; per thread, so threads don't share
+/// the input cursor.
+#[inline]
+pub fn next_input() -> (usize, usize) {
+    thread_local! {
+        static CURSOR: Cell<usize> = const { Cell::new(0) };
+    }
+    let i = CURSOR.with(|c| {
+        let i = c.get();
+        c.set(if i == 17 { 0 } else { i + 1 });
+        i
+    });
+    (i / 3, i % 3)
+}
+
+/// A latency to observe for an input (spread over the buckets).
+#[inline]
+pub fn latency(route: usize, kind: usize) -> f64 {
+    BUCKETS[(route * 3 + kind) % BUCKETS.len()] * 0.9
+}
+
+/// fiko-metrics' declaration of the workload.
+pub mod fiko {
+    use fiko_metrics::{Counter, Family, Histogram, LabelSet, LabelValue, MetricSet};
+
+    /// Route.
+    #[derive(LabelValue, Clone, Copy)]
+    pub enum Route {
+        /// 0
+        Users,
+        /// 1
+        User,
+        /// 2
+        Products,
+        /// 3
+        Product,
+        /// 4
+        ProductOwner,
+        /// 5
+        ProductPurchase,
+    }
+
+    /// Error kind.
+    #[derive(LabelValue, Clone, Copy)]
+    pub enum Kind {
+        /// 0
+        User,
+        /// 1
+        Internal,
+        /// 2
+        Network,
+    }
+
+    /// All routes by index.
+    pub const ROUTES: [Route; 6] = [
+        Route::Users,
+        Route::User,
+        Route::Products,
+        Route::Product,
+        Route::ProductOwner,
+        Route::ProductPurchase,
+    ];
+    /// All kinds by index.
+    pub const KINDS: [Kind; 3] = [Kind::User, Kind::Internal, Kind::Network];
+
+    /// Counter labels.
+    #[derive(LabelSet)]
+    pub struct ErrorLabels {
+        /// Route.
+        pub route: Route,
+        /// Kind.
+        pub kind: Kind,
+    }
+
+    /// Histogram labels.
+    #[derive(LabelSet)]
+    pub struct RouteLabel {
+        /// Route.
+        pub route: Route,
+    }
+
+    /// Open labels for the encoding benchmark.
+    #[derive(LabelSet)]
+    pub struct Id {
+        /// A distinct id per series.
+        pub id: String,
+    }
+
+    /// The workload's set.
+    #[derive(MetricSet)]
+    #[metric_set(namespace = "bench")]
+    pub struct Metrics {
+        /// Request errors.
+        pub errors: Family<ErrorLabels, Counter>,
+        /// Request latency.
+        #[metric(buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])]
+        pub latency_seconds: Family<RouteLabel, Histogram>,
+        /// Ten thousand open series, for encoding.
+        #[metric(max_series = 100000)]
+        pub counters: Family<Id, Counter>,
+    }
+}
+
+/// prometheus-client's declaration of the workload.
+pub mod prometheus_client_crate {
+    use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+
+    /// Route.
+    #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+    pub enum Route {
+        /// 0
+        Users,
+        /// 1
+        User,
+        /// 2
+        Products,
+        /// 3
+        Product,
+        /// 4
+        ProductOwner,
+        /// 5
+        ProductPurchase,
+    }
+
+    /// Error kind.
+    #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+    pub enum Kind {
+        /// 0
+        User,
+        /// 1
+        Internal,
+        /// 2
+        Network,
+    }
+
+    /// All routes by index.
+    pub const ROUTES: [Route; 6] = [
+        Route::Users,
+        Route::User,
+        Route::Products,
+        Route::Product,
+        Route::ProductOwner,
+        Route::ProductPurchase,
+    ];
+    /// All kinds by index.
+    pub const KINDS: [Kind; 3] = [Kind::User, Kind::Internal, Kind::Network];
+
+    /// Counter labels.
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    pub struct ErrorLabels {
+        /// Route.
+        pub route: Route,
+        /// Kind.
+        pub kind: Kind,
+    }
+
+    /// Histogram labels.
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    pub struct RouteLabel {
+        /// Route.
+        pub route: Route,
+    }
+
+    /// Open labels for the encoding benchmark.
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    pub struct Id {
+        /// A distinct id per series.
+        pub id: String,
+    }
+}
+
+/// measured's declaration of the workload (its derives generate undocumented items).
+#[allow(missing_docs)]
+pub mod measured_crate {
+    use measured::label::StaticLabelSet;
+    use measured::{FixedCardinalityLabel, LabelGroup};
+
+    /// Route.
+    #[derive(Clone, Copy, Debug, PartialEq, FixedCardinalityLabel)]
+    #[label(rename_all = "snake_case")]
+    pub enum Route {
+        /// 0
+        Users,
+        /// 1
+        User,
+        /// 2
+        Products,
+        /// 3
+        Product,
+        /// 4
+        ProductOwner,
+        /// 5
+        ProductPurchase,
+    }
+
+    /// Error kind.
+    #[derive(Clone, Copy, Debug, PartialEq, FixedCardinalityLabel)]
+    #[label(rename_all = "snake_case")]
+    pub enum Kind {
+        /// 0
+        User,
+        /// 1
+        Internal,
+        /// 2
+        Network,
+    }
+
+    /// All routes by index.
+    pub const ROUTES: [Route; 6] = [
+        Route::Users,
+        Route::User,
+        Route::Products,
+        Route::Product,
+        Route::ProductOwner,
+        Route::ProductPurchase,
+    ];
+    /// All kinds by index.
+    pub const KINDS: [Kind; 3] = [Kind::User, Kind::Internal, Kind::Network];
+
+    /// Counter labels.
+    #[derive(Clone, Copy, Debug, PartialEq, LabelGroup)]
+    #[label(set = ErrorLabelsSet)]
+    pub struct ErrorLabels {
+        /// Route.
+        pub route: Route,
+        /// Kind.
+        pub kind: Kind,
+    }
+
+    /// Histogram labels.
+    #[derive(Clone, Copy, Debug, PartialEq, LabelGroup)]
+    #[label(set = RouteLabelSet)]
+    pub struct RouteLabel {
+        /// Route.
+        pub route: Route,
+    }
+
+    /// Open labels for the encoding benchmark.
+    #[derive(Clone, Copy, Debug, PartialEq, LabelGroup)]
+    #[label(set = IdSet)]
+    pub struct Id<'a> {
+        /// A distinct id per series.
+        #[label(dynamic_with = paracord::ParaCord)]
+        pub id: &'a str,
+    }
+
+    /// A counter vec of the workload.
+    pub fn errors() -> measured::CounterVec<ErrorLabelsSet> {
+        measured::CounterVec::with_label_set(ErrorLabelsSet {
+            route: StaticLabelSet::new(),
+            kind: StaticLabelSet::new(),
+        })
+    }
+}
+
+/// Installs the `metrics` crate's Prometheus recorder once per process, as an application
+/// would, and hands back its handle for rendering.
+pub fn metrics_recorder() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets(&BUCKETS)
+            .map(metrics_exporter_prometheus::PrometheusBuilder::build_recorder);
+        match recorder {
+            Ok(recorder) => {
+                let handle = recorder.handle();
+                // Only fails if another recorder was installed first, which nothing here does.
+                let _ = metrics::set_global_recorder(recorder);
+                handle
+            }
+            Err(error) => panic!("metrics recorder: {error}"),
+        }
+    })
+}
