@@ -1,5 +1,8 @@
 //! Each server of the kit: start, readiness, stop (SIGKILL), restart, and clean-up on drop.
 
+// A test fails by panicking: unwrapping is how an unexpected error fails it.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -31,7 +34,7 @@ fn connection_refused(port: u16) -> bool {
 /// Whether a process with this pid still exists (and is not a zombie).
 fn process_alive(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| !stat.split_whitespace().nth(2).is_some_and(|s| s == "Z"))
+        .is_ok_and(|stat| stat.split_whitespace().nth(2).is_none_or(|s| s != "Z"))
 }
 
 /// The pids whose command line mentions `needle` (to check nothing is left behind).
