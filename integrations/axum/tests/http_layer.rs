@@ -1,0 +1,490 @@
+//! The HTTP layer on a real axum server, driven by a real HTTP client.
+
+mod common;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use common::{Server, bounded, client, eventually, find, parse, sum};
+use fiko_metrics::{Counter, Family, Format, LabelSet, LabelValue, MetricSet, Registry};
+use fiko_metrics_axum::{
+    CustomLabels, FinishedRequest, HttpMetricsLayer, HttpServerMetrics, MetricsEndpoints,
+    RequestHead, UNMATCHED_ROUTE,
+};
+use futures_util::StreamExt;
+use tower_http::catch_panic::CatchPanicLayer;
+
+const REQUESTS: &str = "http_server_requests_total";
+const DURATION_COUNT: &str = "http_server_request_duration_seconds_count";
+const DURATION_SUM: &str = "http_server_request_duration_seconds_sum";
+const ACTIVE: &str = "http_server_active_requests";
+const ERRORS: &str = "http_server_request_errors_total";
+
+fn setup() -> (Arc<Registry>, HttpMetricsLayer) {
+    let registry = Arc::new(Registry::new());
+    let metrics = HttpServerMetrics::register(&registry).expect("register");
+    (registry, HttpMetricsLayer::new(metrics))
+}
+
+fn scrape(registry: &Registry) -> Vec<common::Sample> {
+    parse(&registry.encode(Format::Prometheus))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_templates_label_requests_including_nested_routers() {
+    let (registry, layer) = setup();
+    let api = Router::new().route("/items/{item_id}", get(|| async { "item" }));
+    let app = Router::new()
+        .route("/users/{id}", get(|| async { "user" }).post(|| async { "created" }))
+        .nest("/api", api)
+        .layer(layer);
+    let server = Server::start(app).await;
+    let http = client();
+    bounded(async {
+        for path in ["/users/1", "/users/2", "/users/3", "/api/items/7", "/api/items/8"] {
+            let response = http.get(server.url(path)).send().await.expect("get");
+            assert_eq!(response.status(), 200);
+            response.bytes().await.expect("body");
+        }
+        let response = http.post(server.url("/users/9")).send().await.expect("post");
+        assert_eq!(response.status(), 200);
+        response.bytes().await.expect("body");
+    })
+    .await;
+
+    let samples = scrape(&registry);
+    let get_user = [
+        ("http_request_method", "GET"),
+        ("http_route", "/users/{id}"),
+        ("http_response_status_code", "200"),
+        ("http_response_status_class", "2xx"),
+    ];
+    assert_eq!(sum(&samples, REQUESTS, &get_user), 3.0);
+    assert_eq!(sum(&samples, DURATION_COUNT, &get_user), 3.0);
+    assert_eq!(
+        sum(&samples, REQUESTS, &[("http_route", "/api/items/{item_id}")]),
+        2.0,
+        "nested routes keep their full template"
+    );
+    assert_eq!(
+        sum(&samples, REQUESTS, &[("http_request_method", "POST"), ("http_route", "/users/{id}")]),
+        1.0
+    );
+    // No raw path ever becomes a label value.
+    assert!(samples.iter().all(|s| s.label("http_route") != Some("/users/1")));
+    assert_eq!(sum(&samples, ACTIVE, &[]), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_random_unmatched_paths_make_exactly_one_series() {
+    let (registry, layer) = setup();
+    let app = Router::new()
+        .route("/known", get(|| async { "ok" }))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "nothing here") })
+        .layer(layer);
+    let server = Server::start(app).await;
+    let http = client();
+    // A cheap, deterministic pseudo-random generator: no extra dependency.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut paths = Vec::with_capacity(1000);
+    for i in 0..1000 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        paths.push(format!("/scan/{i}/{state:x}/{}", state % 977));
+    }
+    bounded(async {
+        // 4 concurrent clients.
+        let chunks: Vec<Vec<String>> = paths.chunks(250).map(<[String]>::to_vec).collect();
+        let mut tasks = Vec::new();
+        for chunk in chunks {
+            let http = http.clone();
+            let base = server.url("");
+            tasks.push(tokio::spawn(async move {
+                for path in chunk {
+                    let response = http.get(format!("{base}{path}")).send().await.expect("get");
+                    assert_eq!(response.status(), 404);
+                    response.bytes().await.expect("body");
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("client task");
+        }
+    })
+    .await;
+
+    let samples = scrape(&registry);
+    let series = find(&samples, REQUESTS, &[]);
+    assert_eq!(series.len(), 1, "one series for all unmatched requests: {series:?}");
+    assert_eq!(series[0].label("http_route"), Some(UNMATCHED_ROUTE));
+    assert_eq!(series[0].label("http_response_status_code"), Some("404"));
+    assert_eq!(series[0].value, 1000.0);
+    assert_eq!(find(&samples, DURATION_COUNT, &[]).len(), 1);
+    assert_eq!(find(&samples, ACTIVE, &[]).len(), 1);
+    // Nothing was folded into an overflow series either: the cardinality never grew.
+    assert!(find(&samples, "fiko_metrics_label_overflow_total", &[]).iter().all(|s| s.value == 0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_codes_and_classes_and_server_errors() {
+    let (registry, layer) = setup();
+    let app = Router::new()
+        .route("/ok", get(|| async { "ok" }))
+        .route("/created", post(|| async { (StatusCode::CREATED, "made") }))
+        .route("/moved", get(|| async { (StatusCode::FOUND, [("location", "/ok")]) }))
+        .route("/teapot", get(|| async { StatusCode::IM_A_TEAPOT }))
+        .route("/broken", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
+        .route("/busy", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+        .layer(layer);
+    let server = Server::start(app).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    bounded(async {
+        for (method, path, times) in [
+            ("GET", "/ok", 3),
+            ("POST", "/created", 2),
+            ("GET", "/moved", 1),
+            ("GET", "/teapot", 1),
+            ("GET", "/broken", 2),
+            ("GET", "/busy", 1),
+        ] {
+            for _ in 0..times {
+                let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+                http.request(method, server.url(path)).send().await.expect("send").bytes().await.expect("body");
+            }
+        }
+    })
+    .await;
+
+    let samples = scrape(&registry);
+    for (class, count) in [("2xx", 5.0), ("3xx", 1.0), ("4xx", 1.0), ("5xx", 3.0)] {
+        assert_eq!(sum(&samples, REQUESTS, &[("http_response_status_class", class)]), count, "{class}");
+    }
+    for (code, count) in [("200", 3.0), ("201", 2.0), ("302", 1.0), ("418", 1.0), ("500", 2.0), ("503", 1.0)] {
+        assert_eq!(sum(&samples, REQUESTS, &[("http_response_status_code", code)]), count, "{code}");
+    }
+    assert_eq!(sum(&samples, ERRORS, &[("error_type", "server_error")]), 3.0);
+    assert_eq!(sum(&samples, ERRORS, &[("http_route", "/broken")]), 2.0);
+    assert_eq!(sum(&samples, ERRORS, &[]), 3.0, "4xx are not server errors");
+}
+
+/// A body of `chunks` chunks of `size` bytes, `pause` apart, with no Content-Length.
+fn streamed(chunks: usize, size: usize, pause: Duration) -> Body {
+    let stream = futures_util::stream::iter(0..chunks).then(move |i| async move {
+        if i > 0 {
+            tokio::time::sleep(pause).await;
+        }
+        Ok::<_, Infallible>(Bytes::from(vec![b'x'; size]))
+    });
+    Body::from_stream(stream)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_body_sizes_and_duration_until_the_body_ends() {
+    let (registry, layer) = setup();
+    let app = Router::new()
+        .route("/download", get(|| async { streamed(10, 1000, Duration::from_millis(30)) }))
+        .route(
+            "/upload",
+            post(|body: Body| async move {
+                let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|_| StatusCode::BAD_REQUEST)?;
+                Ok::<_, StatusCode>(bytes.len().to_string())
+            }),
+        )
+        .layer(layer);
+    let server = Server::start(app).await;
+    let http = client();
+    bounded(async {
+        let response = http.get(server.url("/download")).send().await.expect("get");
+        assert!(response.headers().get("content-length").is_none(), "streamed, no length");
+        // While the body streams, the request is still in flight.
+        let mut stream = response.bytes_stream();
+        let first = stream.next().await.expect("a chunk").expect("chunk");
+        let samples = scrape(&registry);
+        assert_eq!(sum(&samples, ACTIVE, &[("http_route", "/download")]), 1.0);
+        let mut total = first.len();
+        while let Some(chunk) = stream.next().await {
+            total += chunk.expect("chunk").len();
+        }
+        assert_eq!(total, 10_000);
+
+        let upload = futures_util::stream::iter(0..5)
+            .map(|_| Ok::<_, Infallible>(Bytes::from(vec![b'y'; 1000])));
+        let response = http
+            .post(server.url("/upload"))
+            .body(reqwest::Body::wrap_stream(upload))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.text().await.expect("text"), "5000");
+    })
+    .await;
+
+    let ok = eventually(Duration::from_secs(5), || sum(&scrape(&registry), ACTIVE, &[]) == 0.0).await;
+    assert!(ok, "in-flight back to 0");
+    let samples = scrape(&registry);
+    let download = [("http_route", "/download")];
+    assert_eq!(sum(&samples, "http_server_response_body_size_bytes_sum", &download), 10_000.0);
+    assert_eq!(sum(&samples, "http_server_response_body_size_bytes_count", &download), 1.0);
+    // The handler returned at once; the duration covers the 9 × 30 ms of streaming.
+    let duration = sum(&samples, DURATION_SUM, &download);
+    assert!(duration >= 0.27, "duration ends with the body: {duration}");
+    let upload = [("http_route", "/upload")];
+    assert_eq!(sum(&samples, "http_server_request_body_size_bytes_sum", &upload), 5000.0);
+    assert_eq!(sum(&samples, "http_server_request_body_size_bytes_count", &upload), 1.0);
+    assert_eq!(sum(&samples, ERRORS, &[]), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_returns_to_zero_after_a_client_disconnects_mid_body() {
+    let (registry, layer) = setup();
+    let app = Router::new()
+        // 1000 chunks 20 ms apart: 20 s if the client stayed.
+        .route("/endless", get(|| async { streamed(1000, 512, Duration::from_millis(20)) }))
+        .layer(layer);
+    let server = Server::start(app).await;
+    let http = client();
+    bounded(async {
+        let response = http.get(server.url("/endless")).send().await.expect("get");
+        let mut stream = response.bytes_stream();
+        stream.next().await.expect("first chunk").expect("chunk");
+        assert_eq!(sum(&scrape(&registry), ACTIVE, &[]), 1.0);
+        // Drop the response mid-body: reqwest closes the connection.
+        drop(stream);
+    })
+    .await;
+    let ok = eventually(Duration::from_secs(5), || sum(&scrape(&registry), ACTIVE, &[]) == 0.0).await;
+    assert!(ok, "in-flight back to 0 after the disconnect");
+    let samples = scrape(&registry);
+    let labels = [("http_route", "/endless"), ("error_type", "cancelled")];
+    assert_eq!(sum(&samples, ERRORS, &labels), 1.0);
+    assert_eq!(sum(&samples, DURATION_COUNT, &[("http_route", "/endless")]), 1.0);
+    let sent = sum(&samples, "http_server_response_body_size_bytes_sum", &[("http_route", "/endless")]);
+    assert!(sent >= 512.0 && sent < 1000.0 * 512.0, "only what was sent: {sent}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_returns_to_zero_when_the_client_leaves_before_the_response() {
+    let (registry, layer) = setup();
+    let app = Router::new()
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        )
+        .layer(layer);
+    let server = Server::start(app).await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("client");
+    let result = bounded(impatient.get(server.url("/slow")).send()).await;
+    assert!(result.is_err(), "the client gave up");
+    // hyper drops the handler future once it sees the connection closed.
+    let ok = eventually(Duration::from_secs(5), || sum(&scrape(&registry), ACTIVE, &[]) == 0.0).await;
+    assert!(ok, "in-flight back to 0 after the future was dropped");
+    let samples = scrape(&registry);
+    let cancelled = [
+        ("http_route", "/slow"),
+        ("http_response_status_code", ""),
+        ("http_response_status_class", "none"),
+    ];
+    assert_eq!(sum(&samples, REQUESTS, &cancelled), 1.0);
+    assert_eq!(sum(&samples, ERRORS, &[("error_type", "cancelled")]), 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panics_are_recorded_whichever_side_catches_them() {
+    async fn boom() -> &'static str {
+        panic!("handler bug")
+    }
+    // The catch-panic layer inside the metrics layer: metrics see a 500 response.
+    let (inner_registry, inner_layer) = setup();
+    let app = Router::new()
+        .route("/boom", get(boom))
+        .layer(CatchPanicLayer::new())
+        .layer(inner_layer);
+    let inner_server = Server::start(app).await;
+    // Outside it: the metrics layer's future sees the panic unwind through it.
+    let (outer_registry, outer_layer) = setup();
+    let app = Router::new()
+        .route("/boom", get(boom))
+        .layer(outer_layer)
+        .layer(CatchPanicLayer::new());
+    let outer_server = Server::start(app).await;
+
+    let http = client();
+    bounded(async {
+        for server in [&inner_server, &outer_server] {
+            for _ in 0..2 {
+                let response = http.get(server.url("/boom")).send().await.expect("get");
+                assert_eq!(response.status(), 500);
+                response.bytes().await.expect("body");
+            }
+        }
+    })
+    .await;
+
+    for registry in [&inner_registry, &outer_registry] {
+        let ok = eventually(Duration::from_secs(5), || sum(&scrape(registry), ACTIVE, &[]) == 0.0).await;
+        assert!(ok, "in-flight back to 0 after panics");
+        assert_eq!(sum(&scrape(registry), DURATION_COUNT, &[("http_route", "/boom")]), 2.0);
+    }
+    let inner = scrape(&inner_registry);
+    assert_eq!(sum(&inner, REQUESTS, &[("http_response_status_code", "500")]), 2.0);
+    assert_eq!(sum(&inner, ERRORS, &[("error_type", "server_error")]), 2.0);
+    let outer = scrape(&outer_registry);
+    assert_eq!(sum(&outer, ERRORS, &[("error_type", "panic")]), 2.0);
+    assert_eq!(sum(&outer, REQUESTS, &[("http_response_status_class", "none")]), 2.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_future_is_recorded_as_cancelled() {
+    use tower::{Layer, Service};
+
+    let (registry, layer) = setup();
+    let handler = tower::service_fn(|_: Request| async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok::<_, Infallible>(Response::new(Body::empty()))
+    });
+    let mut service = layer.layer(handler);
+    let future = service.call(Request::new(Body::empty()));
+    let timed_out = tokio::time::timeout(Duration::from_millis(50), future).await;
+    assert!(timed_out.is_err(), "the timeout dropped the future");
+    let samples = scrape(&registry);
+    assert_eq!(sum(&samples, ACTIVE, &[]), 0.0);
+    assert_eq!(sum(&samples, ERRORS, &[("error_type", "cancelled"), ("http_route", UNMATCHED_ROUTE)]), 1.0);
+    let duration = sum(&samples, DURATION_SUM, &[]);
+    assert!(duration >= 0.05, "{duration}");
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, LabelValue)]
+enum Plan {
+    Free,
+    Pro,
+}
+
+#[derive(LabelSet)]
+struct PlanLabels {
+    plan: Plan,
+    failed: bool,
+}
+
+#[derive(MetricSet)]
+#[metric_set(namespace = "app")]
+struct PlanMetrics {
+    /// HTTP requests by customer plan.
+    http_requests_by_plan: Family<PlanLabels, Counter>,
+}
+
+impl CustomLabels for PlanMetrics {
+    type Labels = Plan;
+
+    fn labels(&self, request: &RequestHead<'_>) -> Option<Plan> {
+        request.extensions().get::<Plan>().copied()
+    }
+
+    fn record(&self, plan: Plan, request: &FinishedRequest<'_>) {
+        let labels = PlanLabels {
+            plan,
+            failed: request.error().is_some(),
+        };
+        self.http_requests_by_plan.get_or_create(&labels).inc();
+    }
+}
+
+/// Stands in for an authentication middleware: the plan comes from a header.
+async fn authenticate(mut request: Request, next: Next) -> Response {
+    let plan = match request.headers().get("x-plan").map(|v| v.as_bytes()) {
+        Some(b"pro") => Some(Plan::Pro),
+        Some(b"free") => Some(Plan::Free),
+        _ => None,
+    };
+    if let Some(plan) = plan {
+        request.extensions_mut().insert(plan);
+    }
+    next.run(request).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_labels_from_request_extensions() {
+    let (registry, layer) = setup();
+    let plans = PlanMetrics::register(&registry).expect("register plans");
+    let app = Router::new()
+        .route("/work", get(|| async { "done" }))
+        .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR.into_response() }))
+        .layer(layer.custom_labels(plans.clone()))
+        .layer(middleware::from_fn(authenticate));
+    let server = Server::start(app).await;
+    let http = client();
+    bounded(async {
+        for (plan, path, times) in [("pro", "/work", 3), ("free", "/work", 2), ("free", "/fail", 1), ("", "/work", 4)] {
+            for _ in 0..times {
+                http.get(server.url(path)).header("x-plan", plan).send().await.expect("get").bytes().await.expect("body");
+            }
+        }
+    })
+    .await;
+    let samples = scrape(&registry);
+    let by_plan = "app_http_requests_by_plan_total";
+    assert_eq!(sum(&samples, by_plan, &[("plan", "pro"), ("failed", "false")]), 3.0);
+    assert_eq!(sum(&samples, by_plan, &[("plan", "free"), ("failed", "false")]), 2.0);
+    assert_eq!(sum(&samples, by_plan, &[("plan", "free"), ("failed", "true")]), 1.0);
+    assert_eq!(sum(&samples, by_plan, &[]), 6.0, "requests without a plan are left out");
+    assert_eq!(sum(&samples, REQUESTS, &[]), 10.0, "the standard metrics see every request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excluded_routes_are_absent_and_groups_collapse() {
+    let registry = Arc::new(Registry::new());
+    let metrics = HttpServerMetrics::register(&registry).expect("register");
+    let layer = HttpMetricsLayer::new(metrics)
+        .exclude("/api/v1/metrics")
+        .group("/static", "/static/*");
+    let app = Router::new()
+        .route("/static/{*path}", get(|| async { "file" }))
+        .route("/hello", get(|| async { "hi" }))
+        .merge(MetricsEndpoints::new(registry.clone()).into_router())
+        .layer(layer);
+    let server = Server::start(app).await;
+    let http = client();
+    let text = bounded(async {
+        for path in ["/static/a.css", "/static/js/b.js", "/static/c.png", "/hello"] {
+            http.get(server.url(path)).send().await.expect("get").bytes().await.expect("body");
+        }
+        let mut last = String::new();
+        for _ in 0..3 {
+            let response = http.get(server.url("/api/v1/metrics")).send().await.expect("scrape");
+            assert_eq!(response.status(), 200);
+            last = response.text().await.expect("text");
+        }
+        // The health endpoint lies under the excluded prefix too.
+        http.get(server.url("/api/v1/metrics/health")).send().await.expect("health").bytes().await.expect("body");
+        last
+    })
+    .await;
+    let samples = parse(&text);
+    assert!(
+        samples.iter().all(|s| !s.label("http_route").is_some_and(|r| r.starts_with("/api/v1/metrics"))),
+        "the metrics endpoint does not measure itself:\n{text}"
+    );
+    assert_eq!(sum(&samples, REQUESTS, &[("http_route", "/static/*")]), 3.0);
+    assert_eq!(find(&samples, REQUESTS, &[]).len(), 2, "one series for static files, one for /hello");
+    let after = scrape(&registry);
+    assert_eq!(sum(&after, REQUESTS, &[]), 4.0, "scrapes and health checks were never counted");
+}
