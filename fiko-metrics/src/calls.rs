@@ -247,10 +247,12 @@ impl CallGuard {
 impl Drop for CallGuard {
     #[inline]
     fn drop(&mut self) {
-        let (outcome, error) = self.outcome.unwrap_or(if std::thread::panicking() {
-            (Outcome::Panic, "")
-        } else {
-            (Outcome::Cancelled, "")
+        let (outcome, error) = self.outcome.unwrap_or_else(|| {
+            if std::thread::panicking() {
+                (Outcome::Panic, "")
+            } else {
+                (Outcome::Cancelled, "")
+            }
         });
         match self.cached {
             Some(cached) if outcome == Outcome::Ok && error.is_empty() => cached.ok.inc(),
