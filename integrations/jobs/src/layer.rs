@@ -18,10 +18,11 @@ use crate::workers::WorkerToken;
 
 /// Records an apalis worker's tasks and liveness; made by [`Jobs::layer`].
 ///
-/// Add it to the `WorkerBuilder` **before** `.retry(...)`, so it wraps the retry
-/// middleware: it then sees each task once, counts every attempt as `started` (those after
-/// the first as `retried` too) and the final outcome once, as Celery does. Placed below the
-/// retry middleware it would count every failed attempt as `failed`.
+/// Every attempt counts, however it is retried: by apalis' retry middleware
+/// (`.retry(...)`) or by the backend redelivering a failed task (apalis-redis reschedules
+/// failed tasks itself). Add the layer **after** `.retry(...)` so it sits below the retry
+/// middleware and times each attempt; above it, it still counts each attempt (from apalis'
+/// attempt counter) but times all attempts of a task as one.
 ///
 /// The worker reads as up from its first readiness poll until the worker (and so this
 /// service) is dropped, which `Worker::run` does when the worker stops.
@@ -133,9 +134,9 @@ where
         let output = ready!(this.inner.poll(cx));
         if let Some(run) = this.run.take() {
             // apalis counts an attempt each time the task function starts; more than one
-            // since `call` means a retry middleware below us ran it again.
+            // since `call` means a retry middleware below us ran it again after failures.
             let attempts = this.attempt.current().saturating_sub(*this.before);
-            run.retried(u64::try_from(attempts.saturating_sub(1)).unwrap_or(u64::MAX));
+            run.failed_and_retried(u64::try_from(attempts.saturating_sub(1)).unwrap_or(u64::MAX));
             match &output {
                 Ok(_) => run.succeeded(),
                 Err(_) => run.failed(),

@@ -24,7 +24,7 @@
 //! use fiko_metrics::Registry;
 //! use fiko_metrics_jobs::{Jobs, RedisQueues};
 //!
-//! #[derive(Debug, serde::Serialize, serde::Deserialize)]
+//! #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 //! struct Email { to: String }
 //!
 //! async fn send_email(email: Email) -> Result<(), BoxDynError> {
@@ -42,8 +42,8 @@
 //!
 //! let worker = WorkerBuilder::new("mailer-1")
 //!     .backend(storage)
-//!     .layer(jobs.layer("mailer-1")) // before `.retry`: one outcome per task
 //!     .retry(RetryPolicy::retries(3))
+//!     .layer(jobs.layer("mailer-1")) // after `.retry`: below it, times each attempt
 //!     .build(send_email);
 //! worker.run().await?;
 //! # Ok(()) }

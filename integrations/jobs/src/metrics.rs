@@ -9,10 +9,10 @@ use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, Metr
 #[derive(MetricSet)]
 #[metric_set(namespace = "fiko", subsystem = "jobs")]
 pub struct JobMetrics {
-    /// Task executions, by task and state: `started` for every attempt, `retried` for every
-    /// attempt after the first, `succeeded` and `failed` for the final outcome.
+    /// Task executions, by task and state: every attempt counts as `started` and ends
+    /// `succeeded` or `failed`; attempts after the first also count as `retried`.
     pub task_executions: Family<TaskStateLabels, Counter>,
-    /// Task run time from first start to final outcome (retries included), by task.
+    /// Task attempt run time, by task.
     #[metric(buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0])]
     pub task_duration_seconds: Family<TaskLabels, Histogram>,
     /// Tasks running now, by task.
@@ -48,9 +48,9 @@ pub struct TaskStateLabels {
 pub enum TaskState {
     /// An attempt started (every attempt, retries included).
     Started,
-    /// The task finished successfully.
+    /// An attempt finished successfully.
     Succeeded,
-    /// The task finished with an error (after its last retry), panicked or was cancelled.
+    /// An attempt finished with an error, panicked or was cancelled.
     Failed,
     /// An attempt after the first started: the task is being retried.
     Retried,

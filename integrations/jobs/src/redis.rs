@@ -2,8 +2,10 @@
 
 use crate::queue::{QueueLengths, QueueSource};
 
-/// Reads the length of apalis-redis queues: the tasks waiting in each queue's
-/// `{queue}:active` list, as `LLEN` gives it (one pipelined round trip for all queues).
+/// Reads the length of apalis-redis queues: the tasks waiting in each queue, ready
+/// (`LLEN {queue}:active`) or scheduled for later, retries included (`ZCARD
+/// {queue}:scheduled`; apalis-redis 1.0 puts every pushed task there first). One
+/// pipelined round trip for all queues.
 ///
 /// Give it the queue names the storages use (`apalis_redis::Config::queue`, by default the
 /// task type's full path) and any async Redis connection, e.g. a `ConnectionManager`,
@@ -33,10 +35,17 @@ where
             queues: queues.into_iter().map(Into::into).collect(),
         }
     }
+}
 
+impl<C> RedisQueues<C> {
     /// The Redis list holding the waiting tasks of `queue`, as apalis-redis names it.
     pub fn active_list(queue: &str) -> String {
         format!("{queue}:active")
+    }
+
+    /// The Redis sorted set holding the tasks of `queue` scheduled for later.
+    pub fn scheduled_set(queue: &str) -> String {
+        format!("{queue}:scheduled")
     }
 }
 
@@ -51,9 +60,13 @@ where
             let mut pipe = redis::pipe();
             for queue in &queues {
                 pipe.cmd("LLEN").arg(Self::active_list(queue));
+                pipe.cmd("ZCARD").arg(Self::scheduled_set(queue));
             }
-            let lengths: Vec<u64> = pipe.query_async(&mut conn).await?;
-            Ok(queues.into_iter().zip(lengths).collect())
+            let counts: Vec<u64> = pipe.query_async(&mut conn).await?;
+            Ok(queues
+                .into_iter()
+                .zip(counts.chunks(2).map(|pair| pair.iter().sum()))
+                .collect())
         })
     }
 }

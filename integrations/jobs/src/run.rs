@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use crate::metrics::{JobMetrics, TaskLabels, TaskState, TaskStateLabels};
 
-/// One task execution in progress; made by [`Jobs::start_task`](crate::Jobs::start_task).
+/// One task attempt in progress; made by [`Jobs::start_task`](crate::Jobs::start_task).
 ///
 /// Counts `started` (and `retried` for a retry) when made, keeps the task in
 /// `fiko_jobs_tasks_running` while alive, and records the outcome and the duration when
-/// finished. Dropped without [`succeeded`](Self::succeeded) or [`failed`](Self::failed) — a
+/// finished. Every attempt is counted, so `started = succeeded + failed + running` and a
+/// task that fails twice before succeeding counts `failed 2`, `retried 2`, `succeeded 1`. Dropped without [`succeeded`](Self::succeeded) or [`failed`](Self::failed) — a
 /// panic unwinding through it, a cancelled future — it counts as `failed`, so nothing stays
 /// running.
 #[must_use = "a task run records its outcome when finished or dropped"]
@@ -47,21 +48,23 @@ impl TaskRun {
         }
     }
 
-    /// Records `n` more attempts that ran inside this execution, each one a retry (e.g. a
-    /// retry middleware below the one recording).
-    pub fn retried(&self, n: u64) {
+    /// Records `n` earlier attempts that ran and failed inside this execution, each followed
+    /// by a retry (a retry middleware below the one recording): each counts as `started`,
+    /// `failed` and, for the attempt after it, `retried`.
+    pub fn failed_and_retried(&self, n: u64) {
         if n > 0 {
             count(&self.metrics, self.task, TaskState::Started, n);
+            count(&self.metrics, self.task, TaskState::Failed, n);
             count(&self.metrics, self.task, TaskState::Retried, n);
         }
     }
 
-    /// The task succeeded.
+    /// The attempt succeeded.
     pub fn succeeded(mut self) {
         self.finish(TaskState::Succeeded);
     }
 
-    /// The task failed for good.
+    /// The attempt failed (whether or not it will be retried).
     pub fn failed(mut self) {
         self.finish(TaskState::Failed);
     }
