@@ -1,0 +1,222 @@
+//! One registry's database metrics, and the pools that record into them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use fiko_metrics::{MetricSet, Refreshing, Registry, RegistryError};
+use sqlx::Pool;
+use sqlx::database::Database;
+
+use crate::executors::{InstrumentedPool, Shared};
+use crate::metrics::{ConnectionState, DbMetrics, PoolLabel, PoolStateLabels};
+use crate::record::Recorder;
+
+/// How one pool is instrumented: its name (the `pool` label) and slow-query threshold.
+///
+/// ```
+/// use std::time::Duration;
+/// use fiko_metrics_sqlx::PoolConfig;
+///
+/// let config = PoolConfig::named("replica").slow_threshold(Duration::from_millis(250));
+/// assert_eq!(config.name(), "replica");
+/// assert_eq!(PoolConfig::default().name(), "default");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolConfig {
+    name: &'static str,
+    slow_threshold: Duration,
+}
+
+impl PoolConfig {
+    /// The slow-query threshold unless set: one second.
+    pub const DEFAULT_SLOW_THRESHOLD: Duration = Duration::from_secs(1);
+
+    /// A pool named `name` (e.g. `primary`, `replica`), with the default threshold.
+    pub const fn named(name: &'static str) -> Self {
+        Self {
+            name,
+            slow_threshold: Self::DEFAULT_SLOW_THRESHOLD,
+        }
+    }
+
+    /// Queries taking at least `threshold` count in `fiko_db_slow_queries_total`.
+    pub const fn slow_threshold(mut self, threshold: Duration) -> Self {
+        self.slow_threshold = threshold;
+        self
+    }
+
+    /// The pool's name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl Default for PoolConfig {
+    /// A pool named `default` with a one-second slow-query threshold.
+    fn default() -> Self {
+        Self::named("default")
+    }
+}
+
+/// The database metrics of one registry, and the pools recording into them.
+///
+/// Register it once per registry (or use [`global`](Self::global)), then instrument each
+/// pool with [`instrument`](Self::instrument). The pool gauges are read from every live
+/// instrumented pool at each scrape.
+#[derive(Clone, Debug)]
+pub struct Instrumentation {
+    metrics: Arc<DbMetrics>,
+    pools: Arc<Mutex<Vec<PoolEntry>>>,
+}
+
+#[derive(Debug)]
+struct PoolEntry {
+    name: &'static str,
+    probe: Weak<dyn PoolProbe>,
+}
+
+/// A pool the gauges can read, whatever its database.
+trait PoolProbe: Send + Sync + std::fmt::Debug {
+    /// Open connections, idle connections, maximum connections.
+    fn sample(&self) -> PoolSample;
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct PoolSample {
+    size: i64,
+    idle: i64,
+    max: i64,
+}
+
+impl<DB: Database> PoolProbe for Shared<DB> {
+    fn sample(&self) -> PoolSample {
+        if self.pool.is_closed() {
+            return PoolSample::default();
+        }
+        // Two separate reads: clamp so that a connection moving between them never shows
+        // more idle connections than open ones.
+        let size = i64::from(self.pool.size());
+        let idle = i64::try_from(self.pool.num_idle())
+            .unwrap_or(i64::MAX)
+            .min(size);
+        PoolSample {
+            size,
+            idle,
+            max: i64::from(self.pool.options().get_max_connections()),
+        }
+    }
+}
+
+impl<DB: Database> std::fmt::Debug for Shared<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("pool", &self.recorder.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Instrumentation {
+    /// Registers the database metrics in `registry`; fails if they are registered there
+    /// already (keep and clone the first `Instrumentation` instead).
+    pub fn register(registry: &Registry) -> Result<Self, RegistryError> {
+        let instrumentation = Self::unregistered();
+        let pools = instrumentation.pools.clone();
+        registry.register_collector(Arc::new(Refreshing::new(
+            instrumentation.metrics.clone(),
+            move |metrics: &DbMetrics| refresh(metrics, &pools),
+        )))?;
+        Ok(instrumentation)
+    }
+
+    /// The instance registered in [`fiko_metrics::default_registry`], created on first use.
+    ///
+    /// If the default registry already holds metrics with these names, the metrics are
+    /// recorded but not exposed.
+    pub fn global() -> &'static Self {
+        static GLOBAL: LazyLock<Instrumentation> = LazyLock::new(|| {
+            Instrumentation::register(fiko_metrics::default_registry())
+                .unwrap_or_else(|_| Instrumentation::unregistered())
+        });
+        &GLOBAL
+    }
+
+    fn unregistered() -> Self {
+        Self {
+            metrics: Arc::new(DbMetrics::new()),
+            pools: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The metrics, to read them (tests, health checks).
+    pub fn metrics(&self) -> &DbMetrics {
+        &self.metrics
+    }
+
+    /// Wraps `pool` so that its queries are recorded, under `config`'s name and threshold.
+    ///
+    /// Pools sharing a name share their series (the gauges add up).
+    pub fn instrument<DB: Database>(
+        &self,
+        pool: Pool<DB>,
+        config: PoolConfig,
+    ) -> InstrumentedPool<DB> {
+        let shared = Arc::new(Shared {
+            pool,
+            recorder: Arc::new(Recorder {
+                metrics: self.metrics.clone(),
+                pool: config.name,
+                slow_threshold: config.slow_threshold,
+            }),
+        });
+        let probe: Arc<dyn PoolProbe> = shared.clone();
+        self.pools
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(PoolEntry {
+                name: config.name,
+                probe: Arc::downgrade(&probe),
+            });
+        InstrumentedPool::from_shared(shared)
+    }
+}
+
+/// Sets the pool gauges from every live pool; a pool that was dropped reads as empty.
+fn refresh(metrics: &DbMetrics, pools: &Mutex<Vec<PoolEntry>>) {
+    let mut totals: BTreeMap<&'static str, PoolSample> = BTreeMap::new();
+    pools
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .retain(|entry| {
+            let total = totals.entry(entry.name).or_default();
+            let Some(probe) = entry.probe.upgrade() else {
+                return false;
+            };
+            let sample = probe.sample();
+            total.size += sample.size;
+            total.idle += sample.idle;
+            total.max += sample.max;
+            true
+        });
+    for (pool, total) in totals {
+        let state = |state| PoolStateLabels { pool, state };
+        metrics
+            .pool_connections
+            .get_or_create(&state(ConnectionState::Idle))
+            .set(total.idle);
+        metrics
+            .pool_connections
+            .get_or_create(&state(ConnectionState::InUse))
+            .set(total.size - total.idle);
+        metrics
+            .pool_max_connections
+            .get_or_create(&PoolLabel { pool })
+            .set(total.max);
+    }
+}
+
+/// Instruments `pool` into [`Instrumentation::global`] (the default registry), named
+/// `default` with a one-second slow-query threshold.
+pub fn instrument<DB: Database>(pool: Pool<DB>) -> InstrumentedPool<DB> {
+    Instrumentation::global().instrument(pool, PoolConfig::default())
+}

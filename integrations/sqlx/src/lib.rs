@@ -1,0 +1,92 @@
+//! sqlx instrumentation for fiko-metrics: queries by operation, their duration, errors by
+//! class, slow queries, deadlocks and pool connections, for PostgreSQL and SQLite pools.
+//!
+//! # Design: wrap the pool, keep the queries
+//!
+//! sqlx runs every query through an [`Executor`](sqlx::Executor): `&Pool`, `&mut
+//! PgConnection`, .... This crate wraps the pool once, at start-up, in an
+//! [`InstrumentedPool`] that is itself an executor, so the queries of an existing code
+//! base stay as they are — `sqlx::query(...).fetch_all(&pool)` now records into
+//! [`DbMetrics`]. Transactions and connections from [`InstrumentedPool::begin`] and
+//! [`InstrumentedPool::acquire`] record too, and accept sqlx's usual `&mut *tx`. What
+//! changes is the pool's type in signatures (`&InstrumentedPool<Postgres>` for `&PgPool`);
+//! functions written against `impl Executor<'_, Database = Postgres>` need no change at all.
+//!
+//! Wrapping the executor sees every query with its SQL text and its outcome, costs one
+//! classification of the SQL's first keyword and a few atomic updates per query, and needs
+//! no tracing subscriber or logging set-up (sqlx's own query logs carry no errors and are
+//! meant for people, not for counting).
+//!
+//! ```
+//! use std::time::Duration;
+//! use fiko_metrics::{Format, Registry};
+//! use fiko_metrics_sqlx::{Instrumentation, PoolConfig};
+//! use sqlx::sqlite::SqlitePoolOptions;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! let registry = Registry::new();
+//! let db = Instrumentation::register(&registry)?; // once per registry
+//!
+//! let pool = SqlitePoolOptions::new().max_connections(4).connect("sqlite::memory:").await?;
+//! let pool = db.instrument(pool, PoolConfig::named("main").slow_threshold(Duration::from_millis(200)));
+//!
+//! // Queries are written exactly as for a plain pool...
+//! sqlx::query("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)").execute(&pool).await?;
+//! sqlx::query("INSERT INTO users (name) VALUES (?)").bind("ada").execute(&pool).await?;
+//! let mut tx = pool.begin().await?;
+//! sqlx::query("UPDATE users SET name = 'Ada' WHERE id = 1").execute(&mut *tx).await?;
+//! tx.commit().await?;
+//! // ...and can carry a name, for a per-query breakdown.
+//! let names: Vec<(String,)> = sqlx::query_as("SELECT name FROM users")
+//!     .fetch_all(pool.named("list_users"))
+//!     .await?;
+//! assert_eq!(names, [("Ada".to_owned(),)]);
+//!
+//! let text = registry.encode(Format::Prometheus);
+//! assert!(text.contains(r#"fiko_db_queries_total{pool="main",operation="insert",query=""} 1"#));
+//! assert!(text.contains(r#"fiko_db_queries_total{pool="main",operation="update",query=""} 1"#));
+//! assert!(text.contains(r#"fiko_db_queries_total{pool="main",operation="select",query="list_users"} 1"#));
+//! assert!(text.contains(r#"fiko_db_pool_max_connections{pool="main"} 4"#));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! In an application that exposes [`fiko_metrics::default_registry`], [`instrument`] is
+//! all it takes: `let pool = fiko_metrics_sqlx::instrument(PgPool::connect(url).await?);`.
+//!
+//! # What is recorded
+//!
+//! See [`DbMetrics`] for the metrics and labels. In short:
+//!
+//! - every query run through an instrumented executor counts once, by `operation`
+//!   ([`Operation::of`] the SQL) and `query` name, successful or not, with its duration
+//!   (from the call, including the wait for a pool connection, to the last row read);
+//! - a failed query also counts in `fiko_db_query_errors_total` by `kind` (database, pool
+//!   timeout, pool closed, I/O, TLS, protocol, other) and `class` (see [`classify`]), and
+//!   a PostgreSQL deadlock (SQLSTATE `40P01`) in `fiko_db_deadlocks_total`;
+//! - a query that took at least the pool's threshold counts in `fiko_db_slow_queries_total`;
+//! - the pool gauges (idle and in-use connections, maximum) are read at every scrape.
+//!
+//! A stream or future dropped before it finishes still counts as a query (not as an
+//! error). `BEGIN`, `COMMIT` and `ROLLBACK` are not counted, nor are queries run on the
+//! plain pool or connection (`inner()`, `into_inner()`).
+
+mod classify;
+mod executors;
+mod instrumentation;
+mod metrics;
+mod operation;
+mod record;
+
+pub use classify::{Classified, DEADLOCK_SQLSTATE, classify, code_class};
+pub use executors::{
+    Instrumented, InstrumentedConnection, InstrumentedPool, InstrumentedPoolConnection,
+    InstrumentedTransaction, Named,
+};
+pub use instrumentation::{Instrumentation, PoolConfig, instrument};
+pub use metrics::{
+    ConnectionState, DbMetrics, ErrorLabels, PoolLabel, PoolStateLabels, QueryErrorKind,
+    QueryLabels,
+};
+pub use operation::Operation;
