@@ -1,0 +1,96 @@
+//! Every PromQL expression the artefacts contain must parse (promql-parser) and name only
+//! declared metrics.
+
+use std::collections::BTreeSet;
+
+use fiko_dashboards::Context;
+use promql_parser::label::MatchOp;
+use promql_parser::parser::{self, Expr as Ast};
+use promql_parser::util::{ExprVisitor, walk_expr};
+
+use crate::Model;
+use crate::rules::alert_expr;
+
+struct Names(Vec<String>);
+
+impl ExprVisitor for Names {
+    type Error = std::convert::Infallible;
+
+    fn pre_visit(&mut self, expr: &Ast) -> Result<bool, Self::Error> {
+        let selector = match expr {
+            Ast::VectorSelector(vs) => Some(vs),
+            Ast::MatrixSelector(ms) => Some(&ms.vs),
+            _ => None,
+        };
+        if let Some(vs) = selector {
+            match &vs.name {
+                Some(name) => self.0.push(name.clone()),
+                None => self.0.extend(
+                    vs.matchers
+                        .matchers
+                        .iter()
+                        .filter(|m| m.name == "__name__" && matches!(m.op, MatchOp::Equal))
+                        .map(|m| m.value.clone()),
+                ),
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The metric names `promql` selects, or the parser's error.
+pub fn metric_names(promql: &str) -> Result<Vec<String>, String> {
+    // Grafana's interval variables are not PromQL; give the parser a duration instead.
+    let text = promql
+        .replace("$__rate_interval", "5m")
+        .replace("$__interval", "1m")
+        .replace("$__range", "1h");
+    let ast = parser::parse(&text)?;
+    let mut names = Names(Vec::new());
+    let _ = walk_expr(&mut names, &ast);
+    Ok(names.0)
+}
+
+/// Every series name the observed sets declare (`name_total`, `name_bucket`, ...).
+pub(crate) fn declared(model: &Model<'_>) -> BTreeSet<String> {
+    model
+        .sets
+        .iter()
+        .flat_map(|set| set.descriptor.metrics.iter())
+        .flat_map(|metric| metric.series_names())
+        .collect()
+}
+
+/// One line per expression that does not parse or names an undeclared metric.
+pub(crate) fn check_all(model: &Model<'_>) -> Vec<String> {
+    let known = declared(model);
+    let mut problems = Vec::new();
+    let mut check = |what: String, promql: String| match metric_names(&promql) {
+        Err(error) => problems.push(format!("{what}: `{promql}` does not parse: {error}")),
+        Ok(names) => {
+            for name in names {
+                if !known.contains(&name) {
+                    problems.push(format!(
+                        "{what}: `{promql}` names `{name}`, which no listed metric set declares"
+                    ));
+                }
+            }
+        }
+    };
+    let dashboard = Context::dashboard();
+    let rules = Context::rules(model.settings.rule_window);
+    for set in model.sets {
+        for panel in set.rows.iter().flat_map(|row| &row.panels) {
+            for target in &panel.targets {
+                check(
+                    format!("panel `{}`", panel.title),
+                    target.expr.render(&dashboard),
+                );
+            }
+        }
+        for alert in &set.alerts {
+            check(format!("alert {}", alert.name), alert_expr(alert, &rules));
+        }
+    }
+    problems
+}

@@ -1,0 +1,448 @@
+//! promtool unit tests for every alert, synthesised from its condition: input series that
+//! make it fire (checked with its exact labels and annotations), series that stay just on
+//! the quiet side of the threshold, and — when `for` allows — an evaluation before `for`
+//! has elapsed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use fiko_dashboards::query::{Matcher, Operation, bucket_bounds, result_labels};
+use fiko_dashboards::{Alert, Comparison, Context, Expr};
+use fiko_metrics::MetricKind;
+
+use crate::yaml::{num, q};
+use crate::{Error, Model};
+
+/// The job and instance labels of the synthetic series.
+const JOB: &str = "test";
+const INSTANCE: &str = "test:9100";
+/// The value given to `by` labels of the synthetic series.
+const BY_VALUE: &str = "example";
+/// The input series' sample interval, in seconds.
+const STEP: u64 = 60;
+
+/// Expands the only templates annotations may use, `{{ $labels.NAME }}`, with `labels`.
+pub(crate) fn expand(text: &str, labels: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            return Err(format!("unclosed `{{{{` in `{text}`"));
+        };
+        let inner = after[..end].trim();
+        let Some(label) = inner.strip_prefix("$labels.") else {
+            return Err(format!(
+                "annotation template `{{{{ {inner} }}}}` is not supported: use `{{{{ $labels.NAME }}}}`"
+            ));
+        };
+        match labels.get(label) {
+            Some(value) => out.push_str(value),
+            None => {
+                return Err(format!(
+                    "annotation uses `$labels.{label}`, a label the alert's result does not have (it has: {})",
+                    labels.keys().cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// One input series of a promtool test.
+struct Series {
+    name: String,
+    labels: BTreeMap<String, String>,
+    values: String,
+}
+
+impl Series {
+    fn selector(&self) -> String {
+        let labels: Vec<String> = self
+            .labels
+            .iter()
+            .map(|(name, value)| format!("{name}={}", q(value)))
+            .collect();
+        format!("{}{{{}}}", self.name, labels.join(","))
+    }
+}
+
+/// What the condition's query should evaluate to.
+#[derive(Clone, Copy)]
+enum Goal {
+    Value(f64),
+    /// A quantile above (`true`) or below the threshold bucket boundary.
+    Quantile {
+        above: bool,
+        threshold: f64,
+    },
+}
+
+struct Synth<'a> {
+    base: &'a BTreeMap<String, String>,
+    window_secs: f64,
+    steps: u64,
+}
+
+impl Synth<'_> {
+    fn labels(
+        &self,
+        matchers: &[Matcher],
+        flipped: &[Matcher],
+    ) -> Result<BTreeMap<String, String>, String> {
+        let mut labels = self.base.clone();
+        for matcher in matchers {
+            let value = match matcher.op {
+                "=" => matcher.value.clone(),
+                "!=" => format!("not_{}", matcher.value),
+                op => {
+                    return Err(format!(
+                        "cannot synthesise a series for the matcher `{}{op}…`",
+                        matcher.label
+                    ));
+                }
+            };
+            labels.insert(matcher.label.to_owned(), value);
+        }
+        for matcher in flipped {
+            let value = match matcher.op {
+                "=" => format!("not_{}", matcher.value),
+                "!=" => matcher.value.clone(),
+                op => {
+                    return Err(format!(
+                        "cannot synthesise a series for the matcher `{}{op}…`",
+                        matcher.label
+                    ));
+                }
+            };
+            labels.insert(matcher.label.to_owned(), value);
+        }
+        Ok(labels)
+    }
+
+    fn counter(&self, per_second: f64) -> String {
+        format!("0+{}x{}", num(per_second * STEP as f64), self.steps)
+    }
+
+    fn leaf(
+        &self,
+        expr: &Expr,
+        goal: Goal,
+        flipped: &[Matcher],
+        out: &mut Vec<Series>,
+    ) -> Result<(), String> {
+        let Expr::Metric {
+            metric,
+            operation,
+            matchers,
+            ..
+        } = expr
+        else {
+            return Err("cannot synthesise test series for this query".to_owned());
+        };
+        let labels = self.labels(matchers, flipped)?;
+        match (operation, goal) {
+            (Operation::Value, Goal::Value(v)) => out.push(Series {
+                name: metric.sample_name(),
+                labels,
+                values: format!("{}+0x{}", num(v), self.steps),
+            }),
+            (Operation::Rate | Operation::Increase, Goal::Value(v)) => {
+                let per_second = if *operation == Operation::Rate {
+                    v
+                } else {
+                    v / self.window_secs
+                };
+                let name = if metric.kind == MetricKind::Histogram {
+                    format!("{}_count", metric.name)
+                } else {
+                    metric.sample_name()
+                };
+                out.push(Series {
+                    name,
+                    labels,
+                    values: self.counter(per_second),
+                });
+            }
+            (Operation::Quantile(_), Goal::Quantile { above, threshold }) => {
+                let bounds = bucket_bounds(metric);
+                let index = bounds
+                    .iter()
+                    .position(|b| (b - threshold).abs() <= 1e-9 * b.abs().max(1.0))
+                    .ok_or("threshold is not a bucket boundary")?;
+                // Every observation in the bucket just above the threshold, or in the first.
+                let target = if above { index + 1 } else { 0 };
+                let les = bounds.iter().map(|b| num(*b)).chain(["+Inf".to_owned()]);
+                for (position, le) in les.enumerate() {
+                    let mut labels = labels.clone();
+                    labels.insert("le".to_owned(), le);
+                    let rate = if position >= target { 1.0 } else { 0.0 };
+                    out.push(Series {
+                        name: format!("{}_bucket", metric.name),
+                        labels,
+                        values: self.counter(rate),
+                    });
+                }
+            }
+            _ => return Err("cannot synthesise test series: goal and query do not fit".to_owned()),
+        }
+        Ok(())
+    }
+
+    fn series(&self, expr: &Expr, goal: Goal) -> Result<Vec<Series>, String> {
+        let mut out = Vec::new();
+        match (expr, goal) {
+            (
+                Expr::Ratio {
+                    numerator,
+                    denominator,
+                },
+                Goal::Value(ratio),
+            ) => {
+                const TOTAL: f64 = 10.0;
+                let same_metric = match (&**numerator, &**denominator) {
+                    (
+                        Expr::Metric {
+                            metric: a,
+                            operation: oa,
+                            matchers: ma,
+                            ..
+                        },
+                        Expr::Metric {
+                            metric: b,
+                            operation: ob,
+                            matchers: mb,
+                            ..
+                        },
+                    ) if a.name == b.name && oa == ob && mb.iter().all(|m| ma.contains(m)) => Some(
+                        ma.iter()
+                            .filter(|m| !mb.contains(m))
+                            .cloned()
+                            .collect::<Vec<_>>(),
+                    ),
+                    _ => None,
+                };
+                match same_metric {
+                    // One series counted by both sides, one only by the denominator.
+                    Some(extra) => {
+                        self.leaf(numerator, Goal::Value(ratio * TOTAL), &[], &mut out)?;
+                        self.leaf(
+                            denominator,
+                            Goal::Value((1.0 - ratio) * TOTAL),
+                            &extra,
+                            &mut out,
+                        )?;
+                    }
+                    None => {
+                        self.leaf(numerator, Goal::Value(ratio * TOTAL), &[], &mut out)?;
+                        self.leaf(denominator, Goal::Value(TOTAL), &[], &mut out)?;
+                    }
+                }
+            }
+            _ => self.leaf(expr, goal, &[], &mut out)?,
+        }
+        Ok(out)
+    }
+}
+
+/// The labels and annotations of the alert a case expects.
+type Expected<'a> = (&'a BTreeMap<String, String>, &'a BTreeMap<&'a str, String>);
+
+/// Values on each side of the threshold: (fires, stays silent).
+fn goals(alert: &Alert) -> Result<(Goal, Goal), String> {
+    let condition = &alert.condition;
+    let t = condition.threshold;
+    let quantile = matches!(
+        condition.expr,
+        Expr::Metric {
+            operation: Operation::Quantile(_),
+            ..
+        }
+    );
+    if quantile {
+        return match condition.comparison {
+            Comparison::Above => Ok((
+                Goal::Quantile {
+                    above: true,
+                    threshold: t,
+                },
+                Goal::Quantile {
+                    above: false,
+                    threshold: t,
+                },
+            )),
+            Comparison::Below => Ok((
+                Goal::Quantile {
+                    above: false,
+                    threshold: t,
+                },
+                Goal::Quantile {
+                    above: true,
+                    threshold: t,
+                },
+            )),
+            Comparison::Equals => Err("a quantile cannot be compared with `==`".to_owned()),
+        };
+    }
+    let is_ratio = matches!(condition.expr, Expr::Ratio { .. });
+    let (fire, silent) = match condition.comparison {
+        Comparison::Above if is_ratio => ((t + 1.0) / 2.0, t / 2.0),
+        Comparison::Above if t > 0.0 => (t * 2.0, t / 2.0),
+        Comparison::Above => (t + 1.0, t),
+        Comparison::Below if t > 0.0 => (t / 2.0, if is_ratio { (t + 1.0) / 2.0 } else { t * 2.0 }),
+        Comparison::Below => {
+            return Err("cannot synthesise a value below a threshold of 0 or less".to_owned());
+        }
+        Comparison::Equals => (t, t + 1.0),
+    };
+    if is_ratio && !(0.0..=1.0).contains(&fire) {
+        return Err("a ratio threshold must be between 0 and 1".to_owned());
+    }
+    Ok((Goal::Value(fire), Goal::Value(silent)))
+}
+
+fn write_case(
+    out: &mut String,
+    name: &str,
+    series: &[Series],
+    eval_secs: u64,
+    alert: &str,
+    expected: Option<Expected<'_>>,
+) {
+    let _ = writeln!(out, "  - name: {}", q(name));
+    let _ = writeln!(out, "    interval: {STEP}s");
+    out.push_str("    input_series:\n");
+    let mut sorted: Vec<&Series> = series.iter().collect();
+    sorted.sort_by_key(|s| s.selector());
+    for s in sorted {
+        let _ = writeln!(out, "      - series: {}", q(&s.selector()));
+        let _ = writeln!(out, "        values: {}", q(&s.values));
+    }
+    out.push_str("    alert_rule_test:\n");
+    let _ = writeln!(out, "      - eval_time: {eval_secs}s");
+    let _ = writeln!(out, "        alertname: {}", q(alert));
+    match expected {
+        None => out.push_str("        exp_alerts: []\n"),
+        Some((labels, annotations)) => {
+            out.push_str("        exp_alerts:\n          - exp_labels:\n");
+            for (label, value) in labels {
+                let _ = writeln!(out, "              {label}: {}", q(value));
+            }
+            out.push_str("            exp_annotations:\n");
+            for (name, value) in annotations {
+                let _ = writeln!(out, "              {name}: {}", q(value));
+            }
+        }
+    }
+}
+
+/// `alerts.test.yml`, run with `promtool test rules`.
+pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Error> {
+    let cx = Context::rules(model.settings.rule_window);
+    let window_secs = model.settings.rule_window.as_secs();
+    let mut alerts: Vec<_> = model.alerts().collect();
+    alerts.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    let mut out = String::from(
+        "# Generated by dashboards-gen from the fiko-metrics declarations. Do not edit.\n# Run: promtool test rules alerts.test.yml\nrule_files:\n  - \"alerts.yml\"\nevaluation_interval: 1m\n",
+    );
+    if alerts.is_empty() {
+        out.push_str("tests: []\n");
+        return Ok(out);
+    }
+    out.push_str("tests:\n");
+    let mut problems = Vec::new();
+    for (set, alert) in alerts {
+        let for_secs = alert.for_.as_secs();
+        let steps = (for_secs + window_secs) / STEP + 20;
+        let mut base: BTreeMap<String, String> = BTreeMap::new();
+        base.insert("job".to_owned(), JOB.to_owned());
+        base.insert("instance".to_owned(), INSTANCE.to_owned());
+        for label in result_labels(&alert.condition.expr, &cx) {
+            base.entry(label).or_insert_with(|| BY_VALUE.to_owned());
+        }
+        let synth = Synth {
+            base: &base,
+            window_secs: window_secs as f64,
+            steps,
+        };
+        let result = goals(alert).and_then(|(fire, silent)| {
+            Ok((
+                synth.series(&alert.condition.expr, fire)?,
+                synth.series(&alert.condition.expr, silent)?,
+            ))
+        });
+        let (firing, silent) = match result {
+            Ok(pair) => pair,
+            Err(problem) => {
+                problems.push(format!("alert {}: {problem}", alert.name));
+                continue;
+            }
+        };
+        // The result's labels: the aggregation keeps job, instance and the `by` labels,
+        // whose values the numerator's series carry.
+        let mut labels: BTreeMap<String, String> = BTreeMap::new();
+        let keep = result_labels(&alert.condition.expr, &cx);
+        if let Some(first) = firing.first() {
+            for label in &keep {
+                if let Some(value) = first.labels.get(label) {
+                    labels.insert(label.clone(), value.clone());
+                }
+            }
+        }
+        let mut expected = labels.clone();
+        expected.insert("service".to_owned(), model.service(set, alert).to_owned());
+        expected.insert("severity".to_owned(), alert.severity.as_str().to_owned());
+        let mut annotations = BTreeMap::new();
+        for (name, text) in [
+            ("description", &alert.description),
+            ("summary", &alert.summary),
+        ] {
+            match expand(&alert.fill(text), &labels) {
+                Ok(value) => {
+                    annotations.insert(name, value);
+                }
+                Err(problem) => problems.push(format!("alert {}: {problem}", alert.name)),
+            }
+        }
+        annotations.insert("runbook_url", model.runbook(alert));
+        let fire_at = for_secs + 3 * STEP;
+        write_case(
+            &mut out,
+            &format!("{} fires", alert.name),
+            &firing,
+            fire_at,
+            &alert.name,
+            Some((&expected, &annotations)),
+        );
+        write_case(
+            &mut out,
+            &format!(
+                "{} stays silent on the quiet side of {}",
+                alert.name,
+                alert.condition.threshold_text()
+            ),
+            &silent,
+            fire_at,
+            &alert.name,
+            None,
+        );
+        if for_secs >= 2 * STEP {
+            write_case(
+                &mut out,
+                &format!("{} waits for {}", alert.name, alert.for_),
+                &firing,
+                for_secs - STEP,
+                &alert.name,
+                None,
+            );
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Invalid(problems))
+    }
+}
