@@ -34,13 +34,15 @@ impl Buckets {
         if bounds.is_empty() {
             return Err(BucketsError::Empty);
         }
-        for (index, bound) in bounds.iter().enumerate() {
+        let mut previous = f64::NEG_INFINITY;
+        for (index, &bound) in bounds.iter().enumerate() {
             if !bound.is_finite() {
                 return Err(BucketsError::NotFinite { index });
             }
-            if index > 0 && bounds[index - 1] >= *bound {
+            if previous >= bound {
                 return Err(BucketsError::NotIncreasing { index });
             }
+            previous = bound;
         }
         Ok(Self(bounds))
     }

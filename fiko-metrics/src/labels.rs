@@ -136,16 +136,13 @@ pub mod derive_support {
     /// The product of the lengths when every label is closed and small enough to be dense.
     pub const fn dense_cardinality(lens: &[usize]) -> Option<usize> {
         let mut product: usize = 1;
-        let mut i = 0;
-        while i < lens.len() {
-            if lens[i] == 0 {
-                return None;
-            }
-            product = match product.checked_mul(lens[i]) {
-                Some(p) if p <= MAX_DENSE_SERIES => p,
+        let mut rest = lens;
+        while let [len, tail @ ..] = rest {
+            product = match product.checked_mul(*len) {
+                Some(p) if p > 0 && p <= MAX_DENSE_SERIES => p,
                 _ => return None,
             };
-            i += 1;
+            rest = tail;
         }
         Some(product)
     }

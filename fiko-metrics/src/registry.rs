@@ -274,8 +274,9 @@ impl Inner {
         for (index, metric) in metrics.iter().enumerate() {
             let taken = self.names.contains_key(metric.name)
                 || metric.name == OVERFLOW_METRIC.name
-                || metrics[..index]
+                || metrics
                     .iter()
+                    .take(index)
                     .any(|other| other.name == metric.name);
             if taken {
                 return Err(RegistryError::DuplicateName { name: metric.name });
