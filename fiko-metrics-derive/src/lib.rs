@@ -1,6 +1,32 @@
 //! Procedural macros of [fiko-metrics](https://docs.rs/fiko-metrics); use them through
 //! its re-exports (`fiko_metrics::MetricSet`, `fiko_metrics::timed`, …).
 //!
+//! ```
+//! use fiko_metrics::{Counter, Family, LabelSet, LabelValue, MetricSet};
+//!
+//! #[derive(LabelValue)]
+//! #[label_value(rename_all = "lowercase")]
+//! enum Plan { Free, Pro }
+//!
+//! #[derive(LabelSet)]
+//! struct Signup { plan: Plan }
+//!
+//! #[derive(MetricSet)]
+//! #[metric_set(namespace = "fiko", subsystem = "users")]
+//! struct UserMetrics {
+//!     /// User registrations, by plan.
+//!     registrations: Family<Signup, Counter>,
+//! }
+//!
+//! #[fiko_metrics::timed(in_flight)]
+//! async fn register(plan: Plan) -> Result<(), String> {
+//!     UserMetrics::global().registrations.get_or_create(&Signup { plan }).inc();
+//!     Ok(())
+//! }
+//!
+//! assert_eq!(UserMetrics::REGISTRATIONS.descriptor.name, "fiko_users_registrations");
+//! ```
+//!
 //! Each derive is one module that models its input, parses attributes (collecting every
 //! error, see `ctxt`), validates them against the naming rules in `valid`, and expands.
 
