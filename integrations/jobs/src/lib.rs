@@ -90,6 +90,7 @@
 //! live worker's age is at most one scrape interval; 120 s suits scrape intervals up to
 //! 60 s.
 
+pub mod alerts;
 mod layer;
 mod metrics;
 mod queue;
