@@ -157,6 +157,11 @@ pub use fiko_metrics_derive::LabelSet;
 /// Declares a closed enum of label values; see [`LabelValue`].
 pub use fiko_metrics_derive::LabelValue;
 
+/// The repository README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 /// What the macros' output needs; not a public API.
 #[doc(hidden)]
 pub mod __private {
