@@ -126,6 +126,10 @@ async fn attempts_are_counted_by_state_through_middleware_and_backend_retries() 
     // Attempt 1 fails and apalis' retry middleware runs attempt 2 at once; that fails too,
     // so the task goes back to Redis, which redelivers it for attempt 3, which succeeds.
     flakies.push(Flaky { fail_times: 2 }).await?;
+    // The same, with the layer above the retry middleware instead of below it.
+    let mut outer_flakies = RedisStorage::<Flaky>::new(conn.clone())
+        .with_config(Config::default().queue("flaky-outer"));
+    outer_flakies.push(Flaky { fail_times: 2 }).await?;
 
     let report_worker = WorkerBuilder::new("reports-1")
         .backend(reports)
@@ -137,6 +141,13 @@ async fn attempts_are_counted_by_state_through_middleware_and_backend_retries() 
         .retry(RetryPolicy::retries(1))
         .layer(jobs.layer("flaky-1").task_name("flaky"))
         .build(flaky);
+    let outer_worker = WorkerBuilder::new("flaky-outer-1")
+        .backend(outer_flakies)
+        .layer(jobs.layer("flaky-outer-1").task_name("flaky_outer"))
+        .retry(RetryPolicy::retries(1))
+        .build(flaky);
+    let (stop_outer, outer_done) =
+        spawn_until_stopped(|stopped| outer_worker.run_until(stop_signal(stopped)));
     let (stop_reports, reports_done) =
         spawn_until_stopped(|stopped| report_worker.run_until(stop_signal(stopped)));
     let (stop_flaky, flaky_done) =
@@ -161,8 +172,10 @@ async fn attempts_are_counted_by_state_through_middleware_and_backend_retries() 
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let _ = stop_reports.send(());
     let _ = stop_flaky.send(());
+    let _ = stop_outer.send(());
     reports_done.await??;
     flaky_done.await??;
+    outer_done.await??;
 
     let text = scrape(&registry);
     let count = |task: &str, state: &str| {
@@ -191,6 +204,26 @@ async fn attempts_are_counted_by_state_through_middleware_and_backend_retries() 
         ],
         [3.0, 1.0, 2.0, 2.0],
         "{text}"
+    );
+
+    // Above the retry middleware the layer sees two calls (attempts 1+2, then attempt 3)
+    // but still counts every attempt, from apalis' attempt counter.
+    assert_eq!(
+        [
+            count("flaky_outer", "started"),
+            count("flaky_outer", "succeeded"),
+            count("flaky_outer", "failed"),
+            count("flaky_outer", "retried")
+        ],
+        [3.0, 1.0, 2.0, 2.0],
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"fiko_jobs_task_duration_seconds_count{task="flaky_outer"}"#
+        ),
+        Some(2.0)
     );
 
     // One duration per attempt; each report sleeps 30 ms.

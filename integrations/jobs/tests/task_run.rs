@@ -1,0 +1,140 @@
+//! Recording tasks without a framework: outcomes, panics, cancellation, running gauge.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use fiko_metrics::{Format, Registry};
+use fiko_metrics_jobs::Jobs;
+
+/// A source with no queues: only its type matters here.
+struct NoQueues;
+
+impl fiko_metrics_jobs::QueueSource for NoQueues {
+    fn queue_lengths(&self) -> fiko_metrics_jobs::QueueLengths {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+fn executions(registry: &Registry, task: &str, state: &str) -> f64 {
+    let text = registry.encode(Format::Prometheus);
+    sample(
+        &text,
+        &format!(r#"fiko_jobs_task_executions_total{{task="{task}",state="{state}"}}"#),
+    )
+    .unwrap_or(0.0)
+}
+
+#[test]
+fn a_running_task_is_counted_started_and_running_until_it_ends()
+-> Result<(), fiko_metrics::RegistryError> {
+    let registry = Registry::new();
+    let jobs = Jobs::register(&registry)?;
+    let run = jobs.start_task("export");
+    let text = registry.encode(Format::Prometheus);
+    assert_eq!(
+        sample(&text, r#"fiko_jobs_tasks_running{task="export"}"#),
+        Some(1.0)
+    );
+    assert_eq!(executions(&registry, "export", "started"), 1.0);
+    std::thread::sleep(Duration::from_millis(20));
+    run.succeeded();
+    let text = registry.encode(Format::Prometheus);
+    assert_eq!(
+        sample(&text, r#"fiko_jobs_tasks_running{task="export"}"#),
+        Some(0.0)
+    );
+    assert_eq!(executions(&registry, "export", "succeeded"), 1.0);
+    assert_eq!(executions(&registry, "export", "failed"), 0.0);
+    let seconds = sample(
+        &text,
+        r#"fiko_jobs_task_duration_seconds_sum{task="export"}"#,
+    )
+    .unwrap_or(0.0);
+    assert!(seconds >= 0.02, "{seconds}");
+    Ok(())
+}
+
+#[test]
+fn a_retry_that_fails_counts_retried_and_failed() -> Result<(), fiko_metrics::RegistryError> {
+    let registry = Registry::new();
+    let jobs = Jobs::register(&registry)?;
+    jobs.start_task("sync").failed();
+    jobs.start_retry("sync").failed();
+    jobs.start_retry("sync").succeeded();
+    assert_eq!(
+        ["started", "retried", "failed", "succeeded"]
+            .map(|state| executions(&registry, "sync", state)),
+        [3.0, 2.0, 2.0, 1.0]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_panicking_task_counts_as_failed_and_does_not_stay_running()
+-> Result<(), fiko_metrics::RegistryError> {
+    let registry = Registry::new();
+    let jobs = Jobs::register(&registry)?;
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let _run = jobs.start_task("explode");
+        panic!("task panicked on purpose");
+    }));
+    assert!(result.is_err());
+    let text = registry.encode(Format::Prometheus);
+    assert_eq!(executions(&registry, "explode", "failed"), 1.0);
+    assert_eq!(
+        sample(&text, r#"fiko_jobs_tasks_running{task="explode"}"#),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"fiko_jobs_task_duration_seconds_count{task="explode"}"#
+        ),
+        Some(1.0)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_cancelled_task_future_counts_as_failed() -> Result<(), fiko_metrics::RegistryError> {
+    let registry = Registry::new();
+    let jobs = Jobs::register(&registry)?;
+    let slow = {
+        let jobs = jobs.clone();
+        async move {
+            let run = jobs.start_task("slow");
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            run.succeeded();
+        }
+    };
+    let timed_out = tokio::time::timeout(Duration::from_millis(20), slow).await;
+    assert!(timed_out.is_err());
+    assert_eq!(executions(&registry, "slow", "failed"), 1.0);
+    assert_eq!(executions(&registry, "slow", "succeeded"), 0.0);
+    Ok(())
+}
+
+#[test]
+fn watching_queues_outside_a_runtime_is_a_clear_error() -> Result<(), fiko_metrics::RegistryError> {
+    let registry = Registry::new();
+    let jobs = Jobs::register(&registry)?;
+    let error = jobs.watch_queues(NoQueues).err().map(|e| e.to_string());
+    assert_eq!(
+        error.as_deref(),
+        Some("`Jobs::watch_queues` must be called inside a Tokio runtime: queue reads run on it")
+    );
+    Ok(())
+}
+
+#[test]
+fn registering_twice_in_one_registry_is_refused() -> Result<(), fiko_metrics::RegistryError> {
+    let registry = Registry::new();
+    let _jobs = Jobs::register(&registry)?;
+    assert!(Jobs::register(&registry).is_err());
+    Ok(())
+}
