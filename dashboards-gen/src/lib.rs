@@ -201,6 +201,16 @@ impl Generator {
         &mut self.settings
     }
 
+    /// Every series name the observed sets declare (`name_total`, `name_bucket`, ...): the
+    /// only metrics generated and raw PromQL may name.
+    pub fn declared_series(&self) -> std::collections::BTreeSet<String> {
+        self.sets
+            .iter()
+            .flat_map(|set| set.descriptor.metrics.iter())
+            .flat_map(|metric| metric.series_names())
+            .collect()
+    }
+
     /// The observed sets, after tuning.
     fn tuned_sets(&self) -> Result<Vec<ObservedSet>, Error> {
         let mut sets = self.sets.clone();

@@ -1,0 +1,202 @@
+//! The artefacts themselves: every PromQL expression parses and names only declared
+//! metrics, the dashboard is well formed, output is deterministic and the committed
+//! `deploy/` is current.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use dashboards_gen::{promql, repository};
+use serde_json::Value;
+
+fn artefacts() -> dashboards_gen::Artefacts {
+    repository::generator()
+        .generate()
+        .expect("the repository's declarations generate")
+}
+
+/// The `expr:` values of a generated rule file (each a JSON-quoted string).
+fn rule_exprs(yaml: &str) -> Vec<String> {
+    yaml.lines()
+        .filter_map(|line| line.trim().strip_prefix("expr: "))
+        .map(|quoted| serde_json::from_str::<String>(quoted).expect("expr is a quoted string"))
+        .collect()
+}
+
+fn dashboard() -> Value {
+    let artefacts = artefacts();
+    let text = artefacts
+        .get("grafana/dashboards/fiko-overview.json")
+        .expect("dashboard");
+    serde_json::from_str(text).expect("dashboard is JSON")
+}
+
+fn panel_exprs(dashboard: &Value) -> Vec<String> {
+    dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().cloned().unwrap_or_default())
+        .map(|target| target["expr"].as_str().expect("expr").to_owned())
+        .collect()
+}
+
+#[test]
+fn every_expression_parses_and_names_only_declared_metrics() {
+    let artefacts = artefacts();
+    let declared = repository::generator().declared_series();
+    let mut exprs = Vec::new();
+    exprs.extend(rule_exprs(
+        artefacts.get("prometheus/alerts.yml").expect("alerts"),
+    ));
+    exprs.extend(rule_exprs(
+        artefacts
+            .get("prometheus/recording.yml")
+            .expect("recording"),
+    ));
+    let rules = exprs.len();
+    exprs.extend(panel_exprs(&dashboard()));
+    assert!(rules >= 6 && exprs.len() > rules + 10, "{exprs:?}");
+    for expr in &exprs {
+        let names = promql::metric_names(expr).unwrap_or_else(|e| panic!("`{expr}`: {e}"));
+        assert!(!names.is_empty(), "`{expr}` names no metric");
+        for name in names {
+            assert!(
+                declared.contains(&name),
+                "`{expr}` names undeclared `{name}`"
+            );
+        }
+    }
+    // The check itself rejects what it should.
+    assert!(promql::metric_names("sum(rate(x[5m])").is_err());
+    assert_eq!(
+        promql::metric_names(r#"a / on(job) b + {__name__="d"}"#).expect("parses"),
+        vec!["a", "b", "d"]
+    );
+}
+
+#[test]
+fn dashboard_is_a_grafana_10_dashboard() {
+    let dashboard = dashboard();
+    assert_eq!(dashboard["uid"], "fiko-overview");
+    assert!(dashboard["schemaVersion"].as_u64().expect("schemaVersion") >= 36);
+    let variables = dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables");
+    let variable = |name: &str| {
+        variables
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("no ${name} variable"))
+    };
+    assert_eq!(variable("datasource")["type"], "datasource");
+    assert_eq!(variable("datasource")["query"], "prometheus");
+    for name in ["job", "instance"] {
+        assert_eq!(variable(name)["type"], "query");
+        assert_eq!(variable(name)["datasource"]["uid"], "${datasource}");
+        assert_eq!(variable(name)["includeAll"], true);
+    }
+
+    let panels = dashboard["panels"].as_array().expect("panels");
+    let mut ids = BTreeSet::new();
+    let mut cells = BTreeSet::new();
+    let mut rows = 0;
+    for panel in panels {
+        let id = panel["id"].as_u64().expect("id");
+        assert!(ids.insert(id), "duplicate panel id {id}");
+        let grid = &panel["gridPos"];
+        let (x, y, w, h) = (
+            grid["x"].as_u64().expect("x"),
+            grid["y"].as_u64().expect("y"),
+            grid["w"].as_u64().expect("w"),
+            grid["h"].as_u64().expect("h"),
+        );
+        assert!(w > 0 && h > 0 && x + w <= 24, "{panel}");
+        for cx in x..x + w {
+            for cy in y..y + h {
+                assert!(
+                    cells.insert((cx, cy)),
+                    "panel {id} overlaps at ({cx}, {cy})"
+                );
+            }
+        }
+        if panel["type"] == "row" {
+            rows += 1;
+            continue;
+        }
+        let title = panel["title"].as_str().expect("title");
+        assert_eq!(panel["datasource"]["type"], "prometheus", "{title}");
+        assert_eq!(panel["datasource"]["uid"], "${datasource}", "{title}");
+        let unit = panel["fieldConfig"]["defaults"]["unit"]
+            .as_str()
+            .expect("unit");
+        assert!(!unit.is_empty(), "{title}");
+        let targets = panel["targets"].as_array().expect("targets");
+        assert!(!targets.is_empty(), "{title} has no targets");
+        for target in targets {
+            let expr = target["expr"].as_str().expect("expr");
+            assert_eq!(target["datasource"]["uid"], "${datasource}", "{title}");
+            assert!(expr.contains("job=~\"$job\""), "{title}: {expr}");
+            assert!(expr.contains("instance=~\"$instance\""), "{title}: {expr}");
+            if expr.contains("rate(") || expr.contains("increase(") {
+                assert!(expr.contains("[$__rate_interval]"), "{title}: {expr}");
+            }
+        }
+    }
+    assert!(rows >= 4, "{rows} rows");
+    // Panels follow their row: ids and y grow together.
+    let ys: Vec<u64> = panels
+        .iter()
+        .map(|p| p["gridPos"]["y"].as_u64().expect("y"))
+        .collect();
+    assert!(ys.windows(2).all(|w| w[0] <= w[1]), "{ys:?}");
+}
+
+#[test]
+fn dashboard_has_the_seed_panels_the_existing_sets_feed() {
+    let dashboard = dashboard();
+    let titles: Vec<&str> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .filter_map(|p| p["title"].as_str())
+        .collect();
+    for title in ["Redis memory used vs max", "Postgres connections"] {
+        assert!(titles.contains(&title), "{title} missing from {titles:?}");
+    }
+    let memory = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .find(|p| p["title"] == "Redis memory used vs max")
+        .expect("memory panel");
+    assert_eq!(memory["fieldConfig"]["defaults"]["unit"], "bytes");
+    assert_eq!(memory["targets"].as_array().expect("targets").len(), 2);
+}
+
+#[test]
+fn two_generations_are_byte_identical() {
+    let first = artefacts();
+    let second = artefacts();
+    assert_eq!(first, second);
+    let a = tempfile::tempdir().expect("dir");
+    let b = tempfile::tempdir().expect("dir");
+    first.write_to(a.path()).expect("write");
+    second.write_to(b.path()).expect("write");
+    for path in first.paths() {
+        let left = std::fs::read(a.path().join(path)).expect("read");
+        let right = std::fs::read(b.path().join(path)).expect("read");
+        assert_eq!(left, right, "{path}");
+        assert!(!left.is_empty(), "{path}");
+    }
+    assert!(first.stale_in(b.path()).is_empty());
+}
+
+#[test]
+fn committed_deploy_folder_is_current() {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let stale = artefacts().stale_in(&deploy);
+    assert!(
+        stale.is_empty(),
+        "stale files in deploy/: {stale:?}; run `cargo run -p dashboards-gen`"
+    );
+}

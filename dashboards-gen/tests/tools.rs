@@ -1,0 +1,179 @@
+//! The generated artefacts pass the real tools: promtool (Debian `prometheus`) and amtool
+//! (Debian `prometheus-alertmanager`).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use dashboards_gen::repository;
+use fiko_dashboards::seconds;
+
+fn tool(name: &str, package: &str) -> std::path::PathBuf {
+    match fiko_testkit::binary(name, package) {
+        Ok(path) => path,
+        Err(error) => panic!("{error}"),
+    }
+}
+
+fn run(binary: &Path, args: &[&str], dir: &Path) -> Output {
+    let output = Command::new(binary)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()));
+    output
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn generated() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    repository::generator()
+        .generate()
+        .expect("the repository's declarations generate")
+        .write_to(dir.path())
+        .expect("write");
+    dir
+}
+
+#[test]
+fn promtool_accepts_the_alert_and_recording_rules() {
+    let dir = generated();
+    let promtool = tool("promtool", "prometheus");
+    let output = run(
+        &promtool,
+        &["check", "rules", "alerts.yml", "recording.yml"],
+        &dir.path().join("prometheus"),
+    );
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    assert!(all.contains("SUCCESS"), "{all}");
+}
+
+#[test]
+fn promtool_unit_tests_of_every_alert_pass() {
+    let dir = generated();
+    let promtool = tool("promtool", "prometheus");
+    let output = run(
+        &promtool,
+        &["test", "rules", "alerts.test.yml"],
+        &dir.path().join("prometheus"),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+}
+
+#[test]
+fn every_alert_has_a_firing_and_a_silent_case() {
+    let dir = generated();
+    let alerts = std::fs::read_to_string(dir.path().join("prometheus/alerts.yml")).expect("alerts");
+    let tests =
+        std::fs::read_to_string(dir.path().join("prometheus/alerts.test.yml")).expect("tests");
+    let names: Vec<&str> = alerts
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- alert: "))
+        .map(|name| name.trim_matches('"'))
+        .collect();
+    for seed in [
+        "PostgresDown",
+        "RedisDown",
+        "RedisRejectedConnections",
+        "PostgresHighConnections",
+        "PostgresDeadlocks",
+        "RedisHighMemoryUsage",
+    ] {
+        assert!(names.contains(&seed), "{seed} missing from {names:?}");
+    }
+    for name in names {
+        assert!(tests.contains(&format!("name: \"{name} fires\"")), "{name}");
+        assert!(
+            tests.contains(&format!("name: \"{name} stays silent")),
+            "{name}"
+        );
+        assert!(tests.contains(&format!("alertname: \"{name}\"")), "{name}");
+    }
+}
+
+/// The generated tests are not vacuous: rules whose threshold or `for` changed after the
+/// tests were generated fail them.
+#[test]
+fn generated_tests_fail_against_changed_rules() {
+    let dir = generated();
+    let promtool = tool("promtool", "prometheus");
+    let prometheus_dir = dir.path().join("prometheus");
+    for (alert, tuned) in [
+        (
+            "PostgresHighConnections",
+            repository::generator().tune("PostgresHighConnections", |a| {
+                a.set_threshold(500.0);
+            }),
+        ),
+        (
+            "RedisHighMemoryUsage",
+            repository::generator().tune("RedisHighMemoryUsage", |a| {
+                a.set_threshold(0.99);
+            }),
+        ),
+        (
+            "RedisDown",
+            repository::generator().tune("RedisDown", |a| {
+                a.set_for(fiko_dashboards::minutes(30));
+            }),
+        ),
+    ] {
+        let artefacts = tuned.generate().expect("tuned generation");
+        let alerts = artefacts.get("prometheus/alerts.yml").expect("alerts.yml");
+        std::fs::write(prometheus_dir.join("alerts.yml"), alerts).expect("write");
+        let output = run(
+            &promtool,
+            &["test", "rules", "alerts.test.yml"],
+            &prometheus_dir,
+        );
+        let all = text(&output);
+        assert!(
+            !output.status.success(),
+            "{alert}: stale tests passed:\n{all}"
+        );
+        assert!(all.contains(alert), "{alert} not named in:\n{all}");
+    }
+}
+
+#[test]
+fn promtool_accepts_prometheus_yml_with_short_intervals() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let artefacts = repository::generator()
+        .interval(seconds(1))
+        .generate()
+        .expect("generate");
+    artefacts.write_to(dir.path()).expect("write");
+    let config = artefacts.get("prometheus/prometheus.yml").expect("config");
+    assert!(config.contains("scrape_interval: \"1s\""), "{config}");
+    let promtool = tool("promtool", "prometheus");
+    let output = run(
+        &promtool,
+        &["check", "config", "prometheus.yml"],
+        &dir.path().join("prometheus"),
+    );
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    assert!(all.contains("2 rule files found"), "{all}");
+}
+
+#[test]
+fn amtool_accepts_alertmanager_yml() {
+    let dir = generated();
+    let amtool = tool("amtool", "prometheus-alertmanager");
+    let output = run(
+        &amtool,
+        &["check-config", "alertmanager.yml"],
+        &dir.path().join("alertmanager"),
+    );
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    assert!(all.contains("1 inhibit rules"), "{all}");
+    assert!(all.contains("3 receivers"), "{all}");
+}
