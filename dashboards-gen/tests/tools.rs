@@ -15,12 +15,11 @@ fn tool(name: &str, package: &str) -> std::path::PathBuf {
 }
 
 fn run(binary: &Path, args: &[&str], dir: &Path) -> Output {
-    let output = Command::new(binary)
+    Command::new(binary)
         .args(args)
         .current_dir(dir)
         .output()
-        .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()));
-    output
+        .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()))
 }
 
 fn text(output: &Output) -> String {
