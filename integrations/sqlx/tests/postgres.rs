@@ -1,0 +1,419 @@
+//! The instrumentation against a real PostgreSQL, started by the test kit.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{eventually, sample};
+use fiko_metrics::{LabelValue, Registry};
+use fiko_metrics_sqlx::{Instrumentation, InstrumentedPool, PoolConfig, QueryErrorKind};
+use fiko_testkit::Postgres;
+use sqlx::Postgres as Pg;
+use sqlx::postgres::PgPoolOptions;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A fresh PostgreSQL and an instrumented pool of `max_connections` on it.
+async fn start(
+    max_connections: u32,
+    config: PoolConfig,
+) -> Result<(Postgres, Registry, InstrumentedPool<Pg>), Box<dyn std::error::Error>> {
+    let pg = Postgres::start()?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&pg.url())
+        .await?;
+    let registry = Registry::new();
+    let pool = Instrumentation::register(&registry)?.instrument(pool, config);
+    Ok((pg, registry, pool))
+}
+
+fn queries(registry: &Registry, operation: &str) -> f64 {
+    sample(
+        registry,
+        "fiko_db_queries_total",
+        &[("pool", "pg"), ("operation", operation)],
+    )
+}
+
+fn errors(registry: &Registry, kind: &str, class: &str) -> f64 {
+    sample(
+        registry,
+        "fiko_db_query_errors_total",
+        &[("pool", "pg"), ("kind", kind), ("class", class)],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_every_query_exactly_by_operation() -> TestResult {
+    let (pg, registry, pool) = start(4, PoolConfig::named("pg")).await?;
+    sqlx::raw_sql(
+        "CREATE TABLE orders (id BIGSERIAL PRIMARY KEY, customer TEXT NOT NULL, total BIGINT NOT NULL)",
+    )
+    .execute(&pool)
+    .await?;
+
+    // 4 tasks x 30 inserts, concurrently, with bound arguments (prepared statements).
+    let mut tasks = Vec::new();
+    for task in 0..4_i64 {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..30_i64 {
+                sqlx::query("INSERT INTO orders (customer, total) VALUES ($1, $2)")
+                    .bind(format!("customer {task}"))
+                    .bind(n)
+                    .execute(&pool)
+                    .await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    for _ in 0..9 {
+        let _: Vec<(i64,)> = sqlx::query_as("SELECT id FROM orders WHERE total > $1")
+            .bind(20_i64)
+            .fetch_all(pool.named("big_orders"))
+            .await?;
+    }
+    for id in 1..=6_i64 {
+        sqlx::query("UPDATE orders SET total = total * 2 WHERE id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await?;
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM orders WHERE id = 1")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM orders WHERE id = 2")
+        .execute(&mut *tx)
+        .await?;
+    // A data-modifying CTE whose main statement is a SELECT.
+    let moved: i64 = sqlx::query_scalar(
+        "WITH gone AS (DELETE FROM orders WHERE id = 3 RETURNING id) SELECT count(*) FROM gone",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    assert_eq!(moved, 1);
+    tx.commit().await?;
+
+    assert_eq!(queries(&registry, "other"), 1.0);
+    assert_eq!(queries(&registry, "insert"), 120.0);
+    assert_eq!(queries(&registry, "update"), 6.0);
+    assert_eq!(queries(&registry, "delete"), 2.0);
+    assert_eq!(queries(&registry, "select"), 10.0);
+    assert_eq!(
+        sample(
+            &registry,
+            "fiko_db_queries_total",
+            &[("query", "big_orders")]
+        ),
+        9.0
+    );
+    assert_eq!(
+        sample(
+            &registry,
+            "fiko_db_query_duration_seconds_count",
+            &[("pool", "pg")]
+        ),
+        139.0
+    );
+    assert_eq!(sample(&registry, "fiko_db_query_errors_total", &[]), 0.0);
+    // PostgreSQL agrees on what was written.
+    assert_eq!(pg.psql("SELECT count(*) FROM orders")?.trim(), "117");
+    Ok(())
+}
+
+#[tokio::test]
+async fn errors_are_counted_by_sqlstate_class() -> TestResult {
+    let (_pg, registry, pool) = start(2, PoolConfig::named("pg")).await?;
+    sqlx::raw_sql("CREATE TABLE users (id INT PRIMARY KEY)")
+        .execute(&pool)
+        .await?;
+    sqlx::query("INSERT INTO users VALUES (1)")
+        .execute(&pool)
+        .await?;
+
+    // 23505 unique_violation, twice.
+    for _ in 0..2 {
+        let error = sqlx::query("INSERT INTO users VALUES (1)")
+            .execute(&pool)
+            .await
+            .expect_err("duplicate key");
+        assert_eq!(
+            error.as_database_error().and_then(|e| e.code()).as_deref(),
+            Some("23505")
+        );
+    }
+    // 42601 syntax_error, 42P01 undefined_table.
+    sqlx::query("SELEC 1")
+        .execute(&pool)
+        .await
+        .expect_err("syntax");
+    sqlx::query("SELECT * FROM no_such_table")
+        .fetch_all(&pool)
+        .await
+        .expect_err("no table");
+    // 22012 division_by_zero.
+    sqlx::query("SELECT 1 / 0")
+        .fetch_one(&pool)
+        .await
+        .expect_err("division by zero");
+    // 57014 query_canceled, by statement_timeout, inside a transaction: then 25P02
+    // in_failed_sql_transaction for the next statement.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL statement_timeout = '50ms'")
+        .execute(&mut *tx)
+        .await?;
+    let error = sqlx::query("SELECT pg_sleep(5)")
+        .execute(&mut *tx)
+        .await
+        .expect_err("timeout");
+    assert_eq!(
+        error.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("57014")
+    );
+    sqlx::query("SELECT 1")
+        .execute(&mut *tx)
+        .await
+        .expect_err("aborted transaction");
+    tx.rollback().await?;
+
+    assert_eq!(errors(&registry, "database", "23"), 2.0);
+    assert_eq!(errors(&registry, "database", "42"), 2.0);
+    assert_eq!(errors(&registry, "database", "22"), 1.0);
+    assert_eq!(errors(&registry, "database", "57"), 1.0);
+    assert_eq!(errors(&registry, "database", "25"), 1.0);
+    assert_eq!(sample(&registry, "fiko_db_query_errors_total", &[]), 7.0);
+    assert_eq!(sample(&registry, "fiko_db_deadlocks_total", &[]), 0.0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_deadlock_is_counted() -> TestResult {
+    let (pg, registry, pool) = start(4, PoolConfig::named("pg")).await?;
+    sqlx::raw_sql(
+        "CREATE TABLE accounts (id INT PRIMARY KEY, balance INT NOT NULL); \
+         INSERT INTO accounts VALUES (1, 100), (2, 100);",
+    )
+    .execute(&pool)
+    .await?;
+
+    let mut first = pool.begin().await?;
+    let mut second = pool.begin().await?;
+    for tx in [&mut first, &mut second] {
+        // Detect the deadlock quickly (the default is one second).
+        sqlx::query("SET LOCAL deadlock_timeout = '100ms'")
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("UPDATE accounts SET balance = balance - 1 WHERE id = 1")
+        .execute(&mut *first)
+        .await?;
+    sqlx::query("UPDATE accounts SET balance = balance - 1 WHERE id = 2")
+        .execute(&mut *second)
+        .await?;
+    // Each now waits for the row the other holds.
+    let (a, b) = tokio::join!(
+        sqlx::query("UPDATE accounts SET balance = balance + 1 WHERE id = 2")
+            .execute(first.named("transfer")),
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            sqlx::query("UPDATE accounts SET balance = balance + 1 WHERE id = 1")
+                .execute(second.named("transfer"))
+                .await
+        },
+    );
+    let (failed, victim, winner) = match (a, b) {
+        (Err(error), Ok(_)) => (error, first, second),
+        (Ok(_), Err(error)) => (error, second, first),
+        other => panic!("exactly one transaction must be the deadlock victim: {other:?}"),
+    };
+    assert_eq!(
+        failed.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("40P01")
+    );
+    victim.rollback().await?;
+    winner.commit().await?;
+
+    assert_eq!(
+        sample(&registry, "fiko_db_deadlocks_total", &[("pool", "pg")]),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &registry,
+            "fiko_db_query_errors_total",
+            &[
+                ("kind", "database"),
+                ("class", "40"),
+                ("operation", "update"),
+                ("query", "transfer")
+            ]
+        ),
+        1.0
+    );
+    // PostgreSQL's own statistics count the same deadlock (each backend flushes them within seconds of going idle).
+    let server_count = || {
+        pg.psql("SELECT deadlocks FROM pg_stat_database WHERE datname = 'fiko'")
+            .map(|out| out.trim().to_owned())
+            .unwrap_or_default()
+    };
+    assert!(
+        eventually(20, || server_count() == "1").await,
+        "pg_stat_database.deadlocks = {:?}",
+        server_count()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn slow_queries_are_counted_against_the_threshold() -> TestResult {
+    let threshold = Duration::from_millis(150);
+    let (_pg, registry, pool) = start(2, PoolConfig::named("pg").slow_threshold(threshold)).await?;
+    for _ in 0..5 {
+        sqlx::query("SELECT 1").fetch_one(&pool).await?;
+    }
+    let started = Instant::now();
+    sqlx::query("SELECT pg_sleep(0.3)")
+        .execute(pool.named("sleepy"))
+        .await?;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    assert_eq!(sample(&registry, "fiko_db_slow_queries_total", &[]), 1.0);
+    assert_eq!(
+        sample(
+            &registry,
+            "fiko_db_slow_queries_total",
+            &[("pool", "pg"), ("operation", "select"), ("query", "sleepy")]
+        ),
+        1.0
+    );
+    // The sleep lands in the histogram's upper buckets, the fast queries below the threshold.
+    assert_eq!(
+        sample(
+            &registry,
+            "fiko_db_query_duration_seconds_bucket",
+            &[("query", "sleepy"), ("le", "0.25")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        sample(
+            &registry,
+            "fiko_db_query_duration_seconds_bucket",
+            &[("query", ""), ("le", "0.1")]
+        ),
+        5.0
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_gauges_match_the_server_connections() -> TestResult {
+    let (pg, registry, pool) = start(6, PoolConfig::named("pg")).await?;
+    let gauge = |state: &str| {
+        sample(
+            &registry,
+            "fiko_db_pool_connections",
+            &[("pool", "pg"), ("state", state)],
+        )
+    };
+    let mut first = pool.acquire().await?;
+    let second = pool.acquire().await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT 1").fetch_one(&mut *first).await?;
+    sqlx::query("SELECT 1").fetch_one(&mut *tx).await?;
+
+    assert_eq!(gauge("in_use"), 3.0);
+    assert_eq!(
+        sample(&registry, "fiko_db_pool_max_connections", &[("pool", "pg")]),
+        6.0
+    );
+    // The server sees the pool's open connections (plus psql's own).
+    let server_connections = |pg: &Postgres| -> Result<f64, Box<dyn std::error::Error>> {
+        let out = pg.psql(
+            "SELECT count(*) - 1 FROM pg_stat_activity \
+             WHERE datname = 'fiko' AND backend_type = 'client backend'",
+        )?;
+        Ok(out.trim().parse::<f64>()?)
+    };
+    assert_eq!(
+        server_connections(&pg)?,
+        gauge("in_use") + gauge("idle"),
+        "open connections"
+    );
+
+    drop((first, second));
+    tx.rollback().await?;
+    assert!(
+        eventually(5, || gauge("in_use") == 0.0 && gauge("idle") >= 3.0).await,
+        "released connections turn idle"
+    );
+    assert_eq!(server_connections(&pg)?, gauge("idle"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_counts_errors_and_the_pool_recovers() -> TestResult {
+    let pg = Postgres::start()?;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_millis(500))
+        .connect(&pg.url())
+        .await?;
+    let mut pg = pg;
+    let registry = Registry::new();
+    let pool = Instrumentation::register(&registry)?.instrument(pool, PoolConfig::named("pg"));
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SELECT 1").fetch_one(&mut *conn).await?;
+
+    pg.stop();
+    // The open connection fails: first with whatever the dying backend managed to say,
+    // then, on the dead socket, with an I/O error.
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let error = sqlx::query("SELECT 1")
+            .fetch_one(&mut *conn)
+            .await
+            .expect_err("the server is gone");
+        seen.push(fiko_metrics_sqlx::classify(&error));
+    }
+    drop(conn);
+    assert!(
+        seen.iter().any(|c| c.kind == QueryErrorKind::Io),
+        "an I/O error: {seen:?}"
+    );
+    for classified in &seen {
+        let expected = seen.iter().filter(|c| *c == classified).count() as f64;
+        let kind = classified.kind.with_str(str::to_owned);
+        assert_eq!(
+            errors(&registry, &kind, classified.class),
+            expected,
+            "{classified:?}"
+        );
+    }
+    // New connections are refused until the acquire timeout: a pool timeout.
+    let error = sqlx::query("SELECT 1")
+        .fetch_one(&pool)
+        .await
+        .expect_err("nothing to connect to");
+    assert!(matches!(error, sqlx::Error::PoolTimedOut), "{error:?}");
+    assert_eq!(errors(&registry, "pool_timeout", ""), 1.0);
+
+    pg.restart()?;
+    // The pool drops the dead connection and opens a new one.
+    let mut recovered = false;
+    for _ in 0..20 {
+        if sqlx::query("SELECT 1").fetch_one(&pool).await.is_ok() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "queries work again after the restart");
+    Ok(())
+}
