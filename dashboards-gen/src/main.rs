@@ -42,7 +42,8 @@ fn main() -> ExitCode {
                 kind,
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
             ) {
-                print!("{}", error.render());
+                let text = error.render().to_string();
+                println!("{}", text.trim_end());
                 return ExitCode::SUCCESS;
             }
             // One line: clap's first line, without usage and hints.

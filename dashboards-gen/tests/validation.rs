@@ -1,0 +1,295 @@
+//! Generation refuses the mistakes types cannot catch, and handles every alert shape the
+//! model offers (quantiles, ratios of one counter, `by` labels) with passing promtool tests.
+
+use std::process::Command;
+
+use dashboards_gen::{Error, Generator};
+use fiko_dashboards::prelude::*;
+use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet};
+
+#[derive(MetricSet)]
+#[metric_set(namespace = "shop")]
+pub struct ShopMetrics {
+    /// Requests, by route and status class.
+    requests: Family<RequestLabels, Counter>,
+    /// Request latency, by route.
+    #[metric(buckets = [0.1, 0.5, 1.0, 2.0, 5.0])]
+    request_duration_seconds: Family<RouteLabels, Histogram>,
+    /// Default-bucket latency.
+    default_duration_seconds: Histogram,
+    /// Queue length, by queue.
+    queue_length: Family<QueueLabels, Gauge>,
+}
+
+#[derive(LabelSet)]
+pub struct RequestLabels {
+    route: String,
+    status_class: StatusClass,
+}
+
+#[derive(LabelSet)]
+pub struct RouteLabels {
+    route: String,
+}
+
+#[derive(LabelSet)]
+pub struct QueueLabels {
+    queue: String,
+}
+
+#[derive(LabelValue)]
+pub enum StatusClass {
+    #[label_value(rename = "2xx")]
+    Success,
+    #[label_value(rename = "5xx")]
+    ServerError,
+}
+
+fn shop(alerts: Vec<Alert>, rows: Vec<Row>) -> Generator {
+    Generator::new().observe_set(dashboards_gen::ObservedSet {
+        descriptor: ShopMetrics::DESCRIPTOR,
+        service: "shop",
+        rows,
+        alerts,
+    })
+}
+
+fn problems(generator: Generator) -> String {
+    match generator.generate() {
+        Err(Error::Invalid(problems)) => problems.join("\n"),
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("generation should have failed"),
+    }
+}
+
+fn sound_alerts() -> Vec<Alert> {
+    let errors = ShopMetrics::REQUESTS
+        .rate()
+        .filter(RequestLabels::STATUS_CLASS, "5xx");
+    vec![
+        Alert::critical(
+            "ShopErrors",
+            ratio(errors, ShopMetrics::REQUESTS.rate())
+                .by([RequestLabels::ROUTE])
+                .above(Percent(5.0)),
+        )
+        .for_(minutes(5))
+        .summary("5xx above {threshold} on {{ $labels.route }}")
+        .description("Route {{ $labels.route }} of {{ $labels.instance }} fails for {for}."),
+        Alert::warning(
+            "ShopSlow",
+            ShopMetrics::REQUEST_DURATION_SECONDS
+                .quantile(0.95)
+                .by([RouteLabels::ROUTE])
+                .above(Seconds(2.0)),
+        )
+        .for_(minutes(10))
+        .summary("p95 above {threshold} on {{ $labels.route }}")
+        .description("Slow route."),
+        Alert::warning(
+            "ShopDefaultBucketsSlow",
+            ShopMetrics::DEFAULT_DURATION_SECONDS
+                .quantile(0.99)
+                .above(Seconds(2.5)),
+        )
+        .summary("slow")
+        .description("p99 above {threshold}."),
+        Alert::warning(
+            "ShopBusy",
+            ShopMetrics::REQUESTS.rate().above(PerSecond(1000.0)),
+        )
+        .for_(minutes(1))
+        .summary("busy")
+        .description("More than {threshold}."),
+        Alert::warning(
+            "ShopBacklog",
+            ShopMetrics::QUEUE_LENGTH
+                .value()
+                .by([QueueLabels::QUEUE])
+                .max()
+                .above(Count(1000.0)),
+        )
+        .summary("Backlog on {{ $labels.queue }}")
+        .description("More than {threshold} queued for {for}."),
+        Alert::critical(
+            "ShopIdle",
+            ShopMetrics::REQUESTS.rate().below(PerSecond(1.0)),
+        )
+        .for_(minutes(3))
+        .summary("idle")
+        .description("Fewer than {threshold}."),
+    ]
+}
+
+#[test]
+fn every_alert_shape_gets_promtool_tests_that_pass() {
+    let artefacts = shop(sound_alerts(), Vec::new())
+        .generate()
+        .expect("sound alerts generate");
+    let dir = tempfile::tempdir().expect("dir");
+    artefacts.write_to(dir.path()).expect("write");
+    let promtool = fiko_testkit::binary("promtool", "prometheus").expect("promtool");
+    let output = Command::new(promtool)
+        .args(["test", "rules", "alerts.test.yml"])
+        .current_dir(dir.path().join("prometheus"))
+        .output()
+        .expect("run promtool");
+    let tests = artefacts.get("prometheus/alerts.test.yml").expect("tests");
+    assert!(
+        output.status.success(),
+        "{}{}\n{tests}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let alerts = artefacts.get("prometheus/alerts.yml").expect("alerts");
+    assert!(alerts.contains(
+        r#"expr: "(sum by (job, instance, route) (rate(shop_requests_total{status_class=\"5xx\"}[5m]))) / (sum by (job, instance, route) (rate(shop_requests_total[5m])) > 0) > 0.05""#
+    ), "{alerts}");
+    assert!(alerts.contains(
+        r#"histogram_quantile(0.95, sum by (le, job, instance, route) (rate(shop_request_duration_seconds_bucket[5m]))) > 2"#
+    ), "{alerts}");
+    assert!(
+        alerts.contains(r#"summary: "5xx above 5% on {{ $labels.route }}""#),
+        "{alerts}"
+    );
+    // Three cases per alert with `for` of 2m or more, two otherwise.
+    assert_eq!(tests.matches("- name:").count(), 5 * 3 + 2, "{tests}");
+}
+
+#[test]
+fn latency_threshold_off_the_buckets_is_refused() {
+    let off = Alert::warning(
+        "Off",
+        ShopMetrics::REQUEST_DURATION_SECONDS
+            .quantile(0.95)
+            .above(Seconds(1.5)),
+    )
+    .summary("s")
+    .description("d");
+    let last = Alert::warning(
+        "Last",
+        ShopMetrics::REQUEST_DURATION_SECONDS
+            .quantile(0.95)
+            .above(Seconds(5.0)),
+    )
+    .summary("s")
+    .description("d");
+    let default = Alert::warning(
+        "DefaultOff",
+        ShopMetrics::DEFAULT_DURATION_SECONDS
+            .quantile(0.95)
+            .above(Seconds(2.0)),
+    )
+    .summary("s")
+    .description("d");
+    let text = problems(shop(vec![off, last, default], Vec::new()));
+    assert!(text.contains("alert Off: threshold 1.5 of a quantile of `shop_request_duration_seconds` is not a bucket boundary"), "{text}");
+    assert!(
+        text.contains("alert Last: threshold 5 is the last bucket"),
+        "{text}"
+    );
+    assert!(text.contains("alert DefaultOff: threshold 2 of a quantile of `shop_default_duration_seconds` is not a bucket boundary"), "{text}");
+}
+
+#[test]
+fn raw_promql_may_name_only_declared_metrics() {
+    let panel = |title: &str, promql: &str| {
+        Row::new("Raw")
+            .panel(Panel::<fiko_metrics::unit::Unitless>::timeseries(title).query(raw(promql)))
+    };
+    let ok = shop(
+        Vec::new(),
+        vec![panel(
+            "ok",
+            "sum(rate(shop_requests_total[$__rate_interval])) + sum(shop_queue_length)",
+        )],
+    );
+    ok.generate().expect("declared names pass");
+    let text = problems(shop(
+        Vec::new(),
+        vec![
+            panel("typo", "sum(rate(shop_requets_total[5m]))"),
+            panel("broken", "sum(rate(shop_requests_total[5m])"),
+        ],
+    ));
+    assert!(
+        text.contains("names `shop_requets_total`, which no listed metric set declares"),
+        "{text}"
+    );
+    assert!(text.contains("panel `broken`"), "{text}");
+    assert!(text.contains("does not parse"), "{text}");
+}
+
+#[test]
+fn tuning_an_unknown_alert_is_refused() {
+    let text = problems(
+        shop(sound_alerts(), Vec::new()).tune("ShopErorrs", |alert| {
+            alert.set_threshold(0.1);
+        }),
+    );
+    assert_eq!(text, "tune: no alert named `ShopErorrs`");
+}
+
+#[test]
+fn tuning_changes_threshold_and_for() {
+    let artefacts = shop(sound_alerts(), Vec::new())
+        .tune("ShopErrors", |alert| {
+            alert.set_threshold(0.1).set_for(minutes(15));
+        })
+        .generate()
+        .expect("generate");
+    let alerts = artefacts.get("prometheus/alerts.yml").expect("alerts");
+    assert!(alerts.contains("[5m])) > 0) > 0.1\""), "{alerts}");
+    assert!(alerts.contains("for: \"15m\""), "{alerts}");
+    assert!(alerts.contains("5xx above 10% on"), "{alerts}");
+}
+
+#[test]
+fn annotation_templates_are_checked() {
+    let value = Alert::warning("Value", ShopMetrics::REQUESTS.rate().above(PerSecond(1.0)))
+        .summary("{{ $value }} requests")
+        .description("d");
+    let missing = Alert::warning(
+        "Missing",
+        ShopMetrics::REQUESTS.rate().above(PerSecond(1.0)),
+    )
+    .summary("on {{ $labels.route }}")
+    .description("d");
+    let empty = Alert::warning("Empty", ShopMetrics::REQUESTS.rate().above(PerSecond(1.0)));
+    let text = problems(shop(vec![value, missing, empty], Vec::new()));
+    assert!(
+        text.contains("alert Value: annotation template `{{ $value }}` is not supported"),
+        "{text}"
+    );
+    assert!(text.contains("alert Missing: annotation uses `$labels.route`, a label the alert's result does not have (it has: instance, job)"), "{text}");
+    assert!(
+        text.contains("alert Empty: summary and description are required"),
+        "{text}"
+    );
+}
+
+#[test]
+fn duplicate_names_and_impossible_filters_are_refused() {
+    let twice = || {
+        Alert::warning("Twice", ShopMetrics::REQUESTS.rate().above(PerSecond(1.0)))
+            .summary("s")
+            .description("d")
+    };
+    let filter = Alert::warning(
+        "Filter",
+        ShopMetrics::REQUESTS
+            .rate()
+            .filter(RequestLabels::STATUS_CLASS, "500")
+            .above(PerSecond(1.0)),
+    )
+    .summary("s")
+    .description("d");
+    let text = problems(shop(vec![twice(), twice(), filter], Vec::new()));
+    assert!(text.contains("two alerts are named `Twice`"), "{text}");
+    assert!(
+        text.contains(
+            "filters label `status_class` on `500`, a value it never takes (one of: 2xx, 5xx)"
+        ),
+        "{text}"
+    );
+}
