@@ -9,7 +9,7 @@ use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, Metr
 
 #[derive(MetricSet)]
 #[metric_set(namespace = "shop")]
-pub struct ShopMetrics {
+struct ShopMetrics {
     /// Requests, by route and status class.
     requests: Family<RequestLabels, Counter>,
     /// Request latency, by route.
@@ -22,23 +22,23 @@ pub struct ShopMetrics {
 }
 
 #[derive(LabelSet)]
-pub struct RequestLabels {
+struct RequestLabels {
     route: String,
     status_class: StatusClass,
 }
 
 #[derive(LabelSet)]
-pub struct RouteLabels {
+struct RouteLabels {
     route: String,
 }
 
 #[derive(LabelSet)]
-pub struct QueueLabels {
+struct QueueLabels {
     queue: String,
 }
 
 #[derive(LabelValue)]
-pub enum StatusClass {
+enum StatusClass {
     #[label_value(rename = "2xx")]
     Success,
     #[label_value(rename = "5xx")]
