@@ -1,9 +1,97 @@
-//! x
+//! axum integration of fiko-metrics: an HTTP metrics layer, the metrics and health
+//! endpoints, and WebSocket instrumentation.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::{Router, routing::get};
+//! use fiko_metrics::{MetricSet, Registry};
+//! use fiko_metrics_axum::{HttpMetricsLayer, HttpServerMetrics, MetricsEndpoints};
+//!
+//! let registry = Arc::new(Registry::new());
+//! let http = HttpServerMetrics::register(&registry)?;
+//! fiko_metrics_process::register(&registry)?;
+//!
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(|| async { "a user" }))
+//!     .merge(MetricsEndpoints::new(registry.clone()).into_router())
+//!     .layer(HttpMetricsLayer::new(http).exclude("/api/v1/metrics"));
+//! # Ok::<(), fiko_metrics::RegistryError>(())
+//! ```
+//!
+//! With the default registry it is shorter still: [`HttpMetricsLayer::global`] and
+//! [`MetricsEndpoints::global`] (see the README example).
+//!
+//! # Metrics
+//!
+//! Named after the OpenTelemetry HTTP semantic conventions in their Prometheus form.
+//! [`HttpServerMetrics`], recorded by [`HttpMetricsLayer`]:
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `http_server_requests_total` | counter | method, route, status code, status class |
+//! | `http_server_request_duration_seconds` | histogram | method, route, status code, status class |
+//! | `http_server_request_body_size_bytes` | histogram | method, route |
+//! | `http_server_response_body_size_bytes` | histogram | method, route, status code, status class |
+//! | `http_server_active_requests` | gauge | method, route |
+//! | `http_server_request_errors_total` | counter | method, route, `error_type` |
+//!
+//! Labels: `http_request_method` (`GET` … `PATCH`, `_OTHER` for anything else),
+//! `http_route` (the route template from axum's
+//! [`MatchedPath`](axum::extract::MatchedPath), e.g. `/users/{id}`; nested routers give the
+//! full template; requests no route matched — 404s, fallbacks — share the one value
+//! [`UNMATCHED_ROUTE`]), `http_response_status_code` (`200`; empty when no response was
+//! produced), `http_response_status_class` (`1xx` … `5xx`, `none`) and `error_type`
+//! (`server_error` for 5xx, `panic`, `cancelled`, `body_error`, `service_error`).
+//!
+//! The duration, the response size and the in-flight count end when the **response body
+//! finishes**: a drop guard moves from the [`ResponseFuture`] into the [`ResponseBody`],
+//! so a streamed response is timed to its last byte, and a client that disconnects, a
+//! panicking handler (with or without tower-http's `CatchPanicLayer`, on either side) or
+//! a dropped future still end the request exactly once. Body sizes count the bytes that
+//! really flow, not `Content-Length`.
+//!
+//! [`WebSocketMetrics`], recorded by [`InstrumentedWebSocket`]:
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `websocket_active_connections` | gauge | |
+//! | `websocket_connections_total` | counter | |
+//! | `websocket_messages_total` | counter | `direction` (`received`/`sent`), `kind` (`text`, `binary`, `ping`, `pong`, `close`) |
+//! | `websocket_message_bytes_total` | counter | `direction`, `kind` |
+//! | `websocket_connection_duration_seconds` | histogram | |
+//! | `websocket_closes_total` | counter | `direction`, `websocket_close_code` (1006 when the peer vanished) |
+//!
+//! Process metrics (`process_cpu_seconds_total`, `process_resident_memory_bytes`, …) live
+//! in the `fiko-metrics-process` crate.
+//!
+//! # Options
+//!
+//! - [`HttpMetricsLayer::exclude`]: paths not measured (e.g. the metrics endpoint).
+//! - [`HttpMetricsLayer::group`]: paths under a prefix share one `http_route` value.
+//! - [`HttpMetricsLayer::custom_labels`]: per-request labels of the application's own,
+//!   closed-enum types (e.g. the customer's plan), through [`CustomLabels`].
+//! - [`MetricsEndpoints`]: paths, version, health checks with timeouts, bearer token,
+//!   client-address allow-list.
+
 mod endpoints;
 mod layer;
 mod websocket;
-pub use crate::endpoints::{DEFAULT_HEALTH_PATH, DEFAULT_METRICS_PATH, InvalidNetwork, MetricsEndpoints, Network};
+
+pub use crate::endpoints::{
+    DEFAULT_HEALTH_PATH, DEFAULT_METRICS_PATH, InvalidNetwork, MetricsEndpoints, Network,
+};
 pub use crate::layer::custom::{CustomLabels, FinishedRequest, RequestHead};
-pub use crate::layer::metrics::*;
+pub use crate::layer::metrics::{
+    ErrorLabels, ErrorType, HttpServerMetrics, Method, RequestLabels, RouteLabels, StatusClass,
+    StatusCode, UNMATCHED_ROUTE,
+};
 pub use crate::layer::{HttpMetrics, HttpMetricsLayer, ResponseBody, ResponseFuture};
-pub use crate::websocket::{ABNORMAL_CLOSURE, CloseLabels, Direction, InstrumentedWebSocket, MessageKind, MessageLabels, NO_STATUS_RECEIVED, WebSocketMetrics};
+pub use crate::websocket::{
+    ABNORMAL_CLOSURE, CloseLabels, Direction, InstrumentedWebSocket, MessageKind, MessageLabels,
+    NO_STATUS_RECEIVED, WebSocketMetrics,
+};
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -202,7 +202,9 @@ impl InstrumentedWebSocket {
             .get_or_create(&labels)
             .inc_by(bytes);
         if let Message::Close(frame) = message {
-            let code = frame.as_ref().map_or(NO_STATUS_RECEIVED, |frame| frame.code);
+            let code = frame
+                .as_ref()
+                .map_or(NO_STATUS_RECEIVED, |frame| frame.code);
             let already = match direction {
                 Direction::Received => std::mem::replace(&mut self.close_received, true),
                 Direction::Sent => std::mem::replace(&mut self.close_sent, true),

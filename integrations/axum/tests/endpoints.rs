@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
-use common::{Server, bounded, client, parse, sum};
+use common::{Server, bounded, client};
 use fiko_metrics::{Counter, MetricSet, Registry};
-use fiko_metrics_axum::{HttpMetricsLayer, HttpServerMetrics, MetricsEndpoints, Network, WebSocketMetrics};
+use fiko_metrics_axum::{
+    HttpMetricsLayer, HttpServerMetrics, MetricsEndpoints, Network, WebSocketMetrics,
+};
 
 /// A registry holding only a fixed counter, so two scrapes are byte-identical.
 fn fixed_registry() -> Arc<Registry> {
@@ -23,7 +25,10 @@ fn fixed_registry() -> Arc<Registry> {
         things: Counter,
     }
     let registry = Arc::new(Registry::new());
-    Demo::register(&registry).expect("register").things.inc_by(42);
+    Demo::register(&registry)
+        .expect("register")
+        .things
+        .inc_by(42);
     registry
 }
 
@@ -36,21 +41,43 @@ async fn live_output_passes_promtool_check_metrics() {
     fiko_metrics_process::register(&registry).expect("process");
     let app = Router::new()
         .route("/users/{id}", get(|| async { "user" }))
-        .route("/fail", get(|| async { axum::http::StatusCode::BAD_GATEWAY }))
+        .route(
+            "/fail",
+            get(|| async { axum::http::StatusCode::BAD_GATEWAY }),
+        )
         .merge(MetricsEndpoints::new(registry.clone()).into_router())
         .layer(HttpMetricsLayer::new(http_metrics).exclude("/api/v1/metrics"));
     let server = Server::start(app).await;
     let http = client();
     let text = bounded(async {
-        for path in ["/users/1", "/users/2", "/fail", "/nope", "/users/3?x=\"quoted\""] {
-            http.get(server.url(path)).send().await.expect("get").bytes().await.expect("body");
+        for path in [
+            "/users/1",
+            "/users/2",
+            "/fail",
+            "/nope",
+            "/users/3?x=\"quoted\"",
+        ] {
+            http.get(server.url(path))
+                .send()
+                .await
+                .expect("get")
+                .bytes()
+                .await
+                .expect("body");
         }
-        let response = http.get(server.url("/api/v1/metrics")).send().await.expect("scrape");
+        let response = http
+            .get(server.url("/api/v1/metrics"))
+            .send()
+            .await
+            .expect("scrape");
         assert_eq!(response.status(), 200);
         response.text().await.expect("text")
     })
     .await;
-    assert!(text.contains("http_server_request_duration_seconds_bucket{"), "{text}");
+    assert!(
+        text.contains("http_server_request_duration_seconds_bucket{"),
+        "{text}"
+    );
     assert!(text.contains("process_resident_memory_bytes "), "{text}");
 
     let mut child = Command::new(promtool)
@@ -60,7 +87,12 @@ async fn live_output_passes_promtool_check_metrics() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run promtool");
-    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
     let output = child.wait_with_output().expect("promtool output");
     assert!(
         output.status.success() && output.stdout.is_empty() && output.stderr.is_empty(),
@@ -78,7 +110,10 @@ async fn content_negotiation_and_gzip() {
     let url = server.url("/api/v1/metrics");
     bounded(async {
         let plain = http.get(&url).send().await.expect("get");
-        assert_eq!(plain.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+        assert_eq!(
+            plain.headers()["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
         assert!(plain.headers().get("content-encoding").is_none());
         let plain = plain.text().await.expect("text");
         assert!(plain.contains("demo_things_total 42\n"), "{plain}");
@@ -86,7 +121,10 @@ async fn content_negotiation_and_gzip() {
 
         let open = http
             .get(&url)
-            .header("accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
+            .header(
+                "accept",
+                "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+            )
             .send()
             .await
             .expect("get");
@@ -98,15 +136,27 @@ async fn content_negotiation_and_gzip() {
         assert!(open.ends_with("# EOF\n"), "{open}");
         assert!(open.contains("demo_things_total 42"), "{open}");
 
-        let zipped = http.get(&url).header("accept-encoding", "gzip, br").send().await.expect("get");
+        let zipped = http
+            .get(&url)
+            .header("accept-encoding", "gzip, br")
+            .send()
+            .await
+            .expect("get");
         assert_eq!(zipped.headers()["content-encoding"], "gzip");
         let bytes = zipped.bytes().await.expect("bytes");
         assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip magic");
         let mut unzipped = String::new();
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut unzipped).expect("gunzip");
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut unzipped)
+            .expect("gunzip");
         assert_eq!(unzipped, plain);
 
-        let refused = http.get(&url).header("accept-encoding", "gzip;q=0").send().await.expect("get");
+        let refused = http
+            .get(&url)
+            .header("accept-encoding", "gzip;q=0")
+            .send()
+            .await
+            .expect("get");
         assert!(refused.headers().get("content-encoding").is_none());
         assert_eq!(refused.text().await.expect("text"), plain);
     })
@@ -122,9 +172,30 @@ async fn configured_paths_are_served() {
     let server = Server::start(router).await;
     let http = client();
     bounded(async {
-        assert_eq!(http.get(server.url("/metrics")).send().await.expect("get").status(), 200);
-        assert_eq!(http.get(server.url("/healthz")).send().await.expect("get").status(), 200);
-        assert_eq!(http.get(server.url("/api/v1/metrics")).send().await.expect("get").status(), 404);
+        assert_eq!(
+            http.get(server.url("/metrics"))
+                .send()
+                .await
+                .expect("get")
+                .status(),
+            200
+        );
+        assert_eq!(
+            http.get(server.url("/healthz"))
+                .send()
+                .await
+                .expect("get")
+                .status(),
+            200
+        );
+        assert_eq!(
+            http.get(server.url("/api/v1/metrics"))
+                .send()
+                .await
+                .expect("get")
+                .status(),
+            404
+        );
     })
     .await;
 }
@@ -132,7 +203,9 @@ async fn configured_paths_are_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_200_when_checks_pass_and_503_when_one_fails() {
     // A real dependency for the checks: a TCP listener that is up, and a port that is not.
-    let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let up = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let up_addr = up.local_addr().expect("addr");
     let down_addr: SocketAddr = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -159,26 +232,50 @@ async fn health_is_200_when_checks_pass_and_503_when_one_fails() {
     let unhealthy = Server::start(unhealthy).await;
     let http = client();
     bounded(async {
-        let response = http.get(healthy.url("/api/v1/metrics/health")).send().await.expect("get");
+        let response = http
+            .get(healthy.url("/api/v1/metrics/health"))
+            .send()
+            .await
+            .expect("get");
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "application/json");
         let body: serde_json::Value = response.json_value().await;
         assert_eq!(body["status"], "healthy");
         assert_eq!(body["version"], "1.2.3");
-        assert!(body["uptime_seconds"].as_f64().is_some_and(|s| s >= 0.0), "{body}");
+        assert!(
+            body["uptime_seconds"].as_f64().is_some_and(|s| s >= 0.0),
+            "{body}"
+        );
         assert_eq!(body["checks"]["database"]["status"], "healthy");
 
         let start = Instant::now();
-        let response = http.get(unhealthy.url("/api/v1/metrics/health")).send().await.expect("get");
-        assert!(start.elapsed() < Duration::from_secs(2), "the slow check is cut at its timeout");
+        let response = http
+            .get(unhealthy.url("/api/v1/metrics/health"))
+            .send()
+            .await
+            .expect("get");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "the slow check is cut at its timeout"
+        );
         assert_eq!(response.status(), 503);
         let body: serde_json::Value = response.json_value().await;
         assert_eq!(body["status"], "unhealthy");
         assert_eq!(body["checks"]["database"]["status"], "healthy");
         assert_eq!(body["checks"]["redis"]["status"], "unhealthy");
-        assert!(body["checks"]["redis"]["error"].as_str().is_some_and(|e| e.contains("refused")), "{body}");
+        assert!(
+            body["checks"]["redis"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("refused")),
+            "{body}"
+        );
         assert_eq!(body["checks"]["slow"]["status"], "unhealthy");
-        assert!(body["checks"]["slow"]["error"].as_str().is_some_and(|e| e.contains("timed out")), "{body}");
+        assert!(
+            body["checks"]["slow"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("timed out")),
+            "{body}"
+        );
     })
     .await;
     drop(up);
@@ -198,17 +295,32 @@ impl JsonValue for reqwest::Response {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_token_and_allow_list() {
     let token = "t0k3n-with-enough-entropy";
-    let with_token = Server::start(MetricsEndpoints::new(fixed_registry()).bearer_token(token).into_router()).await;
-    let elsewhere: Network = "10.0.0.0/8".parse().expect("network");
-    let other_network =
-        Server::start(MetricsEndpoints::new(fixed_registry()).allow(elsewhere).into_router()).await;
-    let loopback = Server::start(
-        MetricsEndpoints::new(fixed_registry()).allow_loopback().bearer_token(token).into_router(),
+    let with_token = Server::start(
+        MetricsEndpoints::new(fixed_registry())
+            .bearer_token(token)
+            .into_router(),
     )
     .await;
-    let no_peer_address =
-        Server::start_without_connect_info(MetricsEndpoints::new(fixed_registry()).allow_loopback().into_router())
-            .await;
+    let elsewhere: Network = "10.0.0.0/8".parse().expect("network");
+    let other_network = Server::start(
+        MetricsEndpoints::new(fixed_registry())
+            .allow(elsewhere)
+            .into_router(),
+    )
+    .await;
+    let loopback = Server::start(
+        MetricsEndpoints::new(fixed_registry())
+            .allow_loopback()
+            .bearer_token(token)
+            .into_router(),
+    )
+    .await;
+    let no_peer_address = Server::start_without_connect_info(
+        MetricsEndpoints::new(fixed_registry())
+            .allow_loopback()
+            .into_router(),
+    )
+    .await;
     let http = client();
     bounded(async {
         for path in ["/api/v1/metrics", "/api/v1/metrics/health"] {
@@ -217,31 +329,74 @@ async fn bearer_token_and_allow_list() {
             assert_eq!(none.headers()["www-authenticate"], "Bearer");
             let body = none.text().await.expect("body");
             assert!(!body.contains(token));
-            let wrong = http.get(with_token.url(path)).bearer_auth("t0k3n-with-enough-entropX").send().await.expect("get");
+            let wrong = http
+                .get(with_token.url(path))
+                .bearer_auth("t0k3n-with-enough-entropX")
+                .send()
+                .await
+                .expect("get");
             assert_eq!(wrong.status(), 401, "{path}");
-            let short = http.get(with_token.url(path)).bearer_auth("t0k3n").send().await.expect("get");
+            let short = http
+                .get(with_token.url(path))
+                .bearer_auth("t0k3n")
+                .send()
+                .await
+                .expect("get");
             assert_eq!(short.status(), 401, "{path}");
-            let basic = http.get(with_token.url(path)).basic_auth("user", Some(token)).send().await.expect("get");
+            let basic = http
+                .get(with_token.url(path))
+                .basic_auth("user", Some(token))
+                .send()
+                .await
+                .expect("get");
             assert_eq!(basic.status(), 401, "{path}");
-            let right = http.get(with_token.url(path)).bearer_auth(token).send().await.expect("get");
+            let right = http
+                .get(with_token.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("get");
             assert_eq!(right.status(), 200, "{path}");
 
             let outside = http.get(other_network.url(path)).send().await.expect("get");
-            assert_eq!(outside.status(), 403, "{path}: 127.0.0.1 is not in 10.0.0.0/8");
+            assert_eq!(
+                outside.status(),
+                403,
+                "{path}: 127.0.0.1 is not in 10.0.0.0/8"
+            );
 
             let inside_no_token = http.get(loopback.url(path)).send().await.expect("get");
             assert_eq!(inside_no_token.status(), 401, "{path}");
-            let inside = http.get(loopback.url(path)).bearer_auth(token).send().await.expect("get");
+            let inside = http
+                .get(loopback.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("get");
             assert_eq!(inside.status(), 200, "{path}");
 
-            let unknown_peer = http.get(no_peer_address.url(path)).send().await.expect("get");
-            assert_eq!(unknown_peer.status(), 403, "{path}: an allow-list fails closed");
+            let unknown_peer = http
+                .get(no_peer_address.url(path))
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(
+                unknown_peer.status(),
+                403,
+                "{path}: an allow-list fails closed"
+            );
         }
     })
     .await;
     // The token is not in the endpoints' debug output either.
-    let debug = format!("{:?}", MetricsEndpoints::new(fixed_registry()).bearer_token(token));
-    assert!(!debug.contains(token) && debug.contains("redacted"), "{debug}");
+    let debug = format!(
+        "{:?}",
+        MetricsEndpoints::new(fixed_registry()).bearer_token(token)
+    );
+    assert!(
+        !debug.contains(token) && debug.contains("redacted"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -282,7 +437,9 @@ fn slow_scrapes_do_not_block_the_async_runtime() {
             let _ = tokio::time::timeout(Duration::from_secs(60), stop_rx).await;
         });
     });
-    let base = addr_rx.recv_timeout(Duration::from_secs(10)).expect("server address");
+    let base = addr_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("server address");
     let clients = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -295,14 +452,28 @@ fn slow_scrapes_do_not_block_the_async_runtime() {
             let url = format!("{base}/api/v1/metrics");
             async move {
                 let start = Instant::now();
-                let text = http.get(url).send().await.expect("scrape").text().await.expect("text");
+                let text = http
+                    .get(url)
+                    .send()
+                    .await
+                    .expect("scrape")
+                    .text()
+                    .await
+                    .expect("text");
                 (start.elapsed(), text)
             }
         });
         // Give the scrape a head start, then ping while it is being collected.
         tokio::time::sleep(Duration::from_millis(100)).await;
         let start = Instant::now();
-        let pong = http.get(format!("{base}/ping")).send().await.expect("ping").text().await.expect("text");
+        let pong = http
+            .get(format!("{base}/ping"))
+            .send()
+            .await
+            .expect("ping")
+            .text()
+            .await
+            .expect("text");
         let ping_time = start.elapsed();
         assert_eq!(pong, "pong");
         let (scrape_time, text) = scrape.await.expect("scrape task");

@@ -44,18 +44,31 @@ async fn route_templates_label_requests_including_nested_routers() {
     let (registry, layer) = setup();
     let api = Router::new().route("/items/{item_id}", get(|| async { "item" }));
     let app = Router::new()
-        .route("/users/{id}", get(|| async { "user" }).post(|| async { "created" }))
+        .route(
+            "/users/{id}",
+            get(|| async { "user" }).post(|| async { "created" }),
+        )
         .nest("/api", api)
         .layer(layer);
     let server = Server::start(app).await;
     let http = client();
     bounded(async {
-        for path in ["/users/1", "/users/2", "/users/3", "/api/items/7", "/api/items/8"] {
+        for path in [
+            "/users/1",
+            "/users/2",
+            "/users/3",
+            "/api/items/7",
+            "/api/items/8",
+        ] {
             let response = http.get(server.url(path)).send().await.expect("get");
             assert_eq!(response.status(), 200);
             response.bytes().await.expect("body");
         }
-        let response = http.post(server.url("/users/9")).send().await.expect("post");
+        let response = http
+            .post(server.url("/users/9"))
+            .send()
+            .await
+            .expect("post");
         assert_eq!(response.status(), 200);
         response.bytes().await.expect("body");
     })
@@ -71,16 +84,31 @@ async fn route_templates_label_requests_including_nested_routers() {
     assert_eq!(sum(&samples, REQUESTS, &get_user), 3.0);
     assert_eq!(sum(&samples, DURATION_COUNT, &get_user), 3.0);
     assert_eq!(
-        sum(&samples, REQUESTS, &[("http_route", "/api/items/{item_id}")]),
+        sum(
+            &samples,
+            REQUESTS,
+            &[("http_route", "/api/items/{item_id}")]
+        ),
         2.0,
         "nested routes keep their full template"
     );
     assert_eq!(
-        sum(&samples, REQUESTS, &[("http_request_method", "POST"), ("http_route", "/users/{id}")]),
+        sum(
+            &samples,
+            REQUESTS,
+            &[
+                ("http_request_method", "POST"),
+                ("http_route", "/users/{id}")
+            ]
+        ),
         1.0
     );
     // No raw path ever becomes a label value.
-    assert!(samples.iter().all(|s| s.label("http_route") != Some("/users/1")));
+    assert!(
+        samples
+            .iter()
+            .all(|s| s.label("http_route") != Some("/users/1"))
+    );
     assert_eq!(sum(&samples, ACTIVE, &[]), 0.0);
 }
 
@@ -125,14 +153,22 @@ async fn a_thousand_random_unmatched_paths_make_exactly_one_series() {
 
     let samples = scrape(&registry);
     let series = find(&samples, REQUESTS, &[]);
-    assert_eq!(series.len(), 1, "one series for all unmatched requests: {series:?}");
+    assert_eq!(
+        series.len(),
+        1,
+        "one series for all unmatched requests: {series:?}"
+    );
     assert_eq!(series[0].label("http_route"), Some(UNMATCHED_ROUTE));
     assert_eq!(series[0].label("http_response_status_code"), Some("404"));
     assert_eq!(series[0].value, 1000.0);
     assert_eq!(find(&samples, DURATION_COUNT, &[]).len(), 1);
     assert_eq!(find(&samples, ACTIVE, &[]).len(), 1);
     // Nothing was folded into an overflow series either: the cardinality never grew.
-    assert!(find(&samples, "fiko_metrics_label_overflow_total", &[]).iter().all(|s| s.value == 0.0));
+    assert!(
+        find(&samples, "fiko_metrics_label_overflow_total", &[])
+            .iter()
+            .all(|s| s.value == 0.0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,9 +177,15 @@ async fn status_codes_and_classes_and_server_errors() {
     let app = Router::new()
         .route("/ok", get(|| async { "ok" }))
         .route("/created", post(|| async { (StatusCode::CREATED, "made") }))
-        .route("/moved", get(|| async { (StatusCode::FOUND, [("location", "/ok")]) }))
+        .route(
+            "/moved",
+            get(|| async { (StatusCode::FOUND, [("location", "/ok")]) }),
+        )
         .route("/teapot", get(|| async { StatusCode::IM_A_TEAPOT }))
-        .route("/broken", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
+        .route(
+            "/broken",
+            get(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
+        )
         .route("/busy", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
         .layer(layer);
     let server = Server::start(app).await;
@@ -163,7 +205,13 @@ async fn status_codes_and_classes_and_server_errors() {
         ] {
             for _ in 0..times {
                 let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-                http.request(method, server.url(path)).send().await.expect("send").bytes().await.expect("body");
+                http.request(method, server.url(path))
+                    .send()
+                    .await
+                    .expect("send")
+                    .bytes()
+                    .await
+                    .expect("body");
             }
         }
     })
@@ -171,12 +219,30 @@ async fn status_codes_and_classes_and_server_errors() {
 
     let samples = scrape(&registry);
     for (class, count) in [("2xx", 5.0), ("3xx", 1.0), ("4xx", 1.0), ("5xx", 3.0)] {
-        assert_eq!(sum(&samples, REQUESTS, &[("http_response_status_class", class)]), count, "{class}");
+        assert_eq!(
+            sum(&samples, REQUESTS, &[("http_response_status_class", class)]),
+            count,
+            "{class}"
+        );
     }
-    for (code, count) in [("200", 3.0), ("201", 2.0), ("302", 1.0), ("418", 1.0), ("500", 2.0), ("503", 1.0)] {
-        assert_eq!(sum(&samples, REQUESTS, &[("http_response_status_code", code)]), count, "{code}");
+    for (code, count) in [
+        ("200", 3.0),
+        ("201", 2.0),
+        ("302", 1.0),
+        ("418", 1.0),
+        ("500", 2.0),
+        ("503", 1.0),
+    ] {
+        assert_eq!(
+            sum(&samples, REQUESTS, &[("http_response_status_code", code)]),
+            count,
+            "{code}"
+        );
     }
-    assert_eq!(sum(&samples, ERRORS, &[("error_type", "server_error")]), 3.0);
+    assert_eq!(
+        sum(&samples, ERRORS, &[("error_type", "server_error")]),
+        3.0
+    );
     assert_eq!(sum(&samples, ERRORS, &[("http_route", "/broken")]), 2.0);
     assert_eq!(sum(&samples, ERRORS, &[]), 3.0, "4xx are not server errors");
 }
@@ -196,11 +262,16 @@ fn streamed(chunks: usize, size: usize, pause: Duration) -> Body {
 async fn streamed_body_sizes_and_duration_until_the_body_ends() {
     let (registry, layer) = setup();
     let app = Router::new()
-        .route("/download", get(|| async { streamed(10, 1000, Duration::from_millis(30)) }))
+        .route(
+            "/download",
+            get(|| async { streamed(10, 1000, Duration::from_millis(30)) }),
+        )
         .route(
             "/upload",
             post(|body: Body| async move {
-                let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|_| StatusCode::BAD_REQUEST)?;
+                let bytes = axum::body::to_bytes(body, usize::MAX)
+                    .await
+                    .map_err(|_| StatusCode::BAD_REQUEST)?;
                 Ok::<_, StatusCode>(bytes.len().to_string())
             }),
         )
@@ -209,7 +280,10 @@ async fn streamed_body_sizes_and_duration_until_the_body_ends() {
     let http = client();
     bounded(async {
         let response = http.get(server.url("/download")).send().await.expect("get");
-        assert!(response.headers().get("content-length").is_none(), "streamed, no length");
+        assert!(
+            response.headers().get("content-length").is_none(),
+            "streamed, no length"
+        );
         // While the body streams, the request is still in flight.
         let mut stream = response.bytes_stream();
         let first = stream.next().await.expect("a chunk").expect("chunk");
@@ -233,18 +307,45 @@ async fn streamed_body_sizes_and_duration_until_the_body_ends() {
     })
     .await;
 
-    let ok = eventually(Duration::from_secs(5), || sum(&scrape(&registry), ACTIVE, &[]) == 0.0).await;
+    let ok = eventually(Duration::from_secs(5), || {
+        sum(&scrape(&registry), ACTIVE, &[]) == 0.0
+    })
+    .await;
     assert!(ok, "in-flight back to 0");
     let samples = scrape(&registry);
     let download = [("http_route", "/download")];
-    assert_eq!(sum(&samples, "http_server_response_body_size_bytes_sum", &download), 10_000.0);
-    assert_eq!(sum(&samples, "http_server_response_body_size_bytes_count", &download), 1.0);
+    assert_eq!(
+        sum(
+            &samples,
+            "http_server_response_body_size_bytes_sum",
+            &download
+        ),
+        10_000.0
+    );
+    assert_eq!(
+        sum(
+            &samples,
+            "http_server_response_body_size_bytes_count",
+            &download
+        ),
+        1.0
+    );
     // The handler returned at once; the duration covers the 9 × 30 ms of streaming.
     let duration = sum(&samples, DURATION_SUM, &download);
     assert!(duration >= 0.27, "duration ends with the body: {duration}");
     let upload = [("http_route", "/upload")];
-    assert_eq!(sum(&samples, "http_server_request_body_size_bytes_sum", &upload), 5000.0);
-    assert_eq!(sum(&samples, "http_server_request_body_size_bytes_count", &upload), 1.0);
+    assert_eq!(
+        sum(&samples, "http_server_request_body_size_bytes_sum", &upload),
+        5000.0
+    );
+    assert_eq!(
+        sum(
+            &samples,
+            "http_server_request_body_size_bytes_count",
+            &upload
+        ),
+        1.0
+    );
     assert_eq!(sum(&samples, ERRORS, &[]), 0.0);
 }
 
@@ -253,7 +354,10 @@ async fn in_flight_returns_to_zero_after_a_client_disconnects_mid_body() {
     let (registry, layer) = setup();
     let app = Router::new()
         // 1000 chunks 20 ms apart: 20 s if the client stayed.
-        .route("/endless", get(|| async { streamed(1000, 512, Duration::from_millis(20)) }))
+        .route(
+            "/endless",
+            get(|| async { streamed(1000, 512, Duration::from_millis(20)) }),
+        )
         .layer(layer);
     let server = Server::start(app).await;
     let http = client();
@@ -266,14 +370,27 @@ async fn in_flight_returns_to_zero_after_a_client_disconnects_mid_body() {
         drop(stream);
     })
     .await;
-    let ok = eventually(Duration::from_secs(5), || sum(&scrape(&registry), ACTIVE, &[]) == 0.0).await;
+    let ok = eventually(Duration::from_secs(5), || {
+        sum(&scrape(&registry), ACTIVE, &[]) == 0.0
+    })
+    .await;
     assert!(ok, "in-flight back to 0 after the disconnect");
     let samples = scrape(&registry);
     let labels = [("http_route", "/endless"), ("error_type", "cancelled")];
     assert_eq!(sum(&samples, ERRORS, &labels), 1.0);
-    assert_eq!(sum(&samples, DURATION_COUNT, &[("http_route", "/endless")]), 1.0);
-    let sent = sum(&samples, "http_server_response_body_size_bytes_sum", &[("http_route", "/endless")]);
-    assert!(sent >= 512.0 && sent < 1000.0 * 512.0, "only what was sent: {sent}");
+    assert_eq!(
+        sum(&samples, DURATION_COUNT, &[("http_route", "/endless")]),
+        1.0
+    );
+    let sent = sum(
+        &samples,
+        "http_server_response_body_size_bytes_sum",
+        &[("http_route", "/endless")],
+    );
+    assert!(
+        (512.0..1000.0 * 512.0).contains(&sent),
+        "only what was sent: {sent}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,7 +413,10 @@ async fn in_flight_returns_to_zero_when_the_client_leaves_before_the_response() 
     let result = bounded(impatient.get(server.url("/slow")).send()).await;
     assert!(result.is_err(), "the client gave up");
     // hyper drops the handler future once it sees the connection closed.
-    let ok = eventually(Duration::from_secs(5), || sum(&scrape(&registry), ACTIVE, &[]) == 0.0).await;
+    let ok = eventually(Duration::from_secs(5), || {
+        sum(&scrape(&registry), ACTIVE, &[]) == 0.0
+    })
+    .await;
     assert!(ok, "in-flight back to 0 after the future was dropped");
     let samples = scrape(&registry);
     let cancelled = [
@@ -341,16 +461,32 @@ async fn panics_are_recorded_whichever_side_catches_them() {
     .await;
 
     for registry in [&inner_registry, &outer_registry] {
-        let ok = eventually(Duration::from_secs(5), || sum(&scrape(registry), ACTIVE, &[]) == 0.0).await;
+        let ok = eventually(Duration::from_secs(5), || {
+            sum(&scrape(registry), ACTIVE, &[]) == 0.0
+        })
+        .await;
         assert!(ok, "in-flight back to 0 after panics");
-        assert_eq!(sum(&scrape(registry), DURATION_COUNT, &[("http_route", "/boom")]), 2.0);
+        assert_eq!(
+            sum(
+                &scrape(registry),
+                DURATION_COUNT,
+                &[("http_route", "/boom")]
+            ),
+            2.0
+        );
     }
     let inner = scrape(&inner_registry);
-    assert_eq!(sum(&inner, REQUESTS, &[("http_response_status_code", "500")]), 2.0);
+    assert_eq!(
+        sum(&inner, REQUESTS, &[("http_response_status_code", "500")]),
+        2.0
+    );
     assert_eq!(sum(&inner, ERRORS, &[("error_type", "server_error")]), 2.0);
     let outer = scrape(&outer_registry);
     assert_eq!(sum(&outer, ERRORS, &[("error_type", "panic")]), 2.0);
-    assert_eq!(sum(&outer, REQUESTS, &[("http_response_status_class", "none")]), 2.0);
+    assert_eq!(
+        sum(&outer, REQUESTS, &[("http_response_status_class", "none")]),
+        2.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -368,7 +504,14 @@ async fn a_dropped_future_is_recorded_as_cancelled() {
     assert!(timed_out.is_err(), "the timeout dropped the future");
     let samples = scrape(&registry);
     assert_eq!(sum(&samples, ACTIVE, &[]), 0.0);
-    assert_eq!(sum(&samples, ERRORS, &[("error_type", "cancelled"), ("http_route", UNMATCHED_ROUTE)]), 1.0);
+    assert_eq!(
+        sum(
+            &samples,
+            ERRORS,
+            &[("error_type", "cancelled"), ("http_route", UNMATCHED_ROUTE)]
+        ),
+        1.0
+    );
     let duration = sum(&samples, DURATION_SUM, &[]);
     assert!(duration >= 0.05, "{duration}");
 }
@@ -427,26 +570,58 @@ async fn custom_labels_from_request_extensions() {
     let plans = PlanMetrics::register(&registry).expect("register plans");
     let app = Router::new()
         .route("/work", get(|| async { "done" }))
-        .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR.into_response() }))
+        .route(
+            "/fail",
+            get(|| async { StatusCode::INTERNAL_SERVER_ERROR.into_response() }),
+        )
         .layer(layer.custom_labels(plans.clone()))
         .layer(middleware::from_fn(authenticate));
     let server = Server::start(app).await;
     let http = client();
     bounded(async {
-        for (plan, path, times) in [("pro", "/work", 3), ("free", "/work", 2), ("free", "/fail", 1), ("", "/work", 4)] {
+        for (plan, path, times) in [
+            ("pro", "/work", 3),
+            ("free", "/work", 2),
+            ("free", "/fail", 1),
+            ("", "/work", 4),
+        ] {
             for _ in 0..times {
-                http.get(server.url(path)).header("x-plan", plan).send().await.expect("get").bytes().await.expect("body");
+                http.get(server.url(path))
+                    .header("x-plan", plan)
+                    .send()
+                    .await
+                    .expect("get")
+                    .bytes()
+                    .await
+                    .expect("body");
             }
         }
     })
     .await;
     let samples = scrape(&registry);
     let by_plan = "app_http_requests_by_plan_total";
-    assert_eq!(sum(&samples, by_plan, &[("plan", "pro"), ("failed", "false")]), 3.0);
-    assert_eq!(sum(&samples, by_plan, &[("plan", "free"), ("failed", "false")]), 2.0);
-    assert_eq!(sum(&samples, by_plan, &[("plan", "free"), ("failed", "true")]), 1.0);
-    assert_eq!(sum(&samples, by_plan, &[]), 6.0, "requests without a plan are left out");
-    assert_eq!(sum(&samples, REQUESTS, &[]), 10.0, "the standard metrics see every request");
+    assert_eq!(
+        sum(&samples, by_plan, &[("plan", "pro"), ("failed", "false")]),
+        3.0
+    );
+    assert_eq!(
+        sum(&samples, by_plan, &[("plan", "free"), ("failed", "false")]),
+        2.0
+    );
+    assert_eq!(
+        sum(&samples, by_plan, &[("plan", "free"), ("failed", "true")]),
+        1.0
+    );
+    assert_eq!(
+        sum(&samples, by_plan, &[]),
+        6.0,
+        "requests without a plan are left out"
+    );
+    assert_eq!(
+        sum(&samples, REQUESTS, &[]),
+        10.0,
+        "the standard metrics see every request"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -464,27 +639,58 @@ async fn excluded_routes_are_absent_and_groups_collapse() {
     let server = Server::start(app).await;
     let http = client();
     let text = bounded(async {
-        for path in ["/static/a.css", "/static/js/b.js", "/static/c.png", "/hello"] {
-            http.get(server.url(path)).send().await.expect("get").bytes().await.expect("body");
+        for path in [
+            "/static/a.css",
+            "/static/js/b.js",
+            "/static/c.png",
+            "/hello",
+        ] {
+            http.get(server.url(path))
+                .send()
+                .await
+                .expect("get")
+                .bytes()
+                .await
+                .expect("body");
         }
         let mut last = String::new();
         for _ in 0..3 {
-            let response = http.get(server.url("/api/v1/metrics")).send().await.expect("scrape");
+            let response = http
+                .get(server.url("/api/v1/metrics"))
+                .send()
+                .await
+                .expect("scrape");
             assert_eq!(response.status(), 200);
             last = response.text().await.expect("text");
         }
         // The health endpoint lies under the excluded prefix too.
-        http.get(server.url("/api/v1/metrics/health")).send().await.expect("health").bytes().await.expect("body");
+        http.get(server.url("/api/v1/metrics/health"))
+            .send()
+            .await
+            .expect("health")
+            .bytes()
+            .await
+            .expect("body");
         last
     })
     .await;
     let samples = parse(&text);
     assert!(
-        samples.iter().all(|s| !s.label("http_route").is_some_and(|r| r.starts_with("/api/v1/metrics"))),
+        samples.iter().all(|s| !s
+            .label("http_route")
+            .is_some_and(|r| r.starts_with("/api/v1/metrics"))),
         "the metrics endpoint does not measure itself:\n{text}"
     );
     assert_eq!(sum(&samples, REQUESTS, &[("http_route", "/static/*")]), 3.0);
-    assert_eq!(find(&samples, REQUESTS, &[]).len(), 2, "one series for static files, one for /hello");
+    assert_eq!(
+        find(&samples, REQUESTS, &[]).len(),
+        2,
+        "one series for static files, one for /hello"
+    );
     let after = scrape(&registry);
-    assert_eq!(sum(&after, REQUESTS, &[]), 4.0, "scrapes and health checks were never counted");
+    assert_eq!(
+        sum(&after, REQUESTS, &[]),
+        4.0,
+        "scrapes and health checks were never counted"
+    );
 }

@@ -57,8 +57,13 @@ async fn message_counts_and_bytes_are_exact() {
     let server = Server::start(echo_app(metrics)).await;
     let url = format!("ws://{}/ws", server.addr);
     bounded(async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.expect("connect");
-        assert_eq!(sum(&scrape(&registry), "websocket_active_connections", &[]), 1.0);
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+            .await
+            .expect("connect");
+        assert_eq!(
+            sum(&scrape(&registry), "websocket_active_connections", &[]),
+            1.0
+        );
         let sent = [
             tungstenite::Message::text("hello"),
             tungstenite::Message::text("héllo wörld"), // 13 bytes of UTF-8
@@ -70,12 +75,17 @@ async fn message_counts_and_bytes_are_exact() {
             let echo = ws.next().await.expect("echo").expect("echo");
             assert_eq!(echo, message);
         }
-        ws.send(tungstenite::Message::Ping(Bytes::from_static(b"ping"))).await.expect("ping");
+        ws.send(tungstenite::Message::Ping(Bytes::from_static(b"ping")))
+            .await
+            .expect("ping");
         let pong = ws.next().await.expect("pong").expect("pong");
         assert!(pong.is_pong());
-        ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "bye".into() }))
-            .await
-            .expect("close");
+        ws.close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        }))
+        .await
+        .expect("close");
         // Read until the server's close reply ends the stream.
         while let Some(Ok(_)) = ws.next().await {}
     })
@@ -96,18 +106,33 @@ async fn message_counts_and_bytes_are_exact() {
         ("sent", "binary", 2.0, 1100.0),
     ] {
         let labels = [("direction", direction), ("kind", kind)];
-        assert_eq!(sum(&samples, MESSAGES, &labels), count, "{direction} {kind} messages");
-        assert_eq!(sum(&samples, BYTES, &labels), bytes, "{direction} {kind} bytes");
+        assert_eq!(
+            sum(&samples, MESSAGES, &labels),
+            count,
+            "{direction} {kind} messages"
+        );
+        assert_eq!(
+            sum(&samples, BYTES, &labels),
+            bytes,
+            "{direction} {kind} bytes"
+        );
     }
     // tungstenite answers pings and close frames itself; those replies are not counted.
     assert_eq!(sum(&samples, MESSAGES, &[]), 10.0);
     assert_eq!(
-        sum(&samples, "websocket_closes_total", &[("direction", "received"), ("websocket_close_code", "1000")]),
+        sum(
+            &samples,
+            "websocket_closes_total",
+            &[("direction", "received"), ("websocket_close_code", "1000")]
+        ),
         1.0
     );
     assert_eq!(sum(&samples, "websocket_closes_total", &[]), 1.0);
     assert_eq!(sum(&samples, "websocket_connections_total", &[]), 1.0);
-    assert_eq!(sum(&samples, "websocket_connection_duration_seconds_count", &[]), 1.0);
+    assert_eq!(
+        sum(&samples, "websocket_connection_duration_seconds_count", &[]),
+        1.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,12 +143,19 @@ async fn abrupt_disconnects_bring_the_active_gauge_back_to_zero() {
     bounded(async {
         let mut clients = Vec::new();
         for _ in 0..3 {
-            let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.expect("connect");
-            ws.send(tungstenite::Message::text("hi")).await.expect("send");
+            let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+                .await
+                .expect("connect");
+            ws.send(tungstenite::Message::text("hi"))
+                .await
+                .expect("send");
             ws.next().await.expect("echo").expect("echo");
             clients.push(ws);
         }
-        assert_eq!(sum(&scrape(&registry), "websocket_active_connections", &[]), 3.0);
+        assert_eq!(
+            sum(&scrape(&registry), "websocket_active_connections", &[]),
+            3.0
+        );
         // Drop the TCP connections without any close frame.
         drop(clients);
     })
@@ -135,17 +167,35 @@ async fn abrupt_disconnects_bring_the_active_gauge_back_to_zero() {
     assert!(ok, "active connections back to 0 after abrupt disconnects");
     let samples = scrape(&registry);
     assert_eq!(
-        sum(&samples, "websocket_closes_total", &[("websocket_close_code", "1006")]),
+        sum(
+            &samples,
+            "websocket_closes_total",
+            &[("websocket_close_code", "1006")]
+        ),
         3.0,
         "abnormal closures are counted"
     );
-    assert_eq!(sum(&samples, "websocket_connection_duration_seconds_count", &[]), 3.0);
-    assert_eq!(sum(&samples, MESSAGES, &[("direction", "received"), ("kind", "text")]), 3.0);
+    assert_eq!(
+        sum(&samples, "websocket_connection_duration_seconds_count", &[]),
+        3.0
+    );
+    assert_eq!(
+        sum(
+            &samples,
+            MESSAGES,
+            &[("direction", "received"), ("kind", "text")]
+        ),
+        3.0
+    );
 }
 
 #[test]
 fn the_set_is_declared_for_the_generator() {
-    let metrics: Vec<&str> = WebSocketMetrics::DESCRIPTOR.metrics.iter().map(|m| m.name).collect();
+    let metrics: Vec<&str> = WebSocketMetrics::DESCRIPTOR
+        .metrics
+        .iter()
+        .map(|m| m.name)
+        .collect();
     assert!(metrics.contains(&"websocket_active_connections"));
     let kind = WebSocketMetrics::DESCRIPTOR
         .metric("websocket_messages")

@@ -53,11 +53,15 @@ impl Network {
         };
         match (self.address, address) {
             (IpAddr::V4(net), IpAddr::V4(addr)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(addr) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(addr)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(addr) & mask
             }
             _ => false,
@@ -118,8 +122,8 @@ impl fmt::Debug for Access {
 }
 
 impl Access {
-    /// `Ok` when the request may proceed, else the 403 or 401 response.
-    pub(crate) fn check(&self, request: &http::request::Parts) -> Result<(), Response> {
+    /// `Ok` when the request may proceed, else why not.
+    pub(crate) fn check(&self, request: &http::request::Parts) -> Result<(), Refusal> {
         if !self.allow.is_empty() {
             // Without the peer address (the app was not served with connect info) nobody
             // is allowed: an allow-list fails closed.
@@ -129,7 +133,7 @@ impl Access {
                 .map(|ConnectInfo(address)| address.ip());
             let allowed = client.is_some_and(|ip| self.allow.iter().any(|net| net.contains(ip)));
             if !allowed {
-                return Err((StatusCode::FORBIDDEN, "client address not allowed\n").into_response());
+                return Err(Refusal::Forbidden);
             }
         }
         if let Some(expected) = &self.token {
@@ -139,16 +143,35 @@ impl Access {
                 .and_then(|value| bearer(value.as_bytes()));
             let valid = presented.is_some_and(|token| bool::from(token.ct_eq(expected)));
             if !valid {
-                let mut response =
-                    (StatusCode::UNAUTHORIZED, "missing or invalid bearer token\n").into_response();
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer"),
-                );
-                return Err(response);
+                return Err(Refusal::Unauthorized);
             }
         }
         Ok(())
+    }
+}
+
+/// Why a request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The client address is outside the allow-list: 403.
+    Forbidden,
+    /// The bearer token is missing or wrong: 401.
+    Unauthorized,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Forbidden => {
+                (StatusCode::FORBIDDEN, "client address not allowed\n").into_response()
+            }
+            Self::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+                "missing or invalid bearer token\n",
+            )
+                .into_response(),
+        }
     }
 }
 

@@ -33,7 +33,11 @@ impl HealthCheck {
 }
 
 /// Runs every check concurrently; returns whether all passed, and the JSON report.
-pub(crate) async fn report(checks: &[HealthCheck], version: &str, uptime: Duration) -> (bool, Value) {
+pub(crate) async fn report(
+    checks: &[HealthCheck],
+    version: &str,
+    uptime: Duration,
+) -> (bool, Value) {
     // Each check runs in its own task: a panicking check fails, it does not take the
     // endpoint down, and a check that ignores its timeout is aborted.
     let started: Vec<_> = checks
@@ -47,15 +51,16 @@ pub(crate) async fn report(checks: &[HealthCheck], version: &str, uptime: Durati
     let mut results = Map::new();
     for (check, start, task) in started {
         let abort = task.abort_handle();
-        let outcome = match tokio::time::timeout(check.timeout.saturating_sub(start.elapsed()), task).await {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(error))) => Err(error),
-            Ok(Err(_)) => Err("the check panicked".to_owned()),
-            Err(_) => {
-                abort.abort();
-                Err(format!("timed out after {:?}", check.timeout))
-            }
-        };
+        let outcome =
+            match tokio::time::timeout(check.timeout.saturating_sub(start.elapsed()), task).await {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(error))) => Err(error),
+                Ok(Err(_)) => Err("the check panicked".to_owned()),
+                Err(_) => {
+                    abort.abort();
+                    Err(format!("timed out after {:?}", check.timeout))
+                }
+            };
         let duration = start.elapsed().as_secs_f64();
         let entry = match outcome {
             Ok(()) => json!({ "status": "healthy", "duration_seconds": duration }),

@@ -16,8 +16,8 @@ use axum::routing::get;
 use fiko_metrics::{Format, Registry};
 use http::{HeaderValue, StatusCode, header};
 
-pub use self::access::{InvalidNetwork, Network};
 use self::access::Access;
+pub use self::access::{InvalidNetwork, Network};
 use self::health::HealthCheck;
 
 /// The default path of the metrics endpoint.
@@ -90,7 +90,11 @@ impl fmt::Debug for MetricsEndpoints {
             .field("version", &self.version)
             .field(
                 "checks",
-                &self.checks.iter().map(|check| &check.name).collect::<Vec<_>>(),
+                &self
+                    .checks
+                    .iter()
+                    .map(|check| &check.name)
+                    .collect::<Vec<_>>(),
             )
             .field("access", &self.access)
             .finish()
@@ -141,13 +145,19 @@ impl MetricsEndpoints {
     /// Adds a named health check, run at every health request: healthy when it returns
     /// `Ok` within `timeout`; an `Err` (its text is reported), a timeout or a panic make the
     /// endpoint answer 503.
-    pub fn health_check<F, Fut, E>(mut self, name: impl Into<String>, timeout: Duration, check: F) -> Self
+    pub fn health_check<F, Fut, E>(
+        mut self,
+        name: impl Into<String>,
+        timeout: Duration,
+        check: F,
+    ) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display + 'static,
     {
-        self.checks.push(HealthCheck::new(name.into(), timeout, check));
+        self.checks
+            .push(HealthCheck::new(name.into(), timeout, check));
         self
     }
 
@@ -209,7 +219,7 @@ impl Endpoints {
     async fn metrics(&self, request: Request) -> Response {
         let (parts, _) = request.into_parts();
         if let Err(refused) = self.access.check(&parts) {
-            return refused;
+            return refused.into_response();
         }
         let format = Format::from_accept(header_str(&parts.headers, header::ACCEPT));
         let gzip = accepts_gzip(header_str(&parts.headers, header::ACCEPT_ENCODING));
@@ -218,19 +228,30 @@ impl Endpoints {
         // off the async workers.
         let encoded = tokio::task::spawn_blocking(move || {
             let text = registry.encode(format);
-            if gzip { compress(text.as_bytes()) } else { Ok(text.into_bytes()) }
+            if gzip {
+                compress(text.as_bytes())
+            } else {
+                Ok(text.into_bytes())
+            }
         })
         .await;
         let body = match encoded {
             Ok(Ok(body)) => body,
             Ok(Err(_)) | Err(_) => {
-                return (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics\n").into_response();
+                return (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics\n")
+                    .into_response();
             }
         };
         let mut response = Response::new(Body::from(body));
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
-        headers.insert(header::VARY, HeaderValue::from_static("accept, accept-encoding"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        );
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("accept, accept-encoding"),
+        );
         if gzip {
             headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
@@ -240,26 +261,32 @@ impl Endpoints {
     async fn health(&self, request: Request) -> Response {
         let (parts, _) = request.into_parts();
         if let Err(refused) = self.access.check(&parts) {
-            return refused;
+            return refused.into_response();
         }
         let (healthy, body) =
             health::report(&self.checks, &self.version, self.started.elapsed()).await;
-        let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        let status = if healthy {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
         let mut response = (status, body.to_string()).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        response.headers_mut().insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        );
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
 }
 
 fn header_str(headers: &http::HeaderMap, name: header::HeaderName) -> &str {
-    headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or("")
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
 }
 
 /// Whether an `Accept-Encoding` value allows gzip (`gzip`, `x-gzip` or `*`, not `q=0`).

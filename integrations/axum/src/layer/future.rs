@@ -66,7 +66,10 @@ where
                     guard.set_status(parts.status);
                     guard
                 });
-                Poll::Ready(Ok(Response::from_parts(parts, ResponseBody::new(body, guard))))
+                Poll::Ready(Ok(Response::from_parts(
+                    parts,
+                    ResponseBody::new(body, guard),
+                )))
             }
             Err(error) => {
                 if let Some(guard) = this.guard.take() {

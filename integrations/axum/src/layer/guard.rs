@@ -4,9 +4,9 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::Shared;
 use super::custom::FinishedRequest;
 use super::metrics::{ErrorLabels, ErrorType, RequestLabels, RouteLabels, StatusClass, StatusCode};
-use super::Shared;
 
 /// How a request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

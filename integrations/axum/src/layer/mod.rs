@@ -14,10 +14,10 @@ use std::sync::Arc;
 use fiko_metrics::MetricSet;
 
 pub use self::body::ResponseBody;
-pub use self::future::ResponseFuture;
-pub use self::service::HttpMetrics;
 use self::custom::{CustomLabels, ErasedCustomLabels};
+pub use self::future::ResponseFuture;
 use self::metrics::HttpServerMetrics;
+pub use self::service::HttpMetrics;
 
 /// A [`tower::Layer`] that records [`HttpServerMetrics`] for every request.
 ///

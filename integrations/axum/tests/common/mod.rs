@@ -144,7 +144,10 @@ pub fn find<'a>(samples: &'a [Sample], name: &str, labels: &[(&str, &str)]) -> V
 
 /// The sum of the matching samples (0 when there are none).
 pub fn sum(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
-    find(samples, name, labels).iter().map(|sample| sample.value).sum()
+    find(samples, name, labels)
+        .iter()
+        .map(|sample| sample.value)
+        .sum()
 }
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
