@@ -11,7 +11,10 @@ use fiko_benches::{KINDS, ROUTES};
 static ALLOC: AllocProfiler = AllocProfiler::system();
 
 fn main() {
-    divan::Divan::from_args().sample_count(20).sample_size(1).run_benches();
+    divan::Divan::from_args()
+        .sample_count(20)
+        .sample_size(1)
+        .run_benches();
 }
 
 /// Create a counter with 2 closed labels and touch all 18 series: allocated bytes / 18 is
@@ -60,7 +63,9 @@ mod counter_18_series_create {
     #[divan::bench]
     fn prometheus() -> usize {
         let opts = prometheus::Opts::new("errors", "Request errors.");
-        let Ok(vec) = prometheus::IntCounterVec::new(opts, &["route", "kind"]) else { return 0 };
+        let Ok(vec) = prometheus::IntCounterVec::new(opts, &["route", "kind"]) else {
+            return 0;
+        };
         for route in ROUTES {
             for kind in KINDS {
                 vec.with_label_values(&[route, kind]).inc();
@@ -79,7 +84,9 @@ mod open_label {
     #[divan::bench]
     fn fiko_metrics_existing_value(bencher: Bencher) {
         let family = Family::<Id, Counter>::new(Default::default(), 1_000_000);
-        let id = Id { id: "customer-42".to_owned() };
+        let id = Id {
+            id: "customer-42".to_owned(),
+        };
         family.get_or_create(&id).inc();
         bencher.bench_local(|| family.get_or_create(black_box(&id)).inc());
     }
@@ -91,7 +98,30 @@ mod open_label {
         bencher
             .with_inputs(|| {
                 next += 1;
-                Id { id: format!("customer-{next}") }
+                Id {
+                    id: format!("customer-{next}"),
+                }
+            })
+            .bench_local_refs(|id| family.get_or_create(id).inc());
+    }
+
+    /// A new value past the series limit: folded into the overflow series without
+    /// allocating and without the exclusive lock.
+    #[divan::bench]
+    fn fiko_metrics_overflowed_value(bencher: Bencher) {
+        let family = Family::<Id, Counter>::new(Default::default(), 1);
+        family
+            .get_or_create(&Id {
+                id: "first".to_owned(),
+            })
+            .inc();
+        let mut next = 0u64;
+        bencher
+            .with_inputs(|| {
+                next += 1;
+                Id {
+                    id: format!("customer-{next}"),
+                }
             })
             .bench_local_refs(|id| family.get_or_create(id).inc());
     }
@@ -105,7 +135,9 @@ mod open_label {
         bencher
             .with_inputs(|| {
                 next += 1;
-                Id { id: format!("customer-{next}") }
+                Id {
+                    id: format!("customer-{next}"),
+                }
             })
             .bench_local_refs(|id| family.get_or_create(id).inc());
     }

@@ -87,14 +87,28 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     fn open_series(&self, labels: &L) -> &M {
         let slot = with_key_buffer(|key| {
             render(labels, false, key);
-            if let Some(&slot) = self.read_index().get(key.as_str()) {
-                return slot;
+            // Most lookups end here; so does folding into an existing overflow series, so a
+            // flood of new values past the limit never takes the exclusive lock.
+            let mut folded = false;
+            {
+                let index = self.read_index();
+                if let Some(&slot) = index.get(key.as_str()) {
+                    return slot;
+                }
+                if index.len() >= self.max_series {
+                    folded = true;
+                    self.folded.fetch_add(1, Ordering::Relaxed);
+                    render(labels, true, key);
+                    if let Some(&slot) = index.get(key.as_str()) {
+                        return slot;
+                    }
+                }
             }
             let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
             if let Some(&slot) = index.get(key.as_str()) {
                 return slot;
             }
-            if index.len() >= self.max_series {
+            if !folded && index.len() >= self.max_series {
                 self.folded.fetch_add(1, Ordering::Relaxed);
                 render(labels, true, key);
                 if let Some(&slot) = index.get(key.as_str()) {
