@@ -83,8 +83,10 @@ where
     type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // The worker loop polls readiness before taking tasks: it is running.
+        // The worker loop polls readiness each time it wakes to take tasks: it runs, and
+        // this is its heartbeat.
         self.worker.set_running(true);
+        self.worker.beat();
         self.inner.poll_ready(cx)
     }
 
@@ -100,6 +102,7 @@ where
             run: Some(run),
             attempt,
             before,
+            _busy: Busy::new(self.worker.clone()),
         }
     }
 }
@@ -112,6 +115,23 @@ pin_project! {
         run: Option<TaskRun>,
         attempt: Attempt,
         before: usize,
+        _busy: Busy,
+    }
+}
+
+/// Keeps the worker's heartbeat fresh while one of its tasks runs.
+struct Busy(Arc<WorkerToken>);
+
+impl Busy {
+    fn new(worker: Arc<WorkerToken>) -> Self {
+        worker.task_started();
+        Self(worker)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.task_ended();
     }
 }
 

@@ -1,11 +1,19 @@
 //! Worker liveness: `fiko_jobs_worker_up` and the heartbeat timestamp.
 //!
-//! A worker is alive while a [`WorkerHandle`] (or an apalis worker built with
-//! [`JobMetricsLayer`](crate::JobMetricsLayer)) exists and says it runs. Both metrics are
-//! refreshed at scrape time: a live worker reads `up 1` and a heartbeat of "now"; a worker
-//! that stopped or was dropped reads `up 0` and its heartbeat stays where it stopped.
+//! A worker is up while a [`WorkerHandle`] (or an apalis worker built with
+//! [`JobMetricsLayer`](crate::JobMetricsLayer)) exists and says it runs; a worker that
+//! stopped or was dropped reads `up 0` and its heartbeat stays where it stopped. Both
+//! metrics are refreshed at scrape time.
+//!
+//! The heartbeat of an apalis worker comes from its own loop: the worker polls its service's
+//! readiness every time it wakes to fetch tasks, at least once per backend heartbeat interval
+//! (apalis-redis: `Config::heartbeat_interval`, 30 s by default) even when idle, and each
+//! poll stamps the heartbeat; while one of its tasks runs it reads "now". A worker whose loop
+//! is wedged stops beating while still reading `up 1`. A [`WorkerHandle`] beats at every
+//! scrape unless the code calls [`WorkerHandle::beat`] itself (then it is driven by those
+//! calls).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,11 +24,43 @@ use crate::metrics::{JobMetrics, WorkerLabels};
 pub(crate) struct WorkerToken {
     name: Arc<str>,
     running: AtomicBool,
+    /// Whether the worker stamps its own heartbeats ([`beat`](Self::beat)); otherwise it
+    /// beats at every scrape while it runs.
+    driven: AtomicBool,
+    /// Unix time of the last beat, in milliseconds.
+    last_beat_ms: AtomicU64,
+    /// Tasks of this worker running now.
+    in_flight: AtomicUsize,
 }
 
 impl WorkerToken {
     pub(crate) fn set_running(&self, running: bool) {
         self.running.store(running, Ordering::Relaxed);
+    }
+
+    /// A sign of life from the worker itself.
+    pub(crate) fn beat(&self) {
+        self.driven.store(true, Ordering::Relaxed);
+        // Milliseconds since the epoch fit an f64 and a u64 for millions of years.
+        let now_ms = (unix_now() * 1000.0) as u64;
+        self.last_beat_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    pub(crate) fn task_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn task_ended(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.beat();
+    }
+
+    /// The heartbeat a scrape at `now` shows for a running worker.
+    fn heartbeat(&self, now: f64) -> f64 {
+        if !self.driven.load(Ordering::Relaxed) || self.in_flight.load(Ordering::Relaxed) > 0 {
+            return now;
+        }
+        self.last_beat_ms.load(Ordering::Relaxed) as f64 / 1000.0
     }
 }
 
@@ -35,6 +75,9 @@ impl Workers {
         let token = Arc::new(WorkerToken {
             name: name.clone(),
             running: AtomicBool::new(running),
+            driven: AtomicBool::new(false),
+            last_beat_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
         });
         self.lock().push((name, Arc::downgrade(&token)));
         token
@@ -48,31 +91,38 @@ impl Workers {
     pub(crate) fn refresh(&self, metrics: &JobMetrics) {
         let now = unix_now();
         let mut tokens = self.lock();
-        // Names with at least one live, running instance.
-        let mut alive: Vec<Arc<str>> = Vec::new();
+        // The newest heartbeat of each name's live, running instances.
+        let mut alive: Vec<(Arc<str>, f64)> = Vec::new();
         let mut known: Vec<Arc<str>> = Vec::new();
         for (name, token) in tokens.iter() {
             if !known.contains(name) {
                 known.push(name.clone());
             }
-            if let Some(token) = token.upgrade() {
-                if token.running.load(Ordering::Relaxed) && !alive.contains(&token.name) {
-                    alive.push(token.name.clone());
-                }
+            let Some(token) = token.upgrade() else {
+                continue;
+            };
+            if !token.running.load(Ordering::Relaxed) {
+                continue;
+            }
+            let beat = token.heartbeat(now);
+            match alive.iter_mut().find(|(alive, _)| *alive == token.name) {
+                Some((_, newest)) => *newest = newest.max(beat),
+                None => alive.push((token.name.clone(), beat)),
             }
         }
         for name in known {
             let labels = WorkerLabels {
                 worker: name.clone(),
             };
-            if alive.contains(&name) {
-                metrics.worker_up.get_or_create(&labels).set(1);
-                metrics
-                    .worker_last_heartbeat_timestamp_seconds
-                    .get_or_create(&labels)
-                    .set(now);
-            } else {
-                metrics.worker_up.get_or_create(&labels).set(0);
+            match alive.iter().find(|(alive, _)| *alive == name) {
+                Some((_, beat)) => {
+                    metrics.worker_up.get_or_create(&labels).set(1);
+                    metrics
+                        .worker_last_heartbeat_timestamp_seconds
+                        .get_or_create(&labels)
+                        .set(*beat);
+                }
+                None => metrics.worker_up.get_or_create(&labels).set(0),
             }
         }
         // Forget dropped instances, but keep one entry per name so it keeps reading `up 0`.
@@ -113,6 +163,13 @@ impl WorkerHandle {
     /// Marks the worker running again.
     pub fn resume(&self) {
         self.token.set_running(true);
+    }
+
+    /// Stamps a heartbeat now. Once called, the heartbeat only moves when this is called
+    /// (from the worker's own loop, so a wedged loop shows as a stale heartbeat); until
+    /// then it is stamped at every scrape.
+    pub fn beat(&self) {
+        self.token.beat();
     }
 }
 

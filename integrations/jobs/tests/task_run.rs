@@ -138,3 +138,46 @@ fn registering_twice_in_one_registry_is_refused() -> Result<(), fiko_metrics::Re
     assert!(Jobs::register(&registry).is_err());
     Ok(())
 }
+
+#[test]
+fn a_worker_handle_beats_at_every_scrape_until_it_drives_its_own_heartbeat()
+-> Result<(), fiko_metrics::RegistryError> {
+    let registry = Registry::new();
+    let jobs = Jobs::register(&registry)?;
+    let worker = jobs.worker("cron");
+    let beat = |registry: &Registry| {
+        let text = registry.encode(Format::Prometheus);
+        sample(
+            &text,
+            r#"fiko_jobs_worker_last_heartbeat_timestamp_seconds{worker="cron"}"#,
+        )
+        .unwrap_or(0.0)
+    };
+    let first = beat(&registry);
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(beat(&registry) > first, "not stamped at scrape time");
+
+    // Driven by the worker's own loop: the heartbeat stays where the loop last beat.
+    worker.beat();
+    let driven = beat(&registry);
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(beat(&registry), driven);
+    std::thread::sleep(Duration::from_millis(5));
+    worker.beat();
+    assert!(beat(&registry) > driven);
+
+    // Stopped: down; resumed: up.
+    worker.stop();
+    let text = registry.encode(Format::Prometheus);
+    assert_eq!(
+        sample(&text, r#"fiko_jobs_worker_up{worker="cron"}"#),
+        Some(0.0)
+    );
+    worker.resume();
+    let text = registry.encode(Format::Prometheus);
+    assert_eq!(
+        sample(&text, r#"fiko_jobs_worker_up{worker="cron"}"#),
+        Some(1.0)
+    );
+    Ok(())
+}
