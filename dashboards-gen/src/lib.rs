@@ -1,36 +1,4 @@
-//! Generates the monitoring artefacts of a program from its fiko-metrics declarations:
-//! Grafana dashboard JSON and provisioning, Prometheus alert and recording rules, promtool
-//! unit tests for every alert, `prometheus.yml` and `alertmanager.yml`.
-//!
-//! List the metric sets (each implementing [`Observe`](fiko_dashboards::Observe)) and write:
-//!
-//! ```
-//! use dashboards_gen::Generator;
-//! use fiko_dashboards::exporters::{PostgresExporter, RedisExporter};
-//! use fiko_metrics::calls::FunctionMetrics;
-//!
-//! let out = tempfile::tempdir()?;
-//! let artefacts = Generator::new()
-//!     .observe::<FunctionMetrics>()
-//!     .observe::<RedisExporter>()
-//!     .observe::<PostgresExporter>()
-//!     .tune("RedisHighMemoryUsage", |alert| { alert.set_threshold(0.8); })
-//!     .generate()?;
-//! artefacts.write_to(out.path())?;
-//! assert!(artefacts.stale_in(out.path()).is_empty());
-//! assert!(artefacts.get("prometheus/alerts.yml").unwrap().contains("RedisDown"));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! Everything is deterministic: the same declarations give byte-identical files (sorted,
-//! no timestamps), so the output can be committed and checked for staleness in CI
-//! (`dashboards-gen --check`).
-//!
-//! Generation refuses (with one line per problem): an alert whose annotations use a
-//! template other than `{{ $labels.NAME }}` of a label the result has, a quantile alert
-//! whose latency threshold is not a declared bucket boundary, a filter on a value a closed
-//! label never takes, two alerts of the same name, a tuning of an unknown alert, and any
-//! PromQL (generated or raw) that does not parse or names a metric no listed set declares.
+#![doc = include_str!("../README.md")]
 
 mod configs;
 mod error;
