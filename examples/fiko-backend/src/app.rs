@@ -1,0 +1,318 @@
+//! The application: its state, its router, and the web and worker processes.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use fiko_metrics::calls::FunctionMetrics;
+use fiko_metrics::encoding::Visitor;
+use fiko_metrics::{Collect, MetricDescriptor, MetricSet, Registry, RegistryError};
+use fiko_metrics_axum::{HttpMetricsLayer, HttpServerMetrics, MetricsEndpoints, WebSocketMetrics};
+use fiko_metrics_jobs::Jobs;
+use fiko_metrics_sqlx::Instrumentation;
+use tokio::net::TcpListener;
+
+use crate::ai::{DeterministicLocalProvider, ModelProvider};
+use crate::cache::{Cache, CacheError, connect_redis};
+use crate::config::{CacheConfig, Config};
+use crate::db::{Db, DbError};
+use crate::instagram::InstagramClient;
+use crate::jobs::JobQueue;
+use crate::metrics::Metrics;
+use crate::notifications::Notifications;
+use crate::{academy, ai, auth, billing, instagram, notifications, workflows};
+
+/// Why the application could not start; one line.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The database is unreachable or its migrations failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Redis is unreachable.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// Two metrics share a name (a programming error).
+    #[error("metrics registration: {0}")]
+    Registry(#[from] RegistryError),
+    /// The listen address is unusable.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The worker needs Redis.
+    #[error("the worker needs REDIS_URL (without Redis, each web instance runs its own jobs)")]
+    WorkerWithoutRedis,
+    /// The job worker failed.
+    #[error("job worker: {0}")]
+    Worker(String),
+}
+
+/// What every request handler shares.
+pub struct Shared {
+    /// The database.
+    pub db: Db,
+    /// The cache.
+    pub cache: Cache,
+    /// The job queue.
+    pub jobs: JobQueue,
+    /// The business metric sets.
+    pub metrics: Metrics,
+    /// The AI model provider.
+    pub ai: Arc<dyn ModelProvider>,
+    /// The Instagram client.
+    pub instagram: InstagramClient,
+    /// The notification broadcast.
+    pub notifications: Notifications,
+    /// WebSocket metrics.
+    pub websockets: Arc<WebSocketMetrics>,
+}
+
+/// The handlers' state: cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// A handle that does not keep the state alive.
+pub struct WeakState(Weak<Shared>);
+
+impl WeakState {
+    /// The state, if the application still runs.
+    pub fn upgrade(&self) -> Option<AppState> {
+        self.0.upgrade().map(AppState)
+    }
+}
+
+impl AppState {
+    /// A handle that does not keep the state alive (for background tasks).
+    pub fn downgrade(&self) -> WeakState {
+        WeakState(Arc::downgrade(&self.0))
+    }
+}
+
+/// Shows a set that lives in a `static` (such as [`FunctionMetrics::global`], which
+/// `#[timed]` records into) in another registry too.
+struct StaticSet<S: 'static>(&'static S);
+
+impl<S: MetricSet> Collect for StaticSet<S> {
+    fn metrics(&self) -> &'static [MetricDescriptor] {
+        S::DESCRIPTOR.metrics
+    }
+
+    fn visit_metric(&self, index: usize, visitor: &mut dyn Visitor) -> std::fmt::Result {
+        MetricSet::visit_metric(self.0, index, visitor)
+    }
+}
+
+/// The metrics every process of the demo shows besides its own: process, database,
+/// jobs and function metrics.
+struct CommonMetrics {
+    registry: Arc<Registry>,
+    db: Instrumentation,
+    jobs: Jobs,
+}
+
+fn common_metrics() -> Result<CommonMetrics, RegistryError> {
+    let registry = Arc::new(Registry::new());
+    fiko_metrics_process::register(&registry)?;
+    registry.register_collector(Arc::new(StaticSet(FunctionMetrics::global())))?;
+    let db = Instrumentation::register(&registry)?;
+    let jobs = Jobs::register(&registry)?;
+    Ok(CommonMetrics { registry, db, jobs })
+}
+
+/// A built application: its state, its registry and its router.
+pub struct App {
+    /// The handlers' state.
+    pub state: AppState,
+    /// Everything `/api/v1/metrics` shows.
+    pub registry: Arc<Registry>,
+    router: Router,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Connects to the configured database and cache and builds the application, with the
+    /// deterministic local AI provider. Must run inside a Tokio runtime.
+    pub async fn build(config: &Config) -> Result<Self, StartError> {
+        Self::build_with_provider(config, Arc::new(DeterministicLocalProvider)).await
+    }
+
+    /// [`build`](Self::build) with another AI provider.
+    pub async fn build_with_provider(
+        config: &Config,
+        ai: Arc<dyn ModelProvider>,
+    ) -> Result<Self, StartError> {
+        let CommonMetrics {
+            registry,
+            db: db_metrics,
+            jobs,
+        } = common_metrics()?;
+        let http = HttpServerMetrics::register(&registry)?;
+        let websockets = WebSocketMetrics::register(&registry)?;
+        let metrics = Metrics::register(&registry)?;
+        let db = Db::open(&config.database, &db_metrics).await?;
+        let (cache, queue) = match &config.cache {
+            CacheConfig::Memory => (
+                Cache::memory(metrics.cache.clone()),
+                JobQueue::local(
+                    db.clone(),
+                    &jobs,
+                    &format!("{}-jobs", config.instance),
+                    metrics.enqueue.clone(),
+                ),
+            ),
+            CacheConfig::Redis(url) => {
+                let connection = connect_redis(url).await?;
+                (
+                    Cache::redis(connection.clone(), metrics.cache.clone()),
+                    JobQueue::redis(connection, metrics.enqueue.clone()),
+                )
+            }
+        };
+        let instagram = InstagramClient::new(
+            config.instagram_base_url.clone(),
+            config.instagram_token.clone(),
+            metrics.instagram.clone(),
+        );
+        let state = AppState(Arc::new(Shared {
+            db,
+            cache,
+            jobs: queue,
+            metrics,
+            ai,
+            instagram,
+            notifications: Notifications::default(),
+            websockets,
+        }));
+        auth::spawn_session_gauge(&state, Duration::from_secs(2));
+        let db = state.db.clone();
+        let cache = state.cache.clone();
+        let endpoints = MetricsEndpoints::new(registry.clone())
+            .version(env!("CARGO_PKG_VERSION"))
+            .health_check("database", Duration::from_secs(2), move || {
+                let db = db.clone();
+                async move { db.ping().await }
+            })
+            .health_check("cache", Duration::from_secs(2), move || {
+                let cache = cache.clone();
+                async move { cache.ping().await }
+            });
+        let router = Router::new()
+            .route("/api/v1/auth/register", post(auth::register))
+            .route("/api/v1/auth/login", post(auth::login))
+            .route("/api/v1/auth/logout", post(auth::logout))
+            .route("/api/v1/auth/me", get(auth::me))
+            .route("/api/v1/users/{id}", get(auth::user))
+            .route("/api/v1/ai/completions", post(ai::completions))
+            .route("/api/v1/workflows", post(workflows::create))
+            .route("/api/v1/workflows/{id}/executions", post(workflows::run))
+            .route("/api/v1/billing/transactions", post(billing::purchase))
+            .route("/api/v1/academy/videos/{id}/views", post(academy::view))
+            .route("/api/v1/instagram/media", get(instagram::media))
+            .route("/api/v1/notifications/ws", get(notifications::socket))
+            .merge(endpoints.into_router())
+            .with_state(state.clone())
+            // Scrapes and health probes are not application traffic.
+            .layer(HttpMetricsLayer::new(http).exclude(fiko_metrics_axum::DEFAULT_METRICS_PATH));
+        Ok(Self {
+            state,
+            registry,
+            router,
+        })
+    }
+
+    /// The router, to serve or to call in tests.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serves on `listener` until `shutdown` completes.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// Binds `address`, with a one-line error.
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| StartError::Bind { address, source })
+}
+
+/// Runs the job worker: apalis workers on the Redis queues, and `/metrics` (with
+/// `/health`) on `bind`, until `shutdown` completes.
+pub async fn run_worker(
+    config: &Config,
+    name: &str,
+    bind: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let CacheConfig::Redis(url) = &config.cache else {
+        return Err(StartError::WorkerWithoutRedis);
+    };
+    let CommonMetrics {
+        registry,
+        db: db_metrics,
+        jobs,
+    } = common_metrics()?;
+    let db = Db::open(&config.database, &db_metrics).await?;
+    let connection = connect_redis(url).await?;
+    let listener = self::bind(bind).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let endpoints = MetricsEndpoints::new(registry)
+        .metrics_path("/metrics")
+        .health_path("/health")
+        .version(env!("CARGO_PKG_VERSION"))
+        .into_router::<()>();
+    let mut server_stopped = stopped.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, endpoints)
+            .with_graceful_shutdown(async move {
+                let _ = server_stopped.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let mut workers_stopped = stopped;
+    let result = crate::jobs::run_redis_workers(name, connection, db, &jobs, async move {
+        let _ = workers_stopped.wait_for(|stop| *stop).await;
+    })
+    .await;
+    server.abort();
+    result.map_err(StartError::Worker)
+}

@@ -1,0 +1,314 @@
+//! Background jobs — the Celery worker's role — recorded by `fiko-metrics-jobs`.
+//!
+//! With Redis, the web instances push jobs to apalis-redis queues and a separate worker
+//! process (`fiko-backend worker`) runs them under apalis with the jobs integration's tower
+//! layer; the worker also reads the queue lengths from Redis at every scrape. Without
+//! Redis, each instance runs its jobs itself from a bounded in-process queue, recorded
+//! through the integration's framework-free API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use apalis_redis::{Config as QueueConfig, RedisStorage};
+use fiko_metrics_jobs::{Jobs, QueueLengths, QueueSource, RedisQueues};
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::db::Db;
+use crate::metrics::{EnqueueLabels, EnqueueMetrics, EnqueueOutcome, Task};
+
+/// The Redis queue of welcome emails.
+pub const EMAILS_QUEUE: &str = "fiko:emails";
+/// The Redis queue of invoices.
+pub const INVOICES_QUEUE: &str = "fiko:invoices";
+/// The in-process queue's name in `fiko_jobs_queue_length`.
+pub const LOCAL_QUEUE: &str = "local";
+/// Welcome emails to this domain bounce: the job fails (and is retried), as a real mail
+/// provider's would.
+pub const BOUNCING_DOMAIN: &str = "@bounce.example";
+
+const LOCAL_QUEUE_CAPACITY: usize = 1000;
+const PUSH_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Send the welcome email of a new user.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WelcomeEmail {
+    /// The new user.
+    pub user_id: i64,
+}
+
+/// Render the invoice of a transaction.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Invoice {
+    /// The transaction.
+    pub transaction_id: i64,
+}
+
+/// A job of either kind.
+#[derive(Clone, Debug)]
+pub enum Job {
+    /// A welcome email.
+    WelcomeEmail(WelcomeEmail),
+    /// An invoice.
+    Invoice(Invoice),
+}
+
+impl Job {
+    fn task(&self) -> Task {
+        match self {
+            Job::WelcomeEmail(_) => Task::WelcomeEmail,
+            Job::Invoice(_) => Task::Invoice,
+        }
+    }
+}
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The email bounced.
+    #[error("the welcome email to {0} bounced")]
+    Bounced(String),
+    /// The job names a row that does not exist.
+    #[error("{0} does not exist")]
+    Missing(&'static str),
+}
+
+/// Sends a welcome email: records it in the `emails` table (the demo's mail provider).
+pub async fn send_welcome_email(db: &Db, job: &WelcomeEmail) -> Result<(), JobError> {
+    let user = db
+        .user_profile(job.user_id)
+        .await?
+        .ok_or(JobError::Missing("the user"))?;
+    // The time a mail provider's API call takes.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    if user.email.ends_with(BOUNCING_DOMAIN) {
+        return Err(JobError::Bounced(user.email));
+    }
+    db.insert_email(user.id, "welcome").await?;
+    Ok(())
+}
+
+/// Renders an invoice into the `invoices` table.
+pub async fn render_invoice(db: &Db, job: &Invoice) -> Result<(), JobError> {
+    let (amount_cents, currency, plan) = db
+        .transaction(job.transaction_id)
+        .await?
+        .ok_or(JobError::Missing("the transaction"))?;
+    let body = format!(
+        "Invoice for transaction {}\nPlan: {plan}\nAmount: {}.{:02} {}\n",
+        job.transaction_id,
+        amount_cents / 100,
+        amount_cents % 100,
+        currency.to_uppercase()
+    );
+    db.insert_invoice(job.transaction_id, &body).await?;
+    Ok(())
+}
+
+/// Where the web application sends jobs.
+#[derive(Clone)]
+pub struct JobQueue {
+    target: Target,
+    metrics: Arc<EnqueueMetrics>,
+}
+
+#[derive(Clone)]
+enum Target {
+    Local(mpsc::Sender<Job>),
+    Redis {
+        emails: RedisStorage<WelcomeEmail, ConnectionManager>,
+        invoices: RedisStorage<Invoice, ConnectionManager>,
+    },
+}
+
+impl std::fmt::Debug for JobQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.target {
+            Target::Local(_) => "local",
+            Target::Redis { .. } => "redis",
+        };
+        f.debug_struct("JobQueue").field("target", &kind).finish()
+    }
+}
+
+impl JobQueue {
+    /// A queue in Redis, consumed by `fiko-backend worker`.
+    pub fn redis(connection: ConnectionManager, metrics: Arc<EnqueueMetrics>) -> Self {
+        Self {
+            target: Target::Redis {
+                emails: RedisStorage::new(connection.clone())
+                    .with_config(QueueConfig::default().queue(EMAILS_QUEUE)),
+                invoices: RedisStorage::new(connection)
+                    .with_config(QueueConfig::default().queue(INVOICES_QUEUE)),
+            },
+            metrics,
+        }
+    }
+
+    /// An in-process queue and its worker, running on the current Tokio runtime until the
+    /// queue is dropped. The worker records into `jobs` as `worker`.
+    pub fn local(db: Db, jobs: &Jobs, worker: &str, metrics: Arc<EnqueueMetrics>) -> Self {
+        let (sender, mut receiver) = mpsc::channel::<Job>(LOCAL_QUEUE_CAPACITY);
+        // Queue lengths are read at scrape time from the channel itself. The watch needs a
+        // runtime, which `local` is called on.
+        let _ = jobs.watch_queues(LocalQueue(sender.downgrade()));
+        let jobs = jobs.clone();
+        let handle = jobs.worker(worker.to_owned());
+        tokio::spawn(async move {
+            let _handle = handle; // up while this task runs
+            while let Some(job) = receiver.recv().await {
+                run_local(&db, &jobs, &job).await;
+            }
+        });
+        Self {
+            target: Target::Local(sender),
+            metrics,
+        }
+    }
+
+    /// Enqueues `job`; a failure (queue unreachable or full) is counted and returned, and
+    /// callers carry on: losing a welcome email must not fail a registration.
+    pub async fn push(&self, job: Job) -> Result<(), String> {
+        let task = job.task();
+        let result = match (&self.target, job) {
+            (Target::Local(sender), job) => sender.try_send(job).map_err(|e| e.to_string()),
+            (Target::Redis { emails, .. }, Job::WelcomeEmail(job)) => {
+                let mut storage = emails.clone();
+                bounded_push(async move { storage.push(job).await.map_err(|e| e.to_string()) })
+                    .await
+            }
+            (Target::Redis { invoices, .. }, Job::Invoice(job)) => {
+                let mut storage = invoices.clone();
+                bounded_push(async move { storage.push(job).await.map_err(|e| e.to_string()) })
+                    .await
+            }
+        };
+        let outcome = if result.is_ok() {
+            EnqueueOutcome::Ok
+        } else {
+            EnqueueOutcome::Error
+        };
+        self.metrics
+            .enqueued
+            .get_or_create(&EnqueueLabels { task, outcome })
+            .inc();
+        result
+    }
+}
+
+async fn bounded_push(push: impl Future<Output = Result<(), String>>) -> Result<(), String> {
+    tokio::time::timeout(PUSH_TIMEOUT, push)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {PUSH_TIMEOUT:?}")))
+}
+
+/// Runs one in-process job, with one retry, recording each attempt.
+async fn run_local(db: &Db, jobs: &Jobs, job: &Job) {
+    let task = job.task().name();
+    for attempt in 0..2 {
+        let run = if attempt == 0 {
+            jobs.start_task(task)
+        } else {
+            jobs.start_retry(task)
+        };
+        let result = match job {
+            Job::WelcomeEmail(job) => send_welcome_email(db, job).await,
+            Job::Invoice(job) => render_invoice(db, job).await,
+        };
+        match result {
+            Ok(()) => {
+                run.succeeded();
+                return;
+            }
+            Err(_) => run.failed(),
+        }
+    }
+}
+
+/// The in-process queue's length, for `fiko_jobs_queue_length`.
+struct LocalQueue(mpsc::WeakSender<Job>);
+
+impl QueueSource for LocalQueue {
+    fn queue_lengths(&self) -> QueueLengths {
+        let waiting = self
+            .0
+            .upgrade()
+            .map_or(0, |sender| sender.max_capacity() - sender.capacity());
+        Box::pin(async move { Ok(vec![(LOCAL_QUEUE.to_owned(), waiting as u64)]) })
+    }
+}
+
+async fn welcome_email_task(job: WelcomeEmail, db: Data<Db>) -> Result<(), BoxDynError> {
+    send_welcome_email(&db, &job).await.map_err(Into::into)
+}
+
+async fn invoice_task(job: Invoice, db: Data<Db>) -> Result<(), BoxDynError> {
+    render_invoice(&db, &job).await.map_err(Into::into)
+}
+
+/// Runs the Redis queues' apalis workers until `shutdown` completes: one worker per
+/// queue, named `{name}-emails` and `{name}-invoices`, each retrying a failed task once.
+/// Also watches the queues' lengths in Redis.
+pub async fn run_redis_workers(
+    name: &str,
+    connection: ConnectionManager,
+    db: Db,
+    jobs: &Jobs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    jobs.watch_queues(RedisQueues::new(
+        connection.clone(),
+        [EMAILS_QUEUE, INVOICES_QUEUE],
+    ))
+    .map_err(|e| e.to_string())?;
+    let emails_name = format!("{name}-emails");
+    let invoices_name = format!("{name}-invoices");
+    let emails = WorkerBuilder::new(emails_name.as_str())
+        .backend(
+            RedisStorage::<WelcomeEmail, _>::new(connection.clone())
+                .with_config(QueueConfig::default().queue(EMAILS_QUEUE)),
+        )
+        .data(db.clone())
+        .retry(RetryPolicy::retries(1))
+        .layer(
+            jobs.layer(emails_name.clone())
+                .task_name(Task::WelcomeEmail.name()),
+        )
+        .build(welcome_email_task);
+    let invoices = WorkerBuilder::new(invoices_name.as_str())
+        .backend(
+            RedisStorage::<Invoice, _>::new(connection)
+                .with_config(QueueConfig::default().queue(INVOICES_QUEUE)),
+        )
+        .data(db)
+        .retry(RetryPolicy::retries(1))
+        .layer(
+            jobs.layer(invoices_name.clone())
+                .task_name(Task::Invoice.name()),
+        )
+        .build(invoice_task);
+    let (stop_emails, emails_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop_invoices, invoices_stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_emails.send(());
+        let _ = stop_invoices.send(());
+    });
+    let emails = emails.run_until(async move {
+        let _ = emails_stopped.await;
+        Ok::<(), std::io::Error>(())
+    });
+    let invoices = invoices.run_until(async move {
+        let _ = invoices_stopped.await;
+        Ok::<(), std::io::Error>(())
+    });
+    let (emails, invoices) = tokio::join!(emails, invoices);
+    emails.map_err(|e| format!("worker {emails_name}: {e}"))?;
+    invoices.map_err(|e| format!("worker {invoices_name}: {e}"))?;
+    Ok(())
+}
