@@ -1,0 +1,211 @@
+//! [`Cache`]: get-or-compute with a TTL, recording hits, misses and operation durations.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::aio::ConnectionLike;
+use redis::{FromRedisValue, RedisError, ToRedisArgs};
+
+use crate::metrics::{CacheLabels, CacheMetrics, CacheOperation, CacheOperationLabels};
+
+/// A cache in Redis: values are stored with `SET key value PX ttl` and read with `GET`.
+///
+/// [`get_or_compute`](Cache::get_or_compute) never fails because of Redis: when Redis is
+/// down or answers with an error, the lookup counts as a miss and an error, the value is
+/// computed and returned, and storing it is attempted (and counted as an error if it
+/// fails). Each Redis operation of the cache is bounded by [`Cache::timeout`] (250 ms by
+/// default): a `ConnectionManager` whose server died makes callers wait for its reconnect
+/// attempts (seconds with its default retries), which a cache must not do.
+///
+/// Values are any type the redis crate converts both ways (`String`, `Vec<u8>`, integers,
+/// ...); serialise richer values to one of those. Pass an [`Instrumented`](crate::Instrumented)
+/// connection to also see the cache's commands in `fiko_redis_*`.
+///
+/// ```
+/// use std::time::Duration;
+/// use fiko_metrics_redis::{Cache, Instrumented};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = fiko_testkit::Redis::start()?;
+/// # let url = server.url();
+/// let client = redis::Client::open(url)?;
+/// let conn = redis::aio::ConnectionManager::new(client).await?;
+/// let profiles = Cache::new(Instrumented::new(conn)).named("profiles");
+///
+/// let load = || async { Ok::<_, std::io::Error>(String::from("Ada")) };
+/// let first = profiles.get_or_compute("profile:1", Duration::from_secs(60), load).await?; // miss
+/// let again = profiles.get_or_compute("profile:1", Duration::from_secs(60), load).await?; // hit
+/// assert_eq!((first.as_str(), again.as_str()), ("Ada", "Ada"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Cache<C> {
+    conn: C,
+    name: Arc<str>,
+    metrics: Arc<CacheMetrics>,
+    timeout: Duration,
+}
+
+/// The default bound on one Redis operation of a [`Cache`].
+pub const DEFAULT_CACHE_TIMEOUT: Duration = Duration::from_millis(250);
+
+impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
+    /// A cache named `default`, recording into the process-wide [`CacheMetrics`].
+    pub fn new(conn: C) -> Self {
+        let metrics = fiko_metrics::default_registry().get_or_register::<CacheMetrics>();
+        Self::with_metrics(conn, metrics)
+    }
+
+    /// A cache named `default`, recording into `metrics`.
+    pub fn with_metrics(conn: C, metrics: Arc<CacheMetrics>) -> Self {
+        Cache {
+            conn,
+            name: Arc::from("default"),
+            metrics,
+            timeout: DEFAULT_CACHE_TIMEOUT,
+        }
+    }
+
+    /// Bounds each Redis operation (`GET`, `SET`, `DEL`) of the cache; past it the
+    /// operation fails with a timeout error (and `get_or_compute` computes). Default
+    /// [`DEFAULT_CACHE_TIMEOUT`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Names the cache: its `cache` label. Keep names few and fixed (at most 100 series).
+    pub fn named(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The cache's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The metrics this cache records into.
+    pub fn metrics(&self) -> &Arc<CacheMetrics> {
+        &self.metrics
+    }
+
+    /// The cached value of `key`, or `compute()`'s value, which is then stored for `ttl`
+    /// (at least 1 ms). Redis failures are recorded and fall back to `compute`; only
+    /// `compute`'s own error is returned.
+    pub async fn get_or_compute<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        compute: F,
+    ) -> Result<T, E>
+    where
+        T: FromRedisValue + ToRedisArgs + Send + Sync,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if let Ok(Some(value)) = self.get::<T>(key).await {
+            return Ok(value);
+        }
+        let start = Instant::now();
+        let computed = compute().await;
+        self.observe(CacheOperation::Compute, start);
+        let value = computed?;
+        // A failed store is recorded by `set`; the caller still gets its value.
+        let _ = self.set(key, &value, ttl).await;
+        Ok(value)
+    }
+
+    /// Looks `key` up, counting a hit or a miss. An error (Redis down, or a value that does
+    /// not decode as `T`) counts as a miss and an error and is returned.
+    pub async fn get<T: FromRedisValue>(&self, key: &str) -> Result<Option<T>, RedisError> {
+        let start = Instant::now();
+        let mut conn = self.conn.clone();
+        let result: Result<Option<T>, RedisError> = self
+            .bounded(redis::cmd("GET").arg(key).query_async(&mut conn))
+            .await;
+        self.observe(CacheOperation::Get, start);
+        let labels = CacheLabels {
+            cache: self.name.clone(),
+        };
+        match &result {
+            Ok(Some(_)) => self.metrics.hits.get_or_create(&labels).inc(),
+            Ok(None) => self.metrics.misses.get_or_create(&labels).inc(),
+            Err(_) => {
+                self.metrics.misses.get_or_create(&labels).inc();
+                self.error(CacheOperation::Get);
+            }
+        }
+        result
+    }
+
+    /// Stores `value` under `key` for `ttl` (at least 1 ms).
+    pub async fn set<T: ToRedisArgs + Send + Sync>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<(), RedisError> {
+        let start = Instant::now();
+        let mut conn = self.conn.clone();
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut set = redis::cmd("SET");
+        set.arg(key).arg(value).arg("PX").arg(millis);
+        let result = self.bounded(set.query_async::<()>(&mut conn)).await;
+        self.observe(CacheOperation::Set, start);
+        if result.is_err() {
+            self.error(CacheOperation::Set);
+        }
+        result
+    }
+
+    /// Removes `key`; returns whether it was there.
+    pub async fn delete(&self, key: &str) -> Result<bool, RedisError> {
+        let start = Instant::now();
+        let mut conn = self.conn.clone();
+        let result = self
+            .bounded(redis::cmd("DEL").arg(key).query_async::<u64>(&mut conn))
+            .await;
+        self.observe(CacheOperation::Delete, start);
+        if result.is_err() {
+            self.error(CacheOperation::Delete);
+        }
+        result.map(|removed| removed > 0)
+    }
+
+    async fn bounded<T>(
+        &self,
+        operation: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, RedisError> {
+        match tokio::time::timeout(self.timeout, operation).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "cache operation timed out",
+            ))),
+        }
+    }
+
+    fn labels(&self, operation: CacheOperation) -> CacheOperationLabels {
+        CacheOperationLabels {
+            cache: self.name.clone(),
+            operation,
+        }
+    }
+
+    fn observe(&self, operation: CacheOperation, start: Instant) {
+        self.metrics
+            .operation_duration_seconds
+            .get_or_create(&self.labels(operation))
+            .observe_since(start);
+    }
+
+    fn error(&self, operation: CacheOperation) {
+        self.metrics
+            .errors
+            .get_or_create(&self.labels(operation))
+            .inc();
+    }
+}

@@ -1,0 +1,67 @@
+//! fiko-metrics for the [`redis`] crate: client command metrics and a metered cache.
+//!
+//! - [`Instrumented`] wraps any async connection (`ConnectionManager`,
+//!   `MultiplexedConnection`, ...) and is itself a `redis::aio::ConnectionLike`, so
+//!   instrumenting an application is one line where the connection is made; every
+//!   `AsyncCommands` call, `query_async` and pipeline is then recorded in [`RedisMetrics`]
+//!   (`fiko_redis_commands_total`, `fiko_redis_command_duration_seconds`,
+//!   `fiko_redis_errors_total`, `fiko_redis_commands_in_flight`), by [`Command`] and
+//!   [`ErrorKind`].
+//! - [`Cache`] is get-or-compute with a TTL recording [`CacheMetrics`]
+//!   (`fiko_cache_hits_total`, `fiko_cache_misses_total`, `fiko_cache_errors_total`,
+//!   `fiko_cache_operation_duration_seconds`); when Redis is down it falls back to
+//!   computing the value.
+//!
+//! Both sets are declared with `#[derive(MetricSet)]`, so dashboards and alerts are
+//! generated from them like from any other set.
+//!
+//! ```
+//! use std::time::Duration;
+//! use fiko_metrics::{Format, MetricSet, Registry};
+//! use fiko_metrics_redis::{Cache, CacheMetrics, Instrumented, RedisMetrics};
+//! use redis::AsyncCommands;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = fiko_testkit::Redis::start()?;
+//! # let redis_url = server.url();
+//! let registry = Registry::new();
+//! let redis_metrics = RedisMetrics::register(&registry)?;
+//! let cache_metrics = CacheMetrics::register(&registry)?;
+//!
+//! let client = redis::Client::open(redis_url)?;
+//! let conn = redis::aio::ConnectionManager::new(client).await?;
+//! let mut conn = Instrumented::with_metrics(conn, redis_metrics);
+//!
+//! let _: () = conn.set("visits", 41).await?;
+//! let visits: u64 = conn.incr("visits", 1).await?; // sent as INCRBY
+//! assert_eq!(visits, 42);
+//!
+//! let cache = Cache::with_metrics(conn.clone(), cache_metrics).named("pages");
+//! let page = cache
+//!     .get_or_compute("page:/", Duration::from_secs(30), || async {
+//!         Ok::<_, std::convert::Infallible>(String::from("<h1>hi</h1>"))
+//!     })
+//!     .await?;
+//! assert_eq!(page, "<h1>hi</h1>");
+//!
+//! let text = registry.encode(Format::Prometheus);
+//! assert!(text.contains(r#"fiko_redis_commands_total{command="incrby"} 1"#));
+//! assert!(text.contains(r#"fiko_cache_misses_total{cache="pages"} 1"#));
+//! # Ok(()) }
+//! ```
+
+mod cache;
+mod command;
+mod connection;
+mod error_kind;
+mod metrics;
+
+pub use cache::{Cache, DEFAULT_CACHE_TIMEOUT};
+pub use command::Command;
+pub use connection::Instrumented;
+pub use error_kind::ErrorKind;
+pub use metrics::{
+    CacheLabels, CacheMetrics, CacheOperation, CacheOperationLabels, CommandLabels, ErrorLabels,
+    RedisMetrics,
+};

@@ -1,0 +1,133 @@
+//! The metric sets: Redis client commands (`fiko_redis_*`) and the cache (`fiko_cache_*`).
+
+use std::sync::Arc;
+
+use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet};
+
+use crate::{Command, ErrorKind};
+
+/// Redis client metrics, recorded by [`Instrumented`](crate::Instrumented) connections.
+///
+/// | metric | type | labels |
+/// |---|---|---|
+/// | `fiko_redis_commands_total` | counter | `command` |
+/// | `fiko_redis_command_duration_seconds` | histogram | `command` |
+/// | `fiko_redis_errors_total` | counter | `command`, `kind` |
+/// | `fiko_redis_commands_in_flight` | gauge | |
+///
+/// Every command sent is counted once by name, also inside a pipeline; a pipeline's round
+/// trip is one duration observation (and at most one error) under `command="pipeline"`.
+/// Only series that were recorded are exposed: the `command` label is a `&'static str`
+/// taken from the closed [`Command`] set, so the families stay bounded (at most 111 commands,
+/// times 15 error kinds) without exposing thousands of zero series.
+///
+/// Error ratio: `sum(rate(fiko_redis_errors_total[5m])) / sum(rate(fiko_redis_commands_total[5m]))`
+/// (a pipeline's error counts once, however many commands it held).
+#[derive(MetricSet, Debug)]
+#[metric_set(namespace = "fiko", subsystem = "redis")]
+pub struct RedisMetrics {
+    /// Redis commands sent by this client, by command (pipelined commands one by one).
+    #[metric(max_series = 120)]
+    pub commands: Family<CommandLabels, Counter>,
+    /// Round-trip time of Redis commands, by command (`pipeline` for a whole pipeline).
+    #[metric(max_series = 120, buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0])]
+    pub command_duration_seconds: Family<CommandLabels, Histogram>,
+    /// Redis commands and pipelines that failed, by command and error kind.
+    #[metric(max_series = 1800)]
+    pub errors: Family<ErrorLabels, Counter>,
+    /// Redis commands and pipelines sent and not answered yet.
+    pub commands_in_flight: Gauge,
+}
+
+/// The labels of [`RedisMetrics::commands`] and [`RedisMetrics::command_duration_seconds`].
+#[derive(LabelSet, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommandLabels {
+    /// The Redis command, [`Command::as_str`].
+    pub command: &'static str,
+}
+
+impl CommandLabels {
+    /// The labels of `command`.
+    pub fn new(command: Command) -> Self {
+        CommandLabels {
+            command: command.as_str(),
+        }
+    }
+}
+
+/// The labels of [`RedisMetrics::errors`].
+#[derive(LabelSet, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorLabels {
+    /// The Redis command, [`Command::as_str`] (`pipeline` for a whole pipeline).
+    pub command: &'static str,
+    /// Why it failed.
+    pub kind: ErrorKind,
+}
+
+impl ErrorLabels {
+    /// The labels of `command` failing with `kind`.
+    pub fn new(command: Command, kind: ErrorKind) -> Self {
+        ErrorLabels {
+            command: command.as_str(),
+            kind,
+        }
+    }
+}
+
+/// Cache metrics, recorded by [`Cache`](crate::Cache).
+///
+/// | metric | type | labels |
+/// |---|---|---|
+/// | `fiko_cache_hits_total` | counter | `cache` |
+/// | `fiko_cache_misses_total` | counter | `cache` |
+/// | `fiko_cache_errors_total` | counter | `cache`, `operation` |
+/// | `fiko_cache_operation_duration_seconds` | histogram | `cache`, `operation` |
+///
+/// Every lookup is exactly one hit or one miss; a lookup that failed (Redis down) is a miss
+/// *and* an error, since the value is then computed. Hit ratio:
+/// `sum(rate(fiko_cache_hits_total[5m])) / (sum(rate(fiko_cache_hits_total[5m])) + sum(rate(fiko_cache_misses_total[5m])))`.
+#[derive(MetricSet, Debug)]
+#[metric_set(namespace = "fiko", subsystem = "cache")]
+pub struct CacheMetrics {
+    /// Cache lookups that found a value, by cache.
+    #[metric(max_series = 100)]
+    pub hits: Family<CacheLabels, Counter>,
+    /// Cache lookups that found no usable value (absent, undecodable, or Redis failed), by cache.
+    #[metric(max_series = 100)]
+    pub misses: Family<CacheLabels, Counter>,
+    /// Cache operations that failed (the caller fell back to computing), by cache and operation.
+    #[metric(max_series = 400)]
+    pub errors: Family<CacheOperationLabels, Counter>,
+    /// Duration of cache operations, by cache and operation (`compute` is the caller's own work on a miss).
+    #[metric(max_series = 400, buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])]
+    pub operation_duration_seconds: Family<CacheOperationLabels, Histogram>,
+}
+
+/// The labels of [`CacheMetrics::hits`] and [`CacheMetrics::misses`].
+#[derive(LabelSet, Clone, Debug, PartialEq, Eq)]
+pub struct CacheLabels {
+    /// The cache's name (see [`Cache::named`](crate::Cache::named)).
+    pub cache: Arc<str>,
+}
+
+/// The labels of [`CacheMetrics::errors`] and [`CacheMetrics::operation_duration_seconds`].
+#[derive(LabelSet, Clone, Debug, PartialEq, Eq)]
+pub struct CacheOperationLabels {
+    /// The cache's name.
+    pub cache: Arc<str>,
+    /// The operation.
+    pub operation: CacheOperation,
+}
+
+/// A cache operation, the `operation` label of [`CacheMetrics`].
+#[derive(LabelValue, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CacheOperation {
+    /// Reading a value.
+    Get,
+    /// Storing a value with its TTL.
+    Set,
+    /// Removing a value.
+    Delete,
+    /// Computing a value after a miss (the caller's function).
+    Compute,
+}
