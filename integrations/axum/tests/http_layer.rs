@@ -71,6 +71,15 @@ async fn route_templates_label_requests_including_nested_routers() {
             .expect("post");
         assert_eq!(response.status(), 200);
         response.bytes().await.expect("body");
+        // A made-up method cannot create a series of its own.
+        let purge = reqwest::Method::from_bytes(b"PURGE").expect("method");
+        let response = http
+            .request(purge, server.url("/users/9"))
+            .send()
+            .await
+            .expect("purge");
+        assert_eq!(response.status(), 405);
+        response.bytes().await.expect("body");
     })
     .await;
 
@@ -102,6 +111,22 @@ async fn route_templates_label_requests_including_nested_routers() {
             ]
         ),
         1.0
+    );
+    assert_eq!(
+        sum(
+            &samples,
+            REQUESTS,
+            &[
+                ("http_request_method", "_OTHER"),
+                ("http_response_status_code", "405")
+            ]
+        ),
+        1.0
+    );
+    assert!(
+        samples
+            .iter()
+            .all(|s| s.label("http_request_method") != Some("PURGE"))
     );
     // No raw path ever becomes a label value.
     assert!(

@@ -16,9 +16,10 @@ pub struct HttpServerMetrics {
     #[metric(max_series = 5000)]
     pub http_server_requests: Family<RequestLabels, Counter>,
     /// HTTP request duration, from the request until its response body is finished.
+    // OpenTelemetry's recommended boundaries plus 2 s, the HighResponseTime threshold.
     #[metric(
         max_series = 5000,
-        buckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
+        buckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 2.5, 5.0, 7.5, 10.0]
     )]
     pub http_server_request_duration_seconds: Family<RequestLabels, Histogram>,
     /// Request body size, counted on the bytes the application read.
