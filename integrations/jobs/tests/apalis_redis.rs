@@ -94,6 +94,14 @@ async fn stop_signal(stopped: oneshot::Receiver<()>) -> Result<(), std::io::Erro
     Ok(())
 }
 
+/// An idle apalis-redis worker wakes (and picks up rescheduled retries) once per heartbeat
+/// interval, 30 s by default: wake every second so the tests run in seconds.
+fn fast_config(queue: &str) -> Config {
+    Config::default()
+        .queue(queue)
+        .heartbeat_interval(Duration::from_secs(1))
+}
+
 /// Redis' own count of the tasks waiting in an apalis-redis queue: ready plus scheduled.
 async fn redis_waiting(url: &str, queue: &str) -> Result<u64, redis::RedisError> {
     let mut conn = redis::Client::open(url)?
@@ -119,16 +127,15 @@ async fn attempts_are_counted_by_state_through_middleware_and_backend_retries() 
 
     let mut reports =
         RedisStorage::<Report>::new(conn.clone()).with_config(Config::default().queue("reports"));
-    let mut flakies =
-        RedisStorage::<Flaky>::new(conn.clone()).with_config(Config::default().queue("flaky"));
+    let mut flakies = RedisStorage::<Flaky>::new(conn.clone()).with_config(fast_config("flaky"));
     reports.push(Report { id: 1 }).await?;
     reports.push(Report { id: 2 }).await?;
     // Attempt 1 fails and apalis' retry middleware runs attempt 2 at once; that fails too,
     // so the task goes back to Redis, which redelivers it for attempt 3, which succeeds.
     flakies.push(Flaky { fail_times: 2 }).await?;
     // The same, with the layer above the retry middleware instead of below it.
-    let mut outer_flakies = RedisStorage::<Flaky>::new(conn.clone())
-        .with_config(Config::default().queue("flaky-outer"));
+    let mut outer_flakies =
+        RedisStorage::<Flaky>::new(conn.clone()).with_config(fast_config("flaky-outer"));
     outer_flakies.push(Flaky { fail_times: 2 }).await?;
 
     let report_worker = WorkerBuilder::new("reports-1")
