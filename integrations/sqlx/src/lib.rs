@@ -12,10 +12,22 @@
 //! changes is the pool's type in signatures (`&InstrumentedPool<Postgres>` for `&PgPool`);
 //! functions written against `impl Executor<'_, Database = Postgres>` need no change at all.
 //!
-//! Wrapping the executor sees every query with its SQL text and its outcome, costs one
-//! classification of the SQL's first keyword and a few atomic updates per query, and needs
-//! no tracing subscriber or logging set-up (sqlx's own query logs carry no errors and are
-//! meant for people, not for counting).
+//! Why the executor, and not something else sqlx offers:
+//!
+//! - sqlx's own query logs (`tracing` events of the `sqlx::query` target) carry the SQL
+//!   and the elapsed time but not the error, depend on log levels and a subscriber, and
+//!   are text for people; counting from them would be fragile.
+//! - The pool callbacks (`before_acquire`, `after_release`) see connections checked in
+//!   and out, never a query. The pool gauges here do not need them either: they are read
+//!   from [`Pool::size`](sqlx::Pool::size) and [`Pool::num_idle`](sqlx::Pool::num_idle) at
+//!   scrape time.
+//! - An executor wrapper sees every query with its SQL text and its outcome, and costs one
+//!   look at the SQL's first keyword and a few atomic updates per query (about 0.7 µs on
+//!   top of a ~20 µs in-memory SQLite point query, measured by `examples/overhead.rs`).
+//!
+//! sqlx's `Executor` gains a hidden `describe` method when sqlx's `macros` feature is on
+//! (the default). This crate's `macros` feature (on by default) implements it and turns
+//! sqlx's on; switch it off only if nothing in the build enables sqlx's `macros`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -27,7 +39,8 @@
 //! let registry = Registry::new();
 //! let db = Instrumentation::register(&registry)?; // once per registry
 //!
-//! let pool = SqlitePoolOptions::new().max_connections(4).connect("sqlite::memory:").await?;
+//! // (One connection: each SQLite in-memory connection is a database of its own.)
+//! let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await?;
 //! let pool = db.instrument(pool, PoolConfig::named("main").slow_threshold(Duration::from_millis(200)));
 //!
 //! // Queries are written exactly as for a plain pool...
@@ -46,7 +59,7 @@
 //! assert!(text.contains(r#"fiko_db_queries_total{pool="main",operation="insert",query=""} 1"#));
 //! assert!(text.contains(r#"fiko_db_queries_total{pool="main",operation="update",query=""} 1"#));
 //! assert!(text.contains(r#"fiko_db_queries_total{pool="main",operation="select",query="list_users"} 1"#));
-//! assert!(text.contains(r#"fiko_db_pool_max_connections{pool="main"} 4"#));
+//! assert!(text.contains(r#"fiko_db_pool_max_connections{pool="main"} 1"#));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -54,6 +67,19 @@
 //!
 //! In an application that exposes [`fiko_metrics::default_registry`], [`instrument`] is
 //! all it takes: `let pool = fiko_metrics_sqlx::instrument(PgPool::connect(url).await?);`.
+//!
+//! # Moving an existing code base over
+//!
+//! - Wrap the pool where it is built; name its type once (`type Db =
+//!   InstrumentedPool<Postgres>;`) and use it where `PgPool` was.
+//! - Queries (`query`, `query_as`, `query_scalar`, `raw_sql`, the `query!` macros) and
+//!   transactions (`pool.begin()`, `&mut *tx`, `tx.commit()`) are unchanged.
+//! - Helpers taking `&mut PgConnection` no longer accept `&mut *tx` (that would bypass the
+//!   metrics, so it is a compile error rather than a silent gap): make them generic over
+//!   `impl Executor<'_, Database = Postgres>`, as sqlx recommends, or take
+//!   `&mut InstrumentedConnection<C>`.
+//! - Code generic over sqlx's `Acquire` trait gets the plain connection: pass it
+//!   `pool.inner()` knowingly, or an instrumented connection instead.
 //!
 //! # What is recorded
 //!
