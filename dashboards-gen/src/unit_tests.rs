@@ -88,37 +88,25 @@ struct Synth<'a> {
 }
 
 impl Synth<'_> {
-    fn labels(
-        &self,
-        matchers: &[Matcher],
-        flipped: &[Matcher],
-    ) -> Result<BTreeMap<String, String>, String> {
+    /// The base labels plus, for each constrained label, a value meeting every
+    /// `(matcher, must match)` constraint on it.
+    fn labels(&self, constraints: &[(Matcher, bool)]) -> Result<BTreeMap<String, String>, String> {
         let mut labels = self.base.clone();
-        for matcher in matchers {
-            let value = match matcher.op {
-                "=" => matcher.value.clone(),
-                "!=" => format!("not_{}", matcher.value),
-                op => {
-                    return Err(format!(
-                        "cannot synthesise a series for the matcher `{}{op}…`",
-                        matcher.label
-                    ));
-                }
-            };
-            labels.insert(matcher.label.to_owned(), value);
-        }
-        for matcher in flipped {
-            let value = match matcher.op {
-                "=" => format!("not_{}", matcher.value),
-                "!=" => matcher.value.clone(),
-                op => {
-                    return Err(format!(
-                        "cannot synthesise a series for the matcher `{}{op}…`",
-                        matcher.label
-                    ));
-                }
-            };
-            labels.insert(matcher.label.to_owned(), value);
+        let names: Vec<&str> = constraints.iter().map(|(m, _)| m.label).collect();
+        for name in names {
+            let on_label: Vec<&(Matcher, bool)> = constraints
+                .iter()
+                .filter(|(m, _)| m.label == name)
+                .collect();
+            let candidates = on_label
+                .iter()
+                .flat_map(|(m, _)| literals(m))
+                .chain(["other".to_owned()]);
+            let value = candidates
+                .into_iter()
+                .find(|value| on_label.iter().all(|(m, want)| matches(m, value) == *want))
+                .ok_or_else(|| format!("cannot synthesise a value for label `{name}`"))?;
+            labels.insert(name.to_owned(), value);
         }
         Ok(labels)
     }
@@ -131,7 +119,7 @@ impl Synth<'_> {
         &self,
         expr: &Expr,
         goal: Goal,
-        flipped: &[Matcher],
+        constraints: Option<&[(Matcher, bool)]>,
         out: &mut Vec<Series>,
     ) -> Result<(), String> {
         let Expr::Metric {
@@ -143,7 +131,8 @@ impl Synth<'_> {
         else {
             return Err("cannot synthesise test series for this query".to_owned());
         };
-        let labels = self.labels(matchers, flipped)?;
+        let own: Vec<(Matcher, bool)> = matchers.iter().map(|m| (m.clone(), true)).collect();
+        let labels = self.labels(constraints.unwrap_or(&own))?;
         match (operation, goal) {
             (Operation::Value, Goal::Value(v)) => out.push(Series {
                 name: metric.sample_name(),
@@ -203,7 +192,9 @@ impl Synth<'_> {
                 Goal::Value(ratio),
             ) => {
                 const TOTAL: f64 = 10.0;
-                let same_metric = match (&**numerator, &**denominator) {
+                match (&**numerator, &**denominator) {
+                    // One metric: a series both sides count, and one only the denominator
+                    // counts (it breaks a numerator matcher the denominator lacks).
                     (
                         Expr::Metric {
                             metric: a,
@@ -217,34 +208,51 @@ impl Synth<'_> {
                             matchers: mb,
                             ..
                         },
-                    ) if a.name == b.name && oa == ob && mb.iter().all(|m| ma.contains(m)) => Some(
-                        ma.iter()
-                            .filter(|m| !mb.contains(m))
-                            .cloned()
-                            .collect::<Vec<_>>(),
-                    ),
-                    _ => None,
-                };
-                match same_metric {
-                    // One series counted by both sides, one only by the denominator.
-                    Some(extra) => {
-                        self.leaf(numerator, Goal::Value(ratio * TOTAL), &[], &mut out)?;
+                    ) if a.name == b.name && oa == ob => {
+                        let both: Vec<(Matcher, bool)> =
+                            ma.iter().chain(mb).map(|m| (m.clone(), true)).collect();
+                        let broken = ma.iter().find(|m| !mb.contains(m)).ok_or(
+                            "the ratio's numerator selects the same series as its denominator",
+                        )?;
+                        let mut rest: Vec<(Matcher, bool)> =
+                            mb.iter().map(|m| (m.clone(), true)).collect();
+                        rest.push((broken.clone(), false));
+                        self.leaf(numerator, Goal::Value(ratio * TOTAL), Some(&both), &mut out)?;
                         self.leaf(
                             denominator,
                             Goal::Value((1.0 - ratio) * TOTAL),
-                            &extra,
+                            Some(&rest),
                             &mut out,
                         )?;
                     }
-                    None => {
-                        self.leaf(numerator, Goal::Value(ratio * TOTAL), &[], &mut out)?;
-                        self.leaf(denominator, Goal::Value(TOTAL), &[], &mut out)?;
+                    _ => {
+                        self.leaf(numerator, Goal::Value(ratio * TOTAL), None, &mut out)?;
+                        self.leaf(denominator, Goal::Value(TOTAL), None, &mut out)?;
                     }
                 }
             }
-            _ => self.leaf(expr, goal, &[], &mut out)?,
+            _ => self.leaf(expr, goal, None, &mut out)?,
         }
         Ok(out)
+    }
+}
+
+/// The literal values a matcher mentions: its value, or the alternatives of a regex made
+/// of `|`-separated literals.
+fn literals(matcher: &Matcher) -> Vec<String> {
+    match matcher.op {
+        "=~" | "!~" => matcher.value.split('|').map(str::to_owned).collect(),
+        _ => vec![matcher.value.clone()],
+    }
+}
+
+/// Whether `value` satisfies `matcher` (regexes read as alternations of literals, which
+/// is what the synthesised values are drawn from; promtool checks the result).
+fn matches(matcher: &Matcher, value: &str) -> bool {
+    let listed = literals(matcher).iter().any(|literal| literal == value);
+    match matcher.op {
+        "=" | "=~" => listed,
+        _ => !listed,
     }
 }
 

@@ -111,6 +111,20 @@ fn sound_alerts() -> Vec<Alert> {
         )
         .summary("Backlog on {{ $labels.queue }}")
         .description("More than {threshold} queued for {for}."),
+        Alert::warning(
+            "ShopFinishedErrors",
+            ratio(
+                ShopMetrics::REQUESTS
+                    .rate()
+                    .filter(RequestLabels::STATUS_CLASS, "5xx"),
+                ShopMetrics::REQUESTS
+                    .rate()
+                    .filter_regex(RequestLabels::STATUS_CLASS, "2xx|5xx"),
+            )
+            .above(Percent(10.0)),
+        )
+        .summary("errors")
+        .description("More than {threshold} of finished requests failed."),
         Alert::critical(
             "ShopIdle",
             ShopMetrics::REQUESTS.rate().below(PerSecond(1.0)),
@@ -153,7 +167,7 @@ fn every_alert_shape_gets_promtool_tests_that_pass() {
         "{alerts}"
     );
     // Three cases per alert with `for` of 2m or more, two otherwise.
-    assert_eq!(tests.matches("- name:").count(), 5 * 3 + 2, "{tests}");
+    assert_eq!(tests.matches("- name:").count(), 6 * 3 + 2, "{tests}");
 }
 
 #[test]
