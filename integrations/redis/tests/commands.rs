@@ -374,3 +374,35 @@ fn the_declared_names_follow_prometheus_conventions() {
     assert_eq!(errors.labels[1].name, "kind");
     assert!(errors.labels[1].values.unwrap().contains(&"wrong_type"));
 }
+
+#[tokio::test]
+async fn redis_killed_while_commands_are_in_flight() {
+    let mut redis = Redis::start().unwrap();
+    let metrics = Arc::new(RedisMetrics::new());
+    let conn = multiplexed(&redis, &metrics).await;
+
+    // Four commands blocked in Redis (BLPOP for 0.4 s, under the 0.5 s response timeout).
+    let mut blocked = Vec::new();
+    for _ in 0..4 {
+        let mut conn = conn.clone();
+        blocked.push(tokio::spawn(async move {
+            conn.blpop::<_, Option<(String, String)>>("empty", 0.4)
+                .await
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metrics.commands_in_flight.get() < 4 {
+        assert!(Instant::now() < deadline, "commands never got in flight");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    redis.stop();
+    for call in blocked {
+        let result = call.await.expect("no panic in the task");
+        assert!(result.is_err(), "killed mid-command: {result:?}");
+    }
+    assert_eq!(commands(&metrics, Command::BLPop), 4);
+    assert_eq!(all_errors(&metrics, Command::BLPop), 4);
+    assert_eq!(errors(&metrics, Command::BLPop, ErrorKind::Io), 4);
+    assert_eq!(durations(&metrics, Command::BLPop), 4);
+    assert_eq!(metrics.commands_in_flight.get(), 0);
+}
