@@ -9,8 +9,10 @@
 //!   [`tokio::task::block_in_place`], so the runtime moves its other tasks to another
 //!   worker thread meanwhile;
 //! - outside any runtime (a scrape served from a plain thread) it simply waits;
-//! - on a current-thread runtime it cannot wait without stalling the very runtime that must
-//!   run the read, so the scrape shows the previous read and this one lands for the next.
+//! - on a current-thread runtime it cannot tell the runtime's own thread (where waiting
+//!   would stall the very runtime that must run the read) from a `spawn_blocking` thread,
+//!   so it never waits: the scrape shows the previous read and this one lands for the
+//!   next. Values then lag one scrape behind.
 //!
 //! A read that fails counts in `fiko_jobs_queue_read_errors_total` and leaves the last value
 //! in place. A read that outlasts the timeout lands when it returns; a source whose read is
@@ -105,7 +107,13 @@ pub(crate) fn refresh(watches: &[QueueWatch], metrics: &Arc<JobMetrics>, timeout
         }
     };
     match Handle::try_current().map(|runtime| runtime.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait_all),
+        Ok(RuntimeFlavor::MultiThread) => {
+            // `block_in_place` refuses (panics) only inside a `LocalSet` or a nested
+            // `block_on` on this runtime; then the read simply lands for the next scrape.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                tokio::task::block_in_place(wait_all)
+            }));
+        }
         // A current-thread runtime (or another flavour) runs the read after this scrape.
         Ok(_) => {}
         Err(_) => wait_all(),

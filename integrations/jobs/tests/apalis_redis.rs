@@ -467,3 +467,28 @@ async fn current_thread_runtime_scrapes_do_not_block_and_show_the_read_next_time
     assert_eq!(value, 4.0);
     Ok(())
 }
+
+/// How fiko-metrics-axum serves scrapes: `registry.encode` on a `spawn_blocking` thread of
+/// a multi-thread runtime. The scrape waits for the read and shows the exact count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_on_a_blocking_thread_shows_the_count_read_for_it() -> TestResult {
+    let redis = Redis::start()?;
+    let conn = apalis_redis::connect(redis.url()).await?;
+    let registry = std::sync::Arc::new(Registry::new());
+    let jobs = Jobs::register(&registry)?;
+    jobs.watch_queues(RedisQueues::new(conn.clone(), ["blocking"]))?;
+    let mut storage =
+        RedisStorage::<Report>::new(conn).with_config(Config::default().queue("blocking"));
+    for round in 1..=3u32 {
+        storage.push(Report { id: round }).await?;
+        let registry = registry.clone();
+        let text = tokio::task::spawn_blocking(move || scrape(&registry)).await?;
+        assert_eq!(
+            sample(&text, r#"fiko_jobs_queue_length{queue="blocking"}"#),
+            Some(f64::from(round)),
+            "{text}"
+        );
+    }
+    assert_eq!(redis_waiting(&redis.url(), "blocking").await?, 3);
+    Ok(())
+}
