@@ -280,8 +280,7 @@ impl Model<'_> {
             if names.insert(alert.name.clone(), ()).is_some() {
                 problems.push(format!("two alerts are named `{}`", alert.name));
             }
-            let cx = fiko_dashboards::Context::rules(self.settings.rule_window);
-            let labels = fiko_dashboards::query::result_labels(&alert.condition.expr, &cx);
+            let labels = unit_tests::result_labels(alert, self.settings.rule_window);
             for text in [&alert.summary, &alert.description] {
                 if let Err(problem) = unit_tests::expand(text, &labels_map(&labels)) {
                     problems.push(format!("alert {}: {problem}", alert.name));

@@ -16,6 +16,9 @@ const HEADER: &str =
 /// An alert's PromQL: the condition's query compared with its threshold.
 pub(crate) fn alert_expr(alert: &Alert, cx: &Context) -> String {
     let condition = &alert.condition;
+    if condition.comparison == fiko_dashboards::Comparison::Returns {
+        return condition.expr.render(cx);
+    }
     format!(
         "{} {} {}",
         condition.expr.render(cx),

@@ -3,11 +3,11 @@
 //! the quiet side of the threshold, and — when `for` allows — an evaluation before `for`
 //! has elapsed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use fiko_dashboards::query::{Matcher, Operation, bucket_bounds, result_labels};
-use fiko_dashboards::{Alert, Comparison, Context, Expr};
+use fiko_dashboards::query::{self, Matcher, Operation, bucket_bounds};
+use fiko_dashboards::{Alert, AlertTest, Comparison, Context, Expr, PromDuration};
 use fiko_metrics::MetricKind;
 
 use crate::yaml::{num, q};
@@ -52,15 +52,29 @@ pub(crate) fn expand(text: &str, labels: &BTreeMap<String, String>) -> Result<St
     Ok(out)
 }
 
+/// The label names of an alert's result: the hand-written test's, or job, instance and
+/// the query's `by` labels.
+pub(crate) fn result_labels(alert: &Alert, window: PromDuration) -> BTreeSet<String> {
+    match &alert.test {
+        Some(test) => test.labels.iter().map(|(name, _)| name.clone()).collect(),
+        None => query::result_labels(&alert.condition.expr, &Context::rules(window)),
+    }
+}
+
 /// One input series of a promtool test.
 struct Series {
     name: String,
     labels: BTreeMap<String, String>,
     values: String,
+    /// A hand-written selector (from an [`AlertTest`]) instead of `name` and `labels`.
+    written: Option<String>,
 }
 
 impl Series {
     fn selector(&self) -> String {
+        if let Some(written) = &self.written {
+            return written.clone();
+        }
         let labels: Vec<String> = self
             .labels
             .iter()
@@ -138,6 +152,7 @@ impl Synth<'_> {
                 name: metric.sample_name(),
                 labels,
                 values: format!("{}+0x{}", num(v), self.steps),
+                written: None,
             }),
             (Operation::Rate | Operation::Increase, Goal::Value(v)) => {
                 let per_second = if *operation == Operation::Rate {
@@ -154,6 +169,7 @@ impl Synth<'_> {
                     name,
                     labels,
                     values: self.counter(per_second),
+                    written: None,
                 });
             }
             (Operation::Quantile(_), Goal::Quantile { above, threshold }) => {
@@ -173,6 +189,7 @@ impl Synth<'_> {
                         name: format!("{}_bucket", metric.name),
                         labels,
                         values: self.counter(rate),
+                        written: None,
                     });
                 }
             }
@@ -292,7 +309,9 @@ fn goals(alert: &Alert) -> Result<(Goal, Goal), String> {
                     threshold: t,
                 },
             )),
-            Comparison::Equals => Err("a quantile cannot be compared with `==`".to_owned()),
+            Comparison::Equals | Comparison::Returns => {
+                Err("a quantile is compared with `above` or `below`".to_owned())
+            }
         };
     }
     let is_ratio = matches!(condition.expr, Expr::Ratio { .. });
@@ -305,6 +324,11 @@ fn goals(alert: &Alert) -> Result<(Goal, Goal), String> {
             return Err("cannot synthesise a value below a threshold of 0 or less".to_owned());
         }
         Comparison::Equals => (t, t + 1.0),
+        Comparison::Returns => {
+            return Err(
+                "a raw condition needs hand-written test series (`tested_with`)".to_owned(),
+            );
+        }
     };
     if is_ratio && !(0.0..=1.0).contains(&fire) {
         return Err("a ratio threshold must be between 0 and 1".to_owned());
@@ -347,6 +371,59 @@ fn write_case(
     }
 }
 
+type Derived = (Vec<Series>, Vec<Series>, BTreeMap<String, String>);
+
+/// The input series of a hand-written test.
+fn written(test: &AlertTest) -> Derived {
+    let series = |list: &[(String, String)]| {
+        list.iter()
+            .map(|(selector, values)| Series {
+                name: String::new(),
+                labels: BTreeMap::new(),
+                values: values.clone(),
+                written: Some(selector.clone()),
+            })
+            .collect()
+    };
+    (
+        series(&test.firing),
+        series(&test.silent),
+        test.labels.iter().cloned().collect(),
+    )
+}
+
+/// Firing and silent input series derived from the condition, and the firing result's labels.
+fn derive(alert: &Alert, cx: &Context, window_secs: u64, for_secs: u64) -> Result<Derived, String> {
+    let steps = (for_secs + window_secs) / STEP + 20;
+    let mut base: BTreeMap<String, String> = BTreeMap::new();
+    base.insert("job".to_owned(), JOB.to_owned());
+    base.insert("instance".to_owned(), INSTANCE.to_owned());
+    let keep = query::result_labels(&alert.condition.expr, cx);
+    for label in &keep {
+        base.entry(label.clone())
+            .or_insert_with(|| BY_VALUE.to_owned());
+    }
+    let synth = Synth {
+        base: &base,
+        window_secs: window_secs as f64,
+        steps,
+    };
+    let (fire, quiet) = goals(alert)?;
+    let firing = synth.series(&alert.condition.expr, fire)?;
+    let silent = synth.series(&alert.condition.expr, quiet)?;
+    // The result keeps job, instance and the `by` labels, whose values the numerator's
+    // series carry.
+    let mut labels = BTreeMap::new();
+    if let Some(first) = firing.first() {
+        for label in &keep {
+            if let Some(value) = first.labels.get(label) {
+                labels.insert(label.clone(), value.clone());
+            }
+        }
+    }
+    Ok((firing, silent, labels))
+}
+
 /// `alerts.test.yml`, run with `promtool test rules`.
 pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Error> {
     let cx = Context::rules(model.settings.rule_window);
@@ -364,42 +441,17 @@ pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Error> {
     let mut problems = Vec::new();
     for (set, alert) in alerts {
         let for_secs = alert.for_.as_secs();
-        let steps = (for_secs + window_secs) / STEP + 20;
-        let mut base: BTreeMap<String, String> = BTreeMap::new();
-        base.insert("job".to_owned(), JOB.to_owned());
-        base.insert("instance".to_owned(), INSTANCE.to_owned());
-        for label in result_labels(&alert.condition.expr, &cx) {
-            base.entry(label).or_insert_with(|| BY_VALUE.to_owned());
-        }
-        let synth = Synth {
-            base: &base,
-            window_secs: window_secs as f64,
-            steps,
+        let derived = match &alert.test {
+            Some(test) => Ok(written(test)),
+            None => derive(alert, &cx, window_secs, for_secs),
         };
-        let result = goals(alert).and_then(|(fire, silent)| {
-            Ok((
-                synth.series(&alert.condition.expr, fire)?,
-                synth.series(&alert.condition.expr, silent)?,
-            ))
-        });
-        let (firing, silent) = match result {
-            Ok(pair) => pair,
+        let (firing, silent, labels) = match derived {
+            Ok(derived) => derived,
             Err(problem) => {
                 problems.push(format!("alert {}: {problem}", alert.name));
                 continue;
             }
         };
-        // The result's labels: the aggregation keeps job, instance and the `by` labels,
-        // whose values the numerator's series carry.
-        let mut labels: BTreeMap<String, String> = BTreeMap::new();
-        let keep = result_labels(&alert.condition.expr, &cx);
-        if let Some(first) = firing.first() {
-            for label in &keep {
-                if let Some(value) = first.labels.get(label) {
-                    labels.insert(label.clone(), value.clone());
-                }
-            }
-        }
         let mut expected = labels.clone();
         expected.insert("service".to_owned(), model.service(set, alert).to_owned());
         expected.insert("severity".to_owned(), alert.severity.as_str().to_owned());

@@ -307,3 +307,63 @@ fn duplicate_names_and_impossible_filters_are_refused() {
         "{text}"
     );
 }
+
+#[test]
+fn raw_alert_conditions_need_and_use_hand_written_tests() {
+    let untested = Alert::warning("Untested", raw_condition("shop_queue_length > 5"))
+        .summary("s")
+        .description("d");
+    let undeclared = Alert::warning("Undeclared", raw_condition("shop_queue_lenght > 5"))
+        .summary("s")
+        .description("d")
+        .tested_with(AlertTest::new());
+    let text = problems(shop(vec![untested, undeclared], Vec::new()));
+    assert!(
+        text.contains("alert Untested: a raw PromQL condition needs hand-written test series"),
+        "{text}"
+    );
+    assert!(
+        text.contains("alert Undeclared: `shop_queue_lenght > 5` names `shop_queue_lenght`"),
+        "{text}"
+    );
+
+    let stuck = Alert::critical(
+        "QueueStuck",
+        raw_condition("max by (job, queue) (shop_queue_length) > 5 and max by (job, queue) (delta(shop_queue_length[$__rate_interval])) >= 0"),
+    )
+    .for_(minutes(2))
+    .summary("Queue {{ $labels.queue }} is stuck")
+    .description("It keeps more than 5 items.")
+    .tested_with(
+        AlertTest::new()
+            .firing(r#"shop_queue_length{job="w",instance="w:1",queue="mail"}"#, "10+0x20")
+            .silent(r#"shop_queue_length{job="w",instance="w:1",queue="mail"}"#, "1+0x20")
+            .label("job", "w")
+            .label("queue", "mail"),
+    );
+    let artefacts = shop(vec![stuck], Vec::new()).generate().expect("generate");
+    let alerts = artefacts.get("prometheus/alerts.yml").expect("alerts");
+    assert!(
+        alerts.contains("delta(shop_queue_length[5m])) >= 0\""),
+        "{alerts}"
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    artefacts.write_to(dir.path()).expect("write");
+    let output = Command::new(fiko_testkit::binary("promtool", "prometheus").expect("promtool"))
+        .args(["test", "rules", "alerts.test.yml"])
+        .current_dir(dir.path().join("prometheus"))
+        .output()
+        .expect("run promtool");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tests = artefacts.get("prometheus/alerts.test.yml").expect("tests");
+    assert!(
+        tests.contains("summary: \"Queue mail is stuck\""),
+        "{tests}"
+    );
+    assert_eq!(tests.matches("- name:").count(), 3, "{tests}");
+}

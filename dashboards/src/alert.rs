@@ -32,6 +32,9 @@ pub enum Comparison {
     Below,
     /// `==`.
     Equals,
+    /// No comparison: the (raw) query is the whole condition and the alert fires for
+    /// every series it returns. See [`raw_condition`].
+    Returns,
 }
 
 impl Comparison {
@@ -41,6 +44,7 @@ impl Comparison {
             Self::Above => ">",
             Self::Below => "<",
             Self::Equals => "==",
+            Self::Returns => "",
         }
     }
 }
@@ -90,6 +94,58 @@ impl<L, U: Unit> Query<L, U> {
     }
 }
 
+/// A condition written as raw PromQL: the alert fires for every series `promql` returns
+/// (e.g. `fiko_jobs_worker_up == 0 or time() - heartbeat > 120`). Like [`raw`](crate::raw)
+/// it is parsed by the generator and may only name declared metrics; since the generator
+/// cannot derive test input for it, the alert needs [`Alert::tested_with`].
+pub fn raw_condition(promql: &str) -> Condition {
+    Condition {
+        expr: Expr::Raw(promql.to_owned()),
+        comparison: Comparison::Returns,
+        threshold: 0.0,
+        display: |_| String::new(),
+    }
+}
+
+/// Hand-written promtool input for an alert whose condition the generator cannot derive
+/// test series from (raw PromQL): series that make it fire, series that keep it silent,
+/// and the labels of the firing alert's result.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AlertTest {
+    /// `(series selector, promtool values)` that make the alert fire.
+    pub firing: Vec<(String, String)>,
+    /// `(series selector, promtool values)` that keep it silent.
+    pub silent: Vec<(String, String)>,
+    /// The labels of the result while it fires (besides `severity` and `service`).
+    pub labels: Vec<(String, String)>,
+}
+
+impl AlertTest {
+    /// No series yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a series that makes the alert fire, e.g.
+    /// `("fiko_jobs_worker_up{job=\"test\",instance=\"w:1\",worker=\"w\"}", "0+0x30")`.
+    pub fn firing(mut self, series: &str, values: &str) -> Self {
+        self.firing.push((series.to_owned(), values.to_owned()));
+        self
+    }
+
+    /// Adds a series that keeps the alert silent.
+    pub fn silent(mut self, series: &str, values: &str) -> Self {
+        self.silent.push((series.to_owned(), values.to_owned()));
+        self
+    }
+
+    /// Adds a label the firing alert's result carries.
+    pub fn label(mut self, name: &str, value: &str) -> Self {
+        self.labels.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
 /// A Prometheus alerting rule.
 ///
 /// Annotations may use Prometheus' `{{ $labels.NAME }}` templates for labels of the
@@ -113,6 +169,8 @@ pub struct Alert {
     pub runbook: Option<String>,
     /// The `service` label; by default the owning set's [`Observe::service`](crate::Observe::service).
     pub service: Option<String>,
+    /// Hand-written promtool input, used instead of derived series.
+    pub test: Option<AlertTest>,
 }
 
 impl Alert {
@@ -126,6 +184,7 @@ impl Alert {
             description: String::new(),
             runbook: None,
             service: None,
+            test: None,
         }
     }
 
@@ -160,6 +219,13 @@ impl Alert {
     /// The runbook URL annotation.
     pub fn runbook(mut self, url: &str) -> Self {
         self.runbook = Some(url.to_owned());
+        self
+    }
+
+    /// Uses hand-written promtool input for this alert's tests (required for
+    /// [`raw_condition`]; optional otherwise).
+    pub fn tested_with(mut self, test: AlertTest) -> Self {
+        self.test = Some(test);
         self
     }
 
@@ -217,6 +283,12 @@ impl Alert {
         if self.summary.trim().is_empty() || self.description.trim().is_empty() {
             problems.push(format!(
                 "alert {}: summary and description are required",
+                self.name
+            ));
+        }
+        if matches!(self.condition.expr, Expr::Raw(_)) && self.test.is_none() {
+            problems.push(format!(
+                "alert {}: a raw PromQL condition needs hand-written test series (`tested_with`)",
                 self.name
             ));
         }

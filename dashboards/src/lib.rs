@@ -101,7 +101,7 @@ mod panel;
 pub mod query;
 pub mod units;
 
-pub use alert::{Alert, Comparison, Condition, Severity};
+pub use alert::{Alert, AlertTest, Comparison, Condition, Severity, raw_condition};
 pub use duration::{PromDuration, hours, minutes, seconds};
 pub use panel::{Panel, PanelSpec, Row, Target, Visual};
 pub use query::{Context, CounterQueries, Expr, GaugeQueries, HistogramQueries, Query, ratio, raw};
@@ -134,8 +134,8 @@ pub trait Observe: MetricSet {
 /// Everything needed to write an [`Observe`] implementation.
 pub mod prelude {
     pub use crate::{
-        Alert, Bytes, Context, Count, CounterQueries, GaugeQueries, HistogramQueries, Observe,
-        Panel, PerSecond, Percent, Ratio, Row, Seconds, Severity, hours, minutes, ratio, raw,
-        seconds,
+        Alert, AlertTest, Bytes, Context, Count, CounterQueries, GaugeQueries, HistogramQueries,
+        Observe, Panel, PerSecond, Percent, Ratio, Row, Seconds, Severity, hours, minutes, ratio,
+        raw, raw_condition, seconds,
     };
 }
