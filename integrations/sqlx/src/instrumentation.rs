@@ -9,7 +9,7 @@ use sqlx::Pool;
 use sqlx::database::Database;
 
 use crate::executors::{InstrumentedPool, Shared};
-use crate::metrics::{ConnectionState, DbMetrics, PoolLabel, PoolStateLabels};
+use crate::metrics::{ConnectionState, DbMetrics, DbPoolMetrics, PoolLabel, PoolStateLabels};
 use crate::record::Recorder;
 
 /// How one pool is instrumented: its name (the `pool` label) and slow-query threshold.
@@ -67,6 +67,7 @@ impl Default for PoolConfig {
 #[derive(Clone, Debug)]
 pub struct Instrumentation {
     metrics: Arc<DbMetrics>,
+    pool_metrics: Arc<DbPoolMetrics>,
     pools: Arc<Mutex<Vec<PoolEntry>>>,
 }
 
@@ -117,40 +118,60 @@ impl<DB: Database> std::fmt::Debug for Shared<DB> {
 }
 
 impl Instrumentation {
-    /// Registers the database metrics in `registry`; fails if they are registered there
-    /// already (keep and clone the first `Instrumentation` instead).
+    /// Registers [`DbMetrics`] and [`DbPoolMetrics`] in `registry`; fails if they are
+    /// registered there already (keep and clone the first `Instrumentation` instead).
     pub fn register(registry: &Registry) -> Result<Self, RegistryError> {
-        let instrumentation = Self::unregistered();
-        let pools = instrumentation.pools.clone();
-        registry.register_collector(Arc::new(Refreshing::new(
-            instrumentation.metrics.clone(),
-            move |metrics: &DbMetrics| refresh(metrics, &pools),
-        )))?;
-        Ok(instrumentation)
+        let metrics = Arc::new(DbMetrics::new());
+        registry.register_shared(metrics.clone())?;
+        Self::with_pool_gauges(registry, metrics)
     }
 
-    /// The instance registered in [`fiko_metrics::default_registry`], created on first use.
+    /// Records into [`DbMetrics::global`] (the default registry, shared with anyone else
+    /// using that set) and exposes the pool gauges there too.
     ///
-    /// If the default registry already holds metrics with these names, the metrics are
-    /// recorded but not exposed.
+    /// If the default registry already holds other metrics with these names, the pool
+    /// gauges are recorded but not exposed.
     pub fn global() -> &'static Self {
         static GLOBAL: LazyLock<Instrumentation> = LazyLock::new(|| {
-            Instrumentation::register(fiko_metrics::default_registry())
-                .unwrap_or_else(|_| Instrumentation::unregistered())
+            let registry = fiko_metrics::default_registry();
+            let metrics = registry.get_or_register::<DbMetrics>();
+            Instrumentation::with_pool_gauges(registry, metrics.clone()).unwrap_or_else(|_| {
+                Instrumentation {
+                    metrics,
+                    pool_metrics: Arc::new(DbPoolMetrics::new()),
+                    pools: Arc::default(),
+                }
+            })
         });
         &GLOBAL
     }
 
-    fn unregistered() -> Self {
-        Self {
-            metrics: Arc::new(DbMetrics::new()),
-            pools: Arc::new(Mutex::new(Vec::new())),
-        }
+    /// Registers the pool gauges, refreshed from this instrumentation's pools.
+    fn with_pool_gauges(
+        registry: &Registry,
+        metrics: Arc<DbMetrics>,
+    ) -> Result<Self, RegistryError> {
+        let instrumentation = Self {
+            metrics,
+            pool_metrics: Arc::new(DbPoolMetrics::new()),
+            pools: Arc::default(),
+        };
+        let pools = instrumentation.pools.clone();
+        registry.register_collector(Arc::new(Refreshing::new(
+            instrumentation.pool_metrics.clone(),
+            move |gauges: &DbPoolMetrics| refresh(gauges, &pools),
+        )))?;
+        Ok(instrumentation)
     }
 
-    /// The metrics, to read them (tests, health checks).
+    /// The query metrics, to read them (tests, health checks).
     pub fn metrics(&self) -> &DbMetrics {
         &self.metrics
+    }
+
+    /// The pool gauges as of the last scrape.
+    pub fn pool_metrics(&self) -> &DbPoolMetrics {
+        &self.pool_metrics
     }
 
     /// Wraps `pool` so that its queries are recorded, under `config`'s name and threshold.
@@ -182,7 +203,7 @@ impl Instrumentation {
 }
 
 /// Sets the pool gauges from every live pool; a pool that was dropped reads as empty.
-fn refresh(metrics: &DbMetrics, pools: &Mutex<Vec<PoolEntry>>) {
+fn refresh(metrics: &DbPoolMetrics, pools: &Mutex<Vec<PoolEntry>>) {
     let mut totals: BTreeMap<&'static str, PoolSample> = BTreeMap::new();
     pools
         .lock()

@@ -83,7 +83,7 @@
 //!
 //! # What is recorded
 //!
-//! See [`DbMetrics`] for the metrics and labels. In short:
+//! See [`DbMetrics`] and [`DbPoolMetrics`] for the metrics and labels. In short:
 //!
 //! - every query run through an instrumented executor counts once, by `operation`
 //!   ([`Operation::of`] the SQL) and `query` name, successful or not, with its duration
@@ -112,7 +112,7 @@ pub use executors::{
 };
 pub use instrumentation::{Instrumentation, PoolConfig, instrument};
 pub use metrics::{
-    ConnectionState, DbMetrics, ErrorLabels, PoolLabel, PoolStateLabels, QueryErrorKind,
-    QueryLabels,
+    ConnectionState, DbMetrics, DbPoolMetrics, ErrorLabels, PoolLabel, PoolStateLabels,
+    QueryErrorKind, QueryLabels,
 };
 pub use operation::Operation;

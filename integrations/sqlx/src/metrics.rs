@@ -4,13 +4,12 @@ use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, Metr
 
 use crate::operation::Operation;
 
-/// Database metrics: queries, their duration, errors, slow queries, deadlocks and pool
-/// connections, all labelled by the pool's name.
+/// Database query metrics: queries, their duration, errors, slow queries and deadlocks, all
+/// labelled by the pool's name.
 ///
 /// Names follow Prometheus conventions (`fiko_db_*`, counters exposed with `_total`,
 /// durations in seconds). Recorded by [`InstrumentedPool`](crate::InstrumentedPool) and
-/// the connections and transactions it hands out; the pool gauges are read from the pools
-/// at every scrape.
+/// the connections and transactions it hands out. The pool gauges are in [`DbPoolMetrics`].
 ///
 /// | metric | kind | labels |
 /// |---|---|---|
@@ -19,10 +18,6 @@ use crate::operation::Operation;
 /// | `fiko_db_query_errors_total` | counter | `pool`, `operation`, `query`, `kind`, `class` |
 /// | `fiko_db_slow_queries_total` | counter | `pool`, `operation`, `query` |
 /// | `fiko_db_deadlocks_total` | counter | `pool` |
-/// | `fiko_db_pool_connections` | gauge | `pool`, `state` (`idle`, `in_use`) |
-/// | `fiko_db_pool_max_connections` | gauge | `pool` |
-///
-/// The pool's size (open connections) is `sum by (pool) (fiko_db_pool_connections)`.
 #[derive(Debug, MetricSet)]
 #[metric_set(namespace = "fiko", subsystem = "db")]
 pub struct DbMetrics {
@@ -37,6 +32,19 @@ pub struct DbMetrics {
     pub slow_queries: Family<QueryLabels, Counter>,
     /// Queries aborted because the database detected a deadlock (PostgreSQL SQLSTATE 40P01).
     pub deadlocks: Family<PoolLabel, Counter>,
+}
+
+/// Pool connection gauges, read from every instrumented pool at each scrape.
+///
+/// | metric | kind | labels |
+/// |---|---|---|
+/// | `fiko_db_pool_connections` | gauge | `pool`, `state` (`idle`, `in_use`) |
+/// | `fiko_db_pool_max_connections` | gauge | `pool` |
+///
+/// The pool's size (open connections) is `sum by (pool) (fiko_db_pool_connections)`.
+#[derive(Debug, MetricSet)]
+#[metric_set(namespace = "fiko", subsystem = "db")]
+pub struct DbPoolMetrics {
     /// Pool connections by state (idle or in use), read at scrape time.
     pub pool_connections: Family<PoolStateLabels, Gauge>,
     /// The pool's maximum number of connections, read at scrape time.

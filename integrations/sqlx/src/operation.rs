@@ -282,6 +282,23 @@ mod tests {
     }
 
     #[test]
+    fn every_prefix_is_other_until_the_main_keyword_is_complete() {
+        let sql = "WITH \"ä\" AS (SELECT 'é)' FROM t /* ) */), b AS (VALUES (1)) DELETE FROM t";
+        let keyword_end = sql.find("DELETE").map(|at| at + "DELETE".len());
+        for end in 0..=sql.len() {
+            let Some(prefix) = sql.get(..end) else {
+                continue; // not a char boundary
+            };
+            let expected = if Some(end) >= keyword_end {
+                Delete
+            } else {
+                Other
+            };
+            assert_eq!(Operation::of(prefix), expected, "{prefix:?}");
+        }
+    }
+
+    #[test]
     fn never_panics_on_odd_text() {
         for sql in [
             "$", "$$", "$a", "WITH $", "WITH $a$", "WITH '", "WITH \"x", "WITH /*", "WITH --",

@@ -500,22 +500,34 @@ async fn registering_twice_in_one_registry_is_refused() {
     let registry = Registry::new();
     assert!(Instrumentation::register(&registry).is_ok());
     let error = Instrumentation::register(&registry).expect_err("same names twice");
-    assert!(error.to_string().contains("fiko_db_queries"), "{error}");
+    assert!(error.to_string().contains("DbMetrics"), "{error}");
 }
 
 #[tokio::test]
 async fn the_global_instrumentation_exposes_in_the_default_registry() -> TestResult {
+    use fiko_metrics::MetricSet;
+    use fiko_metrics_sqlx::{DbMetrics, Operation, QueryLabels};
+
+    // Someone else uses the set through the derive's own `global()` first: same series.
+    let labels = QueryLabels {
+        pool: "default",
+        operation: Operation::Select,
+        query: "",
+    };
+    DbMetrics::global().queries.get_or_create(&labels).inc();
     let (_dir, pool) = sqlite_pool(1).await?;
     let pool = fiko_metrics_sqlx::instrument(pool);
     sqlx::query("SELECT 1").fetch_one(&pool).await?;
     let registry = fiko_metrics::default_registry();
-    assert!(
+    assert_eq!(
         sample(
             registry,
             "fiko_db_queries_total",
             &[("pool", "default"), ("operation", "select")]
-        ) >= 1.0
+        ),
+        2.0
     );
+    assert_eq!(DbMetrics::global().queries.get_or_create(&labels).get(), 2);
     assert_eq!(
         sample(
             registry,
