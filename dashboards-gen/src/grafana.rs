@@ -1,5 +1,7 @@
 //! Grafana 10+ dashboard JSON and provisioning.
 
+use std::collections::BTreeSet;
+
 use fiko_dashboards::{Context, PanelSpec, Visual};
 use serde_json::{Value, json};
 
@@ -132,15 +134,32 @@ fn variables() -> Value {
     ])
 }
 
+/// A panel id derived from its section and title, so adding or moving other panels does
+/// not renumber it (links such as `viewPanel=ID` keep working); collisions move to the
+/// next free id.
+fn stable_id(used: &mut BTreeSet<u32>, section: &str, title: &str) -> u32 {
+    // FNV-1a, 32 bits, kept positive and below 2^24 so ids stay readable.
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in section.bytes().chain([0]).chain(title.bytes()) {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    let mut id = (hash % 0x00ff_ffff).max(1);
+    while !used.insert(id) {
+        id = id % 0x00ff_ffff + 1;
+    }
+    id
+}
+
 /// The overview dashboard: one row per section, in the order the sets were listed.
 pub(crate) fn dashboard(model: &Model<'_>) -> String {
     let cx = Context::dashboard();
     let mut panels = Vec::new();
-    let mut id = 0;
+    let mut used = BTreeSet::new();
     let mut y = 0;
     for set in model.sets {
         for row in &set.rows {
-            id += 1;
+            let id = stable_id(&mut used, &row.title, "");
             panels.push(json!({
                 "collapsed": false,
                 "gridPos": { "h": 1, "w": GRID_WIDTH, "x": 0, "y": y },
@@ -157,7 +176,7 @@ pub(crate) fn dashboard(model: &Model<'_>) -> String {
                     x = 0;
                     y += PANEL_HEIGHT;
                 }
-                id += 1;
+                let id = stable_id(&mut used, &row.title, &panel.title);
                 panels.push(panel_json(panel, id, x, y, &cx));
                 x += w;
             }

@@ -200,3 +200,37 @@ fn committed_deploy_folder_is_current() {
         "stale files in deploy/: {stale:?}; run `cargo run -p dashboards-gen`"
     );
 }
+
+#[test]
+fn panel_ids_do_not_depend_on_other_panels() {
+    let ids = |dashboard: &Value| -> std::collections::BTreeMap<String, u64> {
+        dashboard["panels"]
+            .as_array()
+            .expect("panels")
+            .iter()
+            .map(|p| {
+                (
+                    p["title"].as_str().expect("title").to_owned(),
+                    p["id"].as_u64().expect("id"),
+                )
+            })
+            .collect()
+    };
+    let full = ids(&dashboard());
+    // The same dashboard without the first set's panels keeps every other id.
+    let fewer = dashboards_gen::Generator::new()
+        .observe::<fiko_dashboards::exporters::PostgresExporter>()
+        .generate()
+        .expect("generate");
+    let fewer: Value = serde_json::from_str(
+        fewer
+            .get("grafana/dashboards/fiko-overview.json")
+            .expect("dashboard"),
+    )
+    .expect("json");
+    let fewer = ids(&fewer);
+    assert!(fewer.len() >= 5);
+    for (title, id) in fewer {
+        assert_eq!(full.get(&title), Some(&id), "{title}");
+    }
+}
