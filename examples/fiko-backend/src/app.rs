@@ -308,11 +308,32 @@ pub async fn run_worker(
         shutdown.await;
         let _ = stop.send(true);
     });
-    let mut workers_stopped = stopped;
-    let result = crate::jobs::run_redis_workers(name, connection, db, &jobs, async move {
-        let _ = workers_stopped.wait_for(|stop| *stop).await;
-    })
-    .await;
-    server.abort();
-    result.map_err(StartError::Worker)
+    crate::jobs::watch_redis_queues(&jobs, connection.clone()).map_err(StartError::Worker)?;
+    // A worker that fails (Redis went away) is started again after a pause, for as long
+    // as the process runs: WorkerDown is about the process, not about Redis.
+    loop {
+        let mut workers_stopped = stopped.clone();
+        let result = crate::jobs::run_redis_workers(
+            name,
+            connection.clone(),
+            db.clone(),
+            &jobs,
+            async move {
+                let _ = workers_stopped.wait_for(|stop| *stop).await;
+            },
+        )
+        .await;
+        if *stopped.borrow() {
+            server.abort();
+            return result.map_err(StartError::Worker);
+        }
+        if let Err(error) = result {
+            eprintln!("fiko-backend worker {name}: {error}; restarting in 1 s");
+        }
+        let mut pause_stopped = stopped.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = pause_stopped.wait_for(|stop| *stop) => {}
+        }
+    }
 }

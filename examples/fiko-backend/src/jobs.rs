@@ -120,17 +120,20 @@ pub struct JobQueue {
 #[derive(Clone)]
 enum Target {
     Local(mpsc::Sender<Job>),
-    Redis {
-        emails: RedisStorage<WelcomeEmail, ConnectionManager>,
-        invoices: RedisStorage<Invoice, ConnectionManager>,
-    },
+    Redis(Box<RedisQueuesTarget>),
+}
+
+#[derive(Clone)]
+struct RedisQueuesTarget {
+    emails: RedisStorage<WelcomeEmail, ConnectionManager>,
+    invoices: RedisStorage<Invoice, ConnectionManager>,
 }
 
 impl std::fmt::Debug for JobQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match self.target {
             Target::Local(_) => "local",
-            Target::Redis { .. } => "redis",
+            Target::Redis(_) => "redis",
         };
         f.debug_struct("JobQueue").field("target", &kind).finish()
     }
@@ -140,12 +143,12 @@ impl JobQueue {
     /// A queue in Redis, consumed by `fiko-backend worker`.
     pub fn redis(connection: ConnectionManager, metrics: Arc<EnqueueMetrics>) -> Self {
         Self {
-            target: Target::Redis {
+            target: Target::Redis(Box::new(RedisQueuesTarget {
                 emails: RedisStorage::new(connection.clone())
                     .with_config(QueueConfig::default().queue(EMAILS_QUEUE)),
                 invoices: RedisStorage::new(connection)
                     .with_config(QueueConfig::default().queue(INVOICES_QUEUE)),
-            },
+            })),
             metrics,
         }
     }
@@ -177,13 +180,13 @@ impl JobQueue {
         let task = job.task();
         let result = match (&self.target, job) {
             (Target::Local(sender), job) => sender.try_send(job).map_err(|e| e.to_string()),
-            (Target::Redis { emails, .. }, Job::WelcomeEmail(job)) => {
-                let mut storage = emails.clone();
+            (Target::Redis(queues), Job::WelcomeEmail(job)) => {
+                let mut storage = queues.emails.clone();
                 bounded_push(async move { storage.push(job).await.map_err(|e| e.to_string()) })
                     .await
             }
-            (Target::Redis { invoices, .. }, Job::Invoice(job)) => {
-                let mut storage = invoices.clone();
+            (Target::Redis(queues), Job::Invoice(job)) => {
+                let mut storage = queues.invoices.clone();
                 bounded_push(async move { storage.push(job).await.map_err(|e| e.to_string()) })
                     .await
             }
@@ -251,9 +254,15 @@ async fn invoice_task(job: Invoice, db: Data<Db>) -> Result<(), BoxDynError> {
     render_invoice(&db, &job).await.map_err(Into::into)
 }
 
-/// Runs the Redis queues' apalis workers until `shutdown` completes: one worker per
-/// queue, named `{name}-emails` and `{name}-invoices`, each retrying a failed task once.
-/// Also watches the queues' lengths in Redis.
+/// Reads the Redis queues' lengths at every scrape.
+pub fn watch_redis_queues(jobs: &Jobs, connection: ConnectionManager) -> Result<(), String> {
+    jobs.watch_queues(RedisQueues::new(connection, [EMAILS_QUEUE, INVOICES_QUEUE]))
+        .map_err(|e| e.to_string())
+}
+
+/// Runs the Redis queues' apalis workers until `shutdown` completes or a worker fails
+/// (e.g. Redis went away): one worker per queue, named `{name}-emails` and
+/// `{name}-invoices`, each retrying a failed task once.
 pub async fn run_redis_workers(
     name: &str,
     connection: ConnectionManager,
@@ -261,11 +270,6 @@ pub async fn run_redis_workers(
     jobs: &Jobs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    jobs.watch_queues(RedisQueues::new(
-        connection.clone(),
-        [EMAILS_QUEUE, INVOICES_QUEUE],
-    ))
-    .map_err(|e| e.to_string())?;
     let emails_name = format!("{name}-emails");
     let invoices_name = format!("{name}-invoices");
     let emails = WorkerBuilder::new(emails_name.as_str())

@@ -367,7 +367,7 @@ impl Run {
         let (model, prompt) = if index % 10 == 4 {
             // Longer than local-small's context: 422.
             ("local-small", "word ".repeat(600))
-        } else if index % 2 == 0 {
+        } else if index.is_multiple_of(2) {
             (
                 "local-small",
                 format!("write a friendly reply to customer {index} about their order"),
@@ -421,7 +421,7 @@ impl Run {
             Some(token),
             Some(json!({
                 "plan": plans[index as usize % plans.len()],
-                "currency": if index % 3 == 0 { "eur" } else { "usd" },
+                "currency": if index.is_multiple_of(3) { "eur" } else { "usd" },
                 "card_number": card,
             })),
         )
