@@ -550,3 +550,107 @@ pub fn result_labels(expr: &Expr, cx: &Context) -> BTreeSet<String> {
     labels.extend(expr.by_labels().into_iter().map(str::to_owned));
     labels
 }
+
+#[cfg(test)]
+mod tests {
+    use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet};
+
+    use super::*;
+    use crate::minutes;
+
+    #[derive(MetricSet)]
+    #[metric_set(namespace = "t")]
+    struct Set {
+        /// Requests.
+        requests: Family<Labels, Counter>,
+        /// Latency.
+        #[metric(buckets = [0.5, 1.0])]
+        latency_seconds: Family<Labels, Histogram>,
+        /// Memory.
+        memory_bytes: Gauge,
+    }
+
+    #[derive(LabelSet)]
+    struct Labels {
+        route: String,
+        class: Class,
+    }
+
+    #[derive(LabelValue)]
+    enum Class {
+        Ok,
+        Bad,
+    }
+
+    fn rules(expr: &Expr) -> String {
+        expr.render(&Context::rules(minutes(5)))
+    }
+
+    #[test]
+    fn each_kind_renders_its_promql() {
+        assert_eq!(
+            rules(Set::REQUESTS.increase().by([Labels::ROUTE]).expr()),
+            "sum by (job, instance, route) (increase(t_requests_total[5m]))"
+        );
+        assert_eq!(
+            rules(Set::LATENCY_SECONDS.rate().expr()),
+            "sum by (job, instance) (rate(t_latency_seconds_count[5m]))"
+        );
+        assert_eq!(
+            rules(
+                Set::LATENCY_SECONDS
+                    .quantile(0.99)
+                    .by([Labels::ROUTE])
+                    .expr()
+            ),
+            "histogram_quantile(0.99, sum by (le, job, instance, route) (rate(t_latency_seconds_bucket[5m])))"
+        );
+        assert_eq!(
+            rules(Set::MEMORY_BYTES.value().max().expr()),
+            "max by (job, instance) (t_memory_bytes)"
+        );
+        assert_eq!(
+            Set::MEMORY_BYTES
+                .value()
+                .expr()
+                .render(&Context::dashboard()),
+            r#"sum (t_memory_bytes{job=~"$job", instance=~"$instance"})"#
+        );
+    }
+
+    #[test]
+    fn filters_escape_and_ratios_never_divide_by_zero() {
+        let bad = Set::REQUESTS
+            .rate()
+            .filter(Labels::CLASS, "bad")
+            .filter_regex(Labels::ROUTE, r#"/a"b\c"#);
+        assert_eq!(
+            rules(bad.expr()),
+            r#"sum by (job, instance) (rate(t_requests_total{class="bad", route=~"/a\"b\\c"}[5m]))"#
+        );
+        let share = ratio(bad, Set::REQUESTS.rate().plus(Set::REQUESTS.rate())).by([Labels::ROUTE]);
+        let text = rules(share.expr());
+        assert!(text.ends_with("> 0)"), "{text}");
+        assert!(
+            text.contains(") / (sum by (job, instance, route)"),
+            "{text}"
+        );
+        assert!(share.expr().problems().is_empty());
+        assert_eq!(share.expr().metrics().len(), 3);
+    }
+
+    #[test]
+    fn impossible_values_are_problems() {
+        let typo = Set::REQUESTS.rate().filter(Labels::CLASS, "okay");
+        assert_eq!(
+            typo.expr().problems(),
+            [
+                "`t_requests` filters label `class` on `okay`, a value it never takes (one of: ok, bad)"
+            ]
+        );
+        assert_eq!(
+            Set::LATENCY_SECONDS.quantile(1.5).expr().problems(),
+            ["quantile 1.5 of `t_latency_seconds` is outside 0..=1"]
+        );
+    }
+}
