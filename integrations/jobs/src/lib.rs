@@ -91,6 +91,9 @@
 //! 60 s.
 
 pub mod alerts;
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 mod layer;
 mod metrics;
 mod queue;
