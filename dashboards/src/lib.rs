@@ -81,6 +81,42 @@
 //! );
 //! ```
 //!
+//! # Implementing `Observe` for an integration's set
+//!
+//! Put the impl next to the set (the integration crate depends on `fiko-dashboards`),
+//! give the alerts a `summary` and `description` (templates: `{{ $labels.NAME }}` of a
+//! label the result keeps — `job`, `instance` and the `by` labels — plus `{threshold}` and
+//! `{for}`), and list the set in `dashboards-gen`'s `repository::generator`. The
+//! generator derives promtool tests for every alert built from typed queries; latency
+//! thresholds must be declared bucket boundaries (not the last one).
+//!
+//! # Raw PromQL
+//!
+//! [`raw`] is a panel query and [`raw_condition`] an alert condition written by hand, for
+//! what the typed queries cannot say (`time() - max_over_time(...)`, `or`, `absent`).
+//! The generator parses both with `promql-parser` and refuses any metric no listed set
+//! declares; a raw alert also needs hand-written promtool input ([`AlertTest`]):
+//!
+//! ```
+//! use fiko_dashboards::prelude::*;
+//!
+//! let stuck = Alert::critical(
+//!     "WorkerSilent",
+//!     raw_condition("time() - max by (job, instance) (worker_heartbeat_timestamp_seconds) > 120"),
+//! )
+//! .for_(minutes(1))
+//! .summary("Worker {{ $labels.instance }} is silent")
+//! .description("No heartbeat for more than two minutes.")
+//! .tested_with(
+//!     AlertTest::new()
+//!         .firing(r#"worker_heartbeat_timestamp_seconds{job="w",instance="w:1"}"#, "0+0x10")
+//!         .silent(r#"worker_heartbeat_timestamp_seconds{job="w",instance="w:1"}"#, "0+60x10")
+//!         .label("job", "w")
+//!         .label("instance", "w:1"),
+//! );
+//! assert!(stuck.problems().is_empty());
+//! ```
+//!
 //! # Overriding thresholds
 //!
 //! Default alerts are plain values: change them before generating, e.g.
