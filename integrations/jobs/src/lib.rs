@@ -205,8 +205,18 @@ impl Jobs {
         }
     }
 
-    /// Reads queue lengths from `source` at every scrape; its reads run on the current
-    /// Tokio runtime (see [`QueueSource`] and the `queue` notes on [`Jobs`]).
+    /// Reads queue lengths from `source` at every scrape, on the current Tokio runtime.
+    ///
+    /// A scrape (synchronous) spawns the read (asynchronous) and waits for it, at most
+    /// [`queue_read_timeout`](Self::queue_read_timeout): inside
+    /// [`tokio::task::block_in_place`] on a multi-thread runtime (from a worker or a
+    /// `spawn_blocking` thread, where fiko-metrics-axum encodes), so the runtime moves its
+    /// other tasks to another thread meanwhile, or plainly on a thread outside any runtime.
+    /// On a current-thread runtime it never waits, since waiting could stall the very
+    /// thread that must run the read: the values then lag one scrape. A failed read counts
+    /// in `fiko_jobs_queue_read_errors_total` and keeps the last values; a read still
+    /// running at the next scrape is not started again (and counts as an error), so a hung
+    /// backend cannot pile up reads.
     pub fn watch_queues(&self, source: impl QueueSource) -> Result<(), JobsError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| JobsError::NoRuntime)?;
         self.shared
