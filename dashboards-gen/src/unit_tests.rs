@@ -210,8 +210,10 @@ impl Synth<'_> {
             ) => {
                 const TOTAL: f64 = 10.0;
                 match (&**numerator, &**denominator) {
-                    // One metric: a series both sides count, and one only the denominator
-                    // counts (it breaks a numerator matcher the denominator lacks).
+                    // One metric whose numerator series the denominator also counts: a
+                    // series both sides count, and one only the denominator counts (it
+                    // breaks a numerator matcher the denominator lacks). Otherwise (e.g.
+                    // `state="failed"` over `state="started"`) the sides are disjoint.
                     (
                         Expr::Metric {
                             metric: a,
@@ -225,9 +227,11 @@ impl Synth<'_> {
                             matchers: mb,
                             ..
                         },
-                    ) if a.name == b.name && oa == ob => {
-                        let both: Vec<(Matcher, bool)> =
-                            ma.iter().chain(mb).map(|m| (m.clone(), true)).collect();
+                    ) if a.name == b.name
+                        && oa == ob
+                        && self.labels(&all_true(ma.iter().chain(mb))).is_ok() =>
+                    {
+                        let both = all_true(ma.iter().chain(mb));
                         let broken = ma.iter().find(|m| !mb.contains(m)).ok_or(
                             "the ratio's numerator selects the same series as its denominator",
                         )?;
@@ -252,6 +256,10 @@ impl Synth<'_> {
         }
         Ok(out)
     }
+}
+
+fn all_true<'m>(matchers: impl Iterator<Item = &'m Matcher>) -> Vec<(Matcher, bool)> {
+    matchers.map(|m| (m.clone(), true)).collect()
 }
 
 /// The literal values a matcher mentions: its value, or the alternatives of a regex made

@@ -125,6 +125,20 @@ fn sound_alerts() -> Vec<Alert> {
         )
         .summary("errors")
         .description("More than {threshold} of finished requests failed."),
+        Alert::warning(
+            "ShopErrorsPerSuccess",
+            ratio(
+                ShopMetrics::REQUESTS
+                    .rate()
+                    .filter(RequestLabels::STATUS_CLASS, "5xx"),
+                ShopMetrics::REQUESTS
+                    .rate()
+                    .filter(RequestLabels::STATUS_CLASS, "2xx"),
+            )
+            .above(Percent(20.0)),
+        )
+        .summary("errors")
+        .description("More than {threshold} errors per success."),
         Alert::critical(
             "ShopIdle",
             ShopMetrics::REQUESTS.rate().below(PerSecond(1.0)),
@@ -167,7 +181,7 @@ fn every_alert_shape_gets_promtool_tests_that_pass() {
         "{alerts}"
     );
     // Three cases per alert with `for` of 2m or more, two otherwise.
-    assert_eq!(tests.matches("- name:").count(), 6 * 3 + 2, "{tests}");
+    assert_eq!(tests.matches("- name:").count(), 7 * 3 + 2, "{tests}");
 }
 
 #[test]
