@@ -62,10 +62,13 @@ impl<DB: Database> InstrumentedPool<DB> {
         }
     }
 
-    /// Starts a transaction whose queries are recorded (`BEGIN`, `COMMIT` and `ROLLBACK`
-    /// themselves are not counted as queries).
+    /// Starts a transaction whose queries are recorded. `BEGIN` counts as a query of
+    /// operation `other`, and so do [`commit`](Instrumented::commit) and
+    /// [`rollback`](Instrumented::rollback): a pool timeout here, or a failing `COMMIT`,
+    /// shows in the error counts.
     pub async fn begin(&self) -> Result<InstrumentedTransaction<'static, DB>, Error> {
-        let transaction = self.shared.pool.begin().await?;
+        let begin = self.shared.pool.begin();
+        let transaction = record::transaction_control(&self.shared.recorder, begin).await?;
         Ok(self.instrument(transaction))
     }
 
@@ -177,14 +180,25 @@ impl<C> DerefMut for Instrumented<C> {
 }
 
 impl<'c, DB: Database> Instrumented<Transaction<'c, DB>> {
-    /// Commits the transaction (or releases the savepoint).
+    /// Commits the transaction (or releases the savepoint); recorded as a query of
+    /// operation `other`.
     pub async fn commit(self) -> Result<(), Error> {
-        self.connection.connection.commit().await
+        let InstrumentedConnection {
+            connection,
+            recorder,
+        } = self.connection;
+        record::transaction_control(&recorder, connection.commit()).await
     }
 
-    /// Rolls the transaction (or the savepoint) back.
+    /// Rolls the transaction (or the savepoint) back; recorded as a query of operation
+    /// `other`. (A transaction dropped without either is rolled back by sqlx in the
+    /// background, unrecorded.)
     pub async fn rollback(self) -> Result<(), Error> {
-        self.connection.connection.rollback().await
+        let InstrumentedConnection {
+            connection,
+            recorder,
+        } = self.connection;
+        record::transaction_control(&recorder, connection.rollback()).await
     }
 }
 
@@ -194,12 +208,14 @@ where
     C::Target: Connection,
 {
     /// Starts a transaction on this connection, or a savepoint inside this transaction;
-    /// its queries are recorded like this connection's.
+    /// its queries are recorded like this connection's, and so is the `BEGIN` (or
+    /// `SAVEPOINT`), as a query of operation `other`.
     pub async fn begin(
         &mut self,
     ) -> Result<Instrumented<Transaction<'_, <C::Target as Connection>::Database>>, Error> {
         let recorder = self.connection.recorder.clone();
-        let transaction = Connection::begin(&mut *self.connection.connection).await?;
+        let begin = Connection::begin(&mut *self.connection.connection);
+        let transaction = record::transaction_control(&recorder, begin).await?;
         Ok(Instrumented {
             connection: InstrumentedConnection {
                 connection: transaction,

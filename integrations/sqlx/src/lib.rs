@@ -95,8 +95,9 @@
 //! - the pool gauges (idle and in-use connections, maximum) are read at every scrape.
 //!
 //! A stream or future dropped before it finishes still counts as a query (not as an
-//! error). `BEGIN`, `COMMIT` and `ROLLBACK` are not counted, nor are queries run on the
-//! plain pool or connection (`inner()`, `into_inner()`).
+//! error). The `BEGIN`, `COMMIT` and `ROLLBACK` of instrumented transactions count as
+//! queries of operation `other`. Queries run on the plain pool or connection (`inner()`,
+//! `into_inner()`) are not recorded.
 
 mod classify;
 mod executors;

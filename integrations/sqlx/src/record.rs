@@ -180,6 +180,21 @@ impl<DB: Database> Execute<'_, DB> for Prepared<DB> {
     }
 }
 
+/// Runs a statement that is not a query of the caller's (`BEGIN`, `COMMIT`, `ROLLBACK`)
+/// and records it as one of operation `other`.
+pub(crate) async fn transaction_control<T>(
+    recorder: &Recorder,
+    statement: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let mut timer = QueryTimer::start(recorder, Operation::Other, "");
+    let result = statement.await;
+    if let Err(error) = &result {
+        timer.fail(error);
+    }
+    drop(timer);
+    result
+}
+
 /// One item of a `fetch_many` stream: a statement's result or a row.
 type Step<DB> = Result<Either<<DB as Database>::QueryResult, <DB as Database>::Row>, Error>;
 

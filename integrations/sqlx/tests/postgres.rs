@@ -100,7 +100,8 @@ async fn counts_every_query_exactly_by_operation() -> TestResult {
     assert_eq!(moved, 1);
     tx.commit().await?;
 
-    assert_eq!(queries(&registry, "other"), 1.0);
+    // CREATE TABLE, and the transaction's BEGIN and COMMIT.
+    assert_eq!(queries(&registry, "other"), 3.0);
     assert_eq!(queries(&registry, "insert"), 120.0);
     assert_eq!(queries(&registry, "update"), 6.0);
     assert_eq!(queries(&registry, "delete"), 2.0);
@@ -119,7 +120,7 @@ async fn counts_every_query_exactly_by_operation() -> TestResult {
             "fiko_db_query_duration_seconds_count",
             &[("pool", "pg")]
         ),
-        139.0
+        141.0
     );
     assert_eq!(sample(&registry, "fiko_db_query_errors_total", &[]), 0.0);
     // PostgreSQL agrees on what was written.
@@ -267,6 +268,58 @@ async fn a_real_deadlock_is_counted() -> TestResult {
         "pg_stat_database.deadlocks = {:?}",
         server_count()
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_serialization_failure_at_commit_is_counted() -> TestResult {
+    let (_pg, registry, pool) = start(2, PoolConfig::named("pg")).await?;
+    sqlx::raw_sql(
+        "CREATE TABLE doctors (name TEXT PRIMARY KEY, on_call BOOL NOT NULL); \
+         INSERT INTO doctors VALUES ('alice', true), ('bob', true);",
+    )
+    .execute(&pool)
+    .await?;
+    // Write skew: each transaction checks that someone else stays on call, then leaves.
+    let mut first = pool.begin().await?;
+    let mut second = pool.begin().await?;
+    for tx in [&mut first, &mut second] {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+            .execute(&mut **tx)
+            .await?;
+        let on_call: i64 = sqlx::query_scalar("SELECT count(*) FROM doctors WHERE on_call")
+            .fetch_one(&mut **tx)
+            .await?;
+        assert_eq!(on_call, 2);
+    }
+    sqlx::query("UPDATE doctors SET on_call = false WHERE name = 'alice'")
+        .execute(&mut *first)
+        .await?;
+    sqlx::query("UPDATE doctors SET on_call = false WHERE name = 'bob'")
+        .execute(&mut *second)
+        .await?;
+    first.commit().await?;
+    let error = second.commit().await.expect_err("write skew");
+    assert_eq!(
+        error.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("40001")
+    );
+
+    assert_eq!(
+        sample(
+            &registry,
+            "fiko_db_query_errors_total",
+            &[
+                ("kind", "database"),
+                ("class", "40"),
+                ("operation", "other")
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(sample(&registry, "fiko_db_query_errors_total", &[]), 1.0);
+    // A serialization failure is not a deadlock.
+    assert_eq!(sample(&registry, "fiko_db_deadlocks_total", &[]), 0.0);
     Ok(())
 }
 
