@@ -176,7 +176,9 @@ impl Instrumentation {
 
     /// Wraps `pool` so that its queries are recorded, under `config`'s name and threshold.
     ///
-    /// Pools sharing a name share their series (the gauges add up).
+    /// The pool gauges follow the pool for as long as the returned `InstrumentedPool` (or a
+    /// clone) lives, and read zero after. Pools sharing a name share their series (the
+    /// gauges add up), so instrument each pool once.
     pub fn instrument<DB: Database>(
         &self,
         pool: Pool<DB>,
