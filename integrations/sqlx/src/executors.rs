@@ -21,8 +21,9 @@ use crate::record::{self, Recorder};
 /// `&InstrumentedPool` is an [`Executor`], so `sqlx::query(...).fetch_all(&pool)` works as
 /// with a plain pool. [`begin`](Self::begin) and [`acquire`](Self::acquire) hand out
 /// instrumented transactions and connections; every other `Pool` method is reachable
-/// through `Deref` (and so is the plain pool: `&*pool` runs queries unrecorded).
-/// Cloning is cheap and shares the pool.
+/// through `Deref` (`size`, `close`, ...). Those that hand out connections (`try_acquire`,
+/// `begin_with`, ...) return plain ones, as does `&*pool` itself: their queries are not
+/// recorded. Cloning is cheap and shares the pool.
 pub struct InstrumentedPool<DB: Database> {
     shared: Arc<Shared<DB>>,
 }
@@ -72,7 +73,8 @@ impl<DB: Database> InstrumentedPool<DB> {
         Ok(self.instrument(transaction))
     }
 
-    /// Checks a connection out of the pool; its queries are recorded.
+    /// Checks a connection out of the pool; its queries are recorded. (Checking out is not
+    /// a query: a pool timeout here is returned, not counted.)
     pub async fn acquire(&self) -> Result<InstrumentedPoolConnection<DB>, Error> {
         let connection = self.shared.pool.acquire().await?;
         Ok(self.instrument(connection))
