@@ -39,7 +39,9 @@
 //! `http_route` (the route template from axum's
 //! [`MatchedPath`](axum::extract::MatchedPath), e.g. `/users/{id}`; nested routers give the
 //! full template; requests no route matched — 404s, fallbacks — share the one value
-//! [`UNMATCHED_ROUTE`]), `http_response_status_code` (`200`; empty when no response was
+//! [`UNMATCHED_ROUTE`], as do services mounted with `nest_service`, which axum 0.8 gives
+//! no `MatchedPath` — name them with [`HttpMetricsLayer::group`]),
+//! `http_response_status_code` (`200`; empty when no response was
 //! produced), `http_response_status_class` (`1xx` … `5xx`, `none`) and `error_type`
 //! (`server_error` for 5xx, `panic`, `cancelled`, `body_error`, `service_error`).
 //!

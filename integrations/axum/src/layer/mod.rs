@@ -23,7 +23,9 @@ pub use self::service::HttpMetrics;
 ///
 /// Add it with [`Router::layer`](axum::Router::layer) so the route template
 /// ([`MatchedPath`](axum::extract::MatchedPath)) is known; requests no route matched are
-/// labelled [`UNMATCHED_ROUTE`](crate::UNMATCHED_ROUTE).
+/// labelled [`UNMATCHED_ROUTE`](crate::UNMATCHED_ROUTE). So are requests to services
+/// mounted with `Router::nest_service` (axum 0.8 gives them no `MatchedPath`): name them
+/// with [`group`](Self::group).
 ///
 /// ```
 /// use axum::{Router, routing::get};
