@@ -258,3 +258,40 @@ async fn falls_back_to_compute_while_redis_is_down_and_recovers() {
         (before.0 + 1, before.1 + 1)
     );
 }
+
+#[tokio::test]
+async fn a_hung_redis_is_bounded_by_the_cache_timeout() {
+    let redis = Redis::start().unwrap();
+    let metrics = Arc::new(CacheMetrics::new());
+    let mut admin = manager(&redis).await;
+    let cache = Cache::with_metrics(manager(&redis).await, metrics.clone())
+        .named("slow")
+        .timeout(Duration::from_millis(100));
+    let load = || async { Ok::<_, std::io::Error>(String::from("fresh")) };
+    assert_eq!(cache.get_or_compute("k", TTL, load).await.unwrap(), "fresh");
+
+    // Redis stops answering every client for 1.5 s (it is alive, just not replying).
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .arg("ALL")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(cache.get_or_compute("k", TTL, load).await.unwrap(), "fresh");
+    let elapsed = started.elapsed();
+    // GET and SET each give up after 100 ms instead of waiting for the pause.
+    assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(1000), "{elapsed:?}");
+    assert_eq!(errors(&metrics, "slow", CacheOperation::Get), 1);
+    assert_eq!(errors(&metrics, "slow", CacheOperation::Set), 1);
+    assert_eq!((hits(&metrics, "slow"), misses(&metrics, "slow")), (0, 2));
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        cache.get::<String>("k").await.unwrap().as_deref(),
+        Some("fresh")
+    );
+    assert_eq!(hits(&metrics, "slow"), 1);
+}
