@@ -55,7 +55,7 @@ fn every_expression_parses_and_names_only_declared_metrics() {
     ));
     let rules = exprs.len();
     exprs.extend(panel_exprs(&dashboard()));
-    assert!(rules >= 6 && exprs.len() > rules + 10, "{exprs:?}");
+    assert!(rules >= 14 + 20 && exprs.len() > rules + 60, "{exprs:?}");
     for expr in &exprs {
         let names = promql::metric_names(expr).unwrap_or_else(|e| panic!("`{expr}`: {e}"));
         assert!(!names.is_empty(), "`{expr}` names no metric");
@@ -160,7 +160,21 @@ fn dashboard_has_the_seed_panels_the_existing_sets_feed() {
         .iter()
         .filter_map(|p| p["title"].as_str())
         .collect();
-    for title in ["Redis memory used vs max", "Postgres connections"] {
+    // Spec §5: the overview's twelve panels.
+    for title in [
+        "Request rate",
+        "HTTP request rate by route",
+        "Responses by status class",
+        "Latency p50 / p95 / p99",
+        "DB query rate by operation",
+        "Redis memory used vs max",
+        "Job rate by task and state",
+        "Queue length",
+        "Postgres connections",
+        "Process memory (RSS / VMS)",
+        "AI request rate by model and status",
+        "Workflow execution rate by status",
+    ] {
         assert!(titles.contains(&title), "{title} missing from {titles:?}");
     }
     let memory = dashboard["panels"]
