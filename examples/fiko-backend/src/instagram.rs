@@ -57,6 +57,7 @@ impl InstagramClient {
     }
 
     /// `GET /me/media`: the account's media, as the API's JSON.
+    #[fiko_metrics::timed(name = "instagram_media")]
     pub async fn media(&self) -> Result<serde_json::Value, InstagramError> {
         let base = self
             .base_url

@@ -1,0 +1,564 @@
+//! End to end with a real Prometheus: PostgreSQL, Redis, redis_exporter, postgres_exporter,
+//! three demo instances on PostgreSQL + Redis, one job worker, and Prometheus loaded with
+//! the generated `prometheus.yml`, alert and recording rules (1 s scrape and evaluation
+//! intervals, 15 s rule window, 2 s `for:`). The load generator runs against the
+//! instances, then everything is checked through Prometheus' HTTP API, and three faults
+//! are injected and recovered from.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{FakeInstagram, Proc, wait_http_ok};
+use fiko_backend::load::{self, LoadConfig, Report, Scenario};
+use fiko_dashboards::seconds;
+use fiko_testkit::{Postgres, PostgresExporter, Prometheus, Redis, RedisExporter};
+use serde_json::Value;
+
+/// The alerts whose `for:` the test shortens (it waits for each to fire and resolve).
+const FAULT_ALERTS: [&str; 3] = ["RedisDown", "WorkerDown", "HighErrorRate"];
+
+/// `host:port` of an exporter's `http://host:port/metrics`.
+fn host_port(metrics_url: &str) -> String {
+    metrics_url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+struct PromApi {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl PromApi {
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Value {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .query(query)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(
+            status.is_success(),
+            "GET {path} {query:?}: {status}: {body}"
+        );
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["status"], "success", "{body}");
+        json["data"].clone()
+    }
+
+    /// The result vector of an instant query.
+    async fn query(&self, promql: &str) -> Vec<Value> {
+        self.get("/api/v1/query", &[("query", promql)]).await["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Active alerts named `name`, with their state (`pending` or `firing`).
+    async fn alert_states(&self, name: &str) -> Vec<String> {
+        let data = self.get("/api/v1/alerts", &[]).await;
+        data["alerts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|alert| alert["labels"]["alertname"] == name)
+            .map(|alert| alert["state"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Waits until `name` fires (`firing`) or has resolved (`!firing`: no active alert).
+    async fn wait_alert(&self, name: &str, firing: bool, limit: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            let states = self.alert_states(name).await;
+            let done = if firing {
+                states.iter().any(|s| s == "firing")
+            } else {
+                states.is_empty()
+            };
+            if done {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < limit,
+                "{name} did not {} within {limit:?}; states {states:?}",
+                if firing { "fire" } else { "resolve" }
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+fn value_of(sample: &Value) -> f64 {
+    sample["value"][1]
+        .as_str()
+        .unwrap_or("NaN")
+        .parse()
+        .unwrap_or(f64::NAN)
+}
+
+/// Runs the load generator binary and parses what it printed.
+fn run_load_binary(
+    targets: &[String],
+    users: u32,
+    log: &std::path::Path,
+) -> (BTreeMap<load::RequestKey, u64>, String) {
+    let mut args = vec!["load".to_owned()];
+    for target in targets {
+        args.push("--target".to_owned());
+        args.push(target.clone());
+    }
+    args.extend([
+        "--users".to_owned(),
+        users.to_string(),
+        "--concurrency".to_owned(),
+        "6".to_owned(),
+        "--max-seconds".to_owned(),
+        "90".to_owned(),
+    ]);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fiko-backend"))
+        .args(&args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    std::fs::write(log, &stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "load failed: {}{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (Report::parse(&stdout), stdout)
+}
+
+async fn load(targets: &[String], users: u32, scenario: Scenario) -> Report {
+    load::run(&LoadConfig {
+        targets: targets.to_vec(),
+        users,
+        concurrency: 4,
+        max_duration: Duration::from_secs(60),
+        scenario,
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
+    let started = Instant::now();
+    let logs = tempfile::tempdir().unwrap();
+    let log = |name: &str| logs.path().join(format!("{name}.log"));
+
+    // Servers.
+    let postgres = Postgres::start().unwrap();
+    let mut redis = Redis::start().unwrap();
+    let redis_exporter = RedisExporter::start(&redis.url()).unwrap();
+    let postgres_exporter = PostgresExporter::start(&postgres.url()).unwrap();
+    let instagram = FakeInstagram::start().await;
+    let app_ports: Vec<u16> = (0..3).map(|_| fiko_testkit::free_port()).collect();
+    let worker_port = fiko_testkit::free_port();
+    let (postgres_url, redis_url, instagram_url) =
+        (postgres.url(), redis.url(), instagram.url.clone());
+    let env = |extra: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("DATABASE_URL", postgres_url.clone()),
+            ("REDIS_URL", redis_url.clone()),
+            ("INSTAGRAM_BASE_URL", instagram_url.clone()),
+        ];
+        env.extend(extra.iter().cloned());
+        env
+    };
+    let spawn = |name: &str, args: &[&str], env: &[(&'static str, String)]| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Proc::spawn(name, args, &env, &log(name))
+    };
+    let mut apps: Vec<Proc> = app_ports
+        .iter()
+        .enumerate()
+        .map(|(i, port)| {
+            spawn(
+                &format!("app-{i}"),
+                &["serve"],
+                &env(&[
+                    ("BIND", format!("127.0.0.1:{port}")),
+                    ("INSTANCE_NAME", format!("app-{i}")),
+                ]),
+            )
+        })
+        .collect();
+    let worker_bind = format!("127.0.0.1:{worker_port}");
+    let start_worker = || {
+        spawn(
+            "worker",
+            &["worker", "--bind", &worker_bind, "--name", "worker-1"],
+            &env(&[]),
+        )
+    };
+    let mut worker = start_worker();
+    let targets: Vec<String> = app_ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    for (app, target) in apps.iter_mut().zip(&targets) {
+        wait_http_ok(
+            &format!("{target}/api/v1/metrics/health"),
+            Duration::from_secs(60),
+            app,
+        );
+    }
+    wait_http_ok(
+        &format!("http://{worker_bind}/health"),
+        Duration::from_secs(30),
+        &mut worker,
+    );
+
+    // Prometheus with the generated configuration and rules, on short timings.
+    let app_targets: Vec<String> = app_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let app_targets: Vec<&str> = app_targets.iter().map(String::as_str).collect();
+    let redis_target = host_port(&redis_exporter.metrics_url());
+    let postgres_target = host_port(&postgres_exporter.metrics_url());
+    let mut generator = common::generator()
+        .scrape(
+            fiko_backend::monitoring::APP_JOB,
+            "/api/v1/metrics",
+            &app_targets,
+        )
+        .scrape(
+            fiko_backend::monitoring::WORKER_JOB,
+            "/metrics",
+            &[&worker_bind],
+        )
+        .scrape("redis", "/metrics", &[&redis_target])
+        .scrape("postgres", "/metrics", &[&postgres_target])
+        .interval(seconds(1));
+    generator.settings_mut().rule_window = seconds(15);
+    generator.settings_mut().alertmanagers = Vec::new();
+    for alert in FAULT_ALERTS {
+        generator = generator.tune(alert, |alert| {
+            alert.set_for(seconds(2));
+        });
+    }
+    let artefacts = generator.generate().unwrap();
+    let prometheus = Prometheus::start(
+        artefacts.get("prometheus/prometheus.yml").unwrap(),
+        &[
+            (
+                "alerts.yml",
+                artefacts.get("prometheus/alerts.yml").unwrap(),
+            ),
+            (
+                "recording.yml",
+                artefacts.get("prometheus/recording.yml").unwrap(),
+            ),
+        ],
+    )
+    .unwrap();
+    let prom = PromApi {
+        url: prometheus.url(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    };
+
+    // Every target is up: three instances, the worker, both exporters.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let up = prom.query("up").await;
+        if up.len() == 6 && up.iter().all(|s| value_of(s) == 1.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "targets not all up: {up:?}\n{}",
+            prometheus.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let rules = prom.get("/api/v1/rules", &[]).await;
+    let rule_health: Vec<String> = rules["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+        .map(|r| format!("{} {}", r["name"], r["health"]))
+        .collect();
+    assert!(rule_health.len() >= 14, "{rule_health:?}");
+
+    // Load: request counters summed over the three instances equal what was sent.
+    let (sent, printed) = run_load_binary(&targets, 30, &log("load"));
+    let total: u64 = sent.values().sum();
+    assert!(total > 30 * 12, "{printed}");
+    assert!(
+        !sent
+            .keys()
+            .any(|(_, _, status)| *status == 0 || *status >= 500),
+        "{printed}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let counted = loop {
+        let result = prom
+            .query(
+                r#"sum by (http_request_method, http_route, http_response_status_code) (http_server_requests_total{job="fiko-app"})"#,
+            )
+            .await;
+        let counted: BTreeMap<load::RequestKey, u64> = result
+            .iter()
+            .map(|s| {
+                let m = &s["metric"];
+                (
+                    (
+                        m["http_request_method"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        m["http_route"].as_str().unwrap_or_default().to_owned(),
+                        m["http_response_status_code"]
+                            .as_str()
+                            .unwrap_or("0")
+                            .parse()
+                            .unwrap_or(0),
+                    ),
+                    value_of(s) as u64,
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        if counted == sent || Instant::now() > deadline {
+            break counted;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(
+        counted, sent,
+        "Prometheus' sum over the instances vs the load generator:\n{printed}"
+    );
+    // All three instances served.
+    let per_instance = prom
+        .query(r#"sum by (instance) (http_server_requests_total{job="fiko-app"})"#)
+        .await;
+    assert_eq!(per_instance.len(), 3, "{per_instance:?}");
+    assert!(per_instance.iter().all(|s| value_of(s) > 0.0));
+    // The worker ran the jobs the instances enqueued.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let done = prom
+            .query(r#"sum(fiko_jobs_task_executions_total{job="fiko-worker",state="succeeded"})"#)
+            .await;
+        if done.first().map(value_of) >= Some(30.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "worker did not run the jobs: {done:?}\n{}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // Fault 1: Redis stops. RedisDown fires; the instances keep serving from PostgreSQL.
+    let fault = Instant::now();
+    redis.stop();
+    let during = load(&targets, 4, Scenario::Full).await;
+    assert_eq!(during.without_response(), 0, "{}", during.render());
+    assert_eq!(during.server_errors(), 0, "{}", during.render());
+    assert_eq!(
+        during
+            .sent
+            .get(&("POST".to_owned(), "/api/v1/auth/login".to_owned(), 200)),
+        Some(&4),
+        "{}",
+        during.render()
+    );
+    prom.wait_alert("RedisDown", true, Duration::from_secs(60))
+        .await;
+    let fired = fault.elapsed();
+    let cache_errors = prom
+        .query(r#"sum(fiko_cache_errors_total{job="fiko-app"})"#)
+        .await;
+    assert!(
+        cache_errors.first().map(value_of) > Some(0.0),
+        "{cache_errors:?}"
+    );
+    redis.restart().unwrap();
+    let resolved = prom
+        .wait_alert("RedisDown", false, Duration::from_secs(60))
+        .await;
+    eprintln!("RedisDown fired {fired:?} after the stop, resolved {resolved:?} after the restart");
+
+    // Fault 2: the worker is killed. WorkerDown fires; jobs wait in Redis meanwhile and
+    // run once a new worker starts.
+    let before = prom
+        .query(r#"sum(fiko_jobs_task_executions_total{job="fiko-worker",state="started"})"#)
+        .await
+        .first()
+        .map_or(0.0, value_of);
+    let fault = Instant::now();
+    worker.kill();
+    prom.wait_alert("WorkerDown", true, Duration::from_secs(60))
+        .await;
+    let fired = fault.elapsed();
+    let queued = load(&targets, 3, Scenario::Full).await;
+    assert_eq!(queued.server_errors(), 0, "{}", queued.render());
+    let mut worker = start_worker();
+    wait_http_ok(
+        &format!("http://{worker_bind}/health"),
+        Duration::from_secs(30),
+        &mut worker,
+    );
+    let resolved = prom
+        .wait_alert("WorkerDown", false, Duration::from_secs(60))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // The new worker's counters start at zero: it ran the three welcome emails and
+        // the invoices enqueued while no worker ran.
+        let started_now = prom
+            .query(r#"sum(fiko_jobs_task_executions_total{job="fiko-worker",state="started"})"#)
+            .await
+            .first()
+            .map_or(0.0, value_of);
+        if started_now >= 3.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restarted worker ran nothing (before: {before})\n{}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!("WorkerDown fired {fired:?} after the kill, resolved {resolved:?} after the restart");
+
+    // Fault 3: Instagram fails, so do at least 10% of requests. HighErrorRate fires and
+    // resolves once Instagram is back.
+    let fault = Instant::now();
+    instagram.failing.store(true, Ordering::Relaxed);
+    let failing = Arc::new(AtomicBool::new(true));
+    let background = {
+        let (targets, failing) = (targets.clone(), failing.clone());
+        tokio::spawn(async move {
+            let mut sent = Report::default();
+            while failing.load(Ordering::Relaxed) {
+                let report = load(&targets, 4, Scenario::Instagram).await;
+                for (key, n) in report.sent {
+                    *sent.sent.entry(key).or_default() += n;
+                }
+            }
+            sent
+        })
+    };
+    prom.wait_alert("HighErrorRate", true, Duration::from_secs(60))
+        .await;
+    let fired = fault.elapsed();
+    failing.store(false, Ordering::Relaxed);
+    let bad = background.await.unwrap();
+    assert!(
+        bad.server_errors() as f64 / bad.total() as f64 >= 0.10,
+        "{}",
+        bad.render()
+    );
+    instagram.failing.store(false, Ordering::Relaxed);
+    let resolved = prom
+        .wait_alert("HighErrorRate", false, Duration::from_secs(90))
+        .await;
+    eprintln!(
+        "HighErrorRate fired {fired:?} after Instagram began failing, resolved {resolved:?} after recovery"
+    );
+
+    // Everything healthy again, with fresh traffic: every query of every generated panel
+    // returns data, and every metric that panels and rules name is in the scrape.
+    let healthy = load(&targets, 6, Scenario::Full).await;
+    assert_eq!(healthy.server_errors(), 0, "{}", healthy.render());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let dashboard: Value = serde_json::from_str(
+        artefacts
+            .get("grafana/dashboards/fiko-overview.json")
+            .unwrap(),
+    )
+    .unwrap();
+    let mut exprs = Vec::new();
+    collect_exprs(&dashboard, "", &mut exprs);
+    assert!(exprs.len() >= 40, "{}", exprs.len());
+    let mut empty = Vec::new();
+    for (title, expr) in &exprs {
+        let promql = expr
+            .replace("$__rate_interval", "1m")
+            .replace("$job", ".+")
+            .replace("$instance", ".+");
+        if prom.query(&promql).await.is_empty() {
+            empty.push(format!("{title}: {promql}"));
+        }
+    }
+    assert!(
+        empty.is_empty(),
+        "panel queries without data:\n{}",
+        empty.join("\n")
+    );
+    let scraped: BTreeSet<String> = prom
+        .get("/api/v1/label/__name__/values", &[])
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    let mut named = BTreeSet::new();
+    for (_, expr) in &exprs {
+        named.extend(dashboards_gen::promql::metric_names(expr).unwrap());
+    }
+    let alert_rules = artefacts.get("prometheus/alerts.yml").unwrap();
+    for line in alert_rules.lines() {
+        if let Some(expr) = line.trim().strip_prefix("expr: ") {
+            let expr: String =
+                serde_json::from_str(expr).unwrap_or_else(|_| expr.trim_matches('\'').to_owned());
+            named.extend(dashboards_gen::promql::metric_names(&expr).unwrap());
+        }
+    }
+    assert!(named.len() >= 40, "{named:?}");
+    let missing: Vec<&String> = named
+        .iter()
+        .filter(|name| !scraped.contains(*name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "named by panels or rules but never scraped: {missing:?}"
+    );
+
+    for app in &mut apps {
+        assert!(app.exited().is_none(), "{} died:\n{}", app.name, app.log());
+    }
+    eprintln!("end-to-end run took {:?}", started.elapsed());
+}
+
+/// Every `expr` of the dashboard, with its panel's title.
+fn collect_exprs(value: &Value, title: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            let title = map.get("title").and_then(Value::as_str).unwrap_or(title);
+            if let Some(expr) = map.get("expr").and_then(Value::as_str) {
+                out.push((title.to_owned(), expr.to_owned()));
+            }
+            for child in map.values() {
+                collect_exprs(child, title, out);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                collect_exprs(item, title, out);
+            }
+        }
+        _ => {}
+    }
+}
