@@ -733,3 +733,54 @@ async fn excluded_routes_are_absent_and_groups_collapse() {
         "scrapes and health checks were never counted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_response_body_is_a_body_error() {
+    let (registry, layer) = setup();
+    let app = Router::new()
+        .route(
+            "/broken-stream",
+            get(|| async {
+                // The error comes after a pause, once the head and first part are out.
+                let chunks = futures_util::stream::iter(0..2).then(|i| async move {
+                    if i == 0 {
+                        Ok(Bytes::from_static(b"first part, "))
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Err(std::io::Error::other("the upstream went away"))
+                    }
+                });
+                Body::from_stream(chunks)
+            }),
+        )
+        .layer(layer);
+    let server = Server::start(app).await;
+    let http = client();
+    bounded(async {
+        let response = http
+            .get(server.url("/broken-stream"))
+            .send()
+            .await
+            .expect("head");
+        assert_eq!(response.status(), 200);
+        assert!(response.bytes().await.is_err(), "the body breaks off");
+    })
+    .await;
+    let ok = eventually(Duration::from_secs(5), || {
+        sum(&scrape(&registry), ACTIVE, &[]) == 0.0
+    })
+    .await;
+    assert!(ok, "in-flight back to 0");
+    let samples = scrape(&registry);
+    assert_eq!(sum(&samples, ERRORS, &[("error_type", "body_error")]), 1.0);
+    assert_eq!(sum(&samples, ERRORS, &[]), 1.0);
+    assert_eq!(
+        sum(
+            &samples,
+            "http_server_response_body_size_bytes_sum",
+            &[("http_route", "/broken-stream")]
+        ),
+        12.0,
+        "the bytes sent before the error"
+    );
+}
