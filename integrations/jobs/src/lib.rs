@@ -15,7 +15,8 @@
 //! # With apalis
 //!
 //! [`Jobs::layer`] is a tower layer for apalis workers (their task functions are tower
-//! services); [`RedisQueues`] reads queue lengths from apalis' Redis storage.
+//! services); [`RedisQueues`] reads queue lengths from apalis' Redis storage, and
+//! `PostgresQueues` (feature `postgres`) from its PostgreSQL storage.
 //!
 //! ```no_run
 //! use apalis::layers::retry::RetryPolicy;
@@ -96,6 +97,8 @@ pub mod alerts;
 struct ReadmeDoctests;
 mod layer;
 mod metrics;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod queue;
 #[cfg(feature = "redis")]
 mod redis;
@@ -112,6 +115,8 @@ use fiko_metrics::{MetricSet, Refreshing, Registry, RegistryError};
 
 pub use layer::{JobMetricsLayer, JobMetricsService, ResponseFuture};
 pub use metrics::{JobMetrics, QueueLabels, TaskLabels, TaskState, TaskStateLabels, WorkerLabels};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresQueues;
 pub use queue::{BoxError, QueueLengths, QueueSource};
 #[cfg(feature = "redis")]
 pub use redis::RedisQueues;
