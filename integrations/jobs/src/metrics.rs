@@ -6,6 +6,10 @@ use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, Metr
 
 /// Background job metrics, the Celery worker's: executions by task and state, run time,
 /// tasks running, queue length read from the queue backend, and worker liveness.
+///
+/// Register it with [`Jobs::register`](crate::Jobs::register), which also refreshes worker
+/// liveness and queue lengths at every scrape; `JobMetrics::register`/`global` alone would
+/// expose those as never updated.
 #[derive(MetricSet)]
 #[metric_set(namespace = "fiko", subsystem = "jobs")]
 pub struct JobMetrics {
