@@ -100,10 +100,15 @@ fn recorded(expr: &Expr, window: &str, rules: &mut BTreeMap<String, String>) {
             }
             let series = match (operation, metric.kind) {
                 (Operation::Quantile(_), _) => format!("{}_bucket", metric.name),
-                (Operation::Rate | Operation::Increase, MetricKind::Histogram) => {
+                (
+                    Operation::Rate | Operation::Increase | Operation::IncreaseOver(_),
+                    MetricKind::Histogram,
+                ) => {
                     format!("{}_count", metric.name)
                 }
-                (Operation::Rate | Operation::Increase, _) => metric.sample_name(),
+                (Operation::Rate | Operation::Increase | Operation::IncreaseOver(_), _) => {
+                    metric.sample_name()
+                }
                 (Operation::Value, _) => return,
             };
             let level = keep.join("_");

@@ -154,11 +154,14 @@ impl Synth<'_> {
                 values: format!("{}+0x{}", num(v), self.steps),
                 written: None,
             }),
-            (Operation::Rate | Operation::Increase, Goal::Value(v)) => {
-                let per_second = if *operation == Operation::Rate {
-                    v
-                } else {
-                    v / self.window_secs
+            (
+                Operation::Rate | Operation::Increase | Operation::IncreaseOver(_),
+                Goal::Value(v),
+            ) => {
+                let per_second = match operation {
+                    Operation::Rate => v,
+                    Operation::IncreaseOver(range) => v / range.as_secs().max(1) as f64,
+                    _ => v / self.window_secs,
                 };
                 let name = if metric.kind == MetricKind::Histogram {
                     format!("{}_count", metric.name)
@@ -379,6 +382,15 @@ fn write_case(
     }
 }
 
+/// How far back the condition reads: the rule window, or a longer `increase_over` range.
+fn reach(alert: &Alert, window_secs: u64) -> u64 {
+    alert
+        .condition
+        .expr
+        .longest_range()
+        .map_or(window_secs, |range| range.as_secs().max(window_secs))
+}
+
 type Derived = (Vec<Series>, Vec<Series>, BTreeMap<String, String>);
 
 /// The input series of a hand-written test.
@@ -402,7 +414,7 @@ fn written(test: &AlertTest) -> Derived {
 
 /// Firing and silent input series derived from the condition, and the firing result's labels.
 fn derive(alert: &Alert, cx: &Context, window_secs: u64, for_secs: u64) -> Result<Derived, String> {
-    let steps = (for_secs + window_secs) / STEP + 20;
+    let steps = (for_secs + reach(alert, window_secs)) / STEP + 20;
     let mut base: BTreeMap<String, String> = BTreeMap::new();
     base.insert("job".to_owned(), JOB.to_owned());
     base.insert("instance".to_owned(), INSTANCE.to_owned());
@@ -476,7 +488,8 @@ pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Error> {
             }
         }
         annotations.insert("runbook_url", model.runbook(alert));
-        let fire_at = for_secs + 3 * STEP;
+        // Late enough for the condition to hold over its whole range, then for `for`.
+        let fire_at = for_secs + 3 * STEP + reach(alert, window_secs).saturating_sub(window_secs);
         write_case(
             &mut out,
             &format!("{} fires", alert.name),

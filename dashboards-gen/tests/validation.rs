@@ -139,6 +139,15 @@ fn sound_alerts() -> Vec<Alert> {
         )
         .summary("errors")
         .description("More than {threshold} errors per success."),
+        Alert::warning(
+            "ShopHourlyErrors",
+            ShopMetrics::REQUESTS
+                .increase_over(hours(1))
+                .filter(RequestLabels::STATUS_CLASS, "5xx")
+                .above(Count(100.0)),
+        )
+        .summary("errors")
+        .description("More than {threshold} errors in an hour."),
         Alert::critical(
             "ShopIdle",
             ShopMetrics::REQUESTS.rate().below(PerSecond(1.0)),
@@ -181,7 +190,7 @@ fn every_alert_shape_gets_promtool_tests_that_pass() {
         "{alerts}"
     );
     // Three cases per alert with `for` of 2m or more, two otherwise.
-    assert_eq!(tests.matches("- name:").count(), 7 * 3 + 2, "{tests}");
+    assert_eq!(tests.matches("- name:").count(), 8 * 3 + 2, "{tests}");
 }
 
 #[test]

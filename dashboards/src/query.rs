@@ -72,6 +72,9 @@ pub enum Operation {
     Rate,
     /// Increase of a counter over the window.
     Increase,
+    /// Increase of a counter over a fixed range (`increase(x[1h])`), the same in
+    /// dashboards and rules.
+    IncreaseOver(crate::PromDuration),
     /// A gauge's value.
     Value,
     /// A quantile of a histogram.
@@ -164,18 +167,18 @@ impl Expr {
                     format!("{agg} by ({})", keep.join(", "))
                 };
                 match operation {
-                    Operation::Rate | Operation::Increase => {
+                    Operation::Rate | Operation::Increase | Operation::IncreaseOver(_) => {
                         let series = match metric.kind {
                             MetricKind::Histogram => format!("{}_count", metric.name),
                             _ => metric.sample_name(),
                         };
-                        let function = if *operation == Operation::Rate {
-                            "rate"
-                        } else {
-                            "increase"
+                        let (function, window) = match operation {
+                            Operation::Rate => ("rate", cx.window.clone()),
+                            Operation::IncreaseOver(range) => ("increase", range.to_string()),
+                            _ => ("increase", cx.window.clone()),
                         };
                         let selector = selector(&series, matchers, cx);
-                        format!("{grouping} ({function}({selector}[{}]))", cx.window)
+                        format!("{grouping} ({function}({selector}[{window}]))")
                     }
                     Operation::Value => {
                         format!(
@@ -219,6 +222,22 @@ impl Expr {
                 all
             }
             Self::Raw(_) => Vec::new(),
+        }
+    }
+
+    /// The longest fixed range the query reads (`increase_over`), if any.
+    pub fn longest_range(&self) -> Option<crate::PromDuration> {
+        match self {
+            Self::Metric {
+                operation: Operation::IncreaseOver(range),
+                ..
+            } => Some(*range),
+            Self::Metric { .. } | Self::Raw(_) => None,
+            Self::Ratio {
+                numerator: left,
+                denominator: right,
+            }
+            | Self::Add { left, right } => left.longest_range().max(right.longest_range()),
         }
     }
 
@@ -491,6 +510,9 @@ pub trait CounterQueries<L, U> {
     fn rate(self) -> Query<L, RateOf<U>>;
     /// Increase over the window: `sum(increase(name_total[5m]))`.
     fn increase(self) -> Query<L, U>;
+    /// Increase over a fixed range, in dashboards too ("in the last hour"):
+    /// `sum(increase(name_total[1h]))`.
+    fn increase_over(self, range: crate::PromDuration) -> Query<L, U>;
 }
 
 impl<L, U> CounterQueries<L, U> for Declared<L, kind::Counter, U> {
@@ -500,6 +522,10 @@ impl<L, U> CounterQueries<L, U> for Declared<L, kind::Counter, U> {
 
     fn increase(self) -> Query<L, U> {
         Query::metric(self.descriptor, Operation::Increase)
+    }
+
+    fn increase_over(self, range: crate::PromDuration) -> Query<L, U> {
+        Query::metric(self.descriptor, Operation::IncreaseOver(range))
     }
 }
 
@@ -591,6 +617,13 @@ mod tests {
         assert_eq!(
             rules(Set::REQUESTS.increase().by([Labels::ROUTE]).expr()),
             "sum by (job, instance, route) (increase(t_requests_total[5m]))"
+        );
+        assert_eq!(
+            Set::REQUESTS
+                .increase_over(crate::hours(1))
+                .expr()
+                .render(&Context::dashboard()),
+            r#"sum (increase(t_requests_total{job=~"$job", instance=~"$instance"}[1h]))"#
         );
         assert_eq!(
             rules(Set::LATENCY_SECONDS.rate().expr()),
