@@ -11,6 +11,7 @@ use fiko_metrics::encoding::Visitor;
 use fiko_metrics::{Collect, MetricDescriptor, MetricSet, Registry, RegistryError};
 use fiko_metrics_axum::{HttpMetricsLayer, HttpServerMetrics, MetricsEndpoints, WebSocketMetrics};
 use fiko_metrics_jobs::Jobs;
+use fiko_metrics_redis::{Instrumented, RedisMetrics};
 use fiko_metrics_sqlx::Instrumentation;
 use tokio::net::TcpListener;
 
@@ -184,7 +185,9 @@ impl App {
                 ),
             ),
             CacheConfig::Redis(url) => {
-                let connection = connect_redis(url).await?;
+                let redis_metrics = RedisMetrics::register(&registry)?;
+                let connection =
+                    Instrumented::with_metrics(connect_redis(url).await?, redis_metrics);
                 (
                     Cache::redis(connection.clone(), metrics.cache.clone()),
                     JobQueue::redis(connection, metrics.enqueue.clone()),

@@ -1,23 +1,29 @@
-//! The application cache: in-process by default, Redis when configured. Every operation
-//! is bounded in time and records hits, misses, errors and its duration; a failing cache
-//! is a miss, so the application keeps serving from the database.
+//! The application cache: in-process by default, Redis when configured, recorded in
+//! `fiko-metrics-redis`' [`CacheMetrics`] either way (the Redis backend through that
+//! crate's metered [`Cache`](fiko_metrics_redis::Cache) over an
+//! [`Instrumented`] connection, which also records every Redis command). Every operation
+//! is bounded in time; a failing cache is a miss, so the application keeps serving from
+//! the database.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use redis::AsyncCommands;
+use fiko_metrics_redis::{
+    CacheLabels, CacheMetrics, CacheOperation, CacheOperationLabels, Instrumented,
+};
 use redis::aio::ConnectionManager;
 
-use crate::metrics::{
-    CacheBackend, CacheLabels, CacheMetrics, CacheOperation, CacheOperationLabels,
-};
+/// The Redis connection of the demo: reconnecting, and recording every command.
+pub type RedisConnection = Instrumented<ConnectionManager>;
 
-/// How long one Redis operation may take before it counts as failed.
-const OPERATION_TIMEOUT: Duration = Duration::from_millis(250);
+/// The cache's name, its `cache` label.
+pub const CACHE_NAME: &str = "app";
 /// How long start-up waits for Redis.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The in-process cache forgets the oldest half when it holds this many entries.
+/// How long a Redis `PING` of the health check may take.
+const PING_TIMEOUT: Duration = Duration::from_millis(500);
+/// The in-process cache forgets half its entries when it holds this many.
 const MEMORY_CAPACITY: usize = 10_000;
 
 /// Why Redis could not be reached at start-up.
@@ -32,13 +38,18 @@ pub struct CacheError {
 #[derive(Clone)]
 pub struct Cache {
     store: Store,
-    metrics: Arc<CacheMetrics>,
 }
 
 #[derive(Clone)]
 enum Store {
-    Memory(Arc<Mutex<HashMap<String, (String, Instant)>>>),
-    Redis(ConnectionManager),
+    Memory {
+        entries: Arc<Mutex<HashMap<String, (String, Instant)>>>,
+        metrics: Arc<CacheMetrics>,
+    },
+    Redis {
+        cache: fiko_metrics_redis::Cache<RedisConnection>,
+        connection: RedisConnection,
+    },
 }
 
 impl std::fmt::Debug for Cache {
@@ -76,152 +87,134 @@ impl Cache {
     /// An in-process cache.
     pub fn memory(metrics: Arc<CacheMetrics>) -> Self {
         Self {
-            store: Store::Memory(Arc::default()),
-            metrics,
+            store: Store::Memory {
+                entries: Arc::default(),
+                metrics,
+            },
         }
     }
 
     /// A cache in Redis.
-    pub fn redis(connection: ConnectionManager, metrics: Arc<CacheMetrics>) -> Self {
+    pub fn redis(connection: RedisConnection, metrics: Arc<CacheMetrics>) -> Self {
         Self {
-            store: Store::Redis(connection),
-            metrics,
+            store: Store::Redis {
+                cache: fiko_metrics_redis::Cache::with_metrics(connection.clone(), metrics)
+                    .named(CACHE_NAME),
+                connection,
+            },
         }
     }
 
-    /// Where values live.
-    pub fn backend(&self) -> CacheBackend {
+    /// `memory` or `redis`.
+    pub fn backend(&self) -> &'static str {
         match self.store {
-            Store::Memory(_) => CacheBackend::Memory,
-            Store::Redis(_) => CacheBackend::Redis,
-        }
-    }
-
-    fn timed<T>(
-        &self,
-        operation: CacheOperation,
-        started: Instant,
-        result: Result<T, String>,
-    ) -> Option<T> {
-        let labels = CacheOperationLabels {
-            backend: self.backend(),
-            operation,
-        };
-        self.metrics
-            .operation_duration_seconds
-            .get_or_create(&labels)
-            .observe_since(started);
-        match result {
-            Ok(value) => Some(value),
-            Err(_) => {
-                self.metrics.errors.get_or_create(&labels).inc();
-                None
-            }
+            Store::Memory { .. } => "memory",
+            Store::Redis { .. } => "redis",
         }
     }
 
     /// The value under `key`; `None` on a miss or when the cache fails.
     pub async fn get(&self, key: &str) -> Option<String> {
-        let started = Instant::now();
-        let result = match &self.store {
-            Store::Memory(map) => {
-                let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
-                let value = match map.get(key) {
-                    Some((value, expires)) if *expires > Instant::now() => Some(value.clone()),
-                    Some(_) => {
-                        map.remove(key);
-                        None
+        match &self.store {
+            Store::Memory { entries, metrics } => {
+                let started = Instant::now();
+                let value = {
+                    let mut entries = entries.lock().unwrap_or_else(PoisonError::into_inner);
+                    match entries.get(key) {
+                        Some((value, expires)) if *expires > Instant::now() => Some(value.clone()),
+                        Some(_) => {
+                            entries.remove(key);
+                            None
+                        }
+                        None => None,
                     }
-                    None => None,
                 };
-                Ok(value)
+                observe(metrics, CacheOperation::Get, started);
+                let labels = CacheLabels {
+                    cache: Arc::from(CACHE_NAME),
+                };
+                match &value {
+                    Some(_) => metrics.hits.get_or_create(&labels).inc(),
+                    None => metrics.misses.get_or_create(&labels).inc(),
+                }
+                value
             }
-            Store::Redis(connection) => {
-                let mut connection = connection.clone();
-                bounded(async move { connection.get::<_, Option<String>>(key).await }).await
-            }
-        };
-        let found = self.timed(CacheOperation::Get, started, result).flatten();
-        let labels = CacheLabels {
-            backend: self.backend(),
-        };
-        match &found {
-            Some(_) => self.metrics.hits.get_or_create(&labels).inc(),
-            None => self.metrics.misses.get_or_create(&labels).inc(),
+            Store::Redis { cache, .. } => cache.get::<String>(key).await.ok().flatten(),
         }
-        found
     }
 
     /// Stores `value` under `key` for `ttl`; a failure is counted and otherwise ignored.
     pub async fn set(&self, key: &str, value: &str, ttl: Duration) {
-        let started = Instant::now();
-        let result = match &self.store {
-            Store::Memory(map) => {
-                let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
-                if map.len() >= MEMORY_CAPACITY {
-                    let now = Instant::now();
-                    map.retain(|_, (_, expires)| *expires > now);
-                    if map.len() >= MEMORY_CAPACITY {
-                        let drop: Vec<String> =
-                            map.keys().take(MEMORY_CAPACITY / 2).cloned().collect();
-                        for key in drop {
-                            map.remove(&key);
+        match &self.store {
+            Store::Memory { entries, metrics } => {
+                let started = Instant::now();
+                {
+                    let mut entries = entries.lock().unwrap_or_else(PoisonError::into_inner);
+                    if entries.len() >= MEMORY_CAPACITY {
+                        let now = Instant::now();
+                        entries.retain(|_, (_, expires)| *expires > now);
+                        if entries.len() >= MEMORY_CAPACITY {
+                            let oldest: Vec<String> =
+                                entries.keys().take(MEMORY_CAPACITY / 2).cloned().collect();
+                            for key in oldest {
+                                entries.remove(&key);
+                            }
                         }
                     }
+                    entries.insert(key.to_owned(), (value.to_owned(), Instant::now() + ttl));
                 }
-                map.insert(key.to_owned(), (value.to_owned(), Instant::now() + ttl));
-                Ok(())
+                observe(metrics, CacheOperation::Set, started);
             }
-            Store::Redis(connection) => {
-                let mut connection = connection.clone();
-                let seconds = ttl.as_secs().max(1);
-                bounded(async move { connection.set_ex::<_, _, ()>(key, value, seconds).await })
-                    .await
+            Store::Redis { cache, .. } => {
+                let _ = cache.set(key, &value, ttl).await;
             }
-        };
-        self.timed(CacheOperation::Set, started, result);
+        }
     }
 
     /// Forgets `key`; a failure is counted and otherwise ignored.
     pub async fn delete(&self, key: &str) {
-        let started = Instant::now();
-        let result = match &self.store {
-            Store::Memory(map) => {
-                map.lock()
+        match &self.store {
+            Store::Memory { entries, metrics } => {
+                let started = Instant::now();
+                entries
+                    .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(key);
-                Ok(())
+                observe(metrics, CacheOperation::Delete, started);
             }
-            Store::Redis(connection) => {
-                let mut connection = connection.clone();
-                bounded(async move { connection.del::<_, ()>(key).await }).await
+            Store::Redis { cache, .. } => {
+                let _ = cache.delete(key).await;
             }
-        };
-        self.timed(CacheOperation::Delete, started, result);
+        }
     }
 
     /// Whether the cache answers (the health check).
     pub async fn ping(&self) -> Result<(), String> {
         match &self.store {
-            Store::Memory(_) => Ok(()),
-            Store::Redis(connection) => {
+            Store::Memory { .. } => Ok(()),
+            Store::Redis { connection, .. } => {
                 let mut connection = connection.clone();
-                bounded(async move {
-                    redis::cmd("PING")
-                        .query_async::<String>(&mut connection)
-                        .await
-                })
+                match tokio::time::timeout(
+                    PING_TIMEOUT,
+                    redis::cmd("PING").query_async::<String>(&mut connection),
+                )
                 .await
-                .map(drop)
+                {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(error)) => Err(error.to_string()),
+                    Err(_) => Err(format!("no answer within {PING_TIMEOUT:?}")),
+                }
             }
         }
     }
 }
 
-async fn bounded<T>(operation: impl Future<Output = redis::RedisResult<T>>) -> Result<T, String> {
-    match tokio::time::timeout(OPERATION_TIMEOUT, operation).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(format!("no answer within {OPERATION_TIMEOUT:?}")),
-    }
+fn observe(metrics: &CacheMetrics, operation: CacheOperation, started: Instant) {
+    metrics
+        .operation_duration_seconds
+        .get_or_create(&CacheOperationLabels {
+            cache: Arc::from(CACHE_NAME),
+            operation,
+        })
+        .observe_since(started);
 }

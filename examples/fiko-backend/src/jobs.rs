@@ -16,6 +16,7 @@ use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use crate::cache::RedisConnection;
 use crate::db::Db;
 use crate::metrics::{EnqueueLabels, EnqueueMetrics, EnqueueOutcome, Task};
 
@@ -125,8 +126,8 @@ enum Target {
 
 #[derive(Clone)]
 struct RedisQueuesTarget {
-    emails: RedisStorage<WelcomeEmail, ConnectionManager>,
-    invoices: RedisStorage<Invoice, ConnectionManager>,
+    emails: RedisStorage<WelcomeEmail, RedisConnection>,
+    invoices: RedisStorage<Invoice, RedisConnection>,
 }
 
 impl std::fmt::Debug for JobQueue {
@@ -141,7 +142,7 @@ impl std::fmt::Debug for JobQueue {
 
 impl JobQueue {
     /// A queue in Redis, consumed by `fiko-backend worker`.
-    pub fn redis(connection: ConnectionManager, metrics: Arc<EnqueueMetrics>) -> Self {
+    pub fn redis(connection: RedisConnection, metrics: Arc<EnqueueMetrics>) -> Self {
         Self {
             target: Target::Redis(Box::new(RedisQueuesTarget {
                 emails: RedisStorage::new(connection.clone())

@@ -1,9 +1,9 @@
 //! The Fiko Backend's own metric sets: authentication, users, AI, workflows, billing,
-//! academy, Instagram, cache and job enqueueing (namespace `fiko`).
+//! academy, Instagram and job enqueueing (namespace `fiko`).
 //!
 //! Every label is a closed enum, so every series exists (at zero) from the first scrape and
-//! recording is an array index plus an atomic add. HTTP, database, WebSocket, job and
-//! process metrics come from the integration crates.
+//! recording is an array index plus an atomic add. HTTP, database, cache, Redis client,
+//! WebSocket, job and process metrics come from the integration crates.
 
 use std::sync::Arc;
 
@@ -383,58 +383,6 @@ pub enum InstagramResult {
     Transport,
 }
 
-/// Application cache: hits, misses, errors and operation time.
-#[derive(Debug, MetricSet)]
-#[metric_set(namespace = "fiko", subsystem = "cache")]
-pub struct CacheMetrics {
-    /// Cache lookups that found a value, by backend.
-    pub hits: Family<CacheLabels, Counter>,
-    /// Cache lookups that found nothing, by backend.
-    pub misses: Family<CacheLabels, Counter>,
-    /// Cache operations that failed (backend unreachable or too slow), by backend; the
-    /// application then reads from the database.
-    pub errors: Family<CacheOperationLabels, Counter>,
-    /// Cache operation duration, by backend and operation.
-    #[metric(buckets = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25])]
-    pub operation_duration_seconds: Family<CacheOperationLabels, Histogram>,
-}
-
-/// A cache backend label.
-#[derive(Clone, Copy, Debug, LabelSet)]
-pub struct CacheLabels {
-    /// The backend.
-    pub backend: CacheBackend,
-}
-
-/// Labels of a cache operation.
-#[derive(Clone, Copy, Debug, LabelSet)]
-pub struct CacheOperationLabels {
-    /// The backend.
-    pub backend: CacheBackend,
-    /// The operation.
-    pub operation: CacheOperation,
-}
-
-/// Where cached values live.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, LabelValue)]
-pub enum CacheBackend {
-    /// In this process.
-    Memory,
-    /// In Redis.
-    Redis,
-}
-
-/// A cache operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, LabelValue)]
-pub enum CacheOperation {
-    /// Read.
-    Get,
-    /// Write.
-    Set,
-    /// Invalidate.
-    Delete,
-}
-
 /// Jobs handed to the queue by the web application.
 #[derive(Debug, MetricSet)]
 #[metric_set(namespace = "fiko", subsystem = "queue")]
@@ -498,8 +446,8 @@ pub struct Metrics {
     pub academy: Arc<AcademyMetrics>,
     /// Instagram.
     pub instagram: Arc<InstagramMetrics>,
-    /// Cache.
-    pub cache: Arc<CacheMetrics>,
+    /// Cache (the set of `fiko-metrics-redis`, recorded by both cache backends).
+    pub cache: Arc<fiko_metrics_redis::CacheMetrics>,
     /// Job enqueueing.
     pub enqueue: Arc<EnqueueMetrics>,
 }
@@ -515,7 +463,7 @@ impl Metrics {
             billing: BillingMetrics::register(registry)?,
             academy: AcademyMetrics::register(registry)?,
             instagram: InstagramMetrics::register(registry)?,
-            cache: CacheMetrics::register(registry)?,
+            cache: fiko_metrics_redis::CacheMetrics::register(registry)?,
             enqueue: EnqueueMetrics::register(registry)?,
         })
     }

@@ -1,8 +1,8 @@
 //! The demo's dashboards and alerts, written against the metric declarations.
 //!
 //! The demo's own sets implement [`Observe`]. The integration crates' sets
-//! (`HttpServerMetrics`, `DbMetrics`, `JobMetrics`, `ProcessMetrics`,
-//! `WebSocketMetrics`) do not, and the orphan rule keeps the demo from implementing a
+//! (`HttpServerMetrics`, `DbMetrics`, `DbPoolMetrics`, `JobMetrics`, `ProcessMetrics`,
+//! `WebSocketMetrics`) do not (`fiko-metrics-redis`' sets do, and are listed as they are), and the orphan rule keeps the demo from implementing a
 //! foreign trait for a foreign type, so their rows and alerts are plain functions here,
 //! listed by [`observed`] with every other set in the overview's order. `dashboards-gen`
 //! turns that list into the artefacts under `deploy/`.
@@ -26,10 +26,9 @@ use fiko_metrics_sqlx::{DbMetrics, DbPoolMetrics, PoolStateLabels, QueryLabels};
 
 use crate::metrics::{
     AcademyMetrics, ActionLabels, ActivityLabels, AiLabels, AiMetrics, AuthMetrics, BillingMetrics,
-    CacheLabels, CacheMetrics, CacheOperationLabels, CourseLabels, EnqueueLabels, EnqueueMetrics,
-    ExecutionLabels, InstagramCallLabels, InstagramMetrics, LoginFailureLabels, ModelLabels,
-    RegistrationLabels, RevenueLabels, TokenLabels, TransactionLabels, UserMetrics,
-    WorkflowMetrics,
+    CourseLabels, EnqueueLabels, EnqueueMetrics, ExecutionLabels, InstagramCallLabels,
+    InstagramMetrics, LoginFailureLabels, ModelLabels, RegistrationLabels, RevenueLabels,
+    TokenLabels, TransactionLabels, UserMetrics, WorkflowMetrics,
 };
 
 /// The scrape job of the demo's web instances.
@@ -85,7 +84,8 @@ pub fn observed() -> Vec<Observed> {
         Observed::of::<BillingMetrics>(),
         Observed::of::<AcademyMetrics>(),
         Observed::of::<InstagramMetrics>(),
-        Observed::of::<CacheMetrics>(),
+        Observed::of::<fiko_metrics_redis::CacheMetrics>(),
+        Observed::of::<fiko_metrics_redis::RedisMetrics>(),
         Observed::of::<EnqueueMetrics>(),
         Observed::new::<WebSocketMetrics>("websocket", websocket_rows(), Vec::new()),
         Observed::of::<FunctionMetrics>(),
@@ -560,38 +560,6 @@ impl Observe for InstagramMetrics {
                 .panel(
                     Panel::timeseries("Instagram API latency p95")
                         .query(Self::API_CALL_DURATION_SECONDS.quantile(0.95)),
-                ),
-        ]
-    }
-}
-
-impl Observe for CacheMetrics {
-    fn service() -> &'static str {
-        "cache"
-    }
-
-    fn rows() -> Vec<Row> {
-        vec![
-            Row::new("Cache")
-                .panel(Panel::timeseries("Cache hit ratio").query(ratio(
-                    Self::HITS.rate(),
-                    Self::HITS.rate().plus(Self::MISSES.rate()),
-                )))
-                .panel(
-                    Panel::timeseries("Cache hits and misses by backend")
-                        .query_as("hits", Self::HITS.rate().by([CacheLabels::BACKEND]))
-                        .query_as("misses", Self::MISSES.rate().by([CacheLabels::BACKEND])),
-                )
-                .panel(
-                    Panel::timeseries("Cache operation p95").query(
-                        Self::OPERATION_DURATION_SECONDS
-                            .quantile(0.95)
-                            .by([CacheOperationLabels::OPERATION]),
-                    ),
-                )
-                .panel(
-                    Panel::timeseries("Cache errors by operation")
-                        .query(Self::ERRORS.rate().by([CacheOperationLabels::OPERATION])),
                 ),
         ]
     }

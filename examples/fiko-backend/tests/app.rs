@@ -201,8 +201,8 @@ async fn every_catalogue_metric_is_recorded_and_requests_match_what_the_load_gen
         u64::from(users)
     );
     // Cache: the second profile read of every user hits.
-    assert!(count(r#"fiko_cache_hits_total{backend="memory"}"#) >= f64::from(users));
-    assert!(count(r#"fiko_cache_misses_total{backend="memory"}"#) > 0.0);
+    assert!(count(r#"fiko_cache_hits_total{cache="app"}"#) >= f64::from(users));
+    assert!(count(r#"fiko_cache_misses_total{cache="app"}"#) > 0.0);
     // WebSockets: one connection per user, closed by the client.
     assert_eq!(count("websocket_connections_total"), f64::from(users));
     assert_eq!(count("websocket_active_connections"), 0.0);
