@@ -127,6 +127,9 @@ impl Postgres {
     /// is still running); committed data survives.
     pub fn restart(&mut self) -> Result<(), TestkitError> {
         self.stop();
+        self.remove_stale_lock_file(&self.data_dir().join("postmaster.pid"))?;
+        let socket_lock = format!(".s.PGSQL.{}.lock", self.port);
+        self.remove_stale_lock_file(&self.dir.path().join(socket_lock))?;
         // Right after a SIGKILL the old shared memory may not be released yet: retry.
         let mut last = None;
         for _ in 0..3 {
@@ -158,6 +161,37 @@ impl Postgres {
             .arg("-c")
             .arg(sql);
         run("psql", psql)
+    }
+
+    /// A killed postmaster runs under `runuser`, so once killed it is reparented to init
+    /// and may linger as a zombie until init reaps it; PostgreSQL then takes its lock files
+    /// (data directory, socket) for a live server's. A zombie holds no port, shared memory
+    /// or files: remove such a lock.
+    fn remove_stale_lock_file(&self, lock: &Path) -> Result<(), TestkitError> {
+        let Ok(contents) = std::fs::read_to_string(lock) else {
+            return Ok(()); // no lock file: nothing stale
+        };
+        let dead = match contents.lines().next().map(str::trim) {
+            Some(pid) if !pid.is_empty() => {
+                match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                    Err(_) => true,
+                    Ok(stat) => stat
+                        .rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().next())
+                        .is_some_and(|state| state == "Z" || state == "X"),
+                }
+            }
+            _ => true,
+        };
+        if dead {
+            std::fs::remove_file(lock)
+                .or_else(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => Ok(()),
+                    _ => Err(e),
+                })
+                .map_err(|e| TestkitError::io(format!("remove stale {}", lock.display()), e))?;
+        }
+        Ok(())
     }
 
     fn data_dir(&self) -> PathBuf {

@@ -106,10 +106,11 @@ impl ServerProcess {
         let _ = child.kill();
         let _ = child.wait();
         if let Some(pgid) = pgid {
+            // Wait until no member is alive, so the port and (for PostgreSQL) the shared
+            // memory are free for a restart. Killed children reparented to init may stay
+            // zombies for a while; they hold neither, so they are not waited for.
             let deadline = Instant::now() + GROUP_EXIT;
-            while rustix::process::test_kill_process_group(pgid).is_ok()
-                && Instant::now() < deadline
-            {
+            while group_has_live_members(pgid.as_raw_pid()) && Instant::now() < deadline {
                 let _ = rustix::process::kill_process_group(pgid, Signal::KILL);
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -126,6 +127,33 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Whether a process of group `pgid` is alive (not a zombie), from `/proc/*/stat`.
+fn group_has_live_members(pgid: i32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|entry| {
+        let is_pid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()));
+        if !is_pid {
+            return false;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        // `pid (comm) state ppid pgrp ...`; comm may contain spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return false;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
+        pgrp == Some(pgid) && state != Some("Z") && state != Some("X")
+    })
 }
 
 fn open_log(path: &Path) -> Result<File, TestkitError> {

@@ -152,13 +152,39 @@ fn postgres_start_stop_restart_keeps_data() {
     let checkpointer = backend_pids.trim().to_owned();
     assert!(process_alive(&checkpointer));
 
+    // A client session is open (and its backend busy) when the server is killed.
+    let mut session = std::process::Command::new(binary("psql", "postgresql").unwrap())
+        .args(["-X", "-h", "127.0.0.1", "-U", "fiko", "-d", "fiko", "-p"])
+        .arg(port.to_string())
+        .args(["-c", "SELECT pg_sleep(30)"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let busy = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while pg.psql(busy).unwrap().trim() != "1" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "session never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let started = std::time::Instant::now();
     pg.stop();
+    let stopped_in = started.elapsed();
     assert!(!pg.is_running());
     assert!(connection_refused(port));
     assert!(
         !process_alive(&checkpointer),
         "children die with the server"
     );
+    assert!(
+        !session.wait().unwrap().success(),
+        "the session lost its server"
+    );
+    assert!(stopped_in < Duration::from_secs(3), "{stopped_in:?}");
     assert!(pg.psql("SELECT 1").is_err());
 
     pg.restart().expect("postgres restarts after SIGKILL");
