@@ -124,7 +124,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for Instrumented<C> {
             let mut call = Call::start(metrics, Command::Pipeline);
             let result = request.await;
             call.finish(match &result {
-                Ok(values) => values.iter().find_map(first_server_error),
+                Ok(values) => first_server_error(values, pipeline.is_transaction()),
                 Err(error) => Some(ErrorKind::of(error)),
             });
             result
@@ -136,13 +136,14 @@ impl<C: ConnectionLike + Send> ConnectionLike for Instrumented<C> {
     }
 }
 
-/// The kind of the first error reply in a pipeline's value (transactions nest them).
-fn first_server_error(value: &Value) -> Option<ErrorKind> {
-    match value {
+/// The kind of the first error reply among a pipeline's replies. A transaction's replies
+/// sit one level down, in the `EXEC` array; data arrays are not searched.
+fn first_server_error(values: &[Value], transaction: bool) -> Option<ErrorKind> {
+    values.iter().find_map(|value| match value {
         Value::ServerError(error) => Some(ErrorKind::of_server_error(error)),
-        Value::Array(items) => items.iter().find_map(first_server_error),
+        Value::Array(items) if transaction => first_server_error(items, false),
         _ => None,
-    }
+    })
 }
 
 /// One command or pipeline in flight. Dropped unfinished (the caller dropped the future),

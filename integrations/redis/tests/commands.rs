@@ -406,3 +406,24 @@ async fn redis_killed_while_commands_are_in_flight() {
     assert_eq!(durations(&metrics, Command::BLPop), 4);
     assert_eq!(metrics.commands_in_flight.get(), 0);
 }
+
+#[tokio::test]
+async fn a_failing_command_inside_a_transaction_is_one_pipeline_error() {
+    let redis = Redis::start().unwrap();
+    let metrics = Arc::new(RedisMetrics::new());
+    let mut conn = multiplexed(&redis, &metrics).await;
+    let _: () = conn.set("text", "hello").await.unwrap();
+    // INCR of a string fails at EXEC time; the transaction's other commands still run.
+    let result: redis::RedisResult<(i64, i64)> = redis::pipe()
+        .atomic()
+        .incr("counter", 1)
+        .incr("text", 1)
+        .query_async(&mut conn)
+        .await;
+    assert!(result.is_err());
+    let counter: i64 = conn.get("counter").await.unwrap();
+    assert_eq!(counter, 1);
+    assert_eq!(errors(&metrics, Command::Pipeline, ErrorKind::Response), 1);
+    assert_eq!(all_errors(&metrics, Command::Pipeline), 1);
+    assert_eq!(commands(&metrics, Command::IncrBy), 2);
+}
