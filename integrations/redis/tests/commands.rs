@@ -427,3 +427,40 @@ async fn a_failing_command_inside_a_transaction_is_one_pipeline_error() {
     assert_eq!(all_errors(&metrics, Command::Pipeline), 1);
     assert_eq!(commands(&metrics, Command::IncrBy), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commands_are_all_counted() {
+    let redis = Redis::start().unwrap();
+    let metrics = Arc::new(RedisMetrics::new());
+    let conn = multiplexed(&redis, &metrics).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|task| {
+            let mut conn = conn.clone();
+            tokio::spawn(async move {
+                for i in 0..250 {
+                    let _: i64 = conn.incr(format!("task:{task}"), 1).await.unwrap();
+                    let _: Option<i64> =
+                        conn.get(format!("task:{}", (task + i) % 8)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(commands(&metrics, Command::IncrBy), 2000);
+    assert_eq!(commands(&metrics, Command::Get), 2000);
+    assert_eq!(durations(&metrics, Command::IncrBy), 2000);
+    assert_eq!(durations(&metrics, Command::Get), 2000);
+    assert_eq!(all_errors(&metrics, Command::Get), 0);
+    assert_eq!(metrics.commands_in_flight.get(), 0);
+    let mut conn = conn;
+    let total: i64 = redis::cmd("EVAL")
+        .arg("local s = 0 for i = 0, 7 do s = s + tonumber(redis.call('GET', 'task:' .. i)) end return s")
+        .arg(0)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(total, 2000, "Redis agrees");
+    assert_eq!(commands(&metrics, Command::Eval), 1);
+}
