@@ -369,11 +369,7 @@ fn bad_urls_and_unreachable_servers_are_one_line_errors() {
 
 #[test]
 fn the_generated_rules_pass_promtool_and_the_dashboard_has_the_overview_panels() {
-    let artefacts = common::generator()
-        .scrape("fiko-app", "/api/v1/metrics", &["app:8000"])
-        .scrape("fiko-worker", "/metrics", &["worker:9100"])
-        .generate()
-        .unwrap();
+    let artefacts = dashboards_gen::repository::generator().generate().unwrap();
     let dir = tempfile::tempdir().unwrap();
     artefacts.write_to(dir.path()).unwrap();
     let promtool = fiko_testkit::binary("promtool", "prometheus").unwrap();

@@ -228,7 +228,12 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     let app_targets: Vec<&str> = app_targets.iter().map(String::as_str).collect();
     let redis_target = host_port(&redis_exporter.metrics_url());
     let postgres_target = host_port(&postgres_exporter.metrics_url());
-    let mut generator = common::generator()
+    // `cargo run -p dashboards-gen`'s generator, with this run's targets instead of the
+    // deployment's host names, 1 s intervals (its `--interval 1`), a 15 s rule window,
+    // no Alertmanager, and 2 s `for:` on the alerts the faults trigger.
+    let mut generator = dashboards_gen::repository::generator();
+    generator.settings_mut().scrape_jobs.clear();
+    let mut generator = generator
         .scrape(
             fiko_backend::monitoring::APP_JOB,
             "/api/v1/metrics",

@@ -15,7 +15,6 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use dashboards_gen::{Generator, ObservedSet};
 
 /// A local HTTP server answering `GET /me/media` like the Instagram Graph API, or with
 /// 500 while `failing` is set.
@@ -148,26 +147,6 @@ pub fn wait_http_ok(url: &str, limit: Duration, proc: &mut Proc) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// The demo's sets as the generator reads them.
-pub fn observed_sets() -> Vec<ObservedSet> {
-    fiko_backend::monitoring::observed()
-        .into_iter()
-        .map(|set| ObservedSet {
-            descriptor: set.descriptor,
-            service: set.service,
-            rows: set.rows,
-            alerts: set.alerts,
-        })
-        .collect()
-}
-
-/// A generator over the demo's sets, without scrape jobs.
-pub fn generator() -> Generator {
-    observed_sets()
-        .into_iter()
-        .fold(Generator::new(), Generator::observe_set)
 }
 
 /// `http_server_requests_total` samples by (method, route, status), summed over the other
