@@ -235,10 +235,19 @@ impl App {
             .route("/api/v1/academy/videos/{id}/views", post(academy::view))
             .route("/api/v1/instagram/media", get(instagram::media))
             .route("/api/v1/notifications/ws", get(notifications::socket))
+            .route(
+                &format!("{}/me/media", instagram::LOCAL_STAND_IN_PATH),
+                get(instagram::local_stand_in_media),
+            )
             .merge(endpoints.into_router())
             .with_state(state.clone())
             // Scrapes and health probes are not application traffic.
-            .layer(HttpMetricsLayer::new(http).exclude(fiko_metrics_axum::DEFAULT_METRICS_PATH));
+            .layer(
+                HttpMetricsLayer::new(http)
+                    .exclude(fiko_metrics_axum::DEFAULT_METRICS_PATH)
+                    // The stand-in plays another service: its calls are not the app's traffic.
+                    .exclude(instagram::LOCAL_STAND_IN_PATH),
+            );
         Ok(Self {
             state,
             registry,
@@ -251,12 +260,16 @@ impl App {
         self.router.clone()
     }
 
-    /// Serves on `listener` until `shutdown` completes.
+    /// Serves on `listener` until `shutdown` completes. Without a configured Instagram
+    /// base URL, Instagram calls go to the built-in stand-in on this listener.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.state
+            .instagram
+            .use_local_stand_in(listener.local_addr()?);
         axum::serve(
             listener,
             self.router

@@ -46,7 +46,8 @@ pub struct Config {
     /// The cache and job queue (`REDIS_URL`; default in-process).
     pub cache: CacheConfig,
     /// The Instagram Graph API base URL (`INSTAGRAM_BASE_URL`, `http://` only: the demo is
-    /// built without TLS); Instagram routes answer 503 when unset.
+    /// built without TLS); when unset, the served application calls its own built-in
+    /// stand-in (sample media), so the demo runs offline.
     pub instagram_base_url: Option<String>,
     /// The access token sent to Instagram (`INSTAGRAM_ACCESS_TOKEN`).
     pub instagram_token: String,

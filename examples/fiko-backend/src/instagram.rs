@@ -1,6 +1,6 @@
 //! Instagram Graph API calls through an HTTP client with a configurable base URL.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -18,11 +18,17 @@ use crate::metrics::{
 /// The longest one API call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Where the built-in stand-in for the Graph API is served, under the application's own
+/// address: used when no `INSTAGRAM_BASE_URL` is configured, so the demo runs offline.
+pub const LOCAL_STAND_IN_PATH: &str = "/_local/instagram";
+
 /// A client of the Instagram Graph API.
 #[derive(Clone, Debug)]
 pub struct InstagramClient {
     http: reqwest::Client,
     base_url: Option<String>,
+    /// The stand-in's URL, known once the application listens.
+    local: Arc<OnceLock<String>>,
     token: String,
     metrics: Arc<InstagramMetrics>,
 }
@@ -31,7 +37,7 @@ pub struct InstagramClient {
 #[derive(Debug, thiserror::Error)]
 pub enum InstagramError {
     /// No base URL is configured.
-    #[error("Instagram is not configured: set INSTAGRAM_BASE_URL")]
+    #[error("Instagram is not configured: set INSTAGRAM_BASE_URL or serve the application")]
     NotConfigured,
     /// The API answered with an error status.
     #[error("Instagram answered {0}")]
@@ -51,8 +57,19 @@ impl InstagramClient {
         Self {
             http,
             base_url,
+            local: Arc::default(),
             token,
             metrics,
+        }
+    }
+
+    /// Without a configured base URL, calls go to the built-in stand-in served at
+    /// [`LOCAL_STAND_IN_PATH`] on `address` (the application's own listener).
+    pub fn use_local_stand_in(&self, address: std::net::SocketAddr) {
+        if self.base_url.is_none() {
+            let _ = self
+                .local
+                .set(format!("http://{address}{LOCAL_STAND_IN_PATH}"));
         }
     }
 
@@ -62,6 +79,7 @@ impl InstagramClient {
         let base = self
             .base_url
             .as_deref()
+            .or_else(|| self.local.get().map(String::as_str))
             .ok_or(InstagramError::NotConfigured)?;
         let endpoint = InstagramEndpoint::Media;
         let started = Instant::now();
@@ -126,4 +144,14 @@ pub async fn media(
         )),
         Err(error) => Err(ApiError::new(StatusCode::BAD_GATEWAY, error.to_string())),
     }
+}
+
+/// The built-in stand-in's `GET /me/media`: two sample posts, as the Graph API shapes them.
+pub async fn local_stand_in_media() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "data": [
+            { "id": "17895695668004550", "caption": "Sample post (local stand-in)" },
+            { "id": "17899305451014820", "caption": "Another sample post (local stand-in)" }
+        ]
+    }))
 }

@@ -425,3 +425,40 @@ fn the_generated_rules_pass_promtool_and_the_dashboard_has_the_overview_panels()
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_instagram_configured_the_served_app_calls_its_local_stand_in() {
+    let data = tempfile::tempdir().unwrap();
+    let config = Config::local("127.0.0.1:0".parse().unwrap(), data.path());
+    assert_eq!(config.instagram_base_url, None);
+    let app = App::build(&config).await.unwrap();
+    let registry = app.registry.clone();
+    let url = serve(app).await;
+    let report = load::run(&LoadConfig {
+        targets: vec![url],
+        users: 1,
+        concurrency: 1,
+        max_duration: Duration::from_secs(30),
+        scenario: Scenario::Instagram,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        report
+            .sent
+            .get(&("GET".to_owned(), "/api/v1/instagram/media".to_owned(), 200)),
+        Some(&10),
+        "{}",
+        report.render()
+    );
+    let text = registry.encode(Format::Prometheus);
+    assert_eq!(
+        sample(
+            &text,
+            r#"fiko_instagram_api_calls_total{endpoint="media",result="ok"}"#
+        ),
+        Some(10.0)
+    );
+    // The stand-in's own requests are not counted as the application's traffic.
+    assert_eq!(requests_by_route(&text), report.sent);
+}
