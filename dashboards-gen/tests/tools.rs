@@ -188,3 +188,29 @@ fn amtool_accepts_alertmanager_yml() {
     assert!(all.contains("1 inhibit rules"), "{all}");
     assert!(all.contains("3 receivers"), "{all}");
 }
+
+#[test]
+fn amtool_routes_critical_and_warning_to_their_receivers() {
+    let dir = generated();
+    let amtool = tool("amtool", "prometheus-alertmanager");
+    for (labels, receiver) in [
+        (
+            &["severity=critical", "alertname=RedisDown", "service=redis"][..],
+            "critical",
+        ),
+        (
+            &["severity=warning", "alertname=QueueBacklog", "service=jobs"][..],
+            "warning",
+        ),
+        (&["alertname=Watchdog"][..], "default"),
+    ] {
+        let mut args = vec!["config", "routes", "test", "--config.file=alertmanager.yml"];
+        let verify = format!("--verify.receivers={receiver}");
+        args.push(&verify);
+        args.extend_from_slice(labels);
+        let output = run(&amtool, &args, &dir.path().join("alertmanager"));
+        let all = text(&output);
+        assert!(output.status.success(), "{labels:?}: {all}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), receiver);
+    }
+}
