@@ -294,6 +294,14 @@ impl Expr {
             | Self::Add { left, right } => {
                 problems.extend(left.problems());
                 problems.extend(right.problems());
+                let (mut l, mut r) = (left.by_labels(), right.by_labels());
+                l.sort_unstable();
+                r.sort_unstable();
+                if l != r {
+                    problems.push(format!(
+                        "the two sides of a ratio or sum keep different labels ({l:?} and {r:?}), so their series never match: apply `by` to the whole ratio"
+                    ));
+                }
             }
             Self::Raw(_) => {}
         }
@@ -680,6 +688,16 @@ mod tests {
             [
                 "`t_requests` filters label `class` on `okay`, a value it never takes (one of: ok, bad)"
             ]
+        );
+        let lopsided = ratio(
+            Set::REQUESTS.rate().by([Labels::ROUTE]),
+            Set::REQUESTS.rate(),
+        );
+        assert_eq!(
+            lopsided.expr().problems().len(),
+            1,
+            "{:?}",
+            lopsided.expr().problems()
         );
         assert_eq!(
             Set::LATENCY_SECONDS.quantile(1.5).expr().problems(),
