@@ -8,7 +8,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use fiko_metrics_sqlx::{Instrumentation, InstrumentedPool, PoolConfig};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Postgres, Sqlite};
 
@@ -125,12 +126,25 @@ impl Db {
             }
             DatabaseConfig::Postgres(url) => {
                 let what = format!("PostgreSQL at {}", redact(url));
+                let failed = |source| DbError::Connect {
+                    what: what.clone(),
+                    source,
+                };
+                let options = PgConnectOptions::from_str(url).map_err(failed)?;
+                // One connection first, so an unreachable server or a refused login is
+                // reported as such (a pool would only say that it timed out).
+                let probe =
+                    tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+                        .await
+                        .map_err(|_| failed(sqlx::Error::PoolTimedOut))?
+                        .map_err(failed)?;
+                let _ = probe.close().await;
                 let pool = PgPoolOptions::new()
                     .max_connections(10)
                     .acquire_timeout(CONNECT_TIMEOUT)
-                    .connect(url)
+                    .connect_with(options)
                     .await
-                    .map_err(|source| DbError::Connect { what, source })?;
+                    .map_err(failed)?;
                 Db::Postgres(metrics.instrument(pool, pool_config))
             }
         };

@@ -33,6 +33,15 @@ pub const BOUNCING_DOMAIN: &str = "@bounce.example";
 const LOCAL_QUEUE_CAPACITY: usize = 1000;
 const PUSH_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// The apalis-redis settings of `queue`: a 1 s heartbeat, so scheduled tasks (apalis-redis
+/// schedules every pushed task first) and retries reach a worker within a second or two
+/// instead of the default 30 s.
+fn queue_config(queue: &str) -> QueueConfig {
+    QueueConfig::default()
+        .queue(queue)
+        .heartbeat_interval(Duration::from_secs(1))
+}
+
 /// Send the welcome email of a new user.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct WelcomeEmail {
@@ -146,9 +155,8 @@ impl JobQueue {
         Self {
             target: Target::Redis(Box::new(RedisQueuesTarget {
                 emails: RedisStorage::new(connection.clone())
-                    .with_config(QueueConfig::default().queue(EMAILS_QUEUE)),
-                invoices: RedisStorage::new(connection)
-                    .with_config(QueueConfig::default().queue(INVOICES_QUEUE)),
+                    .with_config(queue_config(EMAILS_QUEUE)),
+                invoices: RedisStorage::new(connection).with_config(queue_config(INVOICES_QUEUE)),
             })),
             metrics,
         }
@@ -276,7 +284,7 @@ pub async fn run_redis_workers(
     let emails = WorkerBuilder::new(emails_name.as_str())
         .backend(
             RedisStorage::<WelcomeEmail, _>::new(connection.clone())
-                .with_config(QueueConfig::default().queue(EMAILS_QUEUE)),
+                .with_config(queue_config(EMAILS_QUEUE)),
         )
         .data(db.clone())
         .retry(RetryPolicy::retries(1))
@@ -287,8 +295,7 @@ pub async fn run_redis_workers(
         .build(welcome_email_task);
     let invoices = WorkerBuilder::new(invoices_name.as_str())
         .backend(
-            RedisStorage::<Invoice, _>::new(connection)
-                .with_config(QueueConfig::default().queue(INVOICES_QUEUE)),
+            RedisStorage::<Invoice, _>::new(connection).with_config(queue_config(INVOICES_QUEUE)),
         )
         .data(db)
         .retry(RetryPolicy::retries(1))
