@@ -462,3 +462,70 @@ async fn without_instagram_configured_the_served_app_calls_its_local_stand_in() 
     // The stand-in's own requests are not counted as the application's traffic.
     assert_eq!(requests_by_route(&text), report.sent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_users_and_wrong_passwords_get_the_same_answer_and_separate_counts() {
+    let data = tempfile::tempdir().unwrap();
+    let app = App::build(&Config::local("127.0.0.1:0".parse().unwrap(), data.path()))
+        .await
+        .unwrap();
+    let registry = app.registry.clone();
+    let url = serve(app).await;
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{url}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let registered = post(
+        "/api/v1/auth/register",
+        serde_json::json!({ "email": "ada@example.com", "name": "Ada", "password": "analytical engine" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(registered.status(), 201);
+    let unknown = post(
+        "/api/v1/auth/login",
+        serde_json::json!({ "email": "nobody@example.com", "password": "analytical engine" }),
+    )
+    .await
+    .unwrap();
+    let (unknown_status, unknown_body) = (unknown.status(), unknown.text().await.unwrap());
+    let wrong = post(
+        "/api/v1/auth/login",
+        serde_json::json!({ "email": "ada@example.com", "password": "difference engine" }),
+    )
+    .await
+    .unwrap();
+    let (wrong_status, wrong_body) = (wrong.status(), wrong.text().await.unwrap());
+    assert_eq!((unknown_status.as_u16(), wrong_status.as_u16()), (401, 401));
+    assert_eq!(unknown_body, wrong_body);
+    let text = registry.encode(Format::Prometheus);
+    assert_eq!(
+        sample(
+            &text,
+            r#"fiko_auth_login_failures_total{reason="unknown_user"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"fiko_auth_login_failures_total{reason="bad_password"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"fiko_auth_login_attempts_total{outcome="failure"}"#
+        ),
+        Some(2.0)
+    );
+    // Both checks ran Argon2: the unknown user's against the dummy hash.
+    assert_eq!(
+        sample(&text, "fiko_auth_password_hash_duration_seconds_count"),
+        Some(3.0)
+    );
+}
