@@ -300,6 +300,10 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         .map(|r| format!("{} {}", r["name"], r["health"]))
         .collect();
     assert!(rule_health.len() >= 14, "{rule_health:?}");
+    assert!(
+        !rule_health.iter().any(|r| r.ends_with("\"err\"")),
+        "rules failing to evaluate: {rule_health:?}"
+    );
 
     // Load: request counters summed over the three instances equal what was sent.
     let (sent, printed) = run_load_binary(&targets, 30, &log("load"));
@@ -540,6 +544,18 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         missing.is_empty(),
         "named by panels or rules but never scraped: {missing:?}"
     );
+
+    // Every alerting and recording rule evaluated without error all along.
+    let rules = prom.get("/api/v1/rules", &[]).await;
+    let failing: Vec<String> = rules["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+        .filter(|r| r["health"] != "ok")
+        .map(|r| format!("{}: {} {}", r["name"], r["health"], r["lastError"]))
+        .collect();
+    assert!(failing.is_empty(), "{failing:?}");
 
     for app in &mut apps {
         assert!(app.exited().is_none(), "{} died:\n{}", app.name, app.log());
