@@ -87,7 +87,17 @@ fn panel_json(panel: &PanelSpec, id: u32, x: u32, y: u32, cx: &Context) -> Value
         "title": panel.title,
         "type": panel.visual.grafana_type(),
     });
-    if let (Some(description), Some(object)) = (&panel.description, value.as_object_mut()) {
+    // The panel's own description, or the HELP text of the metrics it shows.
+    let description = panel.description.clone().unwrap_or_else(|| {
+        let mut helps: Vec<&str> = Vec::new();
+        for metric in panel.targets.iter().flat_map(|t| t.expr.metrics()) {
+            if !helps.contains(&metric.help) {
+                helps.push(metric.help);
+            }
+        }
+        helps.join(" ")
+    });
+    if let (false, Some(object)) = (description.is_empty(), value.as_object_mut()) {
         object.insert("description".to_owned(), json!(description));
     }
     value
