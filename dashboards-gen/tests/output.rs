@@ -126,6 +126,8 @@ fn dashboard_is_a_grafana_10_dashboard() {
         let title = panel["title"].as_str().expect("title");
         assert_eq!(panel["datasource"]["type"], "prometheus", "{title}");
         assert_eq!(panel["datasource"]["uid"], "${datasource}", "{title}");
+        let description = panel["description"].as_str().unwrap_or_default();
+        assert!(!description.is_empty(), "{title} has no description");
         let unit = panel["fieldConfig"]["defaults"]["unit"]
             .as_str()
             .expect("unit");
