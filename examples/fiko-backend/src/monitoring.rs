@@ -2,9 +2,10 @@
 //!
 //! The demo's own sets implement [`Observe`]. The integration crates' sets
 //! (`HttpServerMetrics`, `DbMetrics`, `DbPoolMetrics`, `JobMetrics`, `ProcessMetrics`,
-//! `WebSocketMetrics`) do not (`fiko-metrics-redis`' sets do, and are listed as they are), and the orphan rule keeps the demo from implementing a
-//! foreign trait for a foreign type, so their rows and alerts are plain functions here,
-//! listed by [`observed`] with every other set in the overview's order. `dashboards-gen`
+//! `WebSocketMetrics`, `fiko-metrics-redis`' `CacheMetrics` and `RedisMetrics`) get their
+//! rows and alerts from plain functions here — the orphan rule keeps the demo from
+//! implementing a foreign trait for a foreign type — listed by [`observed`] with every
+//! other set in the overview's order. `dashboards-gen`
 //! turns that list into the artefacts under `deploy/`.
 //!
 //! The overview's first rows hold the twelve panels of the seed's dashboard: request
@@ -22,6 +23,10 @@ use fiko_metrics_axum::{
 };
 use fiko_metrics_jobs::{JobMetrics, QueueLabels, TaskLabels, TaskStateLabels, WorkerLabels};
 use fiko_metrics_process::ProcessMetrics;
+use fiko_metrics_redis::{
+    CacheLabels, CacheMetrics, CacheOperationLabels, CommandLabels,
+    ErrorLabels as RedisErrorLabels, RedisMetrics,
+};
 use fiko_metrics_sqlx::{DbMetrics, DbPoolMetrics, PoolStateLabels, QueryLabels};
 
 use crate::metrics::{
@@ -84,8 +89,8 @@ pub fn observed() -> Vec<Observed> {
         Observed::of::<BillingMetrics>(),
         Observed::of::<AcademyMetrics>(),
         Observed::of::<InstagramMetrics>(),
-        Observed::of::<fiko_metrics_redis::CacheMetrics>(),
-        Observed::of::<fiko_metrics_redis::RedisMetrics>(),
+        Observed::new::<CacheMetrics>("cache", cache_rows(), Vec::new()),
+        Observed::new::<RedisMetrics>("redis", redis_client_rows(), Vec::new()),
         Observed::of::<EnqueueMetrics>(),
         Observed::new::<WebSocketMetrics>("websocket", websocket_rows(), Vec::new()),
         Observed::of::<FunctionMetrics>(),
@@ -385,6 +390,77 @@ pub fn websocket_rows() -> Vec<Row> {
             .panel(
                 Panel::timeseries("WebSocket connection duration p95")
                     .query(W::WEBSOCKET_CONNECTION_DURATION_SECONDS.quantile(0.95)),
+            ),
+    ]
+}
+
+/// The cache (`fiko-metrics-redis`' set, recorded by both backends): hit ratio, hits and
+/// misses, p95 operation time and errors.
+pub fn cache_rows() -> Vec<Row> {
+    let hits = || CacheMetrics::HITS.rate().by([CacheLabels::CACHE]);
+    let misses = || CacheMetrics::MISSES.rate().by([CacheLabels::CACHE]);
+    vec![
+        Row::new("Cache")
+            .panel(
+                Panel::timeseries("Cache hit ratio by cache")
+                    .query(ratio(hits(), hits().plus(misses()))),
+            )
+            .panel(
+                Panel::timeseries("Cache hits and misses by cache")
+                    .query_as("{{cache}} hits", hits())
+                    .query_as("{{cache}} misses", misses()),
+            )
+            .panel(
+                Panel::timeseries("Cache operation p95 by operation").query(
+                    CacheMetrics::OPERATION_DURATION_SECONDS
+                        .quantile(0.95)
+                        .by([CacheOperationLabels::OPERATION]),
+                ),
+            )
+            .panel(
+                Panel::timeseries("Cache errors by operation")
+                    .description("Failed cache operations; the value was computed instead.")
+                    .query(
+                        CacheMetrics::ERRORS
+                            .rate()
+                            .by([CacheOperationLabels::OPERATION]),
+                    )
+                    .stacked(),
+            ),
+    ]
+}
+
+/// The Redis client (`fiko-metrics-redis`' instrumented connection): commands, latency,
+/// errors, in flight.
+pub fn redis_client_rows() -> Vec<Row> {
+    type R = RedisMetrics;
+    vec![
+        Row::new("Redis client")
+            .panel(
+                Panel::timeseries("Redis commands by command")
+                    .query(R::COMMANDS.rate().by([CommandLabels::COMMAND]))
+                    .stacked(),
+            )
+            .panel(
+                Panel::timeseries("Redis command latency p95 by command").query(
+                    R::COMMAND_DURATION_SECONDS
+                        .quantile(0.95)
+                        .by([CommandLabels::COMMAND]),
+                ),
+            )
+            .panel(
+                Panel::timeseries("Redis command latency")
+                    .query_as("p50", R::COMMAND_DURATION_SECONDS.quantile(0.5))
+                    .query_as("p95", R::COMMAND_DURATION_SECONDS.quantile(0.95))
+                    .query_as("p99", R::COMMAND_DURATION_SECONDS.quantile(0.99)),
+            )
+            .panel(
+                Panel::timeseries("Redis client errors by kind")
+                    .query(R::ERRORS.rate().by([RedisErrorLabels::KIND]))
+                    .stacked(),
+            )
+            .panel(
+                Panel::timeseries("Redis commands in flight").query(R::COMMANDS_IN_FLIGHT.value()),
             ),
     ]
 }
