@@ -300,3 +300,38 @@ pub fn metrics_recorder() -> &'static metrics_exporter_prometheus::PrometheusHan
         }
     })
 }
+
+/// The HTTP workload: one route, with each crate's metrics layer.
+pub mod http {
+    use axum::Router;
+    use axum::routing::get;
+
+    /// `GET /users/{id}` with no metrics.
+    pub fn bare() -> Router {
+        Router::new().route("/users/{id}", get(|| async { "a user" }))
+    }
+
+    /// The same router with fiko-metrics-axum's layer.
+    pub fn fiko() -> Router {
+        use fiko_metrics::MetricSet;
+        let metrics = std::sync::Arc::new(fiko_metrics_axum::HttpServerMetrics::new());
+        bare().layer(fiko_metrics_axum::HttpMetricsLayer::new(metrics))
+    }
+
+    /// The same router with axum-prometheus' layer (installs its global recorder, so call
+    /// it once per process).
+    pub fn axum_prometheus() -> Router {
+        let (layer, _handle) = axum_prometheus::PrometheusMetricLayer::pair();
+        bare().layer(layer)
+    }
+
+    /// The router for a layer name: `bare`, `fiko` or `axum-prometheus`.
+    pub fn app(kind: &str) -> Option<Router> {
+        match kind {
+            "bare" => Some(bare()),
+            "fiko" => Some(fiko()),
+            "axum-prometheus" => Some(axum_prometheus()),
+            _ => None,
+        }
+    }
+}

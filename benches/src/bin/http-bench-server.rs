@@ -1,0 +1,32 @@
+//! A server for the HTTP throughput benchmark: `http-bench-server <bare|fiko|axum-prometheus> <port>`
+//! serves `GET /users/{id}` on 127.0.0.1 with the chosen metrics layer (or none).
+
+use std::process::ExitCode;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+async fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let (Some(kind), Some(port)) = (args.next(), args.next().and_then(|p| p.parse::<u16>().ok()))
+    else {
+        eprintln!("usage: http-bench-server <bare|fiko|axum-prometheus> <port>");
+        return ExitCode::from(2);
+    };
+    let Some(app) = fiko_benches::http::app(&kind) else {
+        eprintln!("http-bench-server: unknown layer `{kind}` (bare, fiko, axum-prometheus)");
+        return ExitCode::from(2);
+    };
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("http-bench-server: cannot listen on 127.0.0.1:{port}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match axum::serve(listener, app).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("http-bench-server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
