@@ -1,0 +1,86 @@
+//! Default dashboard panels for the sets of this crate (`fiko_dashboards::Observe`).
+
+use fiko_dashboards::prelude::*;
+
+use crate::metrics::{
+    CacheLabels, CacheMetrics, CacheOperationLabels, CommandLabels, ErrorLabels, RedisMetrics,
+};
+
+/// A "Redis client" row: command rate by command, p95 latency by command, overall
+/// p50/p95/p99, errors by kind and commands in flight.
+impl Observe for RedisMetrics {
+    fn service() -> &'static str {
+        "redis"
+    }
+
+    fn rows() -> Vec<Row> {
+        vec![
+            Row::new("Redis client")
+                .panel(
+                    Panel::timeseries("Redis commands by command")
+                        .query(Self::COMMANDS.rate().by([CommandLabels::COMMAND]))
+                        .stacked(),
+                )
+                .panel(
+                    Panel::timeseries("Redis command latency p95 by command").query(
+                        Self::COMMAND_DURATION_SECONDS
+                            .quantile(0.95)
+                            .by([CommandLabels::COMMAND]),
+                    ),
+                )
+                .panel(
+                    Panel::timeseries("Redis command latency")
+                        .query_as("p50", Self::COMMAND_DURATION_SECONDS.quantile(0.5))
+                        .query_as("p95", Self::COMMAND_DURATION_SECONDS.quantile(0.95))
+                        .query_as("p99", Self::COMMAND_DURATION_SECONDS.quantile(0.99)),
+                )
+                .panel(
+                    Panel::timeseries("Redis client errors by kind")
+                        .query(Self::ERRORS.rate().by([ErrorLabels::KIND]))
+                        .stacked(),
+                )
+                .panel(
+                    Panel::timeseries("Redis commands in flight")
+                        .query(Self::COMMANDS_IN_FLIGHT.value()),
+                ),
+        ]
+    }
+}
+
+/// A "Cache" row: hit ratio by cache, hits and misses, p95 operation time by operation,
+/// and errors (fallbacks to compute) by operation.
+impl Observe for CacheMetrics {
+    fn service() -> &'static str {
+        "cache"
+    }
+
+    fn rows() -> Vec<Row> {
+        let hits = || Self::HITS.rate().by([CacheLabels::CACHE]);
+        let misses = || Self::MISSES.rate().by([CacheLabels::CACHE]);
+        vec![
+            Row::new("Cache")
+                .panel(
+                    Panel::timeseries("Cache hit ratio by cache")
+                        .query(ratio(hits(), hits().plus(misses()))),
+                )
+                .panel(
+                    Panel::timeseries("Cache hits and misses by cache")
+                        .query_as("{{cache}} hits", hits())
+                        .query_as("{{cache}} misses", misses()),
+                )
+                .panel(
+                    Panel::timeseries("Cache operation p95 by operation").query(
+                        Self::OPERATION_DURATION_SECONDS
+                            .quantile(0.95)
+                            .by([CacheOperationLabels::OPERATION]),
+                    ),
+                )
+                .panel(
+                    Panel::timeseries("Cache errors by operation")
+                        .description("Failed cache operations; the value was computed instead.")
+                        .query(Self::ERRORS.rate().by([CacheOperationLabels::OPERATION]))
+                        .stacked(),
+                ),
+        ]
+    }
+}
