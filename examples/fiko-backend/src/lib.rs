@@ -3,10 +3,17 @@
 //! workflows, billing, users, academy, Instagram, background jobs and the process — and
 //! serves it at `/api/v1/metrics` with a health endpoint at `/api/v1/metrics/health`.
 //!
-//! With nothing installed it runs on a SQLite file and an in-process cache and job queue;
-//! `DATABASE_URL=postgres://...` and `REDIS_URL=redis://...` move it onto PostgreSQL and
-//! Redis, where a separate `fiko-backend worker` process runs the jobs. `fiko-backend
-//! load` drives every route with a realistic, bounded mix and prints what it sent.
+//! With nothing installed it runs on a SQLite file and an in-process cache and job queue,
+//! and calls a built-in stand-in for the Instagram Graph API; `DATABASE_URL=postgres://...`
+//! and `REDIS_URL=redis://...` move it onto PostgreSQL and Redis, where a separate
+//! `fiko-backend worker` process runs the jobs, and `INSTAGRAM_BASE_URL` points it at
+//! another Graph API. `fiko-backend load` drives every route with a realistic, bounded mix
+//! and prints what it sent. [`monitoring::observed`] lists every metric set the demo's
+//! processes and exporters expose, with the dashboard rows and alerts `dashboards-gen`
+//! generates from them.
+//!
+//! The AI provider shipped is [`ai::DeterministicLocalProvider`]: not a language model, a
+//! fixed transformation of the prompt, so the demo and its tests run offline.
 //!
 //! ```
 //! use fiko_backend::{App, Config};
