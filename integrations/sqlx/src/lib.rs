@@ -96,12 +96,17 @@
 //! - a query that took at least the pool's threshold counts in `fiko_db_slow_queries_total`;
 //! - the pool gauges (idle and in-use connections, maximum) are read at every scrape.
 //!
+//! Both sets implement [`fiko_dashboards::Observe`]: a "Database" row (query rate by
+//! operation, p95 latency by operation, p50/p95/p99, errors by kind and class, slow
+//! queries, deadlocks) and a "Database pool" row (connections by state, in use vs max).
+//!
 //! A stream or future dropped before it finishes still counts as a query (not as an
 //! error). The `BEGIN`, `COMMIT` and `ROLLBACK` of instrumented transactions count as
 //! queries of operation `other`. Queries run on the plain pool or connection (`inner()`,
 //! `into_inner()`) are not recorded.
 
 mod classify;
+mod dashboards;
 mod executors;
 mod instrumentation;
 mod metrics;
