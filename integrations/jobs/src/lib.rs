@@ -97,6 +97,7 @@ pub mod alerts;
 struct ReadmeDoctests;
 mod layer;
 mod metrics;
+pub mod observe;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod queue;
