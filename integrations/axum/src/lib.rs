@@ -75,6 +75,7 @@
 //! - [`MetricsEndpoints`]: paths, version, health checks with timeouts, bearer token,
 //!   client-address allow-list.
 
+mod dashboards;
 mod endpoints;
 mod layer;
 mod websocket;

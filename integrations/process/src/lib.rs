@@ -33,6 +33,8 @@
 //! On other systems the metrics are exposed but stay at zero. A failed read keeps the
 //! previous values (a scrape never fails because `/proc` could not be read).
 
+mod dashboards;
+
 use std::sync::Arc;
 
 use fiko_metrics::{Counter, Gauge, MetricSet, Refreshing, Registry, RegistryError};

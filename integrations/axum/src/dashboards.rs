@@ -1,0 +1,139 @@
+//! The default dashboard rows and alerts of [`HttpServerMetrics`] and
+//! [`WebSocketMetrics`], read by the dashboards generator (`fiko-dashboards`' [`Observe`]).
+
+use fiko_dashboards::prelude::*;
+
+use crate::layer::metrics::{ErrorLabels, HttpServerMetrics, RequestLabels, RouteLabels};
+use crate::websocket::{MessageLabels, WebSocketMetrics};
+
+impl Observe for HttpServerMetrics {
+    fn service() -> &'static str {
+        "app"
+    }
+
+    fn rows() -> Vec<Row> {
+        let duration = Self::HTTP_SERVER_REQUEST_DURATION_SECONDS;
+        vec![
+            Row::new("HTTP")
+                .panel(Panel::stat("Request rate").query(Self::HTTP_SERVER_REQUESTS.rate()))
+                .panel(
+                    Panel::timeseries("HTTP request rate by route").query(
+                        Self::HTTP_SERVER_REQUESTS
+                            .rate()
+                            .by([RequestLabels::HTTP_ROUTE]),
+                    ),
+                )
+                .panel(
+                    Panel::timeseries("Responses by status class")
+                        .query(
+                            Self::HTTP_SERVER_REQUESTS
+                                .rate()
+                                .by([RequestLabels::HTTP_RESPONSE_STATUS_CLASS]),
+                        )
+                        .stacked(),
+                )
+                .panel(
+                    Panel::timeseries("Request latency")
+                        .query_as("p50", duration.quantile(0.5))
+                        .query_as("p95", duration.quantile(0.95))
+                        .query_as("p99", duration.quantile(0.99)),
+                )
+                .panel(
+                    Panel::timeseries("Requests in flight by route").query(
+                        Self::HTTP_SERVER_ACTIVE_REQUESTS
+                            .value()
+                            .by([RouteLabels::HTTP_ROUTE]),
+                    ),
+                )
+                .panel(
+                    Panel::timeseries("Request errors by type")
+                        .query(
+                            Self::HTTP_SERVER_REQUEST_ERRORS
+                                .rate()
+                                .by([ErrorLabels::ERROR_TYPE]),
+                        )
+                        .stacked(),
+                )
+                .panel(
+                    Panel::timeseries("Response body size p95 by route").query(
+                        Self::HTTP_SERVER_RESPONSE_BODY_SIZE_BYTES
+                            .quantile(0.95)
+                            .by([RequestLabels::HTTP_ROUTE]),
+                    ),
+                ),
+        ]
+    }
+
+    fn alerts() -> Vec<Alert> {
+        let requests = || Self::HTTP_SERVER_REQUESTS.rate();
+        vec![
+            Alert::critical(
+                "HighErrorRate",
+                ratio(
+                    requests().filter(RequestLabels::HTTP_RESPONSE_STATUS_CLASS, "5xx"),
+                    requests(),
+                )
+                .above(Percent(5.0)),
+            )
+            .for_(minutes(5))
+            .summary("More than {threshold} of HTTP requests fail on {{ $labels.instance }}")
+            .description("More than {threshold} of the requests to {{ $labels.job }} at {{ $labels.instance }} answered 5xx for {for}."),
+            Alert::warning(
+                "HighResponseTime",
+                Self::HTTP_SERVER_REQUEST_DURATION_SECONDS
+                    .quantile(0.95)
+                    .above(Seconds(2.0)),
+            )
+            .for_(minutes(5))
+            .summary("p95 HTTP latency above {threshold} on {{ $labels.instance }}")
+            .description("The 95th percentile of request durations at {{ $labels.instance }} has been above {threshold} for {for}."),
+            Alert::warning("HighRequestRate", requests().above(PerSecond(1000.0)))
+                .for_(minutes(5))
+                .summary("Request rate above {threshold} on {{ $labels.instance }}")
+                .description("{{ $labels.instance }} has served more than {threshold} for {for}: check for a traffic spike or abuse."),
+        ]
+    }
+}
+
+impl Observe for WebSocketMetrics {
+    fn service() -> &'static str {
+        "app"
+    }
+
+    fn rows() -> Vec<Row> {
+        vec![
+            Row::new("WebSockets")
+                .panel(
+                    Panel::timeseries("Active WebSocket connections")
+                        .query(Self::WEBSOCKET_ACTIVE_CONNECTIONS.value()),
+                )
+                .panel(
+                    Panel::timeseries("WebSocket messages by direction and kind")
+                        .query(
+                            Self::WEBSOCKET_MESSAGES
+                                .rate()
+                                .by([MessageLabels::DIRECTION, MessageLabels::KIND]),
+                        )
+                        .stacked(),
+                )
+                .panel(
+                    Panel::timeseries("WebSocket traffic").query(
+                        Self::WEBSOCKET_MESSAGE_BYTES
+                            .rate()
+                            .by([MessageLabels::DIRECTION]),
+                    ),
+                )
+                .panel(
+                    Panel::timeseries("WebSocket connection duration p50/p95")
+                        .query_as(
+                            "p50",
+                            Self::WEBSOCKET_CONNECTION_DURATION_SECONDS.quantile(0.5),
+                        )
+                        .query_as(
+                            "p95",
+                            Self::WEBSOCKET_CONNECTION_DURATION_SECONDS.quantile(0.95),
+                        ),
+                ),
+        ]
+    }
+}

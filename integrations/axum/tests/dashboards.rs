@@ -1,0 +1,219 @@
+//! The default panels and alerts the HTTP, WebSocket and process sets contribute to the
+//! dashboards generator, checked as PromQL and run through `promtool test rules`.
+
+use std::process::Command;
+
+use fiko_dashboards::prelude::*;
+use fiko_metrics_axum::{HttpServerMetrics, WebSocketMetrics};
+use fiko_metrics_process::ProcessMetrics;
+
+fn rule_expr(alert: &Alert) -> String {
+    format!(
+        "{} {} {}",
+        alert.condition.expr.render(&Context::rules(minutes(5))),
+        alert.condition.comparison.operator(),
+        alert.condition.threshold
+    )
+}
+
+fn all_alerts() -> Vec<Alert> {
+    HttpServerMetrics::alerts()
+        .into_iter()
+        .chain(ProcessMetrics::alerts())
+        .collect()
+}
+
+#[test]
+fn the_seed_alerts_are_declared_without_problems() {
+    let alerts = all_alerts();
+    let names: Vec<(&str, Severity)> = alerts
+        .iter()
+        .map(|alert| (alert.name.as_str(), alert.severity))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("HighErrorRate", Severity::Critical),
+            ("HighResponseTime", Severity::Warning),
+            ("HighRequestRate", Severity::Warning),
+            ("HighCPUUsage", Severity::Warning),
+            ("HighMemoryUsage", Severity::Warning),
+        ]
+    );
+    for alert in &alerts {
+        assert!(
+            alert.problems().is_empty(),
+            "{}: {:?}",
+            alert.name,
+            alert.problems()
+        );
+        assert!(!alert.summary.is_empty() && !alert.description.is_empty());
+    }
+    assert_eq!(
+        rule_expr(&alerts[0]),
+        r#"(sum by (job, instance) (rate(http_server_requests_total{http_response_status_class="5xx"}[5m]))) / (sum by (job, instance) (rate(http_server_requests_total[5m])) > 0) > 0.05"#
+    );
+    assert_eq!(
+        rule_expr(&alerts[1]),
+        "histogram_quantile(0.95, sum by (le, job, instance) (rate(http_server_request_duration_seconds_bucket[5m]))) > 2"
+    );
+    assert_eq!(alerts[4].fill("{threshold}"), "1500 MiB");
+}
+
+#[test]
+fn the_overview_panels_are_declared() {
+    let titles: Vec<String> = HttpServerMetrics::rows()
+        .iter()
+        .chain(ProcessMetrics::rows().iter())
+        .chain(WebSocketMetrics::rows().iter())
+        .flat_map(|row| row.panels.iter().map(|panel| panel.title.clone()))
+        .collect();
+    for wanted in [
+        "Request rate",
+        "HTTP request rate by route",
+        "Responses by status class",
+        "Request latency",
+        "Process memory",
+        "Active WebSocket connections",
+    ] {
+        assert!(
+            titles.iter().any(|title| title == wanted),
+            "{wanted} in {titles:?}"
+        );
+    }
+    let rows = HttpServerMetrics::rows();
+    let latency = rows[0]
+        .panels
+        .iter()
+        .find(|panel| panel.title == "Request latency")
+        .expect("latency panel");
+    let legends: Vec<Option<&str>> = latency
+        .targets
+        .iter()
+        .map(|t| t.legend.as_deref())
+        .collect();
+    assert_eq!(legends, [Some("p50"), Some("p95"), Some("p99")]);
+    assert_eq!(latency.unit, "s");
+    let classes = rows[0]
+        .panels
+        .iter()
+        .find(|panel| panel.title == "Responses by status class")
+        .expect("status class panel");
+    assert_eq!(
+        classes.targets[0].expr.render(&Context::dashboard()),
+        r#"sum by (http_response_status_class) (rate(http_server_requests_total{job=~"$job", instance=~"$instance"}[$__rate_interval]))"#
+    );
+}
+
+/// promtool input: series for three app instances, one over each threshold.
+const TESTS: &str = r#"rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+- interval: 1m
+  input_series:
+  # a:1 — 10% of requests fail, every request takes 2-2.5 s, 0.9 CPU cores, 2 GB RSS.
+  - series: 'http_server_requests_total{job="app",instance="a:1",http_response_status_class="5xx"}'
+    values: '0+60x30'
+  - series: 'http_server_requests_total{job="app",instance="a:1",http_response_status_class="2xx"}'
+    values: '0+540x30'
+  - series: 'http_server_request_duration_seconds_bucket{job="app",instance="a:1",le="1"}'
+    values: '0x30'
+  - series: 'http_server_request_duration_seconds_bucket{job="app",instance="a:1",le="2"}'
+    values: '0x30'
+  - series: 'http_server_request_duration_seconds_bucket{job="app",instance="a:1",le="2.5"}'
+    values: '0+600x30'
+  - series: 'http_server_request_duration_seconds_bucket{job="app",instance="a:1",le="+Inf"}'
+    values: '0+600x30'
+  - series: 'process_cpu_seconds_total{job="app",instance="a:1"}'
+    values: '0+54x30'
+  - series: 'process_resident_memory_bytes{job="app",instance="a:1"}'
+    values: '2000000000x30'
+  # b:1 — 1% fail, fast, half a core, 1 GB.
+  - series: 'http_server_requests_total{job="app",instance="b:1",http_response_status_class="5xx"}'
+    values: '0+6x30'
+  - series: 'http_server_requests_total{job="app",instance="b:1",http_response_status_class="2xx"}'
+    values: '0+594x30'
+  - series: 'http_server_request_duration_seconds_bucket{job="app",instance="b:1",le="1"}'
+    values: '0+600x30'
+  - series: 'http_server_request_duration_seconds_bucket{job="app",instance="b:1",le="2"}'
+    values: '0+600x30'
+  - series: 'http_server_request_duration_seconds_bucket{job="app",instance="b:1",le="2.5"}'
+    values: '0+600x30'
+  - series: 'http_server_request_duration_seconds_bucket{job="app",instance="b:1",le="+Inf"}'
+    values: '0+600x30'
+  - series: 'process_cpu_seconds_total{job="app",instance="b:1"}'
+    values: '0+30x30'
+  - series: 'process_resident_memory_bytes{job="app",instance="b:1"}'
+    values: '1000000000x30'
+  # c:1 — 1100 requests per second, all fine.
+  - series: 'http_server_requests_total{job="app",instance="c:1",http_response_status_class="2xx"}'
+    values: '0+66000x30'
+  alert_rule_test:
+  - eval_time: 20m
+    alertname: HighErrorRate
+    exp_alerts:
+    - exp_labels: {severity: critical, job: app, instance: "a:1"}
+  - eval_time: 20m
+    alertname: HighResponseTime
+    exp_alerts:
+    - exp_labels: {severity: warning, job: app, instance: "a:1"}
+  - eval_time: 20m
+    alertname: HighRequestRate
+    exp_alerts:
+    - exp_labels: {severity: warning, job: app, instance: "c:1"}
+  - eval_time: 20m
+    alertname: HighCPUUsage
+    exp_alerts:
+    - exp_labels: {severity: warning, job: app, instance: "a:1"}
+  - eval_time: 20m
+    alertname: HighMemoryUsage
+    exp_alerts:
+    - exp_labels: {severity: warning, job: app, instance: "a:1"}
+  - eval_time: 3m
+    alertname: HighErrorRate
+"#;
+
+#[test]
+fn the_alerts_fire_on_the_right_instances_in_promtool() {
+    let promtool = fiko_testkit::binary("promtool", "prometheus").expect("promtool");
+    let mut rules = String::from("groups:\n- name: fiko-axum\n  rules:\n");
+    for alert in all_alerts() {
+        let severity = match alert.severity {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+        };
+        rules.push_str(&format!(
+            "  - alert: {}\n    expr: '{}'\n    for: {}\n    labels: {{severity: {severity}}}\n",
+            alert.name,
+            rule_expr(&alert).replace('\'', "''"),
+            alert.for_,
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!("fiko-axum-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("rules.yml"), &rules).expect("write rules");
+    std::fs::write(dir.join("tests.yml"), TESTS).expect("write tests");
+    let check = Command::new(&promtool)
+        .args(["check", "rules", "rules.yml"])
+        .current_dir(&dir)
+        .output()
+        .expect("promtool check rules");
+    let test = Command::new(&promtool)
+        .args(["test", "rules", "tests.yml"])
+        .current_dir(&dir)
+        .output()
+        .expect("promtool test rules");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        check.status.success(),
+        "promtool check rules:\n{}{}\n{rules}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        test.status.success(),
+        "promtool test rules:\n{}{}\n{rules}",
+        String::from_utf8_lossy(&test.stdout),
+        String::from_utf8_lossy(&test.stderr)
+    );
+}
