@@ -66,6 +66,14 @@
 //! Process metrics (`process_cpu_seconds_total`, `process_resident_memory_bytes`, …) live
 //! in the `fiko-metrics-process` crate.
 //!
+//! # Dashboards and alerts
+//!
+//! [`HttpServerMetrics`] and [`WebSocketMetrics`] implement `fiko_dashboards::Observe`:
+//! an "HTTP" row (request rate, rate by route, responses by status class stacked, latency
+//! p50/p95/p99, in-flight by route, errors by type, response size p95), a "WebSockets" row,
+//! and the alerts HighErrorRate (5xx above 5 % of requests, critical), HighResponseTime
+//! (p95 above 2 s, warning) and HighRequestRate (above 1000 requests/s, warning).
+//!
 //! # Options
 //!
 //! - [`HttpMetricsLayer::exclude`]: paths not measured (e.g. the metrics endpoint).

@@ -29,6 +29,10 @@
 //! | `process_threads` | gauge | OS threads of the process |
 //! | `process_start_time_seconds` | gauge | start time, seconds since the Unix epoch |
 //!
+//! [`ProcessMetrics`] implements `fiko_dashboards::Observe`: a "Process" row (memory
+//! RSS/VMS, CPU usage, open/max fds) and the alerts HighCPUUsage (above 80 % of a core,
+//! warning) and HighMemoryUsage (RSS above 1500 MiB, warning).
+//!
 //! Values come from `/proc/self` through the [`procfs`](https://docs.rs/procfs) crate.
 //! On other systems the metrics are exposed but stay at zero. A failed read keeps the
 //! previous values (a scrape never fails because `/proc` could not be read).
