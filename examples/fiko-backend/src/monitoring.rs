@@ -1,12 +1,12 @@
 //! The demo's dashboards and alerts, written against the metric declarations.
 //!
-//! The demo's own sets implement [`Observe`]. The integration crates' sets
-//! (`HttpServerMetrics`, `DbMetrics`, `DbPoolMetrics`, `JobMetrics`, `ProcessMetrics`,
-//! `WebSocketMetrics`, `fiko-metrics-redis`' `CacheMetrics` and `RedisMetrics`) get their
-//! rows and alerts from plain functions here — the orphan rule keeps the demo from
-//! implementing a foreign trait for a foreign type — listed by [`observed`] with every
-//! other set in the overview's order. `dashboards-gen`
-//! turns that list into the artefacts under `deploy/`.
+//! The demo's own sets implement [`Observe`] here; the integration crates' sets and the
+//! exporters' external sets bring their own rows and alerts (HTTP, WebSockets, process,
+//! jobs, database pool, cache, Redis client, redis_exporter, postgres_exporter). The rows
+//! of HTTP, process and database queries are the demo's (see [`http_rows`],
+//! [`process_rows`], [`db_rows`]). [`observed`] lists them all in
+//! the overview's order; `dashboards-gen` turns the list into the artefacts under
+//! `deploy/`.
 //!
 //! The overview's first rows hold the twelve panels of the seed's dashboard: request
 //! rate, requests by route, responses by status class, latency p50/p95/p99, DB queries by
@@ -17,17 +17,12 @@
 use fiko_dashboards::exporters::{PostgresExporter, RedisExporter, ScrapeTargets};
 use fiko_dashboards::prelude::*;
 use fiko_metrics::calls::FunctionMetrics;
-use fiko_metrics::{Family, Gauge, LabelSet, MetricSet, SetDescriptor};
-use fiko_metrics_axum::{
-    ErrorLabels, HttpServerMetrics, MessageLabels, RequestLabels, WebSocketMetrics,
-};
-use fiko_metrics_jobs::{JobMetrics, QueueLabels, TaskLabels, TaskStateLabels, WorkerLabels};
+use fiko_metrics::{MetricSet, SetDescriptor};
+use fiko_metrics_axum::{ErrorLabels, HttpServerMetrics, RequestLabels, WebSocketMetrics};
+use fiko_metrics_jobs::JobMetrics;
 use fiko_metrics_process::ProcessMetrics;
-use fiko_metrics_redis::{
-    CacheLabels, CacheMetrics, CacheOperationLabels, CommandLabels,
-    ErrorLabels as RedisErrorLabels, RedisMetrics,
-};
-use fiko_metrics_sqlx::{DbMetrics, DbPoolMetrics, PoolStateLabels, QueryLabels};
+use fiko_metrics_redis::{CacheMetrics, RedisMetrics};
+use fiko_metrics_sqlx::{DbMetrics, DbPoolMetrics, QueryLabels};
 
 use crate::metrics::{
     AcademyMetrics, ActionLabels, ActivityLabels, AiLabels, AiMetrics, AuthMetrics, BillingMetrics,
@@ -38,7 +33,7 @@ use crate::metrics::{
 
 /// The scrape job of the demo's web instances.
 pub const APP_JOB: &str = "fiko-app";
-/// The scrape job of the job workers; WorkerDown fires when one of its targets is down.
+/// The scrape job of the job workers.
 pub const WORKER_JOB: &str = "fiko-worker";
 
 /// One metric set as the generator reads it: its declaration, the `service` label of its
@@ -74,14 +69,26 @@ impl Observed {
 /// the overview dashboard's order.
 pub fn observed() -> Vec<Observed> {
     vec![
-        Observed::new::<HttpServerMetrics>("http", http_rows(), http_alerts()),
+        // The integrations' alerts with the demo's rows, which keep the seed dashboard's
+        // panel titles (`Latency p50 / p95 / p99`, `Process memory (RSS / VMS)`).
+        Observed::new::<HttpServerMetrics>(
+            HttpServerMetrics::service(),
+            http_rows(),
+            HttpServerMetrics::alerts(),
+        ),
+        // The integration's DbMetrics rows also chart slow queries and deadlocks, which a
+        // healthy demo never has: these rows keep to what it records, and deadlocks are
+        // charted and alerted on from postgres_exporter's counter.
         Observed::new::<DbMetrics>("database", db_rows(), Vec::new()),
-        Observed::new::<DbPoolMetrics>("database", db_pool_rows(), Vec::new()),
+        Observed::of::<DbPoolMetrics>(),
         Observed::of::<RedisExporter>(),
-        Observed::new::<JobMetrics>("jobs", jobs_rows(), jobs_alerts()),
-        Observed::of::<WorkerTargets>(),
+        Observed::of::<JobMetrics>(),
         Observed::of::<PostgresExporter>(),
-        Observed::new::<ProcessMetrics>("process", process_rows(), process_alerts()),
+        Observed::new::<ProcessMetrics>(
+            ProcessMetrics::service(),
+            process_rows(),
+            ProcessMetrics::alerts(),
+        ),
         Observed::of::<AiMetrics>(),
         Observed::of::<WorkflowMetrics>(),
         Observed::of::<AuthMetrics>(),
@@ -89,10 +96,10 @@ pub fn observed() -> Vec<Observed> {
         Observed::of::<BillingMetrics>(),
         Observed::of::<AcademyMetrics>(),
         Observed::of::<InstagramMetrics>(),
-        Observed::new::<CacheMetrics>("cache", cache_rows(), Vec::new()),
-        Observed::new::<RedisMetrics>("redis", redis_client_rows(), Vec::new()),
+        Observed::of::<CacheMetrics>(),
+        Observed::of::<RedisMetrics>(),
         Observed::of::<EnqueueMetrics>(),
-        Observed::new::<WebSocketMetrics>("websocket", websocket_rows(), Vec::new()),
+        Observed::of::<WebSocketMetrics>(),
         Observed::of::<FunctionMetrics>(),
         Observed::of::<ScrapeTargets>(),
     ]
@@ -152,173 +159,6 @@ pub fn http_rows() -> Vec<Row> {
     ]
 }
 
-/// HighErrorRate, HighResponseTime, HighRequestRate.
-pub fn http_alerts() -> Vec<Alert> {
-    type H = HttpServerMetrics;
-    let server_errors = H::HTTP_SERVER_REQUESTS
-        .rate()
-        .filter(RequestLabels::HTTP_RESPONSE_STATUS_CLASS, "5xx");
-    vec![
-        Alert::critical(
-            "HighErrorRate",
-            ratio(server_errors, H::HTTP_SERVER_REQUESTS.rate()).above(Percent(5.0)),
-        )
-        .for_(minutes(5))
-        .summary("High HTTP error rate on {{ $labels.instance }}")
-        .description("More than {threshold} of the requests to {{ $labels.instance }} failed with a 5xx status for {for}."),
-        Alert::warning(
-            "HighResponseTime",
-            H::HTTP_SERVER_REQUEST_DURATION_SECONDS
-                .quantile(0.95)
-                .above(Seconds(2.0)),
-        )
-        .for_(minutes(5))
-        .summary("Slow responses on {{ $labels.instance }}")
-        .description("The p95 latency of {{ $labels.instance }} has been above {threshold} for {for}."),
-        Alert::warning(
-            "HighRequestRate",
-            H::HTTP_SERVER_REQUESTS.rate().above(PerSecond(1000.0)),
-        )
-        .for_(minutes(5))
-        .summary("Unusually high request rate on {{ $labels.instance }}")
-        .description("{{ $labels.instance }} has served more than {threshold} for {for}; check for a traffic spike or a client loop."),
-    ]
-}
-
-/// Database: queries by operation (overview), latency, pool connections, errors.
-pub fn db_rows() -> Vec<Row> {
-    vec![
-        Row::new("Database")
-            .panel(
-                Panel::timeseries("DB query rate by operation")
-                    .query(DbMetrics::QUERIES.rate().by([QueryLabels::OPERATION]))
-                    .stacked(),
-            )
-            .panel(
-                Panel::timeseries("DB query latency p95 by operation").query(
-                    DbMetrics::QUERY_DURATION_SECONDS
-                        .quantile(0.95)
-                        .by([QueryLabels::OPERATION]),
-                ),
-            )
-            .panel(Panel::timeseries("DB query errors").query(DbMetrics::QUERY_ERRORS.rate())),
-    ]
-}
-
-/// Database pool connections by state.
-pub fn db_pool_rows() -> Vec<Row> {
-    vec![
-        Row::new("Database pool").panel(
-            Panel::timeseries("DB pool connections")
-                .query(
-                    DbPoolMetrics::POOL_CONNECTIONS
-                        .value()
-                        .by([PoolStateLabels::STATE]),
-                )
-                .stacked(),
-        ),
-    ]
-}
-
-/// Jobs: executions by task and state, queue length (overview), duration, workers.
-pub fn jobs_rows() -> Vec<Row> {
-    vec![
-        Row::new("Background jobs")
-            .panel(
-                Panel::timeseries("Job rate by task and state").query(
-                    JobMetrics::TASK_EXECUTIONS
-                        .rate()
-                        .by([TaskStateLabels::TASK, TaskStateLabels::STATE]),
-                ),
-            )
-            .panel(
-                Panel::timeseries("Queue length").query(
-                    JobMetrics::QUEUE_LENGTH
-                        .value()
-                        .by([QueueLabels::QUEUE])
-                        .max(),
-                ),
-            )
-            .panel(
-                Panel::timeseries("Task duration p95 by task").query(
-                    JobMetrics::TASK_DURATION_SECONDS
-                        .quantile(0.95)
-                        .by([TaskLabels::TASK]),
-                ),
-            )
-            .panel(
-                Panel::stat("Workers up")
-                    .query(JobMetrics::WORKER_UP.value().by([WorkerLabels::WORKER])),
-            ),
-    ]
-}
-
-/// TaskFailureRate, QueueBacklog.
-pub fn jobs_alerts() -> Vec<Alert> {
-    let failed = JobMetrics::TASK_EXECUTIONS
-        .rate()
-        .filter(TaskStateLabels::STATE, "failed")
-        .by([TaskStateLabels::TASK]);
-    let started = JobMetrics::TASK_EXECUTIONS
-        .rate()
-        .filter(TaskStateLabels::STATE, "started")
-        .by([TaskStateLabels::TASK]);
-    vec![
-        Alert::warning("TaskFailureRate", ratio(failed, started).above(Percent(10.0)))
-            .for_(minutes(10))
-            .summary("Task {{ $labels.task }} fails often on {{ $labels.instance }}")
-            .description("More than {threshold} of the attempts of {{ $labels.task }} failed for {for}."),
-        Alert::warning(
-            "QueueBacklog",
-            JobMetrics::QUEUE_LENGTH
-                .value()
-                .by([QueueLabels::QUEUE])
-                .max()
-                .above(Count(1000.0)),
-        )
-        .for_(minutes(10))
-        .summary("Queue {{ $labels.queue }} is backing up")
-        .description("More than {threshold} tasks have waited in {{ $labels.queue }} for {for}; add workers or look for a stuck one."),
-    ]
-}
-
-/// Prometheus' `up` of the job workers' scrape job, labelled by `job`: a killed worker
-/// takes its own metrics with it, so only its target's `up` can tell.
-#[derive(MetricSet)]
-#[metric_set(external)]
-pub struct WorkerTargets {
-    /// 1 when Prometheus' last scrape of the target succeeded, 0 otherwise.
-    pub up: Family<ScrapeJobLabels, Gauge>,
-}
-
-/// The scrape job label.
-#[derive(LabelSet)]
-pub struct ScrapeJobLabels {
-    /// The scrape job.
-    pub job: String,
-}
-
-impl Observe for WorkerTargets {
-    fn service() -> &'static str {
-        "jobs"
-    }
-
-    fn alerts() -> Vec<Alert> {
-        vec![
-            Alert::critical(
-                "WorkerDown",
-                Self::UP
-                    .value()
-                    .filter(ScrapeJobLabels::JOB, WORKER_JOB)
-                    .equals(Count(0.0)),
-            )
-            .for_(minutes(1))
-            .summary("Job worker {{ $labels.instance }} is down")
-            .description("Prometheus cannot scrape the job worker {{ $labels.instance }} (up == 0) for {for}: background jobs are not running."),
-        ]
-    }
-}
-
 /// Process: memory RSS/VMS (overview), CPU, open fds.
 pub fn process_rows() -> Vec<Row> {
     type P = ProcessMetrics;
@@ -342,126 +182,25 @@ pub fn process_rows() -> Vec<Row> {
     ]
 }
 
-/// HighCPUUsage, HighMemoryUsage.
-pub fn process_alerts() -> Vec<Alert> {
-    type P = ProcessMetrics;
+/// Database queries: rate by operation (overview), latency by operation, errors — the
+/// integration's rows without its slow-query and deadlock panels, which a healthy demo
+/// leaves empty.
+pub fn db_rows() -> Vec<Row> {
     vec![
-        Alert::warning(
-            "HighCPUUsage",
-            P::PROCESS_CPU_SECONDS.rate().above(Percent(80.0)),
-        )
-        .for_(minutes(10))
-        .summary("High CPU usage on {{ $labels.instance }}")
-        .description("{{ $labels.instance }} has used more than {threshold} of a CPU for {for}."),
-        Alert::warning(
-            "HighMemoryUsage",
-            P::PROCESS_RESIDENT_MEMORY_BYTES
-                .value()
-                .above(Bytes::mib(1500)),
-        )
-        .for_(minutes(10))
-        .summary("High memory usage on {{ $labels.instance }}")
-        .description(
-            "{{ $labels.instance }} has used more than {threshold} of resident memory for {for}.",
-        ),
-    ]
-}
-
-/// WebSockets: connections, messages, duration.
-pub fn websocket_rows() -> Vec<Row> {
-    type W = WebSocketMetrics;
-    vec![
-        Row::new("WebSockets")
+        Row::new("Database")
             .panel(
-                Panel::stat("Active WebSocket connections")
-                    .query(W::WEBSOCKET_ACTIVE_CONNECTIONS.value()),
+                Panel::timeseries("DB query rate by operation")
+                    .query(DbMetrics::QUERIES.rate().by([QueryLabels::OPERATION]))
+                    .stacked(),
             )
             .panel(
-                Panel::timeseries("WebSocket messages by direction")
-                    .query(W::WEBSOCKET_MESSAGES.rate().by([MessageLabels::DIRECTION])),
-            )
-            .panel(
-                Panel::timeseries("WebSocket bytes by direction").query(
-                    W::WEBSOCKET_MESSAGE_BYTES
-                        .rate()
-                        .by([MessageLabels::DIRECTION]),
-                ),
-            )
-            .panel(
-                Panel::timeseries("WebSocket connection duration p95")
-                    .query(W::WEBSOCKET_CONNECTION_DURATION_SECONDS.quantile(0.95)),
-            ),
-    ]
-}
-
-/// The cache (`fiko-metrics-redis`' set, recorded by both backends): hit ratio, hits and
-/// misses, p95 operation time and errors.
-pub fn cache_rows() -> Vec<Row> {
-    let hits = || CacheMetrics::HITS.rate().by([CacheLabels::CACHE]);
-    let misses = || CacheMetrics::MISSES.rate().by([CacheLabels::CACHE]);
-    vec![
-        Row::new("Cache")
-            .panel(
-                Panel::timeseries("Cache hit ratio by cache")
-                    .query(ratio(hits(), hits().plus(misses()))),
-            )
-            .panel(
-                Panel::timeseries("Cache hits and misses by cache")
-                    .query_as("{{cache}} hits", hits())
-                    .query_as("{{cache}} misses", misses()),
-            )
-            .panel(
-                Panel::timeseries("Cache operation p95 by operation").query(
-                    CacheMetrics::OPERATION_DURATION_SECONDS
+                Panel::timeseries("DB query latency p95 by operation").query(
+                    DbMetrics::QUERY_DURATION_SECONDS
                         .quantile(0.95)
-                        .by([CacheOperationLabels::OPERATION]),
+                        .by([QueryLabels::OPERATION]),
                 ),
             )
-            .panel(
-                Panel::timeseries("Cache errors by operation")
-                    .description("Failed cache operations; the value was computed instead.")
-                    .query(
-                        CacheMetrics::ERRORS
-                            .rate()
-                            .by([CacheOperationLabels::OPERATION]),
-                    )
-                    .stacked(),
-            ),
-    ]
-}
-
-/// The Redis client (`fiko-metrics-redis`' instrumented connection): commands, latency,
-/// errors, in flight.
-pub fn redis_client_rows() -> Vec<Row> {
-    type R = RedisMetrics;
-    vec![
-        Row::new("Redis client")
-            .panel(
-                Panel::timeseries("Redis commands by command")
-                    .query(R::COMMANDS.rate().by([CommandLabels::COMMAND]))
-                    .stacked(),
-            )
-            .panel(
-                Panel::timeseries("Redis command latency p95 by command").query(
-                    R::COMMAND_DURATION_SECONDS
-                        .quantile(0.95)
-                        .by([CommandLabels::COMMAND]),
-                ),
-            )
-            .panel(
-                Panel::timeseries("Redis command latency")
-                    .query_as("p50", R::COMMAND_DURATION_SECONDS.quantile(0.5))
-                    .query_as("p95", R::COMMAND_DURATION_SECONDS.quantile(0.95))
-                    .query_as("p99", R::COMMAND_DURATION_SECONDS.quantile(0.99)),
-            )
-            .panel(
-                Panel::timeseries("Redis client errors by kind")
-                    .query(R::ERRORS.rate().by([RedisErrorLabels::KIND]))
-                    .stacked(),
-            )
-            .panel(
-                Panel::timeseries("Redis commands in flight").query(R::COMMANDS_IN_FLIGHT.value()),
-            ),
+            .panel(Panel::timeseries("DB query errors").query(DbMetrics::QUERY_ERRORS.rate())),
     ]
 }
 

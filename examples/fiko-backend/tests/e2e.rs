@@ -413,9 +413,15 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         .await
         .first()
         .map_or(0.0, value_of);
+    // The worker's apalis workers stop while Redis is away, so WorkerDown may have fired;
+    // it must have resolved before the kill.
+    prom.wait_alert("WorkerDown", false, Duration::from_secs(60))
+        .await;
     let fault = Instant::now();
     worker.kill();
-    prom.wait_alert("WorkerDown", true, Duration::from_secs(60))
+    // The worker's series vanish with it; WorkerDown fires once its last heartbeat is
+    // older than fiko-metrics-jobs' two minutes.
+    prom.wait_alert("WorkerDown", true, Duration::from_secs(200))
         .await;
     let fired = fault.elapsed();
     let queued = load(&targets, 3, Scenario::Full).await;
