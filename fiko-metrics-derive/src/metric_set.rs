@@ -568,8 +568,14 @@ fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
         .iter()
         .map(|field| {
             let buckets = &field.buckets;
+            // A histogram without `buckets` gets the defaults, and says so in its descriptor.
+            let buckets = if field.kind == Kind::Histogram && buckets.is_empty() {
+                quote!(#krate::histogram::DEFAULT_BUCKETS)
+            } else {
+                quote!(&[#(#buckets),*])
+            };
             let max_series = field.max_series.unwrap_or(1000);
-            quote!(#krate::__private::Declaration { buckets: &[#(#buckets),*], max_series: #max_series })
+            quote!(#krate::__private::Declaration { buckets: #buckets, max_series: #max_series })
         })
         .collect();
 

@@ -254,3 +254,19 @@ fn escaping_of_help_and_label_values() {
         "{open}"
     );
 }
+
+#[test]
+fn a_histogram_without_buckets_declares_the_defaults() {
+    #[derive(MetricSet)]
+    struct Latency {
+        /// Latency.
+        latency_seconds: Histogram,
+    }
+    let metric = Latency::LATENCY_SECONDS.descriptor;
+    assert_eq!(metric.buckets, fiko_metrics::histogram::DEFAULT_BUCKETS);
+    let registry = Registry::new();
+    Latency::register(&registry).expect("registers");
+    let text = registry.encode(Format::Prometheus);
+    let exposed = text.lines().filter(|l| l.starts_with("latency_seconds_bucket{")).count();
+    assert_eq!(exposed, metric.buckets.len() + 1, "every declared bound and +Inf");
+}
