@@ -267,6 +267,13 @@ fn a_histogram_without_buckets_declares_the_defaults() {
     let registry = Registry::new();
     Latency::register(&registry).expect("registers");
     let text = registry.encode(Format::Prometheus);
-    let exposed = text.lines().filter(|l| l.starts_with("latency_seconds_bucket{")).count();
-    assert_eq!(exposed, metric.buckets.len() + 1, "every declared bound and +Inf");
+    let exposed = text
+        .lines()
+        .filter(|l| l.starts_with("latency_seconds_bucket{"))
+        .count();
+    assert_eq!(
+        exposed,
+        metric.buckets.len() + 1,
+        "every declared bound and +Inf"
+    );
 }
