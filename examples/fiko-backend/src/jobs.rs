@@ -304,23 +304,43 @@ pub async fn run_redis_workers(
                 .task_name(Task::Invoice.name()),
         )
         .build(invoice_task);
-    let (stop_emails, emails_stopped) = tokio::sync::oneshot::channel::<()>();
-    let (stop_invoices, invoices_stopped) = tokio::sync::oneshot::channel::<()>();
+    // One stop signal for both workers: the caller's shutdown, or either worker ending
+    // (Redis went away), so the caller restarts them together rather than waiting forever
+    // on the one that is still running.
+    let stop = std::sync::Arc::new(tokio::sync::watch::channel(false).0);
+    let stop_on_shutdown = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
-        let _ = stop_emails.send(());
-        let _ = stop_invoices.send(());
+        stop_on_shutdown.send_replace(true);
     });
-    let emails = emails.run_until(async move {
-        let _ = emails_stopped.await;
-        Ok::<(), std::io::Error>(())
-    });
-    let invoices = invoices.run_until(async move {
-        let _ = invoices_stopped.await;
-        Ok::<(), std::io::Error>(())
-    });
-    let (emails, invoices) = tokio::join!(emails, invoices);
-    emails.map_err(|e| format!("worker {emails_name}: {e}"))?;
-    invoices.map_err(|e| format!("worker {invoices_name}: {e}"))?;
-    Ok(())
+    let until_stopped = |stop: &tokio::sync::watch::Sender<bool>| {
+        let mut stopped = stop.subscribe();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+            Ok::<(), std::io::Error>(())
+        }
+    };
+    let emails = emails.run_until(until_stopped(&stop));
+    let invoices = invoices.run_until(until_stopped(&stop));
+    tokio::pin!(emails, invoices);
+    let (mut emails_done, mut invoices_done) = (false, false);
+    let mut first_error = None;
+    while !(emails_done && invoices_done) {
+        tokio::select! {
+            result = &mut emails, if !emails_done => {
+                emails_done = true;
+                if let Err(error) = result {
+                    first_error.get_or_insert(format!("worker {emails_name}: {error}"));
+                }
+            }
+            result = &mut invoices, if !invoices_done => {
+                invoices_done = true;
+                if let Err(error) = result {
+                    first_error.get_or_insert(format!("worker {invoices_name}: {error}"));
+                }
+            }
+        }
+        stop.send_replace(true);
+    }
+    first_error.map_or(Ok(()), Err)
 }
