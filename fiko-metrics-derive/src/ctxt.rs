@@ -6,7 +6,6 @@ use std::fmt::Display;
 use quote::ToTokens;
 
 /// The error sink of one expansion; [`Ctxt::check`] must be called before it drops.
-#[derive(Default)]
 pub(crate) struct Ctxt {
     errors: RefCell<Option<Vec<syn::Error>>>,
 }

@@ -1,7 +1,7 @@
 //! The registry: what a scrape shows.
 
 use std::any::{Any, TypeId};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
@@ -136,7 +136,7 @@ pub struct Registry {
 #[derive(Default)]
 struct Inner {
     collectors: Vec<Arc<dyn Collect>>,
-    names: BTreeMap<&'static str, ()>,
+    names: BTreeSet<&'static str>,
     sets: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     foreign: Vec<prometheus_client::registry::Registry>,
 }
@@ -145,7 +145,7 @@ impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = self.read();
         f.debug_struct("Registry")
-            .field("metrics", &inner.names.keys().collect::<Vec<_>>())
+            .field("metrics", &inner.names)
             .field("prometheus_client_registries", &inner.foreign.len())
             .finish()
     }
@@ -272,7 +272,7 @@ impl Inner {
     fn add(&mut self, collector: Arc<dyn Collect>) -> Result<(), RegistryError> {
         let metrics = collector.metrics();
         for (index, metric) in metrics.iter().enumerate() {
-            let taken = self.names.contains_key(metric.name)
+            let taken = self.names.contains(metric.name)
                 || metric.name == OVERFLOW_METRIC.name
                 || metrics
                     .iter()
@@ -283,7 +283,7 @@ impl Inner {
             }
         }
         for metric in metrics {
-            self.names.insert(metric.name, ());
+            self.names.insert(metric.name);
         }
         self.collectors.push(collector);
         Ok(())
