@@ -105,6 +105,21 @@
 //! queries of operation `other`. Queries run on the plain pool or connection (`inner()`,
 //! `into_inner()`) are not recorded.
 
+// Recording and scraping run inside every user's hot path: no panicking shortcuts (the
+// same lints as the fiko-metrics runtime).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 mod classify;
 mod dashboards;
 mod executors;

@@ -100,7 +100,8 @@ impl<'a> Scanner<'a> {
         {
             self.at += 1;
         }
-        &self.text[start..self.at]
+        // `start <= self.at <= self.text.len()`: `at` only moves past bytes `peek` saw.
+        self.text.get(start..self.at).unwrap_or_default()
     }
 
     fn skip_line_comment(&mut self) {
@@ -150,18 +151,26 @@ impl<'a> Scanner<'a> {
     /// Skips a PostgreSQL dollar-quoted string (`$$...$$`, `$tag$...$tag$`) if one starts
     /// here; returns whether it did.
     fn skip_dollar_quoted(&mut self) -> bool {
-        let rest = &self.text[self.at..];
-        let Some(close) = rest[1..].iter().position(|&c| c == b'$') else {
+        let Some(rest) = self.text.get(self.at..) else {
             return false;
         };
-        let tag = &rest[..close + 2];
-        if !tag[1..tag.len() - 1]
+        let Some((&b'$', after_open)) = rest.split_first() else {
+            return false;
+        };
+        let Some(close) = after_open.iter().position(|&c| c == b'$') else {
+            return false;
+        };
+        // The tag's name is the `close` bytes between the two `$`.
+        if !after_open
             .iter()
+            .take(close)
             .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
         {
             return false;
         }
-        let body = &rest[tag.len()..];
+        let Some((tag, body)) = rest.split_at_checked(close + 2) else {
+            return false;
+        };
         match body.windows(tag.len()).position(|window| window == tag) {
             Some(end) => self.at += tag.len() + end + tag.len(),
             None => self.at = self.text.len(),
@@ -307,5 +316,19 @@ mod tests {
             assert_eq!(Operation::of(sql), Other, "{sql:?}");
         }
         assert_eq!(Operation::of("WITH a AS (SELECT $1) SELECT $2"), Select);
+    }
+
+    #[test]
+    fn every_prefix_of_dollar_quoted_text_is_scanned_without_panicking() {
+        let sql = "WITH a AS (SELECT $t$ ) DELETE $t$, $$x$$, $1, $a b$) UPDATE t SET a = 1";
+        for end in 0..=sql.len() {
+            let prefix = &sql[..end];
+            let expected = if prefix.ends_with("UPDATE") || prefix.contains("UPDATE ") {
+                Update
+            } else {
+                Other
+            };
+            assert_eq!(Operation::of(prefix), expected, "{prefix:?}");
+        }
     }
 }
