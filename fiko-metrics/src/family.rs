@@ -13,6 +13,25 @@ use crate::metric::Metric;
 /// The default series limit of a family with open labels.
 pub const DEFAULT_MAX_SERIES: usize = 1000;
 
+/// The open-series index: label text to slot. foldhash is seeded per process, and the map
+/// holds at most `max_series` keys, so crafted values cannot degrade it much.
+type Index = HashMap<Arc<str>, usize, foldhash::fast::RandomState>;
+
+/// Where a series sits in its [`Family`]: [`Family::series`] records into it again without
+/// looking its labels up, for wrappers that keep a series across calls (a handle with no
+/// lifetime, unlike the reference from [`Family::get_or_create`]).
+///
+/// An id is only meaningful for the family that made it: handed to another family it
+/// names some other series of that family (never a panic, never undefined behaviour).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SeriesId(Slot);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Slot {
+    Dense(usize),
+    Open(usize),
+}
+
 /// A metric with labels: one series of `M` per label set `L`.
 ///
 /// When every label of `L` is a closed enum, the series sit in a dense array indexed at
@@ -38,10 +57,10 @@ pub struct Family<L: LabelSet, M: Metric> {
     dense: Box<[M]>,
     // Open series live in an append-only vector, so a series handed out stays put and a
     // scrape walks them without any lock; the map only finds a series by its labels.
-    index: RwLock<HashMap<Arc<str>, usize>>,
+    index: RwLock<Index>,
     open: boxcar::Vec<(Arc<str>, M)>,
-    // Stands in for a series the vector cannot return, which cannot happen; it keeps
-    // `get_or_create` free of panics without an `expect`.
+    // Stands in for a series that does not exist (see `Family::fallback`); it keeps
+    // `series` free of panics without an `expect`.
     fallback: OnceLock<M>,
     config: M::Config,
     max_series: usize,
@@ -58,7 +77,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
             .collect();
         Self {
             dense,
-            index: RwLock::new(HashMap::new()),
+            index: RwLock::new(Index::default()),
             open: boxcar::Vec::new(),
             fallback: OnceLock::new(),
             config,
@@ -75,17 +94,61 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     /// index, and the exclusive one only to insert a new series.
     #[inline(always)]
     pub fn get_or_create(&self, labels: &L) -> &M {
+        self.series(self.series_id(labels))
+    }
+
+    /// The id of the series for `labels` (created on first use, like
+    /// [`get_or_create`](Self::get_or_create)), to record into it later with
+    /// [`series`](Self::series) without another lookup.
+    ///
+    /// ```
+    /// use fiko_metrics::{Counter, Family, LabelSet};
+    ///
+    /// #[derive(LabelSet)]
+    /// struct Route { route: String }
+    ///
+    /// let requests = Family::<Route, Counter>::default();
+    /// let users = requests.series_id(&Route { route: "/users/{id}".into() });
+    /// for _ in 0..3 {
+    ///     requests.series(users).inc();
+    /// }
+    /// assert_eq!(requests.get_or_create(&Route { route: "/users/{id}".into() }).get(), 3);
+    /// ```
+    #[inline(always)]
+    pub fn series_id(&self, labels: &L) -> SeriesId {
         if L::DENSE.is_some() {
-            if let Some(series) = self.dense.get(labels.dense_index()) {
-                return series;
+            let index = labels.dense_index();
+            if index < self.dense.len() {
+                return SeriesId(Slot::Dense(index));
             }
         }
-        self.open_series(labels)
+        SeriesId(Slot::Open(self.open_slot(labels)))
+    }
+
+    /// The series `id` names: an array index or an append-only vector read, no hashing and
+    /// no lock.
+    #[inline(always)]
+    pub fn series(&self, id: SeriesId) -> &M {
+        let series = match id.0 {
+            Slot::Dense(index) => self.dense.get(index),
+            Slot::Open(slot) => self.open.get(slot).map(|(_, series)| series),
+        };
+        match series {
+            Some(series) => series,
+            None => self.fallback(),
+        }
+    }
+
+    // Stands in for a series that does not exist: an id from another family, or a slot
+    // the vector cannot return (which cannot happen for this family's own ids).
+    #[cold]
+    fn fallback(&self) -> &M {
+        self.fallback.get_or_init(|| M::with_config(&self.config))
     }
 
     #[inline(never)]
-    fn open_series(&self, labels: &L) -> &M {
-        let slot = with_key_buffer(|key| {
+    fn open_slot(&self, labels: &L) -> usize {
+        with_key_buffer(|key| {
             render(labels, false, key);
             // Most lookups end here; so does folding into an existing overflow series, so a
             // flood of new values past the limit never takes the exclusive lock.
@@ -119,14 +182,10 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
             let slot = self.open.push((key.clone(), M::with_config(&self.config)));
             index.insert(key, slot);
             slot
-        });
-        match self.open.get(slot) {
-            Some((_, series)) => series,
-            None => self.fallback.get_or_init(|| M::with_config(&self.config)),
-        }
+        })
     }
 
-    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, usize>> {
+    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
         self.index.read().unwrap_or_else(PoisonError::into_inner)
     }
 

@@ -112,7 +112,7 @@ pub use descriptor::{
     Declared, LabelDescriptor, LabelRef, MetricDescriptor, MetricKind, SetDescriptor, kind, unit,
 };
 pub use encoding::Format;
-pub use family::Family;
+pub use family::{Family, SeriesId};
 pub use gauge::{Gauge, GaugeGuard, GaugeNumber};
 pub use histogram::Histogram;
 pub use labels::{LabelSet, LabelValue};

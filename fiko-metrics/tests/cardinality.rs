@@ -98,3 +98,45 @@ fn limit_applies_per_family_with_the_default_of_a_thousand() {
     assert_eq!(family.len(), 1_001);
     assert_eq!(family.folded(), 4_000);
 }
+
+#[test]
+fn series_ids_name_the_same_series_as_their_labels() {
+    let family = Family::<PathLabels, Counter>::new(fiko_metrics::NoConfig, 2);
+    let labels = |path: &str| PathLabels {
+        path: path.into(),
+        kind: Kind::Read,
+    };
+    let a = family.series_id(&labels("/a"));
+    let b = family.series_id(&labels("/b"));
+    assert_ne!(a, b);
+    assert_eq!(family.series_id(&labels("/a")), a, "an id is stable");
+    // Past the limit, new values share the overflow series' id.
+    let c = family.series_id(&labels("/c"));
+    assert_eq!(family.series_id(&labels("/d")), c);
+    assert_eq!(family.folded(), 2);
+    family.series(a).inc_by(3);
+    family.series(c).inc();
+    assert_eq!(family.get_or_create(&labels("/a")).get(), 3);
+    assert_eq!(family.get_or_create(&labels("/e")).get(), 1);
+
+    // Dense families hand out ids too.
+    let dense = Family::<KindOnly, Counter>::default();
+    let write = dense.series_id(&KindOnly { kind: Kind::Write });
+    dense.series(write).inc();
+    assert_eq!(
+        dense.get_or_create(&KindOnly { kind: Kind::Write }).get(),
+        1
+    );
+    assert_eq!(dense.get_or_create(&KindOnly { kind: Kind::Read }).get(), 0);
+
+    // An id from another family names no series there: no panic, and no real series moves.
+    let other = Family::<PathLabels, Counter>::default();
+    other.series(c).inc();
+    other.series(write).inc();
+    assert_eq!(other.len(), 0);
+}
+
+#[derive(LabelSet)]
+struct KindOnly {
+    kind: Kind,
+}
