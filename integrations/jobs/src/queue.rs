@@ -98,9 +98,13 @@ pub(crate) fn refresh(watches: &[QueueWatch], metrics: &Arc<JobMetrics>, timeout
         return;
     }
     let wait_all = || {
-        let deadline = Instant::now() + timeout;
+        // `checked_add`: `Instant + Duration` panics on overflow, and the timeout is the
+        // user's (up to `u64::MAX` ms); past the clock's range, each wait gets `timeout`.
+        let deadline = Instant::now().checked_add(timeout);
         for wait in &pending {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(timeout, |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
             // A read still running after the deadline lands later, or is counted as an
             // error by the next scrape if it still has not returned.
             let _ = wait.recv_timeout(left);

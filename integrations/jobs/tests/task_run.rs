@@ -181,3 +181,41 @@ fn a_worker_handle_beats_at_every_scrape_until_it_drives_its_own_heartbeat()
     );
     Ok(())
 }
+
+/// A source with one queue of a fixed length.
+struct Fixed(u64);
+
+impl fiko_metrics_jobs::QueueSource for Fixed {
+    fn queue_lengths(&self) -> fiko_metrics_jobs::QueueLengths {
+        let length = self.0;
+        Box::pin(async move { Ok(vec![("emails".to_owned(), length)]) })
+    }
+}
+
+#[test]
+fn the_longest_queue_read_timeout_is_honoured_without_overflow()
+-> Result<(), Box<dyn std::error::Error>> {
+    let registry = Registry::new();
+    let jobs = Jobs::register(&registry)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()?;
+    {
+        let _inside = runtime.enter();
+        jobs.watch_queues(Fixed(7))?;
+    }
+    // Stored as u64::MAX milliseconds: a scrape's deadline is past what `Instant` can add.
+    jobs.set_queue_read_timeout(Duration::MAX);
+    assert_eq!(jobs.queue_read_timeout(), Duration::from_millis(u64::MAX));
+    // Scraped from this thread, outside the runtime: the scrape waits for the read.
+    let text = registry.encode(Format::Prometheus);
+    assert_eq!(
+        sample(&text, r#"fiko_jobs_queue_length{queue="emails"}"#),
+        Some(7.0)
+    );
+    assert_eq!(
+        sample(&text, "fiko_jobs_queue_read_errors_total"),
+        Some(0.0)
+    );
+    Ok(())
+}
