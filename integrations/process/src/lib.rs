@@ -37,6 +37,21 @@
 //! On other systems the metrics are exposed but stay at zero. A failed read keeps the
 //! previous values (a scrape never fails because `/proc` could not be read).
 
+// Recording and scraping run inside every user's hot path: no panicking shortcuts (the
+// same lints as the fiko-metrics runtime).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 mod dashboards;
 
 use std::sync::Arc;
@@ -130,7 +145,7 @@ mod imp {
         let ticks = procfs::ticks_per_second() as f64;
         metrics
             .process_cpu_seconds
-            .set_total((stat.utime + stat.stime) as f64 / ticks);
+            .set_total(stat.utime.saturating_add(stat.stime) as f64 / ticks);
         metrics
             .process_resident_memory_bytes
             .set(clamp(stat.rss.saturating_mul(procfs::page_size())));
