@@ -784,3 +784,72 @@ async fn a_failing_response_body_is_a_body_error() {
         "the bytes sent before the error"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_service_seeing_many_routes_and_statuses_counts_each_exactly() {
+    // The layer around a whole router is one service: it sees every route (named by
+    // groups here, as no `MatchedPath` exists yet outside the router) and, under
+    // `unmatched`, more distinct statuses than a route remembers.
+    let (registry, layer) = setup();
+    let layer = layer.group("/a", "/a/*").group("/b", "/b/*");
+    let inner = Router::new()
+        .route("/a/{x}", get(|| async { "a" }))
+        .route("/b/{x}", get(|| async { "b" }))
+        .route(
+            "/status/{code}",
+            get(
+                |axum::extract::Path(code): axum::extract::Path<u16>| async move {
+                    StatusCode::from_u16(code).expect("a valid status")
+                },
+            ),
+        );
+    let app = Router::new().fallback_service(tower::Layer::layer(&layer, inner));
+    let server = Server::start(app).await;
+    let http = client();
+    const CODES: [u16; 12] = [200, 201, 202, 203, 204, 206, 207, 208, 226, 400, 401, 402];
+    bounded(async {
+        for i in 0..30 {
+            for path in [format!("/a/{i}"), format!("/b/{i}"), format!("/c/{i}")] {
+                http.get(server.url(&path)).send().await.expect("get");
+            }
+            if i < 2 {
+                for code in CODES {
+                    let response = http
+                        .get(server.url(&format!("/status/{code}")))
+                        .send()
+                        .await
+                        .expect("get");
+                    assert_eq!(response.status().as_u16(), code);
+                }
+            }
+        }
+    })
+    .await;
+    let settled = eventually(Duration::from_secs(10), || {
+        sum(&scrape(&registry), ACTIVE, &[]) == 0.0
+    });
+    assert!(settled.await, "no request stays in flight");
+    let samples = scrape(&registry);
+    assert_eq!(sum(&samples, REQUESTS, &[("http_route", "/a/*")]), 30.0);
+    assert_eq!(sum(&samples, REQUESTS, &[("http_route", "/b/*")]), 30.0);
+    let unmatched = [("http_route", UNMATCHED_ROUTE)];
+    assert_eq!(sum(&samples, REQUESTS, &unmatched), 30.0 + 2.0 * 12.0);
+    let not_found = [
+        ("http_route", UNMATCHED_ROUTE),
+        ("http_response_status_code", "404"),
+    ];
+    assert_eq!(sum(&samples, REQUESTS, &not_found), 30.0);
+    for code in CODES {
+        let code = code.to_string();
+        let labels = [
+            ("http_route", UNMATCHED_ROUTE),
+            ("http_response_status_code", &code),
+        ];
+        assert_eq!(sum(&samples, REQUESTS, &labels), 2.0, "status {code}");
+        assert_eq!(sum(&samples, DURATION_COUNT, &labels), 2.0, "status {code}");
+    }
+    assert_eq!(
+        sum(&samples, REQUESTS, &[]),
+        sum(&samples, DURATION_COUNT, &[])
+    );
+}

@@ -4,9 +4,12 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Instant;
 
+use fiko_metrics::SeriesId;
+
 use super::Shared;
 use super::custom::FinishedRequest;
-use super::metrics::{ErrorLabels, ErrorType, RequestLabels, RouteLabels, StatusClass, StatusCode};
+use super::metrics::{ErrorType, Method, StatusClass};
+use super::routes::RouteSeries;
 
 /// How a request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +25,9 @@ pub(crate) enum End {
 /// unwinding), a complete request (when the body had already ended) or a cancellation.
 pub(crate) struct RequestGuard {
     shared: Arc<Shared>,
-    route: RouteLabels,
+    route: Arc<RouteSeries>,
+    method: Method,
+    active: SeriesId,
     start: Instant,
     status: Option<http::StatusCode>,
     response_bytes: u64,
@@ -35,17 +40,21 @@ impl RequestGuard {
     /// Starts recording: the request is in flight from now on.
     pub(crate) fn start(
         shared: Arc<Shared>,
-        route: RouteLabels,
+        route: Arc<RouteSeries>,
+        method: Method,
+        active: SeriesId,
         custom: Option<Box<dyn Any + Send>>,
     ) -> Self {
         shared
             .metrics
             .http_server_active_requests
-            .get_or_create(&route)
+            .series(active)
             .inc();
         Self {
             shared,
             route,
+            method,
+            active,
             start: Instant::now(),
             status: None,
             response_bytes: 0,
@@ -81,55 +90,41 @@ impl RequestGuard {
         }
         self.finished = true;
         let duration = self.start.elapsed();
-        let metrics = &self.shared.metrics;
-        let RouteLabels {
-            http_request_method,
-            http_route,
-        } = self.route.clone();
+        let metrics = &*self.shared.metrics;
+        let (route, method) = (&*self.route, self.method);
         metrics
             .http_server_active_requests
-            .get_or_create(&self.route)
+            .series(self.active)
             .dec();
-        let labels = RequestLabels {
-            http_request_method,
-            http_route: http_route.clone(),
-            http_response_status_code: StatusCode(self.status),
-            http_response_status_class: StatusClass::of(self.status),
-        };
-        metrics.http_server_requests.get_or_create(&labels).inc();
+        let series = route.status(metrics, method, self.status);
+        metrics.http_server_requests.series(series.requests).inc();
         metrics
             .http_server_request_duration_seconds
-            .get_or_create(&labels)
+            .series(series.duration)
             .observe(duration.as_secs_f64());
         if self.status.is_some() {
             metrics
                 .http_server_response_body_size_bytes
-                .get_or_create(&labels)
+                .series(series.response_size)
                 .observe(self.response_bytes as f64);
         }
         let error = match end {
             End::Failed(error) => Some(error),
-            End::Complete if labels.http_response_status_class == StatusClass::ServerError => {
+            End::Complete if StatusClass::of(self.status) == StatusClass::ServerError => {
                 Some(ErrorType::ServerError)
             }
             End::Complete => None,
         };
-        if let Some(error_type) = error {
-            metrics
-                .http_server_request_errors
-                .get_or_create(&ErrorLabels {
-                    http_request_method,
-                    http_route: http_route.clone(),
-                    error_type,
-                })
-                .inc();
+        if let Some(error) = error {
+            let id = route.error(metrics, method, error);
+            metrics.http_server_request_errors.series(id).inc();
         }
         if let (Some(custom), Some(hook)) = (self.custom.take(), &self.shared.custom) {
             hook.record(
                 custom,
                 &FinishedRequest {
-                    method: http_request_method,
-                    route: &http_route,
+                    method,
+                    route: route.route(),
                     status: self.status,
                     error,
                     duration,
@@ -159,15 +154,15 @@ impl Drop for RequestGuard {
 /// Records the request body size when the body is finished or dropped.
 pub(crate) struct RequestSizeGuard {
     shared: Arc<Shared>,
-    route: RouteLabels,
+    series: SeriesId,
     bytes: u64,
 }
 
 impl RequestSizeGuard {
-    pub(crate) fn new(shared: Arc<Shared>, route: RouteLabels) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, series: SeriesId) -> Self {
         Self {
             shared,
-            route,
+            series,
             bytes: 0,
         }
     }
@@ -182,7 +177,7 @@ impl Drop for RequestSizeGuard {
         self.shared
             .metrics
             .http_server_request_body_size_bytes
-            .get_or_create(&self.route)
+            .series(self.series)
             .observe(self.bytes as f64);
     }
 }

@@ -6,6 +6,7 @@ pub(crate) mod custom;
 mod future;
 mod guard;
 pub(crate) mod metrics;
+mod routes;
 mod service;
 
 use std::fmt;
@@ -17,6 +18,7 @@ pub use self::body::ResponseBody;
 use self::custom::{CustomLabels, ErasedCustomLabels};
 pub use self::future::ResponseFuture;
 use self::metrics::HttpServerMetrics;
+use self::routes::Routes;
 pub use self::service::HttpMetrics;
 
 /// A [`tower::Layer`] that records [`HttpServerMetrics`] for every request.
@@ -51,6 +53,7 @@ pub(crate) struct Shared {
     pub(crate) exclude: Vec<String>,
     pub(crate) groups: Vec<(String, Arc<str>)>,
     pub(crate) custom: Option<Arc<dyn ErasedCustomLabels>>,
+    pub(crate) routes: Routes,
 }
 
 /// The metric set a layer records into: the global one or a registered `Arc`.
@@ -90,6 +93,7 @@ impl HttpMetricsLayer {
                 exclude: Vec::new(),
                 groups: Vec::new(),
                 custom: None,
+                routes: Routes::default(),
             }),
         }
     }
@@ -102,6 +106,7 @@ impl HttpMetricsLayer {
                 exclude: shared.exclude.clone(),
                 groups: shared.groups.clone(),
                 custom: shared.custom.clone(),
+                routes: Routes::default(),
             },
         };
         let mut shared = shared;

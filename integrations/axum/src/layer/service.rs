@@ -1,7 +1,7 @@
 //! The [`HttpMetrics`] service.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use axum::extract::MatchedPath;
@@ -12,7 +12,8 @@ use super::body::{RequestBody, ResponseBody};
 use super::custom::RequestHead;
 use super::future::ResponseFuture;
 use super::guard::{RequestGuard, RequestSizeGuard};
-use super::metrics::{Method, RouteLabels, UNMATCHED_ROUTE};
+use super::metrics::{Method, UNMATCHED_ROUTE};
+use super::routes::RouteSeries;
 use super::{HttpMetricsLayer, Shared, under};
 
 /// Records [`HttpServerMetrics`](crate::HttpServerMetrics) for every request passed to
@@ -20,12 +21,23 @@ use super::{HttpMetricsLayer, Shared, under};
 #[derive(Clone)]
 pub struct HttpMetrics<S> {
     inner: S,
+    endpoint: Arc<Endpoint>,
+}
+
+/// What the clones of one service share. `Router::layer` makes one service per route, so
+/// the route's series are remembered here and found again with one string comparison.
+struct Endpoint {
     shared: Arc<Shared>,
+    route: OnceLock<Arc<RouteSeries>>,
 }
 
 impl<S> HttpMetrics<S> {
     pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+        let endpoint = Arc::new(Endpoint {
+            shared,
+            route: OnceLock::new(),
+        });
+        Self { inner, endpoint }
     }
 
     /// The layer recording into the global [`HttpServerMetrics`](crate::HttpServerMetrics).
@@ -58,35 +70,61 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let shared = &self.shared;
+        let shared = &self.endpoint.shared;
         let path = request.uri().path();
         if shared.exclude.iter().any(|prefix| under(path, prefix)) {
             let request = request.map(axum::body::Body::new);
             return ResponseFuture::new(self.inner.call(request), None);
         }
-        let route: Arc<str> = match shared.groups.iter().find(|(prefix, _)| under(path, prefix)) {
-            Some((_, route)) => route.clone(),
+        let route = match shared.groups.iter().find(|(prefix, _)| under(path, prefix)) {
+            Some((_, route)) => route,
             None => match request.extensions().get::<MatchedPath>() {
-                Some(matched) => matched.as_str().into(),
-                None => UNMATCHED_ROUTE.into(),
+                Some(matched) => matched.as_str(),
+                None => UNMATCHED_ROUTE,
             },
         };
+        let route = self.endpoint.route_series(route);
         let custom = shared.custom.as_ref().and_then(|hook| {
             hook.labels(&RequestHead {
                 method: request.method(),
                 uri: request.uri(),
                 headers: request.headers(),
                 extensions: request.extensions(),
-                route: &route,
+                route: route.route(),
             })
         });
-        let labels = RouteLabels {
-            http_request_method: Method::from(request.method()),
-            http_route: route,
+        let method = Method::from(request.method());
+        let series = route.method(&shared.metrics, method);
+        let request = if request.body().is_end_stream() {
+            // Nothing to count (most GETs): record the size now rather than wrap the body.
+            let request_size = shared
+                .metrics
+                .http_server_request_body_size_bytes
+                .series(series.request_size);
+            request_size.observe(0.0);
+            request.map(axum::body::Body::new)
+        } else {
+            let size = RequestSizeGuard::new(shared.clone(), series.request_size);
+            request.map(|body| axum::body::Body::new(RequestBody::new(body, size)))
         };
-        let size = RequestSizeGuard::new(shared.clone(), labels.clone());
-        let guard = RequestGuard::start(shared.clone(), labels, custom);
-        let request = request.map(|body| axum::body::Body::new(RequestBody::new(body, size)));
+        let active = series.active;
+        drop(series);
+        let guard = RequestGuard::start(shared.clone(), route, method, active, custom);
         ResponseFuture::new(self.inner.call(request), Some(guard))
+    }
+}
+
+impl Endpoint {
+    /// The series of `route`: this service's own route, or any other through the layer.
+    fn route_series(&self, route: &str) -> Arc<RouteSeries> {
+        if let Some(cached) = self.route.get() {
+            if **cached.route() == *route {
+                return cached.clone();
+            }
+        }
+        let found = self.shared.routes.get(route);
+        // The first route this service sees is, with `Router::layer`, the only one.
+        let _ = self.route.set(found.clone());
+        found
     }
 }

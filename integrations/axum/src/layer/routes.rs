@@ -1,0 +1,227 @@
+//! Series looked up once per route, so a request records by [`SeriesId`] instead of
+//! rendering and hashing its labels six times.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+
+use fiko_metrics::{LabelValue, SeriesId};
+
+use super::metrics::{
+    ErrorLabels, ErrorType, HttpServerMetrics, Method, RequestLabels, RouteLabels, StatusClass,
+    StatusCode,
+};
+
+/// Status codes remembered per route and method; a route answering with more distinct
+/// codes looks the rest up in the families (still bounded by their series limits).
+const STATUSES: usize = 8;
+/// `ErrorType`'s values.
+const ERROR_TYPES: usize = 5;
+/// `Method`'s values.
+const METHODS: usize = 10;
+const _: () = assert!(values::<Method>() == METHODS && values::<ErrorType>() == ERROR_TYPES);
+
+const fn values<T: LabelValue>() -> usize {
+    match T::VALUES {
+        Some(values) => values.len(),
+        None => 0,
+    }
+}
+
+/// Routes known to a layer: the templates of its router, its groups and the unmatched
+/// route, so a handful. Bounded anyway: past this many, routes are looked up per request.
+const MAX_ROUTES: usize = 10_000;
+
+/// The series of one `http_route` value, filled in as methods and statuses show up.
+pub(crate) struct RouteSeries {
+    route: Arc<str>,
+    methods: [OnceLock<Box<MethodSeries>>; METHODS],
+}
+
+/// The series of one route and method.
+pub(crate) struct MethodSeries {
+    /// `http_server_active_requests`.
+    pub(crate) active: SeriesId,
+    /// `http_server_request_body_size_bytes`.
+    pub(crate) request_size: SeriesId,
+    errors: [OnceLock<SeriesId>; ERROR_TYPES],
+    statuses: [OnceLock<(Option<http::StatusCode>, StatusSeries)>; STATUSES],
+}
+
+/// The series of one route, method and response status.
+#[derive(Clone, Copy)]
+pub(crate) struct StatusSeries {
+    /// `http_server_requests_total`.
+    pub(crate) requests: SeriesId,
+    /// `http_server_request_duration_seconds`.
+    pub(crate) duration: SeriesId,
+    /// `http_server_response_body_size_bytes`.
+    pub(crate) response_size: SeriesId,
+}
+
+impl RouteSeries {
+    fn new(route: Arc<str>) -> Self {
+        Self {
+            route,
+            methods: Default::default(),
+        }
+    }
+
+    /// The `http_route` value.
+    pub(crate) fn route(&self) -> &Arc<str> {
+        &self.route
+    }
+
+    /// The series of this route for `method`.
+    pub(crate) fn method(&self, metrics: &HttpServerMetrics, method: Method) -> MethodRef<'_> {
+        let make = || MethodSeries::new(metrics, self.labels(method));
+        // Every method has a slot (checked at compile time above).
+        match self.methods.get(method.index()) {
+            Some(slot) => MethodRef::Cached(slot.get_or_init(|| Box::new(make()))),
+            None => MethodRef::Owned(make()),
+        }
+    }
+
+    fn labels(&self, method: Method) -> RouteLabels {
+        RouteLabels {
+            http_request_method: method,
+            http_route: self.route.clone(),
+        }
+    }
+
+    /// The series of this route for `method` and `status`.
+    pub(crate) fn status(
+        &self,
+        metrics: &HttpServerMetrics,
+        method: Method,
+        status: Option<http::StatusCode>,
+    ) -> StatusSeries {
+        let make = || StatusSeries::new(metrics, self.labels(method), status);
+        let MethodRef::Cached(series) = self.method(metrics, method) else {
+            return make();
+        };
+        for slot in &series.statuses {
+            match slot.get() {
+                Some((code, found)) if *code == status => return *found,
+                Some(_) => continue,
+                None => {
+                    // Two requests may race for a free slot; the loser keeps looking, and
+                    // if both record the same status they hold the same ids anyway.
+                    let (code, found) = slot.get_or_init(|| (status, make()));
+                    if *code == status {
+                        return *found;
+                    }
+                }
+            }
+        }
+        make()
+    }
+
+    /// The `http_server_request_errors_total` series of this route for `method` and `error`.
+    pub(crate) fn error(
+        &self,
+        metrics: &HttpServerMetrics,
+        method: Method,
+        error: ErrorType,
+    ) -> SeriesId {
+        let make = || {
+            metrics.http_server_request_errors.series_id(&ErrorLabels {
+                http_request_method: method,
+                http_route: self.route.clone(),
+                error_type: error,
+            })
+        };
+        match self.method(metrics, method) {
+            MethodRef::Cached(series) => match series.errors.get(error.index()) {
+                Some(slot) => *slot.get_or_init(make),
+                None => make(),
+            },
+            MethodRef::Owned(_) => make(),
+        }
+    }
+}
+
+impl MethodSeries {
+    fn new(metrics: &HttpServerMetrics, labels: RouteLabels) -> Self {
+        Self {
+            active: metrics.http_server_active_requests.series_id(&labels),
+            request_size: metrics
+                .http_server_request_body_size_bytes
+                .series_id(&labels),
+            errors: Default::default(),
+            statuses: Default::default(),
+        }
+    }
+}
+
+impl StatusSeries {
+    fn new(
+        metrics: &HttpServerMetrics,
+        route: RouteLabels,
+        status: Option<http::StatusCode>,
+    ) -> Self {
+        let labels = RequestLabels {
+            http_request_method: route.http_request_method,
+            http_route: route.http_route,
+            http_response_status_code: StatusCode(status),
+            http_response_status_class: StatusClass::of(status),
+        };
+        Self {
+            requests: metrics.http_server_requests.series_id(&labels),
+            duration: metrics
+                .http_server_request_duration_seconds
+                .series_id(&labels),
+            response_size: metrics
+                .http_server_response_body_size_bytes
+                .series_id(&labels),
+        }
+    }
+}
+
+/// A method's series: remembered in the route, or made for one request (which does not
+/// happen: every method has a slot).
+pub(crate) enum MethodRef<'a> {
+    Cached(&'a MethodSeries),
+    Owned(MethodSeries),
+}
+
+impl std::ops::Deref for MethodRef<'_> {
+    type Target = MethodSeries;
+
+    fn deref(&self) -> &MethodSeries {
+        match self {
+            Self::Cached(series) => series,
+            Self::Owned(series) => series,
+        }
+    }
+}
+
+/// Every route a layer has seen, by `http_route` value.
+#[derive(Default)]
+pub(crate) struct Routes {
+    map: RwLock<RouteMap>,
+}
+
+type RouteMap = HashMap<Arc<str>, Arc<RouteSeries>, foldhash::fast::RandomState>;
+
+impl Routes {
+    /// The series of `route`, remembered on first use.
+    pub(crate) fn get(&self, route: &str) -> Arc<RouteSeries> {
+        if let Some(found) = self.read().get(route) {
+            return found.clone();
+        }
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = map.get(route) {
+            return found.clone();
+        }
+        let route: Arc<str> = route.into();
+        let series = Arc::new(RouteSeries::new(route.clone()));
+        if map.len() < MAX_ROUTES {
+            map.insert(route, series.clone());
+        }
+        series
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, RouteMap> {
+        self.map.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
