@@ -73,10 +73,10 @@ impl RouteSeries {
 
     /// The series of this route for `method`.
     pub(crate) fn method(&self, metrics: &HttpServerMetrics, method: Method) -> MethodRef<'_> {
-        let make = || MethodSeries::new(metrics, self.labels(method));
+        let make = || Box::new(MethodSeries::new(metrics, self.labels(method)));
         // Every method has a slot (checked at compile time above).
         match self.methods.get(method.index()) {
-            Some(slot) => MethodRef::Cached(slot.get_or_init(|| Box::new(make()))),
+            Some(slot) => MethodRef::Cached(slot.get_or_init(make)),
             None => MethodRef::Owned(make()),
         }
     }
@@ -181,7 +181,7 @@ impl StatusSeries {
 /// happen: every method has a slot).
 pub(crate) enum MethodRef<'a> {
     Cached(&'a MethodSeries),
-    Owned(MethodSeries),
+    Owned(Box<MethodSeries>),
 }
 
 impl std::ops::Deref for MethodRef<'_> {
