@@ -10,8 +10,13 @@
 //! (no pipelining: the script's `request()` returns one request), and its Lua `response()`
 //! stops the thread (`wrk.thread:stop()`) on its `REQUESTS_PER_THREAD`-th response, before
 //! wrk writes the next request. So every request sent was completed, and the totals
-//! `done()` prints are the requests sent. `-d` is only a safety bound: the test fails if
-//! any thread did not reach its count.
+//! `done()` prints are the requests sent. The test fails if any thread did not reach its
+//! count.
+//!
+//! wrk's main thread sleeps for the whole `-d` even when every thread has stopped, and
+//! runs `done()` after; SIGINT ends that sleep early. So each thread, as it stops, appends
+//! a line to a file the test watches, and once all have, the test sends wrk SIGINT (through
+//! `sh -c kill`, no extra dependency). `-d` remains a safety bound.
 
 mod common;
 
@@ -38,8 +43,8 @@ const ERRORS: &str = "http_server_request_errors_total";
 
 /// wrk threads, each with one connection.
 const CONNECTIONS: u64 = 8;
-/// Responses each wrk thread waits for before it stops.
-const REQUESTS_PER_THREAD: u64 = 5000;
+/// Responses each wrk thread waits for before it stops (about 3 s of load here).
+const REQUESTS_PER_THREAD: u64 = 10_000;
 /// Every `FAIL_EVERY`-th request of a thread goes to `GET /fail` (a deliberate 500).
 const FAIL_EVERY: u64 = 10;
 /// How often the scraper scrapes.
@@ -56,6 +61,7 @@ end
 function init(args)
   target = tonumber(args[1])
   fail_every = tonumber(args[2])
+  done_file = args[3]
   written = 0
   responses = 0
   ok = 0
@@ -84,6 +90,9 @@ function response(status, headers, body)
   end
   if responses == target then
     wrk.thread:stop()
+    local file = assert(io.open(done_file, "a"))
+    file:write("stopped\n")
+    file:close()
   end
 end
 
@@ -129,10 +138,22 @@ impl Drop for TempFile {
     }
 }
 
-/// Runs wrk against `url` with the script, within `timeout`; returns its stdout.
-async fn run_wrk(url: &str, script: &std::path::Path, timeout: Duration) -> String {
+/// Runs wrk against `url` with the script, within `timeout`, and ends it once every
+/// thread wrote to `done_file`; returns its stdout and how long the load lasted.
+async fn run_wrk(
+    url: &str,
+    script: &std::path::Path,
+    done_file: &std::path::Path,
+    timeout: Duration,
+) -> (String, Duration) {
+    let started = Instant::now();
     let child = Command::new("wrk")
-        .args(["-t", &CONNECTIONS.to_string(), "-c", &CONNECTIONS.to_string()])
+        .args([
+            "-t",
+            &CONNECTIONS.to_string(),
+            "-c",
+            &CONNECTIONS.to_string(),
+        ])
         // A safety bound only: the script stops every thread long before.
         .args(["-d", "40s", "--timeout", "10s", "-s"])
         .arg(script)
@@ -142,6 +163,7 @@ async fn run_wrk(url: &str, script: &std::path::Path, timeout: Duration) -> Stri
             &REQUESTS_PER_THREAD.to_string(),
             &FAIL_EVERY.to_string(),
         ])
+        .arg(done_file)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -151,11 +173,25 @@ async fn run_wrk(url: &str, script: &std::path::Path, timeout: Duration) -> Stri
         });
     let mut wrk = Wrk(child);
     let deadline = Instant::now() + timeout;
+    let mut load_time = None;
     let status = loop {
         if let Some(status) = wrk.0.try_wait().expect("wait for wrk") {
             break status;
         }
-        assert!(Instant::now() < deadline, "wrk still running after {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "wrk still running after {timeout:?}"
+        );
+        let stopped = std::fs::read_to_string(done_file).map_or(0, |text| text.lines().count());
+        if load_time.is_none() && stopped as u64 == CONNECTIONS {
+            load_time = Some(started.elapsed());
+            let pid = wrk.0.id();
+            let kill = Command::new("sh")
+                .args(["-c", &format!("kill -INT {pid}")])
+                .status()
+                .expect("run sh -c kill");
+            assert!(kill.success(), "kill -INT wrk: {kill}");
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let (mut stdout, mut stderr) = (String::new(), String::new());
@@ -165,8 +201,11 @@ async fn run_wrk(url: &str, script: &std::path::Path, timeout: Duration) -> Stri
     if let Some(mut err) = wrk.0.stderr.take() {
         err.read_to_string(&mut stderr).expect("wrk stderr");
     }
-    assert!(status.success(), "wrk failed ({status}): {stdout}\n{stderr}");
-    stdout
+    assert!(
+        status.success(),
+        "wrk failed ({status}): {stdout}\n{stderr}"
+    );
+    (stdout, load_time.unwrap_or_else(|| started.elapsed()))
 }
 
 /// The `key=value` numbers of wrk's `fiko-wrk` line.
@@ -343,11 +382,11 @@ async fn wrk_load_with_concurrent_scrapes_counts_every_request_exactly() {
         .layer(HttpMetricsLayer::new(metrics).exclude(DEFAULT_METRICS_PATH));
     let server = Server::start(app).await;
 
-    let script = TempFile(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("load_exactness-{}.lua", std::process::id())),
-    );
+    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let script = TempFile(tmp.join(format!("load_exactness-{}.lua", std::process::id())));
     std::fs::write(&script.0, WRK_SCRIPT).expect("write the wrk script");
+    let done_file = TempFile(tmp.join(format!("load_exactness-{}.done", std::process::id())));
+    let _ = std::fs::remove_file(&done_file.0);
     let sent = (CONNECTIONS * REQUESTS_PER_THREAD) as f64;
 
     let (output, scrapes, load_time) = bounded(async {
@@ -358,9 +397,13 @@ async fn wrk_load_with_concurrent_scrapes_counts_every_request_exactly() {
             stop.clone(),
             sent,
         ));
-        let load_started = Instant::now();
-        let output = run_wrk(&server.url("/"), &script.0, Duration::from_secs(50)).await;
-        let load_time = load_started.elapsed();
+        let (output, load_time) = run_wrk(
+            &server.url("/"),
+            &script.0,
+            &done_file.0,
+            Duration::from_secs(50),
+        )
+        .await;
         stop.store(true, Ordering::Release);
         let scrapes = scraper.await.expect("scraper task");
         (output, scrapes, load_time)
@@ -460,4 +503,44 @@ async fn wrk_load_with_concurrent_scrapes_counts_every_request_exactly() {
     // Nothing left in flight.
     assert!(!find(&samples, ACTIVE, &[]).is_empty());
     assert_eq!(sum(&samples, ACTIVE, &[]), 0.0);
+}
+
+/// The scrape checks are not vacuous: a counter going backwards, a series vanishing, a
+/// `+Inf` bucket that disagrees with `_count` and a negative in-flight gauge are caught.
+#[test]
+fn the_scrape_checks_catch_every_broken_invariant() {
+    let first = parse(
+        "http_server_requests_total{http_route=\"/a\"} 5\n\
+         http_server_requests_total{http_route=\"/b\"} 1\n\
+         d_bucket{http_route=\"/a\",le=\"0.1\"} 2\n\
+         d_bucket{http_route=\"/a\",le=\"+Inf\"} 5\n\
+         d_sum{http_route=\"/a\"} 0.5\n\
+         d_count{http_route=\"/a\"} 5\n\
+         http_server_active_requests{http_route=\"/a\"} 1\n",
+    );
+    let mut scrapes = Scrapes::default();
+    scrapes.check(&first, 10.0);
+    assert!(scrapes.violations.is_empty(), "{:?}", scrapes.violations);
+    assert_eq!(scrapes.mid_load, 1);
+    scrapes.check(&first, 10.0);
+    assert!(scrapes.violations.is_empty(), "{:?}", scrapes.violations);
+
+    let second = parse(
+        "http_server_requests_total{http_route=\"/a\"} 4\n\
+         d_bucket{http_route=\"/a\",le=\"0.1\"} 2\n\
+         d_bucket{http_route=\"/a\",le=\"+Inf\"} 6\n\
+         d_sum{http_route=\"/a\"} 0.6\n\
+         d_count{http_route=\"/a\"} 5\n\
+         http_server_active_requests{http_route=\"/a\"} -1\n",
+    );
+    scrapes.check(&second, 10.0);
+    let violations = scrapes.violations.join("\n");
+    assert_eq!(scrapes.violations.len(), 4, "{violations}");
+    assert!(
+        violations.contains("went from 5 to Some(4.0)"),
+        "{violations}"
+    );
+    assert!(violations.contains("went from 1 to None"), "{violations}");
+    assert!(violations.contains("+Inf bucket"), "{violations}");
+    assert!(violations.contains("negative in-flight"), "{violations}");
 }
