@@ -159,7 +159,7 @@ fn emit(ident: &Ident, krate: &Path, labels: &[Label<'_>]) -> TokenStream {
             #[inline]
             fn dense_index(&self) -> usize {
                 let mut index = 0usize;
-                #(index = index * #lens + #krate::LabelValue::index(&self.#fields);)*
+                #(index = #private::dense_step(index, #lens, #krate::LabelValue::index(&self.#fields));)*
                 index
             }
 

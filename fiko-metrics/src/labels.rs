@@ -147,6 +147,22 @@ pub mod derive_support {
         Some(product)
     }
 
+    /// One step of a dense index: `index * len + value`, or `usize::MAX` (no dense series)
+    /// when a hand-written `LabelValue` reports a value outside its `VALUES`.
+    #[inline(always)]
+    pub const fn dense_step(index: usize, len: usize, value: usize) -> usize {
+        if value >= len {
+            return usize::MAX;
+        }
+        match index.checked_mul(len) {
+            Some(scaled) => match scaled.checked_add(value) {
+                Some(next) => next,
+                None => usize::MAX,
+            },
+            None => usize::MAX,
+        }
+    }
+
     /// The text of value `index` of a closed label type.
     pub fn closed_value<T: LabelValue>(index: usize) -> &'static str {
         match T::VALUES {

@@ -167,7 +167,9 @@ struct ReadmeDoctests;
 pub mod __private {
     pub use crate::calls::outcome::{PlainOutcome, Probe, ResultOutcome, classified};
     pub use crate::calls::{CallGuard, CallSite, ErrorKind};
-    pub use crate::labels::derive_support::{closed_len, closed_value, dense_cardinality};
+    pub use crate::labels::derive_support::{
+        closed_len, closed_value, dense_cardinality, dense_step,
+    };
     pub use crate::labels::{LabelSink, OVERFLOW_VALUE};
     pub use crate::set::Declaration;
     pub use core;

@@ -140,3 +140,38 @@ fn series_ids_name_the_same_series_as_their_labels() {
 struct KindOnly {
     kind: Kind,
 }
+
+/// A hand-written closed label that breaks the trait's rule: its index lies outside VALUES.
+struct Liar;
+
+impl LabelValue for Liar {
+    const VALUES: Option<&'static [&'static str]> = Some(&["a", "b"]);
+
+    fn index(&self) -> usize {
+        usize::MAX
+    }
+
+    fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f("liar")
+    }
+}
+
+#[derive(LabelSet)]
+struct LiarLabels {
+    kind: Kind,
+    liar: Liar,
+}
+
+#[test]
+fn a_closed_label_with_an_index_out_of_range_is_recorded_without_panicking() {
+    let family = Family::<LiarLabels, Counter>::default();
+    let labels = LiarLabels {
+        kind: Kind::Write,
+        liar: Liar,
+    };
+    family.get_or_create(&labels).inc();
+    family.get_or_create(&labels).inc();
+    // It lands in a series of its own, named by its text; the dense series stay untouched.
+    assert_eq!(family.get_or_create(&labels).get(), 2);
+    assert_eq!(family.len(), 4 + 1);
+}
