@@ -9,12 +9,13 @@ use crate::descriptor::{LabelDescriptor, MetricDescriptor, MetricKind};
 use crate::encoding::{Format, TextEncoder, Visitor};
 use crate::set::MetricSet;
 
-/// The self-metric counting label values folded into overflow series.
+/// The self-metric counting recordings folded into overflow series (one per lookup that
+/// folded, not per distinct value).
 pub const OVERFLOW_METRIC: MetricDescriptor = MetricDescriptor {
     name: "fiko_metrics_label_overflow",
     field: "label_overflow",
     kind: MetricKind::Counter,
-    help: "Label values folded into a metric's overflow series because it reached its series limit.",
+    help: "Recordings whose label values were folded into a metric's overflow series because it reached its series limit.",
     unit: None,
     labels: &[LabelDescriptor {
         name: "metric",
