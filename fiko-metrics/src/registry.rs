@@ -9,13 +9,14 @@ use crate::descriptor::{LabelDescriptor, MetricDescriptor, MetricKind};
 use crate::encoding::{Format, TextEncoder, Visitor};
 use crate::set::MetricSet;
 
-/// The self-metric counting recordings folded into overflow series (one per lookup that
-/// folded, not per distinct value).
+/// The self-metric counting series lookups folded into overflow series: one per lookup
+/// that folded, not per distinct value (a wrapper keeping a [`SeriesId`](crate::SeriesId)
+/// looks up, and counts, once).
 pub const OVERFLOW_METRIC: MetricDescriptor = MetricDescriptor {
     name: "fiko_metrics_label_overflow",
     field: "label_overflow",
     kind: MetricKind::Counter,
-    help: "Recordings whose label values were folded into a metric's overflow series because it reached its series limit.",
+    help: "Series lookups whose label values were folded into a metric's overflow series because it reached its series limit.",
     unit: None,
     labels: &[LabelDescriptor {
         name: "metric",
