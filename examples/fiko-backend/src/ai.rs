@@ -116,6 +116,52 @@ impl ModelProvider for DeterministicLocalProvider {
     }
 }
 
+/// Another provider's answers, `latency` later: a slow model (configured with
+/// `AI_PROVIDER_LATENCY_MS`), to watch requests in flight or to try graceful shutdown.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use std::time::{Duration, Instant};
+/// use fiko_backend::ai::{DeterministicLocalProvider, ModelProvider, Slowed};
+/// use fiko_backend::metrics::Model;
+///
+/// let slow = Slowed::new(Arc::new(DeterministicLocalProvider), Duration::from_millis(50));
+/// let started = Instant::now();
+/// let answer = slow.complete(Model::LocalSmall, "one two").await.unwrap();
+/// assert_eq!(answer.text, "two one");
+/// assert!(started.elapsed() >= Duration::from_millis(50));
+/// # });
+/// ```
+pub struct Slowed {
+    inner: std::sync::Arc<dyn ModelProvider>,
+    latency: Duration,
+}
+
+impl Slowed {
+    /// `inner`, answering `latency` later.
+    pub fn new(inner: std::sync::Arc<dyn ModelProvider>, latency: Duration) -> Self {
+        Self { inner, latency }
+    }
+}
+
+impl std::fmt::Debug for Slowed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slowed")
+            .field("latency", &self.latency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ModelProvider for Slowed {
+    fn complete<'a>(&'a self, model: Model, prompt: &'a str) -> CompletionFuture<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(self.latency).await;
+            self.inner.complete(model, prompt).await
+        })
+    }
+}
+
 /// The label text of `model`.
 pub fn model_name(model: Model) -> &'static str {
     match model {

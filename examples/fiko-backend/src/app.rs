@@ -2,9 +2,13 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fiko_metrics::calls::FunctionMetrics;
 use fiko_metrics::encoding::Visitor;
@@ -15,9 +19,9 @@ use fiko_metrics_redis::{Instrumented, RedisMetrics};
 use fiko_metrics_sqlx::Instrumentation;
 use tokio::net::TcpListener;
 
-use crate::ai::{DeterministicLocalProvider, ModelProvider};
+use crate::ai::{DeterministicLocalProvider, ModelProvider, Slowed};
 use crate::cache::{Cache, CacheError, connect_redis};
-use crate::config::{CacheConfig, Config};
+use crate::config::{CacheConfig, Config, ShutdownConfig};
 use crate::db::{Db, DbError};
 use crate::instagram::InstagramClient;
 use crate::jobs::JobQueue;
@@ -143,6 +147,9 @@ pub struct App {
     /// Everything `/api/v1/metrics` shows.
     pub registry: Arc<Registry>,
     router: Router,
+    /// The metrics endpoint alone, served during the final-scrape window.
+    final_router: Router,
+    shutdown: ShutdownConfig,
 }
 
 impl std::fmt::Debug for App {
@@ -156,8 +163,15 @@ impl std::fmt::Debug for App {
 impl App {
     /// Connects to the configured database and cache and builds the application, with the
     /// deterministic local AI provider. Must run inside a Tokio runtime.
+    /// With `AI_PROVIDER_LATENCY_MS` set, the provider answers that much later.
     pub async fn build(config: &Config) -> Result<Self, StartError> {
-        Self::build_with_provider(config, Arc::new(DeterministicLocalProvider)).await
+        let local: Arc<dyn ModelProvider> = Arc::new(DeterministicLocalProvider);
+        let provider: Arc<dyn ModelProvider> = if config.ai_latency.is_zero() {
+            local
+        } else {
+            Arc::new(Slowed::new(local, config.ai_latency))
+        };
+        Self::build_with_provider(config, provider).await
     }
 
     /// [`build`](Self::build) with another AI provider.
@@ -173,7 +187,7 @@ impl App {
         let http = HttpServerMetrics::register(&registry)?;
         let websockets = WebSocketMetrics::register(&registry)?;
         let metrics = Metrics::register(&registry)?;
-        let db = Db::open(&config.database, &db_metrics).await?;
+        let db = Db::open(&config.database, &db_metrics, config.db_acquire_timeout).await?;
         let (cache, queue) = match &config.cache {
             CacheConfig::Memory => (
                 Cache::memory(metrics.cache.clone()),
@@ -222,6 +236,11 @@ impl App {
                 let cache = cache.clone();
                 async move { cache.ping().await }
             });
+        // During the final-scrape window of a graceful shutdown only the metrics are
+        // served, from the same registry.
+        let final_router = MetricsEndpoints::new(registry.clone())
+            .version(env!("CARGO_PKG_VERSION"))
+            .into_router::<()>();
         let router = Router::new()
             .route("/api/v1/auth/register", post(auth::register))
             .route("/api/v1/auth/login", post(auth::login))
@@ -252,6 +271,8 @@ impl App {
             state,
             registry,
             router,
+            final_router,
+            shutdown: config.shutdown,
         })
     }
 
@@ -260,24 +281,157 @@ impl App {
         self.router.clone()
     }
 
-    /// Serves on `listener` until `shutdown` completes. Without a configured Instagram
-    /// base URL, Instagram calls go to the built-in stand-in on this listener.
+    /// Serves on `listener` until `shutdown` completes, then shuts down gracefully (see
+    /// [`serve_with`](Self::serve_with)). Without a configured Instagram base URL,
+    /// Instagram calls go to the built-in stand-in on this listener.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        self.state
-            .instagram
-            .use_local_stand_in(listener.local_addr()?);
-        axum::serve(
+        self.serve_with(listener, shutdown, std::future::pending())
+            .await
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then shuts down gracefully, so
+    /// that Prometheus can record every request this process served:
+    ///
+    /// 1. **Drain.** The listener closes at once (new connections are refused); requests
+    ///    in flight run to completion and are recorded, idle keep-alive connections close.
+    ///    This lasts until every connection has closed, at most
+    ///    [`ShutdownConfig::drain`] (`FIKO_DRAIN_SECS`, default 10 s). Requests still
+    ///    running then are not waited for: they are cut off when the process exits.
+    /// 2. **Final scrape.** The same address is bound again and serves only the metrics
+    ///    endpoint (every other path answers 503 `shutting down`, so health probes fail),
+    ///    for at most [`ShutdownConfig::final_scrape`] (`FIKO_FINAL_SCRAPE_SECS`, default
+    ///    15 s, the generated scrape interval): the window ends as soon as one scrape has
+    ///    been answered, and that scrape shows every request the drain finished. `0` skips
+    ///    the window; an address that cannot be bound again skips it with a message.
+    ///
+    /// Completing `hurry` once the shutdown began (e.g. a second Ctrl-C) skips what is
+    /// left of both phases. Returns once the process may exit.
+    pub async fn serve_with(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        hurry: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let address = listener.local_addr()?;
+        self.state.instagram.use_local_stand_in(address);
+        let (begin, begun) = tokio::sync::watch::channel(false);
+        let server = axum::serve(
             listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
+        .with_graceful_shutdown(signalled(begun))
+        .into_future();
+        let mut server = std::pin::pin!(server);
+        tokio::select! {
+            result = &mut server => return result,
+            () = shutdown => {}
+        }
+        let ShutdownConfig {
+            drain,
+            final_scrape,
+        } = self.shutdown;
+        let started = Instant::now();
+        eprintln!(
+            "fiko-backend: shutting down: new connections refused, draining requests in flight (at most {drain:?})"
+        );
+        let _ = begin.send(true);
+        let mut hurry = std::pin::pin!(hurry);
+        tokio::select! {
+            result = &mut server => {
+                result?;
+                eprintln!("fiko-backend: drained in {:?}", started.elapsed());
+            }
+            () = tokio::time::sleep(drain) => {
+                eprintln!("fiko-backend: requests still in flight after {drain:?}: cut off");
+            }
+            () = &mut hurry => {
+                eprintln!("fiko-backend: shutdown hurried: not waiting for requests in flight");
+                return Ok(());
+            }
+        }
+        if final_scrape.is_zero() {
+            return Ok(());
+        }
+        let listener = match TcpListener::bind(address).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!(
+                    "fiko-backend: no final scrape: cannot listen on {address} again: {error}"
+                );
+                return Ok(());
+            }
+        };
+        eprintln!(
+            "fiko-backend: metrics stay available at http://{address}{} for a final scrape (at most {final_scrape:?})",
+            fiko_metrics_axum::DEFAULT_METRICS_PATH
+        );
+        let scraped = Arc::new(tokio::sync::Notify::new());
+        let router = self.final_router.layer(axum::middleware::from_fn({
+            let scraped = scraped.clone();
+            move |request: Request, next: Next| {
+                let scraped = scraped.clone();
+                async move { final_scrape_only(request, next, &scraped).await }
+            }
+        }));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let final_server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signalled(stopped))
+        .into_future();
+        let mut final_server = std::pin::pin!(final_server);
+        let window = Instant::now();
+        tokio::select! {
+            result = &mut final_server => return result,
+            () = scraped.notified() => {
+                eprintln!("fiko-backend: final scrape served after {:?}", window.elapsed());
+            }
+            () = tokio::time::sleep(final_scrape) => {
+                eprintln!("fiko-backend: no scrape within {final_scrape:?}");
+            }
+            () = &mut hurry => {}
+        }
+        // Let the scrape's response reach the scraper.
+        let _ = stop.send(true);
+        let _ = tokio::time::timeout(FINAL_RESPONSE_TIMEOUT, final_server).await;
+        Ok(())
     }
+}
+
+/// How long the final scrape's response may take to be sent once it was produced.
+const FINAL_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Completes once `flag` is set (or its sender is gone).
+async fn signalled(mut flag: tokio::sync::watch::Receiver<bool>) {
+    let _ = flag.wait_for(|set| *set).await;
+}
+
+/// The final-scrape window's middleware: the metrics endpoint answers (and a successful
+/// answer ends the window), every other path is 503.
+async fn final_scrape_only(
+    request: Request,
+    next: Next,
+    scraped: &tokio::sync::Notify,
+) -> Response {
+    if request.uri().path() != fiko_metrics_axum::DEFAULT_METRICS_PATH {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONNECTION, "close")],
+            "shutting down\n",
+        )
+            .into_response();
+    }
+    let response = next.run(request).await;
+    if response.status().is_success() {
+        scraped.notify_one();
+    }
+    response
 }
 
 /// Binds `address`, with a one-line error.
@@ -303,7 +457,7 @@ pub async fn run_worker(
         db: db_metrics,
         jobs,
     } = common_metrics()?;
-    let db = Db::open(&config.database, &db_metrics).await?;
+    let db = Db::open(&config.database, &db_metrics, config.db_acquire_timeout).await?;
     let connection = connect_redis(url).await?;
     let listener = self::bind(bind).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Why the configuration is unusable; one line each, naming the variable.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +54,41 @@ pub struct Config {
     pub instagram_token: String,
     /// The instance's name in the health endpoint and logs (`INSTANCE_NAME`).
     pub instance: String,
+    /// How long a query waits for a pool connection before it fails with a pool timeout
+    /// (`DATABASE_ACQUIRE_TIMEOUT_SECS`, default 3; decimals allowed). While the database
+    /// is down, this bounds how long a request needing it waits before its 500.
+    pub db_acquire_timeout: Duration,
+    /// Extra latency of every answer of the local AI provider (`AI_PROVIDER_LATENCY_MS`,
+    /// default 0, below [`MODEL_TIMEOUT`](crate::ai::MODEL_TIMEOUT)): a slow model, e.g. to
+    /// watch requests in flight or to try graceful shutdown.
+    pub ai_latency: Duration,
+    /// What graceful shutdown waits for (`FIKO_DRAIN_SECS`, `FIKO_FINAL_SCRAPE_SECS`).
+    pub shutdown: ShutdownConfig,
 }
+
+/// The bounds of graceful shutdown (see [`App::serve`](crate::App::serve)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShutdownConfig {
+    /// How long in-flight requests may take to finish once the shutdown began
+    /// (`FIKO_DRAIN_SECS`, default 10); connections still open then are cut off.
+    pub drain: Duration,
+    /// How long, after the drain, the metrics endpoint stays available for a final scrape
+    /// (`FIKO_FINAL_SCRAPE_SECS`, default 15, the generated scrape interval; 0 skips it).
+    /// The window ends as soon as one scrape has been served.
+    pub final_scrape: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            drain: Duration::from_secs(10),
+            final_scrape: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The longest duration the `*_SECS` variables accept: an hour.
+const MAX_SECONDS: f64 = 3600.0;
 
 impl Config {
     /// The configuration for running with nothing installed: SQLite in `data_dir`, an
@@ -66,6 +101,9 @@ impl Config {
             instagram_base_url: None,
             instagram_token: "demo-token".to_owned(),
             instance: "fiko-backend".to_owned(),
+            db_acquire_timeout: Duration::from_secs(3),
+            ai_latency: Duration::ZERO,
+            shutdown: ShutdownConfig::default(),
         }
     }
 
@@ -101,8 +139,59 @@ impl Config {
         if let Some(name) = lookup("INSTANCE_NAME") {
             config.instance = name;
         }
+        if let Some(value) = lookup("DATABASE_ACQUIRE_TIMEOUT_SECS") {
+            config.db_acquire_timeout = parse_seconds("DATABASE_ACQUIRE_TIMEOUT_SECS", &value)?;
+            if config.db_acquire_timeout.is_zero() {
+                return Err(ConfigError::Invalid {
+                    variable: "DATABASE_ACQUIRE_TIMEOUT_SECS",
+                    value,
+                    reason: "must be more than 0".to_owned(),
+                });
+            }
+        }
+        if let Some(value) = lookup("AI_PROVIDER_LATENCY_MS") {
+            let millis: u64 = value.parse().map_err(|e| ConfigError::Invalid {
+                variable: "AI_PROVIDER_LATENCY_MS",
+                value: value.clone(),
+                reason: format!("{e} (expected whole milliseconds)"),
+            })?;
+            config.ai_latency = Duration::from_millis(millis);
+            if config.ai_latency >= crate::ai::MODEL_TIMEOUT {
+                return Err(ConfigError::Invalid {
+                    variable: "AI_PROVIDER_LATENCY_MS",
+                    value,
+                    reason: format!(
+                        "must be below the model timeout ({:?})",
+                        crate::ai::MODEL_TIMEOUT
+                    ),
+                });
+            }
+        }
+        if let Some(value) = lookup("FIKO_DRAIN_SECS") {
+            config.shutdown.drain = parse_seconds("FIKO_DRAIN_SECS", &value)?;
+        }
+        if let Some(value) = lookup("FIKO_FINAL_SCRAPE_SECS") {
+            config.shutdown.final_scrape = parse_seconds("FIKO_FINAL_SCRAPE_SECS", &value)?;
+        }
         Ok(config)
     }
+}
+
+/// Seconds, decimals allowed, from 0 to an hour.
+fn parse_seconds(variable: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        variable,
+        value: value.to_owned(),
+        reason,
+    };
+    let seconds: f64 = value
+        .trim()
+        .parse()
+        .map_err(|e| invalid(format!("{e} (expected seconds, e.g. 2.5)")))?;
+    if !(0.0..=MAX_SECONDS).contains(&seconds) {
+        return Err(invalid(format!("expected 0 to {MAX_SECONDS} seconds")));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// `postgres://`/`postgresql://` or `sqlite://PATH`/`sqlite:PATH`.
@@ -198,6 +287,28 @@ mod tests {
         assert_eq!(config.cache, CacheConfig::Memory);
         assert_eq!(config.bind, SocketAddr::from(([127, 0, 0, 1], 8000)));
         assert_eq!(config.instagram_base_url, None);
+        assert_eq!(config.db_acquire_timeout, Duration::from_secs(3));
+        assert_eq!(config.shutdown, ShutdownConfig::default());
+    }
+
+    #[test]
+    fn timeouts_and_shutdown_bounds_take_decimal_seconds() {
+        let config = Config::from_lookup(env(&[
+            ("DATABASE_ACQUIRE_TIMEOUT_SECS", "0.5"),
+            ("AI_PROVIDER_LATENCY_MS", "1500"),
+            ("FIKO_DRAIN_SECS", "2.5"),
+            ("FIKO_FINAL_SCRAPE_SECS", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(config.db_acquire_timeout, Duration::from_millis(500));
+        assert_eq!(config.ai_latency, Duration::from_millis(1500));
+        assert_eq!(
+            config.shutdown,
+            ShutdownConfig {
+                drain: Duration::from_millis(2500),
+                final_scrape: Duration::ZERO,
+            }
+        );
     }
 
     #[test]
@@ -234,6 +345,10 @@ mod tests {
                 "without TLS",
             ),
             ("BIND", "localhost", "expected host:port"),
+            ("FIKO_DRAIN_SECS", "-1", "expected 0 to"),
+            ("FIKO_FINAL_SCRAPE_SECS", "soon", "expected seconds"),
+            ("DATABASE_ACQUIRE_TIMEOUT_SECS", "0", "more than 0"),
+            ("AI_PROVIDER_LATENCY_MS", "5000", "below the model timeout"),
         ];
         for (variable, value, expected) in cases {
             let error = Config::from_lookup(env(&[(variable, value)]))

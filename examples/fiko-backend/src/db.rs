@@ -96,7 +96,14 @@ pub fn now() -> i64 {
 
 impl Db {
     /// Connects (bounded in time), instruments the pool as `main` and runs the migrations.
-    pub async fn open(config: &DatabaseConfig, metrics: &Instrumentation) -> Result<Self, DbError> {
+    /// A query waits at most `acquire_timeout` for a pool connection (then fails with a
+    /// pool timeout, counted as `kind="pool_timeout"`); while the server is down, this is
+    /// what bounds a request that needs it.
+    pub async fn open(
+        config: &DatabaseConfig,
+        metrics: &Instrumentation,
+        acquire_timeout: Duration,
+    ) -> Result<Self, DbError> {
         let pool_config = PoolConfig::named("main").slow_threshold(Duration::from_millis(250));
         let db = match config {
             DatabaseConfig::Sqlite(path) => {
@@ -118,7 +125,7 @@ impl Db {
                     .busy_timeout(Duration::from_secs(5));
                 let pool = SqlitePoolOptions::new()
                     .max_connections(4)
-                    .acquire_timeout(CONNECT_TIMEOUT)
+                    .acquire_timeout(acquire_timeout)
                     .connect_with(options)
                     .await
                     .map_err(|source| DbError::Connect { what, source })?;
@@ -141,7 +148,7 @@ impl Db {
                 let _ = probe.close().await;
                 let pool = PgPoolOptions::new()
                     .max_connections(10)
-                    .acquire_timeout(CONNECT_TIMEOUT)
+                    .acquire_timeout(acquire_timeout)
                     .connect_with(options)
                     .await
                     .map_err(failed)?;

@@ -46,8 +46,20 @@ impl ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// 503 when the database is unreachable (no pool connection within the acquire
+    /// timeout, the connection failed, the pool is closed): the request may succeed once
+    /// it is back. 500 for anything else.
     fn from(error: sqlx::Error) -> Self {
-        Self::internal(format_args!("database: {error}"))
+        match error {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => {
+                eprintln!("fiko-backend: database unavailable: {error}");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+            }
+            error => Self::internal(format_args!("database: {error}")),
+        }
     }
 }
 

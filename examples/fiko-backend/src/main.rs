@@ -13,7 +13,7 @@ fn command() -> Command {
         .about("The Fiko Backend demo of fiko-metrics: web application, job worker and load generator.")
         .subcommand(
             Command::new("serve")
-                .about("Serves the application (the default). Configured by BIND, DATA_DIR, DATABASE_URL, REDIS_URL, INSTAGRAM_BASE_URL, INSTAGRAM_ACCESS_TOKEN, INSTANCE_NAME")
+                .about("Serves the application (the default). Configured by BIND, DATA_DIR, DATABASE_URL, DATABASE_ACQUIRE_TIMEOUT_SECS, REDIS_URL, INSTAGRAM_BASE_URL, INSTAGRAM_ACCESS_TOKEN, INSTANCE_NAME, AI_PROVIDER_LATENCY_MS, FIKO_DRAIN_SECS, FIKO_FINAL_SCRAPE_SECS. On SIGTERM or Ctrl-C: drains requests in flight, then serves /api/v1/metrics for one final scrape")
                 .arg(Arg::new("bind").long("bind").value_name("ADDR").value_parser(value_parser!(SocketAddr)).help("Listen address (overrides BIND)")),
         )
         .subcommand(
@@ -113,7 +113,8 @@ async fn serve(args: Option<&ArgMatches>) -> Result<(), String> {
     println!(
         "fiko-backend: listening on http://{address} (database: {database}, cache and jobs: {cache}); metrics at /api/v1/metrics"
     );
-    app.serve(listener, shutdown_signal())
+    // A second SIGTERM or Ctrl-C ends the drain and the final-scrape window at once.
+    app.serve_with(listener, shutdown_signal(), shutdown_signal())
         .await
         .map_err(|e| format!("server: {e}"))
 }

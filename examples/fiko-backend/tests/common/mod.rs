@@ -183,3 +183,79 @@ pub fn sample(exposition: &str, series: &str) -> Option<f64> {
         value.parse().ok()
     })
 }
+
+/// Every sample of metric `name` in a text exposition: its labels and value.
+pub fn samples(exposition: &str, name: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+    exposition
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let (labels, value) = if let Some(rest) = rest.strip_prefix('{') {
+                let (labels, end) = parse_labels(rest)?;
+                (labels, rest.get(end..)?.strip_prefix(' ')?)
+            } else {
+                (BTreeMap::new(), rest.strip_prefix(' ')?)
+            };
+            let value = value.split(' ').next()?.parse().ok()?;
+            Some((labels, value))
+        })
+        .collect()
+}
+
+/// The sum of the samples of `name` whose labels include every `(label, value)` of `filter`.
+pub fn sum(exposition: &str, name: &str, filter: &[(&str, &str)]) -> f64 {
+    samples(exposition, name)
+        .iter()
+        .filter(|(labels, _)| {
+            filter
+                .iter()
+                .all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|(_, value)| value)
+        .sum()
+}
+
+/// `a="x",b="y\"z"}` → the labels and the index just past the `}`.
+fn parse_labels(text: &str) -> Option<(BTreeMap<String, String>, usize)> {
+    let mut labels = BTreeMap::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    loop {
+        if *bytes.get(i)? == b'}' {
+            return Some((labels, i + 1));
+        }
+        let eq = i + text.get(i..)?.find('=')?;
+        let key = text.get(i..eq)?.trim_start_matches(',').to_owned();
+        i = eq + 1;
+        if *bytes.get(i)? != b'"' {
+            return None;
+        }
+        i += 1;
+        let mut value = String::new();
+        loop {
+            match *bytes.get(i)? {
+                b'\\' => {
+                    match *bytes.get(i + 1)? {
+                        b'n' => value.push('\n'),
+                        other => value.push(char::from(other)),
+                    }
+                    i += 2;
+                }
+                b'"' => {
+                    i += 1;
+                    break;
+                }
+                _ => {
+                    let c = text.get(i..)?.chars().next()?;
+                    value.push(c);
+                    i += c.len_utf8();
+                }
+            }
+        }
+        labels.insert(key, value);
+        if bytes.get(i) == Some(&b',') {
+            i += 1;
+        }
+    }
+}

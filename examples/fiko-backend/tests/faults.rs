@@ -1,0 +1,720 @@
+//! Faults under load: the demo binary on a real PostgreSQL and Redis (test kit), a client
+//! loop running against it all along, and PostgreSQL killed (SIGKILL) and restarted, then
+//! Redis, then both at once. Checked through the app's own `/api/v1/metrics` and health
+//! endpoint: it keeps serving what it can, fails what it cannot with a quick 503, counts
+//! every error by class while the dependency is away and no more once it is back, its
+//! pool recovers, nothing panics and no in-flight gauge stays up.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Proc, sum, wait_http_ok};
+use fiko_testkit::{Postgres, Redis};
+use serde_json::{Value, json};
+
+const ME: &str = "/api/v1/auth/me";
+const AI: &str = "/api/v1/ai/completions";
+const WORKFLOWS: &str = "/api/v1/workflows";
+const METRICS: &str = "/api/v1/metrics";
+const HEALTH: &str = "/api/v1/metrics/health";
+/// The pool's acquire timeout the app is started with: what bounds a request that needs
+/// the dead database.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+/// No request, during any outage, may take longer than this.
+const REQUEST_BOUND: Duration = Duration::from_millis(2500);
+/// Concurrent client loops.
+const CLIENTS: usize = 4;
+const WHOLE_TEST_BOUND: Duration = Duration::from_secs(90);
+/// Every gauge of something in progress, which must be back at 0 once the load stopped.
+const IN_FLIGHT_GAUGES: [(&str, &[(&str, &str)]); 7] = [
+    ("http_server_active_requests", &[]),
+    ("fiko_redis_commands_in_flight", &[]),
+    ("function_calls_in_flight", &[]),
+    ("fiko_db_pool_connections", &[("state", "in_use")]),
+    ("fiko_workflow_executions_running", &[]),
+    ("fiko_jobs_tasks_running", &[]),
+    ("websocket_active_connections", &[]),
+];
+
+/// `request` with a JSON body (the demo's reqwest is built without its `json` feature).
+fn json_body(request: reqwest::RequestBuilder, body: &Value) -> reqwest::RequestBuilder {
+    request
+        .header("content-type", "application/json")
+        .body(body.to_string())
+}
+
+async fn json_of(response: reqwest::Response) -> Value {
+    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+}
+
+/// What the client loops saw since the last [`Load::take`].
+#[derive(Default, Debug)]
+struct Seen {
+    /// Requests by (route, status); status 0 = no response.
+    statuses: BTreeMap<(&'static str, u16), u64>,
+    /// The slowest request, by route.
+    slowest: BTreeMap<&'static str, Duration>,
+}
+
+impl Seen {
+    fn count(&self, route: &str, ok: impl Fn(u16) -> bool) -> u64 {
+        self.statuses
+            .iter()
+            .filter(|((r, status), _)| *r == route && ok(*status))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    fn total(&self, route: &str) -> u64 {
+        self.count(route, |_| true)
+    }
+
+    fn slowest(&self) -> Duration {
+        self.slowest.values().copied().max().unwrap_or_default()
+    }
+}
+
+/// `CLIENTS` loops sending `GET me` (served from the Redis cache or PostgreSQL), an AI
+/// completion (needs only the session: Redis cache or PostgreSQL) and a workflow creation
+/// (needs PostgreSQL), until stopped.
+struct Load {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Seen>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(client: &reqwest::Client, base: &str, tokens: &[String]) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let tasks = (0..CLIENTS)
+            .map(|i| {
+                let (client, base, token) = (
+                    client.clone(),
+                    base.to_owned(),
+                    tokens[i % tokens.len()].clone(),
+                );
+                let (stop, seen) = (stop.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let mut n = 0_u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let (route, request) = match n % 3 {
+                            0 => (ME, client.get(format!("{base}{ME}"))),
+                            1 => (
+                                AI,
+                                json_body(
+                                    client.post(format!("{base}{AI}")),
+                                    &json!({"model": "local-small", "prompt": "faults under load"}),
+                                ),
+                            ),
+                            _ => (
+                                WORKFLOWS,
+                                json_body(
+                                    client.post(format!("{base}{WORKFLOWS}")),
+                                    &json!({"name": format!("w{n}"), "actions": ["tag_contact"]}),
+                                ),
+                            ),
+                        };
+                        let started = Instant::now();
+                        let status = match request.bearer_auth(&token).send().await {
+                            Ok(response) => {
+                                let status = response.status().as_u16();
+                                // Read the body: the request ends with it.
+                                let _ = response.bytes().await;
+                                status
+                            }
+                            Err(_) => 0,
+                        };
+                        let took = started.elapsed();
+                        {
+                            let mut seen = seen.lock().unwrap();
+                            *seen.statuses.entry((route, status)).or_default() += 1;
+                            let slowest = seen.slowest.entry(route).or_default();
+                            *slowest = (*slowest).max(took);
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                })
+            })
+            .collect();
+        Load { stop, seen, tasks }
+    }
+
+    /// What was seen since the last call, and forgets it.
+    fn take(&self) -> Seen {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+
+    async fn stop(self) -> Seen {
+        self.stop.store(true, Ordering::Relaxed);
+        for task in self.tasks {
+            task.await.unwrap();
+        }
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+/// Health and metrics probes during one phase.
+#[derive(Debug, Default)]
+struct Probes {
+    /// Health status and the health of each check (`database`, `cache`).
+    health: Vec<(u16, BTreeMap<String, String>)>,
+    /// Metrics status and latency.
+    metrics: Vec<(u16, Duration)>,
+    slowest_health: Duration,
+}
+
+struct Harness {
+    client: reqwest::Client,
+    base: String,
+    started: Instant,
+    timings: Vec<(String, Duration)>,
+}
+
+impl Harness {
+    async fn scrape(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}{METRICS}", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
+    async fn health(&self) -> (u16, BTreeMap<String, String>, Duration) {
+        let started = Instant::now();
+        let response = self
+            .client
+            .get(format!("{}{HEALTH}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = json_of(response).await;
+        let checks = body["checks"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, check)| (name.clone(), check["status"].as_str().unwrap().to_owned()))
+            .collect();
+        (status, checks, started.elapsed())
+    }
+
+    /// Probes health and metrics every 250 ms for `length`.
+    async fn probe_for(&self, length: Duration) -> Probes {
+        let until = Instant::now() + length;
+        let mut probes = Probes::default();
+        while Instant::now() < until {
+            let (status, checks, took) = self.health().await;
+            probes.health.push((status, checks));
+            probes.slowest_health = probes.slowest_health.max(took);
+            let started = Instant::now();
+            let response = self
+                .client
+                .get(format!("{}{METRICS}", self.base))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let _ = response.bytes().await;
+            probes.metrics.push((status, started.elapsed()));
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        probes
+    }
+
+    /// Waits (bounded) until the health endpoint answers 200.
+    async fn wait_healthy(&self, limit: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            let (status, checks, _) = self.health().await;
+            if status == 200 {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < limit,
+                "not healthy {limit:?} after the restart: {checks:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn mark(&mut self, phase: &str, since: Instant) {
+        let took = since.elapsed();
+        eprintln!(
+            "[{:>6.2}s] {phase}: {took:.2?}",
+            self.started.elapsed().as_secs_f64()
+        );
+        self.timings.push((phase.to_owned(), took));
+    }
+}
+
+/// Successful queries: every query counted minus the failed ones.
+fn ok_queries(text: &str, query: &str) -> f64 {
+    sum(text, "fiko_db_queries_total", &[("query", query)])
+        - sum(text, "fiko_db_query_errors_total", &[("query", query)])
+}
+
+fn server_errors(text: &str, route: &str) -> f64 {
+    sum(
+        text,
+        "http_server_requests_total",
+        &[("http_route", route), ("http_response_status_class", "5xx")],
+    )
+}
+
+fn check_outage_probes(what: &str, probes: &Probes, down: &[&str], up: &[&str]) {
+    assert!(!probes.health.is_empty());
+    // The first probe may come before the app noticed; every later one must say so.
+    for (status, checks) in probes.health.iter().skip(1) {
+        assert_eq!(*status, 503, "{what}: health {checks:?}");
+        for name in down {
+            assert_eq!(checks[*name], "unhealthy", "{what}: {checks:?}");
+        }
+        for name in up {
+            assert_eq!(checks[*name], "healthy", "{what}: {checks:?}");
+        }
+    }
+    // Health checks have a 2 s timeout each, run concurrently.
+    assert!(
+        probes.slowest_health < Duration::from_millis(2500),
+        "{what}: health took {:?}",
+        probes.slowest_health
+    );
+    for (status, took) in &probes.metrics {
+        assert_eq!(*status, 200, "{what}: metrics");
+        assert!(
+            *took < Duration::from_secs(1),
+            "{what}: metrics took {took:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_and_redis_killed_mid_load_then_restarted() {
+    let started = Instant::now();
+    let logs = tempfile::tempdir().unwrap();
+    let mut postgres = Postgres::start().unwrap();
+    let mut redis = Redis::start().unwrap();
+    let port = fiko_testkit::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let acquire = ACQUIRE_TIMEOUT.as_secs_f64().to_string();
+    let (postgres_url, redis_url, bind) =
+        (postgres.url(), redis.url(), format!("127.0.0.1:{port}"));
+    let mut app = Proc::spawn(
+        "app",
+        &["serve"],
+        &[
+            ("DATABASE_URL", &postgres_url),
+            ("REDIS_URL", &redis_url),
+            ("BIND", &bind),
+            ("DATABASE_ACQUIRE_TIMEOUT_SECS", &acquire),
+            ("FIKO_FINAL_SCRAPE_SECS", "0"),
+        ],
+        &logs.path().join("app.log"),
+    );
+    wait_http_ok(
+        &format!("{base}{HEALTH}"),
+        Duration::from_secs(30),
+        &mut app,
+    );
+    let mut h = Harness {
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        base: base.clone(),
+        started,
+        timings: Vec::new(),
+    };
+    h.mark("servers and app started", started);
+
+    // Users with sessions, their sessions and profiles cached in Redis (`GET me`).
+    let mut tokens = Vec::new();
+    for i in 0..CLIENTS {
+        let email = format!("fault{i}@example.com");
+        let response = json_body(
+            h.client.post(format!("{base}/api/v1/auth/register")),
+            &json!({"email": email, "name": "Fault", "password": "correct horse"}),
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(response.status(), 201);
+        let session = json_of(
+            json_body(
+                h.client.post(format!("{base}/api/v1/auth/login")),
+                &json!({"email": email, "password": "correct horse"}),
+            )
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        let token = session["token"].as_str().unwrap().to_owned();
+        let me = h
+            .client
+            .get(format!("{base}{ME}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), 200);
+        tokens.push(token);
+    }
+
+    // Baseline.
+    let phase = Instant::now();
+    let load = Load::start(&h.client, &base, &tokens);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let baseline = load.take();
+    let before_pg = h.scrape().await;
+    for route in [ME, AI, WORKFLOWS] {
+        assert!(baseline.total(route) > 0, "{baseline:?}");
+        assert_eq!(
+            baseline.count(route, |s| (200..300).contains(&s)),
+            baseline.total(route),
+            "baseline: {baseline:?}"
+        );
+    }
+    h.mark("baseline load", phase);
+
+    // PostgreSQL killed: sessions and profiles still come from Redis, workflow creations
+    // fail with 503 within the acquire timeout.
+    let phase = Instant::now();
+    tokio::task::block_in_place(|| postgres.stop());
+    let probes = h.probe_for(Duration::from_secs(4)).await;
+    let during = load.take();
+    let after_pg = h.scrape().await;
+    check_outage_probes("postgres down", &probes, &["database"], &["cache"]);
+    for route in [ME, AI] {
+        assert!(during.total(route) > 0, "{during:?}");
+        assert_eq!(
+            during.count(route, |s| s == 200),
+            during.total(route),
+            "postgres down: {route} is served from the Redis cache: {during:?}"
+        );
+    }
+    assert!(during.total(WORKFLOWS) > 0, "{during:?}");
+    assert_eq!(
+        during.count(WORKFLOWS, |s| s == 503 || (200..300).contains(&s)),
+        during.total(WORKFLOWS),
+        "postgres down: workflows fail with a clean 503 (or succeeded before the kill): {during:?}"
+    );
+    assert!(during.count(WORKFLOWS, |s| s == 503) > 0, "{during:?}");
+    assert!(
+        during.slowest() < REQUEST_BOUND,
+        "postgres down: slowest request {:?}: {during:?}",
+        during.slowest()
+    );
+    let db_errors = |text: &str, kind: &str| {
+        sum(
+            text,
+            "fiko_db_query_errors_total",
+            &[("pool", "main"), ("kind", kind)],
+        )
+    };
+    assert!(
+        db_errors(&after_pg, "pool_timeout") > db_errors(&before_pg, "pool_timeout"),
+        "pool timeouts counted"
+    );
+    assert!(server_errors(&after_pg, WORKFLOWS) > server_errors(&before_pg, WORKFLOWS));
+    for route in [ME, AI] {
+        assert_eq!(
+            server_errors(&after_pg, route),
+            server_errors(&before_pg, route)
+        );
+    }
+    let errors_by_kind: BTreeMap<String, f64> = ["pool_timeout", "io", "database", "other"]
+        .iter()
+        .map(|kind| {
+            (
+                (*kind).to_owned(),
+                db_errors(&after_pg, kind) - db_errors(&before_pg, kind),
+            )
+        })
+        .collect();
+    eprintln!(
+        "postgres down: {} requests ({} workflow 503s, slowest {:.2?}); db errors by kind {errors_by_kind:?}",
+        during.statuses.values().sum::<u64>(),
+        during.count(WORKFLOWS, |s| s == 503),
+        during.slowest()
+    );
+    h.mark("postgres down", phase);
+
+    // PostgreSQL back: the pool reconnects, queries succeed again, errors stop.
+    let phase = Instant::now();
+    tokio::task::block_in_place(|| postgres.restart()).unwrap();
+    let healthy_after = h.wait_healthy(Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = load.take();
+    let recovered = h.scrape().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = load.take();
+    let later = h.scrape().await;
+    for route in [ME, AI, WORKFLOWS] {
+        assert!(after.total(route) > 0, "{after:?}");
+        assert_eq!(
+            after.count(route, |s| (200..300).contains(&s)),
+            after.total(route),
+            "after postgres restart: {after:?}"
+        );
+    }
+    assert_eq!(
+        sum(&later, "fiko_db_query_errors_total", &[]),
+        sum(&recovered, "fiko_db_query_errors_total", &[]),
+        "db errors stop once PostgreSQL is back"
+    );
+    assert_eq!(
+        server_errors(&later, WORKFLOWS),
+        server_errors(&recovered, WORKFLOWS)
+    );
+    assert!(ok_queries(&later, "create_workflow") > ok_queries(&recovered, "create_workflow"));
+    let pool_open = sum(&later, "fiko_db_pool_connections", &[("pool", "main")]);
+    let pool_idle = sum(
+        &later,
+        "fiko_db_pool_connections",
+        &[("pool", "main"), ("state", "idle")],
+    );
+    assert!(
+        pool_open > 0.0 && pool_idle > 0.0,
+        "pool: {pool_open} open, {pool_idle} idle"
+    );
+    eprintln!(
+        "postgres back: healthy {healthy_after:.2?} after the restart; pool {pool_open} open ({pool_idle} idle)"
+    );
+    h.mark("postgres restarted and recovered", phase);
+
+    // Redis killed: everything is served from PostgreSQL; cache lookups fail (counted) and
+    // fall back to the database.
+    let phase = Instant::now();
+    let before_redis = h.scrape().await;
+    tokio::task::block_in_place(|| redis.stop());
+    let probes = h.probe_for(Duration::from_secs(4)).await;
+    let during = load.take();
+    let after_redis = h.scrape().await;
+    check_outage_probes("redis down", &probes, &["cache"], &["database"]);
+    for route in [ME, AI, WORKFLOWS] {
+        assert!(during.total(route) > 0, "{during:?}");
+        assert_eq!(
+            during.count(route, |s| (200..300).contains(&s)),
+            during.total(route),
+            "redis down: {route} is served from PostgreSQL: {during:?}"
+        );
+        assert_eq!(
+            server_errors(&after_redis, route),
+            server_errors(&before_redis, route)
+        );
+    }
+    assert!(
+        during.slowest() < REQUEST_BOUND,
+        "redis down: slowest request {:?}: {during:?}",
+        during.slowest()
+    );
+    let redis_errors = |text: &str| sum(text, "fiko_redis_errors_total", &[]);
+    let cache_errors = |text: &str| sum(text, "fiko_cache_errors_total", &[("cache", "app")]);
+    let cache_misses = |text: &str| sum(text, "fiko_cache_misses_total", &[("cache", "app")]);
+    let cache_hits = |text: &str| sum(text, "fiko_cache_hits_total", &[("cache", "app")]);
+    assert!(redis_errors(&after_redis) > redis_errors(&before_redis));
+    assert!(cache_errors(&after_redis) > cache_errors(&before_redis));
+    assert!(cache_misses(&after_redis) > cache_misses(&before_redis));
+    // Only lookups already under way when Redis was killed may still hit.
+    assert!(
+        cache_hits(&after_redis) - cache_hits(&before_redis) <= 2.0 * CLIENTS as f64,
+        "no hits without Redis: {} -> {}",
+        cache_hits(&before_redis),
+        cache_hits(&after_redis)
+    );
+    // What failed while Redis was away, by kind (apalis' first EVALSHA is a `no_script`
+    // before the outage, for instance).
+    let by_kind = |text: &str| {
+        common::samples(text, "fiko_redis_errors_total")
+            .into_iter()
+            .fold(
+                BTreeMap::<String, f64>::new(),
+                |mut by_kind, (labels, value)| {
+                    *by_kind.entry(labels["kind"].clone()).or_default() += value;
+                    by_kind
+                },
+            )
+    };
+    let (kinds_before, kinds_after) = (by_kind(&before_redis), by_kind(&after_redis));
+    let redis_errors_by_kind: BTreeMap<String, f64> = kinds_after
+        .iter()
+        .map(|(kind, n)| {
+            (
+                kind.clone(),
+                n - kinds_before.get(kind).copied().unwrap_or(0.0),
+            )
+        })
+        .filter(|(_, n)| *n > 0.0)
+        .collect();
+    assert!(
+        redis_errors_by_kind
+            .keys()
+            .all(|kind| ["io", "timeout"].contains(&kind.as_str())),
+        "{redis_errors_by_kind:?}"
+    );
+    eprintln!(
+        "redis down: {} requests, all served (slowest {:.2?}); redis errors by kind {redis_errors_by_kind:?}; cache errors +{}, misses (fallbacks) +{}",
+        during.statuses.values().sum::<u64>(),
+        during.slowest(),
+        cache_errors(&after_redis) - cache_errors(&before_redis),
+        cache_misses(&after_redis) - cache_misses(&before_redis)
+    );
+    h.mark("redis down", phase);
+
+    // Redis back: the connection manager reconnects, the cache fills and hits again.
+    let phase = Instant::now();
+    tokio::task::block_in_place(|| redis.restart()).unwrap();
+    let healthy_after = h.wait_healthy(Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = load.take();
+    let recovered = h.scrape().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = load.take();
+    let later = h.scrape().await;
+    for route in [ME, AI, WORKFLOWS] {
+        assert_eq!(
+            after.count(route, |s| (200..300).contains(&s)),
+            after.total(route),
+            "after redis restart: {after:?}"
+        );
+    }
+    assert_eq!(redis_errors(&later), redis_errors(&recovered));
+    assert_eq!(cache_errors(&later), cache_errors(&recovered));
+    assert!(
+        cache_hits(&later) > cache_hits(&recovered),
+        "the cache hits again"
+    );
+    eprintln!("redis back: healthy {healthy_after:.2?} after the restart");
+    h.mark("redis restarted and recovered", phase);
+
+    // Both killed: nothing but the metrics and health endpoints can answer, quickly.
+    let phase = Instant::now();
+    let before_both = h.scrape().await;
+    tokio::task::block_in_place(|| {
+        postgres.stop();
+        redis.stop();
+    });
+    let probes = h.probe_for(Duration::from_secs(3)).await;
+    let during = load.take();
+    let after_both = h.scrape().await;
+    check_outage_probes("both down", &probes, &["database", "cache"], &[]);
+    for route in [ME, AI, WORKFLOWS] {
+        assert!(during.count(route, |s| s == 503) > 0, "{during:?}");
+        assert_eq!(
+            during.count(route, |s| s == 503 || (200..300).contains(&s)),
+            during.total(route),
+            "both down: {during:?}"
+        );
+        assert!(server_errors(&after_both, route) > server_errors(&before_both, route));
+    }
+    assert!(
+        during.slowest() < REQUEST_BOUND,
+        "both down: slowest request {:?}: {during:?}",
+        during.slowest()
+    );
+    h.mark("postgres and redis down", phase);
+
+    let phase = Instant::now();
+    tokio::task::block_in_place(|| -> Result<(), fiko_testkit::TestkitError> {
+        postgres.restart()?;
+        redis.restart()
+    })
+    .unwrap();
+    h.wait_healthy(Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = load.take();
+    let recovered = h.scrape().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let last = load.stop().await;
+    let later = h.scrape().await;
+    // Sessions were only in the lost Redis cache and in PostgreSQL, which kept them.
+    for route in [ME, AI, WORKFLOWS] {
+        assert!(last.total(route) > 0, "{last:?}");
+        assert_eq!(
+            last.count(route, |s| (200..300).contains(&s)),
+            last.total(route),
+            "after both restarts: {last:?}"
+        );
+        assert_eq!(
+            server_errors(&later, route),
+            server_errors(&recovered, route)
+        );
+    }
+    assert_eq!(
+        sum(&later, "fiko_db_query_errors_total", &[]),
+        sum(&recovered, "fiko_db_query_errors_total", &[])
+    );
+    assert_eq!(redis_errors(&later), redis_errors(&recovered));
+    h.mark("both restarted and recovered, load stopped", phase);
+
+    // Load stopped: nothing in flight, nothing panicked, the process lives. (The pool's
+    // `in_use` may be 1 for a moment: the active-sessions gauge queries every 2 s.)
+    let in_flight = |text: &str| -> BTreeMap<&str, f64> {
+        IN_FLIGHT_GAUGES
+            .iter()
+            .map(|(name, filter)| (*name, sum(text, name, filter)))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let final_scrape = loop {
+        let text = h.scrape().await;
+        if in_flight(&text).values().all(|v| *v == 0.0) || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for gauge in [
+        "http_server_active_requests",
+        "fiko_redis_commands_in_flight",
+    ] {
+        assert!(
+            !common::samples(&final_scrape, gauge).is_empty(),
+            "{gauge} is exposed"
+        );
+    }
+    let stuck = in_flight(&final_scrape);
+    assert!(stuck.values().all(|v| *v == 0.0), "stuck: {stuck:?}");
+    assert_eq!(
+        sum(
+            &final_scrape,
+            "http_server_request_errors_total",
+            &[("error_type", "panic")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        sum(
+            &final_scrape,
+            "function_calls_total",
+            &[("outcome", "panic")]
+        ),
+        0.0
+    );
+    assert!(app.exited().is_none(), "the app died:\n{}", app.log());
+    assert!(!app.log().contains("panicked"), "{}", app.log());
+
+    eprintln!(
+        "phase timings: {:?}",
+        h.timings
+            .iter()
+            .map(|(name, took)| format!("{name} {took:.2?}"))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        started.elapsed() < WHOLE_TEST_BOUND,
+        "took {:?}",
+        started.elapsed()
+    );
+    eprintln!("fault test took {:.2?}", started.elapsed());
+}
