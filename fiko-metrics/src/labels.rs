@@ -1,6 +1,6 @@
 //! Label values and label sets.
 //!
-//! A label is *closed* when its type is an enum deriving [`LabelValue`](crate::LabelValue):
+//! A label is *closed* when its type is an enum deriving [`LabelValue`]:
 //! every value is known at compile time, and a family whose labels are all closed keeps its
 //! series in a dense array (no hashing, no lock, no allocation when recording). Strings and
 //! numbers are *open* labels; their series live in a map bounded by the metric's series
