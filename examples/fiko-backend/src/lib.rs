@@ -15,6 +15,47 @@
 //! The AI provider shipped is [`ai::DeterministicLocalProvider`]: not a language model, a
 //! fixed transformation of the prompt, so the demo and its tests run offline.
 //!
+//! # When PostgreSQL or Redis goes away
+//!
+//! The application keeps serving what it can. Without Redis, every cache lookup is a miss
+//! (counted in `fiko_cache_misses_total` and `fiko_cache_errors_total`, the failed
+//! commands in `fiko_redis_errors_total{kind="io"}`) and is answered from PostgreSQL;
+//! Redis commands time out after 2 s at worst. Without PostgreSQL, what the Redis cache
+//! holds (sessions, profiles) is still served, and a request that needs the database
+//! answers **503** `database unavailable` within the pool's acquire timeout
+//! (`DATABASE_ACQUIRE_TIMEOUT_SECS`, default 3 s), counted in
+//! `fiko_db_query_errors_total{kind="pool_timeout"}`. The health endpoint answers 503
+//! naming the failed dependency; the metrics endpoint answers throughout. Once the server
+//! is back the pool and the Redis connection reconnect by themselves. `tests/faults.rs`
+//! proves all of this under load.
+//!
+//! # Graceful shutdown
+//!
+//! On SIGTERM or Ctrl-C, `fiko-backend serve` (see [`App::serve_with`]):
+//!
+//! 1. closes its listener (new connections are refused) and lets requests in flight
+//!    finish, each recorded as usual, for at most `FIKO_DRAIN_SECS` (default 10 s);
+//!    requests still running then are cut off;
+//! 2. listens on the same address again, serving **only** `/api/v1/metrics` (anything
+//!    else answers 503 `shutting down`, so health probes fail), until one scrape has been
+//!    answered or `FIKO_FINAL_SCRAPE_SECS` (default 15 s, the generated scrape interval;
+//!    `0` skips this) have passed. That final scrape shows every request the process
+//!    finished: counters equal the requests completed, in-flight gauges are 0;
+//! 3. exits 0.
+//!
+//! A second SIGTERM or Ctrl-C skips what is left of both waits. Keep the orchestrator's
+//! grace period above drain + window (Kubernetes' default 30 s is). `tests/shutdown.rs`
+//! proves each step with the real binary. The job worker (`fiko-backend worker`) stops
+//! its workers and its metrics listener without a final-scrape window.
+//!
+//! # Configuration
+//!
+//! Environment variables of `fiko-backend serve`: see [`Config`]. Besides where the data
+//! lives (`BIND`, `DATA_DIR`, `DATABASE_URL`, `REDIS_URL`, `INSTAGRAM_BASE_URL`,
+//! `INSTAGRAM_ACCESS_TOKEN`, `INSTANCE_NAME`): `DATABASE_ACQUIRE_TIMEOUT_SECS`,
+//! `FIKO_DRAIN_SECS`, `FIKO_FINAL_SCRAPE_SECS` and `AI_PROVIDER_LATENCY_MS` (a slow model,
+//! to watch requests in flight).
+//!
 //! ```
 //! use fiko_backend::{App, Config};
 //!
