@@ -61,6 +61,12 @@ impl std::fmt::Debug for Cache {
 }
 
 /// Opens a Redis connection manager (reconnects by itself), bounded in time.
+///
+/// A lost connection is re-established by the next command, with no retry inside that
+/// command: every command waiting on a reconnection waits for all of its attempts and
+/// their backoff, so with even one retry each cache operation took 0.2–0.6 s while Redis
+/// was down (`tests/faults.rs` measured 41 requests served in 4 s, against about 1 900 in
+/// 4 s, slowest 6 ms, without). A cache that is away is a miss, at once.
 pub async fn connect_redis(url: &str) -> Result<ConnectionManager, CacheError> {
     let failed = |reason: String| CacheError {
         url: url.to_owned(),
@@ -70,7 +76,7 @@ pub async fn connect_redis(url: &str) -> Result<ConnectionManager, CacheError> {
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(2)))
-        .set_number_of_retries(1);
+        .set_number_of_retries(0);
     match tokio::time::timeout(
         CONNECT_TIMEOUT,
         client.get_connection_manager_with_config(config),

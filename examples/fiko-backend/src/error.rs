@@ -46,20 +46,34 @@ impl ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
-    /// 503 when the database is unreachable (no pool connection within the acquire
-    /// timeout, the connection failed, the pool is closed): the request may succeed once
+    /// 503 when the database is unavailable (no pool connection within the acquire
+    /// timeout, the connection failed, the pool is closed, or the server says it is
+    /// shutting down, crashed or has no connection left): the request may succeed once
     /// it is back. 500 for anything else.
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => {
-                eprintln!("fiko-backend: database unavailable: {error}");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-            }
-            error => Self::internal(format_args!("database: {error}")),
+        if database_unavailable(&error) {
+            eprintln!("fiko-backend: database unavailable: {error}");
+            return Self::new(StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
         }
+        Self::internal(format_args!("database: {error}"))
+    }
+}
+
+/// Whether `error` means that the database is away rather than that the query is wrong.
+fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        // SQLSTATE class 08: connection exception; class 57: operator intervention
+        // (57P01 admin shutdown, 57P02 crash shutdown — "terminating connection due to
+        // unexpected postmaster exit" —, 57P03 cannot connect now); 53300: too many
+        // connections. (SQLite's numeric codes are never 5 characters long.)
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            code.len() == 5 && (code.starts_with("08") || code.starts_with("57") || code == "53300")
+        }),
+        _ => false,
     }
 }
 
@@ -75,3 +89,26 @@ impl IntoResponse for ApiError {
 
 /// The result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_503_a_wrong_query_500() {
+        for error in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        ] {
+            assert_eq!(
+                ApiError::from(error).status,
+                StatusCode::SERVICE_UNAVAILABLE
+            );
+        }
+        assert_eq!(
+            ApiError::from(sqlx::Error::RowNotFound).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}

@@ -19,8 +19,9 @@
 //!
 //! The application keeps serving what it can. Without Redis, every cache lookup is a miss
 //! (counted in `fiko_cache_misses_total` and `fiko_cache_errors_total`, the failed
-//! commands in `fiko_redis_errors_total{kind="io"}`) and is answered from PostgreSQL;
-//! Redis commands time out after 2 s at worst. Without PostgreSQL, what the Redis cache
+//! commands in `fiko_redis_errors_total{kind="io"}`) and is answered from PostgreSQL:
+//! a refused connection fails at once (the next command reconnects), a Redis that stopped
+//! answering costs at most its 2 s response timeout. Without PostgreSQL, what the Redis cache
 //! holds (sessions, profiles) is still served, and a request that needs the database
 //! answers **503** `database unavailable` within the pool's acquire timeout
 //! (`DATABASE_ACQUIRE_TIMEOUT_SECS`, default 3 s), counted in

@@ -27,6 +27,9 @@ const HEALTH: &str = "/api/v1/metrics/health";
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// No request, during any outage, may take longer than this.
 const REQUEST_BOUND: Duration = Duration::from_millis(2500);
+/// While only Redis is down, no request may take longer than this: a refused connection
+/// fails at once and the value comes from PostgreSQL.
+const REDIS_DOWN_BOUND: Duration = Duration::from_millis(500);
 /// Concurrent client loops.
 const CLIENTS: usize = 4;
 const WHOLE_TEST_BOUND: Duration = Duration::from_secs(90);
@@ -407,7 +410,8 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
     assert_eq!(
         during.count(WORKFLOWS, |s| s == 503 || (200..300).contains(&s)),
         during.total(WORKFLOWS),
-        "postgres down: workflows fail with a clean 503 (or succeeded before the kill): {during:?}"
+        "postgres down: workflows fail with a clean 503 (or succeeded before the kill): {during:?}\n{}",
+        app.log()
     );
     assert!(during.count(WORKFLOWS, |s| s == 503) > 0, "{during:?}");
     assert!(
@@ -515,7 +519,7 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
         );
     }
     assert!(
-        during.slowest() < REQUEST_BOUND,
+        during.slowest() < REDIS_DOWN_BOUND,
         "redis down: slowest request {:?}: {during:?}",
         during.slowest()
     );
@@ -614,7 +618,8 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
         assert_eq!(
             during.count(route, |s| s == 503 || (200..300).contains(&s)),
             during.total(route),
-            "both down: {during:?}"
+            "both down: {during:?}\n{}",
+            app.log()
         );
         assert!(server_errors(&after_both, route) > server_errors(&before_both, route));
     }
