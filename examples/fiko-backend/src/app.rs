@@ -226,8 +226,7 @@ impl App {
         auth::spawn_session_gauge(&state, Duration::from_secs(2));
         let db = state.db.clone();
         let cache = state.cache.clone();
-        let endpoints = MetricsEndpoints::new(registry.clone())
-            .version(env!("CARGO_PKG_VERSION"))
+        let endpoints = metrics_endpoints(&registry)
             .health_check("database", Duration::from_secs(2), move || {
                 let db = db.clone();
                 async move { db.ping().await }
@@ -238,9 +237,7 @@ impl App {
             });
         // During the final-scrape window of a graceful shutdown only the metrics are
         // served, from the same registry.
-        let final_router = MetricsEndpoints::new(registry.clone())
-            .version(env!("CARGO_PKG_VERSION"))
-            .into_router::<()>();
+        let final_router = metrics_endpoints(&registry).into_router::<()>();
         let router = Router::new()
             .route("/api/v1/auth/register", post(auth::register))
             .route("/api/v1/auth/login", post(auth::login))
@@ -402,6 +399,12 @@ impl App {
         let _ = tokio::time::timeout(FINAL_RESPONSE_TIMEOUT, final_server).await;
         Ok(())
     }
+}
+
+/// The metrics endpoint's settings, the same for the running application and for its
+/// final-scrape window (so protecting one protects the other).
+fn metrics_endpoints(registry: &Arc<Registry>) -> MetricsEndpoints {
+    MetricsEndpoints::new(registry.clone()).version(env!("CARGO_PKG_VERSION"))
 }
 
 /// How long the final scrape's response may take to be sent once it was produced.
