@@ -91,26 +91,6 @@ mod open_label {
         bencher.bench_local(|| family.get_or_create(black_box(&id)).inc());
     }
 
-    /// The same lookup in a family full to its limit (1,000 series, overflow folding):
-    /// the limit costs a series that exists nothing.
-    #[divan::bench]
-    fn fiko_metrics_existing_value_at_limit(bencher: Bencher) {
-        let family = Family::<Id, Counter>::new(Default::default(), 1_000);
-        for i in 0..1_000 {
-            family.get_or_create(&Id {
-                id: format!("customer-{i}"),
-            });
-        }
-        family.get_or_create(&Id {
-            id: "past-the-limit".to_owned(),
-        });
-        assert!(family.folded() > 0, "the family is full");
-        let id = Id {
-            id: "customer-42".to_owned(),
-        };
-        bencher.bench_local(|| family.get_or_create(black_box(&id)).inc());
-    }
-
     #[divan::bench]
     fn fiko_metrics_new_value(bencher: Bencher) {
         let family = Family::<Id, Counter>::new(Default::default(), usize::MAX);

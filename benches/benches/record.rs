@@ -260,3 +260,56 @@ mod contended_same_series {
         });
     }
 }
+
+/// Look up an open-label series that exists (one label, a 11-byte value), in a fresh family
+/// and in one full to its limit (1,000 series, folding new values), and a value folded into
+/// the overflow series: the limit costs existing series nothing.
+mod open_label_lookup {
+    use super::*;
+    use fiko_benches::fiko::Id;
+    use fiko_metrics::{Counter, Family};
+
+    fn family(full: bool) -> Family<Id, Counter> {
+        let family = Family::<Id, Counter>::new(Default::default(), 1_000);
+        let existing = if full { 1_000 } else { 1 };
+        for i in 0..existing {
+            family.get_or_create(&Id {
+                id: format!("customer-{i}"),
+            });
+        }
+        if full {
+            family.get_or_create(&Id {
+                id: "past-the-limit".to_owned(),
+            });
+            assert!(family.folded() > 0, "the family is full");
+        }
+        family
+    }
+
+    #[divan::bench]
+    fn existing_value(bencher: Bencher) {
+        let family = family(false);
+        let id = Id {
+            id: "customer-0".to_owned(),
+        };
+        bencher.bench(|| family.get_or_create(black_box(&id)).inc());
+    }
+
+    #[divan::bench]
+    fn existing_value_at_limit(bencher: Bencher) {
+        let family = family(true);
+        let id = Id {
+            id: "customer-42".to_owned(),
+        };
+        bencher.bench(|| family.get_or_create(black_box(&id)).inc());
+    }
+
+    #[divan::bench]
+    fn folded_value_at_limit(bencher: Bencher) {
+        let family = family(true);
+        let id = Id {
+            id: "customer-x1".to_owned(),
+        };
+        bencher.bench(|| family.get_or_create(black_box(&id)).inc());
+    }
+}
