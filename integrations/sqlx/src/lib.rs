@@ -23,7 +23,7 @@
 //!   scrape time.
 //! - An executor wrapper sees every query with its SQL text and its outcome, and costs one
 //!   look at the SQL's first keyword and a few atomic updates per query: 0.1 to 0.7 µs on
-//!   top of an 18 to 20 µs in-memory SQLite point query in `examples/overhead.rs` runs
+//!   top of an 18 to 20 µs in-memory SQLite point query in `examples/sqlx_overhead.rs` runs
 //!   (about as much as the run-to-run noise), less than 4 % even on that fastest of
 //!   queries.
 //!

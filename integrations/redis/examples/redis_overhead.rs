@@ -1,6 +1,6 @@
 //! Measures what instrumentation costs: the same GETs on a raw multiplexed connection and
 //! on an `Instrumented` one, against a real redis-server, plus the in-process recording
-//! cost alone. Run: `cargo run --release -p fiko-metrics-redis --example overhead`.
+//! cost alone. Run: `cargo run --release -p fiko-metrics-redis --example redis_overhead`.
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! What recording costs per task: `cargo run --release -p fiko-metrics-jobs --example overhead`.
+//! What recording costs per task: `cargo run --release -p fiko-metrics-jobs --example jobs_overhead`.
 //!
 //! Times a no-op task service with and without [`JobMetricsLayer`], and the
 //! framework-neutral `start_task` / `succeeded` pair.

@@ -1,7 +1,7 @@
 //! Measures what the instrumentation adds to a query: the same `SELECT` on an in-memory
 //! SQLite, through a plain pool and through an instrumented one, alternated, best of five.
 //!
-//! `cargo run --release -p fiko-metrics-sqlx --example overhead`
+//! `cargo run --release -p fiko-metrics-sqlx --example sqlx_overhead`
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
