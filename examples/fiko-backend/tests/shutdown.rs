@@ -99,6 +99,24 @@ async fn sign_in(client: &reqwest::Client, base: &str) -> String {
 }
 
 /// Whether a TCP connection to the port is refused right now.
+/// Starts an AI request that outlasts the drain (the provider is slowed) and gives it
+/// 300 ms to reach the handler.
+async fn slow_request(
+    client: &reqwest::Client,
+    base: &str,
+    token: String,
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    let request = client
+        .post(format!("{base}{AI}"))
+        .header("content-type", "application/json")
+        .bearer_auth(token)
+        .body(json!({"model": "local-small", "prompt": "too slow"}).to_string())
+        .send();
+    let request = tokio::spawn(request);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    request
+}
+
 fn refused(port: u16) -> bool {
     match TcpStream::connect_timeout(
         &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
@@ -299,19 +317,7 @@ async fn requests_outlasting_the_drain_bound_are_cut_off_and_the_process_still_e
     let base = server.base.clone();
     let client = client();
     let token = sign_in(&client, &base).await;
-    let request = {
-        let (client, base) = (client.clone(), base.clone());
-        tokio::spawn(async move {
-            client
-                .post(format!("{base}{AI}"))
-                .header("content-type", "application/json")
-                .bearer_auth(token)
-                .body(json!({"model": "local-small", "prompt": "too slow"}).to_string())
-                .send()
-                .await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let request = slow_request(&client, &base, token).await;
     let signalled = Instant::now();
     server.proc.terminate();
     let status = tokio::task::block_in_place(|| server.proc.wait_exit(Duration::from_secs(3)));
@@ -350,19 +356,7 @@ async fn a_second_sigterm_skips_what_is_left_of_the_drain_and_the_window() {
     let base = server.base.clone();
     let client = client();
     let token = sign_in(&client, &base).await;
-    let request = {
-        let (client, base) = (client.clone(), base.clone());
-        tokio::spawn(async move {
-            client
-                .post(format!("{base}{AI}"))
-                .header("content-type", "application/json")
-                .bearer_auth(token)
-                .body(json!({"model": "local-small", "prompt": "too slow"}).to_string())
-                .send()
-                .await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let request = slow_request(&client, &base, token).await;
     let signalled = Instant::now();
     server.proc.terminate();
     let deadline = Instant::now() + Duration::from_secs(1);
