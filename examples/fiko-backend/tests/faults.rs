@@ -261,6 +261,27 @@ impl Harness {
 }
 
 /// Successful queries: every query counted minus the failed ones.
+/// After a restart (and health back): lets the load settle for 0.5 s, then runs it for 2 s
+/// more, asserting every route was requested and answered 2xx all along; returns the
+/// scrapes from the start and the end of those 2 s.
+async fn recovery(h: &Harness, load: &Load, what: &str) -> (String, String) {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = load.take();
+    let recovered = h.scrape().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = load.take();
+    let later = h.scrape().await;
+    for route in [ME, AI, WORKFLOWS] {
+        assert!(after.total(route) > 0, "{what}: {after:?}");
+        assert_eq!(
+            after.count(route, |s| (200..300).contains(&s)),
+            after.total(route),
+            "{what}: {after:?}"
+        );
+    }
+    (recovered, later)
+}
+
 fn ok_queries(text: &str, query: &str) -> f64 {
     sum(text, "fiko_db_queries_total", &[("query", query)])
         - sum(text, "fiko_db_query_errors_total", &[("query", query)])
@@ -458,20 +479,7 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
     let phase = Instant::now();
     tokio::task::block_in_place(|| postgres.restart()).unwrap();
     let healthy_after = h.wait_healthy(Duration::from_secs(15)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let _ = load.take();
-    let recovered = h.scrape().await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = load.take();
-    let later = h.scrape().await;
-    for route in [ME, AI, WORKFLOWS] {
-        assert!(after.total(route) > 0, "{after:?}");
-        assert_eq!(
-            after.count(route, |s| (200..300).contains(&s)),
-            after.total(route),
-            "after postgres restart: {after:?}"
-        );
-    }
+    let (recovered, later) = recovery(&h, &load, "after postgres restart").await;
     assert_eq!(
         sum(&later, "fiko_db_query_errors_total", &[]),
         sum(&recovered, "fiko_db_query_errors_total", &[]),
@@ -580,19 +588,7 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
     let phase = Instant::now();
     tokio::task::block_in_place(|| redis.restart()).unwrap();
     let healthy_after = h.wait_healthy(Duration::from_secs(15)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let _ = load.take();
-    let recovered = h.scrape().await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = load.take();
-    let later = h.scrape().await;
-    for route in [ME, AI, WORKFLOWS] {
-        assert_eq!(
-            after.count(route, |s| (200..300).contains(&s)),
-            after.total(route),
-            "after redis restart: {after:?}"
-        );
-    }
+    let (recovered, later) = recovery(&h, &load, "after redis restart").await;
     assert_eq!(redis_errors(&later), redis_errors(&recovered));
     assert_eq!(cache_errors(&later), cache_errors(&recovered));
     assert!(
@@ -637,20 +633,10 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
     })
     .unwrap();
     h.wait_healthy(Duration::from_secs(15)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let _ = load.take();
-    let recovered = h.scrape().await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let last = load.stop().await;
-    let later = h.scrape().await;
     // Sessions were only in the lost Redis cache and in PostgreSQL, which kept them.
+    let (recovered, later) = recovery(&h, &load, "after both restarts").await;
+    load.stop().await;
     for route in [ME, AI, WORKFLOWS] {
-        assert!(last.total(route) > 0, "{last:?}");
-        assert_eq!(
-            last.count(route, |s| (200..300).contains(&s)),
-            last.total(route),
-            "after both restarts: {last:?}"
-        );
         assert_eq!(
             server_errors(&later, route),
             server_errors(&recovered, route)
