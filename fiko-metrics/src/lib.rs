@@ -71,7 +71,9 @@
 //!
 //! A [`Family`] whose labels are all closed enums records with an index computation and
 //! one relaxed atomic add. Open labels take a read lock on a map and are bounded by a
-//! per-metric series limit (see [`family`]).
+//! per-metric series limit (see [`family`]). Code that records into the same series again
+//! and again (a middleware, per route) can look it up once: [`Family::series_id`] gives a
+//! [`SeriesId`], and [`Family::series`] finds the series again with no hashing or lock.
 //!
 //! # Functions
 //!
