@@ -56,7 +56,7 @@ pub struct Config {
     pub instance: String,
     /// How long a query waits for a pool connection before it fails with a pool timeout
     /// (`DATABASE_ACQUIRE_TIMEOUT_SECS`, default 3; decimals allowed). While the database
-    /// is down, this bounds how long a request needing it waits before its 500.
+    /// is down, this bounds how long a request needing it waits before its 503.
     pub db_acquire_timeout: Duration,
     /// Extra latency of every answer of the local AI provider (`AI_PROVIDER_LATENCY_MS`,
     /// default 0, below [`MODEL_TIMEOUT`](crate::ai::MODEL_TIMEOUT)): a slow model, e.g. to
