@@ -144,7 +144,10 @@ impl Histogram {
         if let Some(count) = self.counts.get(slot) {
             count.fetch_add(1, Ordering::Relaxed);
         }
-        crate::atomic_f64::add(&self.sum_bits, value);
+        // Zero, common for sizes (an empty body), leaves the sum as it is: skip its CAS loop.
+        if value != 0.0 {
+            crate::atomic_f64::add(&self.sum_bits, value);
+        }
     }
 
     /// Records the seconds elapsed since `start`.
