@@ -210,7 +210,9 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         for (index, series) in self.dense.iter().enumerate() {
             series.visit(Labels::Source(&DenseLabels::<L>::new(index)), visitor)?;
         }
-        if L::DENSE.is_some() {
+        // A closed family has open series only if a hand-written `LabelValue` reported an
+        // index outside its values (see `series_id`); those are shown like open ones.
+        if L::DENSE.is_some() && self.open.count() == 0 {
             return Ok(());
         }
         for (_, (key, series)) in self.open.iter() {

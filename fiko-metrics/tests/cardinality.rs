@@ -174,4 +174,25 @@ fn a_closed_label_with_an_index_out_of_range_is_recorded_without_panicking() {
     // It lands in a series of its own, named by its text; the dense series stay untouched.
     assert_eq!(family.get_or_create(&labels).get(), 2);
     assert_eq!(family.len(), 4 + 1);
+
+    // And a scrape shows it.
+    let registry = Registry::new();
+    let set = LiarSet::register(&registry).expect("registers");
+    set.calls.get_or_create(&labels).inc();
+    let text = registry.encode(Format::Prometheus);
+    assert!(
+        text.contains(r#"app_calls_total{kind="write",liar="liar"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"app_calls_total{kind="read",liar="a"} 0"#),
+        "{text}"
+    );
+}
+
+#[derive(MetricSet)]
+#[metric_set(namespace = "app")]
+struct LiarSet {
+    /// Calls by a label that breaks its trait's rules.
+    calls: Family<LiarLabels, Counter>,
 }
