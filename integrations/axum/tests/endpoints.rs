@@ -295,12 +295,9 @@ impl JsonValue for reqwest::Response {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_token_and_allow_list() {
     let token = "t0k3n-with-enough-entropy";
-    let with_token = Server::start(
-        MetricsEndpoints::new(fixed_registry())
-            .bearer_token(token)
-            .into_router(),
-    )
-    .await;
+    // `with_token` serves a clone of this configuration: the clone keeps the token.
+    let protected = MetricsEndpoints::new(fixed_registry()).bearer_token(token);
+    let with_token = Server::start(protected.clone().into_router()).await;
     let elsewhere: Network = "10.0.0.0/8".parse().expect("network");
     let other_network = Server::start(
         MetricsEndpoints::new(fixed_registry())
@@ -308,13 +305,7 @@ async fn bearer_token_and_allow_list() {
             .into_router(),
     )
     .await;
-    let loopback = Server::start(
-        MetricsEndpoints::new(fixed_registry())
-            .allow_loopback()
-            .bearer_token(token)
-            .into_router(),
-    )
-    .await;
+    let loopback = Server::start(protected.allow_loopback().into_router()).await;
     let no_peer_address = Server::start_without_connect_info(
         MetricsEndpoints::new(fixed_registry())
             .allow_loopback()

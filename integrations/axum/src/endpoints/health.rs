@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
 /// One named check the application registered.
+#[derive(Clone)]
 pub(crate) struct HealthCheck {
     pub(crate) name: String,
     timeout: Duration,

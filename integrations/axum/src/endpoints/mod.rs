@@ -56,6 +56,9 @@ pub const DEFAULT_HEALTH_PATH: &str = "/api/v1/metrics/health";
 ///         .into_router(),
 /// );
 /// ```
+///
+/// A clone keeps every setting, e.g. to serve the same endpoints on a second listener.
+#[derive(Clone)]
 pub struct MetricsEndpoints {
     registry: RegistryHandle,
     metrics_path: String,
