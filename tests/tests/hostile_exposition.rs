@@ -259,52 +259,108 @@ proptest! {
 
     #[test]
     fn hostile_exposition_is_valid_and_parses_back(families in prop::collection::vec(family(), 1..5)) {
-        let registry = register(families.clone());
+        check(families)?;
+    }
+}
 
-        let text = registry.encode(Format::Prometheus);
-        let (ok, report) = promtool(&["check", "metrics"], Some(&text));
-        // promtool's only complaint may be its lint about an empty HELP text (the derive
-        // refuses metrics without a doc comment; a hand-written collector may have one).
-        let only_empty_help = report.lines().filter(|line| !line.trim().is_empty()).all(|line| {
+/// A text without anything but blanks is an empty HELP (the format skips the blanks before
+/// it): only promtool's lint, as for a truly empty one.
+#[test]
+fn blank_help_is_only_the_empty_help_lint() {
+    let blank = Family {
+        help: " \t ".to_owned(),
+        kind: MetricKind::Counter,
+        series: vec![(String::new(), vec![0.0])],
+    };
+    if let Err(error) = check(vec![blank]) {
+        panic!("{error}");
+    }
+}
+
+/// The output passes `promtool check metrics` and parses back, through Prometheus' own
+/// OpenMetrics parser, to what was recorded.
+fn check(families: Vec<Family>) -> Result<(), TestCaseError> {
+    let registry = register(families.clone());
+
+    let text = registry.encode(Format::Prometheus);
+    let (ok, report) = promtool(&["check", "metrics"], Some(&text));
+    // promtool's only complaint may be its lint about an empty HELP text (the derive
+    // refuses metrics without a doc comment; a hand-written collector may have one).
+    // The text format skips the blanks before a HELP text, so spaces and tabs alone
+    // read as empty too.
+    let only_empty_help = report
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .all(|line| {
             line.split_once(' ').is_some_and(|(name, problem)| {
                 problem == "no help text"
                     && families.iter().enumerate().any(|(i, f)| {
-                        f.help.is_empty() && name.trim_end_matches("_total") == format!("hostile_{i}")
+                        f.help.trim_matches([' ', '\t']).is_empty()
+                            && name.trim_end_matches("_total") == format!("hostile_{i}")
                     })
             })
         });
-        prop_assert!(ok || only_empty_help, "promtool check metrics: {report}\n{text}");
+    prop_assert!(
+        ok || only_empty_help,
+        "promtool check metrics: {report}\n{text}"
+    );
 
-        // Prometheus' own OpenMetrics parser, through promtool's block import (which needs
-        // a timestamp on every sample).
-        let open = registry.encode(Format::OpenMetrics);
-        let stamped: String = open
-            .lines()
-            .map(|line| if line.starts_with('#') { format!("{line}\n") } else { format!("{line} 1\n") })
-            .collect();
-        let dir = std::env::temp_dir().join(format!("fiko-hostile-{}-{}", std::process::id(), rand_suffix()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let input = dir.join("input.om");
-        std::fs::write(&input, &stamped).expect("writes");
-        let blocks = dir.join("blocks");
-        let (ok, report) = promtool(
-            &["tsdb", "create-blocks-from", "openmetrics", input.to_str().expect("utf-8"), blocks.to_str().expect("utf-8")],
-            None,
+    // Prometheus' own OpenMetrics parser, through promtool's block import (which needs
+    // a timestamp on every sample).
+    let open = registry.encode(Format::OpenMetrics);
+    let stamped: String = open
+        .lines()
+        .map(|line| {
+            if line.starts_with('#') {
+                format!("{line}\n")
+            } else {
+                format!("{line} 1\n")
+            }
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!(
+        "fiko-hostile-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let input = dir.join("input.om");
+    std::fs::write(&input, &stamped).expect("writes");
+    let blocks = dir.join("blocks");
+    let (ok, report) = promtool(
+        &[
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            input.to_str().expect("utf-8"),
+            blocks.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    prop_assert!(
+        ok,
+        "promtool create-blocks-from openmetrics: {report}\n{stamped}"
+    );
+    // `tsdb dump` opens the directory as a database, which needs a WAL folder.
+    std::fs::create_dir_all(blocks.join("wal")).expect("wal dir");
+    let (ok, dump) = promtool(&["tsdb", "dump", blocks.to_str().expect("utf-8")], None);
+    let _ = std::fs::remove_dir_all(&dir);
+    prop_assert!(ok, "promtool tsdb dump: {dump}");
+
+    let parsed = parse_dump(&dump);
+    let wanted = expected(&families);
+    prop_assert_eq!(
+        parsed.keys().collect::<BTreeSet<_>>(),
+        wanted.keys().collect::<BTreeSet<_>>()
+    );
+    for (key, value) in &wanted {
+        prop_assert!(
+            same(parsed[key], *value),
+            "{key:?}: parsed {} != recorded {value}",
+            parsed[key]
         );
-        prop_assert!(ok, "promtool create-blocks-from openmetrics: {report}\n{stamped}");
-        // `tsdb dump` opens the directory as a database, which needs a WAL folder.
-        std::fs::create_dir_all(blocks.join("wal")).expect("wal dir");
-        let (ok, dump) = promtool(&["tsdb", "dump", blocks.to_str().expect("utf-8")], None);
-        let _ = std::fs::remove_dir_all(&dir);
-        prop_assert!(ok, "promtool tsdb dump: {dump}");
-
-        let parsed = parse_dump(&dump);
-        let wanted = expected(&families);
-        prop_assert_eq!(parsed.keys().collect::<BTreeSet<_>>(), wanted.keys().collect::<BTreeSet<_>>());
-        for (key, value) in &wanted {
-            prop_assert!(same(parsed[key], *value), "{key:?}: parsed {} != recorded {value}", parsed[key]);
-        }
     }
+    Ok(())
 }
 
 fn rand_suffix() -> u64 {
