@@ -117,6 +117,32 @@ async fn slow_request(
     request
 }
 
+/// Waits until new connections to `port` are refused, at most `within`.
+async fn until_refused(port: u16, within: Duration) {
+    let deadline = Instant::now() + within;
+    while !refused(port) {
+        assert!(
+            Instant::now() < deadline,
+            "connections still accepted {within:?} after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits at most `within` for the process to exit, asserts it exited 0, and returns how
+/// long after `signalled` it did.
+fn exits_with_0(server: &mut Server, within: Duration, signalled: Instant) -> Duration {
+    let status = tokio::task::block_in_place(|| server.proc.wait_exit(within));
+    let exited_after = signalled.elapsed();
+    assert_eq!(
+        status.map(|s| s.code()),
+        Some(Some(0)),
+        "{}",
+        server.proc.log()
+    );
+    exited_after
+}
+
 fn refused(port: u16) -> bool {
     match TcpStream::connect_timeout(
         &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
@@ -180,14 +206,7 @@ async fn sigterm_drains_requests_in_flight_and_the_final_scrape_shows_every_one(
     let signalled = Instant::now();
     server.proc.terminate();
     // New connections are refused while the requests drain.
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while !refused(server.port) {
-        assert!(
-            Instant::now() < deadline,
-            "connections still accepted 1 s after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_refused(server.port, Duration::from_secs(1)).await;
     let refused_after = signalled.elapsed();
     assert!(
         client.get(format!("{base}{HEALTH}")).send().await.is_err(),
@@ -251,14 +270,7 @@ async fn sigterm_drains_requests_in_flight_and_the_final_scrape_shows_every_one(
     );
 
     // One scrape ends the 60 s window: the process exits 0 right away.
-    let status = tokio::task::block_in_place(|| server.proc.wait_exit(Duration::from_secs(5)));
-    let exited_after = signalled.elapsed();
-    assert_eq!(
-        status.map(|s| s.code()),
-        Some(Some(0)),
-        "{}",
-        server.proc.log()
-    );
+    let exited_after = exits_with_0(&mut server, Duration::from_secs(5), signalled);
     let log = server.proc.log();
     assert!(log.contains("final scrape served"), "{log}");
     eprintln!(
@@ -287,14 +299,7 @@ async fn without_a_scrape_the_window_closes_and_only_the_metrics_answer_meanwhil
     };
     assert_eq!(health.status(), 503);
     assert_eq!(health.text().await.unwrap(), "shutting down\n");
-    let status = tokio::task::block_in_place(|| server.proc.wait_exit(Duration::from_secs(5)));
-    let exited_after = signalled.elapsed();
-    assert_eq!(
-        status.map(|s| s.code()),
-        Some(Some(0)),
-        "{}",
-        server.proc.log()
-    );
+    let exited_after = exits_with_0(&mut server, Duration::from_secs(5), signalled);
     assert!(
         exited_after >= Duration::from_millis(1500),
         "left before the window ended: {exited_after:?}"
@@ -320,14 +325,7 @@ async fn requests_outlasting_the_drain_bound_are_cut_off_and_the_process_still_e
     let request = slow_request(&client, &base, token).await;
     let signalled = Instant::now();
     server.proc.terminate();
-    let status = tokio::task::block_in_place(|| server.proc.wait_exit(Duration::from_secs(3)));
-    let exited_after = signalled.elapsed();
-    assert_eq!(
-        status.map(|s| s.code()),
-        Some(Some(0)),
-        "{}",
-        server.proc.log()
-    );
+    let exited_after = exits_with_0(&mut server, Duration::from_secs(3), signalled);
     assert!(
         exited_after >= Duration::from_millis(500) && exited_after < Duration::from_secs(2),
         "{exited_after:?}"
@@ -359,22 +357,11 @@ async fn a_second_sigterm_skips_what_is_left_of_the_drain_and_the_window() {
     let request = slow_request(&client, &base, token).await;
     let signalled = Instant::now();
     server.proc.terminate();
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while !refused(server.port) {
-        assert!(Instant::now() < deadline, "still accepting");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_refused(server.port, Duration::from_secs(1)).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(server.proc.exited().is_none(), "left before the drain");
     server.proc.terminate();
-    let status = tokio::task::block_in_place(|| server.proc.wait_exit(Duration::from_secs(3)));
-    let exited_after = signalled.elapsed();
-    assert_eq!(
-        status.map(|s| s.code()),
-        Some(Some(0)),
-        "{}",
-        server.proc.log()
-    );
+    let exited_after = exits_with_0(&mut server, Duration::from_secs(3), signalled);
     assert!(exited_after < Duration::from_secs(2), "{exited_after:?}");
     assert!(request.await.unwrap().is_err());
     assert!(
