@@ -80,6 +80,18 @@ impl Seen {
     fn slowest(&self) -> Duration {
         self.slowest.values().copied().max().unwrap_or_default()
     }
+
+    /// Asserts that every route was requested and every request answered 2xx.
+    fn assert_all_served(&self, what: &str) {
+        for route in [ME, AI, WORKFLOWS] {
+            assert!(self.total(route) > 0, "{what}: {self:?}");
+            assert_eq!(
+                self.count(route, |s| (200..300).contains(&s)),
+                self.total(route),
+                "{what}: {route}: {self:?}"
+            );
+        }
+    }
 }
 
 /// `CLIENTS` loops sending `GET me` (served from the Redis cache or PostgreSQL), an AI
@@ -260,7 +272,6 @@ impl Harness {
     }
 }
 
-/// Successful queries: every query counted minus the failed ones.
 /// After a restart (and health back): lets the load settle for 0.5 s, then runs it for 2 s
 /// more, asserting every route was requested and answered 2xx all along; returns the
 /// scrapes from the start and the end of those 2 s.
@@ -271,17 +282,11 @@ async fn recovery(h: &Harness, load: &Load, what: &str) -> (String, String) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = load.take();
     let later = h.scrape().await;
-    for route in [ME, AI, WORKFLOWS] {
-        assert!(after.total(route) > 0, "{what}: {after:?}");
-        assert_eq!(
-            after.count(route, |s| (200..300).contains(&s)),
-            after.total(route),
-            "{what}: {after:?}"
-        );
-    }
+    after.assert_all_served(what);
     (recovered, later)
 }
 
+/// Successful queries: every query counted minus the failed ones.
 fn ok_queries(text: &str, query: &str) -> f64 {
     sum(text, "fiko_db_queries_total", &[("query", query)])
         - sum(text, "fiko_db_query_errors_total", &[("query", query)])
@@ -401,14 +406,7 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let baseline = load.take();
     let before_pg = h.scrape().await;
-    for route in [ME, AI, WORKFLOWS] {
-        assert!(baseline.total(route) > 0, "{baseline:?}");
-        assert_eq!(
-            baseline.count(route, |s| (200..300).contains(&s)),
-            baseline.total(route),
-            "baseline: {baseline:?}"
-        );
-    }
+    baseline.assert_all_served("baseline");
     h.mark("baseline load", phase);
 
     // PostgreSQL killed: sessions and profiles still come from Redis, workflow creations
@@ -514,13 +512,8 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
     let during = load.take();
     let after_redis = h.scrape().await;
     check_outage_probes("redis down", &probes, &["cache"], &["database"]);
+    during.assert_all_served("redis down: served from PostgreSQL");
     for route in [ME, AI, WORKFLOWS] {
-        assert!(during.total(route) > 0, "{during:?}");
-        assert_eq!(
-            during.count(route, |s| (200..300).contains(&s)),
-            during.total(route),
-            "redis down: {route} is served from PostgreSQL: {during:?}"
-        );
         assert_eq!(
             server_errors(&after_redis, route),
             server_errors(&before_redis, route)
