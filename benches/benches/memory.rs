@@ -62,10 +62,7 @@ mod counter_18_series_create {
 
     #[divan::bench]
     fn prometheus() -> usize {
-        let opts = prometheus::Opts::new("errors", "Request errors.");
-        let Ok(vec) = prometheus::IntCounterVec::new(opts, &["route", "kind"]) else {
-            return 0;
-        };
+        let vec = fiko_benches::prometheus_errors();
         for route in ROUTES {
             for kind in KINDS {
                 vec.with_label_values(&[route, kind]).inc();

@@ -1,5 +1,5 @@
-//! Recording: counter increments and histogram observations, single-threaded and with two
-//! threads contending on one series. Run with `cargo bench -p fiko-benches --bench record`.
+//! Recording: counter increments and histogram observations, and open-label lookups. Run
+//! with `cargo bench -p fiko-benches --bench record`.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,10 +89,7 @@ mod counter_inc_2_labels {
 
     #[divan::bench]
     fn prometheus(bencher: Bencher) {
-        let opts = prometheus::Opts::new("errors", "Request errors.");
-        let Ok(vec) = prometheus::IntCounterVec::new(opts, &["route", "kind"]) else {
-            return;
-        };
+        let vec = fiko_benches::prometheus_errors();
         bencher.bench(|| {
             let (route, kind) = black_box(next_input());
             vec.with_label_values(&[ROUTES[route], KINDS[kind]]).inc();
@@ -191,72 +188,6 @@ mod histogram_observe_1_label {
             let (route, kind) = black_box(next_input());
             metrics::histogram!("latency_seconds", "route" => ROUTES[route])
                 .record(latency(route, kind));
-        });
-    }
-}
-
-/// Two threads incrementing the same labelled series.
-mod contended_same_series {
-    use super::*;
-
-    #[divan::bench(threads = [2])]
-    fn bare_atomic(bencher: Bencher) {
-        let cell = AtomicU64::new(0);
-        bencher.bench(|| cell.fetch_add(1, Ordering::Relaxed));
-    }
-
-    #[divan::bench(threads = [2])]
-    fn fiko_metrics(bencher: Bencher) {
-        use fiko_benches::fiko::{ErrorLabels, Kind, Metrics, Route};
-        use fiko_metrics::MetricSet;
-        let metrics = Metrics::new();
-        bencher.bench(|| {
-            metrics
-                .errors
-                .get_or_create(black_box(&ErrorLabels {
-                    route: Route::Users,
-                    kind: Kind::User,
-                }))
-                .inc();
-        });
-    }
-
-    #[divan::bench(threads = [2])]
-    fn measured(bencher: Bencher) {
-        use fiko_benches::measured_crate::{ErrorLabels, Kind, Route, errors};
-        let counters = errors();
-        bencher.bench(|| {
-            counters.inc(black_box(ErrorLabels {
-                route: Route::Users,
-                kind: Kind::User,
-            }))
-        });
-    }
-
-    #[divan::bench(threads = [2])]
-    fn prometheus_client(bencher: Bencher) {
-        use fiko_benches::prometheus_client_crate::{ErrorLabels, Kind, Route};
-        use prometheus_client::metrics::{counter::Counter, family::Family};
-        let family = Family::<ErrorLabels, Counter>::default();
-        bencher.bench(|| {
-            family
-                .get_or_create(black_box(&ErrorLabels {
-                    route: Route::Users,
-                    kind: Kind::User,
-                }))
-                .inc();
-        });
-    }
-
-    #[divan::bench(threads = [2])]
-    fn prometheus(bencher: Bencher) {
-        let opts = prometheus::Opts::new("errors", "Request errors.");
-        let Ok(vec) = prometheus::IntCounterVec::new(opts, &["route", "kind"]) else {
-            return;
-        };
-        bencher.bench(|| {
-            vec.with_label_values(black_box(&[ROUTES[0], KINDS[0]]))
-                .inc()
         });
     }
 }

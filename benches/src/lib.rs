@@ -280,6 +280,15 @@ pub mod measured_crate {
     }
 }
 
+/// The prometheus crate's counter of errors by `route` and `kind`: the labels as strings.
+pub fn prometheus_errors() -> prometheus::IntCounterVec {
+    let opts = prometheus::Opts::new("errors", "Request errors.");
+    match prometheus::IntCounterVec::new(opts, &["route", "kind"]) {
+        Ok(vec) => vec,
+        Err(error) => panic!("prometheus errors counter: {error}"),
+    }
+}
+
 /// Installs the `metrics` crate's Prometheus recorder once per process, as an application
 /// would, and hands back its handle for rendering.
 pub fn metrics_recorder() -> &'static metrics_exporter_prometheus::PrometheusHandle {
@@ -311,6 +320,12 @@ pub mod http {
         Router::new().route("/users/{id}", get(|| async { "a user" }))
     }
 
+    /// The same router with a layer that does nothing: `Router::layer` re-boxes every
+    /// route, so this is the floor any per-route middleware starts from.
+    pub fn noop_layer() -> Router {
+        bare().layer(tower::layer::util::Identity::new())
+    }
+
     /// The same router with fiko-metrics-axum's layer.
     pub fn fiko() -> Router {
         use fiko_metrics::MetricSet;
@@ -325,10 +340,11 @@ pub mod http {
         bare().layer(layer)
     }
 
-    /// The router for a layer name: `bare`, `fiko` or `axum-prometheus`.
+    /// The router for a layer name: `bare`, `noop-layer`, `fiko` or `axum-prometheus`.
     pub fn app(kind: &str) -> Option<Router> {
         match kind {
             "bare" => Some(bare()),
+            "noop-layer" => Some(noop_layer()),
             "fiko" => Some(fiko()),
             "axum-prometheus" => Some(axum_prometheus()),
             _ => None,

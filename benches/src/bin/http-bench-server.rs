@@ -1,4 +1,4 @@
-//! A server for the HTTP throughput benchmark: `http-bench-server <bare|fiko|axum-prometheus> <port>`
+//! A server for the HTTP throughput benchmark: `http-bench-server <bare|noop-layer|fiko|axum-prometheus> <port>`
 //! serves `GET /users/{id}` on 127.0.0.1 with the chosen metrics layer (or none).
 
 use std::process::ExitCode;
@@ -8,11 +8,13 @@ async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let (Some(kind), Some(port)) = (args.next(), args.next().and_then(|p| p.parse::<u16>().ok()))
     else {
-        eprintln!("usage: http-bench-server <bare|fiko|axum-prometheus> <port>");
+        eprintln!("usage: http-bench-server <bare|noop-layer|fiko|axum-prometheus> <port>");
         return ExitCode::from(2);
     };
     let Some(app) = fiko_benches::http::app(&kind) else {
-        eprintln!("http-bench-server: unknown layer `{kind}` (bare, fiko, axum-prometheus)");
+        eprintln!(
+            "http-bench-server: unknown layer `{kind}` (bare, noop-layer, fiko, axum-prometheus)"
+        );
         return ExitCode::from(2);
     };
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {

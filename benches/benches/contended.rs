@@ -1,0 +1,116 @@
+//! Two threads contending on one series. Run with
+//! `cargo bench -p fiko-benches --bench contended`.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use divan::Bencher;
+use fiko_benches::{KINDS, ROUTES};
+
+fn main() {
+    // One iteration is 2 × `PER_THREAD` increments, long enough to time on its own.
+    divan::Divan::from_args()
+        .sample_count(40)
+        .sample_size(1)
+        .run_benches();
+}
+
+/// Two threads incrementing the same labelled series: each iteration starts two threads
+/// together (a barrier) and times them until both have done [`PER_THREAD`] increments, so
+/// the increments really overlap. Thread start-up is the same for every crate, and
+/// `bare_atomic` shows how much of the time it is.
+mod contended_same_series {
+    use super::*;
+    use std::sync::Barrier;
+
+    /// Increments per thread and iteration.
+    const PER_THREAD: usize = 2_000_000;
+
+    fn contend(increment: impl Fn() + Sync) {
+        let start = Barrier::new(2);
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    start.wait();
+                    for _ in 0..PER_THREAD {
+                        increment();
+                    }
+                });
+            }
+        });
+    }
+
+    /// A cache line of its own, as a metric's series has (nothing else written beside it).
+    #[repr(align(128))]
+    struct Padded(AtomicU64);
+
+    #[divan::bench]
+    fn bare_atomic(bencher: Bencher) {
+        let cell = Padded(AtomicU64::new(0));
+        bencher.bench(|| {
+            contend(|| {
+                cell.0.fetch_add(1, Ordering::Relaxed);
+            })
+        });
+    }
+
+    #[divan::bench]
+    fn fiko_metrics(bencher: Bencher) {
+        use fiko_benches::fiko::{ErrorLabels, Kind, Metrics, Route};
+        use fiko_metrics::MetricSet;
+        let metrics = Metrics::new();
+        bencher.bench(|| {
+            contend(|| {
+                metrics
+                    .errors
+                    .get_or_create(black_box(&ErrorLabels {
+                        route: Route::Users,
+                        kind: Kind::User,
+                    }))
+                    .inc()
+            })
+        });
+    }
+
+    #[divan::bench]
+    fn measured(bencher: Bencher) {
+        use fiko_benches::measured_crate::{ErrorLabels, Kind, Route, errors};
+        let counters = errors();
+        bencher.bench(|| {
+            contend(|| {
+                counters.inc(black_box(ErrorLabels {
+                    route: Route::Users,
+                    kind: Kind::User,
+                }))
+            })
+        });
+    }
+
+    #[divan::bench]
+    fn prometheus_client(bencher: Bencher) {
+        use fiko_benches::prometheus_client_crate::{ErrorLabels, Kind, Route};
+        use prometheus_client::metrics::{counter::Counter, family::Family};
+        let family = Family::<ErrorLabels, Counter>::default();
+        bencher.bench(|| {
+            contend(|| {
+                family
+                    .get_or_create(black_box(&ErrorLabels {
+                        route: Route::Users,
+                        kind: Kind::User,
+                    }))
+                    .inc();
+            })
+        });
+    }
+
+    #[divan::bench]
+    fn prometheus(bencher: Bencher) {
+        let vec = fiko_benches::prometheus_errors();
+        bencher.bench(|| {
+            contend(|| {
+                vec.with_label_values(black_box(&[ROUTES[0], KINDS[0]]))
+                    .inc()
+            })
+        });
+    }
+}
