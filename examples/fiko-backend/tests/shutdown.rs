@@ -98,7 +98,6 @@ async fn sign_in(client: &reqwest::Client, base: &str) -> String {
     session["token"].as_str().unwrap().to_owned()
 }
 
-/// Whether a TCP connection to the port is refused right now.
 /// Starts an AI request that outlasts the drain (the provider is slowed) and gives it
 /// 300 ms to reach the handler.
 async fn slow_request(
@@ -143,6 +142,7 @@ fn exits_with_0(server: &mut Server, within: Duration, signalled: Instant) -> Du
     exited_after
 }
 
+/// Whether a TCP connection to the port is refused right now.
 fn refused(port: u16) -> bool {
     match TcpStream::connect_timeout(
         &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
