@@ -217,30 +217,24 @@ mod open_label_lookup {
         family
     }
 
+    /// Times looking up (and incrementing) the series of `id`.
+    fn lookup(bencher: Bencher, family: Family<Id, Counter>, id: &str) {
+        let id = Id { id: id.to_owned() };
+        bencher.bench(|| family.get_or_create(black_box(&id)).inc());
+    }
+
     #[divan::bench]
     fn existing_value(bencher: Bencher) {
-        let family = family(false);
-        let id = Id {
-            id: "customer-0".to_owned(),
-        };
-        bencher.bench(|| family.get_or_create(black_box(&id)).inc());
+        lookup(bencher, family(false), "customer-0");
     }
 
     #[divan::bench]
     fn existing_value_at_limit(bencher: Bencher) {
-        let family = family(true);
-        let id = Id {
-            id: "customer-42".to_owned(),
-        };
-        bencher.bench(|| family.get_or_create(black_box(&id)).inc());
+        lookup(bencher, family(true), "customer-42");
     }
 
     #[divan::bench]
     fn folded_value_at_limit(bencher: Bencher) {
-        let family = family(true);
-        let id = Id {
-            id: "customer-x1".to_owned(),
-        };
-        bencher.bench(|| family.get_or_create(black_box(&id)).inc());
+        lookup(bencher, family(true), "customer-x1");
     }
 }
