@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use fiko_metrics::SeriesId;
 
-use super::Shared;
 use super::custom::FinishedRequest;
 use super::metrics::{ErrorType, Method, StatusClass};
 use super::routes::RouteSeries;
@@ -24,7 +23,6 @@ pub(crate) enum End {
 /// and the custom hook. Dropped without [`finish`](Self::finish) it records a panic (while
 /// unwinding), a complete request (when the body had already ended) or a cancellation.
 pub(crate) struct RequestGuard {
-    shared: Arc<Shared>,
     route: Arc<RouteSeries>,
     method: Method,
     active: SeriesId,
@@ -39,19 +37,17 @@ pub(crate) struct RequestGuard {
 impl RequestGuard {
     /// Starts recording: the request is in flight from now on.
     pub(crate) fn start(
-        shared: Arc<Shared>,
         route: Arc<RouteSeries>,
         method: Method,
         active: SeriesId,
         custom: Option<Box<dyn Any + Send>>,
     ) -> Self {
-        shared
-            .metrics
+        route
+            .metrics()
             .http_server_active_requests
             .series(active)
             .inc();
         Self {
-            shared,
             route,
             method,
             active,
@@ -90,13 +86,13 @@ impl RequestGuard {
         }
         self.finished = true;
         let duration = self.start.elapsed();
-        let metrics = &*self.shared.metrics;
         let (route, method) = (&*self.route, self.method);
+        let metrics = route.metrics();
         metrics
             .http_server_active_requests
             .series(self.active)
             .dec();
-        let series = route.status(metrics, method, self.status);
+        let series = route.status(method, self.status);
         metrics.http_server_requests.series(series.requests).inc();
         metrics
             .http_server_request_duration_seconds
@@ -116,10 +112,10 @@ impl RequestGuard {
             End::Complete => None,
         };
         if let Some(error) = error {
-            let id = route.error(metrics, method, error);
+            let id = route.error(method, error);
             metrics.http_server_request_errors.series(id).inc();
         }
-        if let (Some(custom), Some(hook)) = (self.custom.take(), &self.shared.custom) {
+        if let (Some(custom), Some(hook)) = (self.custom.take(), route.custom()) {
             hook.record(
                 custom,
                 &FinishedRequest {
@@ -153,15 +149,15 @@ impl Drop for RequestGuard {
 
 /// Records the request body size when the body is finished or dropped.
 pub(crate) struct RequestSizeGuard {
-    shared: Arc<Shared>,
+    route: Arc<RouteSeries>,
     series: SeriesId,
     bytes: u64,
 }
 
 impl RequestSizeGuard {
-    pub(crate) fn new(shared: Arc<Shared>, series: SeriesId) -> Self {
+    pub(crate) fn new(route: Arc<RouteSeries>, series: SeriesId) -> Self {
         Self {
-            shared,
+            route,
             series,
             bytes: 0,
         }
@@ -174,8 +170,8 @@ impl RequestSizeGuard {
 
 impl Drop for RequestSizeGuard {
     fn drop(&mut self) {
-        self.shared
-            .metrics
+        self.route
+            .metrics()
             .http_server_request_body_size_bytes
             .series(self.series)
             .observe(self.bytes as f64);

@@ -99,7 +99,7 @@ impl HttpMetricsLayer {
     }
 
     fn edit(mut self, edit: impl FnOnce(&mut Shared)) -> Self {
-        let shared = match Arc::try_unwrap(self.shared) {
+        let mut shared = match Arc::try_unwrap(self.shared) {
             Ok(shared) => shared,
             Err(shared) => Shared {
                 metrics: shared.metrics.clone(),
@@ -109,8 +109,9 @@ impl HttpMetricsLayer {
                 routes: Routes::default(),
             },
         };
-        let mut shared = shared;
         edit(&mut shared);
+        // Remembered routes record into the old settings' metrics and hook.
+        shared.routes = Routes::default();
         self.shared = Arc::new(shared);
         self
     }
@@ -173,7 +174,58 @@ pub(crate) fn under(path: &str, prefix: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::under;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use fiko_metrics::{MetricSet, Registry};
+
+    use super::custom::{CustomLabels, FinishedRequest, RequestHead};
+    use super::{HttpMetricsLayer, HttpServerMetrics, under};
+
+    /// Counts the requests it is asked to record.
+    struct Recorded(AtomicU64);
+
+    impl CustomLabels for Recorded {
+        type Labels = ();
+
+        fn labels(&self, _: &RequestHead<'_>) -> Option<()> {
+            Some(())
+        }
+
+        fn record(&self, (): (), _: &FinishedRequest<'_>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Serves one request to `/` through `layer`, body included, then drops the router.
+    async fn serve_one(layer: HttpMetricsLayer) {
+        let mut app = Router::new()
+            .route("/", get(|| async { "ok" }))
+            .layer(layer);
+        let request = http::Request::new(Body::empty());
+        let response = tower::Service::call(&mut app, request)
+            .await
+            .unwrap_or_else(|never| match never {});
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+    }
+
+    /// Routes remembered while serving do not keep a layer's old settings: once its
+    /// routers are gone the layer is edited in place, and the new hook must still be used.
+    #[tokio::test]
+    async fn a_layer_given_a_hook_after_serving_records_through_it() {
+        let registry = Registry::new();
+        let layer =
+            HttpMetricsLayer::new(HttpServerMetrics::register(&registry).expect("register"));
+        serve_one(layer.clone()).await;
+        let recorded = Arc::new(Recorded(AtomicU64::new(0)));
+        serve_one(layer.custom_labels(recorded.clone())).await;
+        assert_eq!(recorded.0.load(Ordering::Relaxed), 1);
+    }
 
     #[test]
     fn prefixes_match_whole_segments() {

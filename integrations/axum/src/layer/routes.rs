@@ -6,6 +6,8 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use fiko_metrics::{LabelValue, SeriesId};
 
+use super::MetricsHandle;
+use super::custom::ErasedCustomLabels;
 use super::metrics::{
     ErrorLabels, ErrorType, HttpServerMetrics, Method, RequestLabels, RouteLabels, StatusClass,
     StatusCode,
@@ -31,9 +33,12 @@ const fn values<T: LabelValue>() -> usize {
 /// route, so a handful. Bounded anyway: past this many, routes are looked up per request.
 const MAX_ROUTES: usize = 10_000;
 
-/// The series of one `http_route` value, filled in as methods and statuses show up.
+/// The series of one `http_route` value, filled in as methods and statuses show up, with
+/// what a request of this route records into: all a request holds on to is this `Arc`.
 pub(crate) struct RouteSeries {
     route: Arc<str>,
+    metrics: MetricsHandle,
+    custom: Option<Arc<dyn ErasedCustomLabels>>,
     methods: [OnceLock<Box<MethodSeries>>; METHODS],
 }
 
@@ -59,9 +64,15 @@ pub(crate) struct StatusSeries {
 }
 
 impl RouteSeries {
-    fn new(route: Arc<str>) -> Self {
+    fn new(
+        route: Arc<str>,
+        metrics: MetricsHandle,
+        custom: Option<Arc<dyn ErasedCustomLabels>>,
+    ) -> Self {
         Self {
             route,
+            metrics,
+            custom,
             methods: Default::default(),
         }
     }
@@ -71,9 +82,19 @@ impl RouteSeries {
         &self.route
     }
 
+    /// The metric set this route records into.
+    pub(crate) fn metrics(&self) -> &HttpServerMetrics {
+        &self.metrics
+    }
+
+    /// The layer's custom-labels hook.
+    pub(crate) fn custom(&self) -> Option<&dyn ErasedCustomLabels> {
+        self.custom.as_deref()
+    }
+
     /// The series of this route for `method`.
-    pub(crate) fn method(&self, metrics: &HttpServerMetrics, method: Method) -> MethodRef<'_> {
-        let make = || Box::new(MethodSeries::new(metrics, self.labels(method)));
+    pub(crate) fn method(&self, method: Method) -> MethodRef<'_> {
+        let make = || Box::new(MethodSeries::new(&self.metrics, self.labels(method)));
         // Every method has a slot (checked at compile time above).
         match self.methods.get(method.index()) {
             Some(slot) => MethodRef::Cached(slot.get_or_init(make)),
@@ -89,14 +110,9 @@ impl RouteSeries {
     }
 
     /// The series of this route for `method` and `status`.
-    pub(crate) fn status(
-        &self,
-        metrics: &HttpServerMetrics,
-        method: Method,
-        status: Option<http::StatusCode>,
-    ) -> StatusSeries {
-        let make = || StatusSeries::new(metrics, self.labels(method), status);
-        let MethodRef::Cached(series) = self.method(metrics, method) else {
+    pub(crate) fn status(&self, method: Method, status: Option<http::StatusCode>) -> StatusSeries {
+        let make = || StatusSeries::new(&self.metrics, self.labels(method), status);
+        let MethodRef::Cached(series) = self.method(method) else {
             return make();
         };
         for slot in &series.statuses {
@@ -117,20 +133,17 @@ impl RouteSeries {
     }
 
     /// The `http_server_request_errors_total` series of this route for `method` and `error`.
-    pub(crate) fn error(
-        &self,
-        metrics: &HttpServerMetrics,
-        method: Method,
-        error: ErrorType,
-    ) -> SeriesId {
+    pub(crate) fn error(&self, method: Method, error: ErrorType) -> SeriesId {
         let make = || {
-            metrics.http_server_request_errors.series_id(&ErrorLabels {
-                http_request_method: method,
-                http_route: self.route.clone(),
-                error_type: error,
-            })
+            self.metrics
+                .http_server_request_errors
+                .series_id(&ErrorLabels {
+                    http_request_method: method,
+                    http_route: self.route.clone(),
+                    error_type: error,
+                })
         };
-        match self.method(metrics, method) {
+        match self.method(method) {
             MethodRef::Cached(series) => match series.errors.get(error.index()) {
                 Some(slot) => *slot.get_or_init(make),
                 None => make(),
@@ -204,8 +217,14 @@ pub(crate) struct Routes {
 type RouteMap = HashMap<Arc<str>, Arc<RouteSeries>, foldhash::fast::RandomState>;
 
 impl Routes {
-    /// The series of `route`, remembered on first use.
-    pub(crate) fn get(&self, route: &str) -> Arc<RouteSeries> {
+    /// The series of `route`, remembered on first use; a new route records into `metrics`
+    /// and `custom`.
+    pub(crate) fn get(
+        &self,
+        route: &str,
+        metrics: &MetricsHandle,
+        custom: Option<&Arc<dyn ErasedCustomLabels>>,
+    ) -> Arc<RouteSeries> {
         if let Some(found) = self.read().get(route) {
             return found.clone();
         }
@@ -214,7 +233,11 @@ impl Routes {
             return found.clone();
         }
         let route: Arc<str> = route.into();
-        let series = Arc::new(RouteSeries::new(route.clone()));
+        let series = Arc::new(RouteSeries::new(
+            route.clone(),
+            metrics.clone(),
+            custom.cloned(),
+        ));
         if map.len() < MAX_ROUTES {
             map.insert(route, series.clone());
         }

@@ -84,7 +84,7 @@ where
             },
         };
         let route = self.endpoint.route_series(route);
-        let custom = shared.custom.as_ref().and_then(|hook| {
+        let custom = route.custom().and_then(|hook| {
             hook.labels(&RequestHead {
                 method: request.method(),
                 uri: request.uri(),
@@ -94,22 +94,22 @@ where
             })
         });
         let method = Method::from(request.method());
-        let series = route.method(&shared.metrics, method);
+        let series = route.method(method);
         let request = if request.body().is_end_stream() {
             // Nothing to count (most GETs): record the size now rather than wrap the body.
-            let request_size = shared
-                .metrics
+            let request_size = route
+                .metrics()
                 .http_server_request_body_size_bytes
                 .series(series.request_size);
             request_size.observe(0.0);
             request.map(axum::body::Body::new)
         } else {
-            let size = RequestSizeGuard::new(shared.clone(), series.request_size);
+            let size = RequestSizeGuard::new(route.clone(), series.request_size);
             request.map(|body| axum::body::Body::new(RequestBody::new(body, size)))
         };
         let active = series.active;
         drop(series);
-        let guard = RequestGuard::start(shared.clone(), route, method, active, custom);
+        let guard = RequestGuard::start(route, method, active, custom);
         ResponseFuture::new(self.inner.call(request), Some(guard))
     }
 }
@@ -122,7 +122,10 @@ impl Endpoint {
                 return cached.clone();
             }
         }
-        let found = self.shared.routes.get(route);
+        let shared = &self.shared;
+        let found = shared
+            .routes
+            .get(route, &shared.metrics, shared.custom.as_ref());
         // The first route this service sees is, with `Router::layer`, the only one.
         let _ = self.route.set(found.clone());
         found
