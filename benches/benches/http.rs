@@ -61,4 +61,34 @@ mod oneshot_request {
     fn axum_prometheus(bencher: Bencher) {
         run(bencher, fiko_benches::http::axum_prometheus);
     }
+
+    /// Bare axum behind `Router::layer` with a layer that does nothing.
+    #[divan::bench]
+    fn noop_layer(bencher: Bencher) {
+        run(bencher, fiko_benches::http::noop_layer);
+    }
+}
+
+/// Two costs any layer pays that labels requests by route and times them to the last byte
+/// of the body, whatever crate it comes from.
+mod layer_parts {
+    use std::time::Instant;
+
+    use axum::body::{Body, Bytes};
+    use http_body_util::Full;
+
+    /// The start and the end of a duration.
+    #[divan::bench]
+    fn clock_read_pair() -> f64 {
+        let start = Instant::now();
+        divan::black_box(start).elapsed().as_secs_f64()
+    }
+
+    /// axum boxes a layer's own response body type into its `Body`: one allocation, freed
+    /// when the body is dropped.
+    #[divan::bench]
+    fn boxed_body() {
+        let body = Body::new(Full::new(divan::black_box(Bytes::from_static(b"user 42"))));
+        drop(divan::black_box(body));
+    }
 }
