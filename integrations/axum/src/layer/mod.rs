@@ -110,7 +110,7 @@ impl HttpMetricsLayer {
             },
         };
         edit(&mut shared);
-        // Remembered routes record into the old settings' metrics and hook.
+        // The routes remembered so far hold the old metric set and hook: start afresh.
         shared.routes = Routes::default();
         self.shared = Arc::new(shared);
         self
