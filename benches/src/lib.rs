@@ -340,14 +340,27 @@ pub mod http {
         bare().layer(layer)
     }
 
-    /// The router for a layer name: `bare`, `noop-layer`, `fiko` or `axum-prometheus`.
+    /// Builds one layer's router.
+    pub type MakeRouter = fn() -> Router;
+
+    /// Each layer's name, as `http-bench-server` and `scripts/bench` take it, and its router.
+    pub const LAYERS: [(&str, MakeRouter); 4] = [
+        ("bare", bare),
+        ("noop-layer", noop_layer),
+        ("fiko", fiko),
+        ("axum-prometheus", axum_prometheus),
+    ];
+
+    /// The router for a layer name from [`LAYERS`].
     pub fn app(kind: &str) -> Option<Router> {
-        match kind {
-            "bare" => Some(bare()),
-            "noop-layer" => Some(noop_layer()),
-            "fiko" => Some(fiko()),
-            "axum-prometheus" => Some(axum_prometheus()),
-            _ => None,
-        }
+        LAYERS
+            .iter()
+            .find(|(name, _)| *name == kind)
+            .map(|(_, make)| make())
+    }
+
+    /// The layer names of [`LAYERS`], separated by `separator`.
+    pub fn layer_names(separator: &str) -> String {
+        LAYERS.map(|(name, _)| name).join(separator)
     }
 }
