@@ -61,7 +61,7 @@
 //! | `websocket_messages_total` | counter | `direction` (`received`/`sent`), `kind` (`text`, `binary`, `ping`, `pong`, `close`) |
 //! | `websocket_message_bytes_total` | counter | `direction`, `kind` |
 //! | `websocket_connection_duration_seconds` | histogram | |
-//! | `websocket_closes_total` | counter | `direction`, `websocket_close_code` (1006 when the peer vanished) |
+//! | `websocket_closes_total` | counter | `direction`, `websocket_close_code` (a closed set, [`CloseCode`]: the standard codes, `3xxx`, `4xxx`, `invalid`; 1006 when the peer vanished) |
 //!
 //! Process metrics (`process_cpu_seconds_total`, `process_resident_memory_bytes`, …) live
 //! in the `fiko-metrics-process` crate.
@@ -104,7 +104,8 @@ mod layer;
 mod websocket;
 
 pub use crate::endpoints::{
-    DEFAULT_HEALTH_PATH, DEFAULT_METRICS_PATH, InvalidNetwork, MetricsEndpoints, Network,
+    DEFAULT_HEALTH_PATH, DEFAULT_METRICS_PATH, EndpointKind, EndpointMetrics, InvalidNetwork,
+    MetricsEndpoints, Network, RefusalLabels, RefusalReason,
 };
 pub use crate::layer::custom::{CustomLabels, FinishedRequest, RequestHead};
 pub use crate::layer::metrics::{
@@ -113,8 +114,8 @@ pub use crate::layer::metrics::{
 };
 pub use crate::layer::{HttpMetrics, HttpMetricsLayer, ResponseBody, ResponseFuture};
 pub use crate::websocket::{
-    ABNORMAL_CLOSURE, CloseLabels, Direction, InstrumentedWebSocket, MessageKind, MessageLabels,
-    NO_STATUS_RECEIVED, WebSocketMetrics,
+    ABNORMAL_CLOSURE, CloseCode, CloseLabels, Direction, InstrumentedWebSocket, MessageKind,
+    MessageLabels, NO_STATUS_RECEIVED, WebSocketMetrics,
 };
 
 /// The README's example, compiled as a doctest.
