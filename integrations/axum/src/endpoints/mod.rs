@@ -17,7 +17,7 @@ use axum::routing::get;
 use fiko_metrics::{Format, Registry};
 use http::{HeaderValue, StatusCode, header};
 
-use self::access::Access;
+use self::access::{Access, Refusal};
 pub use self::access::{InvalidNetwork, Network};
 use self::health::HealthCheck;
 pub use self::refusals::{EndpointKind, EndpointMetrics, RefusalLabels, RefusalReason};
@@ -228,26 +228,21 @@ struct Endpoints {
 }
 
 impl Endpoints {
-    /// `Err` with the refusal's answer, counted, when the request may not proceed.
-    fn admit(
-        &self,
-        endpoint: EndpointKind,
-        request: &http::request::Parts,
-    ) -> Result<(), Response> {
-        self.access.check(request).map_err(|refusal| {
+    /// Whether the request may proceed; a refusal is counted.
+    fn admit(&self, endpoint: EndpointKind, request: &http::request::Parts) -> Result<(), Refusal> {
+        self.access.check(request).inspect_err(|refusal| {
             let labels = RefusalLabels {
                 endpoint,
                 reason: refusal.0,
             };
             self.refusals.scrape_refusals.get_or_create(&labels).inc();
-            refusal.into_response()
         })
     }
 
     async fn metrics(&self, request: Request) -> Response {
         let (parts, _) = request.into_parts();
         if let Err(refused) = self.admit(EndpointKind::Metrics, &parts) {
-            return refused;
+            return refused.into_response();
         }
         let format = Format::from_accept(header_str(&parts.headers, header::ACCEPT));
         let gzip = accepts_gzip(header_str(&parts.headers, header::ACCEPT_ENCODING));
@@ -289,7 +284,7 @@ impl Endpoints {
     async fn health(&self, request: Request) -> Response {
         let (parts, _) = request.into_parts();
         if let Err(refused) = self.admit(EndpointKind::Health, &parts) {
-            return refused;
+            return refused.into_response();
         }
         let (healthy, body) =
             health::report(&self.checks, &self.version, self.started.elapsed()).await;
