@@ -290,3 +290,29 @@ impl Answers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use http::StatusCode;
+
+    use super::Answers;
+
+    #[test]
+    fn a_service_is_a_method_fallback_only_while_it_has_answered_nothing_but_405() {
+        let fallback = Answers::default();
+        assert!(!fallback.only_not_allowed(), "nothing answered yet");
+        fallback.note(StatusCode::METHOD_NOT_ALLOWED);
+        fallback.note(StatusCode::METHOD_NOT_ALLOWED);
+        assert!(fallback.only_not_allowed());
+        // A fallback that also answers something else routes its methods after all.
+        fallback.note(StatusCode::OK);
+        assert!(!fallback.only_not_allowed());
+        fallback.note(StatusCode::METHOD_NOT_ALLOWED);
+        assert!(!fallback.only_not_allowed(), "for good");
+
+        let handler = Answers::default();
+        handler.note(StatusCode::NOT_FOUND);
+        handler.note(StatusCode::METHOD_NOT_ALLOWED);
+        assert!(!handler.only_not_allowed());
+    }
+}
