@@ -18,7 +18,9 @@ use fiko_dashboards::exporters::{PostgresExporter, RedisExporter, ScrapeTargets}
 use fiko_dashboards::prelude::*;
 use fiko_metrics::calls::FunctionMetrics;
 use fiko_metrics::{MetricSet, SetDescriptor};
-use fiko_metrics_axum::{ErrorLabels, HttpServerMetrics, RequestLabels, WebSocketMetrics};
+use fiko_metrics_axum::{
+    EndpointMetrics, ErrorLabels, HttpServerMetrics, RequestLabels, WebSocketMetrics,
+};
 use fiko_metrics_jobs::JobMetrics;
 use fiko_metrics_process::ProcessMetrics;
 use fiko_metrics_redis::{CacheMetrics, RedisMetrics};
@@ -100,6 +102,9 @@ pub fn observed() -> Vec<Observed> {
         Observed::of::<RedisMetrics>(),
         Observed::of::<EnqueueMetrics>(),
         Observed::of::<WebSocketMetrics>(),
+        // Refused requests to the metrics and health endpoints (`MetricsEndpoints` records
+        // them in the registry it serves).
+        Observed::of::<EndpointMetrics>(),
         Observed::of::<FunctionMetrics>(),
         Observed::of::<ScrapeTargets>(),
     ]
