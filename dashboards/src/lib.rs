@@ -133,12 +133,14 @@ mod alert;
 mod duration;
 pub mod exporters;
 mod functions;
+mod observed;
 mod panel;
 pub mod query;
 pub mod units;
 
 pub use alert::{Alert, AlertTest, Comparison, Condition, Severity, raw_condition};
 pub use duration::{PromDuration, hours, minutes, seconds};
+pub use observed::Observed;
 pub use panel::{Panel, PanelSpec, Row, Target, Visual};
 pub use query::{Context, CounterQueries, Expr, GaugeQueries, HistogramQueries, Query, ratio, raw};
 pub use units::{Bytes, Count, PerSecond, Percent, RateOf, Ratio, Seconds, Threshold, Unit};
@@ -165,6 +167,15 @@ pub trait Observe: MetricSet {
     fn alerts() -> Vec<Alert> {
         Vec::new()
     }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use linkme;
+
+    /// Every [`Observed`](crate::Observed) recorded by [`observed!`](crate::observed).
+    #[linkme::distributed_slice]
+    pub static OBSERVED: [crate::Observed];
 }
 
 /// Everything needed to write an [`Observe`] implementation.

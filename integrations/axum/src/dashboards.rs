@@ -137,3 +137,7 @@ impl Observe for WebSocketMetrics {
         ]
     }
 }
+
+// Found by generators that read the application's registry
+// (`Generator::observe_registered`), so applications need not list these sets again.
+fiko_dashboards::observed!(HttpServerMetrics, WebSocketMetrics);

@@ -117,3 +117,7 @@ impl Observe for JobMetrics {
         ]
     }
 }
+
+// Found by generators that read the application's registry
+// (`Generator::observe_registered`), so applications need not list these sets again.
+fiko_dashboards::observed!(JobMetrics);

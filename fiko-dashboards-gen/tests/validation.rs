@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use dashboards_gen::{Error, Generator};
+use fiko_dashboards_gen::{Error, Generator};
 use fiko_dashboards::prelude::*;
 use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet};
 
@@ -46,9 +46,9 @@ enum StatusClass {
 }
 
 fn shop(alerts: Vec<Alert>, rows: Vec<Row>) -> Generator {
-    Generator::new().observe_set(dashboards_gen::ObservedSet {
+    Generator::new("shop").observe_set(fiko_dashboards_gen::ObservedSet {
         descriptor: ShopMetrics::DESCRIPTOR,
-        service: "shop",
+        service: "shop".to_owned(),
         rows,
         alerts,
     })
