@@ -408,7 +408,7 @@ impl Model<'_> {
             problems.extend(alert.problems().into_iter().map(|p| format!("{at}: {p}")));
             if let Some(first) = names.insert(alert.name.clone(), at) {
                 problems.push(format!(
-                    "{at}: alert {}: another alert has this name (in {first})",
+                    "{at}: two alerts are named `{}` (the other in {first})",
                     alert.name
                 ));
             }
