@@ -138,10 +138,7 @@ where
             for problem in &problems {
                 eprintln!("{bin}: {problem}");
             }
-            eprintln!(
-                "{bin}: {} problem(s); nothing written",
-                problems.len()
-            );
+            eprintln!("{bin}: {} problem(s); nothing written", problems.len());
             return ExitCode::FAILURE;
         }
         Err(error) => {

@@ -255,7 +255,10 @@ impl Generator {
         let mut sets = self.sets.clone();
         let mut problems = self.settings.problems();
         for (index, set) in sets.iter().enumerate() {
-            if sets[..index].iter().any(|other| other.descriptor == set.descriptor) {
+            if sets[..index]
+                .iter()
+                .any(|other| other.descriptor == set.descriptor)
+            {
                 problems.push(format!("{}: observed twice", set.name()));
             }
         }

@@ -171,7 +171,8 @@ impl SetOverrides {
     /// `|alert| { alert.set_threshold(0.1); }` with the threshold in the condition's base
     /// unit.
     pub fn tune(mut self, name: &str, tuning: impl Fn(&mut Alert) + 'static) -> Self {
-        self.edits.push(Edit::Tune(name.to_owned(), Box::new(tuning)));
+        self.edits
+            .push(Edit::Tune(name.to_owned(), Box::new(tuning)));
         self
     }
 

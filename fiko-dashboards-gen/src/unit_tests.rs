@@ -10,8 +10,8 @@ use fiko_dashboards::query::{self, Matcher, Operation, bucket_bounds};
 use fiko_dashboards::{Alert, AlertTest, Comparison, Context, Expr, PromDuration};
 use fiko_metrics::MetricKind;
 
-use crate::yaml::{num, q};
 use crate::Model;
+use crate::yaml::{num, q};
 
 /// The job and instance labels of the synthetic series.
 const JOB: &str = "test";

@@ -4,8 +4,8 @@
 
 use std::process::Command;
 
-use fiko_dashboards_gen::Generator;
 use fiko_dashboards::exporters::{PostgresExporter, RedisExporter, ScrapeTargets};
+use fiko_dashboards_gen::Generator;
 use fiko_metrics::calls::FunctionMetrics;
 use fiko_metrics_axum::{HttpServerMetrics, WebSocketMetrics};
 use fiko_metrics_jobs::JobMetrics;

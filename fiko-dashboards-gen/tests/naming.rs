@@ -20,14 +20,25 @@ fn shop(name: &str) -> Generator {
 fn an_application_named_shop_gets_its_own_names_everywhere() {
     let artefacts = shop("shop").generate().expect("generate");
     let paths: Vec<&str> = artefacts.paths().collect();
-    assert!(paths.contains(&"grafana/provisioning/dashboards/shop.yml"), "{paths:?}");
-    assert!(paths.contains(&"grafana/dashboards/shop-overview.json"), "{paths:?}");
+    assert!(
+        paths.contains(&"grafana/provisioning/dashboards/shop.yml"),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"grafana/dashboards/shop-overview.json"),
+        "{paths:?}"
+    );
     let alerts = artefacts.get("prometheus/alerts.yml").expect("alerts");
     for group in ["shop.app", "shop.redis"] {
         assert!(alerts.contains(&format!("- name: \"{group}\"")), "{alerts}");
     }
-    let recording = artefacts.get("prometheus/recording.yml").expect("recording");
-    assert!(recording.contains("- name: \"shop.recording\""), "{recording}");
+    let recording = artefacts
+        .get("prometheus/recording.yml")
+        .expect("recording");
+    assert!(
+        recording.contains("- name: \"shop.recording\""),
+        "{recording}"
+    );
     let provider = artefacts
         .get("grafana/provisioning/dashboards/shop.yml")
         .expect("provider");
@@ -46,8 +57,14 @@ fn an_application_named_shop_gets_its_own_names_everywhere() {
     assert!(config.contains("job_name: \"shop-web\""), "{config}");
     assert!(config.contains("job_name: \"shop-worker\""), "{config}");
     for path in artefacts.paths() {
-        let text = artefacts.get(path).expect("file").replace("fiko-metrics", "");
-        assert!(!text.to_lowercase().contains("fiko"), "{path} names fiko:\n{text}");
+        let text = artefacts
+            .get(path)
+            .expect("file")
+            .replace("fiko-metrics", "");
+        assert!(
+            !text.to_lowercase().contains("fiko"),
+            "{path} names fiko:\n{text}"
+        );
     }
 }
 
@@ -101,7 +118,10 @@ fn a_malformed_name_or_uid_is_a_problem() {
     let Err(Error::Invalid(problems)) = generator.generate() else {
         panic!("a bad uid generated");
     };
-    assert!(problems[0].starts_with("dashboard uid `a uid with spaces`"), "{problems:?}");
+    assert!(
+        problems[0].starts_with("dashboard uid `a uid with spaces`"),
+        "{problems:?}"
+    );
 }
 
 /// A set with custom units.
@@ -134,7 +154,10 @@ impl fiko_dashboards::Observe for Money {
 
 #[test]
 fn custom_units_map_to_grafanas() {
-    let artefacts = Generator::new("shop").observe::<Money>().generate().expect("generate");
+    let artefacts = Generator::new("shop")
+        .observe::<Money>()
+        .generate()
+        .expect("generate");
     let dashboard: serde_json::Value = serde_json::from_str(
         artefacts
             .get("grafana/dashboards/shop-overview.json")

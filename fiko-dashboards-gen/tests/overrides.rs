@@ -74,28 +74,27 @@ fn panels_are_replaced_in_place_dropped_and_added() {
     );
     assert!(!edited.contains(&"Request latency".to_owned()));
     assert!(!edited.contains(&"Request errors by type".to_owned()));
-    assert_eq!(edited.last().map(String::as_str), Some("Requests by method"));
+    assert_eq!(
+        edited.last().map(String::as_str),
+        Some("Requests by method")
+    );
     assert_eq!(edited.len(), defaults.len());
 }
 
 #[test]
 fn rows_are_replaced_added_and_dropped() {
     let row = || {
-        Row::new("Traffic").panel(
-            Panel::stat("Requests").query(HttpServerMetrics::HTTP_SERVER_REQUESTS.rate()),
-        )
+        Row::new("Traffic")
+            .panel(Panel::stat("Requests").query(HttpServerMetrics::HTTP_SERVER_REQUESTS.rate()))
     };
-    let replaced = panel_titles(
-        http().customize::<HttpServerMetrics>(|set| set.replace_row("HTTP", row())),
-    );
+    let replaced =
+        panel_titles(http().customize::<HttpServerMetrics>(|set| set.replace_row("HTTP", row())));
     assert_eq!(replaced, ["Traffic", "Requests"]);
-    let added =
-        panel_titles(http().customize::<HttpServerMetrics>(|set| set.add_row(row())));
+    let added = panel_titles(http().customize::<HttpServerMetrics>(|set| set.add_row(row())));
     assert_eq!(added[0], "HTTP");
     assert_eq!(&added[added.len() - 2..], ["Traffic", "Requests"]);
-    let all = panel_titles(
-        http().customize::<HttpServerMetrics>(|set| set.rows(vec![row(), row()])),
-    );
+    let all =
+        panel_titles(http().customize::<HttpServerMetrics>(|set| set.rows(vec![row(), row()])));
     assert_eq!(all, ["Traffic", "Requests", "Traffic", "Requests"]);
     let dropped = panel_titles(
         Generator::new("shop")
@@ -148,10 +147,13 @@ fn alerts_are_dropped_replaced_added_and_tuned() {
     assert!(edited.contains("[5m])) > 0) > 0.1\""), "{edited}");
     assert!(edited.contains("name: \"shop.web\""), "{edited}");
     assert!(!edited.contains("name: \"shop.app\""), "{edited}");
-    let replaced_all = alerts(
-        http().customize::<HttpServerMetrics>(|set| set.alerts(vec![busy()])),
+    let replaced_all =
+        alerts(http().customize::<HttpServerMetrics>(|set| set.alerts(vec![busy()])));
+    assert_eq!(
+        replaced_all.matches("- alert:").count(),
+        1,
+        "{replaced_all}"
     );
-    assert_eq!(replaced_all.matches("- alert:").count(), 1, "{replaced_all}");
 }
 
 #[test]

@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use fiko_dashboards_gen::Generator;
 use fiko_dashboards::exporters::{PostgresExporter, RedisExporter, ScrapeTargets};
 use fiko_dashboards::seconds;
+use fiko_dashboards_gen::Generator;
 use fiko_metrics::{MetricSet, SetDescriptor};
 use fiko_testkit::{Postgres, Prometheus, Redis, http_get};
 use serde_json::Value;

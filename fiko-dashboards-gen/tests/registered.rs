@@ -50,7 +50,12 @@ fn registered_sets_bring_their_rows_and_alerts_in_registration_order() {
     let names: Vec<&str> = registry.sets().iter().map(|set| set.type_name).collect();
     assert_eq!(
         names,
-        ["HttpServerMetrics", "ProcessMetrics", "Bare", "DbPoolMetrics"]
+        [
+            "HttpServerMetrics",
+            "ProcessMetrics",
+            "Bare",
+            "DbPoolMetrics"
+        ]
     );
 
     let generator = Generator::new("shop")
@@ -85,7 +90,9 @@ fn a_set_listed_and_registered_is_observed_once() {
         .observe::<HttpServerMetrics>();
     let error = twice.generate().expect_err("observed twice");
     assert!(
-        error.to_string().contains("HttpServerMetrics: observed twice"),
+        error
+            .to_string()
+            .contains("HttpServerMetrics: observed twice"),
         "{error}"
     );
 }

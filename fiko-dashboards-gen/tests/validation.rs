@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use fiko_dashboards_gen::{Error, Generator};
 use fiko_dashboards::prelude::*;
+use fiko_dashboards_gen::{Error, Generator};
 use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet};
 
 #[derive(MetricSet)]
@@ -404,9 +404,10 @@ fn every_problem_is_reported_at_once_one_per_line() {
     .summary("s")
     .description("d");
     let empty = Alert::warning("Empty", ShopMetrics::REQUESTS.rate().above(PerSecond(1.0)));
-    let rows = vec![Row::new("Shop").panel(Panel::timeseries("Raw").query(raw::<
-        fiko_metrics::unit::Unitless,
-    >("shop_nope")))];
+    let rows =
+        vec![Row::new("Shop").panel(
+            Panel::timeseries("Raw").query(raw::<fiko_metrics::unit::Unitless>("shop_nope")),
+        )];
     let generator = shop(vec![unsound, empty], rows).tune("NoSuchAlert", |_| {});
     let error = generator.generate().expect_err("problems");
     let Error::Invalid(problems) = &error else {
