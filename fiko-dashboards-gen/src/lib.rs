@@ -136,16 +136,17 @@ impl Generator {
         &self.settings.name
     }
 
-    /// Renames the application (every name derived from it follows; job names given by
-    /// [`scrape_app`](Self::scrape_app) too).
+    /// Renames the application (`--service`): every name derived from it follows,
+    /// scrape jobs named `OLD-ROLE` (as [`scrape_app`](Self::scrape_app) names them)
+    /// included.
     pub fn rename(mut self, name: &str) -> Self {
-        let old = self.settings.clone();
+        let prefix = format!("{}-", self.settings.name);
         for job in &mut self.settings.scrape_jobs {
-            if let Some(role) = job.name.strip_prefix(&format!("{}-", old.name)) {
+            if let Some(role) = job.name.strip_prefix(&prefix) {
                 job.name = format!("{name}-{role}");
             }
         }
-        self.settings.name = name.to_owned();
+        name.clone_into(&mut self.settings.name);
         self
     }
 

@@ -1,4 +1,5 @@
-//! The set's default dashboard rows and alerts, for `fiko-dashboards` and `dashboards-gen`.
+//! The set's default dashboard rows and alerts, for `fiko-dashboards` and
+//! `fiko-dashboards-gen`.
 
 use std::time::Duration;
 
