@@ -118,6 +118,10 @@ impl<S: MetricSet> Collect for StaticSet<S> {
         S::DESCRIPTOR.metrics
     }
 
+    fn set(&self) -> Option<&'static fiko_metrics::SetDescriptor> {
+        Some(S::DESCRIPTOR)
+    }
+
     fn visit_metric(&self, index: usize, visitor: &mut dyn Visitor) -> std::fmt::Result {
         MetricSet::visit_metric(self.0, index, visitor)
     }

@@ -8,7 +8,7 @@
 //! and `REDIS_URL=redis://...` move it onto PostgreSQL and Redis, where a separate
 //! `fiko-backend worker` process runs the jobs, and `INSTAGRAM_BASE_URL` points it at
 //! another Graph API. `fiko-backend load` drives every route with a realistic, bounded mix
-//! and prints what it sent. [`monitoring::observed`] lists every metric set the demo's
+//! and prints what it sent. [`deployment::generator`] lists every metric set the demo's
 //! processes and exporters expose, with the dashboard rows and alerts `dashboards-gen`
 //! generates from them.
 //!
@@ -84,6 +84,7 @@ pub mod billing;
 pub mod cache;
 pub mod config;
 pub mod db;
+pub mod deployment;
 pub mod error;
 pub mod instagram;
 pub mod jobs;

@@ -369,7 +369,7 @@ fn bad_urls_and_unreachable_servers_are_one_line_errors() {
 
 #[test]
 fn the_generated_rules_pass_promtool_and_the_dashboard_has_the_overview_panels() {
-    let artefacts = dashboards_gen::repository::generator().generate().unwrap();
+    let artefacts = fiko_backend::deployment::generator().generate().unwrap();
     let dir = tempfile::tempdir().unwrap();
     artefacts.write_to(dir.path()).unwrap();
     let promtool = fiko_testkit::binary("promtool", "prometheus").unwrap();
@@ -397,7 +397,7 @@ fn the_generated_rules_pass_promtool_and_the_dashboard_has_the_overview_panels()
         String::from_utf8_lossy(&test.stderr)
     );
     let alerts = artefacts.get("prometheus/alerts.yml").unwrap();
-    assert_eq!(alerts.matches("- alert: ").count(), 14, "{alerts}");
+    assert_eq!(alerts.matches("- alert: ").count(), 15, "{alerts}");
     let dashboard: serde_json::Value = serde_json::from_str(
         artefacts
             .get("grafana/dashboards/fiko-overview.json")

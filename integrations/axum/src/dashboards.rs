@@ -178,3 +178,7 @@ impl Observe for EndpointMetrics {
         ]
     }
 }
+
+// Found by generators that read the application's registry
+// (`Generator::observe_registered`), so applications need not list these sets again.
+fiko_dashboards::observed!(HttpServerMetrics, WebSocketMetrics, EndpointMetrics);
