@@ -138,6 +138,11 @@ mod panel;
 pub mod query;
 pub mod units;
 
+/// The crate README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use alert::{Alert, AlertTest, Comparison, Condition, Severity, raw_condition};
 pub use duration::{PromDuration, hours, minutes, seconds};
 pub use panel::{Panel, PanelSpec, Row, Target, Visual};

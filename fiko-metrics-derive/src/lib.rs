@@ -41,6 +41,11 @@ mod metric_set;
 mod symbol;
 #[cfg(test)]
 mod tests;
+
+/// The crate README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 mod timed;
 mod valid;
 

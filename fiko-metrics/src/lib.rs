@@ -177,6 +177,11 @@ pub use fiko_metrics_derive::LabelValue;
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
+/// The crate README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeDoctests;
+
 /// What the macros' output needs; not a public API.
 #[doc(hidden)]
 pub mod __private {
