@@ -15,7 +15,8 @@
 //!   label set;
 //! - [`ratio`] never divides by zero;
 //! - an alert threshold must be in the query's unit ([`Seconds`] for a latency, [`Percent`]
-//!   for a ratio, ...), and durations are built by [`minutes`] and friends, never parsed.
+//!   for a ratio, ...; the table in [`units`](units#which-threshold-fits-which-unit) gives
+//!   every pairing), and durations are built by [`minutes`] and friends, never parsed.
 //!
 //! A metric set contributes its default dashboard rows and alerts by implementing
 //! [`Observe`]; `fiko-dashboards-gen` turns them into Grafana JSON, rule files and promtool
@@ -141,6 +142,11 @@ mod observed;
 mod panel;
 pub mod query;
 pub mod units;
+
+/// The crate README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub use alert::{Alert, AlertTest, Comparison, Condition, Severity, raw_condition};
 pub use duration::{PromDuration, hours, minutes, seconds};

@@ -140,12 +140,7 @@ fn parse_container(cx: &Ctxt, input: &DeriveInput) -> Container {
             // #[metric_set(external)]
             external.set_true(&meta.path);
         } else {
-            attr::unknown_key(
-                cx,
-                meta,
-                METRIC_SET,
-                &[NAMESPACE, SUBSYSTEM, EXTERNAL, CRATE],
-            )?;
+            attr::unknown_key(cx, meta, METRIC_SET, METRIC_SET_KEYS)?;
         }
         Ok(())
     });
@@ -251,12 +246,7 @@ fn parse_field<'a>(
             // #[metric(in_flight)]
             in_flight.set_true(&meta.path);
         } else {
-            attr::unknown_key(
-                cx,
-                meta,
-                METRIC,
-                &[NAME, UNIT, BUCKETS, MAX_SERIES, CALLS, DURATIONS, IN_FLIGHT],
-            )?;
+            attr::unknown_key(cx, meta, METRIC, METRIC_KEYS)?;
         }
         Ok(())
     });

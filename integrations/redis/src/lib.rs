@@ -91,6 +91,11 @@ mod error_kind;
 mod metrics;
 mod observe;
 
+/// The crate README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use cache::{Cache, DEFAULT_CACHE_TIMEOUT};
 pub use command::Command;
 pub use connection::Instrumented;
