@@ -87,10 +87,13 @@ pub mod db;
 pub mod error;
 pub mod instagram;
 pub mod jobs;
+pub mod limits;
 pub mod load;
 pub mod metrics;
 pub mod monitoring;
 pub mod notifications;
+pub mod server;
+pub mod validate;
 pub mod workflows;
 
 pub use app::{App, AppState, StartError};
