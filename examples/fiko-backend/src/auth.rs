@@ -1,10 +1,8 @@
 //! Authentication: registration, login with Argon2id password hashes, logout, sessions.
 
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -21,6 +19,7 @@ use crate::metrics::{
     RegistrationOutcome, UserAction,
 };
 use crate::notifications::Notification;
+use crate::password;
 use crate::validate;
 
 /// How long a session lasts.
@@ -29,23 +28,17 @@ pub const SESSION_TTL: Duration = Duration::from_secs(3600);
 const SESSION_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// Hashes `password` with Argon2id (default parameters, random salt) through the hashing
-/// gate (at most `PASSWORD_HASH_CONCURRENCY` at once, 503 once the queue wait ran out);
-/// the time spent hashing is recorded.
+/// gate (at most `PASSWORD_HASH_CONCURRENCY` at once, in reused memory; 503 once the queue
+/// wait ran out); the time spent hashing is recorded.
 #[fiko_metrics::timed(name = "hash_password")]
 pub async fn hash_password(state: &AppState, password: String) -> Result<String, ApiError> {
     let auth = state.metrics.auth.clone();
     state
         .guards
         .hashing
-        .run(move || {
+        .run(move |memory| {
             let started = Instant::now();
-            let mut salt = [0_u8; 16];
-            getrandom::fill(&mut salt).map_err(|e| e.to_string())?;
-            let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
-            let hashed = Argon2::default()
-                .hash_password(password.as_bytes(), &salt)
-                .map(|hash| hash.to_string())
-                .map_err(|e| e.to_string());
+            let hashed = password::hash(password.as_bytes(), memory);
             auth.password_hash_duration_seconds.observe_since(started);
             hashed
         })
@@ -54,18 +47,9 @@ pub async fn hash_password(state: &AppState, password: String) -> Result<String,
 }
 
 /// A hash no password matches in practice, verified for unknown users so a login does the
-/// same Argon2 work whether or not the email exists. Its parameters are
-/// `Argon2::default()`'s, those of every stored hash.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    let salt = SaltString::encode_b64(b"fiko-dummy-salt!").ok();
-    salt.and_then(|salt| {
-        Argon2::default()
-            .hash_password(b"not a password anyone uses", &salt)
-            .ok()
-            .map(|hash| hash.to_string())
-    })
-    .unwrap_or_default()
-});
+/// same Argon2 work whether or not the email exists. Made once, on first use, under the
+/// hashing gate.
+static DUMMY_HASH: OnceLock<String> = OnceLock::new();
 
 /// Whether `password` matches `hash`, checked through the hashing gate like
 /// [`hash_password`]; without a hash (an unknown user) it is checked against a dummy hash,
@@ -81,17 +65,22 @@ pub async fn verify_password(
     state
         .guards
         .hashing
-        .run(move || {
-            // The dummy is hashed once, on first use, under the gate too.
-            let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
+        .run(move |memory| {
+            let hash = match hash {
+                Some(hash) => hash,
+                None => DUMMY_HASH
+                    .get_or_init(|| {
+                        password::hash_with_salt(
+                            b"not a password anyone uses",
+                            b"fiko-dummy-salt!",
+                            memory,
+                        )
+                        .unwrap_or_default()
+                    })
+                    .clone(),
+            };
             let started = Instant::now();
-            let matches = PasswordHash::new(&hash)
-                .map(|parsed| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
-                })
-                .unwrap_or(false);
+            let matches = password::verify(password.as_bytes(), &hash, memory).unwrap_or(false);
             auth.password_hash_duration_seconds.observe_since(started);
             matches
         })

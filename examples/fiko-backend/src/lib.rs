@@ -92,6 +92,7 @@ pub mod load;
 pub mod metrics;
 pub mod monitoring;
 pub mod notifications;
+pub mod password;
 pub mod server;
 pub mod validate;
 pub mod workflows;
