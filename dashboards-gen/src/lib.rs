@@ -40,6 +40,10 @@ pub struct ScrapeJob {
     pub metrics_path: String,
     /// `host:port` of each instance.
     pub targets: Vec<String>,
+    /// A file holding the bearer token the targets' metrics endpoint requires
+    /// (`authorization.credentials_file`; relative paths are read from the directory of
+    /// `prometheus.yml`); `None` for an unprotected endpoint.
+    pub credentials_file: Option<String>,
 }
 
 /// Everything besides the declarations that the artefacts depend on.
@@ -153,7 +157,20 @@ impl Generator {
             name: job.to_owned(),
             metrics_path: metrics_path.to_owned(),
             targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+            credentials_file: None,
         });
+        self
+    }
+
+    /// Makes the scrape jobs named in `jobs` send the bearer token read from `file`
+    /// (`authorization.credentials_file`), for endpoints protected with a token; jobs not
+    /// added (yet) are left alone.
+    pub fn scrape_token_file(mut self, jobs: &[&str], file: &str) -> Self {
+        for job in &mut self.settings.scrape_jobs {
+            if jobs.contains(&job.name.as_str()) {
+                job.credentials_file = Some(file.to_owned());
+            }
+        }
         self
     }
 

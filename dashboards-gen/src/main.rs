@@ -31,6 +31,12 @@ fn command() -> Command {
                 .value_parser(value_parser!(u32).range(1..=3600))
                 .help("Prometheus scrape and evaluation interval in seconds (default 15); use 1 for tests that need rules evaluated quickly"),
         )
+        .arg(
+            Arg::new("metrics-token-file")
+                .long("metrics-token-file")
+                .value_name("PATH")
+                .help("Scrape the app and the worker with the bearer token in this file, as Prometheus sees it (authorization.credentials_file), for demos run with METRICS_TOKEN_FILE"),
+        )
 }
 
 fn main() -> ExitCode {
@@ -60,6 +66,15 @@ fn main() -> ExitCode {
     let mut generator = dashboards_gen::repository::generator();
     if let Some(seconds) = matches.get_one::<u32>("interval") {
         generator = generator.interval(fiko_dashboards::seconds(*seconds));
+    }
+    if let Some(file) = matches.get_one::<String>("metrics-token-file") {
+        generator = generator.scrape_token_file(
+            &[
+                fiko_backend::monitoring::APP_JOB,
+                fiko_backend::monitoring::WORKER_JOB,
+            ],
+            file,
+        );
     }
     let artefacts = match generator.generate() {
         Ok(artefacts) => artefacts,

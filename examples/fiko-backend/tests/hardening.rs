@@ -724,3 +724,79 @@ async fn control_characters_and_bad_emails_are_refused_with_a_422_naming_the_fie
     assert_eq!(workflow.status(), 422);
     assert_eq!(json_body(workflow).await["field"], "name");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_with_the_generated_config_scrapes_the_protected_app_with_its_token_file() {
+    let data = tempfile::tempdir().unwrap();
+    let token_file = data.path().join("metrics-token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let port = fiko_testkit::free_port();
+    let (bind, dir) = (
+        format!("127.0.0.1:{port}"),
+        data.path().display().to_string(),
+    );
+    let mut app = Proc::spawn(
+        "app",
+        &["serve"],
+        &[
+            ("BIND", &bind),
+            ("DATA_DIR", &dir),
+            ("METRICS_TOKEN_FILE", token_file.to_str().unwrap()),
+        ],
+        &data.path().join("app.log"),
+    );
+    wait_answering(&format!("http://{bind}/api/v1/metrics"), &mut app).await;
+    // The same target twice: with the generator's token option, and without it.
+    let artefacts = dashboards_gen::Generator::new()
+        .scrape(
+            fiko_backend::monitoring::APP_JOB,
+            "/api/v1/metrics",
+            &[&bind],
+        )
+        .scrape("without-token", "/api/v1/metrics", &[&bind])
+        .scrape_token_file(&[fiko_backend::monitoring::APP_JOB], "fiko-metrics-token")
+        .interval(fiko_dashboards::seconds(1))
+        .generate()
+        .unwrap();
+    let prometheus = fiko_testkit::Prometheus::start(
+        artefacts.get("prometheus/prometheus.yml").unwrap(),
+        &[
+            ("fiko-metrics-token", &format!("{TOKEN}\n")),
+            (
+                "alerts.yml",
+                artefacts.get("prometheus/alerts.yml").unwrap(),
+            ),
+            (
+                "recording.yml",
+                artefacts.get("prometheus/recording.yml").unwrap(),
+            ),
+        ],
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let up = loop {
+        let answer: Value = serde_json::from_str(&prometheus.query("up").unwrap()).unwrap();
+        let up: std::collections::BTreeMap<String, String> = answer["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|series| {
+                (
+                    series["metric"]["job"].as_str().unwrap().to_owned(),
+                    series["value"][1].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        if up.len() == 2 {
+            break up;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{answer}\n{}",
+            prometheus.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(up[fiko_backend::monitoring::APP_JOB], "1", "{up:?}");
+    assert_eq!(up["without-token"], "0", "{up:?}");
+}
