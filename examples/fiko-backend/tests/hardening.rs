@@ -407,6 +407,13 @@ fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (Duration, Vec<
     let mut received = Vec::new();
     let mut buffer = [0_u8; 4096];
     loop {
+        // Data that keeps coming (pings) must not keep the test waiting past `limit`.
+        assert!(
+            started.elapsed() < limit,
+            "still open after {:?}; read {:?}",
+            started.elapsed(),
+            String::from_utf8_lossy(&received)
+        );
         match stream.read(&mut buffer) {
             Ok(0) => return (started.elapsed(), received),
             Ok(n) => received.extend_from_slice(&buffer[..n]),
@@ -723,6 +730,19 @@ async fn control_characters_and_bad_emails_are_refused_with_a_422_naming_the_fie
         .unwrap();
     assert_eq!(workflow.status(), 422);
     assert_eq!(json_body(workflow).await["field"], "name");
+    let purchase = reqwest::Client::new()
+        .post(format!("{base}/api/v1/billing/transactions"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(
+            json!({ "plan": "starter", "currency": "usd", "card_number": "4242424242424242\r\n" })
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(purchase.status(), 422);
+    assert_eq!(json_body(purchase).await["field"], "card_number");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
