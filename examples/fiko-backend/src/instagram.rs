@@ -87,7 +87,7 @@ impl InstagramClient {
         let result = self
             .get_json(&format!(
                 "{base}/me/media?fields=id,caption&access_token={}",
-                self.token
+                query_encoded(&self.token)
             ))
             .await;
         self.metrics
@@ -128,6 +128,21 @@ impl InstagramClient {
         serde_json::from_slice(&body)
             .map_err(|e| InstagramError::Transport(format!("invalid JSON: {e}")))
     }
+}
+
+/// `value` percent-encoded for a query string: every byte but RFC 3986's unreserved ones,
+/// so a token with `&`, `+` or `#` arrives whole.
+fn query_encoded(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// `GET /api/v1/instagram/media`: the connected account's media; 502 when Instagram
