@@ -46,6 +46,12 @@ impl From<argon2::Error> for PasswordError {
     }
 }
 
+/// What unknown users' passwords are verified against, so that a login does the same
+/// Argon2 work whether or not the email exists: a hash with the parameters of every stored
+/// one (of a password nobody uses, with a fixed salt; a unit test recomputes it). A
+/// constant, so no request pays for making it.
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$Zmlrby1kdW1teS1zYWx0IQ$uL6/jQLLeibAfJdJuiEk7cWOUlHn+6rbLXTdu8tJkcA";
+
 /// The PHC string of `password` with a random 16-byte salt, in `memory`.
 pub fn hash(password: &[u8], memory: &mut Memory) -> Result<String, PasswordError> {
     let mut salt = [0_u8; 16];
@@ -158,6 +164,21 @@ mod tests {
             theirs
         );
         assert_eq!(memory.len(), Params::default().block_count());
+    }
+
+    #[test]
+    fn the_dummy_hash_is_a_hash_with_the_parameters_of_every_other() {
+        let mut memory = Memory::new();
+        assert_eq!(
+            hash_with_salt(
+                b"not a password anyone uses",
+                b"fiko-dummy-salt!",
+                &mut memory
+            )
+            .unwrap(),
+            DUMMY_HASH
+        );
+        assert!(!verify(b"analytical engine", DUMMY_HASH, &mut memory).unwrap());
     }
 
     #[test]

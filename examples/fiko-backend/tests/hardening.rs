@@ -126,7 +126,7 @@ async fn fifty_concurrent_unknown_email_logins_stay_under_the_memory_bound_and_o
         &mut app,
     );
     let login = format!("{base}/api/v1/auth/login");
-    // One login first: the dummy hash unknown emails are verified against is computed once.
+    // One login first, so that the baseline includes one Argon2 memory block.
     let first = post(
         &login,
         json!({ "email": "warm@example.com", "password": "x" }),
