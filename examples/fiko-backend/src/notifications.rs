@@ -102,8 +102,7 @@ async fn serve(state: AppState, user_id: i64, socket: WebSocket) {
     loop {
         tokio::select! {
             () = &mut idle => {
-                // A send that cannot complete (the client stopped reading) must not hold
-                // the socket open either.
+                // Say why, but do not wait long: a silent client may not read either.
                 let close = Message::Close(Some(CloseFrame {
                     code: close_code::AWAY,
                     reason: "idle timeout".into(),
@@ -133,15 +132,15 @@ async fn serve(state: AppState, user_id: i64, socket: WebSocket) {
                     idle.as_mut().reset(tokio::time::Instant::now() + ws_idle);
                 }
                 match message {
-                Some(Ok(Message::Text(text))) => {
-                    let answer = if text.as_str() == "ping" { "pong".to_owned() } else { format!("ack:{}", text.as_str()) };
-                    let sent = tokio::time::timeout(ws_idle, socket.send(Message::Text(answer.into()))).await;
-                    if !matches!(sent, Ok(Ok(()))) {
-                        return;
+                    Some(Ok(Message::Text(text))) => {
+                        let answer = if text.as_str() == "ping" { "pong".to_owned() } else { format!("ack:{}", text.as_str()) };
+                        let sent = tokio::time::timeout(ws_idle, socket.send(Message::Text(answer.into()))).await;
+                        if !matches!(sent, Ok(Ok(()))) {
+                            return;
+                        }
                     }
-                }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(_)) => {}
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
                 }
             }
         }
