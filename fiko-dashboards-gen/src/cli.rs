@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! BIN [--out DIR] [--check] [--interval SECONDS] [--service NAME] [--runbook-base-url URL]
+//!     [--metrics-token-file PATH]
 //! ```
 //!
 //! - `--out DIR`: where to write (default `deploy`);
@@ -11,7 +12,10 @@
 //! - `--interval SECONDS`: Prometheus' scrape and evaluation interval (default 15);
 //! - `--service NAME`: the application's name in the output (rule groups, Grafana folder,
 //!   provider file, dashboard uid and title, job names), instead of the generator's;
-//! - `--runbook-base-url URL`: runbook links become `URL#alertname`.
+//! - `--runbook-base-url URL`: runbook links become `URL#alertname`;
+//! - `--metrics-token-file PATH`: the application's own scrape jobs (`NAME-ROLE`) send the
+//!   bearer token in this file, as Prometheus sees it (`authorization.credentials_file`),
+//!   for metrics endpoints protected with a token.
 //!
 //! On success it prints one line to stdout: the files written or checked, and how many
 //! dashboards, panels, alerts, recording rules and promtool test cases they hold. A bad
@@ -63,6 +67,12 @@ fn command(bin: &str) -> Command {
                 .long("runbook-base-url")
                 .value_name("URL")
                 .help("Runbook links become URL#alertname (default: the generated RUNBOOKS.md)"),
+        )
+        .arg(
+            Arg::new("metrics-token-file")
+                .long("metrics-token-file")
+                .value_name("PATH")
+                .help("The application's own scrape jobs (NAME-ROLE) send the bearer token in this file, as Prometheus sees it (authorization.credentials_file)"),
         )
 }
 
@@ -131,6 +141,9 @@ where
     }
     if let Some(url) = matches.get_one::<String>("runbook-base-url") {
         generator = generator.runbook_base(url);
+    }
+    if let Some(file) = matches.get_one::<String>("metrics-token-file") {
+        generator = generator.scrape_app_token_file(file);
     }
     let artefacts = match generator.generate() {
         Ok(artefacts) => artefacts,

@@ -207,7 +207,33 @@ impl Generator {
             name: job.to_owned(),
             metrics_path: metrics_path.to_owned(),
             targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+            credentials_file: None,
         });
+        self
+    }
+
+    /// Makes the scrape jobs named in `jobs` send the bearer token read from `file`
+    /// (`authorization.credentials_file`: the secret stays out of the generated config),
+    /// for endpoints protected with a token; jobs not added (yet) are left alone.
+    pub fn scrape_token_file(mut self, jobs: &[&str], file: &str) -> Self {
+        for job in &mut self.settings.scrape_jobs {
+            if jobs.contains(&job.name.as_str()) {
+                job.credentials_file = Some(file.to_owned());
+            }
+        }
+        self
+    }
+
+    /// [`scrape_token_file`](Self::scrape_token_file) for the application's own jobs:
+    /// those named `NAME-ROLE` ([`Settings::job_name`], as
+    /// [`scrape_app`](Self::scrape_app) names them), not the exporters' or Prometheus'.
+    pub fn scrape_app_token_file(mut self, file: &str) -> Self {
+        let prefix = format!("{}-", self.settings.name);
+        for job in &mut self.settings.scrape_jobs {
+            if job.name.starts_with(&prefix) {
+                job.credentials_file = Some(file.to_owned());
+            }
+        }
         self
     }
 

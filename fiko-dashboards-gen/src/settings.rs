@@ -12,6 +12,10 @@ pub struct ScrapeJob {
     pub metrics_path: String,
     /// `host:port` of each instance.
     pub targets: Vec<String>,
+    /// A file holding the bearer token the targets' metrics endpoint requires
+    /// (`authorization.credentials_file`; relative paths are read from the directory of
+    /// `prometheus.yml`); `None` for an unprotected endpoint.
+    pub credentials_file: Option<String>,
 }
 
 /// The longest application name: its dashboard uid, `NAME-overview`, must stay within
