@@ -186,5 +186,7 @@ fn the_dashboard_names_only_metrics_the_application_exposes() {
     assert!(
         body.contains("function_calls_total{function=\"charge\""),
         "{body}"
-    );
+    ); // And nothing else: every registered metric is there with its declared HELP and
+    // TYPE, closed labels take only declared values, nothing undeclared appears.
+    fiko_metrics::testing::DriftCheck::new(fiko_metrics::default_registry().sets()).assert(&body);
 }
