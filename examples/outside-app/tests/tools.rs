@@ -112,8 +112,8 @@ fn the_shop_gets_its_own_sets_custom_alert_overrides_and_names() {
         );
     }
     assert!(alerts.contains("[5m])) > 0) > 0.1\""), "{alerts}");
-    assert!(alerts.contains("- name: \"shop.shop\""), "{alerts}");
-    assert!(alerts.contains("- name: \"shop.app\""), "{alerts}");
+    assert!(alerts.contains("- name: \"shop.shop@"), "{alerts}");
+    assert!(alerts.contains("- name: \"shop.app@"), "{alerts}");
     let dashboard = read("grafana/dashboards/shop-overview.json");
     for row in [
         "\"Shop\"",
