@@ -28,8 +28,8 @@
 //! - `--format table|json`: the report as a table (default) or a JSON document;
 //! - `--fail-on CLASSES`: the problem classes that make the run fail, comma-separated
 //!   (`job-absent`, `job-down`, `group-missing`, `group-stale`, `group-slow`,
-//!   `missing-metric`, `no-data`, `query-error`, `label-drift`, `firing`), or `all`,
-//!   `none`, `default` (every class but `no-data` and `firing`).
+//!   `missing-metric`, `not-recorded`, `no-data`, `query-error`, `label-drift`, `firing`), or `all`,
+//!   `none`, `default` (every class but `not-recorded`, `no-data` and `firing`).
 //!
 //! With `--verify` the exit code is 0 when no problem of a `--fail-on` class was found, 1
 //! when one was, 2 for a bad argument, 3 when nothing could be checked (a generation
@@ -140,7 +140,7 @@ fn command(bin: &str) -> Command {
                 .value_name("CLASSES")
                 .requires("verify")
                 .value_parser(|text: &str| crate::verify::Class::parse_list(text))
-                .help("With --verify: the problem classes that make the run exit 1, comma-separated, or all, none, default (all but no-data and firing)"),
+                .help("With --verify: the problem classes that make the run exit 1, comma-separated, or all, none, default (all but not-recorded, no-data and firing)"),
         )
 }
 

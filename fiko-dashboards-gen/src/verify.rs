@@ -21,6 +21,12 @@
 //! | `$__interval` | the step of the range query: the lookback / 60, at least the scrape interval |
 //! | `$__range` | the lookback |
 //!
+//! A metric a query names "is missing" when it has no series in the window and no target
+//! exposes it, not even as `# HELP`/`# TYPE` without samples (Prometheus' metadata API;
+//! on a server without it, every metric without series is missing); one that targets
+//! expose without samples is "not recorded": declared and registered, but nothing
+//! happened yet (an error counter before the first error).
+//!
 //! A panel or recording-rule query "has data" when its range query over the lookback
 //! returns a series. An alert is checked on its condition's query without the
 //! comparison, so an alert that does not fire still shows whether its query sees data;
@@ -85,8 +91,12 @@ pub enum Class {
     GroupStale,
     /// A loaded group's last evaluation took longer than its interval.
     GroupSlow,
-    /// A query names metrics that have no series in the window.
+    /// A query names metrics that have no series in the window and that no target
+    /// exposes (not even as `# HELP`/`# TYPE` without samples).
     MissingMetric,
+    /// A query names metrics that targets expose without samples: declared and
+    /// registered, but nothing recorded yet (an error counter before the first error).
+    NotRecorded,
     /// A query has no data in the window although its metrics have series.
     NoData,
     /// The server refused a query.
@@ -99,21 +109,23 @@ pub enum Class {
 
 impl Class {
     /// Every class, in report order.
-    pub const ALL: [Class; 10] = [
+    pub const ALL: [Class; 11] = [
         Class::JobAbsent,
         Class::JobDown,
         Class::GroupMissing,
         Class::GroupStale,
         Class::GroupSlow,
         Class::MissingMetric,
+        Class::NotRecorded,
         Class::NoData,
         Class::QueryError,
         Class::LabelDrift,
         Class::Firing,
     ];
 
-    /// The classes that fail a run unless `--fail-on` says otherwise: all but `no-data`
-    /// (a panel of something that has not happened yet) and `firing` (an alert's job).
+    /// The classes that fail a run unless `--fail-on` says otherwise: all but
+    /// `not-recorded` and `no-data` (a panel of something that has not happened yet) and
+    /// `firing` (an alert's job).
     pub const DEFAULT_FAIL_ON: [Class; 8] = [
         Class::JobAbsent,
         Class::JobDown,
@@ -134,6 +146,7 @@ impl Class {
             Class::GroupStale => "group-stale",
             Class::GroupSlow => "group-slow",
             Class::MissingMetric => "missing-metric",
+            Class::NotRecorded => "not-recorded",
             Class::NoData => "no-data",
             Class::QueryError => "query-error",
             Class::LabelDrift => "label-drift",
@@ -428,6 +441,22 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
         .map(|names| names.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
 
+    // Which metrics targets expose, with or without samples (Prometheus' metadata API,
+    // by family name: a counter's without `_total`). A server without it answers nothing
+    // here, and metrics without series count as missing.
+    let metadata = client
+        .get("/api/v1/metadata", &[])
+        .ok()
+        .and_then(|data| data.as_object().cloned())
+        .unwrap_or_default();
+    let exposed = |name: &str| {
+        metadata.contains_key(name)
+            || ["_total", "_bucket", "_sum", "_count"].iter().any(|suffix| {
+                name.strip_suffix(suffix)
+                    .is_some_and(|family| metadata.contains_key(family))
+            })
+    };
+
     // Scrape jobs.
     let up = client.get("/api/v1/query", &[("query", "up".to_owned())])?;
     let mut targets: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
@@ -587,14 +616,33 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
                 false
             }
         };
-        if !missing.is_empty() {
+        let (unrecorded, absent): (Vec<&String>, Vec<&String>) =
+            missing.iter().partition(|name| exposed(name));
+        let names = |names: &[&String]| {
+            names
+                .iter()
+                .map(|name| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !absent.is_empty() {
             problems.push(Problem {
                 class: Class::MissingMetric,
                 item: query.item.clone(),
                 detail: format!(
-                    "no series in the last {}: {}",
+                    "no series in the last {} and no target exposes it: {}",
                     duration_text(lookback),
-                    missing.join(", ")
+                    names(&absent)
+                ),
+            });
+        } else if !unrecorded.is_empty() {
+            problems.push(Problem {
+                class: Class::NotRecorded,
+                item: query.item.clone(),
+                detail: format!(
+                    "exposed without samples, nothing recorded in the last {}: {}",
+                    duration_text(lookback),
+                    names(&unrecorded)
                 ),
             });
         } else if !data && !query.empty_is_normal {
@@ -832,7 +880,7 @@ mod tests {
         assert_eq!(Class::parse_list("default,no-data").map(|c| c.len()), Ok(9));
         assert_eq!(
             Class::parse_list("down"),
-            Err("unknown problem class `down` (use job-absent, job-down, group-missing, group-stale, group-slow, missing-metric, no-data, query-error, label-drift, firing, all, none or default)".to_owned())
+            Err("unknown problem class `down` (use job-absent, job-down, group-missing, group-stale, group-slow, missing-metric, not-recorded, no-data, query-error, label-drift, firing, all, none or default)".to_owned())
         );
     }
 
