@@ -573,7 +573,7 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
                 class: Class::GroupStale,
                 item,
                 detail: format!(
-                    "loaded version {}, the declarations give {} (reload {})",
+                    "loaded version {}, the declarations give {} (deploy the regenerated {})",
                     versions.join(", "),
                     group.fingerprint,
                     group.file

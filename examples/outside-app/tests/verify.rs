@@ -202,7 +202,7 @@ fn a_rule_file_from_an_older_declaration_is_stale() {
         &older,
     );
     let detail = format!(
-        "loaded version {}, the declarations give {} (reload alerts.yml)",
+        "loaded version {}, the declarations give {} (deploy the regenerated alerts.yml)",
         then[1].1, now[1].1
     );
     assert_report(
