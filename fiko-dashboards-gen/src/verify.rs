@@ -451,10 +451,12 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
         .unwrap_or_default();
     let exposed = |name: &str| {
         metadata.contains_key(name)
-            || ["_total", "_bucket", "_sum", "_count"].iter().any(|suffix| {
-                name.strip_suffix(suffix)
-                    .is_some_and(|family| metadata.contains_key(family))
-            })
+            || ["_total", "_bucket", "_sum", "_count"]
+                .iter()
+                .any(|suffix| {
+                    name.strip_suffix(suffix)
+                        .is_some_and(|family| metadata.contains_key(family))
+                })
     };
 
     // Scrape jobs.
