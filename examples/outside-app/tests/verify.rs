@@ -16,7 +16,8 @@ use fiko_metrics::{Counter, Family, Format, LabelSet, LabelValue, MetricSet, Reg
 use fiko_metrics_axum::HttpServerMetrics;
 
 use common::{
-    Shop, assert_report, generated, monitoring, post, prometheus, read, serve, text, verify_until,
+    Shop, assert_report, assert_report_at, generated, monitoring, post, prometheus, read, serve,
+    start_server, text, verify_until,
 };
 
 /// The shop's metrics as an older build declared them: orders could also be declined.
@@ -332,4 +333,81 @@ fn an_application_not_running_leaves_every_query_on_its_metrics_missing() {
         "no series in the last 1m and no target exposes it: shop_orders_total"
     );
     assert_eq!(problems.len(), 1 + 18 - 1 + 4 + 12, "{problems:#?}");
+}
+
+#[test]
+fn victoriametrics_with_vmalert_serves_the_same_checks() {
+    let shop = Shop::start(true);
+    let dir = tempfile::tempdir().unwrap();
+    generated(dir.path(), &[]);
+    // VictoriaMetrics scraping with the generated config, vmalert evaluating rules of an
+    // older declaration (the CheckoutFailures threshold was 20%) into it.
+    let older = shop_generator()
+        .tune("CheckoutFailures", |alert| alert.condition.threshold = 0.2)
+        .generate()
+        .unwrap();
+    let (now, then) = (
+        groups(&read(dir.path(), "prometheus/alerts.yml")),
+        groups(older.get("prometheus/alerts.yml").unwrap()),
+    );
+    let config = read(dir.path(), "prometheus/prometheus.yml")
+        .replace("\"web:8080\"", &format!("\"{}\"", shop.address));
+    let vm_port = fiko_testkit::free_port();
+    let vm_address = format!("127.0.0.1:{vm_port}");
+    // VictoriaMetrics scrapes itself as the `prometheus` job.
+    let config = config.replace("localhost:9090", &vm_address);
+    let files = dir.path().join("vm");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("prometheus.yml"), config).unwrap();
+    std::fs::write(
+        files.join("alerts.yml"),
+        older.get("prometheus/alerts.yml").unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        files.join("recording.yml"),
+        read(dir.path(), "prometheus/recording.yml"),
+    )
+    .unwrap();
+    let path = |name: &str| files.join(name).display().to_string();
+    let _victoria = start_server(
+        "victoria-metrics",
+        &[
+            format!("-httpListenAddr={vm_address}"),
+            format!("-storageDataPath={}", path("data")),
+            format!("-promscrape.config={}", path("prometheus.yml")),
+            // The generated config also holds Prometheus' rule_files and alerting.
+            "-promscrape.config.strictParse=false".to_owned(),
+            // Query what was just scraped.
+            "-search.latencyOffset=0s".to_owned(),
+        ],
+        &vm_address,
+        &files.join("victoria.log"),
+    );
+    let vmalert_address = format!("127.0.0.1:{}", fiko_testkit::free_port());
+    let _vmalert = start_server(
+        "vmalert",
+        &[
+            format!("-rule={}", path("alerts.yml")),
+            format!("-rule={}", path("recording.yml")),
+            format!("-datasource.url=http://{vm_address}"),
+            format!("-remoteWrite.url=http://{vm_address}"),
+            "-notifier.url=http://127.0.0.1:1".to_owned(),
+            format!("-httpListenAddr={vmalert_address}"),
+            "-evaluationInterval=1s".to_owned(),
+        ],
+        &vmalert_address,
+        &files.join("vmalert.log"),
+    );
+    let detail = format!(
+        "loaded version {}, the declarations give {} (deploy the regenerated alerts.yml)",
+        then[1].1, now[1].1
+    );
+    assert_report_at(
+        &format!("http://{vm_address}"),
+        &format!("http://{vmalert_address}"),
+        &[],
+        &[("group-stale", "group `shop.shop`", &detail)],
+        1,
+    );
 }

@@ -155,15 +155,31 @@ pub fn verify_until(url: &str, extra: &[&str], expected: &dyn Fn(&str) -> bool) 
 
 pub const CHECKED: &str = "checked 18 panel queries, 4 alert(s), 12 recording rule(s), 2 scrape job(s), 3 rule group(s), 12 closed label(s)";
 
-pub fn heading(prometheus: &Prometheus) -> String {
-    let url = prometheus.url();
-    format!("verify {url} (rules: {url}), last 1m, $__rate_interval=4s: {CHECKED}\n")
+/// The table's first line for a query API at `url` and a rules API at `rules_url`.
+pub fn heading(url: &str, rules_url: &str) -> String {
+    format!("verify {url} (rules: {rules_url}), last 1m, $__rate_interval=4s: {CHECKED}\n")
 }
 
 /// The table of a run, and its JSON problems and exit code from a JSON run.
 pub fn assert_report(prometheus: &Prometheus, problems: &[(&str, &str, &str)], failing: usize) {
     let url = prometheus.url();
-    let mut expected = heading(prometheus);
+    assert_report_at(&url, &url, &[], problems, failing);
+}
+
+/// [`assert_report`] for a query API at `url`, a rules API at `rules_url` (passed as
+/// `--rules-url` when it differs).
+pub fn assert_report_at(
+    url: &str,
+    rules_url: &str,
+    extra: &[&str],
+    problems: &[(&str, &str, &str)],
+    failing: usize,
+) {
+    let mut args: Vec<&str> = extra.to_vec();
+    if rules_url != url {
+        args.extend(["--rules-url", rules_url]);
+    }
+    let mut expected = heading(url, rules_url);
     if problems.is_empty() {
         expected.push_str("no problem found\n");
     } else {
@@ -178,13 +194,14 @@ pub fn assert_report(prometheus: &Prometheus, problems: &[(&str, &str, &str)], f
             problems.len()
         ));
     }
-    let table = verify_until(&url, &[], &|out| out == expected);
+    let table = verify_until(url, &args, &|out| out == expected);
     assert_eq!(text(&table.stdout), expected, "{}", text(&table.stderr));
     let code = i32::from(failing > 0);
     assert_eq!(table.status.code(), Some(code));
     assert!(table.stderr.is_empty(), "{}", text(&table.stderr));
 
-    let json = verify_until(&url, &["--format", "json"], &|_| true);
+    args.extend(["--format", "json"]);
+    let json = verify_until(url, &args, &|_| true);
     let document: serde_json::Value = serde_json::from_slice(&json.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", text(&json.stdout)));
     let got: Vec<(String, String, String)> = document["problems"]
@@ -203,8 +220,51 @@ pub fn assert_report(prometheus: &Prometheus, problems: &[(&str, &str, &str)], f
     assert_eq!(got, want, "{}", text(&json.stdout));
     assert_eq!(document["exit_code"], code);
     assert_eq!(json.status.code(), Some(code));
-    assert_eq!(document["url"], url.as_str());
+    assert_eq!(document["url"], url);
+    assert_eq!(document["rules_url"], rules_url);
     assert_eq!(document["substitutions"]["$__rate_interval"], "4s");
     assert_eq!(document["checked"]["panel_queries"], 18);
     assert_eq!(document["items"].as_array().unwrap().len(), 18 + 4 + 12);
+}
+
+/// A child process, killed and reaped on drop.
+pub struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `program` with `args`, its output in `log`, and waits until
+/// `http://ADDRESS/health` answers 200.
+pub fn start_server(program: &str, args: &[String], address: &str, log: &Path) -> Child {
+    let out = std::fs::File::create(log).unwrap();
+    let err = out.try_clone().unwrap();
+    let child = Command::new(program)
+        .args(args)
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let mut child = Child(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !fiko_testkit::http_get(&format!("http://{address}/health"))
+        .is_ok_and(|r| r.status == 200)
+    {
+        if let Ok(Some(status)) = child.0.try_wait() {
+            panic!(
+                "{program} exited with {status}: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{program} not ready: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
 }
