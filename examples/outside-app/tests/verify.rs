@@ -336,7 +336,7 @@ fn an_application_not_running_leaves_every_query_on_its_metrics_missing() {
 }
 
 #[test]
-fn victoriametrics_with_vmalert_serves_the_same_checks() {
+fn victoriametrics_with_vmalert_and_vmauth_serve_the_same_checks() {
     let shop = Shop::start(true);
     let dir = tempfile::tempdir().unwrap();
     generated(dir.path(), &[]);
@@ -410,4 +410,46 @@ fn victoriametrics_with_vmalert_serves_the_same_checks() {
         &[("group-stale", "group `shop.shop`", &detail)],
         1,
     );
+
+    // The same query API behind vmauth, which wants a bearer token.
+    let token = "verify-token-0123456789abcdef";
+    std::fs::write(path("token"), format!("{token}\n")).unwrap();
+    std::fs::write(
+        path("auth.yml"),
+        format!("users:\n  - bearer_token: \"{token}\"\n    url_prefix: \"http://{vm_address}\"\n"),
+    )
+    .unwrap();
+    let vmauth_address = format!("127.0.0.1:{}", fiko_testkit::free_port());
+    let _vmauth = start_server(
+        "vmauth",
+        &[
+            format!("-auth.config={}", path("auth.yml")),
+            format!("-httpListenAddr={vmauth_address}"),
+        ],
+        &vmauth_address,
+        &files.join("vmauth.log"),
+    );
+    let token_file = path("token");
+    assert_report_at(
+        &format!("http://{vmauth_address}"),
+        &format!("http://{vmalert_address}"),
+        &["--bearer-token-file", &token_file],
+        &[("group-stale", "group `shop.shop`", &detail)],
+        1,
+    );
+    let refused = monitoring(&[
+        "--verify",
+        &format!("http://{vmauth_address}"),
+        "--rules-url",
+        &format!("http://{vmalert_address}"),
+    ]);
+    assert_eq!(refused.status.code(), Some(3));
+    let error = text(&refused.stderr);
+    assert!(
+        error.starts_with(&format!(
+            "monitoring: cannot verify: http://{vmauth_address}/api/v1/label/__name__/values: status 401, not a Prometheus API answer: "
+        )),
+        "{error}"
+    );
+    assert_eq!(error.lines().count(), 1, "{error}");
 }
