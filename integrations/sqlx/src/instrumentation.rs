@@ -12,7 +12,8 @@ use crate::executors::{InstrumentedPool, Shared};
 use crate::metrics::{ConnectionState, DbMetrics, DbPoolMetrics, PoolLabel, PoolStateLabels};
 use crate::record::Recorder;
 
-/// How one pool is instrumented: its name (the `pool` label) and slow-query threshold.
+/// How one pool is instrumented: its name (the `pool` label), slow-query threshold and,
+/// optionally, a query timeout.
 ///
 /// ```
 /// use std::time::Duration;
@@ -26,6 +27,7 @@ use crate::record::Recorder;
 pub struct PoolConfig {
     name: &'static str,
     slow_threshold: Duration,
+    query_timeout: Option<Duration>,
 }
 
 impl PoolConfig {
@@ -37,12 +39,30 @@ impl PoolConfig {
         Self {
             name,
             slow_threshold: Self::DEFAULT_SLOW_THRESHOLD,
+            query_timeout: None,
         }
     }
 
     /// Queries taking at least `threshold` count in `fiko_db_slow_queries_total`.
     pub const fn slow_threshold(mut self, threshold: Duration) -> Self {
         self.slow_threshold = threshold;
+        self
+    }
+
+    /// Every query (and `BEGIN`, `COMMIT`, `ROLLBACK`) run through the instrumented pool,
+    /// its connections and transactions fails with an I/O `TimedOut` error, counted as
+    /// `kind="timeout"`, if the server has not answered within `limit` (for a stream: has
+    /// not sent its last row). The wait for a pool connection is bounded by the pool's own
+    /// acquire timeout, not by this.
+    ///
+    /// This is what keeps a hung server — stopped, or unreachable without the connection
+    /// being reset — from holding callers forever: PostgreSQL's `statement_timeout` is
+    /// enforced by the server, so it cannot fire when the server itself does not run. The
+    /// connection of a timed-out query is left mid-statement; sqlx tests it before it
+    /// returns to the pool. Needs a Tokio runtime with timers, as sqlx's own acquire
+    /// timeout does. Unbounded unless set.
+    pub const fn query_timeout(mut self, limit: Duration) -> Self {
+        self.query_timeout = Some(limit);
         self
     }
 
@@ -190,6 +210,7 @@ impl Instrumentation {
                 metrics: self.metrics.clone(),
                 pool: config.name,
                 slow_threshold: config.slow_threshold,
+                query_timeout: config.query_timeout,
             }),
         });
         let probe: Arc<dyn PoolProbe> = shared.clone();
