@@ -142,6 +142,7 @@ mod operation;
 mod record;
 
 pub use classify::{Classified, DEADLOCK_SQLSTATE, classify, code_class};
+pub use dashboards::POOL_WAIT_P95_THRESHOLD;
 pub use executors::{
     Instrumented, InstrumentedConnection, InstrumentedPool, InstrumentedPoolConnection,
     InstrumentedTransaction, Named,
