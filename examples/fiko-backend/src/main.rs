@@ -18,7 +18,7 @@ fn command() -> Command {
         )
         .subcommand(
             Command::new("worker")
-                .about("Runs the background jobs from the Redis queues (needs REDIS_URL and DATABASE_URL) and serves /metrics")
+                .about("Runs the background jobs from the Redis queues (needs REDIS_URL and DATABASE_URL) and serves /metrics. On SIGTERM or Ctrl-C: lets running jobs finish (FIKO_DRAIN_SECS), then serves /metrics for one final scrape (FIKO_FINAL_SCRAPE_SECS)")
                 .arg(Arg::new("bind").long("bind").value_name("ADDR").value_parser(value_parser!(SocketAddr)).default_value("127.0.0.1:9100").help("Listen address of /metrics and /health"))
                 .arg(Arg::new("name").long("name").value_name("NAME").default_value("worker").help("Worker name (the `worker` label)")),
         )
@@ -130,7 +130,8 @@ async fn worker(args: &ArgMatches) -> Result<(), String> {
         .cloned()
         .unwrap_or_else(|| "worker".to_owned());
     println!("fiko-backend worker {name}: metrics on http://{bind}/metrics");
-    fiko_backend::app::run_worker(&config, &name, bind, shutdown_signal())
+    // A second SIGTERM or Ctrl-C ends the drain and the final-scrape window at once.
+    fiko_backend::app::run_worker(&config, &name, bind, shutdown_signal(), shutdown_signal())
         .await
         .map_err(|e: StartError| e.to_string())
 }
