@@ -187,7 +187,7 @@ impl App {
         let http = HttpServerMetrics::register(&registry)?;
         let websockets = WebSocketMetrics::register(&registry)?;
         let metrics = Metrics::register(&registry)?;
-        let db = Db::open(&config.database, &db_metrics, config.db_acquire_timeout).await?;
+        let db = Db::open(&config.database, &db_metrics, config.db_timeouts()).await?;
         let (cache, queue) = match &config.cache {
             CacheConfig::Memory => (
                 Cache::memory(metrics.cache.clone()),
@@ -471,7 +471,7 @@ pub async fn run_worker(
         db: db_metrics,
         jobs,
     } = common_metrics()?;
-    let db = Db::open(&config.database, &db_metrics, config.db_acquire_timeout).await?;
+    let db = Db::open(&config.database, &db_metrics, config.db_timeouts()).await?;
     let connection = connect_redis(url).await?;
     let listener = self::bind(bind).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -13,7 +13,7 @@ fn command() -> Command {
         .about("The Fiko Backend demo of fiko-metrics: web application, job worker and load generator.")
         .subcommand(
             Command::new("serve")
-                .about("Serves the application (the default). Configured by BIND, DATA_DIR, DATABASE_URL, DATABASE_ACQUIRE_TIMEOUT_SECS, REDIS_URL, INSTAGRAM_BASE_URL, INSTAGRAM_ACCESS_TOKEN, INSTANCE_NAME, AI_PROVIDER_LATENCY_MS, FIKO_DRAIN_SECS, FIKO_FINAL_SCRAPE_SECS. On SIGTERM or Ctrl-C: drains requests in flight, then serves /api/v1/metrics for one final scrape")
+                .about("Serves the application (the default). Configured by BIND, DATA_DIR, DATABASE_URL, DATABASE_ACQUIRE_TIMEOUT_SECS, DATABASE_QUERY_TIMEOUT_SECS, REDIS_URL, INSTAGRAM_BASE_URL, INSTAGRAM_ACCESS_TOKEN, INSTANCE_NAME, AI_PROVIDER_LATENCY_MS, FIKO_DRAIN_SECS, FIKO_FINAL_SCRAPE_SECS. On SIGTERM or Ctrl-C: drains requests in flight, then serves /api/v1/metrics for one final scrape")
                 .arg(Arg::new("bind").long("bind").value_name("ADDR").value_parser(value_parser!(SocketAddr)).help("Listen address (overrides BIND)")),
         )
         .subcommand(
