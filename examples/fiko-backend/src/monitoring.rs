@@ -419,6 +419,8 @@ mod tests {
         assert_eq!(
             names,
             [
+                "DbPoolAcquireTimeouts",
+                "DbPoolSaturated",
                 "HighCPUUsage",
                 "HighErrorRate",
                 "HighMemoryUsage",
@@ -428,6 +430,7 @@ mod tests {
                 "PostgresDown",
                 "PostgresHighConnections",
                 "QueueBacklog",
+                "RedisClientReconnecting",
                 "RedisDown",
                 "RedisHighMemoryUsage",
                 "RedisRejectedConnections",
