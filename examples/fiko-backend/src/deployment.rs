@@ -151,6 +151,8 @@ mod tests {
         assert_eq!(
             names,
             [
+                "DbPoolAcquireTimeouts",
+                "DbPoolSaturated",
                 "HighCPUUsage",
                 "HighErrorRate",
                 "HighMemoryUsage",
@@ -160,6 +162,7 @@ mod tests {
                 "PostgresDown",
                 "PostgresHighConnections",
                 "QueueBacklog",
+                "RedisClientReconnecting",
                 "RedisDown",
                 "RedisHighMemoryUsage",
                 "RedisRejectedConnections",
