@@ -259,8 +259,19 @@ impl FacadeRecorder {
         Ok(handle)
     }
 
-    fn entry(&self, key: &Key, kind: MetricKind) -> Option<Arc<state::Entry>> {
-        self.state.entry(&self.registry, key.name(), kind)
+    /// The handle of `key`'s series in the metric `key` names, if it is of `kind`.
+    fn series_handle<T>(
+        &self,
+        key: &Key,
+        kind: MetricKind,
+        pick: impl FnOnce(&Series, &KeyLabels<'_>) -> Option<T>,
+    ) -> Option<T> {
+        let labels = KeyLabels(key.labels().as_slice());
+        self.state
+            .with_entry(&self.registry, key.name(), kind, |entry| {
+                pick(&entry.series, &labels)
+            })
+            .flatten()
     }
 }
 
@@ -303,41 +314,26 @@ impl ::metrics::Recorder for FacadeRecorder {
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> ::metrics::Counter {
-        match self.entry(key, MetricKind::Counter).as_deref() {
-            Some(state::Entry {
-                series: Series::Counter(family),
-                ..
-            }) => ::metrics::Counter::from_arc(State::series(
-                family,
-                &KeyLabels(key.labels().as_slice()),
-            )),
-            _ => ::metrics::Counter::noop(),
-        }
+        self.series_handle(key, MetricKind::Counter, |series, labels| match series {
+            Series::Counter(family) => Some(State::series(family, labels)),
+            _ => None,
+        })
+        .map_or_else(::metrics::Counter::noop, ::metrics::Counter::from_arc)
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> ::metrics::Gauge {
-        match self.entry(key, MetricKind::Gauge).as_deref() {
-            Some(state::Entry {
-                series: Series::Gauge(family),
-                ..
-            }) => ::metrics::Gauge::from_arc(State::series(
-                family,
-                &KeyLabels(key.labels().as_slice()),
-            )),
-            _ => ::metrics::Gauge::noop(),
-        }
+        self.series_handle(key, MetricKind::Gauge, |series, labels| match series {
+            Series::Gauge(family) => Some(State::series(family, labels)),
+            _ => None,
+        })
+        .map_or_else(::metrics::Gauge::noop, ::metrics::Gauge::from_arc)
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> ::metrics::Histogram {
-        match self.entry(key, MetricKind::Histogram).as_deref() {
-            Some(state::Entry {
-                series: Series::Histogram(family),
-                ..
-            }) => ::metrics::Histogram::from_arc(State::series(
-                family,
-                &KeyLabels(key.labels().as_slice()),
-            )),
-            _ => ::metrics::Histogram::noop(),
-        }
+        self.series_handle(key, MetricKind::Histogram, |series, labels| match series {
+            Series::Histogram(family) => Some(State::series(family, labels)),
+            _ => None,
+        })
+        .map_or_else(::metrics::Histogram::noop, ::metrics::Histogram::from_arc)
     }
 }

@@ -173,28 +173,35 @@ impl State {
             .inc();
     }
 
-    /// The metric named `name` (as the facade gave it) of `kind`, created and claimed in
-    /// `registry` on first use; `None` (and the call counted as rejected) when it cannot
-    /// be exposed.
-    pub(crate) fn entry(
+    /// Runs `f` on the metric named `name` (as the facade gave it) of `kind`, created and
+    /// claimed in `registry` on first use; `None` (and the call counted as rejected) when
+    /// it cannot be exposed.
+    ///
+    /// An existing metric is used under the map's read lock, without touching its
+    /// reference count: threads recording into the same metric share no written cache line
+    /// here.
+    pub(crate) fn with_entry<R>(
         &self,
         registry: &Registry,
         name: &str,
         kind: MetricKind,
-    ) -> Option<Arc<Entry>> {
-        // The read guard must be gone before `create` takes the write lock.
+        f: impl FnOnce(&Entry) -> R,
+    ) -> Option<R> {
         let found = {
             let maps = self.read();
             match maps.by_name.get(name) {
+                Some(Slot::Live(entry)) if entry.series.kind() == kind => return Some(f(entry)),
                 Some(Slot::Live(entry)) => Some(Ok(entry.clone())),
                 Some(Slot::Refused(refused)) => Some(Err(refused.clone())),
                 None => None,
             }
         };
-        match found {
+        // The read guard is gone: `create` takes the write lock.
+        let entry = match found {
             Some(found) => self.checked(found, name, kind),
             None => self.create(registry, name, kind),
-        }
+        };
+        entry.map(|entry| f(&entry))
     }
 
     fn checked(
