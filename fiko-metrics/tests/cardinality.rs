@@ -199,8 +199,7 @@ struct LiarSet {
 
 mod registry_sample_names {
     use fiko_metrics::{
-        Counter, Gauge, Histogram, MetricDescriptor, MetricKind, MetricSet, Registry,
-        RegistryError,
+        Counter, Gauge, Histogram, MetricDescriptor, MetricKind, MetricSet, Registry, RegistryError,
     };
 
     #[derive(MetricSet)]

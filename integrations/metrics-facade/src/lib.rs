@@ -337,3 +337,8 @@ impl ::metrics::Recorder for FacadeRecorder {
         .map_or_else(::metrics::Histogram::noop, ::metrics::Histogram::from_arc)
     }
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
