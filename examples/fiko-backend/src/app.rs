@@ -132,8 +132,8 @@ impl<S: MetricSet> Collect for StaticSet<S> {
     }
 }
 
-/// The metrics every process of the demo shows besides its own: process, database,
-/// jobs and function metrics.
+/// The metrics every process of the demo shows besides its own: process, tokio runtime,
+/// database, jobs and function metrics.
 struct CommonMetrics {
     registry: Arc<Registry>,
     db: Instrumentation,
@@ -143,6 +143,11 @@ struct CommonMetrics {
 fn common_metrics() -> Result<CommonMetrics, RegistryError> {
     let registry = Arc::new(Registry::new());
     fiko_metrics_process::register(&registry)?;
+    // Built inside the runtime that serves the process (the binary's and the tests'); a
+    // caller without one has no runtime to report.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        fiko_metrics_tokio::register(&registry, "main", runtime)?;
+    }
     registry.register_collector(Arc::new(StaticSet(FunctionMetrics::global())))?;
     let db = Instrumentation::register(&registry)?;
     let jobs = Jobs::register(&registry)?;
