@@ -4,7 +4,9 @@
 //! cannot find them in declarations. An application commits a scrape of its endpoint
 //! beside its code (so generating stays offline and deterministic); [`DiscoveredMetrics`]
 //! reads it, drops every metric a declaration names, and turns the rest — names, kinds and
-//! label names as observed — into a "Discovered metrics (not declared)" row.
+//! label names as observed — into a "Discovered metrics (not declared)" row, which the
+//! application hands to its generator with the names it uses:
+//! `generator.discovered(row, found.series_names())` (`fiko_dashboards_gen::Generator`).
 //!
 //! ```
 //! use fiko_metrics_facade::discovered::DiscoveredMetrics;
@@ -221,6 +223,15 @@ impl DiscoveredMetrics {
             !names.contains(&metric.name) && metric.samples.iter().all(|s| !names.contains(s))
         });
         self
+    }
+
+    /// Every sample name of the discovered metrics (`cache_hits_total`,
+    /// `query_seconds_bucket`, ...): the names their [`row`](Self::row)'s queries use,
+    /// for `fiko_dashboards_gen::Generator::discovered`.
+    pub fn series_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.metrics
+            .iter()
+            .flat_map(|metric| metric.samples.iter().cloned())
     }
 
     /// A dashboard row with one panel per metric, each titled and described as not

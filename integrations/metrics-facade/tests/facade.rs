@@ -482,4 +482,28 @@ fn discovered_metrics_become_a_row_marked_not_declared() {
             assert!(promql_parser::parser::parse(&text).is_ok(), "{text}");
         }
     }
+
+    // The generator takes the row with the names its queries use: the application's
+    // dashboard gets it after the declared rows, and only then may it name them.
+    let generator = || fiko_dashboards_gen::Generator::new("shop").observe_registered(&registry);
+    let artefacts = generator()
+        .discovered(row.clone(), found.series_names())
+        .generate()
+        .expect("generates with the discovered row");
+    let dashboard = artefacts
+        .get("grafana/dashboards/shop-overview.json")
+        .expect("dashboard");
+    assert!(dashboard.contains(r#""title": "Discovered metrics (not declared)""#));
+    assert!(dashboard.contains("rate(cache_hits_total{"));
+    let Err(fiko_dashboards_gen::Error::Invalid(problems)) =
+        generator().discovered(row, []).generate()
+    else {
+        panic!("undeclared names without the discovered series are a problem");
+    };
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("names `cache_hits_total`, which no listed metric set declares")),
+        "{problems:?}"
+    );
 }
