@@ -443,6 +443,8 @@ async fn the_worker_serves_a_final_scrape_holding_its_last_job() {
     worker.terminate();
     // Health probes fail from the shutdown on; scrapes answer until the worker has
     // served one after its drain, then it leaves, long before its 60 s window ends.
+    // Probe health until it fails, and only then scrape: with no job running the drain
+    // ends at once, and the first scrape after it lets the worker go.
     let mut health_refused = false;
     let mut last_scrape = None;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -452,12 +454,13 @@ async fn the_worker_serves_a_final_scrape_holding_its_last_job() {
             "still running:\n{}",
             worker.log()
         );
-        if let Ok(response) = client.get(format!("{worker_base}/metrics")).send().await {
+        if !health_refused {
+            if let Ok(response) = client.get(format!("{worker_base}/health")).send().await {
+                health_refused = response.status() == 503;
+            }
+        } else if let Ok(response) = client.get(format!("{worker_base}/metrics")).send().await {
             assert_eq!(response.status(), 200);
             last_scrape = Some(response.text().await.unwrap());
-        }
-        if let Ok(response) = client.get(format!("{worker_base}/health")).send().await {
-            health_refused |= response.status() == 503;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
