@@ -88,6 +88,21 @@ impl Counter<u64> {
         self.bits.store(total, Ordering::Relaxed);
     }
 
+    /// Raises the count to `total` if it is lower, never lowering it: for bridges whose
+    /// callers report a running total (the `metrics` facade's `absolute`), safe when several
+    /// threads report at once.
+    ///
+    /// ```
+    /// let polls = fiko_metrics::Counter::default();
+    /// polls.raise_to(10);
+    /// polls.raise_to(7);
+    /// assert_eq!(polls.get(), 10);
+    /// ```
+    #[inline]
+    pub fn raise_to(&self, total: u64) {
+        self.bits.fetch_max(total, Ordering::Relaxed);
+    }
+
     /// The current count.
     pub fn get(&self) -> u64 {
         self.bits.load(Ordering::Relaxed)

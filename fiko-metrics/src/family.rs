@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use crate::descriptor::MetricDescriptor;
 use crate::encoding::{LabelSource, Labels, Visitor, write_escaped_label_value};
-use crate::labels::{LabelSet, LabelSink};
+use crate::labels::{Dynamic, DynamicLabels, LabelSet, LabelSink};
 use crate::metric::Metric;
 
 /// The default series limit of a family with open labels.
@@ -122,7 +122,9 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
                 return SeriesId(Slot::Dense(index));
             }
         }
-        SeriesId(Slot::Open(self.open_slot(labels)))
+        SeriesId(Slot::Open(
+            self.open_slot(|overflowed, sink| labels.write(overflowed, sink)),
+        ))
     }
 
     /// The series `id` names: an array index or an append-only vector read, no hashing and
@@ -146,10 +148,15 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         self.fallback.get_or_init(|| M::with_config(&self.config))
     }
 
+    // Generic over how the labels are written, so the typed path stays monomorphic and a
+    // family of run-time labels (`Family<Dynamic, M>`) shares the same lookup and fold.
     #[inline(never)]
-    fn open_slot(&self, labels: &L) -> usize {
+    fn open_slot<W>(&self, labels: W) -> usize
+    where
+        W: Fn(bool, &mut LabelSink<'_>) -> fmt::Result,
+    {
         with_key_buffer(|key| {
-            render(labels, false, key);
+            render(&labels, false, key);
             // Most lookups end here; so does folding into an existing overflow series, so a
             // flood of new values past the limit never takes the exclusive lock.
             let mut folded = false;
@@ -161,7 +168,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
                 if index.len() >= self.max_series {
                     folded = true;
                     self.folded.fetch_add(1, Ordering::Relaxed);
-                    render(labels, true, key);
+                    render(&labels, true, key);
                     if let Some(&slot) = index.get(key.as_str()) {
                         return slot;
                     }
@@ -173,7 +180,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
             }
             if !folded && index.len() >= self.max_series {
                 self.folded.fetch_add(1, Ordering::Relaxed);
-                render(labels, true, key);
+                render(&labels, true, key);
                 if let Some(&slot) = index.get(key.as_str()) {
                     return slot;
                 }
@@ -222,6 +229,47 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     }
 }
 
+/// Families whose label names are known only at run time: bridges from other metrics APIs
+/// (the `metrics` facade) record through the same bounded index, overflow series and
+/// overflow count as declared families.
+impl<M: Metric> Family<Dynamic, M> {
+    /// The id of the series for `labels` (created on first use): every label is open, so
+    /// past the family's series limit the values fold into the overflow series of the same
+    /// label names, and the fold is counted.
+    ///
+    /// `labels` must list each label name once, in the same order every time (sorted, say):
+    /// the series key is the labels as written.
+    ///
+    /// ```
+    /// use fiko_metrics::{Counter, Family};
+    /// use fiko_metrics::labels::{Dynamic, DynamicLabels, LabelSink};
+    ///
+    /// struct Pairs<'a>(&'a [(&'a str, &'a str)]);
+    ///
+    /// impl DynamicLabels for Pairs<'_> {
+    ///     fn write(&self, overflowed: bool, sink: &mut LabelSink<'_>) -> std::fmt::Result {
+    ///         for (name, value) in self.0 {
+    ///             sink(name, if overflowed { "other" } else { value })?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let calls = Family::<Dynamic, Counter>::new(Default::default(), 2);
+    /// for user in ["ann", "bob", "cy", "dee"] {
+    ///     let id = calls.dynamic_series_id(&Pairs(&[("user", user)]));
+    ///     calls.series(id).inc();
+    /// }
+    /// assert_eq!((calls.len(), calls.folded()), (3, 2)); // ann, bob, other
+    /// assert_eq!(calls.series(calls.dynamic_series_id(&Pairs(&[("user", "other")]))).get(), 2);
+    /// ```
+    pub fn dynamic_series_id(&self, labels: &dyn DynamicLabels) -> SeriesId {
+        SeriesId(Slot::Open(
+            self.open_slot(|overflowed, sink| labels.write(overflowed, sink)),
+        ))
+    }
+}
+
 impl<L: LabelSet, M: Metric> Default for Family<L, M> {
     fn default() -> Self {
         Self::new(M::Config::default(), DEFAULT_MAX_SERIES)
@@ -259,10 +307,13 @@ impl<L: LabelSet> LabelSource for DenseLabels<L> {
 }
 
 /// Renders `labels` as `a="x",b="y"` (escaped), the key of an open series.
-fn render<L: LabelSet>(labels: &L, overflowed: bool, key: &mut String) {
+fn render<W>(labels: &W, overflowed: bool, key: &mut String)
+where
+    W: Fn(bool, &mut LabelSink<'_>) -> fmt::Result,
+{
     key.clear();
     // Writing into a `String` cannot fail.
-    let _ = labels.write(overflowed, &mut |name, value| {
+    let _ = labels(overflowed, &mut |name, value| {
         if !key.is_empty() {
             key.push(',');
         }

@@ -111,6 +111,37 @@ macro_rules! open_int_label {
 }
 open_int_label!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
 
+/// Labels whose names are only known at run time, written one by one: what a bridge from
+/// another metrics API (the `metrics` facade) hands to
+/// [`Family::dynamic_series_id`](crate::Family::dynamic_series_id).
+pub trait DynamicLabels {
+    /// Calls `sink` once per label, in a fixed order; with `overflowed`, every value reads
+    /// [`OVERFLOW_VALUE`].
+    fn write(&self, overflowed: bool, sink: &mut LabelSink<'_>) -> fmt::Result;
+}
+
+/// The label set of a family whose labels are given at run time
+/// (`Family<Dynamic, M>`, see [`DynamicLabels`]). As a typed label set it has no labels.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Dynamic;
+
+impl LabelSet for Dynamic {
+    const LABELS: &'static [LabelDescriptor] = &[];
+    const DENSE: Option<usize> = None;
+
+    fn dense_index(&self) -> usize {
+        0
+    }
+
+    fn write_dense(_: usize, _: &mut LabelSink<'_>) -> fmt::Result {
+        Ok(())
+    }
+
+    fn write(&self, _: bool, _: &mut LabelSink<'_>) -> fmt::Result {
+        Ok(())
+    }
+}
+
 /// Whether `name` is a valid Prometheus label name that fiko lets users declare.
 pub fn is_valid_label_name(name: &str) -> bool {
     let mut chars = name.chars();

@@ -44,6 +44,15 @@ pub trait Collect: Send + Sync + 'static {
 
     /// Hands the samples of `metrics()[index]` to `visitor`.
     fn visit_metric(&self, index: usize, visitor: &mut dyn Visitor) -> fmt::Result;
+
+    /// Hands metrics that appeared at run time to `visitor`, after those of `metrics()`:
+    /// for each, [`Visitor::family`] with its descriptor, then its samples. For bridges
+    /// from other metrics APIs (the `metrics` facade); every name shown here must have
+    /// been claimed with [`Registry::claim`] first, so nothing is exposed twice.
+    fn visit_dynamic(&self, visitor: &mut dyn Visitor) -> fmt::Result {
+        let _ = visitor;
+        Ok(())
+    }
 }
 
 impl<S: MetricSet> Collect for S {
@@ -153,6 +162,9 @@ pub struct Registry {
 struct Inner {
     collectors: Vec<Arc<dyn Collect>>,
     names: BTreeSet<&'static str>,
+    // Every sample name exposed (`x_total`, `h_bucket`, ...), so a counter `x` and a gauge
+    // `x_total`, or a histogram `h` and a gauge `h_count`, cannot both be registered.
+    series: BTreeSet<String>,
     sets: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     foreign: Vec<prometheus_client::registry::Registry>,
 }
@@ -227,6 +239,41 @@ impl Registry {
     /// Registers a hand-written collector, e.g. a [`Refreshing`] set.
     pub fn register_collector(&self, collector: Arc<dyn Collect>) -> Result<(), RegistryError> {
         self.write().add(collector)
+    }
+
+    /// Reserves `metric`'s name (and the sample names it exposes) for a metric that
+    /// appears at run time, shown by a collector's [`Collect::visit_dynamic`].
+    ///
+    /// Fails like a registration when a registered or claimed metric already exposes one
+    /// of those names; once claimed, a set exposing one of them is refused in turn.
+    ///
+    /// ```
+    /// use fiko_metrics::{Counter, MetricDescriptor, MetricKind, MetricSet, Registry, RegistryError};
+    ///
+    /// #[derive(MetricSet)]
+    /// struct Shop {
+    ///     /// Orders placed.
+    ///     orders: Counter,
+    /// }
+    ///
+    /// const fn counter(name: &'static str) -> MetricDescriptor {
+    ///     MetricDescriptor {
+    ///         name, field: "", kind: MetricKind::Counter, help: "", unit: None, labels: &[],
+    ///         buckets: &[], max_series: 1000, external: false,
+    ///     }
+    /// }
+    ///
+    /// let registry = Registry::new();
+    /// Shop::register(&registry)?;
+    /// assert_eq!(registry.claim(&counter("orders")), Err(RegistryError::DuplicateName { name: "orders" }));
+    /// registry.claim(&counter("refunds"))?;
+    /// # Ok::<(), RegistryError>(())
+    /// ```
+    pub fn claim(&self, metric: &MetricDescriptor) -> Result<(), RegistryError> {
+        let mut inner = self.write();
+        inner.check(std::slice::from_ref(metric))?;
+        inner.insert_names(std::slice::from_ref(metric));
+        Ok(())
     }
 
     /// Exposes an existing `prometheus_client` registry after fiko's own metrics.
@@ -306,6 +353,7 @@ impl Registry {
                 let _ = encoder.family(metric);
                 let _ = collector.visit_metric(index, &mut encoder);
             }
+            let _ = collector.visit_dynamic(&mut encoder);
         }
         encoder.push_raw(&foreign_text);
         encoder.finish();
@@ -315,22 +363,42 @@ impl Registry {
 impl Inner {
     fn add(&mut self, collector: Arc<dyn Collect>) -> Result<(), RegistryError> {
         let metrics = collector.metrics();
+        self.check(metrics)?;
+        self.insert_names(metrics);
+        self.collectors.push(collector);
+        Ok(())
+    }
+
+    /// Refuses `metrics` if one of them shares a name or a sample name with a registered
+    /// metric, the overflow self-metric or another of `metrics`.
+    fn check(&self, metrics: &[MetricDescriptor]) -> Result<(), RegistryError> {
+        let overflow = OVERFLOW_METRIC.series_names();
         for (index, metric) in metrics.iter().enumerate() {
+            let series = metric.series_names();
             let taken = self.names.contains(metric.name)
                 || metric.name == OVERFLOW_METRIC.name
-                || metrics
+                || series
                     .iter()
-                    .take(index)
-                    .any(|other| other.name == metric.name);
+                    .any(|name| self.series.contains(name) || overflow.contains(name))
+                || metrics.iter().take(index).any(|other| {
+                    other.name == metric.name
+                        || other
+                            .series_names()
+                            .iter()
+                            .any(|name| series.contains(name))
+                });
             if taken {
                 return Err(RegistryError::DuplicateName { name: metric.name });
             }
         }
+        Ok(())
+    }
+
+    fn insert_names(&mut self, metrics: &[MetricDescriptor]) {
         for metric in metrics {
             self.names.insert(metric.name);
+            self.series.extend(metric.series_names());
         }
-        self.collectors.push(collector);
-        Ok(())
     }
 }
 
