@@ -27,6 +27,9 @@
 //! expose without samples is "not recorded": declared and registered, but nothing
 //! happened yet (an error counter before the first error).
 //!
+//! A query without data also names the `metric{label="value"}` filters of it that no
+//! series in the window matches (a 5xx-only query before the first 5xx).
+//!
 //! A panel or recording-rule query "has data" when its range query over the lookback
 //! returns a series. An alert is checked on its condition's query without the
 //! comparison, so an alert that does not fire still shows whether its query sees data;
@@ -210,6 +213,9 @@ pub struct ItemStatus {
     pub data: bool,
     /// The metrics it names that have no series in the window.
     pub missing_metrics: Vec<String>,
+    /// Of a query without data, the `metric{label="value"}` filters no series in the
+    /// window matches.
+    pub missing_label_values: Vec<String>,
 }
 
 /// Where and how to verify.
@@ -586,6 +592,7 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
 
     // Queries.
     let mut items = Vec::new();
+    let mut stored_values: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for query in &inventory.queries {
         let promql = query
             .promql
@@ -647,11 +654,45 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
                     names(&unrecorded)
                 ),
             });
-        } else if !data && !query.empty_is_normal {
+        }
+        // Why a query without data has none: the values it filters on that no series has.
+        let mut missing_values = Vec::new();
+        if !data && missing.is_empty() {
+            for (metric, label, value) in crate::promql::equality_filters(&promql) {
+                let key = (metric.clone(), label.clone());
+                if !stored_values.contains_key(&key) {
+                    let mut params = vec![("match[]", format!("{{__name__=\"{metric}\"}}"))];
+                    params.extend(window.iter().cloned());
+                    let values = client.get(&format!("/api/v1/label/{label}/values"), &params)?;
+                    let values = values
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect();
+                    stored_values.insert(key.clone(), values);
+                }
+                if stored_values
+                    .get(&key)
+                    .is_some_and(|values| !values.contains(&value))
+                {
+                    let filter = format!("{metric}{{{label}={}}}", Value::String(value));
+                    if !missing_values.contains(&filter) {
+                        missing_values.push(filter);
+                    }
+                }
+            }
+        }
+        if missing.is_empty() && !data && !query.empty_is_normal {
+            let mut detail = format!("no data in the last {}", duration_text(lookback));
+            if !missing_values.is_empty() {
+                let _ = write!(detail, "; no series matches {}", missing_values.join(", "));
+            }
             problems.push(Problem {
                 class: Class::NoData,
                 item: query.item.clone(),
-                detail: format!("no data in the last {}", duration_text(lookback)),
+                detail,
             });
         }
         items.push(ItemStatus {
@@ -660,6 +701,7 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
             query: promql,
             data,
             missing_metrics: missing,
+            missing_label_values: missing_values,
         });
     }
 
@@ -806,6 +848,7 @@ impl Report {
                     "query": item.query,
                     "data": item.data,
                     "missing_metrics": item.missing_metrics,
+                    "missing_label_values": item.missing_label_values,
                 })
             })
             .collect();

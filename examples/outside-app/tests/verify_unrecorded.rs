@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Shop, assert_report, generated, prometheus, read};
+use common::{Shop, assert_report, generated, prometheus, read, verify_until};
 
 #[test]
 fn metrics_exposed_without_samples_are_not_recorded_not_missing() {
@@ -33,7 +33,11 @@ fn metrics_exposed_without_samples_are_not_recorded_not_missing() {
                 "record `job_instance_error_type:http_server_request_errors_total:rate5m`",
                 "exposed without samples, nothing recorded in the last 1m: http_server_request_errors_total",
             ),
-            ("no-data", "alert `HighErrorRate`", "no data in the last 1m"),
+            (
+                "no-data",
+                "alert `HighErrorRate`",
+                "no data in the last 1m; no series matches http_server_requests_total{http_response_status_class=\"5xx\"}",
+            ),
             (
                 "no-data",
                 "panel `Function error ratio`",
@@ -41,5 +45,19 @@ fn metrics_exposed_without_samples_are_not_recorded_not_missing() {
             ),
         ],
         0,
+    );
+    // The JSON names the filter without series on the item.
+    let output = verify_until(&prometheus.url(), &["--format", "json"], &|_| true);
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let item = document["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["item"] == "alert `HighErrorRate`")
+        .unwrap();
+    assert_eq!(item["data"], false);
+    assert_eq!(
+        item["missing_label_values"],
+        serde_json::json!([r#"http_server_requests_total{http_response_status_class="5xx"}"#])
     );
 }
