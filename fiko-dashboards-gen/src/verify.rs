@@ -218,6 +218,33 @@ pub struct ItemStatus {
     pub missing_label_values: Vec<String>,
 }
 
+/// How one generated scrape job fared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobStatus {
+    /// The job name.
+    pub job: String,
+    /// Its targets in `up`.
+    pub targets: usize,
+    /// The instances of those that are down.
+    pub down: Vec<String>,
+}
+
+/// How one generated rule group fared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupStatus {
+    /// The group's name without the fingerprint.
+    pub group: String,
+    /// The fingerprint the declarations give.
+    pub fingerprint: String,
+    /// The fingerprints of the groups of that name the rules API shows (`no
+    /// fingerprint` for a group named without one); empty when none is loaded.
+    pub loaded: Vec<String>,
+    /// How long the last evaluation of the current version took, in seconds.
+    pub evaluation_seconds: Option<f64>,
+    /// The loaded group's interval, in seconds.
+    pub interval_seconds: Option<f64>,
+}
+
 /// Where and how to verify.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -245,10 +272,10 @@ pub struct Report {
     pub rate_interval_seconds: u64,
     /// Every query checked.
     pub items: Vec<ItemStatus>,
-    /// Scrape jobs checked.
-    pub jobs: usize,
-    /// Rule groups checked.
-    pub groups: usize,
+    /// Every generated scrape job.
+    pub jobs: Vec<JobStatus>,
+    /// Every generated rule group.
+    pub groups: Vec<GroupStatus>,
     /// Closed labels checked.
     pub closed_labels: usize,
     /// Every problem, sorted by class then item.
@@ -440,31 +467,6 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
     let window = [("start", start.to_string()), ("end", end.to_string())];
     let mut problems = Vec::new();
 
-    // Which metrics have series in the window.
-    let names = client.get("/api/v1/label/__name__/values", &window)?;
-    let present: BTreeSet<&str> = names
-        .as_array()
-        .map(|names| names.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-
-    // Which metrics targets expose, with or without samples (Prometheus' metadata API,
-    // by family name: a counter's without `_total`). A server without it answers nothing
-    // here, and metrics without series count as missing.
-    let metadata = client
-        .get("/api/v1/metadata", &[])
-        .ok()
-        .and_then(|data| data.as_object().cloned())
-        .unwrap_or_default();
-    let exposed = |name: &str| {
-        metadata.contains_key(name)
-            || ["_total", "_bucket", "_sum", "_count"]
-                .iter()
-                .any(|suffix| {
-                    name.strip_suffix(suffix)
-                        .is_some_and(|family| metadata.contains_key(family))
-                })
-    };
-
     // Scrape jobs.
     let up = client.get("/api/v1/query", &[("query", "up".to_owned())])?;
     let mut targets: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
@@ -477,8 +479,19 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
             .or_default()
             .push((instance.to_owned(), value != "0"));
     }
+    let mut job_status = Vec::new();
     for job in &inventory.jobs {
         let item = format!("job `{job}`");
+        let instances = targets.get(job).map_or(&[][..], Vec::as_slice);
+        job_status.push(JobStatus {
+            job: job.clone(),
+            targets: instances.len(),
+            down: instances
+                .iter()
+                .filter(|(_, up)| !up)
+                .map(|(instance, _)| instance.clone())
+                .collect(),
+        });
         match targets.get(job) {
             None => {
                 let mut others: Vec<&str> = targets
@@ -523,14 +536,59 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
         }
     }
 
+    // Which metrics have series in the window (after `up`: a job seen there has its
+    // series in the names).
+    let names = client.get("/api/v1/label/__name__/values", &window)?;
+    let present: BTreeSet<&str> = names
+        .as_array()
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+
+    // Which metrics targets expose, with or without samples (Prometheus' metadata API,
+    // by family name: a counter's without `_total`). A server without it answers nothing
+    // here, and metrics without series count as missing.
+    let metadata = client
+        .get("/api/v1/metadata", &[])
+        .ok()
+        .and_then(|data| data.as_object().cloned())
+        .unwrap_or_default();
+    let exposed = |name: &str| {
+        metadata.contains_key(name)
+            || ["_total", "_bucket", "_sum", "_count"]
+                .iter()
+                .any(|suffix| {
+                    name.strip_suffix(suffix)
+                        .is_some_and(|family| metadata.contains_key(family))
+                })
+    };
+
     // Rule groups.
     let rules = rules_client.get("/api/v1/rules", &[])?;
     let loaded: Vec<&Value> = rules["groups"].as_array().into_iter().flatten().collect();
+    let mut group_status = Vec::new();
     for group in &inventory.groups {
         let item = format!("group `{}`", group.name);
         let wanted = loaded_name(&group.name, &group.fingerprint);
         let name_of = |value: &Value| value["name"].as_str().unwrap_or_default().to_owned();
-        if let Some(found) = loaded.iter().find(|value| name_of(value) == wanted) {
+        let prefix = format!("{}@", group.name);
+        let other: Vec<String> = loaded
+            .iter()
+            .map(|value| name_of(value))
+            .filter(|name| name == &group.name || name.starts_with(&prefix))
+            .collect();
+        let versions: Vec<&str> = other
+            .iter()
+            .map(|name| name.strip_prefix(&prefix).unwrap_or("no fingerprint"))
+            .collect();
+        let found = loaded.iter().find(|value| name_of(value) == wanted);
+        group_status.push(GroupStatus {
+            group: group.name.clone(),
+            fingerprint: group.fingerprint.clone(),
+            loaded: versions.iter().map(|v| (*v).to_owned()).collect(),
+            evaluation_seconds: found.and_then(|found| found["evaluationTime"].as_f64()),
+            interval_seconds: found.and_then(|found| found["interval"].as_f64()),
+        });
+        if let Some(found) = found {
             let interval = found["interval"]
                 .as_f64()
                 .unwrap_or(group.interval_seconds as f64);
@@ -560,12 +618,6 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
             }
             continue;
         }
-        let prefix = format!("{}@", group.name);
-        let other: Vec<String> = loaded
-            .iter()
-            .map(|value| name_of(value))
-            .filter(|name| name == &group.name || name.starts_with(&prefix))
-            .collect();
         if other.is_empty() {
             problems.push(Problem {
                 class: Class::GroupMissing,
@@ -573,10 +625,6 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
                 detail: format!("not loaded (expected `{wanted}` from {})", group.file),
             });
         } else {
-            let versions: Vec<&str> = other
-                .iter()
-                .map(|name| name.strip_prefix(&prefix).unwrap_or("no fingerprint"))
-                .collect();
             problems.push(Problem {
                 class: Class::GroupStale,
                 item,
@@ -739,8 +787,8 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
         lookback_seconds: lookback,
         rate_interval_seconds: rate_interval,
         items,
-        jobs: inventory.jobs.len(),
-        groups: inventory.groups.len(),
+        jobs: job_status,
+        groups: group_status,
         closed_labels: inventory.closed.len(),
         problems,
     })
@@ -760,8 +808,8 @@ impl Report {
             if self.count("panel") == 1 { "y" } else { "ies" },
             self.count("alert"),
             self.count("record"),
-            self.jobs,
-            self.groups,
+            self.jobs.len(),
+            self.groups.len(),
             self.closed_labels
         )
     }
@@ -866,14 +914,26 @@ impl Report {
                 "panel_queries": self.count("panel"),
                 "alerts": self.count("alert"),
                 "recording_rules": self.count("record"),
-                "scrape_jobs": self.jobs,
-                "rule_groups": self.groups,
+                "scrape_jobs": self.jobs.len(),
+                "rule_groups": self.groups.len(),
                 "closed_labels": self.closed_labels,
             },
             "problems": problems,
             "fail_on": fail_on.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             "exit_code": self.exit_code(fail_on),
             "items": items,
+            "jobs": self.jobs.iter().map(|job| json!({
+                "job": job.job,
+                "targets": job.targets,
+                "down": job.down,
+            })).collect::<Vec<_>>(),
+            "groups": self.groups.iter().map(|group| json!({
+                "group": group.group,
+                "fingerprint": group.fingerprint,
+                "loaded": group.loaded,
+                "evaluation_seconds": group.evaluation_seconds,
+                "interval_seconds": group.interval_seconds,
+            })).collect::<Vec<_>>(),
         });
         let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
         text.push('\n');

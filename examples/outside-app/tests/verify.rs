@@ -91,6 +91,28 @@ fn a_healthy_deployment_reports_no_problem() {
         &alerts,
     );
     assert_report(&prometheus, &[], 0);
+    // The JSON has every job and group, as found.
+    let output = verify_until(&prometheus.url(), &["--format", "json"], &|_| true);
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        document["jobs"],
+        serde_json::json!([
+            { "job": "shop-web", "targets": 1, "down": [] },
+            { "job": "prometheus", "targets": 1, "down": [] },
+        ])
+    );
+    let groups = document["groups"].as_array().unwrap();
+    let names: Vec<&str> = groups
+        .iter()
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["shop.app", "shop.shop", "shop.recording"]);
+    for group in groups {
+        assert_eq!(group["loaded"], serde_json::json!([group["fingerprint"]]));
+        assert_eq!(group["interval_seconds"], 1.0);
+        let took = group["evaluation_seconds"].as_f64().unwrap();
+        assert!(took > 0.0 && took < 1.0, "{group}");
+    }
 }
 
 #[test]
@@ -211,6 +233,13 @@ fn a_rule_file_from_an_older_declaration_is_stale() {
         &[("group-stale", "group `shop.shop`", &detail)],
         1,
     );
+    let output = verify_until(&prometheus.url(), &["--format", "json"], &|_| true);
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let shop = &document["groups"][1];
+    assert_eq!(shop["group"], "shop.shop");
+    assert_eq!(shop["fingerprint"], now[1].1.as_str());
+    assert_eq!(shop["loaded"], serde_json::json!([then[1].1]));
+    assert_eq!(shop["evaluation_seconds"], serde_json::Value::Null);
 }
 
 #[test]
@@ -248,7 +277,7 @@ fn nothing_to_ask_is_exit_3_and_a_bad_option_exit_2() {
     let error = text(&output.stderr);
     assert!(
         error.starts_with(&format!(
-            "monitoring: cannot verify: {url}/api/v1/label/__name__/values: cannot connect: "
+            "monitoring: cannot verify: {url}/api/v1/query: cannot connect: "
         )),
         "{error}"
     );
@@ -262,7 +291,7 @@ fn nothing_to_ask_is_exit_3_and_a_bad_option_exit_2() {
     assert_eq!(
         text(&output.stderr),
         format!(
-            "monitoring: cannot verify: http://{}/api/v1/label/__name__/values: status 404, not a Prometheus API answer: \"\"\n",
+            "monitoring: cannot verify: http://{}/api/v1/query: status 404, not a Prometheus API answer: \"\"\n",
             shop.address
         )
     );
@@ -304,10 +333,20 @@ fn an_application_not_running_leaves_every_query_on_its_metrics_missing() {
         |config| config,
         &alerts,
     );
+    // Settled: both jobs scraped once (the shop's down), Prometheus' own `up` stored.
     let settled = |out: &str| {
-        out.contains(r#""class": "job-down""#)
-            && out.contains(r#""class": "missing-metric""#)
-            && !out.contains("job `prometheus`")
+        let Ok(document) = serde_json::from_str::<serde_json::Value>(out) else {
+            return false;
+        };
+        let items: Vec<&str> = document["problems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["item"].as_str())
+            .collect();
+        items.contains(&"job `shop-web`")
+            && !items.contains(&"job `prometheus`")
+            && !items.contains(&"panel `Scrape targets up`")
     };
     let output = verify_until(&prometheus.url(), &["--format", "json"], &settled);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
@@ -447,7 +486,7 @@ fn victoriametrics_with_vmalert_and_vmauth_serve_the_same_checks() {
     let error = text(&refused.stderr);
     assert!(
         error.starts_with(&format!(
-            "monitoring: cannot verify: http://{vmauth_address}/api/v1/label/__name__/values: status 401, not a Prometheus API answer: "
+            "monitoring: cannot verify: http://{vmauth_address}/api/v1/query: status 401, not a Prometheus API answer: "
         )),
         "{error}"
     );
