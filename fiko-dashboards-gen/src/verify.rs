@@ -483,57 +483,47 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
     for job in &inventory.jobs {
         let item = format!("job `{job}`");
         let instances = targets.get(job).map_or(&[][..], Vec::as_slice);
+        let down: Vec<String> = instances
+            .iter()
+            .filter(|(_, up)| !up)
+            .map(|(instance, _)| instance.clone())
+            .collect();
+        if instances.is_empty() {
+            let others: Vec<&str> = targets
+                .keys()
+                .map(String::as_str)
+                .filter(|other| !inventory.jobs.iter().any(|job| job == other))
+                .collect();
+            let detail = if others.is_empty() {
+                "no target of this job in `up`".to_owned()
+            } else {
+                format!(
+                    "no target of this job in `up` (jobs not generated: {})",
+                    others.join(", ")
+                )
+            };
+            problems.push(Problem {
+                class: Class::JobAbsent,
+                item,
+                detail,
+            });
+        } else if !down.is_empty() {
+            problems.push(Problem {
+                class: Class::JobDown,
+                item,
+                detail: format!(
+                    "{} of {} target(s) down: {}",
+                    down.len(),
+                    instances.len(),
+                    down.join(", ")
+                ),
+            });
+        }
         job_status.push(JobStatus {
             job: job.clone(),
             targets: instances.len(),
-            down: instances
-                .iter()
-                .filter(|(_, up)| !up)
-                .map(|(instance, _)| instance.clone())
-                .collect(),
+            down,
         });
-        match targets.get(job) {
-            None => {
-                let mut others: Vec<&str> = targets
-                    .keys()
-                    .map(String::as_str)
-                    .filter(|other| !inventory.jobs.iter().any(|job| job == other))
-                    .collect();
-                others.sort_unstable();
-                let detail = if others.is_empty() {
-                    "no target of this job in `up`".to_owned()
-                } else {
-                    format!(
-                        "no target of this job in `up` (jobs not generated: {})",
-                        others.join(", ")
-                    )
-                };
-                problems.push(Problem {
-                    class: Class::JobAbsent,
-                    item,
-                    detail,
-                });
-            }
-            Some(instances) => {
-                let down: Vec<&str> = instances
-                    .iter()
-                    .filter(|(_, up)| !up)
-                    .map(|(instance, _)| instance.as_str())
-                    .collect();
-                if !down.is_empty() {
-                    problems.push(Problem {
-                        class: Class::JobDown,
-                        item,
-                        detail: format!(
-                            "{} of {} target(s) down: {}",
-                            down.len(),
-                            instances.len(),
-                            down.join(", ")
-                        ),
-                    });
-                }
-            }
-        }
     }
 
     // Which metrics have series in the window (after `up`: a job seen there has its
