@@ -652,7 +652,9 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
             ("end", end.to_string()),
             ("step", step.to_string()),
         ];
-        let data = match client.get("/api/v1/query_range", &params) {
+        let answer = client.get("/api/v1/query_range", &params);
+        let errored = answer.is_err();
+        let data = match answer {
             Ok(data) => data["result"].as_array().is_some_and(|r| !r.is_empty()),
             Err(error) => {
                 problems.push(Problem {
@@ -695,7 +697,7 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
         }
         // Why a query without data has none: the values it filters on that no series has.
         let mut missing_values = Vec::new();
-        if !data && missing.is_empty() {
+        if !data && !errored && missing.is_empty() {
             for (metric, label, value) in crate::promql::equality_filters(&promql) {
                 let key = (metric.clone(), label.clone());
                 if !stored_values.contains_key(&key) {
@@ -722,7 +724,7 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
                 }
             }
         }
-        if missing.is_empty() && !data && !query.empty_is_normal {
+        if missing.is_empty() && !data && !errored && !query.empty_is_normal {
             let mut detail = format!("no data in the last {}", duration_text(lookback));
             if !missing_values.is_empty() {
                 let _ = write!(detail, "; no series matches {}", missing_values.join(", "));
