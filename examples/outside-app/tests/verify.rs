@@ -2,7 +2,8 @@
 //! healthy deployment reports no problem; then each problem is made for real — a job's
 //! target not running, the application's job renamed in the scrape config, a rule file
 //! from an older declaration loaded, an old label value written by an older build of a
-//! set — and the report names exactly that problem, in both formats, with the exit code.
+//! set — and the report names exactly that problem, in both formats, with the exit code;
+//! also through VictoriaMetrics, vmalert and vmauth, and with a server refusing queries.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -491,4 +492,88 @@ fn victoriametrics_with_vmalert_and_vmauth_serve_the_same_checks() {
         "{error}"
     );
     assert_eq!(error.lines().count(), 1, "{error}");
+}
+
+#[test]
+fn queries_the_server_refuses_are_query_errors() {
+    let shop = Shop::start(true);
+    let dir = tempfile::tempdir().unwrap();
+    generated(dir.path(), &[]);
+    let vm_address = format!("127.0.0.1:{}", fiko_testkit::free_port());
+    let config = read(dir.path(), "prometheus/prometheus.yml")
+        .replace("\"web:8080\"", &format!("\"{}\"", shop.address))
+        .replace("localhost:9090", &vm_address);
+    let files = dir.path().join("vm");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("prometheus.yml"), config).unwrap();
+    let path = |name: &str| files.join(name).display().to_string();
+    // A VictoriaMetrics that refuses range queries of more than 10 points a series; no
+    // vmalert, so no rule group is loaded.
+    let _victoria = start_server(
+        "victoria-metrics",
+        &[
+            format!("-httpListenAddr={vm_address}"),
+            format!("-storageDataPath={}", path("data")),
+            format!("-promscrape.config={}", path("prometheus.yml")),
+            "-promscrape.config.strictParse=false".to_owned(),
+            "-search.latencyOffset=0s".to_owned(),
+            "-search.maxPointsPerTimeseries=10".to_owned(),
+        ],
+        &vm_address,
+        &files.join("victoria.log"),
+    );
+    let url = format!("http://{vm_address}");
+    let classes = |out: &str| -> Vec<String> {
+        serde_json::from_str::<serde_json::Value>(out)
+            .ok()
+            .and_then(|document| document["problems"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p["class"].as_str().map(str::to_owned))
+            .collect()
+    };
+    // Settled: both jobs scraped (no job problem), every query refused.
+    let settled = |out: &str| {
+        let classes = classes(out);
+        !classes.iter().any(|c| c.starts_with("job-"))
+            && classes.iter().filter(|c| *c == "query-error").count() == 18 + 4 + 12
+    };
+    let output = verify_until(&url, &["--format", "json"], &settled);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let out = text(&output.stdout);
+    let mut counts = std::collections::BTreeMap::new();
+    for class in classes(&out) {
+        *counts.entry(class).or_insert(0) += 1;
+    }
+    assert_eq!(
+        counts.into_iter().collect::<Vec<_>>(),
+        [
+            ("group-missing".to_owned(), 3),
+            ("query-error".to_owned(), 18 + 4 + 12)
+        ],
+        "{out}"
+    );
+    let document: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let problems = document["problems"].as_array().unwrap();
+    let rate = problems
+        .iter()
+        .find(|p| p["item"] == "panel `Request rate`")
+        .unwrap();
+    let detail = rate["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("status 422: error when executing query=")
+            && detail.ends_with("cannot exceed -search.maxPointsPerTimeseries=10"),
+        "{detail}"
+    );
+    let app = problems
+        .iter()
+        .find(|p| p["item"] == "group `shop.app`")
+        .unwrap();
+    assert!(
+        app["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("not loaded (expected `shop.app@"),
+        "{app}"
+    );
 }
