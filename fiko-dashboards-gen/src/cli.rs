@@ -17,8 +17,7 @@
 //! - `--runbook-base-url URL`: runbook links become `URL#alertname`;
 //! - `--metrics-token-file PATH`: the application's own scrape jobs (`NAME-ROLE`) send the
 //!   bearer token in this file, as Prometheus sees it (`authorization.credentials_file`),
-//!   for metrics endpoints protected with a token.
-//!
+//!   for metrics endpoints protected with a token;
 //! - `--verify URL`: write nothing; check what the declarations generate against the live
 //!   Prometheus (or compatible query API) at `URL`, as [`verify`](crate::verify)
 //!   describes, and print the report;
@@ -28,13 +27,14 @@
 //! - `--format table|json`: the report as a table (default) or a JSON document;
 //! - `--fail-on CLASSES`: the problem classes that make the run fail, comma-separated
 //!   (`job-absent`, `job-down`, `group-missing`, `group-stale`, `group-slow`,
-//!   `missing-metric`, `not-recorded`, `no-data`, `query-error`, `label-drift`, `firing`), or `all`,
-//!   `none`, `default` (every class but `not-recorded`, `no-data` and `firing`).
+//!   `missing-metric`, `not-recorded`, `no-data`, `query-error`, `label-drift`,
+//!   `firing`), or `all`, `none`, `default` (every class but `not-recorded`, `no-data` and
+//!   `firing`).
 //!
 //! With `--verify` the exit code is 0 when no problem of a `--fail-on` class was found, 1
 //! when one was, 2 for a bad argument, 3 when nothing could be checked (a generation
 //! problem, an unreadable token file, a server that cannot be reached or does not answer
-//! as the Prometheus API does), each of the last as one line on stderr. The generation
+//! as the Prometheus API does), reported on stderr, one line per problem. The generation
 //! options (`--interval`, `--service`, ...) must be those the deployed artefacts were
 //! generated with.
 //!

@@ -213,6 +213,12 @@ fn help_describes_every_option() {
         "--service <NAME>",
         "--runbook-base-url <URL>",
         "--metrics-token-file <PATH>",
+        "--verify <URL>",
+        "--rules-url <URL>",
+        "--lookback <DURATION>",
+        "--bearer-token-file <PATH>",
+        "--format <FORMAT>",
+        "--fail-on <CLASSES>",
         "--help",
     ] {
         assert!(text.contains(option), "{option} missing from:\n{text}");
