@@ -4,6 +4,8 @@
 //! ```text
 //! BIN [--out DIR] [--check] [--interval SECONDS] [--service NAME] [--runbook-base-url URL]
 //!     [--metrics-token-file PATH]
+//! BIN --verify URL [--rules-url URL] [--lookback DURATION] [--bearer-token-file PATH]
+//!     [--format table|json] [--fail-on CLASSES] [generation options]
 //! ```
 //!
 //! - `--out DIR`: where to write (default `deploy`);
@@ -15,7 +17,26 @@
 //! - `--runbook-base-url URL`: runbook links become `URL#alertname`;
 //! - `--metrics-token-file PATH`: the application's own scrape jobs (`NAME-ROLE`) send the
 //!   bearer token in this file, as Prometheus sees it (`authorization.credentials_file`),
-//!   for metrics endpoints protected with a token.
+//!   for metrics endpoints protected with a token;
+//! - `--verify URL`: write nothing; check what the declarations generate against the live
+//!   Prometheus (or compatible query API) at `URL`, as [`verify`](crate::verify)
+//!   describes, and print the report;
+//! - `--rules-url URL`: the rules API's server when it is not `URL`'s (vmalert);
+//! - `--lookback DURATION`: how far back data counts (default `1h`; `30s`, `5m`, `2d`);
+//! - `--bearer-token-file PATH`: send the token in this file to both APIs;
+//! - `--format table|json`: the report as a table (default) or a JSON document;
+//! - `--fail-on CLASSES`: the problem classes that make the run fail, comma-separated
+//!   (`job-absent`, `job-down`, `group-missing`, `group-stale`, `group-slow`,
+//!   `missing-metric`, `not-recorded`, `no-data`, `query-error`, `label-drift`,
+//!   `firing`), or `all`, `none`, `default` (every class but `not-recorded`, `no-data` and
+//!   `firing`).
+//!
+//! With `--verify` the exit code is 0 when no problem of a `--fail-on` class was found, 1
+//! when one was, 2 for a bad argument, 3 when nothing could be checked (a generation
+//! problem, an unreadable token file, a server that cannot be reached or does not answer
+//! as the Prometheus API does), reported on stderr, one line per problem. The generation
+//! options (`--interval`, `--service`, ...) must be those the deployed artefacts were
+//! generated with.
 //!
 //! On success it prints one line to stdout: the files written or checked, and how many
 //! dashboards, panels, alerts, recording rules and promtool test cases they hold. A bad
@@ -27,9 +48,10 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Arg, ArgAction, Command, value_parser};
+use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
-use crate::{Error, Generator};
+use crate::verify::{Class, Options};
+use crate::{Artefacts, Error, Generator};
 
 fn command(bin: &str) -> Command {
     Command::new("fiko-dashboards-gen")
@@ -73,6 +95,52 @@ fn command(bin: &str) -> Command {
                 .long("metrics-token-file")
                 .value_name("PATH")
                 .help("The application's own scrape jobs (NAME-ROLE) send the bearer token in this file, as Prometheus sees it (authorization.credentials_file)"),
+        )
+        .arg(
+            Arg::new("verify")
+                .long("verify")
+                .value_name("URL")
+                .conflicts_with("check")
+                .help("Write nothing; check the artefacts against the live Prometheus (query API) at URL and report problems"),
+        )
+        .arg(
+            Arg::new("rules-url")
+                .long("rules-url")
+                .value_name("URL")
+                .requires("verify")
+                .help("With --verify: the rules API's server, when not URL's (vmalert)"),
+        )
+        .arg(
+            Arg::new("lookback")
+                .long("lookback")
+                .value_name("DURATION")
+                .requires("verify")
+                .value_parser(|text: &str| crate::verify::parse_duration(text))
+                .help("With --verify: how far back data counts (default 1h)"),
+        )
+        .arg(
+            Arg::new("bearer-token-file")
+                .long("bearer-token-file")
+                .value_name("PATH")
+                .requires("verify")
+                .value_parser(value_parser!(PathBuf))
+                .help("With --verify: send the bearer token in this file to the APIs"),
+        )
+        .arg(
+            Arg::new("format")
+                .long("format")
+                .value_name("FORMAT")
+                .requires("verify")
+                .value_parser(["table", "json"])
+                .help("With --verify: the report as a table (default) or JSON"),
+        )
+        .arg(
+            Arg::new("fail-on")
+                .long("fail-on")
+                .value_name("CLASSES")
+                .requires("verify")
+                .value_parser(|text: &str| crate::verify::Class::parse_list(text))
+                .help("With --verify: the problem classes that make the run exit 1, comma-separated, or all, none, default (all but not-recorded, no-data and firing)"),
         )
 }
 
@@ -145,6 +213,12 @@ where
     if let Some(file) = matches.get_one::<String>("metrics-token-file") {
         generator = generator.scrape_app_token_file(file);
     }
+    let verifying = matches.contains_id("verify");
+    let failure = if verifying {
+        ExitCode::from(3)
+    } else {
+        ExitCode::FAILURE
+    };
     let artefacts = match generator.generate() {
         Ok(artefacts) => artefacts,
         Err(Error::Invalid(problems)) => {
@@ -152,13 +226,16 @@ where
                 eprintln!("{bin}: {problem}");
             }
             eprintln!("{bin}: {} problem(s); nothing written", problems.len());
-            return ExitCode::FAILURE;
+            return failure;
         }
         Err(error) => {
             eprintln!("{bin}: {error}");
-            return ExitCode::FAILURE;
+            return failure;
         }
     };
+    if let Some(url) = matches.get_one::<String>("verify") {
+        return verify(&bin, &artefacts, url, &matches);
+    }
     let summary = artefacts.summary();
     if matches.get_flag("check") {
         let stale = artefacts.stale_in(&out);
@@ -195,4 +272,50 @@ where
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--verify`: runs the checks and prints the report; see the [module docs](self).
+fn verify(bin: &str, artefacts: &Artefacts, url: &str, matches: &ArgMatches) -> ExitCode {
+    let bearer_token = match matches.get_one::<PathBuf>("bearer-token-file") {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => match text.lines().next().map(str::trim) {
+                Some(token) if !token.is_empty() => Some(token.to_owned()),
+                _ => {
+                    eprintln!("{bin}: {}: the token file is empty", path.display());
+                    return ExitCode::from(3);
+                }
+            },
+            Err(error) => {
+                eprintln!(
+                    "{bin}: {}: cannot read the token file: {error}",
+                    path.display()
+                );
+                return ExitCode::from(3);
+            }
+        },
+    };
+    let options = Options {
+        url: url.to_owned(),
+        rules_url: matches.get_one::<String>("rules-url").cloned(),
+        lookback_seconds: matches.get_one::<u64>("lookback").copied().unwrap_or(3600),
+        bearer_token,
+    };
+    let fail_on = matches
+        .get_one::<Vec<Class>>("fail-on")
+        .cloned()
+        .unwrap_or_else(|| Class::DEFAULT_FAIL_ON.to_vec());
+    let report = match artefacts.verify(&options) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("{bin}: cannot verify: {error}");
+            return ExitCode::from(3);
+        }
+    };
+    if matches.get_one::<String>("format").map(String::as_str) == Some("json") {
+        print!("{}", report.json(&fail_on));
+    } else {
+        print!("{}", report.table(&fail_on));
+    }
+    ExitCode::from(report.exit_code(&fail_on))
 }

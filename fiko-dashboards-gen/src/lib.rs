@@ -9,6 +9,7 @@ pub mod promql;
 mod rules;
 mod settings;
 mod unit_tests;
+pub mod verify;
 mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,7 +17,7 @@ use std::fmt;
 use std::fs;
 use std::path::Path;
 
-use fiko_dashboards::{Alert, Observe, Observed, PromDuration, Row};
+use fiko_dashboards::{Alert, Context, Observe, Observed, PromDuration, Row};
 use fiko_metrics::{MetricSet, Registry, SetDescriptor};
 
 pub use error::Error;
@@ -85,7 +86,7 @@ type Tuning = Box<dyn Fn(&mut Alert)>;
 ///     .observe::<RedisExporter>()
 ///     .scrape_app("web", "/metrics", &["web:8000"])
 ///     .generate()?;
-/// assert!(artefacts.get("prometheus/alerts.yml").unwrap().contains(r#"name: "shop.redis""#));
+/// assert!(artefacts.get("prometheus/alerts.yml").unwrap().contains(r#"name: "shop.redis@"#));
 /// assert!(artefacts.get("prometheus/prometheus.yml").unwrap().contains(r#"job_name: "shop-web""#));
 /// assert!(artefacts.get("grafana/provisioning/dashboards/shop.yml").unwrap().contains(r#"folder: "Shop""#));
 /// assert!(artefacts.get("grafana/dashboards/shop-overview.json").unwrap().contains(r#""title": "Shop overview""#));
@@ -381,9 +382,15 @@ impl Generator {
             grafana::datasource(&model),
         );
         files.insert(self.settings.provider_path(), grafana::provider(&model));
-        files.insert("prometheus/alerts.yml".to_owned(), rules::alerts(&model));
-        let (recording, recording_rules) = rules::recording(&model);
+        let (alerts, mut groups) = rules::alerts(&model);
+        files.insert("prometheus/alerts.yml".to_owned(), alerts);
+        let (recording, recording_group) = rules::recording(&model);
         files.insert("prometheus/recording.yml".to_owned(), recording);
+        let recording_rules = recording_group
+            .as_ref()
+            .map_or(0, |group| group.rules.len());
+        groups.extend(recording_group);
+        let inventory = model.inventory(groups);
         let test_cases = tests.matches("\n  - name: ").count();
         files.insert("prometheus/alerts.test.yml".to_owned(), tests);
         files.insert(
@@ -407,7 +414,11 @@ impl Generator {
             recording_rules,
             test_cases,
         };
-        Ok(Artefacts { files, summary })
+        Ok(Artefacts {
+            files,
+            summary,
+            inventory,
+        })
     }
 }
 
@@ -467,6 +478,81 @@ impl Model<'_> {
         })
     }
 
+    /// What `verify` checks: every query, rule group, scrape job and closed label.
+    fn inventory(&self, groups: Vec<rules::GroupInfo>) -> verify::Inventory {
+        let dashboard = Context::dashboard();
+        let rules = Context::rules(self.settings.rule_window);
+        let mut queries = Vec::new();
+        for set in self.sets {
+            for panel in set.rows.iter().flat_map(|row| &row.panels) {
+                for (index, target) in panel.targets.iter().enumerate() {
+                    let item = if panel.targets.len() > 1 {
+                        format!("panel `{}` #{}", panel.title, index + 1)
+                    } else {
+                        format!("panel `{}`", panel.title)
+                    };
+                    queries.push(verify::Query {
+                        kind: "panel",
+                        item,
+                        promql: target.expr.render(&dashboard),
+                        empty_is_normal: false,
+                    });
+                }
+            }
+        }
+        for (_, alert) in self.alerts() {
+            let returns = alert.condition.comparison == fiko_dashboards::Comparison::Returns;
+            queries.push(verify::Query {
+                kind: "alert",
+                item: format!("alert `{}`", alert.name),
+                promql: alert.condition.expr.render(&rules),
+                empty_is_normal: returns,
+            });
+        }
+        for group in &groups {
+            if group.file != "recording.yml" {
+                continue;
+            }
+            for (record, promql) in &group.rules {
+                queries.push(verify::Query {
+                    kind: "record",
+                    item: format!("record `{record}`"),
+                    promql: promql.clone(),
+                    empty_is_normal: false,
+                });
+            }
+        }
+        let mut closed = Vec::new();
+        let mut seen = BTreeSet::new();
+        for metric in self.sets.iter().flat_map(|set| set.descriptor.metrics) {
+            if !seen.insert(metric.name) {
+                continue;
+            }
+            for label in metric.labels {
+                if let Some(values) = label.values {
+                    closed.push(verify::ClosedLabel {
+                        metric: metric.name.to_owned(),
+                        series: metric.series_names(),
+                        label: label.name,
+                        values,
+                    });
+                }
+            }
+        }
+        verify::Inventory {
+            queries,
+            groups,
+            jobs: self
+                .settings
+                .scrape_jobs
+                .iter()
+                .map(|job| job.name.clone())
+                .collect(),
+            closed,
+            scrape_interval_seconds: self.settings.scrape_interval.as_secs(),
+        }
+    }
+
     /// Every mistake of the sets, one line each, naming the set and its panel or alert.
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -523,12 +609,18 @@ fn labels_map(labels: &std::collections::BTreeSet<String>) -> BTreeMap<String, S
 pub struct Artefacts {
     files: BTreeMap<String, String>,
     summary: Summary,
+    inventory: verify::Inventory,
 }
 
 impl Artefacts {
     /// What was generated, counted.
     pub fn summary(&self) -> Summary {
         self.summary
+    }
+
+    /// Checks the artefacts against a live Prometheus: see [`verify`].
+    pub fn verify(&self, options: &verify::Options) -> Result<verify::Report, verify::VerifyError> {
+        verify::run(&self.inventory, options)
     }
 
     /// The content of `path`, if generated.

@@ -51,6 +51,45 @@ pub fn metric_names(promql: &str) -> Result<Vec<String>, String> {
     Ok(names.0)
 }
 
+struct Filters(Vec<(String, String, String)>);
+
+impl ExprVisitor for Filters {
+    type Error = std::convert::Infallible;
+
+    fn pre_visit(&mut self, expr: &Ast) -> Result<bool, Self::Error> {
+        let selector = match expr {
+            Ast::VectorSelector(vs) => Some(vs),
+            Ast::MatrixSelector(ms) => Some(&ms.vs),
+            _ => None,
+        };
+        if let Some(vs) = selector {
+            if let Some(name) = &vs.name {
+                for matcher in &vs.matchers.matchers {
+                    if matches!(matcher.op, MatchOp::Equal)
+                        && matcher.name != "__name__"
+                        && !matcher.value.is_empty()
+                    {
+                        self.0
+                            .push((name.clone(), matcher.name.clone(), matcher.value.clone()));
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Every `metric{label="value"}` filter of `promql` (equality matchers on named
+/// selectors), as `(metric, label, value)`; none if it does not parse.
+pub(crate) fn equality_filters(promql: &str) -> Vec<(String, String, String)> {
+    let Ok(ast) = parser::parse(promql) else {
+        return Vec::new();
+    };
+    let mut filters = Filters(Vec::new());
+    let _ = walk_expr(&mut filters, &ast);
+    filters.0
+}
+
 /// Every series name the observed sets declare (`name_total`, `name_bucket`, ...).
 pub(crate) fn declared(model: &Model<'_>) -> BTreeSet<String> {
     model

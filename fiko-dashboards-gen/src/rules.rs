@@ -27,8 +27,49 @@ pub(crate) fn alert_expr(alert: &Alert, cx: &Context) -> String {
     )
 }
 
-/// `alerts.yml`: one group per service, alerts sorted by name.
-pub(crate) fn alerts(model: &Model<'_>) -> String {
+/// A generated rule group, as `verify` compares it with what Prometheus has loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GroupInfo {
+    /// The name without the fingerprint (`NAME.SERVICE`).
+    pub(crate) name: String,
+    /// The fingerprint of the group's rules, the suffix of its loaded name.
+    pub(crate) fingerprint: String,
+    /// The group's file, relative to `prometheus.yml`.
+    pub(crate) file: &'static str,
+    /// Its evaluation interval in seconds.
+    pub(crate) interval_seconds: u64,
+    /// `(alert or record name, PromQL)` of each rule.
+    pub(crate) rules: Vec<(String, String)>,
+}
+
+/// The group name Prometheus shows: `NAME.SERVICE@FINGERPRINT`.
+pub(crate) fn loaded_name(name: &str, fingerprint: &str) -> String {
+    format!("{name}@{fingerprint}")
+}
+
+/// A stable fingerprint of a group's rules: FNV-1a (64 bits) of the rules' text, the
+/// first 8 hex digits. It changes exactly when a rule, its expression, labels,
+/// annotations or the group's interval change.
+pub(crate) fn fingerprint(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{:08x}", hash >> 32)
+}
+
+/// Appends a group: its name with the fingerprint of `body` (the `interval:` and `rules:`
+/// lines), then `body`.
+fn push_group(out: &mut String, name: &str, body: &str) -> String {
+    let fingerprint = fingerprint(body);
+    let _ = writeln!(out, "  - name: {}", q(&loaded_name(name, &fingerprint)));
+    out.push_str(body);
+    fingerprint
+}
+
+/// `alerts.yml`: one group per service, alerts sorted by name; and the groups.
+pub(crate) fn alerts(model: &Model<'_>) -> (String, Vec<GroupInfo>) {
     let cx = Context::rules(model.settings.rule_window);
     let mut groups: BTreeMap<&str, Vec<&Alert>> = BTreeMap::new();
     for (set, alert) in model.alerts() {
@@ -43,33 +84,50 @@ pub(crate) fn alerts(model: &Model<'_>) -> String {
         out.truncate(HEADER.len());
         out.push_str("groups: []\n");
     }
+    let mut infos = Vec::new();
     for (service, mut alerts) in groups {
         alerts.sort_by(|a, b| a.name.cmp(&b.name));
-        let _ = writeln!(out, "  - name: {}", q(&model.settings.rule_group(service)));
+        let mut body = String::new();
         let _ = writeln!(
-            out,
+            body,
             "    interval: {}",
             q(&model.settings.evaluation_interval.to_string())
         );
-        out.push_str("    rules:\n");
+        body.push_str("    rules:\n");
+        let mut rules = Vec::new();
         for alert in alerts {
-            let _ = writeln!(out, "      - alert: {}", q(&alert.name));
-            let _ = writeln!(out, "        expr: {}", q(&alert_expr(alert, &cx)));
-            let _ = writeln!(out, "        for: {}", q(&alert.for_.to_string()));
-            out.push_str("        labels:\n");
-            let _ = writeln!(out, "          service: {}", q(service));
-            let _ = writeln!(out, "          severity: {}", q(alert.severity.as_str()));
-            out.push_str("        annotations:\n");
+            let expr = alert_expr(alert, &cx);
+            let _ = writeln!(body, "      - alert: {}", q(&alert.name));
+            let _ = writeln!(body, "        expr: {}", q(&expr));
+            let _ = writeln!(body, "        for: {}", q(&alert.for_.to_string()));
+            body.push_str("        labels:\n");
+            let _ = writeln!(body, "          service: {}", q(service));
+            let _ = writeln!(body, "          severity: {}", q(alert.severity.as_str()));
+            body.push_str("        annotations:\n");
             let _ = writeln!(
-                out,
+                body,
                 "          description: {}",
                 q(&alert.fill(&alert.description))
             );
-            let _ = writeln!(out, "          runbook_url: {}", q(&model.runbook(alert)));
-            let _ = writeln!(out, "          summary: {}", q(&alert.fill(&alert.summary)));
+            let _ = writeln!(body, "          runbook_url: {}", q(&model.runbook(alert)));
+            let _ = writeln!(
+                body,
+                "          summary: {}",
+                q(&alert.fill(&alert.summary))
+            );
+            rules.push((alert.name.clone(), expr));
         }
+        let name = model.settings.rule_group(service);
+        let fingerprint = push_group(&mut out, &name, &body);
+        infos.push(GroupInfo {
+            name,
+            fingerprint,
+            file: "alerts.yml",
+            interval_seconds: model.settings.evaluation_interval.as_secs(),
+            rules,
+        });
     }
-    out
+    (out, infos)
 }
 
 /// The expensive leaves of alerts and panels, as recording rules: counter rates and
@@ -128,8 +186,8 @@ fn recorded(expr: &Expr, window: &str, rules: &mut BTreeMap<String, String>) {
     }
 }
 
-/// `recording.yml`, and how many rules it holds.
-pub(crate) fn recording(model: &Model<'_>) -> (String, usize) {
+/// `recording.yml`, and its group (none without rules).
+pub(crate) fn recording(model: &Model<'_>) -> (String, Option<GroupInfo>) {
     let window = model.settings.rule_window.to_string();
     let mut rules = BTreeMap::new();
     for (_, alert) in model.alerts() {
@@ -145,25 +203,30 @@ pub(crate) fn recording(model: &Model<'_>) -> (String, usize) {
     let mut out = String::from(HEADER);
     if rules.is_empty() {
         out.push_str("groups: []\n");
-        return (out, 0);
+        return (out, None);
     }
-    let count = rules.len();
+    let mut body = String::new();
     let _ = writeln!(
-        out,
-        "groups:\n  - name: {}",
-        q(&model.settings.rule_group("recording"))
-    );
-    let _ = writeln!(
-        out,
+        body,
         "    interval: {}",
         q(&model.settings.evaluation_interval.to_string())
     );
-    out.push_str("    rules:\n");
-    for (record, promql) in rules {
-        let _ = writeln!(out, "      - record: {}", q(&record));
-        let _ = writeln!(out, "        expr: {}", q(&promql));
+    body.push_str("    rules:\n");
+    for (record, promql) in &rules {
+        let _ = writeln!(body, "      - record: {}", q(record));
+        let _ = writeln!(body, "        expr: {}", q(promql));
     }
-    (out, count)
+    out.push_str("groups:\n");
+    let name = model.settings.rule_group("recording");
+    let fingerprint = push_group(&mut out, &name, &body);
+    let info = GroupInfo {
+        name,
+        fingerprint,
+        file: "recording.yml",
+        interval_seconds: model.settings.evaluation_interval.as_secs(),
+        rules: rules.into_iter().collect(),
+    };
+    (out, Some(info))
 }
 
 /// `RUNBOOKS.md`: what each alert means, its exact rule, and where to look.

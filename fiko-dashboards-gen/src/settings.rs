@@ -114,7 +114,8 @@ impl Settings {
             .unwrap_or_else(|| self.title_name())
     }
 
-    /// The rule group of a service's alerts (`NAME.SERVICE`).
+    /// The rule group of a service's alerts (`NAME.SERVICE`); the generated file adds
+    /// `@` and the fingerprint of the group's rules.
     pub fn rule_group(&self, service: &str) -> String {
         format!("{}.{service}", self.name)
     }

@@ -30,13 +30,13 @@ fn an_application_named_shop_gets_its_own_names_everywhere() {
     );
     let alerts = artefacts.get("prometheus/alerts.yml").expect("alerts");
     for group in ["shop.app", "shop.redis"] {
-        assert!(alerts.contains(&format!("- name: \"{group}\"")), "{alerts}");
+        assert!(alerts.contains(&format!("- name: \"{group}@")), "{alerts}");
     }
     let recording = artefacts
         .get("prometheus/recording.yml")
         .expect("recording");
     assert!(
-        recording.contains("- name: \"shop.recording\""),
+        recording.contains("- name: \"shop.recording@"),
         "{recording}"
     );
     let provider = artefacts
@@ -189,4 +189,66 @@ fn custom_units_map_to_grafanas() {
         units,
         expected.map(|(title, unit)| (title.to_owned(), unit.to_owned()))
     );
+}
+
+/// The name of each group in `file`, as `(name, fingerprint)`.
+fn groups(file: &str) -> Vec<(String, String)> {
+    file.lines()
+        .filter_map(|line| line.strip_prefix("  - name: \""))
+        .filter_map(|rest| rest.strip_suffix('"'))
+        .filter_map(|name| name.split_once('@'))
+        .map(|(name, fingerprint)| (name.to_owned(), fingerprint.to_owned()))
+        .collect()
+}
+
+#[test]
+fn each_rule_group_carries_the_fingerprint_of_its_rules() {
+    let artefacts = shop("shop").generate().expect("generate");
+    let alerts = groups(artefacts.get("prometheus/alerts.yml").expect("alerts"));
+    let names: Vec<&str> = alerts.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["shop.app", "shop.redis"]);
+    for (_, fingerprint) in &alerts {
+        assert_eq!(fingerprint.len(), 8, "{fingerprint}");
+        assert!(
+            fingerprint.chars().all(|c| c.is_ascii_hexdigit()),
+            "{fingerprint}"
+        );
+    }
+    let recording = groups(
+        artefacts
+            .get("prometheus/recording.yml")
+            .expect("recording"),
+    );
+    assert_eq!(recording.len(), 1);
+    assert_eq!(recording[0].0, "shop.recording");
+
+    // The same declarations give the same fingerprints.
+    let again = shop("shop").generate().expect("generate");
+    assert_eq!(
+        groups(again.get("prometheus/alerts.yml").expect("alerts")),
+        alerts
+    );
+
+    // Tuning one alert of the Redis group changes that group's fingerprint only.
+    let tuned = shop("shop")
+        .tune("RedisHighMemoryUsage", |alert| {
+            alert.condition.threshold = 0.5
+        })
+        .generate()
+        .expect("generate");
+    let tuned = groups(tuned.get("prometheus/alerts.yml").expect("alerts"));
+    assert_eq!(tuned[0], alerts[0]);
+    assert_eq!(tuned[1].0, "shop.redis");
+    assert_ne!(tuned[1].1, alerts[1].1);
+
+    // A different evaluation interval changes every group's.
+    let faster = shop("shop")
+        .interval(fiko_dashboards::seconds(5))
+        .generate()
+        .expect("generate");
+    let faster = groups(faster.get("prometheus/alerts.yml").expect("alerts"));
+    for (before, after) in alerts.iter().zip(&faster) {
+        assert_eq!(before.0, after.0);
+        assert_ne!(before.1, after.1);
+    }
 }

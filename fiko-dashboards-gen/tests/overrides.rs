@@ -145,8 +145,8 @@ fn alerts_are_dropped_replaced_added_and_tuned() {
     assert!(edited.contains("histogram_quantile(0.99"), "{edited}");
     assert!(edited.contains("\"p99 above 2.5s.\""), "{edited}");
     assert!(edited.contains("[5m])) > 0) > 0.1\""), "{edited}");
-    assert!(edited.contains("name: \"shop.web\""), "{edited}");
-    assert!(!edited.contains("name: \"shop.app\""), "{edited}");
+    assert!(edited.contains("name: \"shop.web@"), "{edited}");
+    assert!(!edited.contains("name: \"shop.app@"), "{edited}");
     let replaced_all =
         alerts(http().customize::<HttpServerMetrics>(|set| set.alerts(vec![busy()])));
     assert_eq!(

@@ -115,6 +115,7 @@ pub mod labels;
 mod metric;
 mod registry;
 mod set;
+pub mod testing;
 
 pub use counter::{Counter, CounterNumber};
 pub use descriptor::{

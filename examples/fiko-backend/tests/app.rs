@@ -240,6 +240,12 @@ async fn every_catalogue_metric_is_recorded_and_requests_match_what_the_load_gen
     let health = fiko_testkit::http_get(&format!("{url}/api/v1/metrics/health")).unwrap();
     assert_eq!(health.status, 200, "{}", health.body);
     assert!(health.body.contains(r#""database":{"#), "{}", health.body);
+
+    // What the metrics endpoint serves is exactly what the registered sets declare: every
+    // metric, HELP, TYPE, and only declared values of closed labels.
+    let scrape = fiko_testkit::http_get(&format!("{url}/api/v1/metrics")).unwrap();
+    assert_eq!(scrape.status, 200, "{}", scrape.body);
+    fiko_metrics::testing::DriftCheck::new(registry.sets()).assert(&scrape.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

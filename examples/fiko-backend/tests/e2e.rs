@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use common::{FakeInstagram, Proc, wait_http_ok};
 use fiko_backend::load::{self, LoadConfig, Report, Scenario};
 use fiko_dashboards::seconds;
+use fiko_dashboards_gen::verify::{Class, Options};
 use fiko_testkit::{Postgres, PostgresExporter, Prometheus, Redis, RedisExporter};
 use serde_json::Value;
 
@@ -424,6 +425,23 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     prom.wait_alert("WorkerDown", true, Duration::from_secs(200))
         .await;
     let fired = fault.elapsed();
+    // `--verify` sees it too: the worker's job is down and WorkerDown fires.
+    let report = verify(&artefacts, &prom.url, 60).await;
+    let down: Vec<&str> = report
+        .problems
+        .iter()
+        .filter(|p| p.class == Class::JobDown)
+        .map(|p| p.item.as_str())
+        .collect();
+    assert_eq!(down, ["job `fiko-worker`"], "{}", report.table(&[]));
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.class == Class::Firing && p.item == "alert `WorkerDown`"),
+        "{}",
+        report.table(&[])
+    );
     let queued = load(&targets, 3, Scenario::Full).await;
     assert_eq!(queued.server_errors(), 0, "{}", queued.render());
     let mut worker = start_worker();
@@ -560,6 +578,18 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         "named by panels or rules but never scraped: {missing:?}"
     );
 
+    // `--verify` over the last minute finds nothing that fails a run: every generated job
+    // up, every rule group loaded in this generation's version, no missing metric, no
+    // undeclared closed label value in storage.
+    let report = verify(&artefacts, &prom.url, 60).await;
+    assert_eq!(
+        report.failing(&Class::DEFAULT_FAIL_ON),
+        0,
+        "{}",
+        report.table(&Class::DEFAULT_FAIL_ON)
+    );
+    eprint!("{}", report.table(&Class::DEFAULT_FAIL_ON));
+
     // Every alerting and recording rule evaluated without error all along.
     let rules = prom.get("/api/v1/rules", &[]).await;
     let failing: Vec<String> = rules["groups"]
@@ -582,6 +612,25 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         total,
         started.elapsed()
     );
+}
+
+/// `Artefacts::verify` against `url` over the last `lookback_seconds`, off the runtime.
+async fn verify(
+    artefacts: &fiko_dashboards_gen::Artefacts,
+    url: &str,
+    lookback_seconds: u64,
+) -> fiko_dashboards_gen::verify::Report {
+    let artefacts = artefacts.clone();
+    let options = Options {
+        url: url.to_owned(),
+        rules_url: None,
+        lookback_seconds,
+        bearer_token: None,
+    };
+    tokio::task::spawn_blocking(move || artefacts.verify(&options))
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// Every `expr` of the dashboard, with its panel's title.

@@ -5,6 +5,7 @@
 //! public API only (the README's "Generate the monitoring for your own application").
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use fiko_dashboards::prelude::*;
 use fiko_metrics::calls::FunctionMetrics;
@@ -95,7 +96,7 @@ impl Observe for PaymentMetrics {
 fiko_dashboards::observed!(ShopMetrics, PaymentMetrics);
 
 /// Takes a payment; timed by `#[timed]` into the runtime's `FunctionMetrics`.
-#[fiko_metrics::timed(name = "charge")]
+#[fiko_metrics::timed(name = "charge", in_flight)]
 pub fn charge(cents: u64) -> Result<u64, String> {
     if cents == 0 {
         return Err("nothing to charge".to_owned());
@@ -113,18 +114,25 @@ pub fn register_metrics() {
     FunctionMetrics::global();
 }
 
-async fn checkout() -> &'static str {
+/// Checks out a cart whose total in cents is the body (1999 when empty); a total the
+/// payment refuses (0) is a 502.
+async fn checkout(body: String) -> (StatusCode, &'static str) {
     let shop = ShopMetrics::global();
-    let outcome = match charge(1999) {
-        Ok(_) => Outcome::Paid,
-        Err(_) => Outcome::Failed,
+    let cents = body.trim().parse().unwrap_or(1999);
+    let (outcome, answer) = match charge(cents) {
+        Ok(_) => (Outcome::Paid, (StatusCode::OK, "paid")),
+        Err(_) => (
+            Outcome::Failed,
+            (StatusCode::BAD_GATEWAY, "the payment was refused"),
+        ),
     };
     shop.orders.get_or_create(&OrderLabels { outcome }).inc();
     shop.checkout_duration_seconds.observe(0.2);
-    "paid"
+    answer
 }
 
-/// The application: `POST /checkout`, `GET /health`, and the metrics endpoint.
+/// The application: `POST /checkout` (body: the total in cents), `GET /health`, and the
+/// metrics endpoint.
 pub fn router() -> Router {
     register_metrics();
     Router::new()

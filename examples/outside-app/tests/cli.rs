@@ -179,12 +179,12 @@ fn service_and_runbook_options_rename_everything() {
     assert!(output.status.success(), "{}", stderr(&output));
     let read = |path: &str| std::fs::read_to_string(dir.path().join(path)).expect(path);
     let alerts = read("prometheus/alerts.yml");
-    assert!(alerts.contains("- name: \"corner-shop.shop\""), "{alerts}");
+    assert!(alerts.contains("- name: \"corner-shop.shop@"), "{alerts}");
     assert!(
         alerts.contains("runbook_url: \"https://wiki.example/runbooks#checkoutfailures\""),
         "{alerts}"
     );
-    assert!(!alerts.contains("\"shop.shop\""), "{alerts}");
+    assert!(!alerts.contains("\"shop.shop@"), "{alerts}");
     let provider = read("grafana/provisioning/dashboards/corner-shop.yml");
     assert!(provider.contains("folder: \"Corner Shop\""), "{provider}");
     let dashboard = read("grafana/dashboards/corner-shop-overview.json");
@@ -213,6 +213,12 @@ fn help_describes_every_option() {
         "--service <NAME>",
         "--runbook-base-url <URL>",
         "--metrics-token-file <PATH>",
+        "--verify <URL>",
+        "--rules-url <URL>",
+        "--lookback <DURATION>",
+        "--bearer-token-file <PATH>",
+        "--format <FORMAT>",
+        "--fail-on <CLASSES>",
         "--help",
     ] {
         assert!(text.contains(option), "{option} missing from:\n{text}");

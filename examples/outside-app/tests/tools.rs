@@ -112,8 +112,8 @@ fn the_shop_gets_its_own_sets_custom_alert_overrides_and_names() {
         );
     }
     assert!(alerts.contains("[5m])) > 0) > 0.1\""), "{alerts}");
-    assert!(alerts.contains("- name: \"shop.shop\""), "{alerts}");
-    assert!(alerts.contains("- name: \"shop.app\""), "{alerts}");
+    assert!(alerts.contains("- name: \"shop.shop@"), "{alerts}");
+    assert!(alerts.contains("- name: \"shop.app@"), "{alerts}");
     let dashboard = read("grafana/dashboards/shop-overview.json");
     for row in [
         "\"Shop\"",
@@ -186,5 +186,7 @@ fn the_dashboard_names_only_metrics_the_application_exposes() {
     assert!(
         body.contains("function_calls_total{function=\"charge\""),
         "{body}"
-    );
+    ); // And nothing else: every registered metric is there with its declared HELP and
+    // TYPE, closed labels take only declared values, nothing undeclared appears.
+    fiko_metrics::testing::DriftCheck::new(fiko_metrics::default_registry().sets()).assert(&body);
 }

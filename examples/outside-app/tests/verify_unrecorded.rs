@@ -1,0 +1,63 @@
+//! `monitoring --verify` on a shop that has refused no payment yet (its own process, so
+//! its registry has no error recorded by another test): the metrics of errors are exposed
+//! without samples, which the report tells apart from missing metrics, and which fail no
+//! run by default.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Shop, assert_report, generated, prometheus, read, verify_until};
+
+#[test]
+fn metrics_exposed_without_samples_are_not_recorded_not_missing() {
+    let shop = Shop::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    generated(dir.path(), &[]);
+    let alerts = read(dir.path(), "prometheus/alerts.yml");
+    let prometheus = prometheus(
+        dir.path(),
+        &[shop.address.to_string()],
+        |config| config,
+        &alerts,
+    );
+    assert_report(
+        &prometheus,
+        &[
+            (
+                "not-recorded",
+                "panel `Request errors by type`",
+                "exposed without samples, nothing recorded in the last 1m: http_server_request_errors_total",
+            ),
+            (
+                "not-recorded",
+                "record `job_instance_error_type:http_server_request_errors_total:rate5m`",
+                "exposed without samples, nothing recorded in the last 1m: http_server_request_errors_total",
+            ),
+            (
+                "no-data",
+                "alert `HighErrorRate`",
+                "no data in the last 1m; no series matches http_server_requests_total{http_response_status_class=\"5xx\"}",
+            ),
+            (
+                "no-data",
+                "panel `Function error ratio`",
+                "no data in the last 1m",
+            ),
+        ],
+        0,
+    );
+    // The JSON names the filter without series on the item.
+    let output = verify_until(&prometheus.url(), &["--format", "json"], &|_| true);
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let item = document["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["item"] == "alert `HighErrorRate`")
+        .unwrap();
+    assert_eq!(item["data"], false);
+    assert_eq!(
+        item["missing_label_values"],
+        serde_json::json!([r#"http_server_requests_total{http_response_status_class="5xx"}"#])
+    );
+}
