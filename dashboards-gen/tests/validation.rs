@@ -45,6 +45,56 @@ enum StatusClass {
     ServerError,
 }
 
+#[derive(MetricSet)]
+#[metric_set(namespace = "native")]
+struct NativeMetrics {
+    /// Request latency, native buckets, by route.
+    #[metric(native)]
+    request_duration_seconds: Family<RouteLabels, Histogram>,
+}
+
+#[test]
+fn native_histogram_alerts_need_no_bucket_boundary_and_are_not_promtool_tested() {
+    let slow = Alert::warning(
+        "NativeSlow",
+        NativeMetrics::REQUEST_DURATION_SECONDS
+            .quantile(0.95)
+            .by([RouteLabels::ROUTE])
+            .above(Seconds(1.7)),
+    )
+    .summary("slow")
+    .description("p95 above {threshold}.");
+    let generator = Generator::new().observe_set(dashboards_gen::ObservedSet {
+        descriptor: NativeMetrics::DESCRIPTOR,
+        service: "shop",
+        rows: vec![Row::new("Latency").panel(
+            Panel::timeseries("p95").query(NativeMetrics::REQUEST_DURATION_SECONDS.quantile(0.95)),
+        )],
+        alerts: vec![slow],
+    });
+    let artefacts = match generator.generate() {
+        Ok(artefacts) => artefacts,
+        Err(error) => panic!("a native quantile alert off any boundary is sound: {error}"),
+    };
+    let file = |name: &str| {
+        artefacts
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .to_owned()
+    };
+    let alerts = file("prometheus/alerts.yml");
+    assert!(
+        alerts.contains("histogram_quantile(0.95, sum by (job, instance, route) (rate(native_request_duration_seconds[5m]))) > 1.7"),
+        "{alerts}"
+    );
+    assert!(!alerts.contains("_bucket"), "{alerts}");
+    let tests = file("prometheus/alerts.test.yml");
+    assert!(
+        tests.contains("# NativeSlow: reads the native histogram `native_request_duration_seconds`, which promtool 2.42 cannot load as test series; it is proven against a real Prometheus instead."),
+        "{tests}"
+    );
+}
+
 fn shop(alerts: Vec<Alert>, rows: Vec<Row>) -> Generator {
     Generator::new().observe_set(dashboards_gen::ObservedSet {
         descriptor: ShopMetrics::DESCRIPTOR,

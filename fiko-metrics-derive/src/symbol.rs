@@ -31,6 +31,10 @@ pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
 pub(crate) const METRICS: Symbol = Symbol("metrics");
 pub(crate) const ERRORS: Symbol = Symbol("errors");
 pub(crate) const EXTERNAL: Symbol = Symbol("external");
+pub(crate) const NATIVE: Symbol = Symbol("native");
+pub(crate) const SCHEMA: Symbol = Symbol("schema");
+pub(crate) const ZERO_THRESHOLD: Symbol = Symbol("zero_threshold");
+pub(crate) const MAX_BUCKETS: Symbol = Symbol("max_buckets");
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {

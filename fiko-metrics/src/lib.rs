@@ -113,7 +113,7 @@ pub use counter::{Counter, CounterNumber};
 pub use descriptor::{
     Declared, LabelDescriptor, LabelRef, MetricDescriptor, MetricKind, SetDescriptor, kind, unit,
 };
-pub use encoding::Format;
+pub use encoding::{Exposition, Format};
 pub use family::{Family, SeriesId};
 pub use gauge::{Gauge, GaugeGuard, GaugeNumber};
 pub use histogram::Histogram;

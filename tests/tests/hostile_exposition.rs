@@ -130,6 +130,7 @@ fn register(families: Vec<Family>) -> Registry {
                 values: None,
             }],
             buckets: &BOUNDS,
+            native: None,
             max_series: 100,
             external: false,
         })

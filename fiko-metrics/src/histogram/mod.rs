@@ -1,4 +1,13 @@
-//! Histograms with declared bucket bounds.
+//! Histograms: classic buckets with declared bounds, native (sparse exponential)
+//! buckets, or both.
+
+mod native;
+
+use native::Native;
+pub use native::{
+    DEFAULT_MAX_BUCKETS, DEFAULT_SCHEMA, DEFAULT_ZERO_THRESHOLD, MAX_SCHEMA, MIN_SCHEMA,
+    NativeConfig, NativeConfigError, NativeSnapshot,
+};
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,6 +17,7 @@ use std::time::Instant;
 use crate::descriptor::MetricKind;
 use crate::encoding::{Labels, Visitor};
 use crate::metric::Metric;
+use crate::set::Declaration;
 
 /// Prometheus' default buckets, for latencies in seconds.
 pub const DEFAULT_BUCKETS: &[f64] = &[
@@ -45,6 +55,11 @@ impl Buckets {
             previous = bound;
         }
         Ok(Self(bounds))
+    }
+
+    /// No bounds: only the implicit `+Inf` bucket, for native-only histograms.
+    fn none() -> Self {
+        Self(Arc::from(&[][..]))
     }
 
     /// Bounds already checked at compile time by `#[derive(MetricSet)]`.
@@ -99,10 +114,99 @@ impl fmt::Display for BucketsError {
 
 impl std::error::Error for BucketsError {}
 
+/// What the series of a histogram family are made of: classic buckets, native buckets,
+/// or both (to migrate, and for stores that do not read native histograms).
+///
+/// ```
+/// use fiko_metrics::histogram::{Buckets, HistogramConfig, NativeConfig};
+///
+/// let classic: HistogramConfig = Buckets::new(vec![0.1, 1.0])?.into();
+/// let native = HistogramConfig::native(NativeConfig::DEFAULT);
+/// let both = HistogramConfig::native_and_classic(NativeConfig::DEFAULT, Buckets::default());
+/// assert!(classic.native_config().is_none() && native.classic_buckets().is_none());
+/// assert!(both.native_config().is_some() && both.classic_buckets().is_some());
+/// # Ok::<(), fiko_metrics::histogram::BucketsError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistogramConfig {
+    classic: Option<Buckets>,
+    native: Option<NativeConfig>,
+}
+
+impl HistogramConfig {
+    /// Classic buckets only: what every scraper reads.
+    pub fn classic(buckets: Buckets) -> Self {
+        Self {
+            classic: Some(buckets),
+            native: None,
+        }
+    }
+
+    /// Native buckets only: the text formats show only the `+Inf` bucket, `_sum` and
+    /// `_count`; the buckets are exposed through protobuf.
+    pub fn native(native: NativeConfig) -> Self {
+        Self {
+            classic: None,
+            native: Some(native),
+        }
+    }
+
+    /// Both: native buckets through protobuf, classic ones in every format.
+    pub fn native_and_classic(native: NativeConfig, buckets: Buckets) -> Self {
+        Self {
+            classic: Some(buckets),
+            native: Some(native),
+        }
+    }
+
+    /// The classic buckets, if any.
+    pub fn classic_buckets(&self) -> Option<&Buckets> {
+        self.classic.as_ref()
+    }
+
+    /// The native configuration, if any.
+    pub fn native_config(&self) -> Option<&NativeConfig> {
+        self.native.as_ref()
+    }
+}
+
+impl Default for HistogramConfig {
+    fn default() -> Self {
+        Self::classic(Buckets::default())
+    }
+}
+
+impl From<Buckets> for HistogramConfig {
+    fn from(buckets: Buckets) -> Self {
+        Self::classic(buckets)
+    }
+}
+
+impl From<NativeConfig> for HistogramConfig {
+    fn from(native: NativeConfig) -> Self {
+        Self::native(native)
+    }
+}
+
 /// A histogram: counts observations into buckets and keeps their sum.
 ///
-/// The count is not stored separately: it is the sum of the buckets, so `_count` always
-/// equals the `+Inf` bucket in every scrape, even while observations race with it.
+/// The count is not stored separately: it is the sum of the classic buckets (a native-only
+/// histogram keeps just the `+Inf` one), so `_count` always equals the `+Inf` bucket in
+/// every scrape, even while observations race with it.
+///
+/// A native histogram also counts each observation into its sparse exponential bucket
+/// ([`NativeConfig`]); [`native_snapshot`](Self::native_snapshot) reads them.
+///
+/// ```
+/// use fiko_metrics::Histogram;
+/// use fiko_metrics::histogram::NativeConfig;
+///
+/// let latency = Histogram::native(NativeConfig::DEFAULT);
+/// latency.observe(0.25);
+/// latency.observe(0.26);
+/// let native = latency.native_snapshot().unwrap();
+/// assert_eq!((latency.count(), native.schema, native.positive.len()), (2, 3, 1));
+/// ```
 ///
 /// ```
 /// use fiko_metrics::{Histogram, histogram::Buckets};
@@ -119,11 +223,23 @@ pub struct Histogram {
     // One slot per bound plus the `+Inf` slot; counts are per bucket, not cumulative.
     counts: Box<[AtomicU64]>,
     sum_bits: AtomicU64,
+    native: Option<Box<Native>>,
 }
 
 impl Histogram {
-    /// A histogram with the given bucket bounds.
+    /// A classic histogram with the given bucket bounds.
     pub fn new(buckets: Buckets) -> Self {
+        Self::from_config(&HistogramConfig::classic(buckets))
+    }
+
+    /// A native histogram, without classic buckets.
+    pub fn native(native: NativeConfig) -> Self {
+        Self::from_config(&HistogramConfig::native(native))
+    }
+
+    /// A histogram made as `config` says.
+    pub fn from_config(config: &HistogramConfig) -> Self {
+        let buckets = config.classic.clone().unwrap_or_else(Buckets::none);
         let counts = (0..=buckets.bounds().len())
             .map(|_| AtomicU64::new(0))
             .collect();
@@ -131,6 +247,7 @@ impl Histogram {
             buckets,
             counts,
             sum_bits: AtomicU64::new(0),
+            native: config.native.map(|native| Box::new(Native::new(native))),
         }
     }
 
@@ -147,6 +264,9 @@ impl Histogram {
         // Zero, common for sizes (an empty body), leaves the sum as it is: skip its CAS loop.
         if value != 0.0 {
             crate::atomic_f64::add(&self.sum_bits, value);
+        }
+        if let Some(native) = &self.native {
+            native.observe(value);
         }
     }
 
@@ -175,9 +295,24 @@ impl Histogram {
         f64::from_bits(self.sum_bits.load(Ordering::Relaxed))
     }
 
-    /// The bucket bounds.
+    /// The classic bucket bounds (none for a native-only histogram).
     pub fn buckets(&self) -> &Buckets {
         &self.buckets
+    }
+
+    /// Whether this histogram has classic bucket bounds (besides `+Inf`).
+    pub fn has_classic_buckets(&self) -> bool {
+        !self.buckets.bounds().is_empty()
+    }
+
+    /// The native configuration, for a native histogram.
+    pub fn native_config(&self) -> Option<&NativeConfig> {
+        self.native.as_deref().map(Native::config)
+    }
+
+    /// The native buckets now, for a native histogram.
+    pub fn native_snapshot(&self) -> Option<NativeSnapshot> {
+        self.native.as_deref().map(Native::snapshot)
     }
 
     /// Writes the cumulative bucket counts into `out` (one per bound, then `+Inf`) and
@@ -224,17 +359,23 @@ impl Drop for HistogramTimer<'_> {
 
 impl Metric for Histogram {
     const KIND: MetricKind = MetricKind::Histogram;
-    type Config = Buckets;
+    type Config = HistogramConfig;
 
-    fn with_config(buckets: &Buckets) -> Self {
-        Self::new(buckets.clone())
+    fn with_config(config: &HistogramConfig) -> Self {
+        Self::from_config(config)
     }
 
-    fn declared_config(bounds: &'static [f64]) -> Buckets {
-        if bounds.is_empty() {
+    fn declared_config(declaration: &Declaration) -> HistogramConfig {
+        let classic = if declaration.buckets.is_empty() {
             Buckets::default()
         } else {
-            Buckets::from_checked(bounds)
+            Buckets::from_checked(declaration.buckets)
+        };
+        match declaration.native {
+            // A native declaration without `buckets` is native only.
+            Some(native) if declaration.buckets.is_empty() => HistogramConfig::native(native),
+            Some(native) => HistogramConfig::native_and_classic(native, classic),
+            None => HistogramConfig::classic(classic),
         }
     }
 
