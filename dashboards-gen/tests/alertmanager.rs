@@ -94,7 +94,7 @@ fn alert(name: &str, severity: &str, instance: &str) -> Value {
 
 #[test]
 fn critical_alert_inhibits_warnings_of_the_same_target() {
-    let artefacts = dashboards_gen::repository::generator()
+    let artefacts = fiko_backend::deployment::generator()
         .generate()
         .expect("generate");
     let alertmanager = start(

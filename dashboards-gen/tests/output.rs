@@ -5,11 +5,12 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use dashboards_gen::{promql, repository};
+use fiko_backend::deployment;
+use fiko_dashboards_gen::promql;
 use serde_json::Value;
 
-fn artefacts() -> dashboards_gen::Artefacts {
-    repository::generator()
+fn artefacts() -> fiko_dashboards_gen::Artefacts {
+    deployment::generator()
         .generate()
         .expect("the repository's declarations generate")
 }
@@ -43,7 +44,7 @@ fn panel_exprs(dashboard: &Value) -> Vec<String> {
 #[test]
 fn every_expression_parses_and_names_only_declared_metrics() {
     let artefacts = artefacts();
-    let declared = repository::generator().declared_series();
+    let declared = deployment::generator().declared_series();
     let mut exprs = Vec::new();
     exprs.extend(rule_exprs(
         artefacts.get("prometheus/alerts.yml").expect("alerts"),
@@ -234,7 +235,7 @@ fn panel_ids_do_not_depend_on_other_panels() {
     };
     let full = ids(&dashboard());
     // The same dashboard without the first set's panels keeps every other id.
-    let fewer = dashboards_gen::Generator::new()
+    let fewer = fiko_dashboards_gen::Generator::new("fiko")
         .observe::<fiko_dashboards::exporters::PostgresExporter>()
         .generate()
         .expect("generate");

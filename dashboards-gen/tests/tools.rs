@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use dashboards_gen::repository;
+use fiko_backend::deployment;
 use fiko_dashboards::seconds;
 
 fn tool(name: &str, package: &str) -> std::path::PathBuf {
@@ -32,7 +32,7 @@ fn text(output: &Output) -> String {
 
 fn generated() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    repository::generator()
+    deployment::generator()
         .generate()
         .expect("the repository's declarations generate")
         .write_to(dir.path())
@@ -119,19 +119,19 @@ fn generated_tests_fail_against_changed_rules() {
     for (alert, tuned) in [
         (
             "PostgresHighConnections",
-            repository::generator().tune("PostgresHighConnections", |a| {
+            deployment::generator().tune("PostgresHighConnections", |a| {
                 a.set_threshold(500.0);
             }),
         ),
         (
             "RedisHighMemoryUsage",
-            repository::generator().tune("RedisHighMemoryUsage", |a| {
+            deployment::generator().tune("RedisHighMemoryUsage", |a| {
                 a.set_threshold(0.99);
             }),
         ),
         (
             "RedisDown",
-            repository::generator().tune("RedisDown", |a| {
+            deployment::generator().tune("RedisDown", |a| {
                 a.set_for(fiko_dashboards::minutes(30));
             }),
         ),
@@ -156,7 +156,7 @@ fn generated_tests_fail_against_changed_rules() {
 #[test]
 fn promtool_accepts_prometheus_yml_with_short_intervals() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let artefacts = repository::generator()
+    let artefacts = deployment::generator()
         .interval(seconds(1))
         .generate()
         .expect("generate");

@@ -15,10 +15,12 @@
 //!   label set;
 //! - [`ratio`] never divides by zero;
 //! - an alert threshold must be in the query's unit ([`Seconds`] for a latency, [`Percent`]
-//!   for a ratio, ...), and durations are built by [`minutes`] and friends, never parsed.
+//!   for a ratio, ...; the table in [`units`](units#which-threshold-fits-which-unit) gives
+//!   every pairing), and durations are built by [`minutes`] and friends, never parsed.
 //!
 //! A metric set contributes its default dashboard rows and alerts by implementing
-//! [`Observe`]; `dashboards-gen` turns them into Grafana JSON, rule files and promtool tests.
+//! [`Observe`]; `fiko-dashboards-gen` turns them into Grafana JSON, rule files and promtool
+//! tests.
 //!
 //! ```
 //! use fiko_dashboards::prelude::*;
@@ -86,7 +88,9 @@
 //! Put the impl next to the set (the integration crate depends on `fiko-dashboards`),
 //! give the alerts a `summary` and `description` (templates: `{{ $labels.NAME }}` of a
 //! label the result keeps — `job`, `instance` and the `by` labels — plus `{threshold}` and
-//! `{for}`), and list the set in `dashboards-gen`'s `repository::generator`. The
+//! `{for}`), and record the impl with [`observed!`] so a generator reading the
+//! application's registry finds it (`fiko_dashboards_gen::Generator::observe_registered`;
+//! an application may also list the set with `Generator::observe`). The
 //! generator derives promtool tests for every alert built from typed queries; latency
 //! thresholds must be declared bucket boundaries (not the last one).
 //!
@@ -121,24 +125,32 @@
 //!
 //! Default alerts are plain values: change them before generating, e.g.
 //! `alert.set_threshold(0.1).set_for(minutes(10))` (the threshold in the condition's base
-//! unit), or through `dashboards-gen`'s `Generator::tune`.
+//! unit), or through `fiko-dashboards-gen`'s `Generator::customize` (per set) and
+//! `Generator::tune`.
 //!
 //! # Latency thresholds and buckets
 //!
 //! [`Alert::problems`] reports a quantile alert whose threshold is not a declared bucket
-//! boundary; `dashboards-gen` refuses to generate it (an error, not a warning: such an
+//! boundary; `fiko-dashboards-gen` refuses to generate it (an error, not a warning: such an
 //! alert fires at an interpolated value nobody chose).
 
 mod alert;
 mod duration;
 pub mod exporters;
 mod functions;
+mod observed;
 mod panel;
 pub mod query;
 pub mod units;
 
+/// The crate README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use alert::{Alert, AlertTest, Comparison, Condition, Severity, raw_condition};
 pub use duration::{PromDuration, hours, minutes, seconds};
+pub use observed::Observed;
 pub use panel::{Panel, PanelSpec, Row, Target, Visual};
 pub use query::{Context, CounterQueries, Expr, GaugeQueries, HistogramQueries, Query, ratio, raw};
 pub use units::{Bytes, Count, PerSecond, Percent, RateOf, Ratio, Seconds, Threshold, Unit};
@@ -165,6 +177,15 @@ pub trait Observe: MetricSet {
     fn alerts() -> Vec<Alert> {
         Vec::new()
     }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use linkme;
+
+    /// Every [`Observed`](crate::Observed) recorded by [`observed!`](crate::observed).
+    #[linkme::distributed_slice]
+    pub static OBSERVED: [crate::Observed];
 }
 
 /// Everything needed to write an [`Observe`] implementation.

@@ -5,6 +5,113 @@
 //! against a query of its own unit: [`Seconds`] for latencies, [`Ratio`]/[`Percent`] for
 //! ratios, [`Bytes`] for sizes, [`PerSecond`] for rates of plain counts, [`Count`] for
 //! plain values.
+//!
+//! # Which threshold fits which unit
+//!
+//! A metric's unit comes from its declaration: `unit = "..."` or a base-unit suffix of its
+//! name (`_seconds`, `_bytes`, `_ratio`). `seconds`, `bytes` and `ratio` have their own
+//! marker types; every other unit (`tokens`, `cents`, `celsius`, ...) is [`unit::Other`],
+//! and a metric without one is [`unit::Unitless`].
+//!
+//! | the query | its unit type | e.g. | thresholds that compile | panel unit (Grafana) |
+//! |---|---|---|---|---|
+//! | `quantile` of a histogram, `value` of a gauge, `increase` of a counter in seconds | [`unit::Seconds`] | p95 latency, job age | [`Seconds`] | `s` |
+//! | the same, in bytes | [`unit::Bytes`] | resident memory, body size | [`Bytes`] (`Bytes::mib(n)`) | `bytes` |
+//! | [`ratio(a, b)`](crate::ratio) of any two queries of one unit; a `_ratio` gauge | [`unit::Ratio`] | error rate, cache hit ratio | [`Ratio`], [`Percent`] | `percentunit` |
+//! | `rate` of a counter in seconds | [`RateOf<unit::Seconds>`] | CPU usage (CPU seconds per second) | [`Ratio`], [`Percent`] | `percentunit` |
+//! | `rate` of a counter without a unit; `rate` of a histogram (observations per second) | [`RateOf<unit::Unitless>`] | requests per second | [`PerSecond`] | `ops` |
+//! | `rate` of a counter in another unit | [`RateOf<unit::Other>`] | tokens per second | [`PerSecond`] | `ops` |
+//! | `rate` of a counter in bytes | [`RateOf<unit::Bytes>`] | bytes sent per second | none: chart it, or alert on a [`ratio`](crate::ratio) | `Bps` |
+//! | `value` of a gauge, `increase` of a counter, without a unit | [`unit::Unitless`] | connections, queue length, deadlocks in 5m, `up` | [`Count`] | `short` |
+//! | the same, in another unit | [`unit::Other`] | tokens used today, temperature | [`Count`] | `short` |
+//! | [`raw::<U>(...)`](crate::raw) | the `U` you name | | those of `U`'s row | that of `U`'s row |
+//!
+//! A threshold of the wrong unit does not compile; the error names both units and the
+//! note lists which threshold fits which query.
+//!
+//! ```
+//! use fiko_dashboards::prelude::*;
+//! use fiko_dashboards::units::{RateOf, Unit};
+//! use fiko_metrics::{Counter, Gauge, Histogram, MetricSet, unit};
+//!
+//! #[derive(MetricSet)]
+//! #[metric_set(namespace = "app")]
+//! pub struct AppMetrics {
+//!     /// Request latency.
+//!     request_duration_seconds: Histogram,
+//!     /// Resident memory.
+//!     resident_memory_bytes: Gauge,
+//!     /// Requests.
+//!     requests: Counter,
+//!     /// Failed requests.
+//!     failures: Counter,
+//!     /// CPU time used.
+//!     cpu_seconds: Counter,
+//!     /// Model tokens used.
+//!     #[metric(unit = "tokens")]
+//!     tokens: Counter,
+//!     /// Bytes sent.
+//!     sent_bytes: Counter,
+//!     /// Open connections.
+//!     connections: Gauge,
+//! }
+//!
+//! let conditions = [
+//!     AppMetrics::REQUEST_DURATION_SECONDS.quantile(0.95).above(Seconds(0.5)),
+//!     AppMetrics::RESIDENT_MEMORY_BYTES.value().above(Bytes::mib(1500)),
+//!     ratio(AppMetrics::FAILURES.rate(), AppMetrics::REQUESTS.rate()).above(Percent(5.0)),
+//!     ratio(AppMetrics::FAILURES.rate(), AppMetrics::REQUESTS.rate()).above(Ratio(0.05)),
+//!     AppMetrics::CPU_SECONDS.rate().above(Percent(80.0)),
+//!     AppMetrics::REQUESTS.rate().above(PerSecond(1000.0)),
+//!     AppMetrics::REQUEST_DURATION_SECONDS.rate().above(PerSecond(1000.0)),
+//!     AppMetrics::TOKENS.rate().above(PerSecond(50.0)),
+//!     AppMetrics::CONNECTIONS.value().above(Count(80.0)),
+//!     AppMetrics::FAILURES.increase().above(Count(0.0)),
+//!     AppMetrics::TOKENS.increase_over(hours(24)).above(Count(1e6)),
+//! ];
+//! let texts: Vec<String> = conditions.iter().map(|c| c.threshold_text()).collect();
+//! assert_eq!(
+//!     texts,
+//!     ["0.5s", "1500 MiB", "5%", "5%", "80%", "1000/s", "1000/s", "50/s", "80", "0", "1000000"],
+//! );
+//!
+//! // The panel units of the table's rows.
+//! assert_eq!(<unit::Seconds as Unit>::GRAFANA, "s");
+//! assert_eq!(<unit::Bytes as Unit>::GRAFANA, "bytes");
+//! assert_eq!(<unit::Ratio as Unit>::GRAFANA, "percentunit");
+//! assert_eq!(<RateOf<unit::Seconds> as Unit>::GRAFANA, "percentunit");
+//! assert_eq!(<RateOf<unit::Unitless> as Unit>::GRAFANA, "ops");
+//! assert_eq!(<RateOf<unit::Other> as Unit>::GRAFANA, "ops");
+//! assert_eq!(<RateOf<unit::Bytes> as Unit>::GRAFANA, "Bps");
+//! assert_eq!(<unit::Unitless as Unit>::GRAFANA, "short");
+//! assert_eq!(<unit::Other as Unit>::GRAFANA, "short");
+//! ```
+//!
+//! ```compile_fail
+//! # use fiko_dashboards::prelude::*;
+//! # use fiko_metrics::{Counter, Histogram, MetricSet};
+//! # #[derive(MetricSet)]
+//! # pub struct AppMetrics {
+//! #     /// Request latency.
+//! #     request_duration_seconds: Histogram,
+//! #     /// Requests.
+//! #     requests: Counter,
+//! # }
+//! // A latency compared with a count: does not compile.
+//! AppMetrics::REQUEST_DURATION_SECONDS.quantile(0.95).above(Count(2.0));
+//! ```
+//!
+//! ```compile_fail
+//! # use fiko_dashboards::prelude::*;
+//! # use fiko_metrics::{Counter, MetricSet};
+//! # #[derive(MetricSet)]
+//! # pub struct AppMetrics {
+//! #     /// Bytes sent.
+//! #     sent_bytes: Counter,
+//! # }
+//! // No threshold type fits a rate of bytes yet: chart it, or alert on a ratio.
+//! AppMetrics::SENT_BYTES.rate().above(PerSecond(1e6));
+//! ```
 
 use std::marker::PhantomData;
 

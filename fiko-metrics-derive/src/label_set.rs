@@ -35,7 +35,7 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<Label<'a>>)
             // #[label_set(crate = path::to::fiko_metrics)]
             krate.set(&meta.path, attr::path_value(meta)?);
         } else {
-            attr::unknown_key(cx, meta, LABEL_SET, &[CRATE])?;
+            attr::unknown_key(cx, meta, LABEL_SET, LABEL_SET_KEYS)?;
         }
         Ok(())
     });
@@ -78,7 +78,7 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<Label<'a>>)
                 // #[label(rename = "http_route")]
                 rename.set(&meta.path, attr::string_value(meta)?);
             } else {
-                attr::unknown_key(cx, meta, LABEL, &[RENAME])?;
+                attr::unknown_key(cx, meta, LABEL, LABEL_KEYS)?;
             }
             Ok(())
         });

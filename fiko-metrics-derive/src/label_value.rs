@@ -9,16 +9,6 @@ use crate::attr::{self, Attr};
 use crate::ctxt::Ctxt;
 use crate::symbol::*;
 
-const RENAME_RULES: &[&str] = &[
-    "snake_case",
-    "kebab-case",
-    "lowercase",
-    "UPPERCASE",
-    "SCREAMING_SNAKE_CASE",
-    "camelCase",
-    "PascalCase",
-];
-
 fn apply_rule(rule: &str, variant: &str) -> String {
     match rule {
         "kebab-case" => variant.to_kebab_case(),
@@ -76,7 +66,7 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<(&'a Ident,
             );
             meta.value()?.parse::<syn::Expr>()?;
         } else {
-            attr::unknown_key(cx, meta, LABEL_VALUE, &[RENAME_ALL, CRATE])?;
+            attr::unknown_key(cx, meta, LABEL_VALUE, LABEL_VALUE_KEYS)?;
         }
         Ok(())
     });
@@ -118,7 +108,7 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<(&'a Ident,
                 }
                 rename.set(&meta.path, lit);
             } else {
-                attr::unknown_key(cx, meta, LABEL_VALUE, &[RENAME])?;
+                attr::unknown_key(cx, meta, LABEL_VALUE, LABEL_VALUE_VARIANT_KEYS)?;
             }
             Ok(())
         });

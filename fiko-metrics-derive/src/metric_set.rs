@@ -142,12 +142,7 @@ fn parse_container(cx: &Ctxt, input: &DeriveInput) -> Container {
             // #[metric_set(external)]
             external.set_true(&meta.path);
         } else {
-            attr::unknown_key(
-                cx,
-                meta,
-                METRIC_SET,
-                &[NAMESPACE, SUBSYSTEM, EXTERNAL, CRATE],
-            )?;
+            attr::unknown_key(cx, meta, METRIC_SET, METRIC_SET_KEYS)?;
         }
         Ok(())
     });
@@ -265,7 +260,7 @@ fn parse_native(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Native> {
                 Ok(n) => max_buckets.set(&inner.path, n),
             }
         } else {
-            attr::unknown_key(cx, &inner, NATIVE, &[SCHEMA, ZERO_THRESHOLD, MAX_BUCKETS])?;
+            attr::unknown_key(cx, &inner, NATIVE, NATIVE_KEYS)?;
         }
         Ok(())
     })?;
@@ -327,14 +322,7 @@ fn parse_field<'a>(
             // #[metric(in_flight)]
             in_flight.set_true(&meta.path);
         } else {
-            attr::unknown_key(
-                cx,
-                meta,
-                METRIC,
-                &[
-                    NAME, UNIT, BUCKETS, NATIVE, MAX_SERIES, CALLS, DURATIONS, IN_FLIGHT,
-                ],
-            )?;
+            attr::unknown_key(cx, meta, METRIC, METRIC_KEYS)?;
         }
         Ok(())
     });

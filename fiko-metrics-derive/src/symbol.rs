@@ -8,12 +8,15 @@ use syn::{Ident, Path};
 #[derive(Clone, Copy)]
 pub(crate) struct Symbol(pub(crate) &'static str);
 
-// #[metric_set(...)], #[label_set(...)], #[label_value(...)]
+// #[metric_set(...)], #[metric(...)], #[label_set(...)], #[label(...)], #[label_value(...)]
 pub(crate) const METRIC_SET: Symbol = Symbol("metric_set");
 pub(crate) const METRIC: Symbol = Symbol("metric");
 pub(crate) const LABEL_SET: Symbol = Symbol("label_set");
 pub(crate) const LABEL: Symbol = Symbol("label");
 pub(crate) const LABEL_VALUE: Symbol = Symbol("label_value");
+// #[timed(...)], #[counted(...)]
+pub(crate) const TIMED: Symbol = Symbol("timed");
+pub(crate) const COUNTED: Symbol = Symbol("counted");
 
 // keys
 pub(crate) const NAMESPACE: Symbol = Symbol("namespace");
@@ -35,6 +38,40 @@ pub(crate) const NATIVE: Symbol = Symbol("native");
 pub(crate) const SCHEMA: Symbol = Symbol("schema");
 pub(crate) const ZERO_THRESHOLD: Symbol = Symbol("zero_threshold");
 pub(crate) const MAX_BUCKETS: Symbol = Symbol("max_buckets");
+
+// The keys each attribute accepts, in the order "expected one of ..." lists them. These are
+// the one list of keys: the parsers' unknown-key errors name them, a unit test checks each is
+// accepted, and another that `fiko_metrics::attributes` documents each with an example.
+
+/// `#[metric_set(...)]` on a `MetricSet` struct.
+pub(crate) const METRIC_SET_KEYS: &[Symbol] = &[NAMESPACE, SUBSYSTEM, EXTERNAL, CRATE];
+/// `#[metric(...)]` on a metric set's field.
+pub(crate) const METRIC_KEYS: &[Symbol] = &[
+    NAME, UNIT, BUCKETS, NATIVE, MAX_SERIES, CALLS, DURATIONS, IN_FLIGHT,
+];
+/// `native(...)` inside `#[metric(...)]`.
+pub(crate) const NATIVE_KEYS: &[Symbol] = &[SCHEMA, ZERO_THRESHOLD, MAX_BUCKETS];
+/// `#[label_set(...)]` on a `LabelSet` struct.
+pub(crate) const LABEL_SET_KEYS: &[Symbol] = &[CRATE];
+/// `#[label(...)]` on a label set's field.
+pub(crate) const LABEL_KEYS: &[Symbol] = &[RENAME];
+/// `#[label_value(...)]` on a `LabelValue` enum.
+pub(crate) const LABEL_VALUE_KEYS: &[Symbol] = &[RENAME_ALL, CRATE];
+/// `#[label_value(...)]` on a variant of that enum.
+pub(crate) const LABEL_VALUE_VARIANT_KEYS: &[Symbol] = &[RENAME];
+/// `#[timed(...)]` and `#[counted(...)]`.
+pub(crate) const FUNCTION_KEYS: &[Symbol] = &[METRICS, IN_FLIGHT, ERRORS, NAME, CRATE];
+
+/// The `rename_all` rules of `#[label_value(...)]`, default first.
+pub(crate) const RENAME_RULES: &[&str] = &[
+    "snake_case",
+    "kebab-case",
+    "lowercase",
+    "UPPERCASE",
+    "SCREAMING_SNAKE_CASE",
+    "camelCase",
+    "PascalCase",
+];
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {

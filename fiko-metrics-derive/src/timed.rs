@@ -19,8 +19,8 @@ pub(crate) enum Mode {
 impl Mode {
     fn attr(self) -> Symbol {
         match self {
-            Self::Timed => Symbol("timed"),
-            Self::Counted => Symbol("counted"),
+            Self::Timed => TIMED,
+            Self::Counted => COUNTED,
         }
     }
 }
@@ -98,12 +98,7 @@ fn parse_options(cx: &Ctxt, mode: Mode, args: TokenStream) -> Options {
             // #[timed(crate = path::to::fiko_metrics)]
             krate.set(&meta.path, attr::path_value(&meta)?);
         } else {
-            attr::unknown_key(
-                cx,
-                &meta,
-                attr_name,
-                &[METRICS, IN_FLIGHT, ERRORS, NAME, CRATE],
-            )?;
+            attr::unknown_key(cx, &meta, attr_name, FUNCTION_KEYS)?;
         }
         Ok(())
     });

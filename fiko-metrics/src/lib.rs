@@ -58,6 +58,12 @@
 //! # Ok::<(), fiko_metrics::RegistryError>(())
 //! ```
 //!
+//! # Attributes
+//!
+//! [`attributes`] is the reference of every attribute the derives and function macros
+//! read — `#[metric_set(...)]`, `#[metric(...)]`, `#[label_set(...)]`, `#[label(...)]`,
+//! `#[label_value(...)]`, `#[timed(...)]`, `#[counted(...)]` — with an example per key.
+//!
 //! # What the derives check at compile time
 //!
 //! Metric and label names follow Prometheus' rules; `le`, `quantile` and `__`-prefixed
@@ -96,6 +102,7 @@
 extern crate self as fiko_metrics;
 
 mod atomic_f64;
+pub mod attributes;
 pub mod calls;
 mod counter;
 pub mod descriptor;
@@ -137,10 +144,11 @@ pub use set::{MetricField, MetricSet};
 /// fields, by default [`calls::FunctionMetrics::global()`]), `in_flight` (also track calls
 /// in flight), `errors = PATH` (a `fn(&E) -> K` classifying `Err` values, see
 /// [`calls::ErrorKind`]), `name = "..."` (the `function` label; the fn name by default),
-/// `crate = PATH`.
+/// `crate = PATH`; each with an example in [`attributes`](attributes#timed).
 pub use fiko_metrics_derive::timed;
 
-/// Counts the calls of a function by outcome; the options of [`timed`] but no duration.
+/// Counts the calls of a function by outcome; the options of [`timed`] but no duration
+/// (see [`attributes`](attributes#counted)).
 ///
 /// ```
 /// #[fiko_metrics::counted(name = "login")]
@@ -150,19 +158,29 @@ pub use fiko_metrics_derive::timed;
 /// ```
 pub use fiko_metrics_derive::counted;
 
-/// Declares a metric set; see [`MetricSet`] and the crate example.
+/// Declares a metric set; see [`MetricSet`], the crate example, and the
+/// [`#[metric_set(...)]`](attributes#metric_set) and [`#[metric(...)]`](attributes#metric)
+/// reference.
 pub use fiko_metrics_derive::MetricSet;
 
-/// Declares a struct of labels; see [`LabelSet`].
+/// Declares a struct of labels; see [`LabelSet`] and the
+/// [`#[label_set(...)]`](attributes#label_set) and [`#[label(...)]`](attributes#label)
+/// reference.
 pub use fiko_metrics_derive::LabelSet;
 
-/// Declares a closed enum of label values; see [`LabelValue`].
+/// Declares a closed enum of label values; see [`LabelValue`] and the
+/// [`#[label_value(...)]`](attributes#label_value) reference.
 pub use fiko_metrics_derive::LabelValue;
 
 /// The repository README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// The crate README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeDoctests;
 
 /// What the macros' output needs; not a public API.
 #[doc(hidden)]

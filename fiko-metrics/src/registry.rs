@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
-use crate::descriptor::{LabelDescriptor, MetricDescriptor, MetricKind};
+use crate::descriptor::{LabelDescriptor, MetricDescriptor, MetricKind, SetDescriptor};
 use crate::encoding::{Exposition, Format, ProtobufEncoder, TextEncoder, Visitor};
 use crate::set::MetricSet;
 
@@ -34,6 +34,12 @@ pub trait Collect: Send + Sync + 'static {
     /// The metrics it shows, in order.
     fn metrics(&self) -> &'static [MetricDescriptor];
 
+    /// The declared set it shows, if it shows one ([`Registry::sets`] lists these); `None`
+    /// for a hand-written collector.
+    fn set(&self) -> Option<&'static SetDescriptor> {
+        None
+    }
+
     /// Called once per scrape before any metric is visited: refresh values here.
     fn refresh(&self) {}
 
@@ -53,6 +59,10 @@ pub trait Collect: Send + Sync + 'static {
 impl<S: MetricSet> Collect for S {
     fn metrics(&self) -> &'static [MetricDescriptor] {
         S::DESCRIPTOR.metrics
+    }
+
+    fn set(&self) -> Option<&'static SetDescriptor> {
+        Some(S::DESCRIPTOR)
     }
 
     fn visit_metric(&self, index: usize, visitor: &mut dyn Visitor) -> fmt::Result {
@@ -96,6 +106,10 @@ impl<S: MetricSet, F: Fn(&S) + Send + Sync + 'static> Refreshing<S, F> {
 impl<S: MetricSet, F: Fn(&S) + Send + Sync + 'static> Collect for Refreshing<S, F> {
     fn metrics(&self) -> &'static [MetricDescriptor] {
         S::DESCRIPTOR.metrics
+    }
+
+    fn set(&self) -> Option<&'static SetDescriptor> {
+        Some(S::DESCRIPTOR)
     }
 
     fn refresh(&self) {
@@ -276,6 +290,34 @@ impl Registry {
             .collectors
             .iter()
             .flat_map(|collector| collector.metrics())
+            .collect()
+    }
+
+    /// The declared sets registered here (each [`MetricSet`], [`Refreshing`] set, or
+    /// collector whose [`Collect::set`] names one), in registration order: what a
+    /// dashboards generator reads so an application lists its sets once.
+    ///
+    /// ```
+    /// use fiko_metrics::{Counter, MetricSet, Registry};
+    ///
+    /// #[derive(MetricSet)]
+    /// struct Shop {
+    ///     /// Orders placed.
+    ///     orders: Counter,
+    /// }
+    ///
+    /// let registry = Registry::new();
+    /// Shop::register(&registry)?;
+    /// let sets = registry.sets();
+    /// assert_eq!(sets.len(), 1);
+    /// assert_eq!(sets[0].type_name, "Shop");
+    /// # Ok::<(), fiko_metrics::RegistryError>(())
+    /// ```
+    pub fn sets(&self) -> Vec<&'static SetDescriptor> {
+        self.read()
+            .collectors
+            .iter()
+            .filter_map(|collector| collector.set())
             .collect()
     }
 

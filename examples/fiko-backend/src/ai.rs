@@ -270,6 +270,7 @@ pub async fn completions(
 ) -> ApiResult<Json<CompletionResponse>> {
     let model = parse_model(&request.model)
         .ok_or_else(|| ApiError::bad_request("unknown model: use local-small or local-large"))?;
+    crate::validate::multiline("prompt", &request.prompt, crate::validate::MAX_PROMPT_CHARS)?;
     state.metrics.activity(UserAction::AiRequest);
     match complete(state.ai.as_ref(), &state.metrics.ai, model, &request.prompt).await {
         Ok(completion) => Ok(Json(CompletionResponse {

@@ -21,10 +21,11 @@ use tokio::net::TcpListener;
 
 use crate::ai::{DeterministicLocalProvider, ModelProvider, Slowed};
 use crate::cache::{Cache, CacheError, connect_redis};
-use crate::config::{CacheConfig, Config, ShutdownConfig};
+use crate::config::{CacheConfig, Config, MetricsAccess, ShutdownConfig, Timeouts};
 use crate::db::{Db, DbError};
 use crate::instagram::InstagramClient;
 use crate::jobs::JobQueue;
+use crate::limits::AuthGuards;
 use crate::metrics::Metrics;
 use crate::notifications::Notifications;
 use crate::{academy, ai, auth, billing, instagram, notifications, workflows};
@@ -78,6 +79,10 @@ pub struct Shared {
     pub notifications: Notifications,
     /// WebSocket metrics.
     pub websockets: Arc<WebSocketMetrics>,
+    /// Bounds on password hashing and sign-in attempts.
+    pub guards: AuthGuards,
+    /// Connection timeouts (the WebSocket ones are applied by the socket handler).
+    pub timeouts: Timeouts,
 }
 
 /// The handlers' state: cheap to clone.
@@ -118,6 +123,10 @@ impl<S: MetricSet> Collect for StaticSet<S> {
         S::DESCRIPTOR.metrics
     }
 
+    fn set(&self) -> Option<&'static fiko_metrics::SetDescriptor> {
+        Some(S::DESCRIPTOR)
+    }
+
     fn visit_metric(&self, index: usize, visitor: &mut dyn Visitor) -> std::fmt::Result {
         MetricSet::visit_metric(self.0, index, visitor)
     }
@@ -150,6 +159,7 @@ pub struct App {
     /// The metrics endpoint alone, served during the final-scrape window.
     final_router: Router,
     shutdown: ShutdownConfig,
+    timeouts: Timeouts,
 }
 
 impl std::fmt::Debug for App {
@@ -222,11 +232,13 @@ impl App {
             instagram,
             notifications: Notifications::default(),
             websockets,
+            guards: AuthGuards::new(&config.auth),
+            timeouts: config.timeouts,
         }));
         auth::spawn_session_gauge(&state, Duration::from_secs(2));
         let db = state.db.clone();
         let cache = state.cache.clone();
-        let endpoints = metrics_endpoints(&registry)
+        let endpoints = metrics_endpoints(&registry, &config.metrics_access)
             .health_check("database", Duration::from_secs(2), move || {
                 let db = db.clone();
                 async move { db.ping().await }
@@ -237,7 +249,7 @@ impl App {
             });
         // During the final-scrape window of a graceful shutdown only the metrics are
         // served, from the same registry.
-        let final_router = metrics_endpoints(&registry).into_router::<()>();
+        let final_router = metrics_endpoints(&registry, &config.metrics_access).into_router::<()>();
         let router = Router::new()
             .route("/api/v1/auth/register", post(auth::register))
             .route("/api/v1/auth/login", post(auth::login))
@@ -270,6 +282,7 @@ impl App {
             router,
             final_router,
             shutdown: config.shutdown,
+            timeouts: config.timeouts,
         })
     }
 
@@ -316,13 +329,7 @@ impl App {
         let address = listener.local_addr()?;
         self.state.instagram.use_local_stand_in(address);
         let (begin, begun) = tokio::sync::watch::channel(false);
-        let server = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signalled(begun))
-        .into_future();
+        let server = crate::server::serve(listener, self.router, self.timeouts, signalled(begun));
         let mut server = std::pin::pin!(server);
         tokio::select! {
             result = &mut server => return result,
@@ -376,12 +383,8 @@ impl App {
             }
         }));
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let final_server = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signalled(stopped))
-        .into_future();
+        let final_server =
+            crate::server::serve(listener, router, self.timeouts, signalled(stopped));
         let mut final_server = std::pin::pin!(final_server);
         let window = Instant::now();
         tokio::select! {
@@ -402,9 +405,10 @@ impl App {
 }
 
 /// The metrics endpoint's settings, the same for the running application and for its
-/// final-scrape window (so protecting one protects the other).
-fn metrics_endpoints(registry: &Arc<Registry>) -> MetricsEndpoints {
-    MetricsEndpoints::new(registry.clone()).version(env!("CARGO_PKG_VERSION"))
+/// final-scrape window (so protecting one protects the other: a refused scrape does not
+/// end the window, only one the configured scraper makes).
+fn metrics_endpoints(registry: &Arc<Registry>, access: &MetricsAccess) -> MetricsEndpoints {
+    access.apply(MetricsEndpoints::new(registry.clone()).version(env!("CARGO_PKG_VERSION")))
 }
 
 /// How long the final scrape's response may take to be sent once it was produced.
@@ -464,18 +468,26 @@ pub async fn run_worker(
     let connection = connect_redis(url).await?;
     let listener = self::bind(bind).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let endpoints = MetricsEndpoints::new(registry)
-        .metrics_path("/metrics")
-        .health_path("/health")
-        .version(env!("CARGO_PKG_VERSION"))
+    let endpoints = config
+        .metrics_access
+        .apply(
+            MetricsEndpoints::new(registry)
+                .metrics_path("/metrics")
+                .health_path("/health")
+                .version(env!("CARGO_PKG_VERSION")),
+        )
         .into_router::<()>();
     let mut server_stopped = stopped.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, endpoints)
-            .with_graceful_shutdown(async move {
-                let _ = server_stopped.wait_for(|stop| *stop).await;
-            })
-            .await
+        // With connect info: an allow-list (METRICS_ALLOW) needs the client's address.
+        axum::serve(
+            listener,
+            endpoints.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = server_stopped.wait_for(|stop| *stop).await;
+        })
+        .await
     });
     tokio::spawn(async move {
         shutdown.await;

@@ -69,14 +69,21 @@ pub async fn purchase(
             "unknown plan or currency",
         ));
     };
+    // Digits with optional spaces or dashes between groups: nothing else.
+    crate::validate::text("card_number", &input.card_number, 32)?;
     let digits = input
         .card_number
         .chars()
         .filter(char::is_ascii_digit)
         .count();
-    if !(12..=19).contains(&digits) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+    let separators_only = input
+        .card_number
+        .trim()
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
+    if !(12..=19).contains(&digits) || !separators_only {
+        return Err(ApiError::invalid_field(
+            "card_number",
             "invalid card number",
         ));
     }

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use fiko_metrics_axum::Network;
+
 /// Why the configuration is unusable; one line each, naming the variable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -64,6 +66,129 @@ pub struct Config {
     pub ai_latency: Duration,
     /// What graceful shutdown waits for (`FIKO_DRAIN_SECS`, `FIKO_FINAL_SCRAPE_SECS`).
     pub shutdown: ShutdownConfig,
+    /// Bounds on password hashing and sign-in attempts (`PASSWORD_HASH_*`, `AUTH_RATE_*`).
+    pub auth: AuthLimits,
+    /// Who may read the metrics and health endpoints (`METRICS_TOKEN`,
+    /// `METRICS_TOKEN_FILE`, `METRICS_ALLOW`), in the application, its final-scrape window
+    /// and the job worker.
+    pub metrics_access: MetricsAccess,
+    /// How long connections may stall (`HTTP_*_TIMEOUT_SECS`, `WS_*_SECS`).
+    pub timeouts: Timeouts,
+}
+
+/// Bounds on the authentication routes, which hash passwords with Argon2id (19 MiB of
+/// memory for each hash in flight).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AuthLimits {
+    /// Hashes computed at once (`PASSWORD_HASH_CONCURRENCY`, default the number of
+    /// cores); the others wait their turn.
+    pub hash_concurrency: usize,
+    /// How long a request waits for its turn before it answers 503 with `Retry-After`
+    /// (`PASSWORD_HASH_QUEUE_SECS`, default 5).
+    pub hash_queue_timeout: Duration,
+    /// Login and registration attempts per client address.
+    pub rate: RateLimit,
+}
+
+impl Default for AuthLimits {
+    fn default() -> Self {
+        Self {
+            hash_concurrency: std::thread::available_parallelism().map_or(1, usize::from),
+            hash_queue_timeout: Duration::from_secs(5),
+            rate: RateLimit::default(),
+        }
+    }
+}
+
+/// A token bucket per client address: `burst` attempts at once, refilled at `per_minute`.
+/// Beyond it: 429 with `Retry-After`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Attempts regained per minute (`AUTH_RATE_PER_MINUTE`, default 30).
+    pub per_minute: u32,
+    /// Attempts a quiet client may make at once (`AUTH_RATE_BURST`, default 10).
+    pub burst: u32,
+    /// Client addresses tracked at once (`AUTH_RATE_CLIENTS`, default 10 000); beyond it,
+    /// new addresses share one bucket, so the table's memory is bounded.
+    pub clients: usize,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            per_minute: 30,
+            burst: 10,
+            clients: 10_000,
+        }
+    }
+}
+
+/// Protection of the metrics and health endpoints; none by default (set it wherever the
+/// port is reachable from outside the host).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct MetricsAccess {
+    /// The bearer token scrapers must send (`METRICS_TOKEN`, or the first line of the file
+    /// `METRICS_TOKEN_FILE`): without it 401.
+    pub token: Option<String>,
+    /// The client networks allowed (`METRICS_ALLOW`, comma-separated addresses or CIDR
+    /// blocks, e.g. `127.0.0.1,10.0.0.0/8`): other addresses get 403.
+    pub allow: Vec<Network>,
+}
+
+impl std::fmt::Debug for MetricsAccess {
+    // The token itself is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsAccess")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("allow", &self.allow)
+            .finish()
+    }
+}
+
+impl MetricsAccess {
+    /// `endpoints` protected as configured.
+    pub fn apply(
+        &self,
+        endpoints: fiko_metrics_axum::MetricsEndpoints,
+    ) -> fiko_metrics_axum::MetricsEndpoints {
+        let endpoints = match &self.token {
+            Some(token) => endpoints.bearer_token(token.clone()),
+            None => endpoints,
+        };
+        self.allow
+            .iter()
+            .fold(endpoints, |endpoints, network| endpoints.allow(*network))
+    }
+}
+
+/// How long a connection may stall before the server closes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// A request's head must be complete this long after the connection began waiting
+    /// for it (`HTTP_HEADER_READ_TIMEOUT_SECS`, default 10): slow-header (slowloris)
+    /// connections are closed. The timer starts when the server waits for a request, so it
+    /// also bounds an idle keep-alive connection.
+    pub header_read: Duration,
+    /// A keep-alive connection with no request in flight is closed after this long
+    /// (`HTTP_KEEP_ALIVE_TIMEOUT_SECS`, default 5; the header-read timeout still applies
+    /// when it is the shorter).
+    pub keep_alive: Duration,
+    /// The server pings every WebSocket this often (`WS_PING_INTERVAL_SECS`, default 20).
+    pub ws_ping_interval: Duration,
+    /// A WebSocket from which nothing (not even a pong) arrived for this long is closed
+    /// (`WS_IDLE_TIMEOUT_SECS`, default 60, more than the ping interval).
+    pub ws_idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            header_read: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(5),
+            ws_ping_interval: Duration::from_secs(20),
+            ws_idle: Duration::from_secs(60),
+        }
+    }
 }
 
 /// The bounds of graceful shutdown (see [`App::serve`](crate::App::serve)).
@@ -104,6 +229,9 @@ impl Config {
             db_acquire_timeout: Duration::from_secs(3),
             ai_latency: Duration::ZERO,
             shutdown: ShutdownConfig::default(),
+            auth: AuthLimits::default(),
+            metrics_access: MetricsAccess::default(),
+            timeouts: Timeouts::default(),
         }
     }
 
@@ -173,8 +301,161 @@ impl Config {
         if let Some(value) = lookup("FIKO_FINAL_SCRAPE_SECS") {
             config.shutdown.final_scrape = parse_seconds("FIKO_FINAL_SCRAPE_SECS", &value)?;
         }
+        config.auth = auth_limits(&lookup)?;
+        config.metrics_access = metrics_access(&lookup)?;
+        config.timeouts = timeouts(&lookup)?;
         Ok(config)
     }
+}
+
+fn auth_limits(lookup: &impl Fn(&str) -> Option<String>) -> Result<AuthLimits, ConfigError> {
+    let mut limits = AuthLimits::default();
+    if let Some(value) = lookup("PASSWORD_HASH_CONCURRENCY") {
+        limits.hash_concurrency = parse_count("PASSWORD_HASH_CONCURRENCY", &value, 1, 1024)?;
+    }
+    if let Some(value) = lookup("PASSWORD_HASH_QUEUE_SECS") {
+        limits.hash_queue_timeout = positive_seconds("PASSWORD_HASH_QUEUE_SECS", &value)?;
+    }
+    if let Some(value) = lookup("AUTH_RATE_PER_MINUTE") {
+        limits.rate.per_minute = parse_count("AUTH_RATE_PER_MINUTE", &value, 1, 1_000_000)?;
+    }
+    if let Some(value) = lookup("AUTH_RATE_BURST") {
+        limits.rate.burst = parse_count("AUTH_RATE_BURST", &value, 1, 1_000_000)?;
+    }
+    if let Some(value) = lookup("AUTH_RATE_CLIENTS") {
+        limits.rate.clients = parse_count("AUTH_RATE_CLIENTS", &value, 1, 10_000_000)?;
+    }
+    Ok(limits)
+}
+
+fn metrics_access(lookup: &impl Fn(&str) -> Option<String>) -> Result<MetricsAccess, ConfigError> {
+    let token = match (lookup("METRICS_TOKEN"), lookup("METRICS_TOKEN_FILE")) {
+        (Some(_), Some(file)) => {
+            return Err(ConfigError::Invalid {
+                variable: "METRICS_TOKEN_FILE",
+                value: file,
+                reason: "set METRICS_TOKEN or METRICS_TOKEN_FILE, not both".to_owned(),
+            });
+        }
+        (Some(token), None) => Some(parse_token("METRICS_TOKEN", &token, &token)?),
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(&file).map_err(|e| ConfigError::Invalid {
+                variable: "METRICS_TOKEN_FILE",
+                value: file.clone(),
+                reason: format!("cannot read it: {e}"),
+            })?;
+            let line = text.lines().next().unwrap_or_default();
+            Some(parse_token("METRICS_TOKEN_FILE", &file, line)?)
+        }
+        (None, None) => None,
+    };
+    let allow = match lookup("METRICS_ALLOW") {
+        Some(list) => list
+            .split(',')
+            .filter(|item| !item.trim().is_empty())
+            .map(|item| {
+                item.trim()
+                    .parse()
+                    .map_err(
+                        |e: fiko_metrics_axum::InvalidNetwork| ConfigError::Invalid {
+                            variable: "METRICS_ALLOW",
+                            value: list.clone(),
+                            reason: e.to_string(),
+                        },
+                    )
+            })
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    Ok(MetricsAccess { token, allow })
+}
+
+/// A bearer token: printable ASCII without spaces (what an `Authorization` header carries).
+fn parse_token(variable: &'static str, value: &str, token: &str) -> Result<String, ConfigError> {
+    let token = token.trim();
+    // The value is not echoed for METRICS_TOKEN: it is a secret.
+    let shown = if variable == "METRICS_TOKEN" {
+        "<redacted>".to_owned()
+    } else {
+        value.to_owned()
+    };
+    if token.len() < 16 {
+        return Err(ConfigError::Invalid {
+            variable,
+            value: shown,
+            reason: "the token must have at least 16 characters".to_owned(),
+        });
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError::Invalid {
+            variable,
+            value: shown,
+            reason: "the token must be printable ASCII without spaces".to_owned(),
+        });
+    }
+    Ok(token.to_owned())
+}
+
+fn timeouts(lookup: &impl Fn(&str) -> Option<String>) -> Result<Timeouts, ConfigError> {
+    let mut timeouts = Timeouts::default();
+    if let Some(value) = lookup("HTTP_HEADER_READ_TIMEOUT_SECS") {
+        timeouts.header_read = positive_seconds("HTTP_HEADER_READ_TIMEOUT_SECS", &value)?;
+    }
+    if let Some(value) = lookup("HTTP_KEEP_ALIVE_TIMEOUT_SECS") {
+        timeouts.keep_alive = positive_seconds("HTTP_KEEP_ALIVE_TIMEOUT_SECS", &value)?;
+    }
+    if let Some(value) = lookup("WS_PING_INTERVAL_SECS") {
+        timeouts.ws_ping_interval = positive_seconds("WS_PING_INTERVAL_SECS", &value)?;
+    }
+    if let Some(value) = lookup("WS_IDLE_TIMEOUT_SECS") {
+        timeouts.ws_idle = positive_seconds("WS_IDLE_TIMEOUT_SECS", &value)?;
+    }
+    if timeouts.ws_idle <= timeouts.ws_ping_interval {
+        return Err(ConfigError::Invalid {
+            variable: "WS_IDLE_TIMEOUT_SECS",
+            value: format!("{}", timeouts.ws_idle.as_secs_f64()),
+            reason: format!(
+                "must be more than WS_PING_INTERVAL_SECS ({}), or live clients are closed between pings",
+                timeouts.ws_ping_interval.as_secs_f64()
+            ),
+        });
+    }
+    Ok(timeouts)
+}
+
+/// Seconds as [`parse_seconds`], more than 0.
+fn positive_seconds(variable: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    let seconds = parse_seconds(variable, value)?;
+    if seconds.is_zero() {
+        return Err(ConfigError::Invalid {
+            variable,
+            value: value.to_owned(),
+            reason: "must be more than 0".to_owned(),
+        });
+    }
+    Ok(seconds)
+}
+
+/// A whole number from `min` to `max`.
+fn parse_count<T>(variable: &'static str, value: &str, min: T, max: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let invalid = |reason: String| ConfigError::Invalid {
+        variable,
+        value: value.to_owned(),
+        reason,
+    };
+    let count: T = value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(format!("expected a whole number from {min} to {max}")))?;
+    if count < min || count > max {
+        return Err(invalid(format!(
+            "expected a whole number from {min} to {max}"
+        )));
+    }
+    Ok(count)
 }
 
 /// Seconds, decimals allowed, from 0 to an hour.
@@ -312,6 +593,69 @@ mod tests {
     }
 
     #[test]
+    fn limits_protection_and_timeouts_are_read_from_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "0123456789abcdef-token\n").unwrap();
+        let file = file.to_str().unwrap();
+        let config = Config::from_lookup(env(&[
+            ("PASSWORD_HASH_CONCURRENCY", "3"),
+            ("PASSWORD_HASH_QUEUE_SECS", "0.5"),
+            ("AUTH_RATE_PER_MINUTE", "600"),
+            ("AUTH_RATE_BURST", "50"),
+            ("AUTH_RATE_CLIENTS", "100"),
+            ("METRICS_TOKEN_FILE", file),
+            ("METRICS_ALLOW", "127.0.0.1, 10.0.0.0/8"),
+            ("HTTP_HEADER_READ_TIMEOUT_SECS", "2"),
+            ("HTTP_KEEP_ALIVE_TIMEOUT_SECS", "1.5"),
+            ("WS_PING_INTERVAL_SECS", "1"),
+            ("WS_IDLE_TIMEOUT_SECS", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.auth,
+            AuthLimits {
+                hash_concurrency: 3,
+                hash_queue_timeout: Duration::from_millis(500),
+                rate: RateLimit {
+                    per_minute: 600,
+                    burst: 50,
+                    clients: 100
+                },
+            }
+        );
+        assert_eq!(
+            config.metrics_access.token.as_deref(),
+            Some("0123456789abcdef-token")
+        );
+        assert_eq!(
+            config.metrics_access.allow,
+            ["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]
+        );
+        assert!(!format!("{:?}", config.metrics_access).contains("abcdef"));
+        assert_eq!(
+            config.timeouts,
+            Timeouts {
+                header_read: Duration::from_secs(2),
+                keep_alive: Duration::from_millis(1500),
+                ws_ping_interval: Duration::from_secs(1),
+                ws_idle: Duration::from_secs(3),
+            }
+        );
+        let both = Config::from_lookup(env(&[
+            ("METRICS_TOKEN", "0123456789abcdef-token"),
+            ("METRICS_TOKEN_FILE", file),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(both.contains("not both"), "{both}");
+        // Nothing set: unprotected, with the defaults.
+        let config = Config::from_lookup(env(&[])).unwrap();
+        assert_eq!(config.metrics_access, MetricsAccess::default());
+        assert_eq!(config.timeouts, Timeouts::default());
+    }
+
+    #[test]
     fn urls_select_postgres_and_redis() {
         let config = Config::from_lookup(env(&[
             ("DATABASE_URL", "postgres://fiko@127.0.0.1:5432/fiko"),
@@ -349,6 +693,28 @@ mod tests {
             ("FIKO_FINAL_SCRAPE_SECS", "soon", "expected seconds"),
             ("DATABASE_ACQUIRE_TIMEOUT_SECS", "0", "more than 0"),
             ("AI_PROVIDER_LATENCY_MS", "5000", "below the model timeout"),
+            ("PASSWORD_HASH_CONCURRENCY", "0", "from 1 to 1024"),
+            ("PASSWORD_HASH_QUEUE_SECS", "0", "more than 0"),
+            ("AUTH_RATE_PER_MINUTE", "many", "whole number"),
+            ("AUTH_RATE_CLIENTS", "-3", "whole number"),
+            ("METRICS_TOKEN", "short", "at least 16"),
+            ("METRICS_TOKEN", "with a space inside it", "without spaces"),
+            (
+                "METRICS_TOKEN_FILE",
+                "/nonexistent/fiko-token",
+                "cannot read it",
+            ),
+            (
+                "METRICS_ALLOW",
+                "10.0.0.0/8,localhost",
+                "`localhost` is not an IP",
+            ),
+            ("HTTP_HEADER_READ_TIMEOUT_SECS", "0", "more than 0"),
+            (
+                "WS_IDLE_TIMEOUT_SECS",
+                "5",
+                "more than WS_PING_INTERVAL_SECS",
+            ),
         ];
         for (variable, value, expected) in cases {
             let error = Config::from_lookup(env(&[(variable, value)]))

@@ -4,13 +4,18 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-/// An error answer: a status and a message, as `{"error": "..."}`.
+/// An error answer: a status and a message, as `{"error": "..."}` (with `"field"` naming
+/// the input field at fault, and a `Retry-After` header when trying again later helps).
 #[derive(Debug)]
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
     /// What went wrong, for the client.
     pub message: String,
+    /// The request field the error is about (bad input).
+    pub field: Option<&'static str>,
+    /// Seconds after which the request may succeed (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -19,7 +24,23 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            field: None,
+            retry_after: None,
         }
+    }
+
+    /// 422 about the request field `field`.
+    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field),
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+        }
+    }
+
+    /// This error, telling the client to retry after `seconds` (at least 1).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     /// 400.
@@ -79,11 +100,17 @@ fn database_unavailable(error: &sqlx::Error) -> bool {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(serde_json::json!({ "error": self.message })),
-        )
-            .into_response()
+        let body = match self.field {
+            Some(field) => serde_json::json!({ "error": self.message, "field": field }),
+            None => serde_json::json!({ "error": self.message }),
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

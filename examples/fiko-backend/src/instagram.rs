@@ -4,8 +4,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::CurrentUser;
@@ -86,7 +87,7 @@ impl InstagramClient {
         let result = self
             .get_json(&format!(
                 "{base}/me/media?fields=id,caption&access_token={}",
-                self.token
+                query_encoded(&self.token)
             ))
             .await;
         self.metrics
@@ -129,6 +130,21 @@ impl InstagramClient {
     }
 }
 
+/// `value` percent-encoded for a query string: every byte but RFC 3986's unreserved ones,
+/// so a token with `&`, `+` or `#` arrives whole.
+fn query_encoded(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// `GET /api/v1/instagram/media`: the connected account's media; 502 when Instagram
 /// fails, 503 when it is not configured.
 pub async fn media(
@@ -146,12 +162,47 @@ pub async fn media(
     }
 }
 
-/// The built-in stand-in's `GET /me/media`: two sample posts, as the Graph API shapes them.
-pub async fn local_stand_in_media() -> Json<serde_json::Value> {
-    Json(serde_json::json!({
+impl InstagramClient {
+    /// Whether `presented` is the access token this client sends (compared in constant
+    /// time: the stand-in must not tell a guesser how much of it was right).
+    pub fn is_own_token(&self, presented: &str) -> bool {
+        let (expected, presented) = (self.token.as_bytes(), presented.as_bytes());
+        expected.len() == presented.len()
+            && expected
+                .iter()
+                .zip(presented)
+                .fold(0_u8, |diff, (a, b)| diff | (a ^ b))
+                == 0
+    }
+}
+
+/// The query of a Graph API call.
+#[derive(Debug, Deserialize)]
+pub struct GraphQuery {
+    /// The access token (`access_token=...`).
+    pub access_token: Option<String>,
+}
+
+/// The built-in stand-in's `GET /me/media`: two sample posts, as the Graph API shapes them,
+/// for callers presenting the access token the demo is configured with
+/// (`INSTAGRAM_ACCESS_TOKEN`); anyone else gets 401, as from the real API.
+pub async fn local_stand_in_media(
+    State(state): State<AppState>,
+    Query(query): Query<GraphQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    if !query
+        .access_token
+        .is_some_and(|token| state.instagram.is_own_token(&token))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid or missing access_token",
+        ));
+    }
+    Ok(Json(serde_json::json!({
         "data": [
             { "id": "17895695668004550", "caption": "Sample post (local stand-in)" },
             { "id": "17899305451014820", "caption": "Another sample post (local stand-in)" }
         ]
-    }))
+    })))
 }

@@ -8,7 +8,7 @@
 //! and `REDIS_URL=redis://...` move it onto PostgreSQL and Redis, where a separate
 //! `fiko-backend worker` process runs the jobs, and `INSTAGRAM_BASE_URL` points it at
 //! another Graph API. `fiko-backend load` drives every route with a realistic, bounded mix
-//! and prints what it sent. [`monitoring::observed`] lists every metric set the demo's
+//! and prints what it sent. [`deployment::generator`] lists every metric set the demo's
 //! processes and exporters expose, with the dashboard rows and alerts `dashboards-gen`
 //! generates from them.
 //!
@@ -57,6 +57,17 @@
 //! `FIKO_DRAIN_SECS`, `FIKO_FINAL_SCRAPE_SECS` and `AI_PROVIDER_LATENCY_MS` (a slow model,
 //! to watch requests in flight).
 //!
+//! What a client can make the server spend is bounded, each bound configurable
+//! ([`config::AuthLimits`], [`config::Timeouts`]): Argon2 hashes at once
+//! (`PASSWORD_HASH_CONCURRENCY`, `PASSWORD_HASH_QUEUE_SECS`; beyond, 503), sign-in attempts
+//! per client address (`AUTH_RATE_PER_MINUTE`, `AUTH_RATE_BURST`, `AUTH_RATE_CLIENTS`;
+//! beyond, 429), and how long connections may stall (`HTTP_HEADER_READ_TIMEOUT_SECS`,
+//! `HTTP_KEEP_ALIVE_TIMEOUT_SECS`, `WS_PING_INTERVAL_SECS`, `WS_IDLE_TIMEOUT_SECS`). The
+//! metrics and health endpoints of the app (and its final-scrape window) and of the worker
+//! take a bearer token and an allow-list ([`config::MetricsAccess`]: `METRICS_TOKEN` or
+//! `METRICS_TOKEN_FILE`, `METRICS_ALLOW`). Text input is checked at the edge
+//! ([`validate`]). `tests/hardening.rs` proves each.
+//!
 //! ```
 //! use fiko_backend::{App, Config};
 //!
@@ -84,13 +95,18 @@ pub mod billing;
 pub mod cache;
 pub mod config;
 pub mod db;
+pub mod deployment;
 pub mod error;
 pub mod instagram;
 pub mod jobs;
+pub mod limits;
 pub mod load;
 pub mod metrics;
 pub mod monitoring;
 pub mod notifications;
+pub mod password;
+pub mod server;
+pub mod validate;
 pub mod workflows;
 
 pub use app::{App, AppState, StartError};

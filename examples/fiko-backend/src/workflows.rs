@@ -59,7 +59,8 @@ pub async fn create(
     user: CurrentUser,
     Json(input): Json<NewWorkflow>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
-    if input.actions.is_empty() || input.actions.len() > 20 || input.name.trim().is_empty() {
+    let name = crate::validate::line("name", &input.name, crate::validate::MAX_NAME_CHARS)?;
+    if input.actions.is_empty() || input.actions.len() > 20 || name.is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "a name and 1 to 20 actions are required",
@@ -73,7 +74,7 @@ pub async fn create(
     }
     let id = state
         .db
-        .create_workflow(user.id, input.name.trim(), &input.actions.join(","))
+        .create_workflow(user.id, name, &input.actions.join(","))
         .await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
 }

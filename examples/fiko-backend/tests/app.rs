@@ -27,6 +27,7 @@ async fn every_catalogue_metric_is_recorded_and_requests_match_what_the_load_gen
     let data = tempfile::tempdir().unwrap();
     let instagram = FakeInstagram::start().await;
     let mut config = Config::local("127.0.0.1:0".parse().unwrap(), data.path());
+    common::generous_auth_limits(&mut config);
     config.instagram_base_url = Some(instagram.url.clone());
     assert_eq!(config.cache, CacheConfig::Memory);
     let app = App::build(&config).await.unwrap();
@@ -249,6 +250,7 @@ async fn an_instagram_outage_is_a_502_counted_as_a_server_error() {
         .failing
         .store(true, std::sync::atomic::Ordering::Relaxed);
     let mut config = Config::local("127.0.0.1:0".parse().unwrap(), data.path());
+    common::generous_auth_limits(&mut config);
     config.instagram_base_url = Some(instagram.url.clone());
     let app = App::build(&config).await.unwrap();
     let registry = app.registry.clone();
@@ -369,7 +371,7 @@ fn bad_urls_and_unreachable_servers_are_one_line_errors() {
 
 #[test]
 fn the_generated_rules_pass_promtool_and_the_dashboard_has_the_overview_panels() {
-    let artefacts = dashboards_gen::repository::generator().generate().unwrap();
+    let artefacts = fiko_backend::deployment::generator().generate().unwrap();
     let dir = tempfile::tempdir().unwrap();
     artefacts.write_to(dir.path()).unwrap();
     let promtool = fiko_testkit::binary("promtool", "prometheus").unwrap();
@@ -397,7 +399,7 @@ fn the_generated_rules_pass_promtool_and_the_dashboard_has_the_overview_panels()
         String::from_utf8_lossy(&test.stderr)
     );
     let alerts = artefacts.get("prometheus/alerts.yml").unwrap();
-    assert_eq!(alerts.matches("- alert: ").count(), 14, "{alerts}");
+    assert_eq!(alerts.matches("- alert: ").count(), 15, "{alerts}");
     let dashboard: serde_json::Value = serde_json::from_str(
         artefacts
             .get("grafana/dashboards/fiko-overview.json")
@@ -429,7 +431,8 @@ fn the_generated_rules_pass_promtool_and_the_dashboard_has_the_overview_panels()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_instagram_configured_the_served_app_calls_its_local_stand_in() {
     let data = tempfile::tempdir().unwrap();
-    let config = Config::local("127.0.0.1:0".parse().unwrap(), data.path());
+    let mut config = Config::local("127.0.0.1:0".parse().unwrap(), data.path());
+    common::generous_auth_limits(&mut config);
     assert_eq!(config.instagram_base_url, None);
     let app = App::build(&config).await.unwrap();
     let registry = app.registry.clone();

@@ -231,7 +231,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     // `cargo run -p dashboards-gen`'s generator, with this run's targets instead of the
     // deployment's host names, 1 s intervals (its `--interval 1`), a 15 s rule window,
     // no Alertmanager, and 2 s `for:` on the alerts the faults trigger.
-    let mut generator = dashboards_gen::repository::generator();
+    let mut generator = fiko_backend::deployment::generator();
     generator.settings_mut().scrape_jobs.clear();
     let mut generator = generator
         .scrape(
@@ -531,7 +531,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         .collect();
     let mut named = BTreeSet::new();
     for (_, expr) in &exprs {
-        named.extend(dashboards_gen::promql::metric_names(expr).unwrap());
+        named.extend(fiko_dashboards_gen::promql::metric_names(expr).unwrap());
     }
     let rule_files = [
         artefacts.get("prometheus/alerts.yml").unwrap(),
@@ -547,7 +547,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         if let Some(expr) = line.trim().strip_prefix("expr: ") {
             let expr: String =
                 serde_json::from_str(expr).unwrap_or_else(|_| expr.trim_matches('\'').to_owned());
-            named.extend(dashboards_gen::promql::metric_names(&expr).unwrap());
+            named.extend(fiko_dashboards_gen::promql::metric_names(&expr).unwrap());
         }
     }
     assert!(named.len() >= 40, "{named:?}");

@@ -202,10 +202,12 @@ impl From<NativeConfig> for HistogramConfig {
 /// use fiko_metrics::histogram::NativeConfig;
 ///
 /// let latency = Histogram::native(NativeConfig::DEFAULT);
-/// latency.observe(0.25);
-/// latency.observe(0.26);
+/// latency.observe(0.26); // (0.25, 0.25·2^(1/8)] at schema 3: bucket -15
+/// latency.observe(0.27); // the same bucket
+/// latency.observe(0.25); // a power of two closes its bucket: bucket -16
 /// let native = latency.native_snapshot().unwrap();
-/// assert_eq!((latency.count(), native.schema, native.positive.len()), (2, 3, 1));
+/// assert_eq!((latency.count(), native.schema), (3, 3));
+/// assert_eq!(native.positive, [(-16, 1), (-15, 2)]);
 /// ```
 ///
 /// ```

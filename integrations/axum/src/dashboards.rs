@@ -1,8 +1,10 @@
-//! The default dashboard rows and alerts of [`HttpServerMetrics`] and
-//! [`WebSocketMetrics`], read by the dashboards generator (`fiko-dashboards`' [`Observe`]).
+//! The default dashboard rows and alerts of [`HttpServerMetrics`], [`WebSocketMetrics`]
+//! and [`EndpointMetrics`], read by the dashboards generator (`fiko-dashboards`'
+//! [`Observe`]).
 
 use fiko_dashboards::prelude::*;
 
+use crate::endpoints::{EndpointMetrics, RefusalLabels};
 use crate::layer::metrics::{ErrorLabels, HttpServerMetrics, RequestLabels, RouteLabels};
 use crate::websocket::{MessageLabels, WebSocketMetrics};
 
@@ -137,3 +139,46 @@ impl Observe for WebSocketMetrics {
         ]
     }
 }
+
+/// Refusals counted in a 5-minute window above which `RefusedScrapes` fires: Prometheus
+/// scraping with a wrong or missing token is refused 20 times in 5 minutes at a 15 s
+/// interval, a person guessing more often; one stray request stays below.
+pub(crate) const REFUSAL_BURST: f64 = 10.0;
+
+impl Observe for EndpointMetrics {
+    fn service() -> &'static str {
+        "app"
+    }
+
+    fn rows() -> Vec<Row> {
+        vec![
+            Row::new("Metrics endpoint").panel(
+                Panel::timeseries("Refused scrapes by endpoint and reason")
+                    .query(
+                        Self::SCRAPE_REFUSALS
+                            .rate()
+                            .by([RefusalLabels::ENDPOINT, RefusalLabels::REASON]),
+                    )
+                    .stacked(),
+            ),
+        ]
+    }
+
+    fn alerts() -> Vec<Alert> {
+        vec![
+            Alert::warning(
+                "RefusedScrapes",
+                Self::SCRAPE_REFUSALS
+                    .increase_over(minutes(5))
+                    .above(Count(REFUSAL_BURST)),
+            )
+            .for_(minutes(1))
+            .summary("The metrics endpoints of {{ $labels.instance }} refuse requests")
+            .description("More than {threshold} requests to the metrics or health endpoint of {{ $labels.job }} at {{ $labels.instance }} were refused (401/403) in 5 minutes: someone is guessing the bearer token or scraping from outside the allow-list, or Prometheus' token or address is wrong. `fiko_metrics_scrape_refusals_total` tells the reason."),
+        ]
+    }
+}
+
+// Found by generators that read the application's registry
+// (`Generator::observe_registered`), so applications need not list these sets again.
+fiko_dashboards::observed!(HttpServerMetrics, WebSocketMetrics, EndpointMetrics);

@@ -32,9 +32,9 @@ pub struct WebSocketMetrics {
     /// WebSocket connection duration, from the upgrade until the socket is dropped.
     #[metric(buckets = [0.1, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0])]
     pub websocket_connection_duration_seconds: Histogram,
-    /// WebSocket closes, by direction and close code; a connection that ended without a
-    /// close frame counts as received code 1006 (abnormal closure).
-    #[metric(max_series = 200)]
+    /// WebSocket closes, by direction and close code: the standard codes by number,
+    /// application codes grouped as `3xxx` and `4xxx`, anything else `invalid`; a
+    /// connection that ended without a close frame counts as received code 1006.
     pub websocket_closes: Family<CloseLabels, Counter>,
 }
 
@@ -52,8 +52,105 @@ pub struct MessageLabels {
 pub struct CloseLabels {
     /// Who sent the close frame (`received`: the client).
     pub direction: Direction,
-    /// The close code.
-    pub websocket_close_code: u16,
+    /// The close code, as a closed set of values (see [`CloseCode`]).
+    pub websocket_close_code: CloseCode,
+}
+
+/// A close code as a label: a closed set, so clients choosing application codes cannot
+/// push the standard ones out of the metric (an open label would fold them into `other`
+/// once its series limit filled up).
+///
+/// The codes of the IANA "WebSocket Close Code Number" registry (RFC 6455 §7.4) are their
+/// own values, including 1005 and 1006, which are never sent but recorded for a close
+/// frame without a code and for a connection that ended without one. Application codes
+/// are grouped by range: `3xxx` (3000–3999, registered by libraries and frameworks) and
+/// `4xxx` (4000–4999, private use). Anything else — below 1000, the unassigned or
+/// reserved 1004, 1015–2999, 5000 and above — is `invalid`.
+///
+/// ```
+/// use fiko_metrics_axum::CloseCode;
+///
+/// assert_eq!(CloseCode::from(1000), CloseCode::NormalClosure);
+/// assert_eq!(CloseCode::from(3042), CloseCode::Library);
+/// assert_eq!(CloseCode::from(4999), CloseCode::Private);
+/// assert_eq!(CloseCode::from(2000), CloseCode::Invalid);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, LabelValue)]
+pub enum CloseCode {
+    /// `1000`: normal closure.
+    #[label_value(rename = "1000")]
+    NormalClosure,
+    /// `1001`: going away (server shutdown, page left).
+    #[label_value(rename = "1001")]
+    GoingAway,
+    /// `1002`: protocol error.
+    #[label_value(rename = "1002")]
+    ProtocolError,
+    /// `1003`: unsupported data.
+    #[label_value(rename = "1003")]
+    UnsupportedData,
+    /// `1005`: a close frame without a status code.
+    #[label_value(rename = "1005")]
+    NoStatusReceived,
+    /// `1006`: the connection ended without a close frame.
+    #[label_value(rename = "1006")]
+    AbnormalClosure,
+    /// `1007`: invalid frame payload data (e.g. text that is not UTF-8).
+    #[label_value(rename = "1007")]
+    InvalidPayload,
+    /// `1008`: policy violation.
+    #[label_value(rename = "1008")]
+    PolicyViolation,
+    /// `1009`: message too big.
+    #[label_value(rename = "1009")]
+    MessageTooBig,
+    /// `1010`: a mandatory extension was not negotiated.
+    #[label_value(rename = "1010")]
+    MandatoryExtension,
+    /// `1011`: internal error.
+    #[label_value(rename = "1011")]
+    InternalError,
+    /// `1012`: service restart.
+    #[label_value(rename = "1012")]
+    ServiceRestart,
+    /// `1013`: try again later.
+    #[label_value(rename = "1013")]
+    TryAgainLater,
+    /// `1014`: bad gateway.
+    #[label_value(rename = "1014")]
+    BadGateway,
+    /// `3000`–`3999`: codes registered by libraries and frameworks.
+    #[label_value(rename = "3xxx")]
+    Library,
+    /// `4000`–`4999`: private codes of the application.
+    #[label_value(rename = "4xxx")]
+    Private,
+    /// Any code no close frame may carry.
+    Invalid,
+}
+
+impl From<u16> for CloseCode {
+    fn from(code: u16) -> Self {
+        match code {
+            1000 => Self::NormalClosure,
+            1001 => Self::GoingAway,
+            1002 => Self::ProtocolError,
+            1003 => Self::UnsupportedData,
+            NO_STATUS_RECEIVED => Self::NoStatusReceived,
+            ABNORMAL_CLOSURE => Self::AbnormalClosure,
+            1007 => Self::InvalidPayload,
+            1008 => Self::PolicyViolation,
+            1009 => Self::MessageTooBig,
+            1010 => Self::MandatoryExtension,
+            1011 => Self::InternalError,
+            1012 => Self::ServiceRestart,
+            1013 => Self::TryAgainLater,
+            1014 => Self::BadGateway,
+            3000..=3999 => Self::Library,
+            4000..=4999 => Self::Private,
+            _ => Self::Invalid,
+        }
+    }
 }
 
 /// Which way a message went.
@@ -214,7 +311,7 @@ impl InstrumentedWebSocket {
                     .websocket_closes
                     .get_or_create(&CloseLabels {
                         direction,
-                        websocket_close_code: code,
+                        websocket_close_code: CloseCode::from(code),
                     })
                     .inc();
             }
@@ -283,7 +380,7 @@ impl Drop for InstrumentedWebSocket {
                 .websocket_closes
                 .get_or_create(&CloseLabels {
                     direction: Direction::Received,
-                    websocket_close_code: ABNORMAL_CLOSURE,
+                    websocket_close_code: CloseCode::AbnormalClosure,
                 })
                 .inc();
         }

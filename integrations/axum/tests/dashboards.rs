@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use fiko_dashboards::prelude::*;
-use fiko_metrics_axum::{HttpServerMetrics, WebSocketMetrics};
+use fiko_metrics_axum::{EndpointMetrics, HttpServerMetrics, WebSocketMetrics};
 use fiko_metrics_process::ProcessMetrics;
 
 fn rule_expr(alert: &Alert) -> String {
@@ -210,6 +210,85 @@ fn the_alerts_fire_on_the_right_instances_in_promtool() {
         String::from_utf8_lossy(&check.stdout),
         String::from_utf8_lossy(&check.stderr)
     );
+    assert!(
+        test.status.success(),
+        "promtool test rules:\n{}{}\n{rules}",
+        String::from_utf8_lossy(&test.stdout),
+        String::from_utf8_lossy(&test.stderr)
+    );
+}
+
+/// promtool input for `RefusedScrapes`: a burst of 40 wrong tokens on a:1 at minute 6, a
+/// single refusal on b:1 at the same time.
+const REFUSAL_TESTS: &str = r#"rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+- interval: 1m
+  input_series:
+  - series: 'fiko_metrics_scrape_refusals_total{job="app",instance="a:1",endpoint="metrics",reason="wrong_token"}'
+    values: '0x5 40x30'
+  - series: 'fiko_metrics_scrape_refusals_total{job="app",instance="a:1",endpoint="metrics",reason="missing_token"}'
+    values: '0x36'
+  - series: 'fiko_metrics_scrape_refusals_total{job="app",instance="b:1",endpoint="health",reason="address_not_allowed"}'
+    values: '0x5 1x30'
+  alert_rule_test:
+  # Pending for its minute first.
+  - eval_time: 6m
+    alertname: RefusedScrapes
+  - eval_time: 8m
+    alertname: RefusedScrapes
+    exp_alerts:
+    - exp_labels: {severity: warning, job: app, instance: "a:1"}
+  # Once the burst has left the 5-minute window it resolves.
+  - eval_time: 20m
+    alertname: RefusedScrapes
+"#;
+
+/// Issue 22: refused scrapes are counted, and a burst of them alerts; one stray refusal
+/// does not.
+#[test]
+fn the_refusal_alert_fires_on_a_burst_and_stays_silent_on_one_refusal() {
+    let alerts = EndpointMetrics::alerts();
+    let names: Vec<(&str, Severity)> = alerts
+        .iter()
+        .map(|alert| (alert.name.as_str(), alert.severity))
+        .collect();
+    assert_eq!(names, [("RefusedScrapes", Severity::Warning)]);
+    let alert = &alerts[0];
+    assert!(alert.problems().is_empty(), "{:?}", alert.problems());
+    assert_eq!(
+        rule_expr(alert),
+        "sum by (job, instance) (increase(fiko_metrics_scrape_refusals_total[5m])) > 10"
+    );
+    let panels: Vec<String> = EndpointMetrics::rows()
+        .iter()
+        .flat_map(|row| row.panels.iter())
+        .map(|panel| panel.targets[0].expr.render(&Context::dashboard()))
+        .collect();
+    assert_eq!(
+        panels,
+        [
+            r#"sum by (endpoint, reason) (rate(fiko_metrics_scrape_refusals_total{job=~"$job", instance=~"$instance"}[$__rate_interval]))"#
+        ]
+    );
+
+    let promtool = fiko_testkit::binary("promtool", "prometheus").expect("promtool");
+    let rules = format!(
+        "groups:\n- name: fiko-axum-endpoints\n  rules:\n  - alert: {}\n    expr: '{}'\n    for: {}\n    labels: {{severity: warning}}\n",
+        alert.name,
+        rule_expr(alert).replace('\'', "''"),
+        alert.for_,
+    );
+    let dir = std::env::temp_dir().join(format!("fiko-axum-refusals-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("rules.yml"), &rules).expect("write rules");
+    std::fs::write(dir.join("tests.yml"), REFUSAL_TESTS).expect("write tests");
+    let test = Command::new(&promtool)
+        .args(["test", "rules", "tests.yml"])
+        .current_dir(&dir)
+        .output()
+        .expect("promtool test rules");
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         test.status.success(),
         "promtool test rules:\n{}{}\n{rules}",

@@ -13,7 +13,7 @@ use axum::routing::get;
 use common::{Server, bounded, client};
 use fiko_metrics::encoding::prost::Message;
 use fiko_metrics::encoding::proto::MetricFamily;
-use fiko_metrics::{Counter, MetricSet, Registry};
+use fiko_metrics::{Counter, Format, MetricSet, Registry};
 use fiko_metrics_axum::{
     HttpMetricsLayer, HttpServerMetrics, MetricsEndpoints, Network, WebSocketMetrics,
 };
@@ -414,6 +414,133 @@ async fn bearer_token_and_allow_list() {
     assert!(
         !debug.contains(token) && debug.contains("redacted"),
         "{debug}"
+    );
+}
+
+/// `fiko_metrics_scrape_refusals_total{endpoint, reason}` in a scrape's samples.
+fn refusals(samples: &[common::Sample], endpoint: &str, reason: &str) -> f64 {
+    common::sum(
+        samples,
+        "fiko_metrics_scrape_refusals_total",
+        &[("endpoint", endpoint), ("reason", reason)],
+    )
+}
+
+/// Issue 22: 401 and 403 answers were recorded nowhere, so someone guessing the token
+/// was invisible. Every refusal is counted by endpoint and reason, read back through the
+/// protected endpoint itself; the endpoints' paths stay excluded from the HTTP metrics
+/// (successful scrapes are not application traffic), refused requests included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_counted_by_endpoint_and_reason() {
+    let token = "t0k3n-with-enough-entropy";
+    let registry = fixed_registry();
+    let http_metrics = HttpServerMetrics::register(&registry).expect("http");
+    let protected = Server::start(
+        Router::new()
+            .route("/work", get(|| async { "done" }))
+            .merge(
+                MetricsEndpoints::new(registry.clone())
+                    .bearer_token(token)
+                    .into_router(),
+            )
+            .layer(HttpMetricsLayer::new(http_metrics).exclude("/api/v1/metrics")),
+    )
+    .await;
+    let elsewhere_registry = fixed_registry();
+    let elsewhere = Server::start(
+        MetricsEndpoints::new(elsewhere_registry.clone())
+            .allow("10.0.0.0/8".parse().expect("network"))
+            .into_router(),
+    )
+    .await;
+    let unknown_registry = fixed_registry();
+    let no_peer_address = Server::start_without_connect_info(
+        MetricsEndpoints::new(unknown_registry.clone())
+            .allow_loopback()
+            .into_router(),
+    )
+    .await;
+    let http = client();
+    let metrics = "/api/v1/metrics";
+    let health = "/api/v1/metrics/health";
+    let samples = bounded(async {
+        let get = |server: &Server, path: &str, auth: Option<&str>| {
+            let mut request = http.get(server.url(path));
+            if let Some(value) = auth {
+                request = request.header("authorization", value);
+            }
+            async move {
+                let response = request.send().await.expect("get");
+                let status = response.status().as_u16();
+                response.bytes().await.expect("body");
+                status
+            }
+        };
+        let wrong = format!("Bearer {token}X");
+        let basic = "Basic dXNlcjp0MGszbi13aXRoLWVub3VnaC1lbnRyb3B5";
+        for _ in 0..3 {
+            assert_eq!(get(&protected, metrics, None).await, 401);
+        }
+        assert_eq!(get(&protected, metrics, Some(basic)).await, 401);
+        assert_eq!(get(&protected, metrics, Some("Bearer ")).await, 401);
+        for _ in 0..7 {
+            assert_eq!(get(&protected, metrics, Some(&wrong)).await, 401);
+        }
+        assert_eq!(get(&protected, health, None).await, 401);
+        for _ in 0..2 {
+            assert_eq!(get(&protected, health, Some(&wrong)).await, 401);
+        }
+        let right = format!("Bearer {token}");
+        assert_eq!(get(&protected, health, Some(&right)).await, 200);
+        assert_eq!(get(&protected, "/work", None).await, 200);
+        for _ in 0..4 {
+            assert_eq!(get(&elsewhere, metrics, None).await, 403);
+        }
+        assert_eq!(get(&elsewhere, health, None).await, 403);
+        for _ in 0..2 {
+            assert_eq!(get(&no_peer_address, metrics, None).await, 403);
+        }
+        // Read the counts the way Prometheus would: a scrape with the token.
+        let text = http
+            .get(protected.url(metrics))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("body");
+        common::parse(&text)
+    })
+    .await;
+    assert_eq!(refusals(&samples, "metrics", "missing_token"), 5.0);
+    assert_eq!(refusals(&samples, "metrics", "wrong_token"), 7.0);
+    assert_eq!(refusals(&samples, "health", "missing_token"), 1.0);
+    assert_eq!(refusals(&samples, "health", "wrong_token"), 2.0);
+    assert_eq!(
+        common::sum(&samples, "fiko_metrics_scrape_refusals_total", &[]),
+        15.0,
+        "the accepted requests are not refusals"
+    );
+    // The endpoints' own paths are not in the HTTP metrics; the application's are.
+    let http_routes: Vec<&str> = common::find(&samples, "http_server_requests_total", &[])
+        .iter()
+        .filter_map(|sample| sample.label("http_route"))
+        .collect();
+    assert_eq!(http_routes, ["/work"]);
+
+    let elsewhere = common::parse(&elsewhere_registry.encode(Format::Prometheus));
+    assert_eq!(refusals(&elsewhere, "metrics", "address_not_allowed"), 4.0);
+    assert_eq!(refusals(&elsewhere, "health", "address_not_allowed"), 1.0);
+    assert_eq!(
+        common::sum(&elsewhere, "fiko_metrics_scrape_refusals_total", &[]),
+        5.0
+    );
+    let unknown = common::parse(&unknown_registry.encode(Format::Prometheus));
+    assert_eq!(refusals(&unknown, "metrics", "address_unknown"), 2.0);
+    assert_eq!(
+        common::sum(&unknown, "fiko_metrics_scrape_refusals_total", &[]),
+        2.0
     );
 }
 

@@ -432,6 +432,254 @@ async fn in_flight_returns_to_zero_after_a_client_disconnects_mid_body() {
     );
 }
 
+/// A body that says it is empty by its size (`Content-Length: 0`) but not by
+/// `is_end_stream`: hyper writes the head and drops it without polling it.
+struct KnownEmpty;
+
+impl http_body::Body for KnownEmpty {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        std::task::Poll::Ready(None)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(0)
+    }
+}
+
+/// Issue 22: five HEAD requests answered 200 each added a `cancelled` error, because
+/// axum swaps a HEAD answer's body for an empty one and the instrumented body was dropped
+/// unpolled. Responses HTTP sends without a body (HEAD, 204, 304) and bodies known to be
+/// empty are successes under their status; a streamed body the client abandons is still
+/// a cancellation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_and_bodyless_responses_are_recorded_under_their_status_not_as_cancelled() {
+    let (registry, layer) = setup();
+    let app = Router::new()
+        .route("/page", get(|| async { "a page of some length" }))
+        .route(
+            "/stream",
+            get(|| async { streamed(3, 100, Duration::from_millis(5)) }),
+        )
+        .route("/nothing", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/cached", get(|| async { StatusCode::NOT_MODIFIED }))
+        .route("/known-empty", get(|| async { Body::new(KnownEmpty) }))
+        .route(
+            "/endless",
+            get(|| async { streamed(1000, 512, Duration::from_millis(20)) }),
+        )
+        .layer(layer);
+    let server = Server::start(app).await;
+    let http = client();
+    bounded(async {
+        for _ in 0..5 {
+            let response = http.head(server.url("/page")).send().await.expect("head");
+            assert_eq!(response.status(), 200);
+            assert_eq!(response.headers()["content-length"], "21");
+            response.bytes().await.expect("body");
+        }
+        let response = http.head(server.url("/stream")).send().await.expect("head");
+        assert_eq!(response.status(), 200);
+        response.bytes().await.expect("body");
+        for (path, status) in [("/nothing", 204), ("/cached", 304), ("/known-empty", 200)] {
+            for _ in 0..2 {
+                let response = http.get(server.url(path)).send().await.expect("get");
+                assert_eq!(response.status(), status, "{path}");
+                assert!(response.bytes().await.expect("body").is_empty());
+            }
+        }
+        // A real cancellation, for contrast: the client leaves mid-body.
+        let response = http.get(server.url("/endless")).send().await.expect("get");
+        let mut stream = response.bytes_stream();
+        stream.next().await.expect("first chunk").expect("chunk");
+        drop(stream);
+    })
+    .await;
+    let ok = eventually(Duration::from_secs(5), || {
+        let samples = scrape(&registry);
+        sum(&samples, ACTIVE, &[]) == 0.0 && sum(&samples, REQUESTS, &[]) == 13.0
+    })
+    .await;
+    assert!(
+        ok,
+        "every request ended: {:?}",
+        find(&scrape(&registry), REQUESTS, &[])
+    );
+    let samples = scrape(&registry);
+    let head_page = [
+        ("http_request_method", "HEAD"),
+        ("http_route", "/page"),
+        ("http_response_status_code", "200"),
+        ("http_response_status_class", "2xx"),
+    ];
+    assert_eq!(sum(&samples, REQUESTS, &head_page), 5.0);
+    assert_eq!(sum(&samples, DURATION_COUNT, &head_page), 5.0);
+    assert_eq!(
+        sum(
+            &samples,
+            "http_server_response_body_size_bytes_sum",
+            &head_page
+        ),
+        0.0,
+        "a HEAD answer sends no body bytes"
+    );
+    for (route, status, count) in [
+        ("/stream", "200", 1.0),
+        ("/nothing", "204", 2.0),
+        ("/cached", "304", 2.0),
+        ("/known-empty", "200", 2.0),
+    ] {
+        let labels = [("http_route", route), ("http_response_status_code", status)];
+        assert_eq!(sum(&samples, REQUESTS, &labels), count, "{route}");
+    }
+    // The one error is the abandoned stream's.
+    assert_eq!(
+        sum(&samples, ERRORS, &[]),
+        1.0,
+        "{:?}",
+        find(&samples, ERRORS, &[])
+    );
+    assert_eq!(
+        sum(
+            &samples,
+            ERRORS,
+            &[("http_route", "/endless"), ("error_type", "cancelled")]
+        ),
+        1.0
+    );
+}
+
+/// Series of `name` in a scrape.
+fn series_count(registry: &Registry, name: &str) -> usize {
+    find(&scrape(registry), name, &[]).len()
+}
+
+/// How much sending every method to every route may grow the duration histogram: one
+/// series per route, the 405 answers' (`_OTHER`, `405`). The same bound is in the crate
+/// docs.
+const NOT_ALLOWED_SERIES_PER_ROUTE: usize = 1;
+/// And the in-flight gauge and request-size histogram: the first unrouted method's, sent
+/// before the layer has seen the path's method fallback answer, and `_OTHER`.
+const NOT_ALLOWED_ROUTE_SERIES_PER_ROUTE: usize = 2;
+
+/// Issue 22: every 405 made a full series set for its (method, route), so all routes ×
+/// 10 methods grew the exposition 5.5×. Methods a path does not route now collapse into
+/// `_OTHER`, the way unmatched paths collapse into one route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_method_to_every_route_adds_at_most_one_series_per_route() {
+    let (registry, layer) = setup();
+    let app = Router::new()
+        .route("/a", get(|| async { "a" }))
+        .route("/b", post(|| async { "b" }))
+        .route(
+            "/c/{id}",
+            get(|| async { "c" })
+                .put(|| async { "c" })
+                .delete(|| async { "c" }),
+        )
+        .route("/d", axum::routing::patch(|| async { "d" }))
+        .route("/e", get(|| async { "e" }).post(|| async { "e" }))
+        .layer(layer);
+    let routed: [(&str, &[&str]); 5] = [
+        ("/a", &["GET", "HEAD"]),
+        ("/b", &["POST"]),
+        ("/c/1", &["GET", "HEAD", "PUT", "DELETE"]),
+        ("/d", &["PATCH"]),
+        ("/e", &["GET", "HEAD", "POST"]),
+    ];
+    // CONNECT is left out: its target is an authority (`host:port`), never a path, so it
+    // reaches no route (404, `unmatched`). PURGE stands for every made-up method.
+    let methods = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH", "PURGE",
+    ];
+    let server = Server::start(app).await;
+    let http = client();
+    let send = |method: &str, path: &str| {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let request = http.request(method, server.url(path)).send();
+        async move {
+            let response = request.await.expect("request");
+            let status = response.status().as_u16();
+            response.bytes().await.expect("body");
+            status
+        }
+    };
+    bounded(async {
+        for (path, methods) in routed {
+            for method in methods {
+                assert_eq!(send(method, path).await, 200, "{method} {path}");
+            }
+        }
+    })
+    .await;
+    let settled = |requests: f64| {
+        let registry = registry.clone();
+        eventually(Duration::from_secs(5), move || {
+            let samples = scrape(&registry);
+            sum(&samples, ACTIVE, &[]) == 0.0 && sum(&samples, REQUESTS, &[]) == requests
+        })
+    };
+    let first: usize = routed.iter().map(|(_, allowed)| allowed.len()).sum();
+    assert!(settled(first as f64).await);
+    let duration_before = series_count(&registry, DURATION_COUNT);
+    let sizes_before = series_count(&registry, "http_server_request_body_size_bytes_count");
+    let lines_before = registry.encode(Format::Prometheus).lines().count();
+
+    // Every method to every route, twice.
+    let mut not_allowed = 0;
+    bounded(async {
+        for _ in 0..2 {
+            for (path, allowed) in routed {
+                for method in methods {
+                    let status = send(method, path).await;
+                    if allowed.contains(&method) {
+                        assert_eq!(status, 200, "{method} {path}");
+                    } else {
+                        assert_eq!(status, 405, "{method} {path}");
+                        not_allowed += 1;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    let all = first + 2 * routed.len() * methods.len();
+    assert!(settled(all as f64).await);
+    let duration_after = series_count(&registry, DURATION_COUNT);
+    let sizes_after = series_count(&registry, "http_server_request_body_size_bytes_count");
+    let lines_after = registry.encode(Format::Prometheus).lines().count();
+    eprintln!(
+        "duration series {duration_before} -> {duration_after}; request-size series \
+         {sizes_before} -> {sizes_after}; exposition lines {lines_before} -> {lines_after}"
+    );
+    let routes = routed.len();
+    assert!(
+        duration_after - duration_before <= NOT_ALLOWED_SERIES_PER_ROUTE * routes,
+        "duration series {duration_before} -> {duration_after}"
+    );
+    assert!(
+        sizes_after - sizes_before <= NOT_ALLOWED_ROUTE_SERIES_PER_ROUTE * routes,
+        "request-size series {sizes_before} -> {sizes_after}"
+    );
+    let samples = scrape(&registry);
+    // Every 405 is counted, under `_OTHER`, and nothing else is.
+    let other_405 = [
+        ("http_request_method", "_OTHER"),
+        ("http_response_status_code", "405"),
+    ];
+    assert_eq!(sum(&samples, REQUESTS, &other_405), f64::from(not_allowed));
+    assert_eq!(
+        sum(&samples, REQUESTS, &[("http_response_status_code", "405")]),
+        f64::from(not_allowed)
+    );
+    assert_eq!(sum(&samples, ERRORS, &[]), 0.0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_flight_returns_to_zero_when_the_client_leaves_before_the_response() {
     let (registry, layer) = setup();

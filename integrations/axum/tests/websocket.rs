@@ -189,6 +189,90 @@ async fn abrupt_disconnects_bring_the_active_gauge_back_to_zero() {
     );
 }
 
+/// Closes `count` sockets one after another (four at a time), each with `code(i)`, and
+/// waits for the server's close reply.
+async fn close_sockets(url: &str, codes: impl Iterator<Item = u16>) {
+    let codes: Vec<u16> = codes.collect();
+    for batch in codes.chunks(4) {
+        let mut tasks = Vec::new();
+        for &code in batch {
+            let url = url.to_owned();
+            tasks.push(tokio::spawn(async move {
+                let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+                    .await
+                    .expect("connect");
+                ws.close(Some(CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: "".into(),
+                }))
+                .await
+                .expect("close");
+                while let Some(Ok(_)) = ws.next().await {}
+            }));
+        }
+        for task in tasks {
+            task.await.expect("client task");
+        }
+    }
+}
+
+/// Issue 22: 200 application close codes (3000–3199) used to fill the open close-code
+/// label's series limit, after which normal 1000 closes were counted only under `other`.
+/// The label is a closed set now: standard codes by number, application codes by range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_close_codes_never_hide_the_standard_ones() {
+    let (registry, metrics) = setup();
+    let server = Server::start(echo_app(metrics)).await;
+    let url = format!("ws://{}/ws", server.addr);
+    bounded(async {
+        close_sockets(&url, 3000..3200).await;
+        close_sockets(&url, 4000..4010).await;
+        close_sockets(&url, std::iter::repeat_n(1000, 25)).await;
+        close_sockets(&url, std::iter::repeat_n(1001, 3)).await;
+    })
+    .await;
+    let ok = eventually(Duration::from_secs(10), || {
+        let samples = scrape(&registry);
+        sum(&samples, "websocket_active_connections", &[]) == 0.0
+            && sum(&samples, "websocket_closes_total", &[]) == 238.0
+    })
+    .await;
+    assert!(ok, "every socket closed and counted");
+    let samples = scrape(&registry);
+    let closes = |code: &str| {
+        sum(
+            &samples,
+            "websocket_closes_total",
+            &[("direction", "received"), ("websocket_close_code", code)],
+        )
+    };
+    assert_eq!(closes("1000"), 25.0, "normal closes are exact");
+    assert_eq!(closes("1001"), 3.0);
+    assert_eq!(closes("3xxx"), 200.0, "library codes grouped");
+    assert_eq!(closes("4xxx"), 10.0, "private codes grouped");
+    // Only the closed set's values exist, never a raw application code or `other`.
+    let values: std::collections::BTreeSet<&str> = samples
+        .iter()
+        .filter(|s| s.name == "websocket_closes_total")
+        .filter_map(|s| s.label("websocket_close_code"))
+        .collect();
+    let closed_set: std::collections::BTreeSet<&str> = WebSocketMetrics::DESCRIPTOR
+        .metric("websocket_closes")
+        .and_then(|m| m.label("websocket_close_code"))
+        .and_then(|label| label.values)
+        .expect("a closed label")
+        .iter()
+        .copied()
+        .collect();
+    assert!(values.is_subset(&closed_set), "{values:?}");
+    assert!(!values.contains("3000") && !values.contains("other"));
+    assert_eq!(
+        sum(&samples, "fiko_metrics_label_overflow_total", &[]),
+        0.0,
+        "nothing folds"
+    );
+}
+
 #[test]
 fn the_set_is_declared_for_the_generator() {
     let metrics: Vec<&str> = WebSocketMetrics::DESCRIPTOR
@@ -202,4 +286,17 @@ fn the_set_is_declared_for_the_generator() {
         .and_then(|m| m.label("kind"))
         .and_then(|label| label.values);
     assert_eq!(kind, Some(&["text", "binary", "ping", "pong", "close"][..]));
+    let codes = WebSocketMetrics::DESCRIPTOR
+        .metric("websocket_closes")
+        .and_then(|m| m.label("websocket_close_code"))
+        .and_then(|label| label.values);
+    assert_eq!(
+        codes,
+        Some(
+            &[
+                "1000", "1001", "1002", "1003", "1005", "1006", "1007", "1008", "1009", "1010",
+                "1011", "1012", "1013", "1014", "3xxx", "4xxx", "invalid"
+            ][..]
+        )
+    );
 }

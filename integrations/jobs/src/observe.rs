@@ -1,4 +1,5 @@
-//! The set's default dashboard rows and alerts, for `fiko-dashboards` and `dashboards-gen`.
+//! The set's default dashboard rows and alerts, for `fiko-dashboards` and
+//! `fiko-dashboards-gen`.
 
 use std::time::Duration;
 
@@ -117,3 +118,7 @@ impl Observe for JobMetrics {
         ]
     }
 }
+
+// Found by generators that read the application's registry
+// (`Generator::observe_registered`), so applications need not list these sets again.
+fiko_dashboards::observed!(JobMetrics);

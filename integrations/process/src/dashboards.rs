@@ -55,3 +55,7 @@ impl Observe for ProcessMetrics {
         ]
     }
 }
+
+// Found by generators that read the application's registry
+// (`Generator::observe_registered`), so applications need not list these sets again.
+fiko_dashboards::observed!(ProcessMetrics);

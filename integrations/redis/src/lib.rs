@@ -15,7 +15,7 @@
 //! Both sets are declared with `#[derive(MetricSet)]` and implement
 //! `fiko_dashboards::Observe` with default panels (command rate by command, p95 command
 //! latency, errors by kind; cache hit ratio, hits/misses, p95 operation time), so
-//! `dashboards-gen` draws them like any other set.
+//! `fiko-dashboards-gen` draws them like any other set.
 //!
 //! ```
 //! use std::time::Duration;
@@ -90,6 +90,11 @@ mod connection;
 mod error_kind;
 mod metrics;
 mod observe;
+
+/// The crate README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub use cache::{Cache, DEFAULT_CACHE_TIMEOUT};
 pub use command::Command;

@@ -84,3 +84,7 @@ impl Observe for CacheMetrics {
         ]
     }
 }
+
+// Found by generators that read the application's registry
+// (`Generator::observe_registered`), so applications need not list these sets again.
+fiko_dashboards::observed!(RedisMetrics, CacheMetrics);

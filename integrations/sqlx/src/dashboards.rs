@@ -95,6 +95,10 @@ impl Observe for DbPoolMetrics {
     }
 }
 
+// Found by generators that read the application's registry
+// (`Generator::observe_registered`), so applications need not list these sets again.
+fiko_dashboards::observed!(DbMetrics, DbPoolMetrics);
+
 #[cfg(test)]
 mod tests {
     use fiko_dashboards::prelude::*;

@@ -128,6 +128,11 @@ mod metrics;
 mod operation;
 mod record;
 
+/// The crate README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use classify::{Classified, DEADLOCK_SQLSTATE, classify, code_class};
 pub use executors::{
     Instrumented, InstrumentedConnection, InstrumentedPool, InstrumentedPoolConnection,

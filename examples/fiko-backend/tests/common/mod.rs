@@ -73,6 +73,19 @@ impl Drop for FakeInstagram {
     }
 }
 
+/// Sign-in rate limits high enough for the load generator, which signs every simulated
+/// user in from one address (the tests' own `env` may set others).
+pub const GENEROUS_AUTH_ENV: [(&str, &str); 2] = [
+    ("AUTH_RATE_PER_MINUTE", "1000000"),
+    ("AUTH_RATE_BURST", "1000000"),
+];
+
+/// [`GENEROUS_AUTH_ENV`] for an application built in the test's process.
+pub fn generous_auth_limits(config: &mut fiko_backend::Config) {
+    config.auth.rate.per_minute = 1_000_000;
+    config.auth.rate.burst = 1_000_000;
+}
+
 /// A child process of the demo's binary, killed and reaped on drop; its output goes to
 /// `log`.
 pub struct Proc {
@@ -91,6 +104,7 @@ impl Proc {
             .env_remove("DATABASE_URL")
             .env_remove("REDIS_URL")
             .env_remove("INSTAGRAM_BASE_URL")
+            .envs(GENEROUS_AUTH_ENV)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);

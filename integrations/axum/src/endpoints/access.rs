@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use subtle::ConstantTimeEq;
 
+use super::refusals::RefusalReason;
+
 /// A client network for [`MetricsEndpoints::allow`](super::MetricsEndpoints::allow):
 /// an address (`127.0.0.1`, `::1`) or a CIDR block (`10.0.0.0/8`, `fd00::/8`).
 ///
@@ -131,9 +133,12 @@ impl Access {
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(address)| address.ip());
-            let allowed = client.is_some_and(|ip| self.allow.iter().any(|net| net.contains(ip)));
-            if !allowed {
-                return Err(Refusal::Forbidden);
+            match client {
+                None => return Err(Refusal(RefusalReason::AddressUnknown)),
+                Some(ip) if !self.allow.iter().any(|net| net.contains(ip)) => {
+                    return Err(Refusal(RefusalReason::AddressNotAllowed));
+                }
+                Some(_) => {}
             }
         }
         if let Some(expected) = &self.token {
@@ -141,31 +146,29 @@ impl Access {
                 .headers
                 .get(header::AUTHORIZATION)
                 .and_then(|value| bearer(value.as_bytes()));
-            let valid = presented.is_some_and(|token| bool::from(token.ct_eq(expected)));
-            if !valid {
-                return Err(Refusal::Unauthorized);
+            match presented {
+                None => return Err(Refusal(RefusalReason::MissingToken)),
+                Some(token) if !bool::from(token.ct_eq(expected)) => {
+                    return Err(Refusal(RefusalReason::WrongToken));
+                }
+                Some(_) => {}
             }
         }
         Ok(())
     }
 }
 
-/// Why a request was refused.
+/// Why a request was refused: 403 for the address, 401 for the token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    /// The client address is outside the allow-list: 403.
-    Forbidden,
-    /// The bearer token is missing or wrong: 401.
-    Unauthorized,
-}
+pub(crate) struct Refusal(pub(crate) RefusalReason);
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        match self {
-            Self::Forbidden => {
+        match self.0 {
+            RefusalReason::AddressNotAllowed | RefusalReason::AddressUnknown => {
                 (StatusCode::FORBIDDEN, "client address not allowed\n").into_response()
             }
-            Self::Unauthorized => (
+            RefusalReason::MissingToken | RefusalReason::WrongToken => (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
                 "missing or invalid bearer token\n",

@@ -2,6 +2,7 @@
 
 mod access;
 mod health;
+mod refusals;
 
 use std::fmt;
 use std::io::Write;
@@ -16,9 +17,10 @@ use axum::routing::get;
 use fiko_metrics::Registry;
 use http::{HeaderValue, StatusCode, header};
 
-use self::access::Access;
+use self::access::{Access, Refusal};
 pub use self::access::{InvalidNetwork, Network};
 use self::health::HealthCheck;
+pub use self::refusals::{EndpointKind, EndpointMetrics, RefusalLabels, RefusalReason};
 
 /// The default path of the metrics endpoint.
 pub const DEFAULT_METRICS_PATH: &str = "/api/v1/metrics";
@@ -41,7 +43,9 @@ pub const DEFAULT_HEALTH_PATH: &str = "/api/v1/metrics/health";
 /// Both can be protected by a bearer token (401 without it) and a client-address
 /// allow-list (403 outside it). The allow-list needs the peer address: serve the app with
 /// `into_make_service_with_connect_info::<SocketAddr>()`; without it every client is
-/// refused.
+/// refused. Every refusal is counted, by endpoint and reason, in
+/// `fiko_metrics_scrape_refusals_total` ([`EndpointMetrics`]), which
+/// [`into_router`](Self::into_router) registers in the registry served.
 ///
 /// ```
 /// use std::time::Duration;
@@ -184,10 +188,14 @@ impl MetricsEndpoints {
         self.allow(Network::LOOPBACK_V4).allow(Network::LOOPBACK_V6)
     }
 
-    /// The router, to merge into the application's.
+    /// The router, to merge into the application's. Registers [`EndpointMetrics`] in the
+    /// registry served, unless it is there already (e.g. a second router of the same
+    /// endpoints).
     pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let started = Instant::now();
+        let refusals = self.registry.get_or_register::<EndpointMetrics>();
         let endpoints = Arc::new(Endpoints {
+            refusals,
             registry: self.registry,
             version: self.version,
             checks: self.checks,
@@ -214,6 +222,7 @@ impl MetricsEndpoints {
 }
 
 struct Endpoints {
+    refusals: Arc<EndpointMetrics>,
     registry: RegistryHandle,
     version: String,
     checks: Vec<HealthCheck>,
@@ -222,9 +231,20 @@ struct Endpoints {
 }
 
 impl Endpoints {
+    /// Whether the request may proceed; a refusal is counted.
+    fn admit(&self, endpoint: EndpointKind, request: &http::request::Parts) -> Result<(), Refusal> {
+        self.access.check(request).inspect_err(|refusal| {
+            let labels = RefusalLabels {
+                endpoint,
+                reason: refusal.0,
+            };
+            self.refusals.scrape_refusals.get_or_create(&labels).inc();
+        })
+    }
+
     async fn metrics(&self, request: Request) -> Response {
         let (parts, _) = request.into_parts();
-        if let Err(refused) = self.access.check(&parts) {
+        if let Err(refused) = self.admit(EndpointKind::Metrics, &parts) {
             return refused.into_response();
         }
         let exposition = self
@@ -264,7 +284,7 @@ impl Endpoints {
 
     async fn health(&self, request: Request) -> Response {
         let (parts, _) = request.into_parts();
-        if let Err(refused) = self.access.check(&parts) {
+        if let Err(refused) = self.admit(EndpointKind::Health, &parts) {
             return refused.into_response();
         }
         let (healthy, body) =

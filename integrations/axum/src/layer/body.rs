@@ -24,8 +24,13 @@ pin_project! {
 impl<B: Body> ResponseBody<B> {
     pub(crate) fn new(inner: B, mut guard: Option<RequestGuard>) -> Self {
         if let Some(guard) = &mut guard {
-            // A body that is empty from the start may never be polled.
-            if inner.is_end_stream() {
+            // A body that is empty from the start, or that HTTP does not send (HEAD, 204,
+            // 304, ...), may never be polled: the server drops it after the head, and
+            // axum swaps a HEAD answer's body for an empty one. Dropped, it ended.
+            if inner.is_end_stream()
+                || inner.size_hint().exact() == Some(0)
+                || guard.sends_no_body()
+            {
                 guard.mark_body_ended();
             }
         }

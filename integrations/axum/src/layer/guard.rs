@@ -8,7 +8,7 @@ use fiko_metrics::SeriesId;
 
 use super::custom::FinishedRequest;
 use super::metrics::{ErrorType, Method, StatusClass};
-use super::routes::RouteSeries;
+use super::routes::{Answers, RouteSeries};
 
 /// How a request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +24,9 @@ pub(crate) enum End {
 /// unwinding), a complete request (when the body had already ended) or a cancellation.
 pub(crate) struct RequestGuard {
     route: Arc<RouteSeries>,
+    /// What the service that took the request has answered so far.
+    answers: Arc<Answers>,
+    /// The request's method (its label unless the answer is 405).
     method: Method,
     active: SeriesId,
     start: Instant,
@@ -38,6 +41,7 @@ impl RequestGuard {
     /// Starts recording: the request is in flight from now on.
     pub(crate) fn start(
         route: Arc<RouteSeries>,
+        answers: Arc<Answers>,
         method: Method,
         active: SeriesId,
         custom: Option<Box<dyn Any + Send>>,
@@ -49,6 +53,7 @@ impl RequestGuard {
             .inc();
         Self {
             route,
+            answers,
             method,
             active,
             start: Instant::now(),
@@ -63,6 +68,21 @@ impl RequestGuard {
     /// The response head is ready.
     pub(crate) fn set_status(&mut self, status: http::StatusCode) {
         self.status = Some(status);
+        self.answers.note(status);
+    }
+
+    /// Whether HTTP sends no body with this response (RFC 9110 §6.4.1): the answer to a
+    /// HEAD request or a successful CONNECT, 1xx, 204 and 304. The server drops such a
+    /// body without polling it, which is not a cancellation.
+    pub(crate) fn sends_no_body(&self) -> bool {
+        let Some(status) = self.status else {
+            return false;
+        };
+        self.method == Method::Head
+            || (self.method == Method::Connect && status.is_success())
+            || status.is_informational()
+            || status == http::StatusCode::NO_CONTENT
+            || status == http::StatusCode::NOT_MODIFIED
     }
 
     /// `bytes` more response body bytes were handed to the server.
@@ -86,7 +106,14 @@ impl RequestGuard {
         }
         self.finished = true;
         let duration = self.start.elapsed();
-        let (route, method) = (&*self.route, self.method);
+        let route = &*self.route;
+        // A 405 answers a method the path does not route: all of them share `_OTHER`, so
+        // every method sent to every path does not make a series set each.
+        let method = if self.status == Some(http::StatusCode::METHOD_NOT_ALLOWED) {
+            Method::Other
+        } else {
+            self.method
+        };
         let metrics = route.metrics();
         metrics
             .http_server_active_requests

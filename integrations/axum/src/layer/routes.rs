@@ -2,6 +2,7 @@
 //! rendering and hashing its labels six times.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use fiko_metrics::{LabelValue, SeriesId};
@@ -246,5 +247,72 @@ impl Routes {
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, RouteMap> {
         self.map.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What one service of a layer has answered so far. `Router::layer` wraps each path's
+/// method fallback — axum's "405 Method Not Allowed" for the methods the path does not
+/// route — in a service of its own; once that service has answered 405 and nothing else,
+/// its requests start under `_OTHER` instead of their method, so a client sending every
+/// method to every path cannot make a series set per method and route.
+#[derive(Debug, Default)]
+pub(crate) struct Answers(AtomicU8);
+
+/// Nothing answered yet.
+const NOTHING_YET: u8 = 0;
+/// Every answer so far was 405.
+const ONLY_NOT_ALLOWED: u8 = 1;
+/// At least one answer was not 405: the service routes its methods.
+const ROUTED: u8 = 2;
+
+impl Answers {
+    /// Whether this service has answered, and only ever 405.
+    pub(crate) fn only_not_allowed(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == ONLY_NOT_ALLOWED
+    }
+
+    /// Notes one answer's status.
+    pub(crate) fn note(&self, status: http::StatusCode) {
+        // Relaxed is enough: this only picks labels, and a request racing with the first
+        // answer keeps its method, which is what it would have had a moment earlier.
+        let current = self.0.load(Ordering::Relaxed);
+        if status == http::StatusCode::METHOD_NOT_ALLOWED {
+            if current == NOTHING_YET {
+                let _ = self.0.compare_exchange(
+                    NOTHING_YET,
+                    ONLY_NOT_ALLOWED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+        } else if current != ROUTED {
+            self.0.store(ROUTED, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::StatusCode;
+
+    use super::Answers;
+
+    #[test]
+    fn a_service_is_a_method_fallback_only_while_it_has_answered_nothing_but_405() {
+        let fallback = Answers::default();
+        assert!(!fallback.only_not_allowed(), "nothing answered yet");
+        fallback.note(StatusCode::METHOD_NOT_ALLOWED);
+        fallback.note(StatusCode::METHOD_NOT_ALLOWED);
+        assert!(fallback.only_not_allowed());
+        // A fallback that also answers something else routes its methods after all.
+        fallback.note(StatusCode::OK);
+        assert!(!fallback.only_not_allowed());
+        fallback.note(StatusCode::METHOD_NOT_ALLOWED);
+        assert!(!fallback.only_not_allowed(), "for good");
+
+        let handler = Answers::default();
+        handler.note(StatusCode::NOT_FOUND);
+        handler.note(StatusCode::METHOD_NOT_ALLOWED);
+        assert!(!handler.only_not_allowed());
     }
 }

@@ -13,7 +13,7 @@ use super::custom::RequestHead;
 use super::future::ResponseFuture;
 use super::guard::{RequestGuard, RequestSizeGuard};
 use super::metrics::{Method, UNMATCHED_ROUTE};
-use super::routes::RouteSeries;
+use super::routes::{Answers, RouteSeries};
 use super::{HttpMetricsLayer, Shared, under};
 
 /// Records [`HttpServerMetrics`](crate::HttpServerMetrics) for every request passed to
@@ -29,6 +29,7 @@ pub struct HttpMetrics<S> {
 struct Endpoint {
     shared: Arc<Shared>,
     route: OnceLock<Arc<RouteSeries>>,
+    answers: Arc<Answers>,
 }
 
 impl<S> HttpMetrics<S> {
@@ -36,6 +37,7 @@ impl<S> HttpMetrics<S> {
         let endpoint = Arc::new(Endpoint {
             shared,
             route: OnceLock::new(),
+            answers: Arc::default(),
         });
         Self { inner, endpoint }
     }
@@ -94,7 +96,14 @@ where
             })
         });
         let method = Method::from(request.method());
-        let series = route.method(method);
+        let answers = &self.endpoint.answers;
+        // This service is a path's method fallback (it has only answered 405): its
+        // requests start under `_OTHER`, as they will end.
+        let series = route.method(if answers.only_not_allowed() {
+            Method::Other
+        } else {
+            method
+        });
         let request = if request.body().is_end_stream() {
             // Nothing to count (most GETs): record the size now rather than wrap the body.
             let request_size = route
@@ -109,7 +118,7 @@ where
         };
         let active = series.active;
         drop(series);
-        let guard = RequestGuard::start(route, method, active, custom);
+        let guard = RequestGuard::start(route, answers.clone(), method, active, custom);
         ResponseFuture::new(self.inner.call(request), Some(guard))
     }
 }

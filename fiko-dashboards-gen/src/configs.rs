@@ -39,6 +39,11 @@ pub(crate) fn prometheus(model: &Model<'_>) -> String {
     for job in &settings.scrape_jobs {
         let _ = writeln!(out, "  - job_name: {}", q(&job.name));
         let _ = writeln!(out, "    metrics_path: {}", q(&job.metrics_path));
+        if let Some(file) = &job.credentials_file {
+            // The file, not the token: the secret stays out of the generated config.
+            out.push_str("    authorization:\n      type: \"Bearer\"\n");
+            let _ = writeln!(out, "      credentials_file: {}", q(file));
+        }
         out.push_str("    static_configs:\n      - targets:\n");
         for target in &job.targets {
             let _ = writeln!(out, "          - {}", q(target));
@@ -76,4 +81,36 @@ inhibit_rules:\n\
 \x20   target_matchers: ['severity=\"warning\"']\n\
 \x20   equal: [\"job\", \"instance\"]\n",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Generator;
+
+    #[test]
+    fn protected_jobs_send_the_token_from_their_credentials_file() {
+        let artefacts = Generator::new("shop")
+            .scrape_app("app", "/api/v1/metrics", &["app:8000"])
+            .scrape_app("worker", "/metrics", &["worker:9100"])
+            .scrape("redis", "/metrics", &["redis-exporter:9121"])
+            .scrape("prometheus", "/metrics", &["localhost:9090"])
+            .scrape_token_file(&["shop-app"], "/etc/prometheus/fiko-metrics-token")
+            .scrape_app_token_file("/etc/prometheus/fiko-metrics-token")
+            .generate()
+            .expect("generate");
+        let config = artefacts
+            .get("prometheus/prometheus.yml")
+            .expect("prometheus.yml");
+        let job = |name: &str| {
+            let start = config.find(&format!("job_name: \"{name}\"")).expect("job");
+            let rest = &config[start..];
+            let end = rest[1..].find("- job_name").map_or(rest.len(), |i| i + 1);
+            rest[..end].to_owned()
+        };
+        let protected = "    authorization:\n      type: \"Bearer\"\n      credentials_file: \"/etc/prometheus/fiko-metrics-token\"\n";
+        assert!(job("shop-app").contains(protected), "{config}");
+        assert!(job("shop-worker").contains(protected), "{config}");
+        assert!(!job("redis").contains("authorization"), "{config}");
+        assert!(!job("prometheus").contains("authorization"), "{config}");
+    }
 }

@@ -4,8 +4,8 @@
 
 use std::process::Command;
 
-use dashboards_gen::Generator;
 use fiko_dashboards::exporters::{PostgresExporter, RedisExporter, ScrapeTargets};
+use fiko_dashboards_gen::Generator;
 use fiko_metrics::calls::FunctionMetrics;
 use fiko_metrics_axum::{HttpServerMetrics, WebSocketMetrics};
 use fiko_metrics_jobs::JobMetrics;
@@ -15,7 +15,7 @@ use fiko_metrics_sqlx::{DbMetrics, DbPoolMetrics};
 
 #[test]
 fn integration_sets_generate_sound_artefacts() {
-    let artefacts = Generator::new()
+    let artefacts = Generator::new("shop")
         .observe::<HttpServerMetrics>()
         .observe::<WebSocketMetrics>()
         .observe::<DbMetrics>()

@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use dashboards_gen::{Error, Generator};
 use fiko_dashboards::prelude::*;
+use fiko_dashboards_gen::{Error, Generator};
 use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet};
 
 #[derive(MetricSet)]
@@ -64,9 +64,9 @@ fn native_histogram_alerts_need_no_bucket_boundary_and_are_not_promtool_tested()
     )
     .summary("slow")
     .description("p95 above {threshold}.");
-    let generator = Generator::new().observe_set(dashboards_gen::ObservedSet {
+    let generator = Generator::new("shop").observe_set(fiko_dashboards_gen::ObservedSet {
         descriptor: NativeMetrics::DESCRIPTOR,
-        service: "shop",
+        service: "shop".to_owned(),
         rows: vec![Row::new("Latency").panel(
             Panel::timeseries("p95").query(NativeMetrics::REQUEST_DURATION_SECONDS.quantile(0.95)),
         )],
@@ -96,9 +96,9 @@ fn native_histogram_alerts_need_no_bucket_boundary_and_are_not_promtool_tested()
 }
 
 fn shop(alerts: Vec<Alert>, rows: Vec<Row>) -> Generator {
-    Generator::new().observe_set(dashboards_gen::ObservedSet {
+    Generator::new("shop").observe_set(fiko_dashboards_gen::ObservedSet {
         descriptor: ShopMetrics::DESCRIPTOR,
-        service: "shop",
+        service: "shop".to_owned(),
         rows,
         alerts,
     })
@@ -439,4 +439,41 @@ fn raw_alert_conditions_need_and_use_hand_written_tests() {
         "{tests}"
     );
     assert_eq!(tests.matches("- name:").count(), 3, "{tests}");
+}
+
+/// An unknown `tune` no longer stops generation early: every problem is reported, one
+/// per line, each naming the set, panel or alert at fault.
+#[test]
+fn every_problem_is_reported_at_once_one_per_line() {
+    let unsound = Alert::warning(
+        "Unsound",
+        ShopMetrics::REQUEST_DURATION_SECONDS
+            .quantile(0.95)
+            .above(Seconds(0.7)),
+    )
+    .summary("s")
+    .description("d");
+    let empty = Alert::warning("Empty", ShopMetrics::REQUESTS.rate().above(PerSecond(1.0)));
+    let rows =
+        vec![Row::new("Shop").panel(
+            Panel::timeseries("Raw").query(raw::<fiko_metrics::unit::Unitless>("shop_nope")),
+        )];
+    let generator = shop(vec![unsound, empty], rows).tune("NoSuchAlert", |_| {});
+    let error = generator.generate().expect_err("problems");
+    let Error::Invalid(problems) = &error else {
+        panic!("{error}");
+    };
+    let text = error.to_string();
+    assert_eq!(text.lines().count(), problems.len(), "{text}");
+    for expected in [
+        "tune: no alert named `NoSuchAlert`",
+        "ShopMetrics: alert Unsound: threshold 0.7 of a quantile of `shop_request_duration_seconds` is not a bucket boundary",
+        "ShopMetrics: alert Empty: summary and description are required",
+        "ShopMetrics: panel `Raw`: `shop_nope` names `shop_nope`, which no listed metric set declares",
+    ] {
+        assert!(
+            problems.iter().any(|problem| problem.starts_with(expected)),
+            "{expected} missing from:\n{text}"
+        );
+    }
 }

@@ -10,8 +10,8 @@ use fiko_dashboards::query::{self, Matcher, Operation, bucket_bounds};
 use fiko_dashboards::{Alert, AlertTest, Comparison, Context, Expr, PromDuration};
 use fiko_metrics::MetricKind;
 
+use crate::Model;
 use crate::yaml::{num, q};
-use crate::{Error, Model};
 
 /// The job and instance labels of the synthetic series.
 const JOB: &str = "test";
@@ -444,8 +444,9 @@ fn derive(alert: &Alert, cx: &Context, window_secs: u64, for_secs: u64) -> Resul
     Ok((firing, silent, labels))
 }
 
-/// `alerts.test.yml`, run with `promtool test rules`.
-pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Error> {
+/// `alerts.test.yml`, run with `promtool test rules`, or one line per alert whose test
+/// cannot be written.
+pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Vec<String>> {
     let cx = Context::rules(model.settings.rule_window);
     let window_secs = model.settings.rule_window.as_secs();
     let mut alerts: Vec<_> = model.alerts().collect();
@@ -483,7 +484,7 @@ pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Error> {
         let (firing, silent, labels) = match derived {
             Ok(derived) => derived,
             Err(problem) => {
-                problems.push(format!("alert {}: {problem}", alert.name));
+                problems.push(format!("{}: alert {}: {problem}", set.name(), alert.name));
                 continue;
             }
         };
@@ -499,7 +500,9 @@ pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Error> {
                 Ok(value) => {
                     annotations.insert(name, value);
                 }
-                Err(problem) => problems.push(format!("alert {}: {problem}", alert.name)),
+                Err(problem) => {
+                    problems.push(format!("{}: alert {}: {problem}", set.name(), alert.name));
+                }
             }
         }
         annotations.insert("runbook_url", model.runbook(alert));
@@ -539,6 +542,6 @@ pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Error> {
     if problems.is_empty() {
         Ok(out)
     } else {
-        Err(Error::Invalid(problems))
+        Err(problems)
     }
 }

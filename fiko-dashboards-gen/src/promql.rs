@@ -83,13 +83,16 @@ pub(crate) fn check_all(model: &Model<'_>) -> Vec<String> {
         for panel in set.rows.iter().flat_map(|row| &row.panels) {
             for target in &panel.targets {
                 check(
-                    format!("panel `{}`", panel.title),
+                    format!("{}: panel `{}`", set.name(), panel.title),
                     target.expr.render(&dashboard),
                 );
             }
         }
         for alert in &set.alerts {
-            check(format!("alert {}", alert.name), alert_expr(alert, &rules));
+            check(
+                format!("{}: alert {}", set.name(), alert.name),
+                alert_expr(alert, &rules),
+            );
         }
     }
     problems

@@ -45,7 +45,7 @@ pub(crate) fn alerts(model: &Model<'_>) -> String {
     }
     for (service, mut alerts) in groups {
         alerts.sort_by(|a, b| a.name.cmp(&b.name));
-        let _ = writeln!(out, "  - name: {}", q(&format!("fiko.{service}")));
+        let _ = writeln!(out, "  - name: {}", q(&model.settings.rule_group(service)));
         let _ = writeln!(
             out,
             "    interval: {}",
@@ -137,8 +137,8 @@ fn recorded(expr: &Expr, window: &str, rules: &mut BTreeMap<String, String>) {
     }
 }
 
-/// `recording.yml`.
-pub(crate) fn recording(model: &Model<'_>) -> String {
+/// `recording.yml`, and how many rules it holds.
+pub(crate) fn recording(model: &Model<'_>) -> (String, usize) {
     let window = model.settings.rule_window.to_string();
     let mut rules = BTreeMap::new();
     for (_, alert) in model.alerts() {
@@ -154,9 +154,14 @@ pub(crate) fn recording(model: &Model<'_>) -> String {
     let mut out = String::from(HEADER);
     if rules.is_empty() {
         out.push_str("groups: []\n");
-        return out;
+        return (out, 0);
     }
-    out.push_str("groups:\n  - name: \"fiko.recording\"\n");
+    let count = rules.len();
+    let _ = writeln!(
+        out,
+        "groups:\n  - name: {}",
+        q(&model.settings.rule_group("recording"))
+    );
     let _ = writeln!(
         out,
         "    interval: {}",
@@ -167,7 +172,7 @@ pub(crate) fn recording(model: &Model<'_>) -> String {
         let _ = writeln!(out, "      - record: {}", q(&record));
         let _ = writeln!(out, "        expr: {}", q(&promql));
     }
-    out
+    (out, count)
 }
 
 /// `RUNBOOKS.md`: what each alert means, its exact rule, and where to look.

@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use dashboards_gen::Generator;
 use fiko_dashboards::exporters::{PostgresExporter, RedisExporter, ScrapeTargets};
 use fiko_dashboards::seconds;
+use fiko_dashboards_gen::Generator;
 use fiko_metrics::{MetricSet, SetDescriptor};
 use fiko_testkit::{Postgres, Prometheus, Redis, http_get};
 use serde_json::Value;
@@ -119,7 +119,7 @@ fn generated_rules_run_in_prometheus_against_a_real_exporter() {
         .trim_start_matches("http://")
         .trim_end_matches("/metrics")
         .to_owned();
-    let mut generator = Generator::new()
+    let mut generator = Generator::new("shop")
         .observe::<RedisExporter>()
         .observe::<ScrapeTargets>()
         .interval(seconds(1))

@@ -1,0 +1,202 @@
+//! What `cargo run -p dashboards-gen` generates: the Fiko Backend demo's metric sets —
+//! which include the integrations' sets (HTTP, database, jobs, process, WebSockets), the
+//! exporters' external sets, Prometheus' `up` and the runtime's `FunctionMetrics`, each
+//! with its rows and alerts — and the scrape jobs of its deployment.
+//!
+//! Where the demo's dashboard differs from an integration's defaults it says so through
+//! [`Generator::customize`]: it keeps the seed dashboard's panel titles (`Latency p50 /
+//! p95 / p99`, `Process memory (RSS / VMS)`), and leaves out the slow-query and deadlock
+//! panels of the database row, which a healthy demo never fills (deadlocks are charted
+//! and alerted on from postgres_exporter's counter).
+
+use fiko_dashboards::exporters::{PostgresExporter, RedisExporter, ScrapeTargets};
+use fiko_dashboards::prelude::*;
+use fiko_dashboards_gen::Generator;
+use fiko_metrics::calls::FunctionMetrics;
+use fiko_metrics_axum::{EndpointMetrics, HttpServerMetrics, WebSocketMetrics};
+use fiko_metrics_jobs::JobMetrics;
+use fiko_metrics_process::ProcessMetrics;
+use fiko_metrics_redis::{CacheMetrics, RedisMetrics};
+use fiko_metrics_sqlx::{DbMetrics, DbPoolMetrics};
+
+use crate::metrics::{
+    AcademyMetrics, AiMetrics, AuthMetrics, BillingMetrics, EnqueueMetrics, InstagramMetrics,
+    UserMetrics, WorkflowMetrics,
+};
+use crate::monitoring::{APP_JOB, WORKER_JOB};
+
+/// The application's name in the output: rule groups `fiko.*`, Grafana folder "Fiko",
+/// dashboard `fiko-overview`, jobs `fiko-app` and `fiko-worker`.
+pub const NAME: &str = "fiko";
+
+/// The generator for this repository's demo deployment: every set the demo's processes
+/// and its exporters expose, in the overview dashboard's order, the web app at
+/// `app:8000` (`/api/v1/metrics`), a job worker at `worker:9100`, redis_exporter,
+/// postgres_exporter and Prometheus itself.
+pub fn generator() -> Generator {
+    type H = HttpServerMetrics;
+    type P = ProcessMetrics;
+    let latency = H::HTTP_SERVER_REQUEST_DURATION_SECONDS;
+    Generator::new(NAME)
+        .observe::<HttpServerMetrics>()
+        .customize::<HttpServerMetrics>(|set| {
+            set.replace_panel(
+                "HTTP",
+                "Request latency",
+                Panel::timeseries("Latency p50 / p95 / p99")
+                    .query_as("p50", latency.quantile(0.5))
+                    .query_as("p95", latency.quantile(0.95))
+                    .query_as("p99", latency.quantile(0.99)),
+            )
+            .replace_panel(
+                "HTTP",
+                "Requests in flight by route",
+                Panel::timeseries("Requests in flight")
+                    .query(H::HTTP_SERVER_ACTIVE_REQUESTS.value()),
+            )
+            .replace_panel(
+                "HTTP",
+                "Response body size p95 by route",
+                Panel::timeseries("Response size p95")
+                    .query(H::HTTP_SERVER_RESPONSE_BODY_SIZE_BYTES.quantile(0.95)),
+            )
+        })
+        .observe::<DbMetrics>()
+        .customize::<DbMetrics>(|set| {
+            set.drop_panel("Database", "DB query latency")
+                .replace_panel(
+                    "Database",
+                    "DB query errors by kind and class",
+                    Panel::timeseries("DB query errors").query(DbMetrics::QUERY_ERRORS.rate()),
+                )
+                .drop_panel("Database", "Slow DB queries by query")
+                .drop_panel("Database", "DB deadlocks by pool")
+        })
+        .observe::<DbPoolMetrics>()
+        .observe::<RedisExporter>()
+        .observe::<JobMetrics>()
+        .observe::<PostgresExporter>()
+        .observe::<ProcessMetrics>()
+        .customize::<ProcessMetrics>(|set| {
+            set.replace_panel(
+                "Process",
+                "Process memory",
+                Panel::timeseries("Process memory (RSS / VMS)")
+                    .query_as(
+                        "RSS",
+                        P::PROCESS_RESIDENT_MEMORY_BYTES.value().by_instance(),
+                    )
+                    .query_as("VMS", P::PROCESS_VIRTUAL_MEMORY_BYTES.value().by_instance()),
+            )
+            .replace_panel(
+                "Process",
+                "Process CPU usage",
+                Panel::timeseries("CPU usage").query(P::PROCESS_CPU_SECONDS.rate().by_instance()),
+            )
+            .replace_panel(
+                "Process",
+                "Open file descriptors",
+                Panel::timeseries("Open file descriptors")
+                    .query(P::PROCESS_OPEN_FDS.value().by_instance()),
+            )
+        })
+        .observe::<AiMetrics>()
+        .observe::<WorkflowMetrics>()
+        .observe::<AuthMetrics>()
+        .observe::<UserMetrics>()
+        .observe::<BillingMetrics>()
+        .observe::<AcademyMetrics>()
+        .observe::<InstagramMetrics>()
+        .observe::<CacheMetrics>()
+        .observe::<RedisMetrics>()
+        .observe::<EnqueueMetrics>()
+        .observe::<WebSocketMetrics>()
+        // Refused requests to the metrics and health endpoints (`MetricsEndpoints` records
+        // them in the registry it serves).
+        .observe::<EndpointMetrics>()
+        .observe::<FunctionMetrics>()
+        .observe::<ScrapeTargets>()
+        .scrape(APP_JOB, "/api/v1/metrics", &["app:8000"])
+        .scrape(WORKER_JOB, "/metrics", &["worker:9100"])
+        .scrape("redis", "/metrics", &["redis-exporter:9121"])
+        .scrape("postgres", "/metrics", &["postgres-exporter:9187"])
+        .scrape("prometheus", "/metrics", &["localhost:9090"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artefacts() -> fiko_dashboards_gen::Artefacts {
+        generator().generate().unwrap()
+    }
+
+    #[test]
+    fn the_job_names_are_the_applications() {
+        let settings = generator().settings().clone();
+        assert_eq!(APP_JOB, settings.job_name("app"));
+        assert_eq!(WORKER_JOB, settings.job_name("worker"));
+    }
+
+    #[test]
+    fn every_alert_and_panel_is_valid_and_the_seed_alerts_are_all_there() {
+        let artefacts = artefacts();
+        let alerts = artefacts.get("prometheus/alerts.yml").unwrap();
+        let mut names: Vec<&str> = alerts
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("- alert: "))
+            .map(|name| name.trim_matches('"'))
+            .collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "HighCPUUsage",
+                "HighErrorRate",
+                "HighMemoryUsage",
+                "HighRequestRate",
+                "HighResponseTime",
+                "PostgresDeadlocks",
+                "PostgresDown",
+                "PostgresHighConnections",
+                "QueueBacklog",
+                "RedisDown",
+                "RedisHighMemoryUsage",
+                "RedisRejectedConnections",
+                "RefusedScrapes",
+                "TaskFailureRate",
+                "WorkerDown",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_overview_starts_with_the_seed_dashboards_twelve_panels() {
+        let artefacts = artefacts();
+        let dashboard = artefacts
+            .get("grafana/dashboards/fiko-overview.json")
+            .unwrap();
+        for wanted in [
+            "Request rate",
+            "HTTP request rate by route",
+            "Responses by status class",
+            "Latency p50 / p95 / p99",
+            "DB query rate by operation",
+            "Redis memory used vs max",
+            "Job rate by task and state",
+            "Queue length",
+            "Postgres connections",
+            "Process memory (RSS / VMS)",
+            "AI request rate by model and status",
+            "Workflow execution rate by status",
+        ] {
+            assert!(
+                dashboard.contains(&format!("\"title\": \"{wanted}\"")),
+                "missing panel {wanted}"
+            );
+        }
+        for dropped in ["Slow DB queries by query", "DB deadlocks by pool"] {
+            assert!(!dashboard.contains(dropped), "{dropped}");
+        }
+    }
+}

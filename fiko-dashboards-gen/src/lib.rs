@@ -1,0 +1,531 @@
+#![doc = include_str!("../README.md")]
+
+pub mod cli;
+mod configs;
+mod error;
+mod grafana;
+mod overrides;
+pub mod promql;
+mod rules;
+mod settings;
+mod unit_tests;
+mod yaml;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::fs;
+use std::path::Path;
+
+use fiko_dashboards::{Alert, Observe, Observed, PromDuration, Row};
+use fiko_metrics::{MetricSet, Registry, SetDescriptor};
+
+pub use error::Error;
+pub use overrides::SetOverrides;
+pub use settings::{MAX_NAME_LEN, ScrapeJob, Settings};
+
+/// One observed metric set, as the generator reads it.
+#[derive(Clone, Debug)]
+pub struct ObservedSet {
+    /// What the set declares.
+    pub descriptor: &'static SetDescriptor,
+    /// The `service` label of its alerts.
+    pub service: String,
+    /// Its dashboard sections.
+    pub rows: Vec<Row>,
+    /// Its alerts.
+    pub alerts: Vec<Alert>,
+}
+
+impl ObservedSet {
+    /// `S` with its default rows and alerts.
+    pub fn of<S: Observe>() -> Self {
+        Self {
+            descriptor: S::DESCRIPTOR,
+            service: S::service().to_owned(),
+            rows: S::rows(),
+            alerts: S::alerts(),
+        }
+    }
+
+    /// A set with no rows or alerts: its metrics are declared (raw PromQL may name them)
+    /// but nothing draws them.
+    pub fn declared(descriptor: &'static SetDescriptor) -> Self {
+        Self {
+            descriptor,
+            service: descriptor.namespace.unwrap_or("app").to_owned(),
+            rows: Vec::new(),
+            alerts: Vec::new(),
+        }
+    }
+
+    /// The set's Rust type name, which problems name.
+    pub fn name(&self) -> &'static str {
+        self.descriptor.type_name
+    }
+
+    fn from_observed(observed: &Observed) -> Self {
+        Self {
+            descriptor: observed.descriptor,
+            service: (observed.service)().to_owned(),
+            rows: (observed.rows)(),
+            alerts: (observed.alerts)(),
+        }
+    }
+}
+
+type Tuning = Box<dyn Fn(&mut Alert)>;
+
+/// Collects metric sets and writes their artefacts.
+///
+/// ```
+/// use fiko_dashboards::exporters::RedisExporter;
+/// use fiko_dashboards_gen::Generator;
+///
+/// let artefacts = Generator::new("shop")
+///     .observe::<RedisExporter>()
+///     .scrape_app("web", "/metrics", &["web:8000"])
+///     .generate()?;
+/// assert!(artefacts.get("prometheus/alerts.yml").unwrap().contains(r#"name: "shop.redis""#));
+/// assert!(artefacts.get("prometheus/prometheus.yml").unwrap().contains(r#"job_name: "shop-web""#));
+/// assert!(artefacts.get("grafana/provisioning/dashboards/shop.yml").unwrap().contains(r#"folder: "Shop""#));
+/// assert!(artefacts.get("grafana/dashboards/shop-overview.json").unwrap().contains(r#""title": "Shop overview""#));
+/// # Ok::<(), fiko_dashboards_gen::Error>(())
+/// ```
+pub struct Generator {
+    sets: Vec<ObservedSet>,
+    overrides: Vec<(&'static SetDescriptor, SetOverrides)>,
+    tunings: Vec<(String, Tuning)>,
+    settings: Settings,
+}
+
+impl fmt::Debug for Generator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Generator")
+            .field("sets", &self.sets)
+            .field(
+                "overrides",
+                &self
+                    .overrides
+                    .iter()
+                    .map(|(set, overrides)| (set.type_name, overrides))
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "tunings",
+                &self.tunings.iter().map(|t| &t.0).collect::<Vec<_>>(),
+            )
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl Generator {
+    /// No sets; every name in the output derives from the application's `name` (see
+    /// [`Settings`]). A malformed name is a generation problem.
+    pub fn new(name: &str) -> Self {
+        Self {
+            sets: Vec::new(),
+            overrides: Vec::new(),
+            tunings: Vec::new(),
+            settings: Settings::new(name),
+        }
+    }
+
+    /// The application's name.
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// Renames the application (`--service`): every name derived from it follows,
+    /// scrape jobs named `OLD-ROLE` (as [`scrape_app`](Self::scrape_app) names them)
+    /// included.
+    pub fn rename(mut self, name: &str) -> Self {
+        let prefix = format!("{}-", self.settings.name);
+        for job in &mut self.settings.scrape_jobs {
+            if let Some(role) = job.name.strip_prefix(&prefix) {
+                job.name = format!("{name}-{role}");
+            }
+        }
+        name.clone_into(&mut self.settings.name);
+        self
+    }
+
+    /// Adds a set with its default rows and alerts.
+    pub fn observe<S: Observe>(self) -> Self {
+        self.observe_set(ObservedSet::of::<S>())
+    }
+
+    /// Adds a set as read by the generator (custom rows or alerts).
+    pub fn observe_set(mut self, set: ObservedSet) -> Self {
+        self.sets.push(set);
+        self
+    }
+
+    /// Adds every set registered in `registry` ([`Registry::sets`]) that is not observed
+    /// yet, in registration order, so an application lists its sets once: where it
+    /// registers them. A set whose `Observe` impl is recorded with
+    /// [`fiko_dashboards::observed!`] brings its rows and alerts; any other set is
+    /// declared without them (its metrics may be named by raw PromQL and
+    /// [`customize`](Self::customize) can give it rows). Sets nobody registers here
+    /// (exporters' external sets, Prometheus' `up`) are added with
+    /// [`observe`](Self::observe).
+    pub fn observe_registered(mut self, registry: &Registry) -> Self {
+        for descriptor in registry.sets() {
+            if self.sets.iter().any(|set| set.descriptor == descriptor) {
+                continue;
+            }
+            let set = Observed::find(descriptor).map_or_else(
+                || ObservedSet::declared(descriptor),
+                ObservedSet::from_observed,
+            );
+            self.sets.push(set);
+        }
+        self
+    }
+
+    /// Changes the rows and alerts of the observed set `S` (see [`SetOverrides`]);
+    /// customizing a set that is not observed is a generation problem.
+    pub fn customize<S: MetricSet>(
+        mut self,
+        overrides: impl FnOnce(SetOverrides) -> SetOverrides,
+    ) -> Self {
+        self.overrides
+            .push((S::DESCRIPTOR, overrides(SetOverrides::new())));
+        self
+    }
+
+    /// Changes the alert named `alert`, whichever set has it, before generating
+    /// (threshold, `for`, texts); naming an alert no set has is a generation problem.
+    pub fn tune(mut self, alert: &str, tuning: impl Fn(&mut Alert) + 'static) -> Self {
+        self.tunings.push((alert.to_owned(), Box::new(tuning)));
+        self
+    }
+
+    /// Adds a scrape job to `prometheus.yml`.
+    pub fn scrape(mut self, job: &str, metrics_path: &str, targets: &[&str]) -> Self {
+        self.settings.scrape_jobs.push(ScrapeJob {
+            name: job.to_owned(),
+            metrics_path: metrics_path.to_owned(),
+            targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+            credentials_file: None,
+        });
+        self
+    }
+
+    /// Makes the scrape jobs named in `jobs` send the bearer token read from `file`
+    /// (`authorization.credentials_file`: the secret stays out of the generated config),
+    /// for endpoints protected with a token; jobs not added (yet) are left alone.
+    pub fn scrape_token_file(mut self, jobs: &[&str], file: &str) -> Self {
+        for job in &mut self.settings.scrape_jobs {
+            if jobs.contains(&job.name.as_str()) {
+                job.credentials_file = Some(file.to_owned());
+            }
+        }
+        self
+    }
+
+    /// [`scrape_token_file`](Self::scrape_token_file) for the application's own jobs:
+    /// those named `NAME-ROLE` ([`Settings::job_name`], as
+    /// [`scrape_app`](Self::scrape_app) names them), not the exporters' or Prometheus'.
+    pub fn scrape_app_token_file(mut self, file: &str) -> Self {
+        let prefix = format!("{}-", self.settings.name);
+        for job in &mut self.settings.scrape_jobs {
+            if job.name.starts_with(&prefix) {
+                job.credentials_file = Some(file.to_owned());
+            }
+        }
+        self
+    }
+
+    /// Adds a scrape job for one role of the application's own processes, named
+    /// `NAME-ROLE` ([`Settings::job_name`]): `scrape_app("web", "/metrics", &["web:8000"])`.
+    pub fn scrape_app(self, role: &str, metrics_path: &str, targets: &[&str]) -> Self {
+        let job = self.settings.job_name(role);
+        self.scrape(&job, metrics_path, targets)
+    }
+
+    /// Sets Prometheus' scrape and evaluation intervals (short ones for tests).
+    pub fn interval(mut self, interval: PromDuration) -> Self {
+        self.settings.scrape_interval = interval;
+        self.settings.evaluation_interval = interval;
+        self
+    }
+
+    /// Runbook links become `url#alertname` (default: the generated `RUNBOOKS.md`).
+    pub fn runbook_base(mut self, url: &str) -> Self {
+        url.clone_into(&mut self.settings.runbook_base);
+        self
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The settings, to change.
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    /// Every series name the observed sets declare (`name_total`, `name_bucket`, ...): the
+    /// only metrics generated and raw PromQL may name.
+    pub fn declared_series(&self) -> BTreeSet<String> {
+        self.sets
+            .iter()
+            .flat_map(|set| set.descriptor.metrics.iter())
+            .flat_map(|metric| metric.series_names())
+            .collect()
+    }
+
+    /// The observed sets after overrides and tuning, and every problem met on the way.
+    fn prepared_sets(&self) -> (Vec<ObservedSet>, Vec<String>) {
+        let mut sets = self.sets.clone();
+        let mut problems = self.settings.problems();
+        for (index, set) in sets.iter().enumerate() {
+            if sets[..index]
+                .iter()
+                .any(|other| other.descriptor == set.descriptor)
+            {
+                problems.push(format!("{}: observed twice", set.name()));
+            }
+        }
+        for (descriptor, overrides) in &self.overrides {
+            match sets.iter_mut().find(|set| set.descriptor == *descriptor) {
+                Some(set) => overrides.apply(set, &mut problems),
+                None => problems.push(format!(
+                    "{}: customized but not observed (add it with `observe` or `observe_registered`)",
+                    descriptor.type_name
+                )),
+            }
+        }
+        for (name, tuning) in &self.tunings {
+            let mut found = false;
+            for alert in sets.iter_mut().flat_map(|set| set.alerts.iter_mut()) {
+                if &alert.name == name {
+                    tuning(alert);
+                    found = true;
+                }
+            }
+            if !found {
+                problems.push(format!("tune: no alert named `{name}`"));
+            }
+        }
+        (sets, problems)
+    }
+
+    /// Checks everything and renders every artefact; on failure, every problem found,
+    /// each naming the set, panel or alert at fault.
+    pub fn generate(&self) -> Result<Artefacts, Error> {
+        let (sets, mut problems) = self.prepared_sets();
+        let model = Model {
+            sets: &sets,
+            settings: &self.settings,
+        };
+        problems.extend(model.problems());
+        let tests = unit_tests::promtool_tests(&model);
+        let tests = match tests {
+            Ok(tests) => Some(tests),
+            Err(more) => {
+                problems.extend(more);
+                None
+            }
+        };
+        let mut seen = BTreeSet::new();
+        problems.retain(|problem| seen.insert(problem.clone()));
+        let Some(tests) = tests.filter(|_| problems.is_empty()) else {
+            return Err(Error::Invalid(problems));
+        };
+        let mut files = BTreeMap::new();
+        files.insert(
+            format!("grafana/dashboards/{}.json", self.settings.uid()),
+            grafana::dashboard(&model),
+        );
+        files.insert(
+            "grafana/provisioning/datasources/prometheus.yml".to_owned(),
+            grafana::datasource(&model),
+        );
+        files.insert(self.settings.provider_path(), grafana::provider(&model));
+        files.insert("prometheus/alerts.yml".to_owned(), rules::alerts(&model));
+        let (recording, recording_rules) = rules::recording(&model);
+        files.insert("prometheus/recording.yml".to_owned(), recording);
+        let test_cases = tests.matches("\n  - name: ").count();
+        files.insert("prometheus/alerts.test.yml".to_owned(), tests);
+        files.insert(
+            "prometheus/prometheus.yml".to_owned(),
+            configs::prometheus(&model),
+        );
+        files.insert(
+            "alertmanager/alertmanager.yml".to_owned(),
+            configs::alertmanager(&model),
+        );
+        files.insert("RUNBOOKS.md".to_owned(), rules::runbooks(&model));
+        let summary = Summary {
+            files: files.len(),
+            dashboards: 1,
+            panels: sets
+                .iter()
+                .flat_map(|set| &set.rows)
+                .map(|row| row.panels.len())
+                .sum(),
+            alerts: model.alerts().count(),
+            recording_rules,
+            test_cases,
+        };
+        Ok(Artefacts { files, summary })
+    }
+}
+
+/// What a generation made, for a one-line report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Files generated.
+    pub files: usize,
+    /// Grafana dashboards.
+    pub dashboards: usize,
+    /// Dashboard panels (rows not counted).
+    pub panels: usize,
+    /// Alerting rules.
+    pub alerts: usize,
+    /// Recording rules.
+    pub recording_rules: usize,
+    /// promtool test cases.
+    pub test_cases: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} dashboard(s) with {} panel(s), {} alert(s), {} recording rule(s), {} promtool test case(s)",
+            self.dashboards, self.panels, self.alerts, self.recording_rules, self.test_cases
+        )
+    }
+}
+
+/// What the renderers read.
+pub(crate) struct Model<'a> {
+    pub(crate) sets: &'a [ObservedSet],
+    pub(crate) settings: &'a Settings,
+}
+
+impl Model<'_> {
+    pub(crate) fn alerts(&self) -> impl Iterator<Item = (&ObservedSet, &Alert)> {
+        self.sets
+            .iter()
+            .flat_map(|set| set.alerts.iter().map(move |alert| (set, alert)))
+    }
+
+    pub(crate) fn service<'s>(&self, set: &'s ObservedSet, alert: &'s Alert) -> &'s str {
+        alert.service.as_deref().unwrap_or(&set.service)
+    }
+
+    pub(crate) fn runbook(&self, alert: &Alert) -> String {
+        alert.runbook.clone().unwrap_or_else(|| {
+            format!(
+                "{}#{}",
+                self.settings.runbook_base,
+                alert.name.to_ascii_lowercase()
+            )
+        })
+    }
+
+    /// Every mistake of the sets, one line each, naming the set and its panel or alert.
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut names = BTreeMap::new();
+        for (set, alert) in self.alerts() {
+            let at = set.name();
+            problems.extend(alert.problems().into_iter().map(|p| format!("{at}: {p}")));
+            if let Some(first) = names.insert(alert.name.clone(), at) {
+                problems.push(format!(
+                    "{at}: two alerts are named `{}` (the other in {first})",
+                    alert.name
+                ));
+            }
+            let labels = unit_tests::result_labels(alert, self.settings.rule_window);
+            for text in [&alert.summary, &alert.description] {
+                if let Err(problem) = unit_tests::expand(text, &labels_map(&labels)) {
+                    problems.push(format!("{at}: alert {}: {problem}", alert.name));
+                }
+            }
+        }
+        for set in self.sets {
+            let at = set.name();
+            for row in &set.rows {
+                for panel in &row.panels {
+                    if panel.targets.is_empty() {
+                        problems.push(format!("{at}: panel `{}` has no query", panel.title));
+                    }
+                    for target in &panel.targets {
+                        problems.extend(
+                            target
+                                .expr
+                                .problems()
+                                .into_iter()
+                                .map(|p| format!("{at}: panel `{}`: {p}", panel.title)),
+                        );
+                    }
+                }
+            }
+        }
+        problems.extend(promql::check_all(self));
+        problems
+    }
+}
+
+fn labels_map(labels: &std::collections::BTreeSet<String>) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|label| (label.clone(), format!("<{label}>")))
+        .collect()
+}
+
+/// The generated files, by path relative to the output directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artefacts {
+    files: BTreeMap<String, String>,
+    summary: Summary,
+}
+
+impl Artefacts {
+    /// What was generated, counted.
+    pub fn summary(&self) -> Summary {
+        self.summary
+    }
+
+    /// The content of `path`, if generated.
+    pub fn get(&self, path: &str) -> Option<&str> {
+        self.files.get(path).map(String::as_str)
+    }
+
+    /// Every generated path, sorted.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+
+    /// Writes every file under `dir`, creating directories.
+    pub fn write_to(&self, dir: &Path) -> Result<(), Error> {
+        for (path, content) in &self.files {
+            let full = dir.join(path);
+            if let Some(parent) = full.parent() {
+                fs::create_dir_all(parent).map_err(|source| Error::Io {
+                    path: parent.to_owned(),
+                    source,
+                })?;
+            }
+            fs::write(&full, content).map_err(|source| Error::Io { path: full, source })?;
+        }
+        Ok(())
+    }
+
+    /// The generated paths whose file under `dir` is missing or differs.
+    pub fn stale_in(&self, dir: &Path) -> Vec<String> {
+        self.files
+            .iter()
+            .filter(|(path, content)| {
+                fs::read(dir.join(path)).map_or(true, |bytes| bytes != content.as_bytes())
+            })
+            .map(|(path, _)| path.clone())
+            .collect()
+    }
+}

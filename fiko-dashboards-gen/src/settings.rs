@@ -1,0 +1,159 @@
+//! Everything besides the declarations that the artefacts depend on, and the names the
+//! output gives the application.
+
+use fiko_dashboards::{PromDuration, minutes, seconds};
+
+/// A Prometheus scrape job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScrapeJob {
+    /// `job_name`, the `job` label of its series.
+    pub name: String,
+    /// The path of the metrics endpoint.
+    pub metrics_path: String,
+    /// `host:port` of each instance.
+    pub targets: Vec<String>,
+    /// A file holding the bearer token the targets' metrics endpoint requires
+    /// (`authorization.credentials_file`; relative paths are read from the directory of
+    /// `prometheus.yml`); `None` for an unprotected endpoint.
+    pub credentials_file: Option<String>,
+}
+
+/// The longest application name: its dashboard uid, `NAME-overview`, must stay within
+/// Grafana's 40 characters.
+pub const MAX_NAME_LEN: usize = 31;
+
+/// Everything besides the declarations that the artefacts depend on.
+///
+/// Every name in the output derives from [`name`](Self::name) unless set here: rule
+/// groups `NAME.SERVICE` and `NAME.recording`, the Grafana folder and provider (`Name`,
+/// `grafana/provisioning/dashboards/NAME.yml`), the dashboard (`NAME-overview`,
+/// "Name overview", tagged `NAME`) and the jobs of [`Generator::scrape_app`](crate::Generator::scrape_app)
+/// (`NAME-ROLE`).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The application's name: lower-case ASCII letters, digits, `-` and `_`, starting
+    /// with a letter, at most [`MAX_NAME_LEN`] characters.
+    pub name: String,
+    /// The overview dashboard's uid (also its file name); by default `NAME-overview`.
+    pub dashboard_uid: Option<String>,
+    /// The overview dashboard's title; by default `Name overview`.
+    pub dashboard_title: Option<String>,
+    /// The Grafana folder of the dashboards; by default the name in title case.
+    pub grafana_folder: Option<String>,
+    /// The range of `rate`/`increase` in rules.
+    pub rule_window: PromDuration,
+    /// Prometheus' `scrape_interval`.
+    pub scrape_interval: PromDuration,
+    /// Prometheus' `evaluation_interval` (and the rule groups').
+    pub evaluation_interval: PromDuration,
+    /// Scrape jobs of `prometheus.yml`.
+    pub scrape_jobs: Vec<ScrapeJob>,
+    /// Alertmanager `host:port`s.
+    pub alertmanagers: Vec<String>,
+    /// The Prometheus URL Grafana's provisioned datasource points at.
+    pub prometheus_url: String,
+    /// Where dashboards are mounted in the Grafana container.
+    pub grafana_dashboards_path: String,
+    /// Runbook links are this URL + `#` + the lower-case alert name (the generated
+    /// `RUNBOOKS.md` has one section per alert).
+    pub runbook_base: String,
+}
+
+impl Settings {
+    /// The defaults for an application named `name`.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            dashboard_uid: None,
+            dashboard_title: None,
+            grafana_folder: None,
+            rule_window: minutes(5),
+            scrape_interval: seconds(15),
+            evaluation_interval: seconds(15),
+            scrape_jobs: Vec::new(),
+            alertmanagers: vec!["alertmanager:9093".to_owned()],
+            prometheus_url: "http://prometheus:9090".to_owned(),
+            grafana_dashboards_path: "/var/lib/grafana/dashboards".to_owned(),
+            runbook_base: "RUNBOOKS.md".to_owned(),
+        }
+    }
+
+    /// The name in title case, words split at `-` and `_`: `my-shop` → `My Shop`.
+    pub fn title_name(&self) -> String {
+        self.name
+            .split(['-', '_'])
+            .filter(|word| !word.is_empty())
+            .map(|word| {
+                let mut chars = word.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_uppercase().chain(chars).collect::<String>()
+                })
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The overview dashboard's uid.
+    pub fn uid(&self) -> String {
+        self.dashboard_uid
+            .clone()
+            .unwrap_or_else(|| format!("{}-overview", self.name))
+    }
+
+    /// The overview dashboard's title.
+    pub fn title(&self) -> String {
+        self.dashboard_title
+            .clone()
+            .unwrap_or_else(|| format!("{} overview", self.title_name()))
+    }
+
+    /// The Grafana folder.
+    pub fn folder(&self) -> String {
+        self.grafana_folder
+            .clone()
+            .unwrap_or_else(|| self.title_name())
+    }
+
+    /// The rule group of a service's alerts (`NAME.SERVICE`).
+    pub fn rule_group(&self, service: &str) -> String {
+        format!("{}.{service}", self.name)
+    }
+
+    /// The job name of one role of the application's processes (`NAME-ROLE`).
+    pub fn job_name(&self, role: &str) -> String {
+        format!("{}-{role}", self.name)
+    }
+
+    /// Where the Grafana dashboard provider is written.
+    pub fn provider_path(&self) -> String {
+        format!("grafana/provisioning/dashboards/{}.yml", self.name)
+    }
+
+    /// Mistakes in the names, one line each.
+    pub(crate) fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let name = &self.name;
+        let well_formed = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !well_formed || name.len() > MAX_NAME_LEN {
+            problems.push(format!(
+                "application name `{name}`: use 1 to {MAX_NAME_LEN} lower-case ASCII letters, digits, `-` or `_`, starting with a letter"
+            ));
+        }
+        if let Some(uid) = &self.dashboard_uid {
+            let ok = !uid.is_empty()
+                && uid.len() <= 40
+                && uid
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                problems.push(format!(
+                    "dashboard uid `{uid}`: Grafana takes 1 to 40 ASCII letters, digits, `-` or `_`"
+                ));
+            }
+        }
+        problems
+    }
+}
