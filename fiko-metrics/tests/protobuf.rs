@@ -79,7 +79,8 @@ fn labels(metric: &proto::Metric) -> Vec<(&str, &str)> {
         .collect()
 }
 
-/// A native histogram's buckets as `key → count`, from its spans and deltas.
+/// A native histogram's non-empty buckets as `key → count`, from its spans and deltas
+/// (a span may carry empty buckets to bridge a gap of one or two keys).
 fn native_buckets(spans: &[proto::BucketSpan], deltas: &[i64]) -> BTreeMap<i32, u64> {
     let mut buckets = BTreeMap::new();
     let mut deltas = deltas.iter();
@@ -92,7 +93,10 @@ fn native_buckets(spans: &[proto::BucketSpan], deltas: &[i64]) -> BTreeMap<i32, 
         };
         for _ in 0..span.length() {
             count += deltas.next().expect("a delta per bucket");
-            buckets.insert(key, u64::try_from(count).expect("counts are not negative"));
+            let count = u64::try_from(count).expect("counts are not negative");
+            if count > 0 {
+                buckets.insert(key, count);
+            }
             key += 1;
         }
     }
@@ -109,7 +113,7 @@ fn expected_key(value: f64, schema: i32) -> i32 {
 #[test]
 fn every_kind_decodes_to_what_was_recorded() {
     let registry = Registry::new();
-    let shop = Shop::register(&registry).unwrap();
+    let shop = Shop::register(&registry).expect("present");
     let users = Route {
         method: Method::Get,
         route: "/users/{id}".into(),
@@ -143,7 +147,12 @@ fn every_kind_decodes_to_what_was_recorded() {
     let series: Vec<_> = requests
         .metric
         .iter()
-        .map(|metric| (labels(metric), metric.counter.as_ref().unwrap().value()))
+        .map(|metric| {
+            (
+                labels(metric),
+                metric.counter.as_ref().expect("present").value(),
+            )
+        })
         .collect();
     assert_eq!(
         series,
@@ -157,7 +166,10 @@ fn every_kind_decodes_to_what_was_recorded() {
     );
 
     let revenue = family(&families, "shop_revenue_total");
-    assert_eq!(revenue.metric[0].counter.as_ref().unwrap().value(), 9.75);
+    assert_eq!(
+        revenue.metric[0].counter.as_ref().expect("present").value(),
+        9.75
+    );
     let temperature = family(&families, "shop_temperature_celsius");
     assert_eq!(
         (temperature.r#type(), temperature.unit()),
@@ -167,11 +179,18 @@ fn every_kind_decodes_to_what_was_recorded() {
         temperature.help(),
         "Temperature, \"quoted\" and back\\slashed."
     );
-    assert_eq!(temperature.metric[0].gauge.as_ref().unwrap().value(), -3.5);
+    assert_eq!(
+        temperature.metric[0]
+            .gauge
+            .as_ref()
+            .expect("present")
+            .value(),
+        -3.5
+    );
 
     let latency = family(&families, "shop_latency_seconds");
     assert_eq!(latency.r#type(), MetricType::Histogram);
-    let histogram = latency.metric[0].histogram.as_ref().unwrap();
+    let histogram = latency.metric[0].histogram.as_ref().expect("present");
     assert_eq!(
         (histogram.sample_count(), histogram.sample_sum()),
         (5, 5.35)
@@ -192,7 +211,10 @@ fn every_kind_decodes_to_what_was_recorded() {
         ("shop_native_latency_seconds", vec![]),
         ("shop_migrating_latency_seconds", vec![(0.25, 4), (1.0, 6)]),
     ] {
-        let histogram = family(&families, name).metric[0].histogram.clone().unwrap();
+        let histogram = family(&families, name).metric[0]
+            .histogram
+            .clone()
+            .expect("present");
         assert_eq!(histogram.sample_count(), 7, "{name}");
         assert!((histogram.sample_sum() - sum).abs() < 1e-12, "{name}");
         let buckets: Vec<_> = histogram
@@ -243,7 +265,7 @@ fn every_kind_decodes_to_what_was_recorded() {
 #[test]
 fn hostile_values_are_exposed_as_the_exposition_format_says() {
     let registry = Registry::new();
-    let shop = Shop::register(&registry).unwrap();
+    let shop = Shop::register(&registry).expect("present");
     let route = Route {
         method: Method::Get,
         route: String::new(),
@@ -266,7 +288,11 @@ fn hostile_values_are_exposed_as_the_exposition_format_says() {
     let families = decode(&registry.encode_protobuf());
     let requests = family(&families, "shop_requests_total");
     assert_eq!(
-        requests.metric[0].counter.as_ref().unwrap().value(),
+        requests.metric[0]
+            .counter
+            .as_ref()
+            .expect("present")
+            .value(),
         u64::MAX as f64
     );
     assert_eq!(
@@ -277,7 +303,7 @@ fn hostile_values_are_exposed_as_the_exposition_format_says() {
         family(&families, "shop_revenue_total").metric[0]
             .counter
             .as_ref()
-            .unwrap()
+            .expect("present")
             .value(),
         0.0
     );
@@ -285,7 +311,7 @@ fn hostile_values_are_exposed_as_the_exposition_format_says() {
         family(&families, "shop_temperature_celsius").metric[0]
             .gauge
             .as_ref()
-            .unwrap()
+            .expect("present")
             .value()
             .is_nan()
     );
@@ -293,7 +319,7 @@ fn hostile_values_are_exposed_as_the_exposition_format_says() {
     let native = family(&families, "shop_native_latency_seconds").metric[0]
         .histogram
         .clone()
-        .unwrap();
+        .expect("present");
     // NaN is counted (and makes the sum NaN) but lands in no native bucket, as in the Go
     // client; +Inf and -Inf take the buckets past the largest finite value's; a subnormal
     // is below the zero threshold.
@@ -312,13 +338,13 @@ fn hostile_values_are_exposed_as_the_exposition_format_says() {
 
 #[test]
 fn native_histograms_coarsen_to_stay_within_max_buckets() {
-    let native = NativeConfig::new(8, 0.0, 20).unwrap();
+    let native = NativeConfig::new(8, 0.0, 20).expect("present");
     let histogram = Histogram::native(native);
     let values: Vec<f64> = (0..2000).map(|i| 1e-6 * 1.013f64.powi(i)).collect();
     for value in &values {
         histogram.observe(*value);
     }
-    let snapshot = histogram.native_snapshot().unwrap();
+    let snapshot = histogram.native_snapshot().expect("present");
     assert!(
         snapshot.positive.len() <= 20,
         "{} buckets",
@@ -347,7 +373,7 @@ fn native_histograms_coarsen_to_stay_within_max_buckets() {
 #[test]
 fn native_only_histograms_show_count_and_sum_in_text() {
     let registry = Registry::new();
-    let shop = Shop::register(&registry).unwrap();
+    let shop = Shop::register(&registry).expect("present");
     shop.native_latency_seconds.observe(0.5);
     shop.native_latency_seconds.observe(1.5);
     let text = registry.encode(Format::Prometheus);
@@ -368,19 +394,22 @@ fn native_only_histograms_show_count_and_sum_in_text() {
     assert_eq!(
         Shop::DESCRIPTOR
             .metric("native_latency_seconds")
-            .unwrap()
+            .expect("present")
             .buckets,
         &[] as &[f64]
     );
     let migrating = Shop::DESCRIPTOR
         .metric("migrating_latency_seconds")
-        .unwrap();
+        .expect("present");
     assert_eq!(
         (migrating.buckets, migrating.native),
         (&[0.25, 1.0][..], Some(NativeConfig::DEFAULT))
     );
     assert_eq!(
-        Shop::DESCRIPTOR.metric("latency_seconds").unwrap().native,
+        Shop::DESCRIPTOR
+            .metric("latency_seconds")
+            .expect("present")
+            .native,
         None
     );
 }
@@ -432,7 +461,7 @@ fn concurrent_recording_never_goes_backwards_and_ends_exact() {
     const THREADS: usize = 2;
     const PER_THREAD: u64 = 200_000;
     let registry = Registry::new();
-    let shop = Shop::register(&registry).unwrap();
+    let shop = Shop::register(&registry).expect("present");
     let done = Arc::new(AtomicBool::new(false));
     let scraper = {
         let (registry, done) = (Arc::new(registry), done.clone());
@@ -449,11 +478,15 @@ fn concurrent_recording_never_goes_backwards_and_ends_exact() {
                     else {
                         continue;
                     };
-                    let count = requests.metric[0].counter.as_ref().unwrap().value();
+                    let count = requests.metric[0]
+                        .counter
+                        .as_ref()
+                        .expect("present")
+                        .value();
                     let migrating = family(&families, "shop_migrating_latency_seconds").metric[0]
                         .histogram
                         .clone()
-                        .unwrap();
+                        .expect("present");
                     let native: u64 =
                         native_buckets(&migrating.positive_span, &migrating.positive_delta)
                             .values()
@@ -501,23 +534,30 @@ fn concurrent_recording_never_goes_backwards_and_ends_exact() {
         }
     });
     done.store(true, Ordering::Relaxed);
-    assert!(scraper.join().unwrap() > 0);
+    assert!(scraper.join().expect("present") > 0);
 
     let families = decode(&registry.encode_protobuf());
     let total = THREADS as u64 * PER_THREAD;
     let requests = family(&families, "shop_requests_total");
     assert_eq!(
-        requests.metric[0].counter.as_ref().unwrap().value(),
+        requests.metric[0]
+            .counter
+            .as_ref()
+            .expect("present")
+            .value(),
         total as f64
     );
     let migrating = family(&families, "shop_migrating_latency_seconds").metric[0]
         .histogram
         .clone()
-        .unwrap();
+        .expect("present");
     assert_eq!(migrating.sample_count(), total);
     let native = native_buckets(&migrating.positive_span, &migrating.positive_delta);
     assert_eq!(native.values().sum::<u64>(), total);
-    let snapshot = shop.migrating_latency_seconds.native_snapshot().unwrap();
+    let snapshot = shop
+        .migrating_latency_seconds
+        .native_snapshot()
+        .expect("present");
     assert_eq!(native.into_iter().collect::<Vec<_>>(), snapshot.positive);
 }
 
@@ -525,15 +565,15 @@ fn concurrent_recording_never_goes_backwards_and_ends_exact() {
 fn a_histogram_config_makes_what_it_says() {
     let both = Histogram::from_config(&HistogramConfig::native_and_classic(
         NativeConfig::DEFAULT,
-        Buckets::new(vec![1.0]).unwrap(),
+        Buckets::new(vec![1.0]).expect("present"),
     ));
     both.observe(0.5);
     assert!(both.has_classic_buckets() && both.native_snapshot().is_some());
-    let classic = Histogram::new(Buckets::new(vec![1.0]).unwrap());
+    let classic = Histogram::new(Buckets::new(vec![1.0]).expect("present"));
     assert!(classic.native_snapshot().is_none() && classic.native_config().is_none());
     assert_eq!(
-        NativeConfig::new(-5, 0.0, 1).unwrap_err().to_string(),
-        "native histogram schema -5 is outside -4..=8"
+        NativeConfig::new(-5, 0.0, 1).map_err(|error| error.to_string()),
+        Err("native histogram schema -5 is outside -4..=8".to_owned())
     );
     assert!(NativeConfig::new(0, -1.0, 1).is_err() && NativeConfig::new(0, f64::NAN, 1).is_err());
     assert!(NativeConfig::new(0, 0.0, 0).is_err());

@@ -136,6 +136,11 @@ impl Visitor for ProtobufEncoder<'_> {
     }
 
     fn histogram(&mut self, labels: Labels<'_>, histogram: &Histogram) -> fmt::Result {
+        // The native buckets are read before the count: an observation counts into the
+        // classic slots first, so every native bucket count read is within the count
+        // read after it (Prometheus refuses a native histogram whose buckets hold more
+        // than its count).
+        let native = histogram.native_snapshot();
         let mut counts = std::mem::take(&mut self.scratch);
         let sum = histogram.snapshot(&mut counts);
         let count = counts.last().copied().unwrap_or(0);
@@ -156,7 +161,7 @@ impl Visitor for ProtobufEncoder<'_> {
                 .collect(),
             ..Default::default()
         };
-        if let Some(native) = histogram.native_snapshot() {
+        if let Some(native) = native {
             fill_native(&mut message, &native);
         }
         self.scratch = counts;
@@ -188,18 +193,26 @@ fn fill_native(message: &mut proto::Histogram, native: &NativeSnapshot) {
 
 /// Spans of consecutive keys (the first at its key, the next ones at their gap from the
 /// previous span's end) and each bucket's count as a delta from the previous bucket's.
+/// A gap of one or two keys is filled with empty buckets rather than opening a span (it
+/// is shorter on the wire), as `metrics.proto` suggests and Prometheus' Go client does.
 fn spans(buckets: &[(i32, u64)]) -> (Vec<proto::BucketSpan>, Vec<i64>) {
     let mut spans: Vec<proto::BucketSpan> = Vec::new();
     let mut deltas = Vec::with_capacity(buckets.len());
-    let mut next_key: Option<i32> = None;
+    let mut next_key = 0i32;
     let mut previous = 0i64;
     for &(key, count) in buckets {
-        match (next_key, spans.last_mut()) {
-            (Some(next), Some(span)) if next == key => {
-                span.length = Some(span.length.unwrap_or(0).saturating_add(1));
+        let gap = key.saturating_sub(next_key);
+        match spans.last_mut() {
+            Some(span) if gap <= 2 => {
+                for _ in 0..gap {
+                    deltas.push(-previous);
+                    previous = 0;
+                }
+                let added = u32::try_from(gap).unwrap_or(0).saturating_add(1);
+                span.length = Some(span.length().saturating_add(added));
             }
             _ => spans.push(proto::BucketSpan {
-                offset: Some(next_key.map_or(key, |next| key.saturating_sub(next))),
+                offset: Some(gap),
                 length: Some(1),
             }),
         }
@@ -207,7 +220,7 @@ fn spans(buckets: &[(i32, u64)]) -> (Vec<proto::BucketSpan>, Vec<i64>) {
         let count = i64::try_from(count).unwrap_or(i64::MAX);
         deltas.push(count.wrapping_sub(previous));
         previous = count;
-        next_key = Some(key.saturating_add(1));
+        next_key = key.saturating_add(1);
     }
     (spans, deltas)
 }

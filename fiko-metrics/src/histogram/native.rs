@@ -212,7 +212,8 @@ impl Native {
         }
         let magnitude = value.abs();
         if magnitude <= self.config.zero_threshold {
-            self.zero_count.fetch_add(1, Ordering::Relaxed);
+            // Release: a scrape that sees this count sees the classic count before it.
+            self.zero_count.fetch_add(1, Ordering::Release);
             return;
         }
         let positive = value > 0.0;
@@ -225,7 +226,7 @@ impl Native {
                 &sparse.negative
             };
             if let Some(count) = side.get(&key) {
-                count.fetch_add(1, Ordering::Relaxed);
+                count.fetch_add(1, Ordering::Release);
                 return;
             }
         }
@@ -242,7 +243,7 @@ impl Native {
         } else {
             &mut sparse.negative
         };
-        side.entry(key).or_default().fetch_add(1, Ordering::Relaxed);
+        side.entry(key).or_default().fetch_add(1, Ordering::Release);
         let limit = usize::try_from(self.config.max_buckets).unwrap_or(usize::MAX);
         while sparse.positive.len() + sparse.negative.len() > limit && sparse.schema > MIN_SCHEMA {
             sparse.coarsen();
@@ -254,7 +255,7 @@ impl Native {
         let sorted = |map: &Map| {
             let mut buckets: Vec<(i32, u64)> = map
                 .iter()
-                .map(|(key, count)| (*key, count.load(Ordering::Relaxed)))
+                .map(|(key, count)| (*key, count.load(Ordering::Acquire)))
                 .collect();
             buckets.sort_unstable_by_key(|(key, _)| *key);
             buckets
@@ -262,7 +263,7 @@ impl Native {
         NativeSnapshot {
             schema: sparse.schema,
             zero_threshold: self.config.zero_threshold,
-            zero_count: self.zero_count.load(Ordering::Relaxed),
+            zero_count: self.zero_count.load(Ordering::Acquire),
             positive: sorted(&sparse.positive),
             negative: sorted(&sparse.negative),
         }
