@@ -59,6 +59,7 @@ struct Field<'a> {
     unit: Option<String>,
     buckets: Vec<f64>,
     native: Option<Native>,
+    exemplars: bool,
     max_series: Option<usize>,
     roles: Vec<(Role, TokenStream)>,
     external: bool,
@@ -285,6 +286,7 @@ fn parse_field<'a>(
     let mut calls = Flag::none(cx, METRIC, CALLS);
     let mut durations = Flag::none(cx, METRIC, DURATIONS);
     let mut in_flight = Flag::none(cx, METRIC, IN_FLIGHT);
+    let mut exemplars = Flag::none(cx, METRIC, EXEMPLARS);
     attr::parse_attrs(cx, &field.attrs, METRIC, |meta| {
         if meta.path == NAME {
             // #[metric(name = "requests")]
@@ -321,6 +323,9 @@ fn parse_field<'a>(
         } else if meta.path == IN_FLIGHT {
             // #[metric(in_flight)]
             in_flight.set_true(&meta.path);
+        } else if meta.path == EXEMPLARS {
+            // #[metric(exemplars)]
+            exemplars.set_true(&meta.path);
         } else {
             attr::unknown_key(cx, meta, METRIC, METRIC_KEYS)?;
         }
@@ -387,6 +392,16 @@ fn parse_field<'a>(
         }
         other => other.map(|(_, native)| native),
     };
+    let exemplars = match exemplars.get() {
+        Some(key) if kind == Kind::Gauge => {
+            cx.error_spanned_by(
+                key,
+                format!("`exemplars` apply to counters and histograms, and `{ident}` is a gauge"),
+            );
+            false
+        }
+        other => other.is_some(),
+    };
     let max_series = match max_series.get() {
         Some((lit, _)) if labels.is_none() => {
             cx.error_spanned_by(
@@ -416,6 +431,7 @@ fn parse_field<'a>(
         name: full.0,
         buckets,
         native,
+        exemplars,
         max_series,
         roles,
         external,
@@ -666,10 +682,12 @@ fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
                 )),
                 None => quote!(::core::option::Option::None),
             };
+            let exemplars = field.exemplars;
             quote!(#krate::__private::Declaration {
                 buckets: #buckets,
                 max_series: #max_series,
                 native: #native,
+                exemplars: #exemplars,
             })
         })
         .collect();
@@ -707,6 +725,7 @@ fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
                     labels: #labels,
                     buckets: #declaration.buckets,
                     native: #declaration.native,
+                    exemplars: #declaration.exemplars,
                     max_series: #declaration.max_series,
                     external: #external,
                 }

@@ -35,6 +35,7 @@ pub(crate) const METRICS: Symbol = Symbol("metrics");
 pub(crate) const ERRORS: Symbol = Symbol("errors");
 pub(crate) const EXTERNAL: Symbol = Symbol("external");
 pub(crate) const NATIVE: Symbol = Symbol("native");
+pub(crate) const EXEMPLARS: Symbol = Symbol("exemplars");
 pub(crate) const SCHEMA: Symbol = Symbol("schema");
 pub(crate) const ZERO_THRESHOLD: Symbol = Symbol("zero_threshold");
 pub(crate) const MAX_BUCKETS: Symbol = Symbol("max_buckets");
@@ -47,7 +48,7 @@ pub(crate) const MAX_BUCKETS: Symbol = Symbol("max_buckets");
 pub(crate) const METRIC_SET_KEYS: &[Symbol] = &[NAMESPACE, SUBSYSTEM, EXTERNAL, CRATE];
 /// `#[metric(...)]` on a metric set's field.
 pub(crate) const METRIC_KEYS: &[Symbol] = &[
-    NAME, UNIT, BUCKETS, NATIVE, MAX_SERIES, CALLS, DURATIONS, IN_FLIGHT,
+    NAME, UNIT, BUCKETS, NATIVE, EXEMPLARS, MAX_SERIES, CALLS, DURATIONS, IN_FLIGHT,
 ];
 /// `native(...)` inside `#[metric(...)]`.
 pub(crate) const NATIVE_KEYS: &[Symbol] = &[SCHEMA, ZERO_THRESHOLD, MAX_BUCKETS];

@@ -3,7 +3,7 @@
 //! | attribute | goes on | keys |
 //! |---|---|---|
 //! | [`#[metric_set(...)]`](#metric_set) | a `#[derive(MetricSet)]` struct | `namespace`, `subsystem`, `external`, `crate` |
-//! | [`#[metric(...)]`](#metric) | a field of that struct | `name`, `unit`, `buckets`, `native`, `max_series`, `calls`, `durations`, `in_flight` |
+//! | [`#[metric(...)]`](#metric) | a field of that struct | `name`, `unit`, `buckets`, `native`, `exemplars`, `max_series`, `calls`, `durations`, `in_flight` |
 //! | [`#[label_set(...)]`](#label_set) | a `#[derive(LabelSet)]` struct | `crate` |
 //! | [`#[label(...)]`](#label) | a field of that struct | `rename` |
 //! | [`#[label_value(...)]`](#label_value) | a `#[derive(LabelValue)]` enum | `rename_all`, `crate` |
@@ -132,6 +132,7 @@
 //! | `unit` | `"word"` | read from a base-unit suffix | the unit; appended to the name unless the name already is the unit |
 //! | `buckets` | `[b1, b2, ...]`, `exponential(start, factor, count)` or `linear(start, width, count)` | [`DEFAULT_BUCKETS`](crate::histogram::DEFAULT_BUCKETS) | a histogram's bucket upper bounds (`+Inf` is added) |
 //! | `native` | flag, or `native(schema = s, zero_threshold = z, max_buckets = n)` | off | a native (sparse exponential) histogram; with `buckets`, classic buckets too |
+//! | `exemplars` | flag | off | the metric carries exemplars (trace ids): dashboards show them on its panels |
 //! | `max_series` | integer ≥ 1 | 1000 | how many series open labels may create before values fold into `other` |
 //! | `calls` | flag | off | the field `#[timed]`/`#[counted]` count calls into |
 //! | `durations` | flag | off | the field `#[timed]` records call durations into |
@@ -270,6 +271,37 @@
 //!     /// Checkout latency.
 //!     #[metric(native(schema = 9))] // error: `schema` must be a whole number from -4 to 8
 //!     checkout_seconds: Histogram,
+//! }
+//! ```
+//!
+//! `exemplars`: only on counters and histograms. Marks a metric whose observations carry
+//! exemplars (recorded with `inc_with_exemplar`, `observe_with_exemplar` or their
+//! `_with_source` forms, see [`exemplar`](crate::exemplar)): generated dashboards turn
+//! exemplars on in its panels. Recording and exposition do not depend on it.
+//!
+//! ```
+//! use fiko_metrics::{Counter, Histogram, MetricSet};
+//!
+//! #[derive(MetricSet)]
+//! struct Checkout {
+//!     /// Checkout latency, with the trace of a recent request per bucket.
+//!     #[metric(exemplars, buckets = [0.1, 0.5, 1.0])]
+//!     latency_seconds: Histogram,
+//!     /// Payments failed.
+//!     #[metric(exemplars)]
+//!     payment_failures: Counter,
+//! }
+//!
+//! assert!(Checkout::LATENCY_SECONDS.descriptor.exemplars);
+//! ```
+//!
+//! ```compile_fail
+//! # use fiko_metrics::{Gauge, MetricSet};
+//! #[derive(MetricSet)]
+//! struct Pool {
+//!     /// Open connections.
+//!     #[metric(exemplars)] // error: `exemplars` apply to counters and histograms
+//!     connections: Gauge,
 //! }
 //! ```
 //!

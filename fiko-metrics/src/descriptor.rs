@@ -64,6 +64,9 @@ pub struct MetricDescriptor {
     /// `#[metric(native)]`: a native histogram's schema, zero threshold and bucket bound;
     /// `None` for classic histograms and other kinds.
     pub native: Option<crate::histogram::NativeConfig>,
+    /// `#[metric(exemplars)]`: the metric carries exemplars (a trace id on an observation),
+    /// so dashboards show them; see [`exemplar`](crate::exemplar).
+    pub exemplars: bool,
     /// How many series open labels may create before values fold into the overflow series.
     pub max_series: usize,
     /// Declared for another program's metrics (an exporter's): `name` is exactly what that

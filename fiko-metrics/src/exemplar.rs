@@ -1,12 +1,19 @@
 //! Exemplars: a small label set (a trace id, a span id) attached to one observation, so a
 //! slow bucket in Grafana links to a trace that landed in it.
 //!
-//! Off by default, and free when off: a metric keeps exemplars only when its declaration
-//! opts in (`#[metric(exemplars)]`, or [`HistogramConfig::with_exemplars`]), and records
-//! them only once the application installs a [`set_source`] or passes one explicitly.
-//! A series keeps the latest exemplar of each classic bucket (one for a counter), as
-//! Prometheus' clients do; recording never blocks: an exemplar that would wait for a
-//! concurrent one is dropped.
+//! Off by default, and free when off: `inc`, `inc_by` and `observe` never look at
+//! exemplars. An exemplar is recorded only by the calls that say so:
+//! [`Counter::inc_with_exemplar`](crate::Counter::inc_with_exemplar),
+//! [`Histogram::observe_with_exemplar`](crate::Histogram::observe_with_exemplar), or their
+//! `_with_source` forms, which ask the application's [`set_source`] closure (typically
+//! "the current trace id") and record nothing when there is none. A series keeps the latest
+//! exemplar of each classic bucket (one for a counter, one for a native-only histogram),
+//! as Prometheus' clients do; its storage is allocated at its first exemplar. Recording
+//! never blocks: an exemplar that would wait for a concurrent one is dropped.
+//!
+//! Exemplars are exposed in OpenMetrics text (`# {trace_id="..."} value timestamp` after
+//! the sample) and in protobuf; the Prometheus text format has no exemplars and is
+//! unchanged. `#[metric(exemplars)]` marks a metric whose exemplars dashboards should show.
 //!
 //! ```
 //! use fiko_metrics::exemplar::{self, ExemplarLabels};
@@ -24,18 +31,24 @@
 //! let trace = ExemplarLabels::new(&[("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")])?;
 //! checkout.orders.inc_with_exemplar(&trace);
 //! assert!(registry.encode(Format::OpenMetrics)
-//!     .contains(r#"orders_total 1 # {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"} 1 "#));
+//!     .contains(r#"orders_total 1 # {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"} 1.0 "#));
+//! // The Prometheus text format is unchanged.
+//! assert!(registry.encode(Format::Prometheus).contains("orders_total 1\n"));
+//!
 //! // Where the current trace comes from: the application's own closure.
-//! exemplar::set_source(|| ExemplarLabels::new(&[("trace_id", "0af7651916cd43dd8448eb211c80319c")]).ok()).ok();
+//! exemplar::set_source(|| ExemplarLabels::new(&[("trace_id", "0af7651916cd43dd8448eb211c80319c")]).ok())?;
+//! checkout.orders.inc_with_source();
+//! assert_eq!(checkout.orders.exemplar().unwrap().labels.pairs().next(),
+//!     Some(("trace_id", "0af7651916cd43dd8448eb211c80319c")));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # The current OpenTelemetry trace
 //!
-//! With `tracing-opentelemetry`, the source reads the current span's context (this crate
-//! does not depend on OpenTelemetry, whose SDK weighs more than all of fiko-metrics):
+//! With `tracing-opentelemetry`, the source reads the current span's context; this crate
+//! does not depend on OpenTelemetry, whose SDK weighs more than all of fiko-metrics:
 //!
-//! ```ignore
+//! ```text
 //! use opentelemetry::trace::TraceContextExt;
 //! use tracing_opentelemetry::OpenTelemetrySpanExt;
 //!
@@ -43,11 +56,12 @@
 //!     let context = tracing::Span::current().context();
 //!     let span = context.span();
 //!     let span = span.span_context();
-//!     span.is_sampled().then(|| {
-//!         let (trace, span) = (span.trace_id().to_string(), span.span_id().to_string());
-//!         fiko_metrics::exemplar::ExemplarLabels::new(&[("trace_id", &trace), ("span_id", &span)]).ok()
-//!     })?
-//! });
+//!     if !span.is_sampled() {
+//!         return None;
+//!     }
+//!     let (trace, span) = (span.trace_id().to_string(), span.span_id().to_string());
+//!     fiko_metrics::exemplar::ExemplarLabels::new(&[("trace_id", &trace), ("span_id", &span)]).ok()
+//! })?;
 //! ```
 
 use std::fmt;
@@ -161,9 +175,10 @@ type Source = Box<dyn Fn() -> Option<ExemplarLabels> + Send + Sync>;
 
 static SOURCE: OnceLock<Source> = OnceLock::new();
 
-/// Installs the process-wide source of exemplar labels that `#[timed]`, the axum layer
-/// and [`Histogram::observe_with_source`](crate::Histogram::observe_with_source) read
-/// (typically the current trace); once per process, later calls are refused.
+/// Installs the process-wide source of exemplar labels that
+/// [`Histogram::observe_with_source`](crate::Histogram::observe_with_source) and
+/// [`Counter::inc_with_source`](crate::Counter::inc_with_source) read (typically the
+/// current trace); once per process, later calls are refused.
 pub fn set_source<F>(source: F) -> Result<(), SourceAlreadySet>
 where
     F: Fn() -> Option<ExemplarLabels> + Send + Sync + 'static,

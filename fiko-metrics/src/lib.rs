@@ -109,6 +109,7 @@ pub mod descriptor;
 pub mod encoding;
 pub mod family;
 mod gauge;
+pub mod exemplar;
 pub mod histogram;
 mod interop;
 pub mod labels;

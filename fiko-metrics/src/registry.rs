@@ -24,6 +24,7 @@ pub const OVERFLOW_METRIC: MetricDescriptor = MetricDescriptor {
     }],
     buckets: &[],
     native: None,
+    exemplars: false,
     max_series: usize::MAX,
     external: false,
 };
@@ -260,7 +261,7 @@ impl Registry {
     /// const fn counter(name: &'static str) -> MetricDescriptor {
     ///     MetricDescriptor {
     ///         name, field: "", kind: MetricKind::Counter, help: "", unit: None, labels: &[],
-    ///         buckets: &[], native: None, max_series: 1000, external: false,
+    ///         buckets: &[], native: None, exemplars: false, max_series: 1000, external: false,
     ///     }
     /// }
     ///

@@ -74,6 +74,8 @@ pub struct Declaration {
     pub max_series: usize,
     /// `#[metric(native)]`: native buckets (with classic ones too when `buckets` is given).
     pub native: Option<crate::histogram::NativeConfig>,
+    /// `#[metric(exemplars)]`: the metric carries exemplars.
+    pub exemplars: bool,
 }
 
 /// A field type of a metric set: a metric, or a [`Family`] of them.

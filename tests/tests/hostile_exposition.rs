@@ -131,6 +131,7 @@ fn register(families: Vec<Family>) -> Registry {
             }],
             buckets: &BOUNDS,
             native: None,
+            exemplars: false,
             max_series: 100,
             external: false,
         })

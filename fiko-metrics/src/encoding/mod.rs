@@ -22,6 +22,7 @@ pub use protobuf::PROTOBUF_CONTENT_TYPE;
 pub(crate) use protobuf::ProtobufEncoder;
 
 use crate::descriptor::{MetricDescriptor, MetricKind};
+use crate::exemplar::Exemplar;
 use crate::histogram::Histogram;
 use crate::labels::LabelSink;
 
@@ -232,6 +233,17 @@ pub trait Visitor {
     fn family(&mut self, metric: &MetricDescriptor) -> fmt::Result;
     /// One counter sample.
     fn counter(&mut self, labels: Labels<'_>, value: Value) -> fmt::Result;
+    /// One counter sample with the latest exemplar recorded on it; visitors without
+    /// exemplars take it as [`counter`](Self::counter).
+    fn counter_with_exemplar(
+        &mut self,
+        labels: Labels<'_>,
+        value: Value,
+        exemplar: &Exemplar,
+    ) -> fmt::Result {
+        let _ = exemplar;
+        self.counter(labels, value)
+    }
     /// One gauge sample.
     fn gauge(&mut self, labels: Labels<'_>, value: Value) -> fmt::Result;
     /// One histogram series.
@@ -281,6 +293,24 @@ pub fn write_float(out: &mut String, value: f64) {
     } else {
         out.push_str(ryu::Buffer::new().format_finite(value));
     }
+}
+
+/// Writes ` # {labels} value timestamp`: an exemplar after an OpenMetrics sample.
+fn write_exemplar(out: &mut String, exemplar: &Exemplar) {
+    out.push_str(" # {");
+    for (index, (name, value)) in exemplar.labels.pairs().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        write_escaped_label_value(out, value);
+        out.push('"');
+    }
+    out.push_str("} ");
+    write_float(out, exemplar.value);
+    out.push(' ');
+    write_float(out, exemplar.timestamp_seconds());
 }
 
 fn write_value(out: &mut String, value: Value) {
@@ -416,6 +446,23 @@ impl Visitor for TextEncoder<'_> {
         Ok(())
     }
 
+    fn counter_with_exemplar(
+        &mut self,
+        labels: Labels<'_>,
+        value: Value,
+        exemplar: &Exemplar,
+    ) -> fmt::Result {
+        self.sample_start("_total");
+        self.labels(labels, None)?;
+        write_value(self.out, value);
+        // The Prometheus text format has no exemplars.
+        if self.format == Format::OpenMetrics {
+            write_exemplar(self.out, exemplar);
+        }
+        self.out.push('\n');
+        Ok(())
+    }
+
     fn gauge(&mut self, labels: Labels<'_>, value: Value) -> fmt::Result {
         self.sample_start("");
         self.labels(labels, None)?;
@@ -438,6 +485,11 @@ impl Visitor for TextEncoder<'_> {
             self.sample_start("_bucket");
             self.labels(labels, Some(("le", &le)))?;
             write_value(self.out, Value::U64(*count));
+            if self.format == Format::OpenMetrics {
+                if let Some(exemplar) = histogram.exemplar(index) {
+                    write_exemplar(self.out, &exemplar);
+                }
+            }
             self.out.push('\n');
         }
         self.sample_start("_sum");

@@ -11,6 +11,7 @@ use prost::Message;
 use super::proto;
 use super::{Labels, Value, Visitor};
 use crate::descriptor::{MetricDescriptor, MetricKind};
+use crate::exemplar::Exemplar;
 use crate::histogram::{Histogram, NativeSnapshot};
 
 /// The `Content-Type` of the protobuf exposition format.
@@ -97,6 +98,30 @@ fn as_f64(value: Value) -> f64 {
     }
 }
 
+/// An exemplar as `metrics.proto` has it: labels, value, timestamp.
+fn exemplar(exemplar: &Exemplar) -> proto::Exemplar {
+    let since = exemplar
+        .timestamp
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    proto::Exemplar {
+        label: exemplar
+            .labels
+            .pairs()
+            .map(|(name, value)| proto::LabelPair {
+                name: Some(name.to_owned()),
+                value: Some(value.to_owned()),
+            })
+            .collect(),
+        value: Some(exemplar.value),
+        timestamp: Some(prost_types::Timestamp {
+            seconds: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+            // Below 10^9: fits.
+            nanos: i32::try_from(since.subsec_nanos()).unwrap_or(0),
+        }),
+    }
+}
+
 fn counter(value: Value) -> proto::Counter {
     proto::Counter {
         value: Some(as_f64(value)),
@@ -127,6 +152,20 @@ impl Visitor for ProtobufEncoder<'_> {
         self.push(labels, |metric| metric.counter = Some(counter(value)))
     }
 
+    fn counter_with_exemplar(
+        &mut self,
+        labels: Labels<'_>,
+        value: Value,
+        recorded: &Exemplar,
+    ) -> fmt::Result {
+        self.push(labels, |metric| {
+            metric.counter = Some(proto::Counter {
+                exemplar: Some(exemplar(recorded)),
+                ..counter(value)
+            });
+        })
+    }
+
     fn gauge(&mut self, labels: Labels<'_>, value: Value) -> fmt::Result {
         self.push(labels, |metric| {
             metric.gauge = Some(proto::Gauge {
@@ -153,16 +192,36 @@ impl Visitor for ProtobufEncoder<'_> {
                 .bounds()
                 .iter()
                 .zip(&counts)
-                .map(|(bound, cumulative)| proto::Bucket {
+                .enumerate()
+                .map(|(slot, (bound, cumulative))| proto::Bucket {
                     cumulative_count: Some(*cumulative),
                     upper_bound: Some(*bound),
+                    exemplar: histogram.exemplar(slot).as_ref().map(exemplar),
                     ..Default::default()
                 })
                 .collect(),
             ..Default::default()
         };
+        let infinity = histogram.buckets().bounds().len();
+        let infinity_exemplar = histogram.exemplar(infinity);
+        if let (Some(recorded), true) = (&infinity_exemplar, histogram.has_classic_buckets()) {
+            // The `+Inf` bucket is written only to carry its exemplar, as the Go client does.
+            message.bucket.push(proto::Bucket {
+                cumulative_count: Some(count),
+                upper_bound: Some(f64::INFINITY),
+                exemplar: Some(exemplar(recorded)),
+                ..Default::default()
+            });
+        }
         if let Some(native) = native {
             fill_native(&mut message, &native);
+            // A native histogram's exemplars go in their own list (each with a timestamp,
+            // as `metrics.proto` requires): every bucket's latest, by value.
+            let mut exemplars: Vec<Exemplar> = (0..=infinity)
+                .filter_map(|slot| histogram.exemplar(slot))
+                .collect();
+            exemplars.sort_by(|a, b| a.value.total_cmp(&b.value));
+            message.exemplars = exemplars.iter().map(exemplar).collect();
         }
         self.scratch = counts;
         self.push(labels, |metric| metric.histogram = Some(message))

@@ -10,12 +10,13 @@ pub use native::{
 };
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::descriptor::MetricKind;
 use crate::encoding::{Labels, Visitor};
+use crate::exemplar::{self, Exemplar, ExemplarLabels, Slot};
 use crate::metric::Metric;
 use crate::set::Declaration;
 
@@ -226,6 +227,8 @@ pub struct Histogram {
     counts: Box<[AtomicU64]>,
     sum_bits: AtomicU64,
     native: Option<Box<Native>>,
+    // The latest exemplar of each classic slot, allocated at the first exemplar.
+    exemplars: OnceLock<Box<[Slot]>>,
 }
 
 impl Histogram {
@@ -250,6 +253,7 @@ impl Histogram {
             counts,
             sum_bits: AtomicU64::new(0),
             native: config.native.map(|native| Box::new(Native::new(native))),
+            exemplars: OnceLock::new(),
         }
     }
 
@@ -257,6 +261,54 @@ impl Histogram {
     /// in the Go client.
     #[inline]
     pub fn observe(&self, value: f64) {
+        self.observe_into_slot(value);
+    }
+
+    /// Records one observation and keeps `labels` as the exemplar of the classic bucket it
+    /// lands in (the `+Inf` one for a native-only histogram), shown in the OpenMetrics and
+    /// protobuf expositions.
+    ///
+    /// ```
+    /// use fiko_metrics::exemplar::ExemplarLabels;
+    /// use fiko_metrics::{Histogram, histogram::Buckets};
+    ///
+    /// let latency = Histogram::new(Buckets::new(vec![0.1, 1.0])?);
+    /// latency.observe_with_exemplar(0.25, &ExemplarLabels::new(&[("trace_id", "abc")])?);
+    /// assert_eq!(latency.exemplar(1).unwrap().value, 0.25); // the `le="1"` bucket
+    /// assert!(latency.exemplar(0).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn observe_with_exemplar(&self, value: f64, labels: &ExemplarLabels) {
+        let slot = self.observe_into_slot(value);
+        let slots = self.exemplars.get_or_init(|| {
+            (0..self.counts.len()).map(|_| Slot::default()).collect()
+        });
+        if let Some(exemplar) = slots.get(slot) {
+            exemplar.store(labels, value);
+        }
+    }
+
+    /// Records one observation, with the exemplar the installed
+    /// [`exemplar::set_source`] gives now, if any (without a source this costs one load
+    /// more than [`observe`](Self::observe)).
+    #[inline]
+    pub fn observe_with_source(&self, value: f64) {
+        match exemplar::from_source() {
+            Some(labels) => self.observe_with_exemplar(value, &labels),
+            None => self.observe(value),
+        }
+    }
+
+    /// The latest exemplar of classic bucket `slot` (`0..=bounds.len()`, the last being
+    /// `+Inf`), if one was recorded.
+    pub fn exemplar(&self, slot: usize) -> Option<Exemplar> {
+        self.exemplars.get()?.get(slot)?.get()
+    }
+
+    /// Counts `value` and returns the classic slot it went into.
+    #[inline]
+    fn observe_into_slot(&self, value: f64) -> usize {
         let bounds = self.buckets.bounds();
         // Bounds are inclusive (`le`); NaN compares false with all of them and goes to +Inf.
         let slot = bounds.partition_point(|bound| *bound < value || value.is_nan());
@@ -270,6 +322,7 @@ impl Histogram {
         if let Some(native) = &self.native {
             native.observe(value);
         }
+        slot
     }
 
     /// Records the seconds elapsed since `start`.
