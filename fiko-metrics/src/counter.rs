@@ -77,9 +77,7 @@ impl<N: CounterNumber> Counter<N> {
 
     #[inline]
     fn store_exemplar(&self, labels: &ExemplarLabels, value: f64) {
-        self.exemplar
-            .get_or_init(Box::default)
-            .store(labels, value);
+        self.exemplar.get_or_init(Box::default).store(labels, value);
     }
 }
 

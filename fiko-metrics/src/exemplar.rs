@@ -238,6 +238,9 @@ impl Slot {
     }
 
     pub(crate) fn get(&self) -> Option<Exemplar> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }

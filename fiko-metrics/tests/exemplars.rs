@@ -42,7 +42,10 @@ fn decode(bytes: &[u8]) -> Vec<MetricFamily> {
     families
 }
 
-fn pairs(exemplar: &proto::Exemplar) -> Vec<(&str, &str)> {
+/// An exemplar's labels as `(name, value)` pairs.
+type Pairs<'a> = Vec<(&'a str, &'a str)>;
+
+fn pairs(exemplar: &proto::Exemplar) -> Pairs<'_> {
     exemplar
         .label
         .iter()
@@ -224,7 +227,7 @@ fn protobuf_carries_them_where_metrics_proto_says() {
         .histogram
         .as_ref()
         .expect("a histogram");
-    let buckets: Vec<(f64, u64, Option<Vec<(&str, &str)>>)> = latency
+    let buckets: Vec<(f64, u64, Option<Pairs<'_>>)> = latency
         .bucket
         .iter()
         .map(|bucket| {
@@ -252,7 +255,7 @@ fn protobuf_carries_them_where_metrics_proto_says() {
         .as_ref()
         .expect("a histogram");
     assert!(native.bucket.is_empty(), "{:?}", native.bucket);
-    let exemplars: Vec<(Vec<(&str, &str)>, f64, bool)> = native
+    let exemplars: Vec<(Pairs<'_>, f64, bool)> = native
         .exemplars
         .iter()
         .map(|e| (pairs(e), e.value(), e.timestamp.is_some()))
@@ -287,7 +290,8 @@ fn nothing_is_recorded_unless_asked() {
         }
     }
     // An amount a counter refuses records no exemplar either.
-    shop.revenue.inc_by_with_exemplar(-1.0, &labels(&[("trace_id", "neg")]));
+    shop.revenue
+        .inc_by_with_exemplar(-1.0, &labels(&[("trace_id", "neg")]));
     assert!(shop.revenue.exemplar().is_none());
 }
 

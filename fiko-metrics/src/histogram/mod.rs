@@ -281,9 +281,9 @@ impl Histogram {
     #[inline]
     pub fn observe_with_exemplar(&self, value: f64, labels: &ExemplarLabels) {
         let slot = self.observe_into_slot(value);
-        let slots = self.exemplars.get_or_init(|| {
-            (0..self.counts.len()).map(|_| Slot::default()).collect()
-        });
+        let slots = self
+            .exemplars
+            .get_or_init(|| (0..self.counts.len()).map(|_| Slot::default()).collect());
         if let Some(exemplar) = slots.get(slot) {
             exemplar.store(labels, value);
         }
