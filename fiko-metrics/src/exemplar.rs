@@ -65,17 +65,18 @@
 //! ```
 
 use std::fmt;
-use std::sync::{Mutex, OnceLock, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError};
 use std::time::SystemTime;
 
 /// OpenMetrics' bound on an exemplar's label names and values together, in characters.
 pub const MAX_LABEL_CHARS: usize = 128;
 
 /// The labels of an exemplar: valid names, at most [`MAX_LABEL_CHARS`] characters of
-/// names and values together.
+/// names and values together. Cloning shares them (a reference count), so keeping them as
+/// a series' exemplar copies no string.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExemplarLabels {
-    pairs: Vec<(String, String)>,
+    pairs: Arc<[(Box<str>, Box<str>)]>,
 }
 
 impl ExemplarLabels {
@@ -102,16 +103,14 @@ impl ExemplarLabels {
         Ok(Self {
             pairs: pairs
                 .iter()
-                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .map(|(name, value)| (Box::from(*name), Box::from(*value)))
                 .collect(),
         })
     }
 
     /// The `(name, value)` pairs, in order.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
+        self.pairs.iter().map(|(name, value)| (&**name, &**value))
     }
 }
 

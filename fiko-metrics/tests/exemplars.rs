@@ -340,3 +340,11 @@ fn concurrent_exemplars_never_tear_and_counts_stay_exact() {
     let latest = shop.latency_seconds.exemplar(1).expect("an exemplar");
     assert_eq!(latest.value, 0.3);
 }
+
+/// What exemplar support costs a series that never gets one: the slot's pointer (and a
+/// histogram's native part's), nothing allocated.
+#[test]
+fn the_memory_a_series_without_exemplars_pays() {
+    assert_eq!(std::mem::size_of::<Counter>(), 24);
+    assert_eq!(std::mem::size_of::<Histogram>(), 72);
+}

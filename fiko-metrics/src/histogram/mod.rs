@@ -261,7 +261,26 @@ impl Histogram {
     /// in the Go client.
     #[inline]
     pub fn observe(&self, value: f64) {
-        self.observe_into_slot(value);
+        let slot = self.slot(value);
+        if let Some(count) = self.counts.get(slot) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+        // Zero, common for sizes (an empty body), leaves the sum as it is: skip its CAS loop.
+        if value != 0.0 {
+            crate::atomic_f64::add(&self.sum_bits, value);
+        }
+        if let Some(native) = &self.native {
+            native.observe(value);
+        }
+    }
+
+    /// The classic slot `value` goes into. Bounds are inclusive (`le`); NaN compares false
+    /// with all of them and goes to `+Inf`.
+    #[inline]
+    fn slot(&self, value: f64) -> usize {
+        self.buckets
+            .bounds()
+            .partition_point(|bound| *bound < value || value.is_nan())
     }
 
     /// Records one observation and keeps `labels` as the exemplar of the classic bucket it
@@ -280,7 +299,8 @@ impl Histogram {
     /// ```
     #[inline]
     pub fn observe_with_exemplar(&self, value: f64, labels: &ExemplarLabels) {
-        let slot = self.observe_into_slot(value);
+        self.observe(value);
+        let slot = self.slot(value);
         let slots = self
             .exemplars
             .get_or_init(|| (0..self.counts.len()).map(|_| Slot::default()).collect());
@@ -304,25 +324,6 @@ impl Histogram {
     /// `+Inf`), if one was recorded.
     pub fn exemplar(&self, slot: usize) -> Option<Exemplar> {
         self.exemplars.get()?.get(slot)?.get()
-    }
-
-    /// Counts `value` and returns the classic slot it went into.
-    #[inline]
-    fn observe_into_slot(&self, value: f64) -> usize {
-        let bounds = self.buckets.bounds();
-        // Bounds are inclusive (`le`); NaN compares false with all of them and goes to +Inf.
-        let slot = bounds.partition_point(|bound| *bound < value || value.is_nan());
-        if let Some(count) = self.counts.get(slot) {
-            count.fetch_add(1, Ordering::Relaxed);
-        }
-        // Zero, common for sizes (an empty body), leaves the sum as it is: skip its CAS loop.
-        if value != 0.0 {
-            crate::atomic_f64::add(&self.sum_bits, value);
-        }
-        if let Some(native) = &self.native {
-            native.observe(value);
-        }
-        slot
     }
 
     /// Records the seconds elapsed since `start`.
