@@ -96,7 +96,20 @@ pub struct Generator {
     overrides: Vec<(&'static SetDescriptor, SetOverrides)>,
     tunings: Vec<(String, Tuning)>,
     settings: Settings,
+    /// Rows of metrics no declaration names, and the series their queries may name.
+    discovered: (Vec<Row>, BTreeSet<String>),
 }
+
+/// The set the [`discovered`](Generator::discovered) rows are listed under: it declares
+/// nothing (their metrics are not declared, which its name says).
+static DISCOVERED: SetDescriptor = SetDescriptor {
+    type_name: "DiscoveredMetrics",
+    help: "Metrics seen in a scrape but declared by no metric set.",
+    namespace: None,
+    subsystem: None,
+    external: false,
+    metrics: &[],
+};
 
 impl fmt::Debug for Generator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -115,6 +128,7 @@ impl fmt::Debug for Generator {
                 &self.tunings.iter().map(|t| &t.0).collect::<Vec<_>>(),
             )
             .field("settings", &self.settings)
+            .field("discovered", &self.discovered.1)
             .finish()
     }
 }
@@ -128,6 +142,7 @@ impl Generator {
             overrides: Vec::new(),
             tunings: Vec::new(),
             settings: Settings::new(name),
+            discovered: (Vec::new(), BTreeSet::new()),
         }
     }
 
@@ -198,6 +213,18 @@ impl Generator {
     /// (threshold, `for`, texts); naming an alert no set has is a generation problem.
     pub fn tune(mut self, alert: &str, tuning: impl Fn(&mut Alert) + 'static) -> Self {
         self.tunings.push((alert.to_owned(), Box::new(tuning)));
+        self
+    }
+
+    /// Adds `row`, showing metrics that no declaration names, after the declared sets'
+    /// rows, and lets its queries name `series` (sample names such as `cache_hits_total`
+    /// or `query_seconds_bucket`). For metrics learnt from a scrape file committed beside
+    /// the application, e.g. those a `metrics` facade recorder exposes:
+    /// `fiko_metrics_facade::discovered::DiscoveredMetrics` reads such a file and makes
+    /// the row and the names, so generating stays offline and deterministic.
+    pub fn discovered(mut self, row: Row, series: impl IntoIterator<Item = String>) -> Self {
+        self.discovered.0.push(row);
+        self.discovered.1.extend(series);
         self
     }
 
@@ -310,6 +337,14 @@ impl Generator {
                 problems.push(format!("tune: no alert named `{name}`"));
             }
         }
+        if !self.discovered.0.is_empty() {
+            sets.push(ObservedSet {
+                descriptor: &DISCOVERED,
+                service: self.settings.name.clone(),
+                rows: self.discovered.0.clone(),
+                alerts: Vec::new(),
+            });
+        }
         (sets, problems)
     }
 
@@ -320,6 +355,7 @@ impl Generator {
         let model = Model {
             sets: &sets,
             settings: &self.settings,
+            discovered: &self.discovered.1,
         };
         problems.extend(model.problems());
         let tests = unit_tests::promtool_tests(&model);
@@ -406,6 +442,8 @@ impl fmt::Display for Summary {
 pub(crate) struct Model<'a> {
     pub(crate) sets: &'a [ObservedSet],
     pub(crate) settings: &'a Settings,
+    /// Series the [`Generator::discovered`] rows may name besides the declared ones.
+    pub(crate) discovered: &'a BTreeSet<String>,
 }
 
 impl Model<'_> {

@@ -58,6 +58,7 @@ pub(crate) fn declared(model: &Model<'_>) -> BTreeSet<String> {
         .iter()
         .flat_map(|set| set.descriptor.metrics.iter())
         .flat_map(|metric| metric.series_names())
+        .chain(model.discovered.iter().cloned())
         .collect()
 }
 

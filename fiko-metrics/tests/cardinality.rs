@@ -196,3 +196,57 @@ struct LiarSet {
     /// Calls by a label that breaks its trait's rules.
     calls: Family<LiarLabels, Counter>,
 }
+
+mod registry_sample_names {
+    use fiko_metrics::{
+        Counter, Gauge, Histogram, MetricDescriptor, MetricKind, MetricSet, Registry, RegistryError,
+    };
+
+    #[derive(MetricSet)]
+    struct Jobs {
+        /// Jobs run.
+        jobs: Counter,
+        /// Job latency.
+        job_seconds: Histogram,
+    }
+
+    #[derive(MetricSet)]
+    struct JobCount {
+        /// A gauge whose samples would be `job_seconds_count`, the histogram's.
+        job_seconds_count: Gauge,
+    }
+
+    #[test]
+    fn a_set_whose_sample_names_clash_with_a_registered_one_is_refused() {
+        let registry = Registry::new();
+        Jobs::register(&registry).expect("registers");
+        // A metric appearing at run time (a facade gauge `jobs_total`) is refused too.
+        let gauge = MetricDescriptor {
+            name: "jobs_total",
+            field: "jobs_total",
+            kind: MetricKind::Gauge,
+            help: "",
+            unit: None,
+            labels: &[],
+            buckets: &[],
+            native: None,
+            exemplars: false,
+            max_series: 1,
+            external: false,
+        };
+        assert_eq!(
+            registry.claim(&gauge),
+            Err(RegistryError::DuplicateName { name: "jobs_total" })
+        );
+        assert_eq!(
+            JobCount::register(&registry).err(),
+            Some(RegistryError::DuplicateName {
+                name: "job_seconds_count"
+            })
+        );
+        // Nothing of the refused sets is exposed.
+        let text = registry.encode(Default::default());
+        assert_eq!(text.matches("# TYPE jobs_total ").count(), 1, "{text}");
+        assert!(!text.contains("# TYPE job_seconds_count "), "{text}");
+    }
+}

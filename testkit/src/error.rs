@@ -69,6 +69,14 @@ pub enum TestkitError {
     /// plain relative path.
     #[error("extra file name `{0}` must be a relative path without `..`")]
     InvalidFileName(String),
+    /// A server could not be paused or resumed (SIGSTOP/SIGCONT to its processes).
+    #[error("cannot signal {server}: {what}")]
+    Signal {
+        /// Which server.
+        server: &'static str,
+        /// What went wrong.
+        what: String,
+    },
     /// A plain HTTP request of the kit failed or got an unexpected answer.
     #[error("HTTP {url}: {message}")]
     Http {

@@ -123,6 +123,33 @@ impl Postgres {
         }
     }
 
+    /// Hangs the server without killing it: SIGSTOP to the postmaster and every backend
+    /// (they run in process groups of their own), so connections stay open and nothing
+    /// answers — a server that stopped responding, not one that went away. Returns how
+    /// many processes were stopped. [`resume`](Self::resume) continues them; dropping the
+    /// server or [`stop`](Self::stop) also works on a paused one.
+    pub fn pause(&mut self) -> Result<usize, TestkitError> {
+        match self.process.as_mut() {
+            Some(process) => process.pause(),
+            None => Err(TestkitError::Signal {
+                server: "postgres",
+                what: "not running".to_owned(),
+            }),
+        }
+    }
+
+    /// Continues a [paused](Self::pause) server (SIGCONT to every one of its processes);
+    /// returns how many processes were continued.
+    pub fn resume(&mut self) -> Result<usize, TestkitError> {
+        match self.process.as_mut() {
+            Some(process) => process.resume(),
+            None => Err(TestkitError::Signal {
+                server: "postgres",
+                what: "not running".to_owned(),
+            }),
+        }
+    }
+
     /// Starts the server again on the same data directory and port (killing it first if it
     /// is still running); committed data survives.
     pub fn restart(&mut self) -> Result<(), TestkitError> {

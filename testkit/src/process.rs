@@ -23,6 +23,8 @@ pub(crate) struct ServerProcess {
     name: &'static str,
     child: Option<Child>,
     log: PathBuf,
+    /// Stopped by [`pause`](Self::pause) and not resumed yet.
+    paused: bool,
 }
 
 impl ServerProcess {
@@ -48,6 +50,7 @@ impl ServerProcess {
             name,
             child: Some(child),
             log: log.to_path_buf(),
+            paused: false,
         })
     }
 
@@ -92,9 +95,79 @@ impl ServerProcess {
         }
     }
 
+    /// Stops every process of the server with SIGSTOP — the process group and every
+    /// descendant, since a server may move its children into groups of their own
+    /// (PostgreSQL backends call `setsid`) — leaving its sockets open: a hung server, not a
+    /// dead one. Returns how many processes were stopped.
+    pub(crate) fn pause(&mut self) -> Result<usize, TestkitError> {
+        let leader = self.leader()?;
+        self.paused = true;
+        // A process may fork between a scan and the signals: scan again until a scan finds
+        // no process that is not stopped yet (the stopped ones fork no more).
+        let mut stopped = std::collections::BTreeSet::new();
+        for _ in 0..PAUSE_SCANS {
+            let tree = process_tree(leader);
+            let running: Vec<i32> = tree
+                .iter()
+                .filter(|process| !process.stopped)
+                .map(|process| process.pid)
+                .collect();
+            if running.is_empty() && !tree.is_empty() {
+                return Ok(stopped.len());
+            }
+            for pid in running {
+                if let Some(pid) = Pid::from_raw(pid) {
+                    let _ = rustix::process::kill_process(pid, Signal::STOP);
+                }
+                stopped.insert(pid);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err(TestkitError::Signal {
+            server: self.name,
+            what: format!("processes still running after {PAUSE_SCANS} rounds of SIGSTOP"),
+        })
+    }
+
+    /// Continues every process of the server with SIGCONT (see [`pause`](Self::pause)).
+    /// Returns how many processes were continued.
+    pub(crate) fn resume(&mut self) -> Result<usize, TestkitError> {
+        let leader = self.leader()?;
+        self.paused = false;
+        let tree = process_tree(leader);
+        for process in &tree {
+            if let Some(pid) = Pid::from_raw(process.pid) {
+                let _ = rustix::process::kill_process(pid, Signal::CONT);
+            }
+        }
+        Ok(tree.len())
+    }
+
+    /// The group leader's pid (the spawned process), if it still runs.
+    fn leader(&mut self) -> Result<i32, TestkitError> {
+        if let Some(status) = self.exit_status() {
+            return Err(TestkitError::Signal {
+                server: self.name,
+                what: format!("not running ({status})"),
+            });
+        }
+        self.child
+            .as_ref()
+            .and_then(|child| i32::try_from(child.id()).ok())
+            .ok_or(TestkitError::Signal {
+                server: self.name,
+                what: "no process id".to_owned(),
+            })
+    }
+
     /// Kills the process group with SIGKILL, reaps the leader and waits (bounded) until no
     /// member of the group is left. Idempotent.
     pub(crate) fn kill(&mut self) {
+        if self.paused {
+            // Processes outside the group (PostgreSQL backends) would stay stopped forever
+            // once their parent is gone: let them run, so they see it go and exit.
+            let _ = self.resume();
+        }
         let Some(mut child) = self.child.take() else {
             return;
         };
@@ -126,6 +199,71 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// How many times [`ServerProcess::pause`] scans for processes not stopped yet.
+const PAUSE_SCANS: usize = 50;
+
+/// One process, from `/proc/PID/stat`.
+#[derive(Clone, Copy, Debug)]
+struct ProcessStat {
+    pid: i32,
+    ppid: i32,
+    pgrp: i32,
+    /// State `T` (stopped by a signal).
+    stopped: bool,
+    /// State `Z` or `X`.
+    dead: bool,
+}
+
+/// Every live process of `/proc`.
+fn processes() -> Vec<ProcessStat> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid pgrp ...`; comm may contain spaces and parentheses.
+            let (_, rest) = stat.rsplit_once(')')?;
+            let mut fields = rest.split_whitespace();
+            let state = fields.next()?;
+            let ppid = fields.next()?.parse().ok()?;
+            let pgrp = fields.next()?.parse().ok()?;
+            Some(ProcessStat {
+                pid,
+                ppid,
+                pgrp,
+                stopped: state == "T",
+                dead: state == "Z" || state == "X",
+            })
+        })
+        .filter(|process| !process.dead)
+        .collect()
+}
+
+/// The live processes of the group led by `leader` and all their descendants.
+fn process_tree(leader: i32) -> Vec<ProcessStat> {
+    let all = processes();
+    let mut tree: Vec<ProcessStat> = all
+        .iter()
+        .filter(|process| process.pgrp == leader)
+        .copied()
+        .collect();
+    loop {
+        let before = tree.len();
+        for process in &all {
+            let child_of_tree = tree.iter().any(|member| member.pid == process.ppid);
+            if child_of_tree && !tree.iter().any(|member| member.pid == process.pid) {
+                tree.push(*process);
+            }
+        }
+        if tree.len() == before {
+            return tree;
+        }
     }
 }
 

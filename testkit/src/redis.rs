@@ -90,6 +90,33 @@ impl Redis {
         }
     }
 
+    /// Hangs the server without killing it: SIGSTOP to the server process (and any child
+    /// it forked, e.g. for a background save), so connections stay open and nothing
+    /// answers — a server that stopped responding, not one that went away. Returns how
+    /// many processes were stopped. [`resume`](Self::resume) continues them; dropping the
+    /// server or [`stop`](Self::stop) also works on a paused one.
+    pub fn pause(&mut self) -> Result<usize, TestkitError> {
+        match self.process.as_mut() {
+            Some(process) => process.pause(),
+            None => Err(TestkitError::Signal {
+                server: "redis-server",
+                what: "not running".to_owned(),
+            }),
+        }
+    }
+
+    /// Continues a [paused](Self::pause) server (SIGCONT to every one of its processes);
+    /// returns how many processes were continued.
+    pub fn resume(&mut self) -> Result<usize, TestkitError> {
+        match self.process.as_mut() {
+            Some(process) => process.resume(),
+            None => Err(TestkitError::Signal {
+                server: "redis-server",
+                what: "not running".to_owned(),
+            }),
+        }
+    }
+
     /// Starts the server again on the same port and directory (killing it first if it is
     /// still running). It comes back empty.
     pub fn restart(&mut self) -> Result<(), TestkitError> {

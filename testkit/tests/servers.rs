@@ -261,3 +261,134 @@ fn postgres_exporter_scrapes_postgres() {
     assert_eq!(metrics.status, 200);
     assert!(metrics.body.contains("\npg_up 1\n"), "{}", metrics.body);
 }
+
+/// The state letter of a process (`R`, `S`, `T` for stopped, ...), from `/proc/PID/stat`.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+/// Whether a read on `stream` times out (no answer) rather than returning data or EOF.
+fn no_answer(stream: &mut TcpStream) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0_u8; 1];
+    matches!(
+        stream.read(&mut byte),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+    )
+}
+
+#[test]
+fn a_paused_redis_keeps_its_connections_but_answers_nothing_until_resumed() {
+    let mut redis = Redis::start().expect("redis starts");
+    let port = redis.port();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(redis.pause().unwrap(), 1, "one redis-server process");
+    assert!(!redis.is_running(), "no PONG while paused");
+    stream.write_all(b"PING\r\n").unwrap();
+    assert!(no_answer(&mut stream), "a paused server answers nothing");
+    // Not dead: new connections still reach its listen queue.
+    assert!(!connection_refused(port));
+
+    assert_eq!(redis.resume().unwrap(), 1);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut pong = [0_u8; 7];
+    stream.read_exact(&mut pong).unwrap();
+    assert_eq!(&pong, b"+PONG\r\n", "the pending command is answered");
+    assert!(redis.is_running());
+
+    // A paused server is still killed on drop.
+    redis.pause().unwrap();
+    let needle = format!("127.0.0.1:{port}");
+    drop(redis);
+    assert!(pids_mentioning(&needle).is_empty(), "nothing left behind");
+}
+
+/// Opens a PostgreSQL session as `fiko` (trust authentication) over the wire protocol and
+/// returns the stream and the pid of the backend serving it (from BackendKeyData).
+fn pg_session(port: u16) -> (TcpStream, u32) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let params = b"user\0fiko\0database\0fiko\0\0";
+    let length = u32::try_from(8 + params.len()).unwrap();
+    let mut startup = length.to_be_bytes().to_vec();
+    startup.extend_from_slice(&196_608_u32.to_be_bytes()); // protocol 3.0
+    startup.extend_from_slice(params);
+    stream.write_all(&startup).unwrap();
+    // Messages until ReadyForQuery ('Z'); BackendKeyData ('K') carries the backend's pid.
+    let mut backend = None;
+    loop {
+        let mut head = [0_u8; 5];
+        stream.read_exact(&mut head).unwrap();
+        let length = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut body = vec![0_u8; length - 4];
+        stream.read_exact(&mut body).unwrap();
+        match head[0] {
+            b'K' => backend = Some(u32::from_be_bytes([body[0], body[1], body[2], body[3]])),
+            b'Z' => {
+                return (
+                    stream,
+                    backend.expect("BackendKeyData before ReadyForQuery"),
+                );
+            }
+            b'E' => panic!("startup refused: {}", String::from_utf8_lossy(&body)),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn a_paused_postgres_stops_the_postmaster_and_every_backend_until_resumed() {
+    let mut pg = Postgres::start().expect("postgres starts");
+    let (mut session, backend) = pg_session(pg.port());
+    assert_ne!(process_state(backend), Some('T'));
+
+    // The postmaster, its auxiliary processes and our backend (in a process group of its
+    // own): several processes, all stopped.
+    let stopped = pg.pause().unwrap();
+    assert!(stopped >= 3, "only {stopped} processes stopped");
+    assert_eq!(process_state(backend), Some('T'), "the backend is stopped");
+    assert!(!pg.is_running(), "a paused server accepts no session");
+    let query = b"SELECT 1\0";
+    let mut message = vec![b'Q'];
+    message.extend_from_slice(&u32::try_from(4 + query.len()).unwrap().to_be_bytes());
+    message.extend_from_slice(query);
+    session.write_all(&message).unwrap();
+    assert!(no_answer(&mut session), "a paused backend answers nothing");
+
+    assert!(pg.resume().unwrap() >= stopped);
+    assert_ne!(process_state(backend), Some('T'));
+    session
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut kind = [0_u8; 1];
+    session.read_exact(&mut kind).unwrap();
+    assert_eq!(
+        kind[0], b'T',
+        "the pending query is answered (RowDescription)"
+    );
+    assert!(pg.is_running());
+
+    // Killed while paused: the backends are let go and exit too.
+    pg.pause().unwrap();
+    pg.stop();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while process_alive(&backend.to_string()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backend {backend} outlived its killed server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

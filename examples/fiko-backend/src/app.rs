@@ -132,8 +132,8 @@ impl<S: MetricSet> Collect for StaticSet<S> {
     }
 }
 
-/// The metrics every process of the demo shows besides its own: process, database,
-/// jobs and function metrics.
+/// The metrics every process of the demo shows besides its own: process, tokio runtime,
+/// database, jobs and function metrics.
 struct CommonMetrics {
     registry: Arc<Registry>,
     db: Instrumentation,
@@ -143,6 +143,11 @@ struct CommonMetrics {
 fn common_metrics() -> Result<CommonMetrics, RegistryError> {
     let registry = Arc::new(Registry::new());
     fiko_metrics_process::register(&registry)?;
+    // Built inside the runtime that serves the process (the binary's and the tests'); a
+    // caller without one has no runtime to report.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        fiko_metrics_tokio::register(&registry, "main", runtime)?;
+    }
     registry.register_collector(Arc::new(StaticSet(FunctionMetrics::global())))?;
     let db = Instrumentation::register(&registry)?;
     let jobs = Jobs::register(&registry)?;
@@ -197,7 +202,7 @@ impl App {
         let http = HttpServerMetrics::register(&registry)?;
         let websockets = WebSocketMetrics::register(&registry)?;
         let metrics = Metrics::register(&registry)?;
-        let db = Db::open(&config.database, &db_metrics, config.db_acquire_timeout).await?;
+        let db = Db::open(&config.database, &db_metrics, config.db_timeouts()).await?;
         let (cache, queue) = match &config.cache {
             CacheConfig::Memory => (
                 Cache::memory(metrics.cache.clone()),
@@ -449,12 +454,23 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, StartError> {
 }
 
 /// Runs the job worker: apalis workers on the Redis queues, and `/metrics` (with
-/// `/health`) on `bind`, until `shutdown` completes.
+/// `/health`) on `bind`, until `shutdown` completes; then shuts down like the web
+/// application (see [`App::serve_with`]), so that Prometheus records the last jobs:
+///
+/// 1. **Drain.** The workers take no new job; the jobs running finish and are recorded,
+///    for at most [`ShutdownConfig::drain`] (`FIKO_DRAIN_SECS`). `/metrics` keeps
+///    answering, `/health` answers 503 `shutting down`.
+/// 2. **Final scrape.** `/metrics` stays up until one scrape has been answered after the
+///    drain, at most [`ShutdownConfig::final_scrape`] (`FIKO_FINAL_SCRAPE_SECS`; `0`
+///    skips it). That scrape shows every job the process ran.
+///
+/// Completing `hurry` once the shutdown began skips what is left of both.
 pub async fn run_worker(
     config: &Config,
     name: &str,
     bind: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    hurry: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let CacheConfig::Redis(url) = &config.cache else {
         return Err(StartError::WorkerWithoutRedis);
@@ -464,41 +480,68 @@ pub async fn run_worker(
         db: db_metrics,
         jobs,
     } = common_metrics()?;
-    let db = Db::open(&config.database, &db_metrics, config.db_acquire_timeout).await?;
+    let db = Db::open(&config.database, &db_metrics, config.db_timeouts()).await?;
     let connection = connect_redis(url).await?;
     let listener = self::bind(bind).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let window = Arc::new(WorkerWindow::default());
     let endpoints = config
         .metrics_access
         .apply(
             MetricsEndpoints::new(registry)
-                .metrics_path("/metrics")
+                .metrics_path(WORKER_METRICS_PATH)
                 .health_path("/health")
                 .version(env!("CARGO_PKG_VERSION")),
         )
-        .into_router::<()>();
-    let mut server_stopped = stopped.clone();
+        .into_router::<()>()
+        // Outside the access check, so a refused scrape is seen and does not end the
+        // final-scrape window (only a successful one does).
+        .layer(axum::middleware::from_fn({
+            let window = window.clone();
+            move |request: Request, next: Next| {
+                let window = window.clone();
+                async move { window.watch(request, next).await }
+            }
+        }));
+    let (stop_server, server_stopped) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(async move {
         // With connect info: an allow-list (METRICS_ALLOW) needs the client's address.
         axum::serve(
             listener,
             endpoints.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(async move {
-            let _ = server_stopped.wait_for(|stop| *stop).await;
-        })
+        .with_graceful_shutdown(signalled(server_stopped))
         .await
     });
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop.send(true);
+    tokio::spawn({
+        let window = window.clone();
+        async move {
+            shutdown.await;
+            window
+                .shutting_down
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = stop.send(true);
+        }
+    });
+    let ShutdownConfig {
+        drain,
+        final_scrape,
+    } = config.shutdown;
+    // `hurry` is only listened to once the shutdown began (a signal future registers
+    // when first polled, so the first signal does not complete it too).
+    let mut hurry = std::pin::pin!({
+        let stopped = stopped.clone();
+        async move {
+            signalled(stopped).await;
+            hurry.await;
+        }
     });
     crate::jobs::watch_redis_queues(&jobs, connection.clone()).map_err(StartError::Worker)?;
     // A worker that fails (Redis went away) is started again after a pause, for as long
     // as the process runs: WorkerDown is about the process, not about Redis.
-    loop {
+    let result = loop {
         let mut workers_stopped = stopped.clone();
-        let result = crate::jobs::run_redis_workers(
+        let workers = crate::jobs::run_redis_workers(
             name,
             connection.clone(),
             db.clone(),
@@ -506,11 +549,29 @@ pub async fn run_worker(
             async move {
                 let _ = workers_stopped.wait_for(|stop| *stop).await;
             },
-        )
-        .await;
+        );
+        // Once the shutdown began, the jobs running get `drain` to finish.
+        let drain_over = {
+            let stopped = stopped.clone();
+            async move {
+                signalled(stopped).await;
+                tokio::time::sleep(drain).await;
+            }
+        };
+        let result = tokio::select! {
+            result = workers => result,
+            () = drain_over => {
+                eprintln!("fiko-backend worker {name}: jobs still running after {drain:?}: cut off");
+                Ok(())
+            }
+            () = &mut hurry => {
+                eprintln!("fiko-backend worker {name}: shutdown hurried: not waiting for running jobs");
+                let _ = stop_server.send(true);
+                return Ok(());
+            }
+        };
         if *stopped.borrow() {
-            server.abort();
-            return result.map_err(StartError::Worker);
+            break result.map_err(StartError::Worker);
         }
         if let Err(error) = result {
             eprintln!("fiko-backend worker {name}: {error}; restarting in 1 s");
@@ -520,5 +581,66 @@ pub async fn run_worker(
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = pause_stopped.wait_for(|stop| *stop) => {}
         }
+    };
+    // Drained: every job that ran is recorded. Only a scrape from now on shows them all.
+    window
+        .drained
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    if !final_scrape.is_zero() {
+        eprintln!(
+            "fiko-backend worker {name}: drained; metrics stay available at http://{bind}{WORKER_METRICS_PATH} for a final scrape (at most {final_scrape:?})"
+        );
+        let started = Instant::now();
+        tokio::select! {
+            () = window.scraped.notified() => {
+                eprintln!("fiko-backend worker {name}: final scrape served after {:?}", started.elapsed());
+            }
+            () = tokio::time::sleep(final_scrape) => {
+                eprintln!("fiko-backend worker {name}: no scrape within {final_scrape:?}");
+            }
+            () = &mut hurry => {}
+        }
+    }
+    // Let the scrape's response reach the scraper.
+    let _ = stop_server.send(true);
+    let _ = tokio::time::timeout(FINAL_RESPONSE_TIMEOUT, server).await;
+    result
+}
+
+/// The worker's metrics path.
+const WORKER_METRICS_PATH: &str = "/metrics";
+
+/// Where the worker's shutdown stands, for its metrics endpoint.
+#[derive(Default)]
+struct WorkerWindow {
+    /// The shutdown began: health probes fail from now on.
+    shutting_down: std::sync::atomic::AtomicBool,
+    /// The jobs have drained: the next successful scrape is the final one.
+    drained: std::sync::atomic::AtomicBool,
+    /// Notified by that scrape.
+    scraped: tokio::sync::Notify,
+}
+
+impl WorkerWindow {
+    /// Answers health probes with 503 once the shutdown began, and notes the final scrape.
+    async fn watch(&self, request: Request, next: Next) -> Response {
+        use std::sync::atomic::Ordering;
+        let is_scrape = request.uri().path() == WORKER_METRICS_PATH;
+        if !is_scrape && self.shutting_down.load(Ordering::SeqCst) {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONNECTION, "close")],
+                "shutting down\n",
+            )
+                .into_response();
+        }
+        // Read before the scrape is produced: a scrape that began during the drain may
+        // miss a job finishing meanwhile, so it does not end the window.
+        let after_drain = self.drained.load(Ordering::SeqCst);
+        let response = next.run(request).await;
+        if is_scrape && after_drain && response.status().is_success() {
+            self.scraped.notify_one();
+        }
+        response
     }
 }

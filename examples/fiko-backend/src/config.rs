@@ -60,6 +60,11 @@ pub struct Config {
     /// (`DATABASE_ACQUIRE_TIMEOUT_SECS`, default 3; decimals allowed). While the database
     /// is down, this bounds how long a request needing it waits before its 503.
     pub db_acquire_timeout: Duration,
+    /// How long a query may wait for the database's answer before it fails, counted as
+    /// `kind="timeout"` (`DATABASE_QUERY_TIMEOUT_SECS`, default 5; decimals allowed). While
+    /// the database hangs (up but not answering, connections open), this and the acquire
+    /// timeout bound a request that needs it; a server-side `statement_timeout` cannot.
+    pub db_query_timeout: Duration,
     /// Extra latency of every answer of the local AI provider (`AI_PROVIDER_LATENCY_MS`,
     /// default 0, below [`MODEL_TIMEOUT`](crate::ai::MODEL_TIMEOUT)): a slow model, e.g. to
     /// watch requests in flight or to try graceful shutdown.
@@ -227,11 +232,20 @@ impl Config {
             instagram_token: "demo-token".to_owned(),
             instance: "fiko-backend".to_owned(),
             db_acquire_timeout: Duration::from_secs(3),
+            db_query_timeout: Duration::from_secs(5),
             ai_latency: Duration::ZERO,
             shutdown: ShutdownConfig::default(),
             auth: AuthLimits::default(),
             metrics_access: MetricsAccess::default(),
             timeouts: Timeouts::default(),
+        }
+    }
+
+    /// The database's timeouts: acquire and query.
+    pub fn db_timeouts(&self) -> crate::db::DbTimeouts {
+        crate::db::DbTimeouts {
+            acquire: self.db_acquire_timeout,
+            query: self.db_query_timeout,
         }
     }
 
@@ -272,6 +286,16 @@ impl Config {
             if config.db_acquire_timeout.is_zero() {
                 return Err(ConfigError::Invalid {
                     variable: "DATABASE_ACQUIRE_TIMEOUT_SECS",
+                    value,
+                    reason: "must be more than 0".to_owned(),
+                });
+            }
+        }
+        if let Some(value) = lookup("DATABASE_QUERY_TIMEOUT_SECS") {
+            config.db_query_timeout = parse_seconds("DATABASE_QUERY_TIMEOUT_SECS", &value)?;
+            if config.db_query_timeout.is_zero() {
+                return Err(ConfigError::Invalid {
+                    variable: "DATABASE_QUERY_TIMEOUT_SECS",
                     value,
                     reason: "must be more than 0".to_owned(),
                 });
@@ -569,6 +593,7 @@ mod tests {
         assert_eq!(config.bind, SocketAddr::from(([127, 0, 0, 1], 8000)));
         assert_eq!(config.instagram_base_url, None);
         assert_eq!(config.db_acquire_timeout, Duration::from_secs(3));
+        assert_eq!(config.db_query_timeout, Duration::from_secs(5));
         assert_eq!(config.shutdown, ShutdownConfig::default());
     }
 
@@ -576,12 +601,14 @@ mod tests {
     fn timeouts_and_shutdown_bounds_take_decimal_seconds() {
         let config = Config::from_lookup(env(&[
             ("DATABASE_ACQUIRE_TIMEOUT_SECS", "0.5"),
+            ("DATABASE_QUERY_TIMEOUT_SECS", "1.5"),
             ("AI_PROVIDER_LATENCY_MS", "1500"),
             ("FIKO_DRAIN_SECS", "2.5"),
             ("FIKO_FINAL_SCRAPE_SECS", "0"),
         ]))
         .unwrap();
         assert_eq!(config.db_acquire_timeout, Duration::from_millis(500));
+        assert_eq!(config.db_query_timeout, Duration::from_millis(1500));
         assert_eq!(config.ai_latency, Duration::from_millis(1500));
         assert_eq!(
             config.shutdown,
@@ -692,6 +719,7 @@ mod tests {
             ("FIKO_DRAIN_SECS", "-1", "expected 0 to"),
             ("FIKO_FINAL_SCRAPE_SECS", "soon", "expected seconds"),
             ("DATABASE_ACQUIRE_TIMEOUT_SECS", "0", "more than 0"),
+            ("DATABASE_QUERY_TIMEOUT_SECS", "0", "more than 0"),
             ("AI_PROVIDER_LATENCY_MS", "5000", "below the model timeout"),
             ("PASSWORD_HASH_CONCURRENCY", "0", "from 1 to 1024"),
             ("PASSWORD_HASH_QUEUE_SECS", "0", "more than 0"),

@@ -54,6 +54,16 @@ pub enum DbError {
     },
 }
 
+/// What bounds a query's time: the wait for a pool connection, then the wait for the
+/// database's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DbTimeouts {
+    /// How long a query waits for a pool connection (then fails with a pool timeout).
+    pub acquire: Duration,
+    /// How long a query waits for the database's answer (then fails with a timeout).
+    pub query: Duration,
+}
+
 /// The application's database.
 #[derive(Clone, Debug)]
 pub enum Db {
@@ -96,15 +106,19 @@ pub fn now() -> i64 {
 
 impl Db {
     /// Connects (bounded in time), instruments the pool as `main` and runs the migrations.
-    /// A query waits at most `acquire_timeout` for a pool connection (then fails with a
-    /// pool timeout, counted as `kind="pool_timeout"`); while the server is down, this is
-    /// what bounds a request that needs it.
+    /// A query waits at most `timeouts.acquire` for a pool connection (then fails with a
+    /// pool timeout, counted as `kind="pool_timeout"`) and at most `timeouts.query` for
+    /// the answer (then fails, counted as `kind="timeout"`): while the server is down or
+    /// hung, these bound a request that needs it.
     pub async fn open(
         config: &DatabaseConfig,
         metrics: &Instrumentation,
-        acquire_timeout: Duration,
+        timeouts: DbTimeouts,
     ) -> Result<Self, DbError> {
-        let pool_config = PoolConfig::named("main").slow_threshold(Duration::from_millis(250));
+        let acquire_timeout = timeouts.acquire;
+        let pool_config = PoolConfig::named("main")
+            .slow_threshold(Duration::from_millis(250))
+            .query_timeout(timeouts.query);
         let db = match config {
             DatabaseConfig::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {

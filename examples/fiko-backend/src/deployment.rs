@@ -1,5 +1,6 @@
 //! What `cargo run -p dashboards-gen` generates: the Fiko Backend demo's metric sets —
-//! which include the integrations' sets (HTTP, database, jobs, process, WebSockets), the
+//! which include the integrations' sets (HTTP, database, jobs, process, tokio runtime,
+//! WebSockets), the
 //! exporters' external sets, Prometheus' `up` and the runtime's `FunctionMetrics`, each
 //! with its rows and alerts — and the scrape jobs of its deployment.
 //!
@@ -18,6 +19,7 @@ use fiko_metrics_jobs::JobMetrics;
 use fiko_metrics_process::ProcessMetrics;
 use fiko_metrics_redis::{CacheMetrics, RedisMetrics};
 use fiko_metrics_sqlx::{DbMetrics, DbPoolMetrics};
+use fiko_metrics_tokio::TokioMetrics;
 
 use crate::metrics::{
     AcademyMetrics, AiMetrics, AuthMetrics, BillingMetrics, EnqueueMetrics, InstagramMetrics,
@@ -114,6 +116,7 @@ pub fn generator() -> Generator {
         // Refused requests to the metrics and health endpoints (`MetricsEndpoints` records
         // them in the registry it serves).
         .observe::<EndpointMetrics>()
+        .observe::<TokioMetrics>()
         .observe::<FunctionMetrics>()
         .observe::<ScrapeTargets>()
         .scrape(APP_JOB, "/api/v1/metrics", &["app:8000"])
@@ -151,6 +154,8 @@ mod tests {
         assert_eq!(
             names,
             [
+                "DbPoolAcquireTimeouts",
+                "DbPoolSaturated",
                 "HighCPUUsage",
                 "HighErrorRate",
                 "HighMemoryUsage",
@@ -160,11 +165,14 @@ mod tests {
                 "PostgresDown",
                 "PostgresHighConnections",
                 "QueueBacklog",
+                "RedisClientReconnecting",
                 "RedisDown",
                 "RedisHighMemoryUsage",
                 "RedisRejectedConnections",
                 "RefusedScrapes",
                 "TaskFailureRate",
+                "TokioGlobalQueueBacklog",
+                "TokioWorkersSaturated",
                 "WorkerDown",
             ]
         );

@@ -13,12 +13,12 @@ fn command() -> Command {
         .about("The Fiko Backend demo of fiko-metrics: web application, job worker and load generator.")
         .subcommand(
             Command::new("serve")
-                .about("Serves the application (the default). Configured by BIND, DATA_DIR, DATABASE_URL, DATABASE_ACQUIRE_TIMEOUT_SECS, REDIS_URL, INSTAGRAM_BASE_URL, INSTAGRAM_ACCESS_TOKEN, INSTANCE_NAME, AI_PROVIDER_LATENCY_MS, FIKO_DRAIN_SECS, FIKO_FINAL_SCRAPE_SECS, PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE_SECS, AUTH_RATE_PER_MINUTE, AUTH_RATE_BURST, AUTH_RATE_CLIENTS, HTTP_HEADER_READ_TIMEOUT_SECS, HTTP_KEEP_ALIVE_TIMEOUT_SECS, WS_PING_INTERVAL_SECS, WS_IDLE_TIMEOUT_SECS, METRICS_TOKEN or METRICS_TOKEN_FILE, METRICS_ALLOW. On SIGTERM or Ctrl-C: drains requests in flight, then serves /api/v1/metrics for one final scrape")
+                .about("Serves the application (the default). Configured by BIND, DATA_DIR, DATABASE_URL, DATABASE_ACQUIRE_TIMEOUT_SECS, DATABASE_QUERY_TIMEOUT_SECS, REDIS_URL, INSTAGRAM_BASE_URL, INSTAGRAM_ACCESS_TOKEN, INSTANCE_NAME, AI_PROVIDER_LATENCY_MS, FIKO_DRAIN_SECS, FIKO_FINAL_SCRAPE_SECS, PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE_SECS, AUTH_RATE_PER_MINUTE, AUTH_RATE_BURST, AUTH_RATE_CLIENTS, HTTP_HEADER_READ_TIMEOUT_SECS, HTTP_KEEP_ALIVE_TIMEOUT_SECS, WS_PING_INTERVAL_SECS, WS_IDLE_TIMEOUT_SECS, METRICS_TOKEN or METRICS_TOKEN_FILE, METRICS_ALLOW. On SIGTERM or Ctrl-C: drains requests in flight, then serves /api/v1/metrics for one final scrape")
                 .arg(Arg::new("bind").long("bind").value_name("ADDR").value_parser(value_parser!(SocketAddr)).help("Listen address (overrides BIND)")),
         )
         .subcommand(
             Command::new("worker")
-                .about("Runs the background jobs from the Redis queues (needs REDIS_URL and DATABASE_URL) and serves /metrics (protected by METRICS_TOKEN or METRICS_TOKEN_FILE and METRICS_ALLOW when set)")
+                .about("Runs the background jobs from the Redis queues (needs REDIS_URL and DATABASE_URL) and serves /metrics (protected by METRICS_TOKEN or METRICS_TOKEN_FILE and METRICS_ALLOW when set). On SIGTERM or Ctrl-C: lets running jobs finish (FIKO_DRAIN_SECS), then serves /metrics for one final scrape (FIKO_FINAL_SCRAPE_SECS)")
                 .arg(Arg::new("bind").long("bind").value_name("ADDR").value_parser(value_parser!(SocketAddr)).default_value("127.0.0.1:9100").help("Listen address of /metrics and /health"))
                 .arg(Arg::new("name").long("name").value_name("NAME").default_value("worker").help("Worker name (the `worker` label)")),
         )
@@ -130,7 +130,8 @@ async fn worker(args: &ArgMatches) -> Result<(), String> {
         .cloned()
         .unwrap_or_else(|| "worker".to_owned());
     println!("fiko-backend worker {name}: metrics on http://{bind}/metrics");
-    fiko_backend::app::run_worker(&config, &name, bind, shutdown_signal())
+    // A second SIGTERM or Ctrl-C ends the drain and the final-scrape window at once.
+    fiko_backend::app::run_worker(&config, &name, bind, shutdown_signal(), shutdown_signal())
         .await
         .map_err(|e: StartError| e.to_string())
 }

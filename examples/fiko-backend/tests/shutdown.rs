@@ -371,3 +371,118 @@ async fn a_second_sigterm_skips_what_is_left_of_the_drain_and_the_window() {
     );
     eprintln!("second SIGTERM: exit 0 {exited_after:.2?} after the first");
 }
+
+/// The job worker shuts down like the web app: a job that finished just before SIGTERM is
+/// in the final scrape of the worker's `/metrics`, which stays up after the drain until
+/// that scrape (not a health probe) has been served; then the worker exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_serves_a_final_scrape_holding_its_last_job() {
+    let redis = fiko_testkit::Redis::start().unwrap();
+    let redis_url = redis.url();
+    // The app enqueues the welcome email of a registration; the worker runs it. Both use
+    // the same SQLite file.
+    let server = start(&[("REDIS_URL", &redis_url)]);
+    let data_dir = server._data.path().display().to_string();
+    let worker_port = fiko_testkit::free_port();
+    let worker_bind = format!("127.0.0.1:{worker_port}");
+    let mut worker = Proc::spawn(
+        "worker",
+        &["worker", "--bind", &worker_bind, "--name", "last-job"],
+        &[
+            ("REDIS_URL", &redis_url),
+            ("DATA_DIR", &data_dir),
+            ("FIKO_FINAL_SCRAPE_SECS", "60"),
+        ],
+        &server._data.path().join("worker.log"),
+    );
+    let worker_base = format!("http://{worker_bind}");
+    wait_http_ok(
+        &format!("{worker_base}/health"),
+        Duration::from_secs(30),
+        &mut worker,
+    );
+    let client = client();
+    let user =
+        json!({"email": "last-job@example.com", "name": "Last", "password": "correct horse"});
+    let (status, _) = post_json(
+        &client,
+        format!("{}/api/v1/auth/register", server.base),
+        None,
+        user,
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    // The job has run once its email row exists (read from the database, not from the
+    // worker's metrics: nothing has scraped them before SIGTERM).
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        server._data.path().join("fiko.db").display()
+    ))
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (emails,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM emails")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if emails == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker ran no job:\n{}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    db.close().await;
+
+    let signalled = Instant::now();
+    worker.terminate();
+    // Health probes fail from the shutdown on; scrapes answer until the worker has
+    // served one after its drain, then it leaves, long before its 60 s window ends.
+    // Probe health until it fails, and only then scrape: with no job running the drain
+    // ends at once, and the first scrape after it lets the worker go.
+    let mut health_refused = false;
+    let mut last_scrape = None;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while worker.exited().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "still running:\n{}",
+            worker.log()
+        );
+        if !health_refused {
+            if let Ok(response) = client.get(format!("{worker_base}/health")).send().await {
+                health_refused = response.status() == 503;
+            }
+        } else if let Ok(response) = client.get(format!("{worker_base}/metrics")).send().await {
+            assert_eq!(response.status(), 200);
+            last_scrape = Some(response.text().await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let exited_after = signalled.elapsed();
+    let status = worker.wait_exit(Duration::from_secs(1));
+    assert_eq!(status.map(|s| s.code()), Some(Some(0)), "{}", worker.log());
+    let last_scrape = last_scrape.expect("a scrape after SIGTERM");
+    let succeeded = |task: &str| {
+        sum(
+            &last_scrape,
+            "fiko_jobs_task_executions_total",
+            &[("task", task), ("state", "succeeded")],
+        )
+    };
+    assert_eq!(succeeded("welcome_email"), 1.0, "{last_scrape}");
+    assert_eq!(sum(&last_scrape, "fiko_jobs_tasks_running", &[]), 0.0);
+    assert!(health_refused, "health must fail once the shutdown began");
+    let log = worker.log();
+    assert!(log.contains("final scrape served"), "{log}");
+    assert!(exited_after < Duration::from_secs(5), "{exited_after:?}");
+    eprintln!(
+        "worker: SIGTERM after its last job → final scrape served, exit 0 after {exited_after:.2?} (window 60 s)"
+    );
+    drop(server);
+}

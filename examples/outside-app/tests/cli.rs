@@ -123,6 +123,40 @@ fn a_bad_service_name_is_a_generation_problem_and_exit_1() {
 }
 
 #[test]
+fn the_token_file_option_protects_the_applications_own_jobs_only() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = path(dir.path());
+    let args = [
+        "--out",
+        &out,
+        "--metrics-token-file",
+        "/etc/prometheus/shop-token",
+    ];
+    let output = monitoring(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let config =
+        std::fs::read_to_string(dir.path().join("prometheus/prometheus.yml")).expect("config");
+    let job = |name: &str| {
+        let start = config
+            .find(&format!("job_name: \"{name}\""))
+            .unwrap_or_else(|| panic!("no job {name} in:\n{config}"));
+        let rest = &config[start..];
+        let end = rest[1..].find("- job_name").map_or(rest.len(), |i| i + 1);
+        rest[..end].to_owned()
+    };
+    let protected = "    authorization:\n      type: \"Bearer\"\n      credentials_file: \"/etc/prometheus/shop-token\"\n";
+    assert!(job("shop-web").contains(protected), "{config}");
+    assert!(!job("prometheus").contains("authorization"), "{config}");
+    // Renamed, the application's jobs are still the protected ones.
+    let renamed = [&args[..], &["--service", "store"]].concat();
+    assert!(monitoring(&renamed).status.success());
+    let config =
+        std::fs::read_to_string(dir.path().join("prometheus/prometheus.yml")).expect("config");
+    assert!(config.contains("job_name: \"store-web\""), "{config}");
+    assert_eq!(config.matches("credentials_file:").count(), 1, "{config}");
+}
+
+#[test]
 fn an_unwritable_directory_is_one_line_and_exit_1() {
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("a-file");
@@ -178,6 +212,7 @@ fn help_describes_every_option() {
         "--interval <SECONDS>",
         "--service <NAME>",
         "--runbook-base-url <URL>",
+        "--metrics-token-file <PATH>",
         "--help",
     ] {
         assert!(text.contains(option), "{option} missing from:\n{text}");

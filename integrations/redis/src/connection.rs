@@ -1,12 +1,15 @@
 //! [`Instrumented`]: any async Redis connection, with every command recorded.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use redis::aio::ConnectionLike;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
-use crate::metrics::{CommandLabels, ErrorLabels, RedisMetrics};
+use crate::metrics::{
+    CommandLabels, ConnectionState, ConnectionStateLabels, ErrorLabels, RedisMetrics,
+};
 use crate::{Command, ErrorKind};
 
 /// Wraps an async Redis connection (`ConnectionManager`, `MultiplexedConnection`, or any
@@ -19,6 +22,16 @@ use crate::{Command, ErrorKind};
 /// Recorded per call: the command count (at send), its round-trip duration and, if it
 /// fails, an error by [`ErrorKind`] — an error *reply* (`WRONGTYPE`, `OOM`, ...) counts as
 /// an error too. A call whose future is dropped before the reply counts as `cancelled`.
+///
+/// The connection's state is followed from its commands' outcomes: a command that finds
+/// the connection broken or refused — what makes a `ConnectionManager` reconnect — turns
+/// it `reconnecting` in `fiko_redis_connections{state}`, and the next command that gets a
+/// reply turns it `connected` again and counts one `fiko_redis_reconnects_total`. (A
+/// timeout is not a broken connection: a hung server keeps its connections, and so does
+/// the manager.) Each `Instrumented` made with [`new`](Self::new) or
+/// [`with_metrics`](Self::with_metrics) is one connection in the gauge, shared by its
+/// clones, and leaves it when the last clone is dropped. An idle connection's state
+/// changes at its next command.
 ///
 /// What it cannot change is how long the wrapped connection makes a caller wait while
 /// Redis is down: a `ConnectionManager` with its default 6 reconnect retries holds each
@@ -46,6 +59,69 @@ use crate::{Command, ErrorKind};
 pub struct Instrumented<C> {
     inner: C,
     metrics: Arc<RedisMetrics>,
+    state: Arc<TrackedState>,
+}
+
+/// One connection's place in `fiko_redis_connections`, shared by the clones of an
+/// [`Instrumented`]; it leaves the gauge when dropped.
+#[derive(Debug)]
+struct TrackedState {
+    metrics: Arc<RedisMetrics>,
+    reconnecting: AtomicBool,
+}
+
+impl TrackedState {
+    fn new(metrics: Arc<RedisMetrics>) -> Self {
+        gauge(&metrics, ConnectionState::Connected).inc();
+        Self {
+            metrics,
+            reconnecting: AtomicBool::new(false),
+        }
+    }
+
+    /// Follows the outcome of one command or pipeline.
+    fn follow<T>(&self, result: &Result<T, RedisError>) {
+        match result {
+            Err(error) if is_broken(error) => {
+                if !self.reconnecting.swap(true, Ordering::AcqRel) {
+                    gauge(&self.metrics, ConnectionState::Connected).dec();
+                    gauge(&self.metrics, ConnectionState::Reconnecting).inc();
+                }
+            }
+            Err(_) => {}
+            Ok(_) => {
+                if self.reconnecting.swap(false, Ordering::AcqRel) {
+                    gauge(&self.metrics, ConnectionState::Reconnecting).dec();
+                    gauge(&self.metrics, ConnectionState::Connected).inc();
+                    self.metrics.reconnects.inc();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TrackedState {
+    fn drop(&mut self) {
+        let state = if *self.reconnecting.get_mut() {
+            ConnectionState::Reconnecting
+        } else {
+            ConnectionState::Connected
+        };
+        gauge(&self.metrics, state).dec();
+    }
+}
+
+fn gauge(metrics: &RedisMetrics, state: ConnectionState) -> &fiko_metrics::Gauge {
+    metrics
+        .connections
+        .get_or_create(&ConnectionStateLabels { state })
+}
+
+/// Whether `error` says the connection is broken or was refused: the errors on which
+/// redis' `ConnectionManager` reconnects (an unrecoverable error, or an I/O error while
+/// connecting), timeouts excepted.
+fn is_broken(error: &RedisError) -> bool {
+    !error.is_timeout() && (error.is_unrecoverable_error() || error.is_io_error())
 }
 
 impl<C> Instrumented<C> {
@@ -56,7 +132,12 @@ impl<C> Instrumented<C> {
 
     /// Records into `metrics` (e.g. registered with `RedisMetrics::register(&registry)`).
     pub fn with_metrics(inner: C, metrics: Arc<RedisMetrics>) -> Self {
-        Instrumented { inner, metrics }
+        let state = Arc::new(TrackedState::new(metrics.clone()));
+        Instrumented {
+            inner,
+            metrics,
+            state,
+        }
     }
 
     /// The metrics this connection records into.
@@ -88,6 +169,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for Instrumented<C> {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         let command = Command::of(cmd);
         let metrics = &*self.metrics;
+        let state = &*self.state;
         let request = self.inner.req_packed_command(cmd);
         Box::pin(async move {
             metrics
@@ -96,6 +178,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for Instrumented<C> {
                 .inc();
             let mut call = Call::start(metrics, command);
             let result = request.await;
+            state.follow(&result);
             call.finish(match &result {
                 Ok(Value::ServerError(error)) => Some(ErrorKind::of_server_error(error)),
                 Ok(_) => None,
@@ -112,6 +195,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for Instrumented<C> {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         let metrics = &*self.metrics;
+        let state = &*self.state;
         let request = self.inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {
             for cmd in pipeline.cmd_iter() {
@@ -123,6 +207,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for Instrumented<C> {
             }
             let mut call = Call::start(metrics, Command::Pipeline);
             let result = request.await;
+            state.follow(&result);
             call.finish(match &result {
                 Ok(values) => first_server_error(values, pipeline.is_transaction()),
                 Err(error) => Some(ErrorKind::of(error)),

@@ -6,7 +6,8 @@
 //!   `AsyncCommands` call, `query_async` and pipeline is then recorded in [`RedisMetrics`]
 //!   (`fiko_redis_commands_total`, `fiko_redis_command_duration_seconds`,
 //!   `fiko_redis_errors_total`, `fiko_redis_commands_in_flight`), by [`Command`] and
-//!   [`ErrorKind`].
+//!   [`ErrorKind`], with the connection's state (`fiko_redis_connections{state}`:
+//!   connected or reconnecting) and reconnects (`fiko_redis_reconnects_total`).
 //! - [`Cache`] is get-or-compute with a TTL recording [`CacheMetrics`]
 //!   (`fiko_cache_hits_total`, `fiko_cache_misses_total`, `fiko_cache_errors_total`,
 //!   `fiko_cache_operation_duration_seconds`); when Redis is down it falls back to
@@ -101,6 +102,7 @@ pub use command::Command;
 pub use connection::Instrumented;
 pub use error_kind::ErrorKind;
 pub use metrics::{
-    CacheLabels, CacheMetrics, CacheOperation, CacheOperationLabels, CommandLabels, ErrorLabels,
-    RedisMetrics,
+    CacheLabels, CacheMetrics, CacheOperation, CacheOperationLabels, CommandLabels,
+    ConnectionState, ConnectionStateLabels, ErrorLabels, RedisMetrics,
 };
+pub use observe::{RECONNECT_WINDOW, RECONNECTS_THRESHOLD};

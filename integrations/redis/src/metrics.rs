@@ -14,6 +14,8 @@ use crate::{Command, ErrorKind};
 /// | `fiko_redis_command_duration_seconds` | histogram | `command` |
 /// | `fiko_redis_errors_total` | counter | `command`, `kind` |
 /// | `fiko_redis_commands_in_flight` | gauge | |
+/// | `fiko_redis_connections` | gauge | `state` (`connected`, `reconnecting`) |
+/// | `fiko_redis_reconnects_total` | counter | |
 ///
 /// Every command sent is counted once by name, also inside a pipeline; a pipeline's round
 /// trip is one duration observation (and at most one error) under `command="pipeline"`.
@@ -37,6 +39,27 @@ pub struct RedisMetrics {
     pub errors: Family<ErrorLabels, Counter>,
     /// Redis commands and pipelines sent and not answered yet.
     pub commands_in_flight: Gauge,
+    /// Client connections by state: `reconnecting` from a command that found the connection broken or refused until the next command that gets a reply, `connected` otherwise.
+    pub connections: Family<ConnectionStateLabels, Gauge>,
+    /// Connections that were broken or refused and then answered again.
+    pub reconnects: Counter,
+}
+
+/// The label of [`RedisMetrics::connections`].
+#[derive(LabelSet, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionStateLabels {
+    /// The connection's state.
+    pub state: ConnectionState,
+}
+
+/// The state of an instrumented Redis connection, as its commands found it.
+#[derive(LabelValue, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// The last command got a reply (or none failed on a broken connection yet).
+    Connected,
+    /// The last command found the connection broken or refused (what makes a
+    /// `ConnectionManager` reconnect); no command has got a reply since.
+    Reconnecting,
 }
 
 /// The labels of [`RedisMetrics::commands`] and [`RedisMetrics::command_duration_seconds`].

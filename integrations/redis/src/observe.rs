@@ -3,11 +3,21 @@
 use fiko_dashboards::prelude::*;
 
 use crate::metrics::{
-    CacheLabels, CacheMetrics, CacheOperationLabels, CommandLabels, ErrorLabels, RedisMetrics,
+    CacheLabels, CacheMetrics, CacheOperationLabels, CommandLabels, ConnectionStateLabels,
+    ErrorLabels, RedisMetrics,
 };
 
+/// How many reconnects within [`RECONNECT_WINDOW`] make `RedisClientReconnecting` fire:
+/// one outage is one reconnect per connection; three or more in a quarter of an hour is a
+/// connection that keeps breaking.
+pub const RECONNECTS_THRESHOLD: f64 = 2.0;
+
+/// The window `RedisClientReconnecting` counts reconnects over.
+pub const RECONNECT_WINDOW: fiko_dashboards::PromDuration = minutes(15);
+
 /// A "Redis client" row: command rate by command, p95 latency by command, overall
-/// p50/p95/p99, errors by kind and commands in flight.
+/// p50/p95/p99, errors by kind, commands in flight, connections by state and reconnects;
+/// the alert `RedisClientReconnecting`.
 impl Observe for RedisMetrics {
     fn service() -> &'static str {
         "redis"
@@ -42,7 +52,42 @@ impl Observe for RedisMetrics {
                 .panel(
                     Panel::timeseries("Redis commands in flight")
                         .query(Self::COMMANDS_IN_FLIGHT.value()),
+                )
+                .panel(
+                    Panel::timeseries("Redis client connections by state")
+                        .description(
+                            "reconnecting: the last command found the connection broken or refused, and none has got a reply since.",
+                        )
+                        .query(
+                            Self::CONNECTIONS
+                                .value()
+                                .by([ConnectionStateLabels::STATE]),
+                        )
+                        .stacked(),
+                )
+                .panel(
+                    Panel::timeseries("Redis client reconnects")
+                        .query(Self::RECONNECTS.rate().by_instance()),
                 ),
+        ]
+    }
+
+    /// `RedisClientReconnecting` (warning): an instance's Redis connections broke and came
+    /// back more than twice in 15 minutes — a flapping network, a restarting server, or
+    /// something closing idle connections; each break fails the commands under way.
+    fn alerts() -> Vec<Alert> {
+        vec![
+            Alert::warning(
+                "RedisClientReconnecting",
+                Self::RECONNECTS
+                    .increase_over(RECONNECT_WINDOW)
+                    .above(Count(RECONNECTS_THRESHOLD)),
+            )
+            .for_(minutes(5))
+            .summary("Redis connections of {{ $labels.instance }} keep reconnecting")
+            .description(
+                "The Redis client of {{ $labels.instance }} reconnected more than {threshold} times in 15 minutes, for {for}: its connections keep breaking (network, server restarts, or idle connections being closed), and the commands in flight each time fail.",
+            ),
         ]
     }
 }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use fiko_metrics::{Format, MetricSet, Registry};
 use fiko_metrics_redis::{
-    Command, CommandLabels, ErrorKind, ErrorLabels, Instrumented, RedisMetrics,
+    Command, CommandLabels, ConnectionState, ConnectionStateLabels, ErrorKind, ErrorLabels,
+    Instrumented, RedisMetrics,
 };
 use fiko_testkit::Redis;
 use redis::AsyncCommands;
@@ -127,7 +128,14 @@ async fn n_commands_are_recorded_as_n_by_command() {
     assert!(text.contains("fiko_redis_commands_in_flight 0\n"));
     // Only what was recorded is exposed.
     assert!(!text.contains("command=\"zadd\""), "{text}");
-    assert!(text.lines().count() < 150, "{} lines", text.lines().count());
+    // (The connection gauge and reconnect counter, always exposed, aside.)
+    let command_lines = text
+        .lines()
+        .filter(|line| {
+            !line.contains("fiko_redis_connections") && !line.contains("fiko_redis_reconnects")
+        })
+        .count();
+    assert!(command_lines < 150, "{command_lines} lines");
 }
 
 #[tokio::test]
@@ -359,7 +367,9 @@ fn the_declared_names_follow_prometheus_conventions() {
             "fiko_redis_commands",
             "fiko_redis_command_duration_seconds",
             "fiko_redis_errors",
-            "fiko_redis_commands_in_flight"
+            "fiko_redis_commands_in_flight",
+            "fiko_redis_connections",
+            "fiko_redis_reconnects"
         ]
     );
     let duration = RedisMetrics::DESCRIPTOR
@@ -463,4 +473,117 @@ async fn concurrent_commands_are_all_counted() {
         .unwrap();
     assert_eq!(total, 2000, "Redis agrees");
     assert_eq!(commands(&metrics, Command::Eval), 1);
+}
+
+fn connections(metrics: &RedisMetrics, state: ConnectionState) -> i64 {
+    metrics
+        .connections
+        .get_or_create(&ConnectionStateLabels { state })
+        .get()
+}
+
+/// A `ConnectionManager` that gives up quickly on a dead or hung server.
+async fn manager(redis: &Redis, response_timeout: Duration) -> ConnectionManager {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let config = ConnectionManagerConfig::new()
+        .set_number_of_retries(1)
+        .set_connection_timeout(Some(Duration::from_millis(500)))
+        .set_response_timeout(Some(response_timeout));
+    ConnectionManager::new_with_config(client, config)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_killed_redis_shows_reconnecting_then_connected_and_counts_one_reconnect() {
+    let mut redis = Redis::start().unwrap();
+    let registry = Registry::new();
+    let metrics = RedisMetrics::register(&registry).unwrap();
+    let mut conn = Instrumented::with_metrics(
+        manager(&redis, Duration::from_secs(2)).await,
+        metrics.clone(),
+    );
+    let _: () = conn.set("k", 1).await.unwrap();
+    // A clone is the same connection.
+    let clone = conn.clone();
+    assert_eq!(connections(&metrics, ConnectionState::Connected), 1);
+    assert_eq!(connections(&metrics, ConnectionState::Reconnecting), 0);
+
+    redis.stop();
+    for _ in 0..3 {
+        let result: redis::RedisResult<Option<i64>> = conn.get("k").await;
+        assert!(result.is_err(), "Redis is down");
+    }
+    assert_eq!(connections(&metrics, ConnectionState::Connected), 0);
+    assert_eq!(connections(&metrics, ConnectionState::Reconnecting), 1);
+    assert_eq!(metrics.reconnects.get(), 0, "not back yet");
+    let down = registry.encode(Format::Prometheus);
+    assert!(
+        down.contains("fiko_redis_connections{state=\"reconnecting\"} 1"),
+        "{down}"
+    );
+
+    redis.restart().unwrap();
+    let restarted = Instant::now();
+    let deadline = restarted + Duration::from_secs(15);
+    loop {
+        let result: redis::RedisResult<()> = conn.set("k", 2).await;
+        if result.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no reconnect: {result:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reconnected_after = restarted.elapsed();
+    assert_eq!(connections(&metrics, ConnectionState::Connected), 1);
+    assert_eq!(connections(&metrics, ConnectionState::Reconnecting), 0);
+    assert_eq!(metrics.reconnects.get(), 1);
+    let _: i64 = conn.get("k").await.unwrap();
+    assert_eq!(metrics.reconnects.get(), 1, "one outage, one reconnect");
+    let up = registry.encode(Format::Prometheus);
+    assert!(
+        up.contains("fiko_redis_connections{state=\"connected\"} 1"),
+        "{up}"
+    );
+    assert!(up.contains("fiko_redis_reconnects_total 1"), "{up}");
+
+    // The connection leaves the gauge with its last clone.
+    drop(conn);
+    assert_eq!(connections(&metrics, ConnectionState::Connected), 1);
+    drop(clone);
+    assert_eq!(connections(&metrics, ConnectionState::Connected), 0);
+    eprintln!(
+        "killed Redis: reconnecting while down; connected again {reconnected_after:.2?} after the restart"
+    );
+}
+
+#[tokio::test]
+async fn a_hung_redis_times_commands_out_but_its_connection_stays_connected() {
+    let mut redis = Redis::start().unwrap();
+    let metrics = Arc::new(RedisMetrics::new());
+    let mut conn = Instrumented::with_metrics(
+        manager(&redis, Duration::from_millis(300)).await,
+        metrics.clone(),
+    );
+    let _: () = conn.set("k", 1).await.unwrap();
+
+    redis.pause().unwrap();
+    let started = Instant::now();
+    let result: redis::RedisResult<Option<i64>> = conn.get("k").await;
+    let took = started.elapsed();
+    assert!(result.is_err(), "a hung server answers nothing");
+    assert!(
+        took < Duration::from_secs(1),
+        "bounded by the response timeout: {took:?}"
+    );
+    assert_eq!(errors(&metrics, Command::Get, ErrorKind::Timeout), 1);
+    // A timeout is not a broken connection.
+    assert_eq!(connections(&metrics, ConnectionState::Connected), 1);
+    assert_eq!(connections(&metrics, ConnectionState::Reconnecting), 0);
+    assert_eq!(metrics.commands_in_flight.get(), 0);
+
+    redis.resume().unwrap();
+    let value: i64 = conn.get("k").await.unwrap();
+    assert_eq!(value, 1);
+    assert_eq!(metrics.reconnects.get(), 0);
 }

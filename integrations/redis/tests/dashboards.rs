@@ -171,3 +171,27 @@ async fn the_hit_ratio_and_command_rate_panels_answer_in_prometheus() {
     let json = prometheus.query(&p95).unwrap();
     assert!(json.contains(r#""command":"get""#), "{p95}: {json}");
 }
+
+#[test]
+fn the_reconnect_alert_counts_reconnects_over_a_quarter_hour() {
+    let alerts = RedisMetrics::alerts();
+    let names: Vec<&str> = alerts.iter().map(|alert| alert.name.as_str()).collect();
+    assert_eq!(names, ["RedisClientReconnecting"]);
+    let alert = &alerts[0];
+    assert_eq!(alert.problems(), Vec::<String>::new());
+    assert_eq!(
+        alert.condition.expr.render(&Context::rules(minutes(5))),
+        "sum by (job, instance) (increase(fiko_redis_reconnects_total[15m]))"
+    );
+    assert_eq!(
+        alert.condition.threshold,
+        fiko_metrics_redis::RECONNECTS_THRESHOLD
+    );
+    let rows = RedisMetrics::rows();
+    let states =
+        panel_expr(&rows, "Redis client connections by state").render(&Context::dashboard());
+    assert!(
+        states.starts_with("sum by (state) (fiko_redis_connections{"),
+        "{states}"
+    );
+}

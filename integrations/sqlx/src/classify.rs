@@ -82,6 +82,9 @@ pub fn classify(error: &Error) -> Classified {
         }
         Error::PoolTimedOut => QueryErrorKind::PoolTimeout,
         Error::PoolClosed => QueryErrorKind::PoolClosed,
+        // The pool's query timeout (`PoolConfig::query_timeout`) and any other I/O wait
+        // that gave up: the server did not answer, which is not the same as a broken link.
+        Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => QueryErrorKind::Timeout,
         Error::Io(_) => QueryErrorKind::Io,
         Error::Tls(_) => QueryErrorKind::Tls,
         Error::Protocol(_) => QueryErrorKind::Protocol,
@@ -161,5 +164,10 @@ mod tests {
             QueryErrorKind::Protocol
         );
         assert_eq!(classify(&Error::RowNotFound).kind, QueryErrorKind::Other);
+        let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer");
+        assert_eq!(
+            classify(&Error::Io(timed_out)).kind,
+            QueryErrorKind::Timeout
+        );
     }
 }

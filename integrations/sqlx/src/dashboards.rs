@@ -3,11 +3,19 @@
 use fiko_dashboards::prelude::*;
 
 use crate::metrics::{
-    DbMetrics, DbPoolMetrics, ErrorLabels, PoolLabel, PoolStateLabels, QueryLabels,
+    AcquireErrorLabels, DbMetrics, DbPoolMetrics, ErrorLabels, PoolLabel, PoolStateLabels,
+    QueryLabels,
 };
 
+/// The p95 wait for a pool connection above which `DbPoolSaturated` fires: half a second
+/// spent queueing for the pool is more than most queries take themselves.
+pub const POOL_WAIT_P95_THRESHOLD: f64 = 0.5;
+
 /// A "Database" row: query rate by operation, p95 latency by operation, overall
-/// p50/p95/p99, errors by kind and class, slow queries by query name, deadlocks.
+/// p50/p95/p99, errors by kind and class, slow queries by query name, deadlocks; a
+/// "Database pool checkouts" row: the wait for a pool connection (p50/p95/p99) and failed
+/// checkouts by kind, with the alerts `DbPoolAcquireTimeouts` and `DbPoolSaturated` (this
+/// set records them, on the query path).
 impl Observe for DbMetrics {
     fn service() -> &'static str {
         "database"
@@ -54,12 +62,83 @@ impl Observe for DbMetrics {
                     Panel::timeseries("DB deadlocks by pool")
                         .query(Self::DEADLOCKS.rate().by([PoolLabel::POOL])),
                 ),
+            Row::new("Database pool checkouts")
+                .panel(
+                    Panel::timeseries("DB pool acquire wait")
+                        .description(
+                            "Time queries and transactions waited for a pool connection (not query time): high when the pool is too small for the load or connections are held too long.",
+                        )
+                        .query_as(
+                            "p50 {{pool}}",
+                            Self::POOL_ACQUIRE_DURATION_SECONDS
+                                .quantile(0.5)
+                                .by([PoolLabel::POOL]),
+                        )
+                        .query_as(
+                            "p95 {{pool}}",
+                            Self::POOL_ACQUIRE_DURATION_SECONDS
+                                .quantile(0.95)
+                                .by([PoolLabel::POOL]),
+                        )
+                        .query_as(
+                            "p99 {{pool}}",
+                            Self::POOL_ACQUIRE_DURATION_SECONDS
+                                .quantile(0.99)
+                                .by([PoolLabel::POOL]),
+                        ),
+                )
+                .panel(
+                    Panel::timeseries("DB pool acquire errors by kind")
+                        .description(
+                            "Checkouts that got no connection: pool_timeout when none came free within the acquire timeout.",
+                        )
+                        .query(
+                            Self::POOL_ACQUIRE_ERRORS
+                                .rate()
+                                .by([AcquireErrorLabels::POOL, AcquireErrorLabels::KIND]),
+                        )
+                        .stacked(),
+                ),
+        ]
+    }
+
+    /// `DbPoolAcquireTimeouts`: callers got no connection within the acquire timeout (each
+    /// one failed). `DbPoolSaturated`: the p95 wait for a connection stayed above half a
+    /// second, before it comes to timeouts. Both warnings: causes, which the request error
+    /// rate and latency alerts page on when users feel them.
+    fn alerts() -> Vec<Alert> {
+        vec![
+            Alert::warning(
+                "DbPoolAcquireTimeouts",
+                Self::POOL_ACQUIRE_ERRORS
+                    .increase()
+                    .filter(AcquireErrorLabels::KIND, "pool_timeout")
+                    .by([AcquireErrorLabels::POOL])
+                    .above(Count(0.0)),
+            )
+            .for_(minutes(5))
+            .summary("Pool {{ $labels.pool }} times out handing out connections on {{ $labels.instance }}")
+            .description(
+                "Queries on pool {{ $labels.pool }} waited the whole acquire timeout for a connection and failed, for {for}: the pool is exhausted (too small, connections held too long or leaked, or the database hung).",
+            ),
+            Alert::warning(
+                "DbPoolSaturated",
+                Self::POOL_ACQUIRE_DURATION_SECONDS
+                    .quantile(0.95)
+                    .by([PoolLabel::POOL])
+                    .above(Seconds(POOL_WAIT_P95_THRESHOLD)),
+            )
+            .for_(minutes(10))
+            .summary("Pool {{ $labels.pool }} is saturated on {{ $labels.instance }}")
+            .description(
+                "The p95 wait for a connection of pool {{ $labels.pool }} has been above {threshold} for {for}: callers queue for the pool, not for the database.",
+            ),
         ]
     }
 }
 
 /// A "Database pool" row: connections in use and idle (stacked) by pool, and each pool's
-/// in-use connections against its maximum.
+/// in-use connections against its maximum, read from the pools at scrape time.
 impl Observe for DbPoolMetrics {
     fn service() -> &'static str {
         "database"
@@ -125,7 +204,7 @@ mod tests {
     #[test]
     fn query_panels_read_the_declared_series() {
         let panels = rendered(DbMetrics::rows());
-        assert_eq!(panels.len(), 8);
+        assert_eq!(panels.len(), 12);
         let rate = &panels[0];
         assert_eq!(rate.0, "DB query rate by operation");
         assert!(rate.1.contains("rate(fiko_db_queries_total{"), "{}", rate.1);
@@ -148,7 +227,20 @@ mod tests {
                 .iter()
                 .any(|(_, expr)| expr.contains("fiko_db_slow_queries_total"))
         );
-        assert!(DbMetrics::alerts().is_empty());
+        let wait = &panels[9];
+        assert_eq!(wait.0, "DB pool acquire wait");
+        assert!(
+            wait.1.starts_with(
+                "histogram_quantile(0.95, sum by (le, pool) (rate(fiko_db_pool_acquire_duration_seconds_bucket{"
+            ),
+            "{}",
+            wait.1
+        );
+        assert!(
+            panels[11].1.contains("fiko_db_pool_acquire_errors_total{"),
+            "{}",
+            panels[11].1
+        );
     }
 
     #[test]
@@ -170,6 +262,30 @@ mod tests {
             panels[2].1.contains("fiko_db_pool_max_connections"),
             "{}",
             panels[2].1
+        );
+        assert!(DbPoolMetrics::alerts().is_empty());
+    }
+
+    #[test]
+    fn pool_alerts_read_the_acquire_metrics() {
+        let alerts = DbMetrics::alerts();
+        let names: Vec<&str> = alerts.iter().map(|alert| alert.name.as_str()).collect();
+        assert_eq!(names, ["DbPoolAcquireTimeouts", "DbPoolSaturated"]);
+        let rules = Context::rules(minutes(5));
+        for alert in &alerts {
+            assert_eq!(alert.problems(), Vec::<String>::new(), "{}", alert.name);
+        }
+        assert_eq!(
+            alerts[0].condition.expr.render(&rules),
+            r#"sum by (job, instance, pool) (increase(fiko_db_pool_acquire_errors_total{kind="pool_timeout"}[5m]))"#
+        );
+        assert_eq!(
+            alerts[1].condition.expr.render(&rules),
+            "histogram_quantile(0.95, sum by (le, job, instance, pool) (rate(fiko_db_pool_acquire_duration_seconds_bucket[5m])))"
+        );
+        assert_eq!(
+            alerts[1].condition.threshold,
+            super::POOL_WAIT_P95_THRESHOLD
         );
     }
 }

@@ -11,19 +11,30 @@ use futures_core::stream::BoxStream;
 #[cfg(feature = "macros")]
 use sqlx::Describe;
 use sqlx::database::Database;
-use sqlx::pool::PoolConnection;
-use sqlx::{Connection, Either, Error, Execute, Executor, Pool, SqlStr, Transaction};
+use sqlx::pool::{MaybePoolConnection, PoolConnection};
+use sqlx::{Connection, Either, Error, Execute, Executor, Pool, SqlSafeStr, SqlStr, Transaction};
 
+use crate::operation::Operation;
 use crate::record::{self, Recorder};
 
 /// A sqlx [`Pool`] whose queries are recorded in [`DbMetrics`](crate::DbMetrics).
 ///
 /// `&InstrumentedPool` is an [`Executor`], so `sqlx::query(...).fetch_all(&pool)` works as
-/// with a plain pool. [`begin`](Self::begin) and [`acquire`](Self::acquire) hand out
-/// instrumented transactions and connections; every other `Pool` method is reachable
-/// through `Deref` (`size`, `close`, ...). Those that hand out connections (`try_acquire`,
-/// `begin_with`, ...) return plain ones, as does `&*pool` itself: their queries are not
-/// recorded. Cloning is cheap and shares the pool.
+/// with a plain pool. Every `Pool` method that hands out a connection has an instrumented
+/// namesake here, which shadows it: [`acquire`](Self::acquire),
+/// [`try_acquire`](Self::try_acquire), [`begin`](Self::begin),
+/// [`begin_with`](Self::begin_with), [`try_begin`](Self::try_begin) and
+/// [`try_begin_with`](Self::try_begin_with) return instrumented connections and
+/// transactions, and record their wait for a connection. Every other `Pool` method is
+/// reachable through `Deref` (`size`, `close`, ...). Only the plain pool itself —
+/// [`inner`](Self::inner), `&*pool`, or code generic over sqlx's `Acquire` given it — is
+/// unrecorded; wrap what it hands out with [`instrument`](Self::instrument) to record its
+/// queries. Cloning is cheap and shares the pool.
+///
+/// A query on the pool waits for a connection first: that wait is recorded in
+/// `fiko_db_pool_acquire_duration_seconds` (and a failed checkout in
+/// `fiko_db_pool_acquire_errors_total`), and the query's own duration starts once it has
+/// its connection.
 pub struct InstrumentedPool<DB: Database> {
     shared: Arc<Shared<DB>>,
 }
@@ -39,7 +50,9 @@ impl<DB: Database> InstrumentedPool<DB> {
         Self { shared }
     }
 
-    /// The plain pool; queries run on it directly are not recorded.
+    /// The plain pool; queries run on it directly, and on what it hands out, are not
+    /// recorded (pass those connections and transactions to [`instrument`](Self::instrument)
+    /// to record their queries).
     pub fn inner(&self) -> &Pool<DB> {
         &self.shared.pool
     }
@@ -54,6 +67,12 @@ impl<DB: Database> InstrumentedPool<DB> {
         self.shared.recorder.slow_threshold
     }
 
+    /// How long a query may wait for the server's answer, if bounded
+    /// ([`PoolConfig::query_timeout`](crate::PoolConfig::query_timeout)).
+    pub fn query_timeout(&self) -> Option<Duration> {
+        self.shared.recorder.query_timeout
+    }
+
     /// This pool as an executor whose queries carry the `query` label `name`:
     /// `sqlx::query(...).fetch_all(pool.named("list_users"))`.
     pub fn named(&self, name: &'static str) -> Named<&Self> {
@@ -63,21 +82,90 @@ impl<DB: Database> InstrumentedPool<DB> {
         }
     }
 
-    /// Starts a transaction whose queries are recorded. `BEGIN` counts as a query of
-    /// operation `other`, and so do [`commit`](Instrumented::commit) and
-    /// [`rollback`](Instrumented::rollback): a pool timeout here, or a failing `COMMIT`,
-    /// shows in the error counts.
+    /// Starts a transaction whose queries are recorded. The wait for a connection is an
+    /// acquire wait; `BEGIN` counts as a query of operation `other`, and so do
+    /// [`commit`](Instrumented::commit) and [`rollback`](Instrumented::rollback): a pool
+    /// timeout here, or a failing `COMMIT`, shows in the error counts.
     pub async fn begin(&self) -> Result<InstrumentedTransaction<'static, DB>, Error> {
-        let begin = self.shared.pool.begin();
-        let transaction = record::transaction_control(&self.shared.recorder, begin).await?;
-        Ok(self.instrument(transaction))
+        let connection = self.acquire_recorded(Operation::Other).await?;
+        self.begin_on(connection, None).await
     }
 
-    /// Checks a connection out of the pool; its queries are recorded. (Checking out is not
-    /// a query: a pool timeout here is returned, not counted.)
+    /// [`begin`](Self::begin) with a custom `BEGIN` statement (e.g. `BEGIN ISOLATION LEVEL
+    /// SERIALIZABLE`), recorded the same way.
+    pub async fn begin_with(
+        &self,
+        statement: impl SqlSafeStr,
+    ) -> Result<InstrumentedTransaction<'static, DB>, Error> {
+        let connection = self.acquire_recorded(Operation::Other).await?;
+        self.begin_on(connection, Some(statement.into_sql_str()))
+            .await
+    }
+
+    /// Starts a transaction if a connection is free right now, without waiting (so no
+    /// acquire wait is recorded); `Ok(None)` otherwise.
+    pub async fn try_begin(&self) -> Result<Option<InstrumentedTransaction<'static, DB>>, Error> {
+        match self.shared.pool.try_acquire() {
+            Some(connection) => self.begin_on(connection, None).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// [`try_begin`](Self::try_begin) with a custom `BEGIN` statement.
+    pub async fn try_begin_with(
+        &self,
+        statement: impl SqlSafeStr,
+    ) -> Result<Option<InstrumentedTransaction<'static, DB>>, Error> {
+        match self.shared.pool.try_acquire() {
+            Some(connection) => self
+                .begin_on(connection, Some(statement.into_sql_str()))
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Checks a connection out of the pool; its queries are recorded. Checking out is not
+    /// a query: its wait is recorded as an acquire wait and a failure (a pool timeout) in
+    /// `fiko_db_pool_acquire_errors_total`, not in the query counts.
     pub async fn acquire(&self) -> Result<InstrumentedPoolConnection<DB>, Error> {
-        let connection = self.shared.pool.acquire().await?;
+        let connection = self.shared.recorder.acquire(&self.shared.pool).await?;
         Ok(self.instrument(connection))
+    }
+
+    /// Checks out a connection if one is free right now, without waiting (so no acquire
+    /// wait is recorded); its queries are recorded.
+    pub fn try_acquire(&self) -> Option<InstrumentedPoolConnection<DB>> {
+        self.shared
+            .pool
+            .try_acquire()
+            .map(|connection| self.instrument(connection))
+    }
+
+    /// Checks a connection out for a statement of `operation` that needs one, counting
+    /// that statement as failed when no connection comes.
+    async fn acquire_recorded(&self, operation: Operation) -> Result<PoolConnection<DB>, Error> {
+        let recorder = &self.shared.recorder;
+        recorder
+            .acquire(&self.shared.pool)
+            .await
+            .inspect_err(|error| {
+                recorder.record_unstarted(operation, "", error);
+            })
+    }
+
+    /// Runs `BEGIN` (or `statement`) on `connection`, recorded.
+    async fn begin_on(
+        &self,
+        connection: PoolConnection<DB>,
+        statement: Option<SqlStr>,
+    ) -> Result<InstrumentedTransaction<'static, DB>, Error> {
+        // What `Pool::begin` itself does once it has a connection (sqlx keeps this
+        // constructor out of its docs, but it is public and the only way to begin on a
+        // connection checked out separately, whose wait is then measured on its own).
+        let begin = Transaction::begin(MaybePoolConnection::PoolConnection(connection), statement);
+        let transaction = record::transaction_control(&self.shared.recorder, begin).await?;
+        Ok(self.instrument(transaction))
     }
 
     /// Records the queries of a connection or transaction obtained some other way (for
@@ -251,9 +339,14 @@ pub struct Named<E> {
 }
 
 /// Implements `Executor` by splitting `self` into a recorder, a query name and the plain
-/// executor, and recording around the plain executor's `fetch_many` and `fetch_optional`.
+/// executor, and recording around the plain executor's `fetch_many` and `fetch_optional`
+/// with the functions of `record::$on` (their first type argument is given: naming the
+/// pool's database spares the trait solver a search through this crate's own executors,
+/// which overflows; `on_pool` checks a connection out first and
+/// records that wait on its own; `prepare_with` and `describe` are not queries and go to
+/// the plain executor unrecorded).
 macro_rules! instrumented_executor {
-    ($c:lifetime, $database:ty, |$this:ident| $split:expr) => {
+    ($c:lifetime, $database:ty, $on:ident::<$first:ty>, |$this:ident| $split:expr) => {
         type Database = $database;
 
         fn fetch_many<'e, 'q: 'e, E>(
@@ -275,7 +368,7 @@ macro_rules! instrumented_executor {
         {
             let $this = self;
             let (recorder, name, inner) = $split;
-            record::fetch_many(recorder, name, inner, query)
+            record::$on::fetch_many::<$first, _>(recorder, name, inner, query)
         }
 
         fn fetch_optional<'e, 'q: 'e, E>(
@@ -288,7 +381,7 @@ macro_rules! instrumented_executor {
         {
             let $this = self;
             let (recorder, name, inner) = $split;
-            record::fetch_optional(recorder, name, inner, query)
+            record::$on::fetch_optional::<$first, _>(recorder, name, inner, query)
         }
 
         fn prepare_with<'e>(
@@ -320,14 +413,14 @@ impl<'p, DB: Database> Executor<'p> for &'p InstrumentedPool<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    instrumented_executor!('p, DB, |pool| (&*pool.shared.recorder, "", &pool.shared.pool));
+    instrumented_executor!('p, DB, on_pool::<DB>, |pool| (&*pool.shared.recorder, "", &pool.shared.pool));
 }
 
 impl<'p, DB: Database> Executor<'p> for Named<&'p InstrumentedPool<DB>>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    instrumented_executor!('p, DB, |named| (
+    instrumented_executor!('p, DB, on_pool::<DB>, |named| (
         &*named.executor.shared.recorder,
         named.name,
         &named.executor.shared.pool
@@ -340,7 +433,7 @@ where
     C::Target: Connection,
     for<'a> &'a mut C::Target: Executor<'a, Database = <C::Target as Connection>::Database>,
 {
-    instrumented_executor!('c, <C::Target as Connection>::Database, |this| (
+    instrumented_executor!('c, <C::Target as Connection>::Database, on_connection::<_>, |this| (
         &*this.recorder,
         "",
         &mut *this.connection
@@ -353,7 +446,7 @@ where
     C::Target: Connection,
     for<'a> &'a mut C::Target: Executor<'a, Database = <C::Target as Connection>::Database>,
 {
-    instrumented_executor!('c, <C::Target as Connection>::Database, |this| (
+    instrumented_executor!('c, <C::Target as Connection>::Database, on_connection::<_>, |this| (
         &*this.connection.recorder,
         "",
         &mut *this.connection.connection
@@ -366,7 +459,7 @@ where
     C::Target: Connection,
     for<'a> &'a mut C::Target: Executor<'a, Database = <C::Target as Connection>::Database>,
 {
-    instrumented_executor!('c, <C::Target as Connection>::Database, |named| (
+    instrumented_executor!('c, <C::Target as Connection>::Database, on_connection::<_>, |named| (
         &*named.executor.recorder,
         named.name,
         &mut *named.executor.connection

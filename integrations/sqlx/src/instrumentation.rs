@@ -9,10 +9,14 @@ use sqlx::Pool;
 use sqlx::database::Database;
 
 use crate::executors::{InstrumentedPool, Shared};
-use crate::metrics::{ConnectionState, DbMetrics, DbPoolMetrics, PoolLabel, PoolStateLabels};
+use crate::metrics::{
+    AcquireErrorLabels, ConnectionState, DbMetrics, DbPoolMetrics, PoolLabel, PoolStateLabels,
+    QueryErrorKind,
+};
 use crate::record::Recorder;
 
-/// How one pool is instrumented: its name (the `pool` label) and slow-query threshold.
+/// How one pool is instrumented: its name (the `pool` label), slow-query threshold and,
+/// optionally, a query timeout.
 ///
 /// ```
 /// use std::time::Duration;
@@ -26,6 +30,7 @@ use crate::record::Recorder;
 pub struct PoolConfig {
     name: &'static str,
     slow_threshold: Duration,
+    query_timeout: Option<Duration>,
 }
 
 impl PoolConfig {
@@ -37,12 +42,30 @@ impl PoolConfig {
         Self {
             name,
             slow_threshold: Self::DEFAULT_SLOW_THRESHOLD,
+            query_timeout: None,
         }
     }
 
     /// Queries taking at least `threshold` count in `fiko_db_slow_queries_total`.
     pub const fn slow_threshold(mut self, threshold: Duration) -> Self {
         self.slow_threshold = threshold;
+        self
+    }
+
+    /// Every query (and `BEGIN`, `COMMIT`, `ROLLBACK`) run through the instrumented pool,
+    /// its connections and transactions fails with an I/O `TimedOut` error, counted as
+    /// `kind="timeout"`, if the server has not answered within `limit` (for a stream: has
+    /// not sent its last row). The wait for a pool connection is bounded by the pool's own
+    /// acquire timeout, not by this.
+    ///
+    /// This is what keeps a hung server — stopped, or unreachable without the connection
+    /// being reset — from holding callers forever: PostgreSQL's `statement_timeout` is
+    /// enforced by the server, so it cannot fire when the server itself does not run. The
+    /// connection of a timed-out query is left mid-statement; sqlx tests it before it
+    /// returns to the pool. Needs a Tokio runtime with timers, as sqlx's own acquire
+    /// timeout does. Unbounded unless set.
+    pub const fn query_timeout(mut self, limit: Duration) -> Self {
+        self.query_timeout = Some(limit);
         self
     }
 
@@ -179,17 +202,31 @@ impl Instrumentation {
     /// The pool gauges follow the pool for as long as the returned `InstrumentedPool` (or a
     /// clone) lives, and read zero after. Pools sharing a name share their series (the
     /// gauges add up), so instrument each pool once.
+    ///
+    /// The pool's own checkout failures (`kind="pool_timeout"` and `"pool_closed"` of
+    /// `fiko_db_pool_acquire_errors_total`) are exposed at zero from now on, so their
+    /// panel reads 0 rather than "No data" and the first failure is an increase Prometheus
+    /// sees (a counter that appears at 1 has no earlier sample to rise from).
     pub fn instrument<DB: Database>(
         &self,
         pool: Pool<DB>,
         config: PoolConfig,
     ) -> InstrumentedPool<DB> {
+        for kind in [QueryErrorKind::PoolTimeout, QueryErrorKind::PoolClosed] {
+            self.metrics
+                .pool_acquire_errors
+                .get_or_create(&AcquireErrorLabels {
+                    pool: config.name,
+                    kind,
+                });
+        }
         let shared = Arc::new(Shared {
             pool,
             recorder: Arc::new(Recorder {
                 metrics: self.metrics.clone(),
                 pool: config.name,
                 slow_threshold: config.slow_threshold,
+                query_timeout: config.query_timeout,
             }),
         });
         let probe: Arc<dyn PoolProbe> = shared.clone();

@@ -89,7 +89,14 @@
 //!
 //! - every query run through an instrumented executor counts once, by `operation`
 //!   ([`Operation::of`] the SQL) and `query` name, successful or not, with its duration
-//!   (from the call, including the wait for a pool connection, to the last row read);
+//!   (from the moment it had a connection to the last row read);
+//! - the wait for a pool connection — of a query on the pool, a transaction or a checkout —
+//!   is its own histogram, `fiko_db_pool_acquire_duration_seconds`, and a failed checkout
+//!   (pool timeout, closed pool, a new connection that could not be opened) counts in
+//!   `fiko_db_pool_acquire_errors_total` by kind, so a pool too small for its load is
+//!   told apart from slow queries (the wait includes opening a connection when the pool
+//!   grows for that caller: sqlx has no hook that would tell the two apart from outside);
+//!   a query whose checkout failed still counts, as failed, but has no duration;
 //! - a failed query also counts in `fiko_db_query_errors_total` by `kind` (database, pool
 //!   timeout, pool closed, I/O, TLS, protocol, other) and `class` (see [`classify`]), and
 //!   a PostgreSQL deadlock (SQLSTATE `40P01`) in `fiko_db_deadlocks_total`;
@@ -102,8 +109,13 @@
 //!
 //! A stream or future dropped before it finishes still counts as a query (not as an
 //! error). The `BEGIN`, `COMMIT` and `ROLLBACK` of instrumented transactions count as
-//! queries of operation `other`. Queries run on the plain pool or connection (`inner()`,
-//! `into_inner()`) are not recorded.
+//! queries of operation `other`. With [`PoolConfig::query_timeout`], a query the server
+//! does not answer in time fails and counts as `kind="timeout"`.
+//!
+//! What is not recorded: queries run on the plain pool or connection (`inner()`,
+//! `into_inner()`, or code generic over sqlx's `Acquire` handed the plain pool) — wrap
+//! what they hand out with [`InstrumentedPool::instrument`] — and the checkout done by
+//! `prepare`/`describe` on the pool, which are not queries.
 
 // Recording and scraping run inside every user's hot path: no panicking shortcuts (the
 // same lints as the fiko-metrics runtime).
@@ -123,6 +135,7 @@
 mod classify;
 mod dashboards;
 mod executors;
+mod generator;
 mod instrumentation;
 mod metrics;
 mod operation;
@@ -134,13 +147,14 @@ mod record;
 struct ReadmeDoctests;
 
 pub use classify::{Classified, DEADLOCK_SQLSTATE, classify, code_class};
+pub use dashboards::POOL_WAIT_P95_THRESHOLD;
 pub use executors::{
     Instrumented, InstrumentedConnection, InstrumentedPool, InstrumentedPoolConnection,
     InstrumentedTransaction, Named,
 };
 pub use instrumentation::{Instrumentation, PoolConfig, instrument};
 pub use metrics::{
-    ConnectionState, DbMetrics, DbPoolMetrics, ErrorLabels, PoolLabel, PoolStateLabels,
-    QueryErrorKind, QueryLabels,
+    AcquireErrorLabels, ConnectionState, DbMetrics, DbPoolMetrics, ErrorLabels, PoolLabel,
+    PoolStateLabels, QueryErrorKind, QueryLabels,
 };
 pub use operation::Operation;

@@ -18,12 +18,18 @@ use crate::operation::Operation;
 /// | `fiko_db_query_errors_total` | counter | `pool`, `operation`, `query`, `kind`, `class` |
 /// | `fiko_db_slow_queries_total` | counter | `pool`, `operation`, `query` |
 /// | `fiko_db_deadlocks_total` | counter | `pool` |
+/// | `fiko_db_pool_acquire_duration_seconds` | histogram | `pool` |
+/// | `fiko_db_pool_acquire_errors_total` | counter | `pool`, `kind` |
+///
+/// A query's duration starts once it has a connection: the wait for a pool connection is
+/// `fiko_db_pool_acquire_duration_seconds`, so a pool too small for its load shows there
+/// and not as slow queries.
 #[derive(Debug, MetricSet)]
 #[metric_set(namespace = "fiko", subsystem = "db")]
 pub struct DbMetrics {
     /// Queries executed, by pool, operation and query name (successful or not).
     pub queries: Family<QueryLabels, Counter>,
-    /// Query duration, from the call until the last row was read (including the wait for a pool connection).
+    /// Query duration, from the moment the query had a connection until its last row was read (the wait for a pool connection is not included).
     #[metric(buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])]
     pub query_duration_seconds: Family<QueryLabels, Histogram>,
     /// Failed queries, by error kind and class (SQLSTATE class, or SQLite result code name).
@@ -32,6 +38,11 @@ pub struct DbMetrics {
     pub slow_queries: Family<QueryLabels, Counter>,
     /// Queries aborted because the database detected a deadlock (PostgreSQL SQLSTATE 40P01).
     pub deadlocks: Family<PoolLabel, Counter>,
+    /// Time spent waiting for a pool connection, by pool: by a query run on the pool, a transaction started on it, or a connection checked out (failed checkouts included, with the time they waited).
+    #[metric(buckets = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])]
+    pub pool_acquire_duration_seconds: Family<PoolLabel, Histogram>,
+    /// Pool checkouts that failed, by pool and kind: `pool_timeout` (no connection within the pool's acquire timeout), `pool_closed`, or what failed while opening a new connection.
+    pub pool_acquire_errors: Family<AcquireErrorLabels, Counter>,
 }
 
 /// Pool connection gauges, read from every instrumented pool at each scrape.
@@ -79,6 +90,15 @@ pub struct ErrorLabels {
     pub class: &'static str,
 }
 
+/// Labels of failed pool checkouts.
+#[derive(Clone, Debug, PartialEq, Eq, LabelSet)]
+pub struct AcquireErrorLabels {
+    /// The pool's name.
+    pub pool: &'static str,
+    /// What failed: `pool_timeout`, `pool_closed`, or the error opening a connection.
+    pub kind: QueryErrorKind,
+}
+
 /// The label of per-pool metrics.
 #[derive(Clone, Debug, PartialEq, Eq, LabelSet)]
 pub struct PoolLabel {
@@ -113,6 +133,10 @@ pub enum QueryErrorKind {
     PoolTimeout,
     /// The pool was closed.
     PoolClosed,
+    /// The server did not answer within the pool's query timeout
+    /// ([`PoolConfig::query_timeout`](crate::PoolConfig::query_timeout)), or another I/O
+    /// wait timed out: a hung server, not a dead one.
+    Timeout,
     /// Network or file I/O failed (e.g. the server went away).
     Io,
     /// TLS failed.

@@ -10,10 +10,12 @@ use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
 use sqlx::database::Database;
 use sqlx::error::BoxDynError;
-use sqlx::{Either, Error, Execute, Executor, SqlStr};
+use sqlx::pool::PoolConnection;
+use sqlx::{Either, Error, Execute, Executor, Pool, SqlStr};
 
 use crate::classify::{Classified, classify};
-use crate::metrics::{DbMetrics, ErrorLabels, PoolLabel, QueryLabels};
+use crate::generator::Generator;
+use crate::metrics::{AcquireErrorLabels, DbMetrics, ErrorLabels, PoolLabel, QueryLabels};
 use crate::operation::Operation;
 
 /// Where one pool's queries are recorded, and how.
@@ -22,14 +24,17 @@ pub(crate) struct Recorder {
     pub(crate) metrics: Arc<DbMetrics>,
     pub(crate) pool: &'static str,
     pub(crate) slow_threshold: Duration,
+    pub(crate) query_timeout: Option<Duration>,
 }
 
 impl Recorder {
+    /// Records one query; `elapsed` is `None` for a query that never had a connection
+    /// (its time was the pool's, recorded as an acquire wait).
     fn record(
         &self,
         operation: Operation,
         query: &'static str,
-        elapsed: Duration,
+        elapsed: Option<Duration>,
         failure: Option<Classified>,
     ) {
         let labels = QueryLabels {
@@ -38,12 +43,14 @@ impl Recorder {
             query,
         };
         self.metrics.queries.get_or_create(&labels).inc();
-        self.metrics
-            .query_duration_seconds
-            .get_or_create(&labels)
-            .observe(elapsed.as_secs_f64());
-        if elapsed >= self.slow_threshold {
-            self.metrics.slow_queries.get_or_create(&labels).inc();
+        if let Some(elapsed) = elapsed {
+            self.metrics
+                .query_duration_seconds
+                .get_or_create(&labels)
+                .observe(elapsed.as_secs_f64());
+            if elapsed >= self.slow_threshold {
+                self.metrics.slow_queries.get_or_create(&labels).inc();
+            }
         }
         if let Some(failure) = failure {
             self.metrics
@@ -63,6 +70,81 @@ impl Recorder {
                     .inc();
             }
         }
+    }
+
+    /// A query (or `BEGIN`) that failed before it had a connection: it counts, with its
+    /// error (`pool_timeout`, ...), but has no duration.
+    pub(crate) fn record_unstarted(
+        &self,
+        operation: Operation,
+        query: &'static str,
+        error: &Error,
+    ) {
+        self.record(operation, query, None, Some(classify(error)));
+    }
+
+    /// Checks a connection out of `pool`, recording how long that took and, if it failed,
+    /// why. A caller giving up while waiting still records its wait.
+    pub(crate) async fn acquire<DB: Database>(
+        &self,
+        pool: &Pool<DB>,
+    ) -> Result<PoolConnection<DB>, Error> {
+        let wait = AcquireWait {
+            recorder: self,
+            start: Instant::now(),
+        };
+        let result = pool.acquire().await;
+        drop(wait);
+        if let Err(error) = &result {
+            self.metrics
+                .pool_acquire_errors
+                .get_or_create(&AcquireErrorLabels {
+                    pool: self.pool,
+                    kind: classify(error).kind,
+                })
+                .inc();
+        }
+        result
+    }
+
+    /// Runs `statement` within the pool's query timeout, if it has one.
+    async fn bounded<T>(
+        &self,
+        statement: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        match self.query_timeout {
+            None => statement.await,
+            Some(limit) => tokio::time::timeout(limit, statement)
+                .await
+                .unwrap_or_else(|_| Err(timed_out(limit))),
+        }
+    }
+}
+
+/// The error of a query that got no answer within the pool's query timeout: an I/O
+/// timeout, which [`classify`] labels `kind="timeout"`.
+fn timed_out(limit: Duration) -> Error {
+    Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("no answer from the database within the query timeout ({limit:?})"),
+    ))
+}
+
+/// Observes one wait for a pool connection when dropped.
+struct AcquireWait<'r> {
+    recorder: &'r Recorder,
+    start: Instant,
+}
+
+impl Drop for AcquireWait<'_> {
+    fn drop(&mut self) {
+        self.recorder
+            .metrics
+            .pool_acquire_duration_seconds
+            .get_or_create(&PoolLabel {
+                pool: self.recorder.pool,
+            })
+            .observe(self.start.elapsed().as_secs_f64());
     }
 }
 
@@ -100,16 +182,43 @@ impl Drop for QueryTimer<'_> {
         self.recorder.record(
             self.operation,
             self.query,
-            self.start.elapsed(),
+            Some(self.start.elapsed()),
             self.failure,
         );
     }
 }
 
-/// A query's result stream that records the query when it ends or is dropped.
+/// A query's result stream that records the query when it ends or is dropped, and ends it
+/// with a timeout error once the pool's query timeout has passed.
 struct TimedStream<'r, S> {
     inner: S,
     timer: Option<QueryTimer<'r>>,
+    /// Started at the first wait for the server, so it is created inside the runtime.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    finished: bool,
+}
+
+impl<'r, S> TimedStream<'r, S> {
+    fn new(inner: S, timer: QueryTimer<'r>) -> Self {
+        Self {
+            inner,
+            timer: Some(timer),
+            deadline: None,
+            finished: false,
+        }
+    }
+
+    /// Whether the query timeout has passed; arms it on the first call.
+    fn timed_out(&mut self, cx: &mut Context<'_>) -> Option<Duration> {
+        let timer = self.timer.as_ref()?;
+        let limit = timer.recorder.query_timeout?;
+        let deadline = self.deadline.get_or_insert_with(|| {
+            Box::pin(tokio::time::sleep_until(
+                tokio::time::Instant::from_std(timer.start) + limit,
+            ))
+        });
+        deadline.as_mut().poll(cx).is_ready().then_some(limit)
+    }
 }
 
 impl<T, S: Stream<Item = Result<T, Error>> + Unpin> Stream for TimedStream<'_, S> {
@@ -117,6 +226,9 @@ impl<T, S: Stream<Item = Result<T, Error>> + Unpin> Stream for TimedStream<'_, S
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if this.finished {
+            return Poll::Ready(None);
+        }
         let item = Pin::new(&mut this.inner).poll_next(cx);
         match &item {
             Poll::Ready(Some(Err(error))) => {
@@ -126,7 +238,18 @@ impl<T, S: Stream<Item = Result<T, Error>> + Unpin> Stream for TimedStream<'_, S
             }
             // Record as soon as the last item is read, not when the caller drops the stream.
             Poll::Ready(None) => drop(this.timer.take()),
-            Poll::Ready(Some(Ok(_))) | Poll::Pending => {}
+            Poll::Pending => {
+                if let Some(limit) = this.timed_out(cx) {
+                    // The server stopped answering: give up, and say so once.
+                    let error = timed_out(limit);
+                    if let Some(mut timer) = this.timer.take() {
+                        timer.fail(&error);
+                    }
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(error)));
+                }
+            }
+            Poll::Ready(Some(Ok(_))) => {}
         }
         item
     }
@@ -187,7 +310,7 @@ pub(crate) async fn transaction_control<T>(
     statement: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
     let mut timer = QueryTimer::start(recorder, Operation::Other, "");
-    let result = statement.await;
+    let result = recorder.bounded(statement).await;
     if let Err(error) = &result {
         timer.fail(error);
     }
@@ -199,48 +322,156 @@ pub(crate) async fn transaction_control<T>(
 type Step<DB> = Result<Either<<DB as Database>::QueryResult, <DB as Database>::Row>, Error>;
 
 /// The stream of results of `fetch_many` on `inner`, recorded.
-pub(crate) fn fetch_many<'c, 'e, 'q, X, E>(
+fn stream_on<'c, 'e, DB, X>(
     recorder: &'c Recorder,
     query_name: &'static str,
     inner: X,
-    query: E,
-) -> BoxStream<'e, Step<X::Database>>
+    query: Prepared<DB>,
+    operation: Operation,
+) -> TimedStream<'c, BoxStream<'e, Step<DB>>>
 where
-    X: Executor<'c>,
+    DB: Database,
+    X: Executor<'c, Database = DB>,
     'c: 'e,
-    'q: 'e,
-    E: 'q + Execute<'q, X::Database>,
 {
-    let (query, operation) = Prepared::take(query);
     let timer = QueryTimer::start(recorder, operation, query_name);
-    Box::pin(TimedStream {
-        inner: inner.fetch_many(query),
-        timer: Some(timer),
-    })
+    TimedStream::new(inner.fetch_many(query), timer)
 }
 
 /// The result of `fetch_optional` on `inner`, recorded.
-pub(crate) fn fetch_optional<'c, 'e, 'q, X, E>(
+fn optional_on<'c, 'e, DB, X>(
     recorder: &'c Recorder,
     query_name: &'static str,
     inner: X,
-    query: E,
-) -> BoxFuture<'e, Result<Option<<X::Database as Database>::Row>, Error>>
+    query: Prepared<DB>,
+    operation: Operation,
+) -> impl Future<Output = Result<Option<DB::Row>, Error>> + 'e
 where
-    X: Executor<'c>,
+    DB: Database,
+    X: Executor<'c, Database = DB>,
     'c: 'e,
-    'q: 'e,
-    E: 'q + Execute<'q, X::Database>,
 {
-    let (query, operation) = Prepared::take(query);
     let mut timer = QueryTimer::start(recorder, operation, query_name);
     let result = inner.fetch_optional(query);
-    Box::pin(async move {
-        let result = result.await;
+    async move {
+        let result = recorder.bounded(result).await;
         if let Err(error) = &result {
             timer.fail(error);
         }
         drop(timer);
         result
-    })
+    }
+}
+
+/// Queries on a connection or transaction: timed from the call.
+pub(crate) mod on_connection {
+    use super::*;
+
+    /// The stream of results of `fetch_many` on `inner`, recorded.
+    pub(crate) fn fetch_many<'c, 'e, 'q, X, E>(
+        recorder: &'c Recorder,
+        query_name: &'static str,
+        inner: X,
+        query: E,
+    ) -> BoxStream<'e, Step<X::Database>>
+    where
+        X: Executor<'c>,
+        'c: 'e,
+        'q: 'e,
+        E: 'q + Execute<'q, X::Database>,
+    {
+        let (query, operation) = Prepared::take(query);
+        Box::pin(stream_on(recorder, query_name, inner, query, operation))
+    }
+
+    /// The result of `fetch_optional` on `inner`, recorded.
+    pub(crate) fn fetch_optional<'c, 'e, 'q, X, E>(
+        recorder: &'c Recorder,
+        query_name: &'static str,
+        inner: X,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<<X::Database as Database>::Row>, Error>>
+    where
+        X: Executor<'c>,
+        'c: 'e,
+        'q: 'e,
+        E: 'q + Execute<'q, X::Database>,
+    {
+        let (query, operation) = Prepared::take(query);
+        Box::pin(optional_on(recorder, query_name, inner, query, operation))
+    }
+}
+
+/// Queries on the pool: the wait for a connection is recorded as an acquire wait, and the
+/// query is timed from the moment it has its connection.
+pub(crate) mod on_pool {
+    use super::*;
+
+    /// The stream of results of `fetch_many` on a connection from `pool`, recorded.
+    pub(crate) fn fetch_many<'p, 'e, 'q, DB, E>(
+        recorder: &'p Recorder,
+        query_name: &'static str,
+        pool: &'p Pool<DB>,
+        query: E,
+    ) -> BoxStream<'e, Step<DB>>
+    where
+        DB: Database,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        'p: 'e,
+        'q: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        let (query, operation) = Prepared::take(query);
+        Box::pin(Generator::new(move |out| async move {
+            let mut connection = match recorder.acquire(pool).await {
+                Ok(connection) => connection,
+                Err(error) => {
+                    recorder.record_unstarted(operation, query_name, &error);
+                    out.yield_item(Err(error)).await;
+                    return;
+                }
+            };
+            // Named, so the solver does not look for the executor among this crate's own.
+            let connection: &mut DB::Connection = &mut connection;
+            let mut results = stream_on::<DB, &mut DB::Connection>(
+                recorder, query_name, connection, query, operation,
+            );
+            while let Some(item) =
+                std::future::poll_fn(|cx| Pin::new(&mut results).poll_next(cx)).await
+            {
+                out.yield_item(item).await;
+            }
+        }))
+    }
+
+    /// The result of `fetch_optional` on a connection from `pool`, recorded.
+    pub(crate) fn fetch_optional<'p, 'e, 'q, DB, E>(
+        recorder: &'p Recorder,
+        query_name: &'static str,
+        pool: &'p Pool<DB>,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<DB::Row>, Error>>
+    where
+        DB: Database,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        'p: 'e,
+        'q: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        let (query, operation) = Prepared::take(query);
+        Box::pin(async move {
+            let mut connection = match recorder.acquire(pool).await {
+                Ok(connection) => connection,
+                Err(error) => {
+                    recorder.record_unstarted(operation, query_name, &error);
+                    return Err(error);
+                }
+            };
+            let connection: &mut DB::Connection = &mut connection;
+            optional_on::<DB, &mut DB::Connection>(
+                recorder, query_name, connection, query, operation,
+            )
+            .await
+        })
+    }
 }

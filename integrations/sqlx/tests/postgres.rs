@@ -470,3 +470,247 @@ async fn a_killed_server_counts_errors_and_the_pool_recovers() -> TestResult {
     assert!(recovered, "queries work again after the restart");
     Ok(())
 }
+
+/// The pool's acquire-wait histogram, `_count`, `_sum` or a bucket (`le`).
+fn acquire_wait(registry: &Registry, part: &str, le: Option<&str>) -> f64 {
+    let mut labels = vec![("pool", "pg")];
+    if let Some(le) = le {
+        labels.push(("le", le));
+    }
+    sample(
+        registry,
+        &format!("fiko_db_pool_acquire_duration_seconds_{part}"),
+        &labels,
+    )
+}
+
+fn query_time(registry: &Registry, part: &str, le: Option<&str>) -> f64 {
+    let mut labels = vec![("pool", "pg")];
+    if let Some(le) = le {
+        labels.push(("le", le));
+    }
+    sample(
+        registry,
+        &format!("fiko_db_query_duration_seconds_{part}"),
+        &labels,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_transaction_waits_for_the_pool_in_the_acquire_histogram_not_in_query_time()
+-> TestResult {
+    const HELD: Duration = Duration::from_millis(600);
+    let (_pg, registry, pool) = start(1, PoolConfig::named("pg")).await?;
+    sqlx::query("SELECT 1").execute(&pool).await?; // the pool's one connection is open
+
+    let mut first = pool.begin().await?;
+    sqlx::query("SELECT 1").execute(&mut *first).await?;
+    let second = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            let started = Instant::now();
+            let mut second = pool.begin().await?;
+            let waited = started.elapsed();
+            sqlx::query("SELECT 2").execute(&mut *second).await?;
+            second.commit().await?;
+            Ok::<Duration, sqlx::Error>(waited)
+        }
+    });
+    tokio::time::sleep(HELD).await;
+    first.commit().await?;
+    let waited = second.await??;
+    assert!(waited >= HELD - Duration::from_millis(50), "{waited:?}");
+
+    // Four checkouts (the warm-up query, both transactions... and nothing else); exactly
+    // one waited longer than 0.25 s: the second transaction, for as long as it waited.
+    assert_eq!(acquire_wait(&registry, "count", None), 3.0);
+    assert_eq!(acquire_wait(&registry, "bucket", Some("0.25")), 2.0);
+    let total_wait = acquire_wait(&registry, "sum", None);
+    assert!(
+        total_wait >= waited.as_secs_f64() - 0.01,
+        "{total_wait} < {waited:?}"
+    );
+    // Its statements (BEGIN, SELECT, COMMIT) ran at once: no query took 0.25 s, and all
+    // query time together is far below the wait.
+    let queries = sample(&registry, "fiko_db_queries_total", &[("pool", "pg")]);
+    assert_eq!(queries, 7.0, "warm-up + 2 x (BEGIN, SELECT, COMMIT)");
+    assert_eq!(query_time(&registry, "count", None), queries);
+    assert_eq!(query_time(&registry, "bucket", Some("0.25")), queries);
+    assert!(query_time(&registry, "sum", None) < 0.25);
+    assert_eq!(
+        sample(&registry, "fiko_db_pool_acquire_errors_total", &[]),
+        0.0
+    );
+    eprintln!(
+        "second transaction waited {waited:.2?} for the pool; acquire wait sum {total_wait:.3} s, query time sum {:.4} s",
+        query_time(&registry, "sum", None)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_acquire_timeout_is_counted() -> TestResult {
+    let pg = Postgres::start()?;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_millis(300))
+        .connect(&pg.url())
+        .await?;
+    let registry = Registry::new();
+    let pool = Instrumentation::register(&registry)?.instrument(pool, PoolConfig::named("pg"));
+    let held = pool.acquire().await?;
+
+    let started = Instant::now();
+    let error = sqlx::query("SELECT 1")
+        .fetch_one(&pool)
+        .await
+        .expect_err("the only connection is held");
+    let waited = started.elapsed();
+    assert!(matches!(error, sqlx::Error::PoolTimedOut), "{error:?}");
+    let error = pool.acquire().await.expect_err("still held");
+    assert!(matches!(error, sqlx::Error::PoolTimedOut), "{error:?}");
+    drop(held);
+
+    let timeouts = |registry: &Registry| {
+        sample(
+            registry,
+            "fiko_db_pool_acquire_errors_total",
+            &[("pool", "pg"), ("kind", "pool_timeout")],
+        )
+    };
+    assert_eq!(timeouts(&registry), 2.0);
+    // The query counts as failed, but never ran: no query time.
+    assert_eq!(errors(&registry, "pool_timeout", ""), 1.0);
+    assert_eq!(queries(&registry, "select"), 1.0);
+    assert_eq!(query_time(&registry, "count", None), 0.0);
+    // Both waited the whole acquire timeout, and the histogram says so.
+    assert_eq!(acquire_wait(&registry, "count", None), 3.0);
+    assert_eq!(acquire_wait(&registry, "bucket", Some("0.25")), 1.0);
+    assert!(acquire_wait(&registry, "sum", None) >= 0.6);
+    eprintln!("acquire timeout 300 ms: the query failed after {waited:.2?}, counted");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_acquire_begin_with_and_instrumented_inner_connections_are_recorded() -> TestResult {
+    let (_pg, registry, pool) = start(2, PoolConfig::named("pg")).await?;
+    sqlx::query("SELECT 1").execute(&pool).await?;
+    // Connections go back to the pool in the background.
+    let idle = |pool: &InstrumentedPool<Pg>| pool.num_idle() > 0;
+    assert!(eventually(5, || idle(&pool)).await);
+
+    let mut connection = pool.try_acquire().ok_or("a connection is idle")?;
+    sqlx::query("SELECT 2").execute(&mut *connection).await?;
+    drop(connection);
+
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE")
+        .await?;
+    let level: String = sqlx::query_scalar("SHOW transaction_isolation")
+        .fetch_one(&mut *tx)
+        .await?;
+    assert_eq!(level, "serializable");
+    tx.commit().await?;
+
+    assert!(eventually(5, || idle(&pool)).await);
+    let tx = pool.try_begin().await?.ok_or("a connection is idle")?;
+    tx.rollback().await?;
+
+    // The plain pool is not recorded; what it hands out is, once instrumented.
+    let before = sample(&registry, "fiko_db_queries_total", &[]);
+    sqlx::query("SELECT 3").execute(pool.inner()).await?;
+    assert_eq!(sample(&registry, "fiko_db_queries_total", &[]), before);
+    let mut plain = pool.instrument(pool.inner().acquire().await?);
+    sqlx::query("SELECT 4").execute(&mut *plain).await?;
+
+    // SELECTs: warm-up, try_acquire's, SHOW is `other`... and the instrumented plain one.
+    assert_eq!(queries(&registry, "select"), 3.0);
+    // BEGIN ... SERIALIZABLE, SHOW, COMMIT, BEGIN, ROLLBACK.
+    assert_eq!(queries(&registry, "other"), 5.0);
+    // Waits: the warm-up query and begin_with (try_* never wait; inner() is the user's).
+    assert_eq!(acquire_wait(&registry, "count", None), 2.0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_server_times_queries_out_and_they_work_again_once_it_continues() -> TestResult {
+    const QUERY_TIMEOUT: Duration = Duration::from_millis(500);
+    let pg = Postgres::start()?;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_millis(500))
+        .connect(&pg.url())
+        .await?;
+    let mut pg = pg;
+    let registry = Registry::new();
+    let pool = Instrumentation::register(&registry)?
+        .instrument(pool, PoolConfig::named("pg").query_timeout(QUERY_TIMEOUT));
+    assert_eq!(pool.query_timeout(), Some(QUERY_TIMEOUT));
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT 1").execute(&mut *tx).await?;
+
+    pg.pause()?;
+    // A query on an open transaction, a stream and a single-row query on the pool: each
+    // fails after the query timeout (or, on the pool, the acquire timeout), none hangs.
+    let started = Instant::now();
+    let error = sqlx::query("SELECT 2")
+        .execute(&mut *tx)
+        .await
+        .expect_err("hung");
+    let took = started.elapsed();
+    assert_eq!(
+        fiko_metrics_sqlx::classify(&error).kind,
+        QueryErrorKind::Timeout,
+        "{error}"
+    );
+    assert!(
+        took >= QUERY_TIMEOUT && took < QUERY_TIMEOUT * 3,
+        "{took:?}"
+    );
+    drop(tx);
+    for _ in 0..2 {
+        let started = Instant::now();
+        let result: Result<Vec<(i32,)>, _> = sqlx::query_as("SELECT 3").fetch_all(&pool).await;
+        assert!(result.is_err(), "hung");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        let started = Instant::now();
+        assert!(sqlx::query("SELECT 4").fetch_optional(&pool).await.is_err());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let timeouts = sample(
+        &registry,
+        "fiko_db_query_errors_total",
+        &[("pool", "pg"), ("kind", "timeout")],
+    );
+    let pool_timeouts = errors(&registry, "pool_timeout", "");
+    assert!(timeouts >= 1.0, "{timeouts}");
+    assert_eq!(
+        timeouts + pool_timeouts,
+        5.0,
+        "every failed query counted as a timeout or a pool timeout"
+    );
+
+    pg.resume()?;
+    let resumed = Instant::now();
+    let mut recovered = None;
+    while resumed.elapsed() < Duration::from_secs(10) {
+        if sqlx::query("SELECT 5").fetch_one(&pool).await.is_ok() {
+            recovered = Some(resumed.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let recovered = recovered.ok_or("no query worked within 10 s of SIGCONT")?;
+    eprintln!(
+        "hung PostgreSQL: query timed out after {took:.2?} ({timeouts} timeouts, {pool_timeouts} pool timeouts); first query OK {recovered:.2?} after SIGCONT"
+    );
+    Ok(())
+}

@@ -327,6 +327,17 @@ async fn errors_by_kind_and_class_reach_the_caller_intact() -> TestResult {
 }
 
 #[tokio::test]
+async fn a_pools_checkout_failures_are_exposed_at_zero_from_the_start() -> TestResult {
+    let (_dir, registry, _pool) = instrumented("main", 1, |config| config).await?;
+    let text = registry.encode(fiko_metrics::Format::Prometheus);
+    for kind in ["pool_timeout", "pool_closed"] {
+        let line = format!("fiko_db_pool_acquire_errors_total{{pool=\"main\",kind=\"{kind}\"}} 0");
+        assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn pool_timeouts_and_closed_pools_are_counted() -> TestResult {
     let (_dir, pool) = sqlite_pool(1).await?;
     let pool = SqlitePoolOptions::new()
@@ -367,14 +378,35 @@ async fn pool_timeouts_and_closed_pools_are_counted() -> TestResult {
     assert_eq!(errors("pool_timeout"), 2.0);
     assert_eq!(errors("pool_closed"), 1.0);
     assert_eq!(sample(&registry, "fiko_db_query_errors_total", &[]), 3.0);
-    // The timed-out query waited for the whole acquire timeout, and its duration says so.
-    assert!(
+    // The timed-out query and `BEGIN` waited for the whole acquire timeout: that is the
+    // pool's wait, recorded as such (with the checkout held and the one after `close`),
+    // not as query time; they never ran, so they have no query duration.
+    let acquire = |name: &str| {
         sample(
             &registry,
-            "fiko_db_query_duration_seconds_sum",
-            &[("pool", "tiny"), ("operation", "select")]
-        ) >= 0.2
+            &format!("fiko_db_pool_acquire_duration_seconds_{name}"),
+            &[("pool", "tiny")],
+        )
+    };
+    assert_eq!(acquire("count"), 4.0);
+    assert!(acquire("sum") >= 0.4, "{}", acquire("sum"));
+    assert_eq!(
+        sample(
+            &registry,
+            "fiko_db_query_duration_seconds_count",
+            &[("pool", "tiny")]
+        ),
+        0.0
     );
+    let acquire_errors = |kind: &str| {
+        sample(
+            &registry,
+            "fiko_db_pool_acquire_errors_total",
+            &[("pool", "tiny"), ("kind", kind)],
+        )
+    };
+    assert_eq!(acquire_errors("pool_timeout"), 2.0);
+    assert_eq!(acquire_errors("pool_closed"), 1.0);
     Ok(())
 }
 

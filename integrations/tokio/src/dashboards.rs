@@ -65,3 +65,7 @@ impl Observe for TokioMetrics {
         ]
     }
 }
+
+// Found by generators that read the application's registry
+// (`Generator::observe_registered`).
+fiko_dashboards::observed!(TokioMetrics);

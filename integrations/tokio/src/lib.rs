@@ -306,3 +306,8 @@ pub fn register_runtimes<'a>(
     drop(runtimes);
     Ok(set)
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

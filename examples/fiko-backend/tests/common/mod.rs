@@ -16,6 +16,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+pub mod load;
+
 /// A local HTTP server answering `GET /me/media` like the Instagram Graph API, or with
 /// 500 while `failing` is set.
 pub struct FakeInstagram {
