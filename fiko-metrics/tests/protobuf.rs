@@ -501,6 +501,13 @@ fn concurrent_recording_never_goes_backwards_and_ends_exact() {
                         "{cumulative:?}"
                     );
                     assert!(cumulative.iter().all(|c| *c <= migrating.sample_count()));
+                    // Prometheus refuses a native histogram whose buckets hold more than
+                    // its count: the buckets are read first, the count after.
+                    assert!(
+                        native + migrating.zero_count() <= migrating.sample_count(),
+                        "native buckets {native} over the count {}",
+                        migrating.sample_count()
+                    );
                     assert!(count >= previous.0, "a counter went backwards");
                     assert!(
                         migrating.sample_count() >= previous.1,
