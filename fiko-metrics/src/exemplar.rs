@@ -6,7 +6,8 @@
 //! [`Counter::inc_with_exemplar`](crate::Counter::inc_with_exemplar),
 //! [`Histogram::observe_with_exemplar`](crate::Histogram::observe_with_exemplar), or their
 //! `_with_source` forms, which ask the application's [`set_source`] closure (typically
-//! "the current trace id") and record nothing when there is none. A series keeps the latest
+//! "the current trace id") and record nothing when there is none. `#[timed]`/`#[counted]`
+//! and fiko-metrics-axum's HTTP layer ask the source as a call or request starts. A series keeps the latest
 //! exemplar of each classic bucket (one for a counter, one for a native-only histogram),
 //! as Prometheus' clients do; its storage is allocated at its first exemplar. Recording
 //! never blocks: an exemplar that would wait for a concurrent one is dropped.

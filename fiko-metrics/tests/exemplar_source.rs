@@ -1,10 +1,11 @@
 //! The application's exemplar source: a closure installed once per process, read by the
-//! `_with_source` recording calls, and nothing else.
+//! `_with_source` recording calls and by `#[timed]` as a call starts, and nothing else.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use fiko_metrics::calls::{CallLabels, FunctionLabels};
 use fiko_metrics::exemplar::{self, ExemplarLabels, SourceAlreadySet};
-use fiko_metrics::{Counter, Format, Histogram, MetricSet, Registry};
+use fiko_metrics::{Counter, Family, Format, Histogram, MetricSet, Registry};
 
 #[derive(MetricSet)]
 struct Work {
@@ -15,6 +16,19 @@ struct Work {
     #[metric(exemplars, buckets = [0.1, 1.0])]
     job_duration_seconds: Histogram,
 }
+
+#[derive(MetricSet)]
+struct Calls {
+    /// Calls, by function and outcome.
+    #[metric(calls)]
+    runs: Family<CallLabels, Counter>,
+    /// Call time.
+    #[metric(durations, buckets = [0.1, 1.0])]
+    run_duration_seconds: Family<FunctionLabels, Histogram>,
+}
+
+#[fiko_metrics::timed(metrics = Calls::global())]
+fn send_digest() {}
 
 /// The "current trace": odd calls are in a sampled trace, even ones are not.
 static CALLS: AtomicU64 = AtomicU64::new(0);
@@ -67,4 +81,21 @@ fn the_installed_source_gives_the_exemplars_of_with_source_calls_only() {
         text.contains("job_duration_seconds_bucket{le=\"1.0\"} 4\n"),
         "{text}"
     );
+
+    // `#[timed]` reads the source once as the call starts (call 5: trace-5) and keeps it
+    // as the exemplar of the call's count and duration.
+    send_digest();
+    assert_eq!(CALLS.load(Ordering::Relaxed), 6);
+    let labels = FunctionLabels::of("send_digest", module_path!());
+    let duration = Calls::global().run_duration_seconds.get_or_create(&labels);
+    let exemplar = duration
+        .exemplar(0)
+        .expect("an exemplar in the le=0.1 bucket");
+    assert_eq!(
+        exemplar.labels.pairs().next(),
+        Some(("trace_id", "trace-5"))
+    );
+    assert_eq!(duration.count(), 1);
+    let text = fiko_metrics::default_registry().encode(Format::OpenMetrics);
+    assert!(text.contains(r#"# {trace_id="trace-5"} 1.0 "#), "{text}");
 }
