@@ -151,8 +151,12 @@ impl Expr {
                 aggregation,
                 by,
             } => {
+                // A native histogram is one series whose samples hold every bucket: no
+                // `_bucket`, `_count` or `le` (Prometheus keeps only the native part of a
+                // histogram scraped as protobuf).
+                let native = metric.kind == MetricKind::Histogram && metric.is_native();
                 let mut keep: Vec<&str> = Vec::new();
-                if let Operation::Quantile(_) = operation {
+                if let (Operation::Quantile(_), false) = (operation, native) {
                     keep.push("le");
                 }
                 for label in cx.keep.iter().map(String::as_str).chain(by.iter().copied()) {
@@ -169,6 +173,7 @@ impl Expr {
                 match operation {
                     Operation::Rate | Operation::Increase | Operation::IncreaseOver(_) => {
                         let series = match metric.kind {
+                            MetricKind::Histogram if native => metric.name.to_owned(),
                             MetricKind::Histogram => format!("{}_count", metric.name),
                             _ => metric.sample_name(),
                         };
@@ -178,7 +183,13 @@ impl Expr {
                             _ => ("increase", cx.window.clone()),
                         };
                         let selector = selector(&series, matchers, cx);
-                        format!("{grouping} ({function}({selector}[{window}]))")
+                        if native {
+                            format!(
+                                "{grouping} (histogram_count({function}({selector}[{window}])))"
+                            )
+                        } else {
+                            format!("{grouping} ({function}({selector}[{window}]))")
+                        }
                     }
                     Operation::Value => {
                         format!(
@@ -187,7 +198,12 @@ impl Expr {
                         )
                     }
                     Operation::Quantile(q) => {
-                        let selector = selector(&format!("{}_bucket", metric.name), matchers, cx);
+                        let series = if native {
+                            metric.name.to_owned()
+                        } else {
+                            format!("{}_bucket", metric.name)
+                        };
+                        let selector = selector(&series, matchers, cx);
                         format!(
                             "histogram_quantile({q}, {grouping} (rate({selector}[{}])))",
                             cx.window
@@ -552,9 +568,12 @@ impl<L, U> GaugeQueries<L, U> for Declared<L, kind::Gauge, U> {
 /// Queries of a declared histogram.
 pub trait HistogramQueries<L, U> {
     /// The `q` quantile (0.95 for p95):
-    /// `histogram_quantile(q, sum by (le) (rate(name_bucket[$__rate_interval])))`.
+    /// `histogram_quantile(q, sum by (le) (rate(name_bucket[$__rate_interval])))`, or over
+    /// the native series for a native histogram,
+    /// `histogram_quantile(q, sum (rate(name[$__rate_interval])))`.
     fn quantile(self, q: f64) -> Query<L, U>;
-    /// Observations per second: `sum(rate(name_count[$__rate_interval]))`.
+    /// Observations per second: `sum(rate(name_count[$__rate_interval]))`, or
+    /// `sum(histogram_count(rate(name[$__rate_interval])))` for a native histogram.
     fn rate(self) -> Query<L, RateOf<unit::Unitless>>;
 }
 
@@ -568,10 +587,15 @@ impl<L, U> HistogramQueries<L, U> for Declared<L, kind::Histogram, U> {
     }
 }
 
-/// A histogram's bucket bounds as declared, or the runtime's defaults when it declared none
-/// (the descriptor leaves `buckets` empty then).
+/// A histogram's classic bucket bounds as declared, or the runtime's defaults when it
+/// declared none (the descriptor leaves `buckets` empty then); none for a native histogram
+/// declared without classic buckets.
 pub fn bucket_bounds(metric: &MetricDescriptor) -> &'static [f64] {
-    if metric.kind == MetricKind::Histogram && metric.buckets.is_empty() && !metric.external {
+    if metric.kind == MetricKind::Histogram
+        && metric.buckets.is_empty()
+        && !metric.external
+        && !metric.is_native()
+    {
         fiko_metrics::histogram::DEFAULT_BUCKETS
     } else {
         metric.buckets
@@ -602,6 +626,12 @@ mod tests {
         latency_seconds: Family<Labels, Histogram>,
         /// Memory.
         memory_bytes: Gauge,
+        /// Latency, native buckets.
+        #[metric(native)]
+        native_latency_seconds: Family<Labels, Histogram>,
+        /// Latency, native and classic buckets.
+        #[metric(native, buckets = [0.5, 1.0])]
+        migrating_latency_seconds: Histogram,
     }
 
     #[derive(LabelSet)]
@@ -618,6 +648,36 @@ mod tests {
 
     fn rules(expr: &Expr) -> String {
         expr.render(&Context::rules(minutes(5)))
+    }
+
+    #[test]
+    fn native_histograms_are_read_from_their_native_series() {
+        assert_eq!(
+            rules(
+                Set::NATIVE_LATENCY_SECONDS
+                    .quantile(0.99)
+                    .by([Labels::ROUTE])
+                    .expr()
+            ),
+            "histogram_quantile(0.99, sum by (job, instance, route) (rate(t_native_latency_seconds[5m])))"
+        );
+        assert_eq!(
+            rules(Set::NATIVE_LATENCY_SECONDS.rate().expr()),
+            "sum by (job, instance) (histogram_count(rate(t_native_latency_seconds[5m])))"
+        );
+        // Native and classic: the declaration says native, so the native series are read.
+        assert_eq!(
+            rules(Set::MIGRATING_LATENCY_SECONDS.quantile(0.5).expr()),
+            "histogram_quantile(0.5, sum by (job, instance) (rate(t_migrating_latency_seconds[5m])))"
+        );
+        assert_eq!(
+            bucket_bounds(Set::NATIVE_LATENCY_SECONDS.descriptor),
+            &[] as &[f64]
+        );
+        assert_eq!(
+            bucket_bounds(Set::MIGRATING_LATENCY_SECONDS.descriptor),
+            &[0.5, 1.0]
+        );
     }
 
     #[test]

@@ -91,7 +91,7 @@ fn panel_json(panel: &PanelSpec, id: u32, x: u32, y: u32, cx: &Context) -> Value
                 }
             });
             let ref_id = char::from(b'A' + (index % 26) as u8).to_string();
-            json!({
+            let mut target_json = json!({
                 "datasource": datasource_ref(),
                 "editorMode": "code",
                 "expr": target.expr.render(cx),
@@ -99,7 +99,16 @@ fn panel_json(panel: &PanelSpec, id: u32, x: u32, y: u32, cx: &Context) -> Value
                 "legendFormat": legend,
                 "range": panel.visual != Visual::Table,
                 "refId": ref_id,
-            })
+            });
+            // A metric declared `#[metric(exemplars)]` carries trace ids: a graph of it
+            // shows them as points linking to the trace (Grafana asks Prometheus'
+            // `query_exemplars` with the same expression).
+            if panel.visual == Visual::Timeseries
+                && target.expr.metrics().iter().any(|metric| metric.exemplars)
+            {
+                target_json["exemplar"] = json!(true);
+            }
+            target_json
         })
         .collect();
     let mut custom = json!({});

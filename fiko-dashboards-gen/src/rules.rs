@@ -143,8 +143,10 @@ fn recorded(expr: &Expr, window: &str, rules: &mut BTreeMap<String, String>) {
             ..
         } => {
             let mut keep: Vec<&str> = Vec::new();
+            // A native histogram's rate is one series of histogram samples: no `le`.
+            let native = metric.kind == MetricKind::Histogram && metric.is_native();
             let quantile = matches!(operation, Operation::Quantile(_));
-            if quantile {
+            if quantile && !native {
                 keep.push("le");
             }
             for label in ["job", "instance"]
@@ -157,6 +159,13 @@ fn recorded(expr: &Expr, window: &str, rules: &mut BTreeMap<String, String>) {
                 }
             }
             let series = match (operation, metric.kind) {
+                (
+                    Operation::Quantile(_)
+                    | Operation::Rate
+                    | Operation::Increase
+                    | Operation::IncreaseOver(_),
+                    MetricKind::Histogram,
+                ) if native => metric.name.to_owned(),
                 (Operation::Quantile(_), _) => format!("{}_bucket", metric.name),
                 (
                     Operation::Rate | Operation::Increase | Operation::IncreaseOver(_),

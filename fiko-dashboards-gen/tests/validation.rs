@@ -45,6 +45,164 @@ enum StatusClass {
     ServerError,
 }
 
+#[derive(MetricSet)]
+#[metric_set(namespace = "native")]
+struct NativeMetrics {
+    /// Request latency, native buckets, by route.
+    #[metric(native)]
+    request_duration_seconds: Family<RouteLabels, Histogram>,
+    /// Queue wait, classic buckets, with exemplars.
+    #[metric(exemplars, buckets = [0.1, 0.5, 1.0])]
+    queue_wait_seconds: Histogram,
+    /// Jobs done.
+    jobs: Counter,
+}
+
+fn run_promtool(dir: &std::path::Path, args: &[&str]) {
+    let promtool = fiko_testkit::binary("promtool", "prometheus").expect("promtool");
+    let output = Command::new(promtool)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run promtool");
+    assert!(
+        output.status.success(),
+        "promtool {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn native_histograms_are_queried_natively_and_exemplars_shown_where_declared() {
+    let slow = Alert::warning(
+        "NativeSlow",
+        NativeMetrics::REQUEST_DURATION_SECONDS
+            .quantile(0.95)
+            .by([RouteLabels::ROUTE])
+            .above(Seconds(1.7)),
+    )
+    .summary("slow")
+    .description("p95 above {threshold}.");
+    let waiting = Alert::warning(
+        "QueueWaitLong",
+        NativeMetrics::QUEUE_WAIT_SECONDS
+            .quantile(0.9)
+            .above(Seconds(0.5)),
+    )
+    .for_(minutes(5))
+    .summary("long waits")
+    .description("p90 above {threshold}.");
+    let generator = Generator::new("shop").observe_set(fiko_dashboards_gen::ObservedSet {
+        descriptor: NativeMetrics::DESCRIPTOR,
+        service: "shop".to_owned(),
+        rows: vec![
+            Row::new("Latency")
+                .panel(
+                    Panel::timeseries("p95")
+                        .query(NativeMetrics::REQUEST_DURATION_SECONDS.quantile(0.95)),
+                )
+                .panel(
+                    Panel::timeseries("Requests")
+                        .query(NativeMetrics::REQUEST_DURATION_SECONDS.rate()),
+                )
+                .panel(
+                    Panel::timeseries("Queue wait p90")
+                        .query(NativeMetrics::QUEUE_WAIT_SECONDS.quantile(0.9)),
+                )
+                .panel(
+                    Panel::stat("Queue wait now")
+                        .query(NativeMetrics::QUEUE_WAIT_SECONDS.quantile(0.5)),
+                )
+                .panel(Panel::timeseries("Jobs").query(NativeMetrics::JOBS.rate())),
+        ],
+        alerts: vec![slow, waiting],
+    });
+    let artefacts = match generator.generate() {
+        Ok(artefacts) => artefacts,
+        Err(error) => panic!("a native quantile alert off any boundary is sound: {error}"),
+    };
+    let file = |name: &str| {
+        artefacts
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .to_owned()
+    };
+    let alerts = file("prometheus/alerts.yml");
+    assert!(
+        alerts.contains("histogram_quantile(0.95, sum by (job, instance, route) (rate(native_request_duration_seconds[5m]))) > 1.7"),
+        "{alerts}"
+    );
+    assert!(
+        !alerts.contains("native_request_duration_seconds_bucket"),
+        "{alerts}"
+    );
+    let tests = file("prometheus/alerts.test.yml");
+    assert!(
+        tests.contains("# NativeSlow: reads the native histogram `native_request_duration_seconds`, which promtool 2.42 cannot load as test series; it is proven against a real Prometheus instead."),
+        "{tests}"
+    );
+    assert!(tests.contains("QueueWaitLong"), "{tests}");
+
+    // Panels: `histogram_quantile` over the native series without `le`, the native rate
+    // through `histogram_count`; exemplars on the graphs of the opted-in metric only.
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&file("grafana/dashboards/shop-overview.json")).expect("json");
+    let mut targets = Vec::new();
+    let mut stack = vec![&dashboard];
+    while let Some(value) = stack.pop() {
+        if let Some(panels) = value["panels"].as_array() {
+            stack.extend(panels);
+        }
+        if let Some(list) = value["targets"].as_array() {
+            for target in list {
+                targets.push((
+                    value["title"].as_str().unwrap_or("").to_owned(),
+                    target["expr"].as_str().unwrap_or("").to_owned(),
+                    target.get("exemplar").cloned(),
+                ));
+            }
+        }
+    }
+    let expr = |title: &str| {
+        targets
+            .iter()
+            .find(|(t, _, _)| t == title)
+            .unwrap_or_else(|| panic!("no panel {title} in {targets:?}"))
+            .clone()
+    };
+    let (_, p95, exemplar) = expr("p95");
+    assert_eq!(
+        p95,
+        "histogram_quantile(0.95, sum (rate(native_request_duration_seconds{job=~\"$job\", instance=~\"$instance\"}[$__rate_interval])))"
+    );
+    assert_eq!(exemplar, None);
+    let (_, requests, _) = expr("Requests");
+    assert!(
+        requests.starts_with("sum (histogram_count(rate(native_request_duration_seconds{"),
+        "{requests}"
+    );
+    let (_, wait, exemplar) = expr("Queue wait p90");
+    assert!(
+        wait.contains("rate(native_queue_wait_seconds_bucket{"),
+        "{wait}"
+    );
+    assert_eq!(exemplar, Some(serde_json::Value::Bool(true)));
+    // A stat shows one number: no exemplars there.
+    assert_eq!(expr("Queue wait now").2, None);
+    assert_eq!(expr("Jobs").2, None);
+
+    // What Prometheus loads: the rules parse, the generated unit tests pass.
+    let dir = tempfile::tempdir().expect("dir");
+    artefacts.write_to(dir.path()).expect("write");
+    let prometheus = dir.path().join("prometheus");
+    run_promtool(
+        &prometheus,
+        &["check", "rules", "alerts.yml", "recording.yml"],
+    );
+    run_promtool(&prometheus, &["test", "rules", "alerts.test.yml"]);
+}
+
 fn shop(alerts: Vec<Alert>, rows: Vec<Row>) -> Generator {
     Generator::new("shop").observe_set(fiko_dashboards_gen::ObservedSet {
         descriptor: ShopMetrics::DESCRIPTOR,

@@ -2,6 +2,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{
     Data, DeriveInput, Expr, Fields, GenericArgument, Ident, LitStr, Path, PathArguments, Type,
@@ -57,6 +58,8 @@ struct Field<'a> {
     name: String,
     unit: Option<String>,
     buckets: Vec<f64>,
+    native: Option<Native>,
+    exemplars: bool,
     max_series: Option<usize>,
     roles: Vec<(Role, TokenStream)>,
     external: bool,
@@ -200,6 +203,74 @@ fn metric_type(ty: &Type) -> Option<(Kind, Option<&Type>)> {
     kind_of(&last.ident).map(|kind| (kind, None))
 }
 
+/// `#[metric(native(...))]`, checked: the runtime's `NativeConfig` fields.
+#[derive(Clone, Copy)]
+struct Native {
+    schema: i8,
+    zero_threshold: f64,
+    max_buckets: u32,
+}
+
+impl Native {
+    // The runtime's defaults (`NativeConfig::DEFAULT`).
+    const DEFAULT: Self = Self {
+        schema: 3,
+        zero_threshold: 2.938_735_877_055_719e-39,
+        max_buckets: 160,
+    };
+}
+
+/// `native` or `native(schema = 3, zero_threshold = 1e-9, max_buckets = 160)`, each key
+/// optional; a bad value is reported and the default kept, so parsing goes on.
+fn parse_native(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Native> {
+    let mut native = Native::DEFAULT;
+    if !meta.input.peek(syn::token::Paren) {
+        return Ok(native);
+    }
+    let mut schema = Attr::none(cx, NATIVE, SCHEMA);
+    let mut zero_threshold = Attr::none(cx, NATIVE, ZERO_THRESHOLD);
+    let mut max_buckets = Attr::none(cx, NATIVE, MAX_BUCKETS);
+    meta.parse_nested_meta(|inner| {
+        if inner.path == SCHEMA {
+            // native(schema = 3)
+            let expr: Expr = inner.value()?.parse()?;
+            match attr::number(&expr) {
+                Some(n) if n.fract() == 0.0 && (-4.0..=8.0).contains(&n) => {
+                    schema.set(&inner.path, n as i8);
+                }
+                _ => cx.error_spanned_by(&expr, "`schema` must be a whole number from -4 to 8"),
+            }
+        } else if inner.path == ZERO_THRESHOLD {
+            // native(zero_threshold = 1e-9)
+            let expr: Expr = inner.value()?.parse()?;
+            match attr::number(&expr) {
+                Some(x) if x.is_finite() && x >= 0.0 => zero_threshold.set(&inner.path, x),
+                _ => cx.error_spanned_by(
+                    &expr,
+                    "`zero_threshold` must be a finite number of at least 0",
+                ),
+            }
+        } else if inner.path == MAX_BUCKETS {
+            // native(max_buckets = 160)
+            let lit: syn::LitInt = inner.value()?.parse()?;
+            match lit.base10_parse::<u32>() {
+                Ok(0) | Err(_) => cx.error_spanned_by(
+                    &lit,
+                    "`max_buckets` must be a whole number from 1 to 4294967295",
+                ),
+                Ok(n) => max_buckets.set(&inner.path, n),
+            }
+        } else {
+            attr::unknown_key(cx, &inner, NATIVE, NATIVE_KEYS)?;
+        }
+        Ok(())
+    })?;
+    native.schema = schema.get().unwrap_or(native.schema);
+    native.zero_threshold = zero_threshold.get().unwrap_or(native.zero_threshold);
+    native.max_buckets = max_buckets.get().unwrap_or(native.max_buckets);
+    Ok(native)
+}
+
 fn parse_field<'a>(
     cx: &Ctxt,
     field: &'a syn::Field,
@@ -211,9 +282,11 @@ fn parse_field<'a>(
     let mut unit = Attr::none(cx, METRIC, UNIT);
     let mut buckets = Attr::none(cx, METRIC, BUCKETS);
     let mut max_series = Attr::none(cx, METRIC, MAX_SERIES);
+    let mut native = Attr::none(cx, METRIC, NATIVE);
     let mut calls = Flag::none(cx, METRIC, CALLS);
     let mut durations = Flag::none(cx, METRIC, DURATIONS);
     let mut in_flight = Flag::none(cx, METRIC, IN_FLIGHT);
+    let mut exemplars = Flag::none(cx, METRIC, EXEMPLARS);
     attr::parse_attrs(cx, &field.attrs, METRIC, |meta| {
         if meta.path == NAME {
             // #[metric(name = "requests")]
@@ -227,6 +300,11 @@ fn parse_field<'a>(
             if let Some(bounds) = parse_buckets(cx, &expr) {
                 buckets.set(&meta.path, (expr, bounds));
             }
+        } else if meta.path == NATIVE {
+            // #[metric(native)] or #[metric(native(schema = 3, zero_threshold = 1e-9,
+            // max_buckets = 160))]
+            let config = parse_native(cx, meta)?;
+            native.set(&meta.path, config);
         } else if meta.path == MAX_SERIES {
             // #[metric(max_series = 5000)]
             let lit: syn::LitInt = meta.value()?.parse()?;
@@ -245,6 +323,9 @@ fn parse_field<'a>(
         } else if meta.path == IN_FLIGHT {
             // #[metric(in_flight)]
             in_flight.set_true(&meta.path);
+        } else if meta.path == EXEMPLARS {
+            // #[metric(exemplars)]
+            exemplars.set_true(&meta.path);
         } else {
             attr::unknown_key(cx, meta, METRIC, METRIC_KEYS)?;
         }
@@ -298,6 +379,29 @@ fn parse_field<'a>(
         Some((_, (_, bounds))) => bounds,
         None => Vec::new(),
     };
+    let native = match native.get_with_tokens() {
+        Some((key, _)) if kind != Kind::Histogram => {
+            cx.error_spanned_by(
+                key,
+                format!(
+                    "`native` only applies to histograms, and `{ident}` is a {}",
+                    kind.as_str()
+                ),
+            );
+            None
+        }
+        other => other.map(|(_, native)| native),
+    };
+    let exemplars = match exemplars.get() {
+        Some(key) if kind == Kind::Gauge => {
+            cx.error_spanned_by(
+                key,
+                format!("`exemplars` apply to counters and histograms, and `{ident}` is a gauge"),
+            );
+            false
+        }
+        other => other.is_some(),
+    };
     let max_series = match max_series.get() {
         Some((lit, _)) if labels.is_none() => {
             cx.error_spanned_by(
@@ -326,6 +430,8 @@ fn parse_field<'a>(
         help,
         name: full.0,
         buckets,
+        native,
+        exemplars,
         max_series,
         roles,
         external,
@@ -558,14 +664,31 @@ fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
         .iter()
         .map(|field| {
             let buckets = &field.buckets;
-            // A histogram without `buckets` gets the defaults, and says so in its descriptor.
-            let buckets = if field.kind == Kind::Histogram && buckets.is_empty() {
+            // A histogram without `buckets` gets the defaults, and says so in its descriptor;
+            // a native one without `buckets` has no classic buckets at all.
+            let buckets = if field.kind == Kind::Histogram && buckets.is_empty() && field.native.is_none() {
                 quote!(#krate::histogram::DEFAULT_BUCKETS)
             } else {
                 quote!(&[#(#buckets),*])
             };
             let max_series = field.max_series.unwrap_or(1000);
-            quote!(#krate::__private::Declaration { buckets: #buckets, max_series: #max_series })
+            let native = match field.native {
+                Some(Native {
+                    schema,
+                    zero_threshold,
+                    max_buckets,
+                }) => quote!(::core::option::Option::Some(
+                    #krate::histogram::NativeConfig::from_checked(#schema, #zero_threshold, #max_buckets)
+                )),
+                None => quote!(::core::option::Option::None),
+            };
+            let exemplars = field.exemplars;
+            quote!(#krate::__private::Declaration {
+                buckets: #buckets,
+                max_series: #max_series,
+                native: #native,
+                exemplars: #exemplars,
+            })
         })
         .collect();
 
@@ -601,6 +724,8 @@ fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
                     unit: #unit,
                     labels: #labels,
                     buckets: #declaration.buckets,
+                    native: #declaration.native,
+                    exemplars: #declaration.exemplars,
                     max_series: #declaration.max_series,
                     external: #external,
                 }

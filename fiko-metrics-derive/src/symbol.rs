@@ -34,6 +34,11 @@ pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
 pub(crate) const METRICS: Symbol = Symbol("metrics");
 pub(crate) const ERRORS: Symbol = Symbol("errors");
 pub(crate) const EXTERNAL: Symbol = Symbol("external");
+pub(crate) const NATIVE: Symbol = Symbol("native");
+pub(crate) const EXEMPLARS: Symbol = Symbol("exemplars");
+pub(crate) const SCHEMA: Symbol = Symbol("schema");
+pub(crate) const ZERO_THRESHOLD: Symbol = Symbol("zero_threshold");
+pub(crate) const MAX_BUCKETS: Symbol = Symbol("max_buckets");
 
 // The keys each attribute accepts, in the order "expected one of ..." lists them. These are
 // the one list of keys: the parsers' unknown-key errors name them, a unit test checks each is
@@ -42,8 +47,11 @@ pub(crate) const EXTERNAL: Symbol = Symbol("external");
 /// `#[metric_set(...)]` on a `MetricSet` struct.
 pub(crate) const METRIC_SET_KEYS: &[Symbol] = &[NAMESPACE, SUBSYSTEM, EXTERNAL, CRATE];
 /// `#[metric(...)]` on a metric set's field.
-pub(crate) const METRIC_KEYS: &[Symbol] =
-    &[NAME, UNIT, BUCKETS, MAX_SERIES, CALLS, DURATIONS, IN_FLIGHT];
+pub(crate) const METRIC_KEYS: &[Symbol] = &[
+    NAME, UNIT, BUCKETS, NATIVE, EXEMPLARS, MAX_SERIES, CALLS, DURATIONS, IN_FLIGHT,
+];
+/// `native(...)` inside `#[metric(...)]`.
+pub(crate) const NATIVE_KEYS: &[Symbol] = &[SCHEMA, ZERO_THRESHOLD, MAX_BUCKETS];
 /// `#[label_set(...)]` on a `LabelSet` struct.
 pub(crate) const LABEL_SET_KEYS: &[Symbol] = &[CRATE];
 /// `#[label(...)]` on a label set's field.

@@ -45,7 +45,7 @@ fn expand(attribute: Symbol, key: Symbol) -> String {
     let args = sample(key);
     // The kind each `#[metric(...)]` key applies to.
     let metric = match key.0 {
-        "buckets" | "durations" => quote!(Histogram),
+        "buckets" | "durations" | "native" => quote!(Histogram),
         "in_flight" => quote!(Gauge),
         _ => quote!(Counter),
     };

@@ -3,7 +3,7 @@
 //! | attribute | goes on | keys |
 //! |---|---|---|
 //! | [`#[metric_set(...)]`](#metric_set) | a `#[derive(MetricSet)]` struct | `namespace`, `subsystem`, `external`, `crate` |
-//! | [`#[metric(...)]`](#metric) | a field of that struct | `name`, `unit`, `buckets`, `max_series`, `calls`, `durations`, `in_flight` |
+//! | [`#[metric(...)]`](#metric) | a field of that struct | `name`, `unit`, `buckets`, `native`, `exemplars`, `max_series`, `calls`, `durations`, `in_flight` |
 //! | [`#[label_set(...)]`](#label_set) | a `#[derive(LabelSet)]` struct | `crate` |
 //! | [`#[label(...)]`](#label) | a field of that struct | `rename` |
 //! | [`#[label_value(...)]`](#label_value) | a `#[derive(LabelValue)]` enum | `rename_all`, `crate` |
@@ -131,6 +131,8 @@
 //! | `name` | `"word"` | the field's name | the metric's name (the set's prefix is still added) |
 //! | `unit` | `"word"` | read from a base-unit suffix | the unit; appended to the name unless the name already is the unit |
 //! | `buckets` | `[b1, b2, ...]`, `exponential(start, factor, count)` or `linear(start, width, count)` | [`DEFAULT_BUCKETS`](crate::histogram::DEFAULT_BUCKETS) | a histogram's bucket upper bounds (`+Inf` is added) |
+//! | `native` | flag, or `native(schema = s, zero_threshold = z, max_buckets = n)` | off | a native (sparse exponential) histogram; with `buckets`, classic buckets too |
+//! | `exemplars` | flag | off | the metric carries exemplars (trace ids): dashboards show them on its panels |
 //! | `max_series` | integer ≥ 1 | 1000 | how many series open labels may create before values fold into `other` |
 //! | `calls` | flag | off | the field `#[timed]`/`#[counted]` count calls into |
 //! | `durations` | flag | off | the field `#[timed]` records call durations into |
@@ -224,6 +226,82 @@
 //!     /// Checkout latency.
 //!     #[metric(buckets = [0.5, 0.1])] // error: bucket bounds must be strictly increasing
 //!     checkout_seconds: Histogram,
+//! }
+//! ```
+//!
+//! `native`: only on histograms. The histogram also (or only) keeps Prometheus' native
+//! buckets: each power of two cut into `2^schema` buckets, created as values arrive,
+//! exposed through the protobuf format when the scraper asks for it (Prometheus started
+//! with `--enable-feature=native-histograms`). Without `buckets` it has no classic buckets
+//! (the text formats show its `+Inf` bucket, `_sum` and `_count`); with `buckets` it has
+//! both, for a migration and for stores that read only classic buckets. `native(...)`
+//! takes, each optional: `schema` (whole number from -4 to 8, default 3: buckets about 9%
+//! wide), `zero_threshold` (finite, ≥ 0, default 2^-128: values this close to zero are
+//! counted in the zero bucket) and `max_buckets` (≥ 1, default 160: past it the schema is
+//! lowered, merging neighbouring buckets, as Prometheus' Go client does). See
+//! [`NativeConfig`](crate::histogram::NativeConfig).
+//!
+//! ```
+//! use fiko_metrics::{Histogram, MetricSet};
+//!
+//! #[derive(MetricSet)]
+//! struct Latencies {
+//!     /// Checkout latency, native buckets only.
+//!     #[metric(native)]
+//!     checkout_seconds: Histogram,
+//!     /// Query latency, finer native buckets.
+//!     #[metric(native(schema = 5, zero_threshold = 1e-9, max_buckets = 300))]
+//!     query_seconds: Histogram,
+//!     /// Upload size, native and classic buckets (migrating).
+//!     #[metric(native, buckets = [1024, 1048576])]
+//!     upload_size_bytes: Histogram,
+//! }
+//!
+//! let checkout = Latencies::CHECKOUT_SECONDS.descriptor;
+//! assert_eq!((checkout.native.map(|n| n.schema()), checkout.buckets), (Some(3), &[][..]));
+//! let query = Latencies::QUERY_SECONDS.descriptor.native.unwrap();
+//! assert_eq!((query.schema(), query.zero_threshold(), query.max_buckets()), (5, 1e-9, 300));
+//! assert_eq!(Latencies::UPLOAD_SIZE_BYTES.descriptor.buckets, [1024.0, 1048576.0]);
+//! ```
+//!
+//! ```compile_fail
+//! # use fiko_metrics::{Histogram, MetricSet};
+//! #[derive(MetricSet)]
+//! struct Latencies {
+//!     /// Checkout latency.
+//!     #[metric(native(schema = 9))] // error: `schema` must be a whole number from -4 to 8
+//!     checkout_seconds: Histogram,
+//! }
+//! ```
+//!
+//! `exemplars`: only on counters and histograms. Marks a metric whose observations carry
+//! exemplars (recorded with `inc_with_exemplar`, `observe_with_exemplar` or their
+//! `_with_source` forms, see [`exemplar`](crate::exemplar)): generated dashboards turn
+//! exemplars on in its panels. Recording and exposition do not depend on it.
+//!
+//! ```
+//! use fiko_metrics::{Counter, Histogram, MetricSet};
+//!
+//! #[derive(MetricSet)]
+//! struct Checkout {
+//!     /// Checkout latency, with the trace of a recent request per bucket.
+//!     #[metric(exemplars, buckets = [0.1, 0.5, 1.0])]
+//!     latency_seconds: Histogram,
+//!     /// Payments failed.
+//!     #[metric(exemplars)]
+//!     payment_failures: Counter,
+//! }
+//!
+//! assert!(Checkout::LATENCY_SECONDS.descriptor.exemplars);
+//! ```
+//!
+//! ```compile_fail
+//! # use fiko_metrics::{Gauge, MetricSet};
+//! #[derive(MetricSet)]
+//! struct Pool {
+//!     /// Open connections.
+//!     #[metric(exemplars)] // error: `exemplars` apply to counters and histograms
+//!     connections: Gauge,
 //! }
 //! ```
 //!

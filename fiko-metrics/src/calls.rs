@@ -201,6 +201,9 @@ pub struct CallGuard {
     durations: Option<(&'static Family<FunctionLabels, Histogram>, Instant)>,
     in_flight: Option<&'static Gauge>,
     outcome: Option<(Outcome, &'static str)>,
+    // The installed exemplar source's labels when the call started (its trace); `None`
+    // without a source.
+    exemplar: Option<crate::exemplar::ExemplarLabels>,
 }
 
 impl CallGuard {
@@ -234,6 +237,7 @@ impl CallGuard {
             durations: durations.map(|family| (family, Instant::now())),
             in_flight,
             outcome: None,
+            exemplar: crate::exemplar::from_source(),
         }
     }
 
@@ -254,19 +258,28 @@ impl Drop for CallGuard {
                 (Outcome::Cancelled, "")
             }
         });
+        let exemplar = self.exemplar.take();
+        let count = |counter: &Counter| match &exemplar {
+            Some(labels) => counter.inc_with_exemplar(labels),
+            None => counter.inc(),
+        };
         match self.cached {
-            Some(cached) if outcome == Outcome::Ok && error.is_empty() => cached.ok.inc(),
-            _ => self
-                .calls
-                .get_or_create(&self.site.call_labels(outcome, error))
-                .inc(),
+            Some(cached) if outcome == Outcome::Ok && error.is_empty() => count(cached.ok),
+            _ => count(
+                self.calls
+                    .get_or_create(&self.site.call_labels(outcome, error)),
+            ),
         }
         if let Some((family, start)) = self.durations {
+            let time = |histogram: &Histogram| match &exemplar {
+                Some(labels) => {
+                    histogram.observe_with_exemplar(start.elapsed().as_secs_f64(), labels);
+                }
+                None => histogram.observe_since(start),
+            };
             match self.cached.and_then(|cached| cached.duration) {
-                Some(histogram) => histogram.observe_since(start),
-                None => family
-                    .get_or_create(&self.site.labels())
-                    .observe_since(start),
+                Some(histogram) => time(histogram),
+                None => time(family.get_or_create(&self.site.labels())),
             }
         }
         if let Some(gauge) = self.in_flight {

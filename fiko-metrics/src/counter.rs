@@ -1,10 +1,12 @@
 //! Monotonic counters.
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::descriptor::MetricKind;
 use crate::encoding::{Labels, Value, Visitor};
+use crate::exemplar::{self, Exemplar, ExemplarLabels, Slot};
 use crate::metric::{Metric, NoConfig};
 
 /// A number a [`Counter`] can count in: `u64` (the default) or `f64`.
@@ -39,6 +41,9 @@ mod sealed {
 pub struct Counter<N: CounterNumber = u64> {
     // Both number types live in 64 bits; an `f64` is stored as its bit pattern.
     bits: AtomicU64,
+    // The latest exemplar, allocated at the first one: a counter never given one keeps a
+    // null pointer and `inc` never looks at it.
+    exemplar: OnceLock<Box<Slot>>,
     number: std::marker::PhantomData<N>,
 }
 
@@ -46,6 +51,7 @@ impl<N: CounterNumber> Default for Counter<N> {
     fn default() -> Self {
         Self {
             bits: AtomicU64::new(0),
+            exemplar: OnceLock::new(),
             number: std::marker::PhantomData,
         }
     }
@@ -63,6 +69,18 @@ where
 }
 
 /// Reads a counter as a sample [`Value`]; implemented for both number types.
+impl<N: CounterNumber> Counter<N> {
+    /// The latest exemplar recorded on this counter, if any.
+    pub fn exemplar(&self) -> Option<Exemplar> {
+        self.exemplar.get().and_then(|slot| slot.get())
+    }
+
+    #[inline]
+    fn store_exemplar(&self, labels: &ExemplarLabels, value: f64) {
+        self.exemplar.get_or_init(Box::default).store(labels, value);
+    }
+}
+
 #[doc(hidden)]
 pub trait CounterRead {
     /// The current value.
@@ -80,6 +98,42 @@ impl Counter<u64> {
     #[inline]
     pub fn inc_by(&self, n: u64) {
         self.bits.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds one and keeps `labels` as the counter's exemplar (value 1), shown in the
+    /// OpenMetrics and protobuf expositions.
+    ///
+    /// ```
+    /// use fiko_metrics::Counter;
+    /// use fiko_metrics::exemplar::ExemplarLabels;
+    ///
+    /// let orders = Counter::default();
+    /// orders.inc_with_exemplar(&ExemplarLabels::new(&[("trace_id", "abc")])?);
+    /// let exemplar = orders.exemplar().unwrap();
+    /// assert_eq!((orders.get(), exemplar.value), (1, 1.0));
+    /// # Ok::<(), fiko_metrics::exemplar::ExemplarError>(())
+    /// ```
+    #[inline]
+    pub fn inc_with_exemplar(&self, labels: &ExemplarLabels) {
+        self.inc_by_with_exemplar(1, labels);
+    }
+
+    /// Adds `n` and keeps `labels` as the counter's exemplar, with value `n`.
+    #[inline]
+    pub fn inc_by_with_exemplar(&self, n: u64, labels: &ExemplarLabels) {
+        self.inc_by(n);
+        // Counts past 2^53 round, as every sample value does.
+        self.store_exemplar(labels, n as f64);
+    }
+
+    /// Adds one, with the exemplar the installed [`exemplar::set_source`] gives now, if
+    /// any (without a source this costs one load more than [`inc`](Self::inc)).
+    #[inline]
+    pub fn inc_with_source(&self) {
+        self.inc();
+        if let Some(labels) = exemplar::from_source() {
+            self.store_exemplar(&labels, 1.0);
+        }
     }
 
     /// Sets the count to `total`: for collectors that mirror a count kept elsewhere (the
@@ -126,6 +180,26 @@ impl Counter<f64> {
         crate::atomic_f64::add(&self.bits, amount);
     }
 
+    /// Adds `amount` (as [`inc_by`](Self::inc_by) does) and keeps `labels` as the
+    /// counter's exemplar, with value `amount`; an amount `inc_by` ignores records nothing.
+    #[inline]
+    pub fn inc_by_with_exemplar(&self, amount: f64, labels: &ExemplarLabels) {
+        if !(amount.is_finite() && amount > 0.0) {
+            return;
+        }
+        self.inc_by(amount);
+        self.store_exemplar(labels, amount);
+    }
+
+    /// Adds `amount`, with the exemplar the installed [`exemplar::set_source`] gives now.
+    #[inline]
+    pub fn inc_by_with_source(&self, amount: f64) {
+        match exemplar::from_source() {
+            Some(labels) => self.inc_by_with_exemplar(amount, &labels),
+            None => self.inc_by(amount),
+        }
+    }
+
     /// Sets the amount to `total` (ignored unless finite and not negative): for collectors
     /// that mirror an amount kept elsewhere, such as the CPU seconds the OS reports.
     pub fn set_total(&self, total: f64) {
@@ -158,6 +232,9 @@ where
     }
 
     fn visit(&self, labels: Labels<'_>, visitor: &mut dyn Visitor) -> fmt::Result {
-        visitor.counter(labels, self.value())
+        match self.exemplar() {
+            Some(exemplar) => visitor.counter_with_exemplar(labels, self.value(), &exemplar),
+            None => visitor.counter(labels, self.value()),
+        }
     }
 }

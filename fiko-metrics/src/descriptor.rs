@@ -58,8 +58,15 @@ pub struct MetricDescriptor {
     pub unit: Option<&'static str>,
     /// The labels, in exposition order.
     pub labels: &'static [LabelDescriptor],
-    /// Histogram bucket upper bounds without `+Inf`; empty for other kinds.
+    /// Histogram bucket upper bounds without `+Inf`; empty for other kinds and for native
+    /// histograms without classic buckets.
     pub buckets: &'static [f64],
+    /// `#[metric(native)]`: a native histogram's schema, zero threshold and bucket bound;
+    /// `None` for classic histograms and other kinds.
+    pub native: Option<crate::histogram::NativeConfig>,
+    /// `#[metric(exemplars)]`: the metric carries exemplars (a trace id on an observation),
+    /// so dashboards show them; see [`exemplar`](crate::exemplar).
+    pub exemplars: bool,
     /// How many series open labels may create before values fold into the overflow series.
     pub max_series: usize,
     /// Declared for another program's metrics (an exporter's): `name` is exactly what that
@@ -82,11 +89,28 @@ impl MetricDescriptor {
     pub fn series_names(&self) -> Vec<String> {
         match self.kind {
             MetricKind::Counter | MetricKind::Gauge => vec![self.sample_name()],
-            MetricKind::Histogram => ["bucket", "sum", "count"]
-                .iter()
-                .map(|suffix| format!("{}_{suffix}", self.name))
-                .collect(),
+            MetricKind::Histogram => {
+                let mut names: Vec<String> = ["bucket", "sum", "count"]
+                    .iter()
+                    .map(|suffix| format!("{}_{suffix}", self.name))
+                    .collect();
+                // Prometheus stores a native histogram under its bare name.
+                if self.is_native() {
+                    names.push(self.name.to_owned());
+                }
+                names
+            }
         }
+    }
+
+    /// Whether this is a native histogram (perhaps with classic buckets too).
+    pub fn is_native(&self) -> bool {
+        self.native.is_some()
+    }
+
+    /// Whether this histogram has classic buckets (`_bucket` series with `le` bounds).
+    pub fn has_classic_buckets(&self) -> bool {
+        self.kind == MetricKind::Histogram && !self.buckets.is_empty()
     }
 
     /// The label with this name, if the metric has it.

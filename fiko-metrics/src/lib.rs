@@ -107,6 +107,7 @@ pub mod calls;
 mod counter;
 pub mod descriptor;
 pub mod encoding;
+pub mod exemplar;
 pub mod family;
 mod gauge;
 pub mod histogram;
@@ -121,7 +122,7 @@ pub use counter::{Counter, CounterNumber};
 pub use descriptor::{
     Declared, LabelDescriptor, LabelRef, MetricDescriptor, MetricKind, SetDescriptor, kind, unit,
 };
-pub use encoding::Format;
+pub use encoding::{Exposition, Format};
 pub use family::{Family, SeriesId};
 pub use gauge::{Gauge, GaugeGuard, GaugeNumber};
 pub use histogram::Histogram;

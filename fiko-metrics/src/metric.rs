@@ -20,10 +20,10 @@ pub trait Metric: Send + Sync + Sized + 'static {
     /// Creates one series.
     fn with_config(config: &Self::Config) -> Self;
 
-    /// The configuration a `#[metric(buckets = [...])]` declaration asks for.
+    /// The configuration a `#[metric(buckets = [...], native)]` declaration asks for.
     #[doc(hidden)]
-    fn declared_config(buckets: &'static [f64]) -> Self::Config {
-        let _ = buckets;
+    fn declared_config(declaration: &crate::set::Declaration) -> Self::Config {
+        let _ = declaration;
         Self::Config::default()
     }
 

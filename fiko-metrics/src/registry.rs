@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use crate::descriptor::{LabelDescriptor, MetricDescriptor, MetricKind, SetDescriptor};
-use crate::encoding::{Format, TextEncoder, Visitor};
+use crate::encoding::{Exposition, Format, ProtobufEncoder, TextEncoder, Visitor};
 use crate::set::MetricSet;
 
 /// The self-metric counting series lookups folded into overflow series: one per lookup
@@ -23,6 +23,8 @@ pub const OVERFLOW_METRIC: MetricDescriptor = MetricDescriptor {
         values: None,
     }],
     buckets: &[],
+    native: None,
+    exemplars: false,
     max_series: usize::MAX,
     external: false,
 };
@@ -259,7 +261,7 @@ impl Registry {
     /// const fn counter(name: &'static str) -> MetricDescriptor {
     ///     MetricDescriptor {
     ///         name, field: "", kind: MetricKind::Counter, help: "", unit: None, labels: &[],
-    ///         buckets: &[], max_series: 1000, external: false,
+    ///         buckets: &[], native: None, exemplars: false, max_series: 1000, external: false,
     ///     }
     /// }
     ///
@@ -318,6 +320,69 @@ impl Registry {
             .iter()
             .filter_map(|collector| collector.set())
             .collect()
+    }
+
+    /// Encodes every registered set and collector as length-delimited protobuf
+    /// `MetricFamily` messages: classic and native histogram buckets alike.
+    ///
+    /// prometheus-client registries included with
+    /// [`include_prometheus_client`](Self::include_prometheus_client) have no encoder for
+    /// this format and are left out: [`negotiate`](Self::negotiate) answers such a
+    /// registry's scrapes in text.
+    ///
+    /// ```
+    /// use fiko_metrics::encoding::proto::MetricFamily;
+    /// use fiko_metrics::{Counter, MetricSet, Registry};
+    /// use fiko_metrics::encoding::prost::Message;
+    ///
+    /// #[derive(MetricSet)]
+    /// struct Shop {
+    ///     /// Orders placed.
+    ///     orders: Counter,
+    /// }
+    ///
+    /// let registry = Registry::new();
+    /// Shop::register(&registry)?.orders.inc();
+    /// let bytes = registry.encode_protobuf();
+    /// let family = MetricFamily::decode_length_delimited(&bytes[..]).unwrap();
+    /// assert_eq!(family.name(), "orders_total");
+    /// assert_eq!(family.metric[0].counter.as_ref().unwrap().value(), 1.0);
+    /// # Ok::<(), fiko_metrics::RegistryError>(())
+    /// ```
+    pub fn encode_protobuf(&self) -> Vec<u8> {
+        let collectors = self.read().collectors.clone();
+        let mut out = Vec::with_capacity(4096);
+        let mut encoder = ProtobufEncoder::new(&mut out);
+        for collector in &collectors {
+            collector.refresh();
+            for (index, metric) in collector.metrics().iter().enumerate() {
+                let _ = encoder.family(metric);
+                let _ = collector.visit_metric(index, &mut encoder);
+            }
+            let _ = collector.visit_dynamic(&mut encoder);
+        }
+        encoder.finish();
+        out
+    }
+
+    /// What to answer a scrape whose `Accept` header is `accept` with
+    /// ([`Exposition::from_accept`]), falling back to text when prometheus-client
+    /// registries are included, since those can only be encoded as text.
+    pub fn negotiate(&self, accept: &str) -> Exposition {
+        match Exposition::from_accept(accept) {
+            Exposition::Protobuf if !self.read().foreign.is_empty() => {
+                Exposition::Text(Format::from_accept(accept))
+            }
+            exposition => exposition,
+        }
+    }
+
+    /// Encodes everything as `exposition` says.
+    pub fn encode_exposition(&self, exposition: Exposition) -> Vec<u8> {
+        match exposition {
+            Exposition::Text(format) => self.encode(format).into_bytes(),
+            Exposition::Protobuf => self.encode_protobuf(),
+        }
     }
 
     /// Encodes everything in `format`.

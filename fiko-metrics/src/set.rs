@@ -72,6 +72,10 @@ pub struct Declaration {
     pub buckets: &'static [f64],
     /// Series limit for open labels.
     pub max_series: usize,
+    /// `#[metric(native)]`: native buckets (with classic ones too when `buckets` is given).
+    pub native: Option<crate::histogram::NativeConfig>,
+    /// `#[metric(exemplars)]`: the metric carries exemplars.
+    pub exemplars: bool,
 }
 
 /// A field type of a metric set: a metric, or a [`Family`] of them.
@@ -92,7 +96,7 @@ pub trait MetricField: Send + Sync + 'static {
 }
 
 fn declared<M: Metric>(declaration: &Declaration) -> M::Config {
-    M::declared_config(declaration.buckets)
+    M::declared_config(declaration)
 }
 
 impl<N: CounterNumber> MetricField for Counter<N>

@@ -229,6 +229,8 @@ mod registry_sample_names {
             unit: None,
             labels: &[],
             buckets: &[],
+            native: None,
+            exemplars: false,
             max_series: 1,
             external: false,
         };

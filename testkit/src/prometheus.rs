@@ -36,6 +36,16 @@ impl Prometheus {
     /// `extra_files` (rule files, ...) beside it, then starts Prometheus. Relative paths in
     /// the config resolve against that directory.
     pub fn start(config_yaml: &str, extra_files: &[(&str, &str)]) -> Result<Self, TestkitError> {
+        Self::start_with_flags(config_yaml, extra_files, &[])
+    }
+
+    /// [`start`](Self::start) with extra command-line flags, e.g.
+    /// `--enable-feature=exemplar-storage,native-histograms`.
+    pub fn start_with_flags(
+        config_yaml: &str,
+        extra_files: &[(&str, &str)],
+        flags: &[&str],
+    ) -> Result<Self, TestkitError> {
         let binary = binary("prometheus", "prometheus")?;
         let dir = tempfile::Builder::new()
             .prefix("fiko-testkit-prometheus-")
@@ -69,7 +79,8 @@ impl Prometheus {
                     dir.path().join("data").display()
                 ))
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .arg("--web.enable-lifecycle");
+                .arg("--web.enable-lifecycle")
+                .args(flags);
             let log = dir.path().join("prometheus.log");
             let mut process = ServerProcess::spawn("prometheus", command, &log)?;
             let ready = format!("http://127.0.0.1:{port}/-/ready");

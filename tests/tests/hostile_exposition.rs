@@ -130,6 +130,8 @@ fn register(families: Vec<Family>) -> Registry {
                 values: None,
             }],
             buckets: &BOUNDS,
+            native: None,
+            exemplars: false,
             max_series: 100,
             external: false,
         })

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use common::{Server, bounded, client};
+use fiko_metrics::encoding::prost::Message;
+use fiko_metrics::encoding::proto::MetricFamily;
 use fiko_metrics::{Counter, Format, MetricSet, Registry};
 use fiko_metrics_axum::{
     HttpMetricsLayer, HttpServerMetrics, MetricsEndpoints, Network, WebSocketMetrics,
@@ -135,6 +137,31 @@ async fn content_negotiation_and_gzip() {
         let open = open.text().await.expect("text");
         assert!(open.ends_with("# EOF\n"), "{open}");
         assert!(open.contains("demo_things_total 42"), "{open}");
+
+        // What Prometheus sends with native histograms enabled: protobuf.
+        let proto = http
+            .get(&url)
+            .header(
+                "accept",
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.1",
+            )
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(
+            proto.headers()["content-type"],
+            "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+        );
+        let bytes = proto.bytes().await.expect("bytes");
+        let mut rest = &bytes[..];
+        let mut things = None;
+        while !rest.is_empty() {
+            let family = MetricFamily::decode_length_delimited(&mut rest).expect("delimited");
+            if family.name() == "demo_things_total" {
+                things = family.metric[0].counter.as_ref().map(|counter| counter.value());
+            }
+        }
+        assert_eq!(things, Some(42.0));
 
         let zipped = http
             .get(&url)

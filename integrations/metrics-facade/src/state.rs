@@ -278,7 +278,7 @@ impl State {
             MetricKind::Gauge => Series::Gauge(Family::new(Default::default(), max_series)),
             MetricKind::Histogram => {
                 let buckets: Buckets = self.config.buckets_for(&exposed);
-                Series::Histogram(Family::new(buckets, max_series))
+                Series::Histogram(Family::new(buckets.into(), max_series))
             }
         };
         Ok(Arc::new(Entry {
@@ -382,6 +382,8 @@ fn describe(
         unit: unit.map(|unit| unit.as_str()),
         labels: &[],
         buckets: &[],
+        native: None,
+        exemplars: false,
         max_series,
         external: false,
     }

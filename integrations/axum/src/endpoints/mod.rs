@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use fiko_metrics::{Format, Registry};
+use fiko_metrics::Registry;
 use http::{HeaderValue, StatusCode, header};
 
 use self::access::{Access, Refusal};
@@ -30,7 +30,10 @@ pub const DEFAULT_HEALTH_PATH: &str = "/api/v1/metrics/health";
 /// A router serving a registry's metrics and the application's health.
 ///
 /// - `GET /api/v1/metrics`: the Prometheus text format, OpenMetrics when the `Accept`
-///   header asks for `application/openmetrics-text`, gzip-compressed when
+///   header asks for `application/openmetrics-text`, protobuf (the only format with
+///   native histogram buckets) when it asks for
+///   [`PROTOBUF_CONTENT_TYPE`](fiko_metrics::encoding::PROTOBUF_CONTENT_TYPE) first, as
+///   Prometheus does with `--enable-feature=native-histograms`; gzip-compressed when
 ///   `Accept-Encoding` allows it. Encoding runs on tokio's blocking pool, so a big registry
 ///   never stalls the async workers.
 /// - `GET /api/v1/metrics/health`: JSON with `status`, `version`, `uptime_seconds` and the
@@ -244,18 +247,16 @@ impl Endpoints {
         if let Err(refused) = self.admit(EndpointKind::Metrics, &parts) {
             return refused.into_response();
         }
-        let format = Format::from_accept(header_str(&parts.headers, header::ACCEPT));
+        let exposition = self
+            .registry
+            .negotiate(header_str(&parts.headers, header::ACCEPT));
         let gzip = accepts_gzip(header_str(&parts.headers, header::ACCEPT_ENCODING));
         let registry = self.registry.clone();
         // Collectors may read the OS and big registries take a while to encode: keep it
         // off the async workers.
         let encoded = tokio::task::spawn_blocking(move || {
-            let text = registry.encode(format);
-            if gzip {
-                compress(text.as_bytes())
-            } else {
-                Ok(text.into_bytes())
-            }
+            let body = registry.encode_exposition(exposition);
+            if gzip { compress(&body) } else { Ok(body) }
         })
         .await;
         let body = match encoded {
@@ -269,7 +270,7 @@ impl Endpoints {
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
+            HeaderValue::from_static(exposition.content_type()),
         );
         headers.insert(
             header::VARY,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fiko_metrics::SeriesId;
+use fiko_metrics::exemplar::{self, ExemplarLabels};
 
 use super::custom::FinishedRequest;
 use super::metrics::{ErrorType, Method, StatusClass};
@@ -34,6 +35,9 @@ pub(crate) struct RequestGuard {
     response_bytes: u64,
     body_ended: bool,
     custom: Option<Box<dyn Any + Send>>,
+    // The installed exemplar source's labels (the request's trace), read when the request
+    // starts, inside its span; `None` without a source.
+    exemplar: Option<ExemplarLabels>,
     finished: bool,
 }
 
@@ -61,6 +65,7 @@ impl RequestGuard {
             response_bytes: 0,
             body_ended: false,
             custom,
+            exemplar: exemplar::from_source(),
             finished: false,
         }
     }
@@ -120,11 +125,20 @@ impl RequestGuard {
             .series(self.active)
             .dec();
         let series = route.status(method, self.status);
-        metrics.http_server_requests.series(series.requests).inc();
-        metrics
+        let requests = metrics.http_server_requests.series(series.requests);
+        let durations = metrics
             .http_server_request_duration_seconds
-            .series(series.duration)
-            .observe(duration.as_secs_f64());
+            .series(series.duration);
+        match &self.exemplar {
+            Some(labels) => {
+                requests.inc_with_exemplar(labels);
+                durations.observe_with_exemplar(duration.as_secs_f64(), labels);
+            }
+            None => {
+                requests.inc();
+                durations.observe(duration.as_secs_f64());
+            }
+        }
         if self.status.is_some() {
             metrics
                 .http_server_response_body_size_bytes

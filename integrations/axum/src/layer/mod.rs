@@ -29,6 +29,11 @@ pub use self::service::HttpMetrics;
 /// mounted with `Router::nest_service` (axum 0.8 gives them no `MatchedPath`): name them
 /// with [`group`](Self::group).
 ///
+/// When the application installs an exemplar source
+/// ([`fiko_metrics::exemplar::set_source`], typically the current trace id), the layer
+/// reads it as each request starts and records it as the exemplar of the request's
+/// duration and count; without a source it records none and the read costs one load.
+///
 /// ```
 /// use axum::{Router, routing::get};
 /// use fiko_metrics_axum::HttpMetricsLayer;

@@ -1,0 +1,246 @@
+//! Exemplars: a small label set (a trace id, a span id) attached to one observation, so a
+//! slow bucket in Grafana links to a trace that landed in it.
+//!
+//! Off by default, and free when off: `inc`, `inc_by` and `observe` never look at
+//! exemplars. An exemplar is recorded only by the calls that say so:
+//! [`Counter::inc_with_exemplar`](crate::Counter::inc_with_exemplar),
+//! [`Histogram::observe_with_exemplar`](crate::Histogram::observe_with_exemplar), or their
+//! `_with_source` forms, which ask the application's [`set_source`] closure (typically
+//! "the current trace id") and record nothing when there is none. `#[timed]`/`#[counted]`
+//! and fiko-metrics-axum's HTTP layer ask the source as a call or request starts. A series keeps the latest
+//! exemplar of each classic bucket (one for a counter, one for a native-only histogram),
+//! as Prometheus' clients do; its storage is allocated at its first exemplar. Recording
+//! never blocks: an exemplar that would wait for a concurrent one is dropped.
+//!
+//! Exemplars are exposed in OpenMetrics text (`# {trace_id="..."} value timestamp` after
+//! the sample) and in protobuf; the Prometheus text format has no exemplars and is
+//! unchanged. `#[metric(exemplars)]` marks a metric whose exemplars dashboards should show.
+//!
+//! ```
+//! use fiko_metrics::exemplar::{self, ExemplarLabels};
+//! use fiko_metrics::{Counter, Format, MetricSet, Registry};
+//!
+//! #[derive(MetricSet)]
+//! struct Checkout {
+//!     /// Orders placed.
+//!     #[metric(exemplars)]
+//!     orders: Counter,
+//! }
+//!
+//! let registry = Registry::new();
+//! let checkout = Checkout::register(&registry)?;
+//! let trace = ExemplarLabels::new(&[("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")])?;
+//! checkout.orders.inc_with_exemplar(&trace);
+//! assert!(registry.encode(Format::OpenMetrics)
+//!     .contains(r#"orders_total 1 # {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"} 1.0 "#));
+//! // The Prometheus text format is unchanged.
+//! assert!(registry.encode(Format::Prometheus).contains("orders_total 1\n"));
+//!
+//! // Where the current trace comes from: the application's own closure.
+//! exemplar::set_source(|| ExemplarLabels::new(&[("trace_id", "0af7651916cd43dd8448eb211c80319c")]).ok())?;
+//! checkout.orders.inc_with_source();
+//! assert_eq!(checkout.orders.exemplar().unwrap().labels.pairs().next(),
+//!     Some(("trace_id", "0af7651916cd43dd8448eb211c80319c")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # The current OpenTelemetry trace
+//!
+//! With `tracing-opentelemetry`, the source reads the current span's context; this crate
+//! does not depend on OpenTelemetry, whose SDK weighs more than all of fiko-metrics:
+//!
+//! ```text
+//! use opentelemetry::trace::TraceContextExt;
+//! use tracing_opentelemetry::OpenTelemetrySpanExt;
+//!
+//! fiko_metrics::exemplar::set_source(|| {
+//!     let context = tracing::Span::current().context();
+//!     let span = context.span();
+//!     let span = span.span_context();
+//!     if !span.is_sampled() {
+//!         return None;
+//!     }
+//!     let (trace, span) = (span.trace_id().to_string(), span.span_id().to_string());
+//!     fiko_metrics::exemplar::ExemplarLabels::new(&[("trace_id", &trace), ("span_id", &span)]).ok()
+//! })?;
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError};
+use std::time::SystemTime;
+
+/// OpenMetrics' bound on an exemplar's label names and values together, in characters.
+pub const MAX_LABEL_CHARS: usize = 128;
+
+/// The labels of an exemplar: valid names, at most [`MAX_LABEL_CHARS`] characters of
+/// names and values together. Cloning shares them (a reference count), so keeping them as
+/// a series' exemplar copies no string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExemplarLabels {
+    pairs: Arc<[(Box<str>, Box<str>)]>,
+}
+
+impl ExemplarLabels {
+    /// Checks and copies `pairs`.
+    ///
+    /// ```
+    /// use fiko_metrics::exemplar::{ExemplarError, ExemplarLabels};
+    ///
+    /// assert!(ExemplarLabels::new(&[("trace_id", "abc"), ("span_id", "def")]).is_ok());
+    /// let long = "x".repeat(121);
+    /// assert_eq!(ExemplarLabels::new(&[("trace_id", &long)]), Err(ExemplarError::TooLong { chars: 129 }));
+    /// ```
+    pub fn new(pairs: &[(&str, &str)]) -> Result<Self, ExemplarError> {
+        let mut chars = 0;
+        for (name, value) in pairs {
+            if !valid_name(name) {
+                return Err(ExemplarError::BadName((*name).to_owned()));
+            }
+            chars += name.chars().count() + value.chars().count();
+        }
+        if chars > MAX_LABEL_CHARS {
+            return Err(ExemplarError::TooLong { chars });
+        }
+        Ok(Self {
+            pairs: pairs
+                .iter()
+                .map(|(name, value)| (Box::from(*name), Box::from(*value)))
+                .collect(),
+        })
+    }
+
+    /// The `(name, value)` pairs, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(name, value)| (&**name, &**value))
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__")
+}
+
+/// Why an exemplar's labels were refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExemplarError {
+    /// Names and values together are longer than [`MAX_LABEL_CHARS`].
+    TooLong {
+        /// Their length, in characters.
+        chars: usize,
+    },
+    /// A label name is not `[a-zA-Z_][a-zA-Z0-9_]*` (or starts with `__`).
+    BadName(String),
+}
+
+impl fmt::Display for ExemplarError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLong { chars } => write!(
+                f,
+                "exemplar labels are {chars} characters long; OpenMetrics allows {MAX_LABEL_CHARS}"
+            ),
+            Self::BadName(name) => write!(f, "`{name}` is not a valid exemplar label name"),
+        }
+    }
+}
+
+impl std::error::Error for ExemplarError {}
+
+/// One recorded exemplar: its labels, the observed value (1 for a counter increment, the
+/// amount added otherwise) and when it was recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exemplar {
+    /// The labels.
+    pub labels: ExemplarLabels,
+    /// The value observed or added.
+    pub value: f64,
+    /// When it was recorded.
+    pub timestamp: SystemTime,
+}
+
+impl Exemplar {
+    /// The timestamp in seconds since the Unix epoch.
+    pub fn timestamp_seconds(&self) -> f64 {
+        self.timestamp
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |since| since.as_secs_f64())
+    }
+}
+
+type Source = Box<dyn Fn() -> Option<ExemplarLabels> + Send + Sync>;
+
+static SOURCE: OnceLock<Source> = OnceLock::new();
+
+/// Installs the process-wide source of exemplar labels that
+/// [`Histogram::observe_with_source`](crate::Histogram::observe_with_source) and
+/// [`Counter::inc_with_source`](crate::Counter::inc_with_source) read (typically the
+/// current trace); once per process, later calls are refused.
+pub fn set_source<F>(source: F) -> Result<(), SourceAlreadySet>
+where
+    F: Fn() -> Option<ExemplarLabels> + Send + Sync + 'static,
+{
+    SOURCE.set(Box::new(source)).map_err(|_| SourceAlreadySet)
+}
+
+/// The labels the installed source gives now, if any.
+#[inline]
+pub fn from_source() -> Option<ExemplarLabels> {
+    SOURCE.get().and_then(|source| source())
+}
+
+/// Whether a source is installed: without one, recording with the source costs a load.
+#[inline]
+pub fn has_source() -> bool {
+    SOURCE.get().is_some()
+}
+
+/// [`set_source`] was called before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceAlreadySet;
+
+impl fmt::Display for SourceAlreadySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an exemplar source is installed already")
+    }
+}
+
+impl std::error::Error for SourceAlreadySet {}
+
+/// The latest exemplar of a counter or of one bucket.
+#[derive(Debug, Default)]
+pub(crate) struct Slot(Mutex<Option<Exemplar>>);
+
+impl Slot {
+    /// Keeps `exemplar` unless another thread is storing one right now: recording never
+    /// waits.
+    pub(crate) fn store(&self, labels: &ExemplarLabels, value: f64) {
+        match self.0.try_lock() {
+            Ok(mut slot) => {
+                *slot = Some(Exemplar {
+                    labels: labels.clone(),
+                    value,
+                    timestamp: SystemTime::now(),
+                });
+            }
+            Err(TryLockError::Poisoned(poisoned)) => {
+                *poisoned.into_inner() = Some(Exemplar {
+                    labels: labels.clone(),
+                    value,
+                    timestamp: SystemTime::now(),
+                });
+            }
+            Err(TryLockError::WouldBlock) => {}
+        }
+    }
+
+    pub(crate) fn get(&self) -> Option<Exemplar> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
