@@ -63,10 +63,10 @@ async fn wait_until(
     let deadline = Instant::now() + limit;
     loop {
         let text = scrape(registry);
-        if let Some(value) = sample(&text, series) {
-            if done(value) {
-                return Ok(value);
-            }
+        if let Some(value) = sample(&text, series)
+            && done(value)
+        {
+            return Ok(value);
         }
         if Instant::now() > deadline {
             return Err(format!(
