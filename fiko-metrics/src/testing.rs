@@ -428,6 +428,8 @@ mod tests {
             values: Some(&["ok", "error"]),
         }],
         buckets: &[],
+        native: None,
+        exemplars: false,
         max_series: 100,
         external: false,
     };
@@ -439,6 +441,8 @@ mod tests {
         unit: Some("seconds"),
         labels: &[],
         buckets: &[0.5],
+        native: None,
+        exemplars: false,
         max_series: 100,
         external: false,
     };
