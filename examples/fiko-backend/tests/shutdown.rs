@@ -288,10 +288,13 @@ async fn without_a_scrape_the_window_closes_and_only_the_metrics_answer_meanwhil
     let signalled = Instant::now();
     server.proc.terminate();
     // Nothing in flight: the drain is over at once and the window opens; a health probe
-    // (not a scrape) gets 503 and does not end it.
+    // (not a scrape) gets 503 and does not end it. A probe that arrives before the
+    // process has handled the signal still gets 200: probe until the 503.
     let deadline = Instant::now() + Duration::from_secs(2);
     let health = loop {
-        if let Ok(response) = client.get(format!("{base}{HEALTH}")).send().await {
+        if let Ok(response) = client.get(format!("{base}{HEALTH}")).send().await
+            && response.status() == 503
+        {
             break response;
         }
         assert!(Instant::now() < deadline, "{}", server.proc.log());
