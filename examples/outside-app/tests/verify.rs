@@ -334,18 +334,17 @@ fn an_application_not_running_leaves_every_query_on_its_metrics_missing() {
         |config| config,
         &alerts,
     );
-    // Settled: both jobs scraped once (the shop's down), Prometheus' own `up` stored.
+    // Settled: both jobs scraped once (the shop's down, not merely not scraped yet),
+    // Prometheus' own `up` stored.
     let settled = |out: &str| {
         let Ok(document) = serde_json::from_str::<serde_json::Value>(out) else {
             return false;
         };
-        let items: Vec<&str> = document["problems"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p["item"].as_str())
-            .collect();
-        items.contains(&"job `shop-web`")
+        let problems = document["problems"].as_array().cloned().unwrap_or_default();
+        let items: Vec<&str> = problems.iter().filter_map(|p| p["item"].as_str()).collect();
+        problems
+            .iter()
+            .any(|p| p["item"] == "job `shop-web`" && p["class"] == "job-down")
             && !items.contains(&"job `prometheus`")
             && !items.contains(&"panel `Scrape targets up`")
     };
