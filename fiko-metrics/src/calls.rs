@@ -44,9 +44,8 @@ use crate::gauge::Gauge;
 use crate::histogram::Histogram;
 use crate::{LabelSet, LabelValue, MetricSet};
 
-/// How a call ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, LabelValue)]
-#[label_value(crate = crate)]
+/// How a call ended; as a label value `ok`, `error`, `panic` or `cancelled`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// Returned normally (for a `Result`: `Ok`, or an `Err` the classifier let pass).
     Ok,
@@ -56,6 +55,28 @@ pub enum Outcome {
     Panic,
     /// An async call whose future was dropped before it finished.
     Cancelled,
+}
+
+impl Outcome {
+    const VALUES: [&'static str; 4] = ["ok", "error", "panic", "cancelled"];
+}
+
+// Written by hand rather than derived, to be `do_not_recommend`: rustc leaves it out of the
+// "the following other types implement trait `LabelValue`" list a user sees for a field
+// type that is not a label value, where this internal enum is noise.
+#[diagnostic::do_not_recommend]
+impl LabelValue for Outcome {
+    const VALUES: Option<&'static [&'static str]> = Some(&Self::VALUES);
+
+    #[inline]
+    fn index(&self) -> usize {
+        *self as usize
+    }
+
+    #[inline]
+    fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(Self::VALUES[self.index()])
+    }
 }
 
 /// Labels of call counts: function, module, outcome and error kind.
@@ -289,10 +310,11 @@ impl Drop for CallGuard {
 }
 
 /// What an error classifier (`errors = path`) may return: an error kind (`&'static str`
-/// or a derived label enum), or an `Option` of one where `None` means "not an error".
+/// or a label enum declared with `#[derive(LabelValue)] #[label_value(error_kind)]`), or an
+/// `Option` of one where `None` means "not an error".
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an error kind",
-    note = "an error classifier returns `&'static str`, an enum deriving `LabelValue`, or an `Option` of either (`None`: not an error)"
+    note = "an error classifier returns `&'static str`, an enum with `#[derive(LabelValue)]` and `#[label_value(error_kind)]`, or an `Option` of either (`None`: not an error)"
 )]
 pub trait ErrorKind {
     /// The kind's label value, or `None` when the error does not count as one.
