@@ -91,7 +91,7 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Container<'a>> {
             "a label value enum needs at least one variant: an empty enum has no value to record",
         );
     }
-    let rule = rename_all.get().unwrap_or(RenameRule::SnakeCase);
+    let rule = rename_all.get().unwrap_or(RenameRule::Snake);
     let mut variants: Vec<(&'a Ident, String)> = Vec::new();
     for variant in &data.variants {
         if !matches!(variant.fields, Fields::Unit) {

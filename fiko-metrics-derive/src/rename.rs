@@ -6,43 +6,43 @@ use heck::{ToKebabCase, ToLowerCamelCase, ToShoutySnakeCase, ToSnakeCase};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RenameRule {
     /// `snake_case`, the default.
-    SnakeCase,
+    Snake,
     /// `kebab-case`.
-    KebabCase,
+    Kebab,
     /// `lowercase`.
-    LowerCase,
+    Lower,
     /// `UPPERCASE`.
-    UpperCase,
+    Upper,
     /// `SCREAMING_SNAKE_CASE`.
-    ScreamingSnakeCase,
+    ScreamingSnake,
     /// `camelCase`.
-    CamelCase,
+    Camel,
     /// `PascalCase`: the variant name as written.
-    PascalCase,
+    Pascal,
 }
 
 impl RenameRule {
     /// Every rule, default first, in the order an unknown rule's error lists them.
     pub(crate) const ALL: &[Self] = &[
-        Self::SnakeCase,
-        Self::KebabCase,
-        Self::LowerCase,
-        Self::UpperCase,
-        Self::ScreamingSnakeCase,
-        Self::CamelCase,
-        Self::PascalCase,
+        Self::Snake,
+        Self::Kebab,
+        Self::Lower,
+        Self::Upper,
+        Self::ScreamingSnake,
+        Self::Camel,
+        Self::Pascal,
     ];
 
     /// The rule as users write it.
     pub(crate) fn name(self) -> &'static str {
         match self {
-            Self::SnakeCase => "snake_case",
-            Self::KebabCase => "kebab-case",
-            Self::LowerCase => "lowercase",
-            Self::UpperCase => "UPPERCASE",
-            Self::ScreamingSnakeCase => "SCREAMING_SNAKE_CASE",
-            Self::CamelCase => "camelCase",
-            Self::PascalCase => "PascalCase",
+            Self::Snake => "snake_case",
+            Self::Kebab => "kebab-case",
+            Self::Lower => "lowercase",
+            Self::Upper => "UPPERCASE",
+            Self::ScreamingSnake => "SCREAMING_SNAKE_CASE",
+            Self::Camel => "camelCase",
+            Self::Pascal => "PascalCase",
         }
     }
 
@@ -67,13 +67,13 @@ impl RenameRule {
     /// The label value of the variant named `variant`.
     pub(crate) fn apply(self, variant: &str) -> String {
         match self {
-            Self::SnakeCase => variant.to_snake_case(),
-            Self::KebabCase => variant.to_kebab_case(),
-            Self::LowerCase => variant.to_lowercase(),
-            Self::UpperCase => variant.to_uppercase(),
-            Self::ScreamingSnakeCase => variant.to_shouty_snake_case(),
-            Self::CamelCase => variant.to_lower_camel_case(),
-            Self::PascalCase => variant.to_owned(),
+            Self::Snake => variant.to_snake_case(),
+            Self::Kebab => variant.to_kebab_case(),
+            Self::Lower => variant.to_lowercase(),
+            Self::Upper => variant.to_uppercase(),
+            Self::ScreamingSnake => variant.to_shouty_snake_case(),
+            Self::Camel => variant.to_lower_camel_case(),
+            Self::Pascal => variant.to_owned(),
         }
     }
 }

@@ -57,16 +57,12 @@ pub enum Outcome {
     Cancelled,
 }
 
-impl Outcome {
-    const VALUES: [&'static str; 4] = ["ok", "error", "panic", "cancelled"];
-}
-
 // Written by hand rather than derived, to be `do_not_recommend`: rustc leaves it out of the
 // "the following other types implement trait `LabelValue`" list a user sees for a field
 // type that is not a label value, where this internal enum is noise.
 #[diagnostic::do_not_recommend]
 impl LabelValue for Outcome {
-    const VALUES: Option<&'static [&'static str]> = Some(&Self::VALUES);
+    const VALUES: Option<&'static [&'static str]> = Some(&["ok", "error", "panic", "cancelled"]);
 
     #[inline]
     fn index(&self) -> usize {
@@ -75,7 +71,12 @@ impl LabelValue for Outcome {
 
     #[inline]
     fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
-        f(Self::VALUES[self.index()])
+        f(match self {
+            Self::Ok => "ok",
+            Self::Error => "error",
+            Self::Panic => "panic",
+            Self::Cancelled => "cancelled",
+        })
     }
 }
 
@@ -378,6 +379,29 @@ pub mod outcome {
                 Some(kind) => (Outcome::Error, kind),
                 None => (Outcome::Ok, ""),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::Outcome;
+    use crate::LabelValue;
+
+    /// `Outcome`'s hand-written impl: each value's text is its entry in `VALUES`.
+    #[test]
+    fn each_outcome_reads_as_its_entry_in_values() {
+        let values = Outcome::VALUES.unwrap_or_default();
+        let outcomes = [
+            Outcome::Ok,
+            Outcome::Error,
+            Outcome::Panic,
+            Outcome::Cancelled,
+        ];
+        assert_eq!(values.len(), outcomes.len());
+        for outcome in outcomes {
+            let text = outcome.with_str(str::to_owned);
+            assert_eq!(values.get(outcome.index()), Some(&text.as_str()));
         }
     }
 }
