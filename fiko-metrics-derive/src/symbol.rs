@@ -31,6 +31,7 @@ pub(crate) const DURATIONS: Symbol = Symbol("durations");
 pub(crate) const IN_FLIGHT: Symbol = Symbol("in_flight");
 pub(crate) const RENAME: Symbol = Symbol("rename");
 pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
+pub(crate) const ERROR_KIND: Symbol = Symbol("error_kind");
 pub(crate) const METRICS: Symbol = Symbol("metrics");
 pub(crate) const ERRORS: Symbol = Symbol("errors");
 pub(crate) const EXTERNAL: Symbol = Symbol("external");
@@ -57,22 +58,11 @@ pub(crate) const LABEL_SET_KEYS: &[Symbol] = &[CRATE];
 /// `#[label(...)]` on a label set's field.
 pub(crate) const LABEL_KEYS: &[Symbol] = &[RENAME];
 /// `#[label_value(...)]` on a `LabelValue` enum.
-pub(crate) const LABEL_VALUE_KEYS: &[Symbol] = &[RENAME_ALL, CRATE];
+pub(crate) const LABEL_VALUE_KEYS: &[Symbol] = &[RENAME_ALL, ERROR_KIND, CRATE];
 /// `#[label_value(...)]` on a variant of that enum.
 pub(crate) const LABEL_VALUE_VARIANT_KEYS: &[Symbol] = &[RENAME];
 /// `#[timed(...)]` and `#[counted(...)]`.
 pub(crate) const FUNCTION_KEYS: &[Symbol] = &[METRICS, IN_FLIGHT, ERRORS, NAME, CRATE];
-
-/// The `rename_all` rules of `#[label_value(...)]`, default first.
-pub(crate) const RENAME_RULES: &[&str] = &[
-    "snake_case",
-    "kebab-case",
-    "lowercase",
-    "UPPERCASE",
-    "SCREAMING_SNAKE_CASE",
-    "camelCase",
-    "PascalCase",
-];
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {

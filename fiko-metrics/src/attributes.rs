@@ -6,7 +6,7 @@
 //! | [`#[metric(...)]`](#metric) | a field of that struct | `name`, `unit`, `buckets`, `native`, `exemplars`, `max_series`, `calls`, `durations`, `in_flight` |
 //! | [`#[label_set(...)]`](#label_set) | a `#[derive(LabelSet)]` struct | `crate` |
 //! | [`#[label(...)]`](#label) | a field of that struct | `rename` |
-//! | [`#[label_value(...)]`](#label_value) | a `#[derive(LabelValue)]` enum | `rename_all`, `crate` |
+//! | [`#[label_value(...)]`](#label_value) | a `#[derive(LabelValue)]` enum | `rename_all`, `error_kind`, `crate` |
 //! |  | a variant of that enum | `rename` |
 //! | [`#[timed(...)]`](#timed) | a function, sync or async, free or in an `impl` | `metrics`, `in_flight`, `errors`, `name`, `crate` |
 //! | [`#[counted(...)]`](#counted) | the same | `metrics`, `in_flight`, `errors`, `name`, `crate` |
@@ -446,6 +446,7 @@
 //! | key | value | default | effect |
 //! |---|---|---|---|
 //! | `rename_all` | one of the rules below | `"snake_case"` | how variant names become values |
+//! | `error_kind` | flag | off | also implement [`ErrorKind`](crate::calls::ErrorKind): the enum is what an `errors = ...` classifier returns |
 //! | `crate` | path | `::fiko_metrics` | where the runtime is (see `#[metric_set(crate = ...)]`) |
 //!
 //! On a variant:
@@ -508,6 +509,33 @@
 //! #[derive(LabelValue)]
 //! #[label_value(rename_all = "Title Case")] // error: unknown rename rule, lists the rules
 //! enum Model { ClaudeSonnet }
+//! ```
+//!
+//! `error_kind`: the enum is also an error kind, the `error` label of calls counted by
+//! [`#[timed(errors = ...)]`](#timed) and [`#[counted]`](#counted), each variant under its
+//! label value. Without it the enum is a label value only.
+//!
+//! ```
+//! use fiko_metrics::calls::ErrorKind;
+//! use fiko_metrics::LabelValue;
+//!
+//! #[derive(LabelValue)]
+//! #[label_value(error_kind, rename_all = "kebab-case")]
+//! enum DbError { PoolTimeout, Constraint }
+//!
+//! assert_eq!(DbError::PoolTimeout.error_kind(), Some("pool-timeout"));
+//! assert_eq!(Some(DbError::Constraint).error_kind(), Some("constraint"));
+//! ```
+//!
+//! ```compile_fail
+//! # use fiko_metrics::LabelValue;
+//! #[derive(LabelValue)]
+//! enum DbError { PoolTimeout }
+//!
+//! fn classify(_: &std::io::Error) -> DbError { DbError::PoolTimeout }
+//!
+//! #[fiko_metrics::timed(errors = classify)] // error: `DbError` is not an error kind
+//! fn query() -> Result<(), std::io::Error> { Ok(()) }
 //! ```
 //!
 //! `rename = "..."` on a variant: a value no rule gives (`gpt-4o`, a vendor's own
@@ -629,6 +657,7 @@
 //! enum PayError { Declined, NotFound }
 //!
 //! #[derive(LabelValue)]
+//! #[label_value(error_kind)]
 //! enum PayErrorKind { Declined }
 //!
 //! fn classify(error: &PayError) -> Option<PayErrorKind> {

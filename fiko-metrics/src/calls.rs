@@ -44,9 +44,8 @@ use crate::gauge::Gauge;
 use crate::histogram::Histogram;
 use crate::{LabelSet, LabelValue, MetricSet};
 
-/// How a call ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, LabelValue)]
-#[label_value(crate = crate)]
+/// How a call ended; as a label value `ok`, `error`, `panic` or `cancelled`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// Returned normally (for a `Result`: `Ok`, or an `Err` the classifier let pass).
     Ok,
@@ -56,6 +55,29 @@ pub enum Outcome {
     Panic,
     /// An async call whose future was dropped before it finished.
     Cancelled,
+}
+
+// Written by hand rather than derived, to be `do_not_recommend`: rustc leaves it out of the
+// "the following other types implement trait `LabelValue`" list a user sees for a field
+// type that is not a label value, where this internal enum is noise.
+#[diagnostic::do_not_recommend]
+impl LabelValue for Outcome {
+    const VALUES: Option<&'static [&'static str]> = Some(&["ok", "error", "panic", "cancelled"]);
+
+    #[inline]
+    fn index(&self) -> usize {
+        *self as usize
+    }
+
+    #[inline]
+    fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(match self {
+            Self::Ok => "ok",
+            Self::Error => "error",
+            Self::Panic => "panic",
+            Self::Cancelled => "cancelled",
+        })
+    }
 }
 
 /// Labels of call counts: function, module, outcome and error kind.
@@ -289,10 +311,11 @@ impl Drop for CallGuard {
 }
 
 /// What an error classifier (`errors = path`) may return: an error kind (`&'static str`
-/// or a derived label enum), or an `Option` of one where `None` means "not an error".
+/// or a label enum declared with `#[derive(LabelValue)] #[label_value(error_kind)]`), or an
+/// `Option` of one where `None` means "not an error".
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an error kind",
-    note = "an error classifier returns `&'static str`, an enum deriving `LabelValue`, or an `Option` of either (`None`: not an error)"
+    note = "an error classifier returns `&'static str`, an enum with `#[derive(LabelValue)]` and `#[label_value(error_kind)]`, or an `Option` of either (`None`: not an error)"
 )]
 pub trait ErrorKind {
     /// The kind's label value, or `None` when the error does not count as one.
@@ -356,6 +379,29 @@ pub mod outcome {
                 Some(kind) => (Outcome::Error, kind),
                 None => (Outcome::Ok, ""),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::Outcome;
+    use crate::LabelValue;
+
+    /// `Outcome`'s hand-written impl: each value's text is its entry in `VALUES`.
+    #[test]
+    fn each_outcome_reads_as_its_entry_in_values() {
+        let values = Outcome::VALUES.unwrap_or_default();
+        let outcomes = [
+            Outcome::Ok,
+            Outcome::Error,
+            Outcome::Panic,
+            Outcome::Cancelled,
+        ];
+        assert_eq!(values.len(), outcomes.len());
+        for outcome in outcomes {
+            let text = outcome.with_str(str::to_owned);
+            assert_eq!(values.get(outcome.index()), Some(&text.as_str()));
         }
     }
 }

@@ -115,13 +115,9 @@ impl ExemplarLabels {
     }
 }
 
+/// An exemplar label name: a Prometheus name, not reserved (`__`).
 fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with("__")
+    fiko_metrics_naming::metric_name_problem(name).is_none()
 }
 
 /// Why an exemplar's labels were refused.

@@ -184,14 +184,14 @@ struct ReadmeDoctests;
 #[doc = include_str!("../README.md")]
 struct CrateReadmeDoctests;
 
-/// What the macros' output needs; not a public API.
+/// What the macros' output needs; not a public API. Versioned (as thiserror does): when its
+/// contents change incompatibly the number goes up, so a derive paired with a runtime of
+/// another version fails on the missing path instead of on a confusing type error.
 #[doc(hidden)]
-pub mod __private {
+pub mod __private01 {
     pub use crate::calls::outcome::{PlainOutcome, Probe, ResultOutcome, classified};
     pub use crate::calls::{CallGuard, CallSite, ErrorKind};
-    pub use crate::labels::derive_support::{
-        closed_len, closed_value, dense_cardinality, dense_step,
-    };
+    pub use crate::labels::derive_support::{dense_cardinality, dense_step};
     pub use crate::labels::{LabelSink, OVERFLOW_VALUE};
     pub use crate::set::Declaration;
     pub use core;
