@@ -246,6 +246,14 @@
 //! after the last one once they were given up). See
 //! [`NativeConfig`](crate::histogram::NativeConfig).
 //!
+//! Stores without native histograms (VictoriaMetrics 1.79, Prometheus without the
+//! feature) scrape the text format: a native-and-classic histogram gives them its classic
+//! buckets, so quantiles work there as for any classic histogram (set the generator's
+//! `Settings::native_histograms` to false and its queries read them); a native-only one
+//! gives them only `_count`, `_sum` and the `+Inf` bucket: rates and averages, no
+//! quantiles (the generator refuses a quantile of it for such a store). Declare `buckets`
+//! beside `native` for those stores.
+//!
 //! ```
 //! use fiko_metrics::{Histogram, MetricSet};
 //!

@@ -246,8 +246,9 @@ impl NativeSnapshot {
 /// The sparse buckets of one series.
 pub(crate) struct Native {
     config: NativeConfig,
-    // Read only when a reset is configured: at a bucket-limit overflow, and at every
-    // observation while a reset is due (after the resolution or zero bucket was given up).
+    // Read at creation and, when a reset is configured, at a bucket-limit overflow and at
+    // every observation while a reset is pending (after the resolution or zero bucket
+    // was given up): never on the fast path otherwise.
     clock: fn() -> Instant,
     zero_count: AtomicU64,
     // Recording takes the shared lock: an existing bucket (or the zero bucket) is a map
