@@ -1,7 +1,7 @@
 //! Alerts: a typed condition, a severity, `for`, and the annotations people read.
 
 use crate::duration::PromDuration;
-use crate::query::{Expr, Operation, Query};
+use crate::query::{Context, Expr, Operation, Query};
 use crate::units::{Threshold, Unit};
 
 /// Where an alert is routed.
@@ -261,6 +261,14 @@ impl Alert {
     /// a value nobody chose. The boundary must also not be the last bucket, above which
     /// the quantile cannot rise.
     pub fn problems(&self) -> Vec<String> {
+        self.problems_in(&Context::rules(crate::minutes(5)))
+    }
+
+    /// [`problems`](Self::problems) for the store `cx` describes: without native
+    /// histograms ([`Context::without_native_histograms`]), a quantile of a histogram
+    /// declared native and classic is read from its classic buckets, so its threshold
+    /// must be one of their boundaries, and a native-only one cannot be read at all.
+    pub fn problems_in(&self, cx: &Context) -> Vec<String> {
         let mut problems: Vec<String> = self
             .condition
             .expr
@@ -268,6 +276,15 @@ impl Alert {
             .into_iter()
             .map(|problem| format!("alert {}: {problem}", self.name))
             .collect();
+        if !cx.native_histograms {
+            problems.extend(
+                self.condition
+                    .expr
+                    .problems_without_native_histograms()
+                    .into_iter()
+                    .map(|problem| format!("alert {}: {problem}", self.name)),
+            );
+        }
         let name_ok = self
             .name
             .chars()
@@ -303,7 +320,8 @@ impl Alert {
             ..
         } = &self.condition.expr
         {
-            if metric.is_native() {
+            // (A native-only one read without native histograms is reported above.)
+            if cx.reads_native(metric) || (metric.is_native() && !metric.has_classic_buckets()) {
                 return problems;
             }
             let threshold = self.condition.threshold;

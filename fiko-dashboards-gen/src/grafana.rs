@@ -221,7 +221,7 @@ fn stable_id(used: &mut BTreeSet<u32>, section: &str, title: &str) -> u32 {
 
 /// The overview dashboard: one row per section, in the order the sets were listed.
 pub(crate) fn dashboard(model: &Model<'_>) -> String {
-    let cx = Context::dashboard();
+    let cx = model.settings.dashboard_context();
     let mut panels = Vec::new();
     let mut used = BTreeSet::new();
     let mut y = 0;

@@ -18,7 +18,7 @@ use std::fmt;
 use std::fs;
 use std::path::Path;
 
-use fiko_dashboards::{Alert, Context, Observe, Observed, PromDuration, Row, Slo};
+use fiko_dashboards::{Alert, Observe, Observed, PromDuration, Row, Slo};
 use fiko_metrics::{MetricSet, Registry, SetDescriptor};
 
 pub use error::Error;
@@ -566,8 +566,8 @@ impl Model<'_> {
 
     /// What `verify` checks: every query, rule group, scrape job and closed label.
     fn inventory(&self, groups: Vec<rules::GroupInfo>) -> verify::Inventory {
-        let dashboard = Context::dashboard();
-        let rules = Context::rules(self.settings.rule_window);
+        let dashboard = self.settings.dashboard_context();
+        let rules = self.settings.rules_context();
         let mut queries = Vec::new();
         for set in self.sets {
             for panel in set.rows.iter().flat_map(|row| &row.panels) {
@@ -645,7 +645,12 @@ impl Model<'_> {
         let mut names = BTreeMap::new();
         for (set, alert) in self.alerts() {
             let at = set.name();
-            problems.extend(alert.problems().into_iter().map(|p| format!("{at}: {p}")));
+            problems.extend(
+                alert
+                    .problems_in(&self.settings.rules_context())
+                    .into_iter()
+                    .map(|p| format!("{at}: {p}")),
+            );
             if let Some(first) = names.insert(alert.name.clone(), at) {
                 problems.push(format!(
                     "{at}: two alerts are named `{}` (the other in {first})",
@@ -667,10 +672,12 @@ impl Model<'_> {
                         problems.push(format!("{at}: panel `{}` has no query", panel.title));
                     }
                     for target in &panel.targets {
+                        let mut found = target.expr.problems();
+                        if !self.settings.native_histograms {
+                            found.extend(target.expr.problems_without_native_histograms());
+                        }
                         problems.extend(
-                            target
-                                .expr
-                                .problems()
+                            found
                                 .into_iter()
                                 .map(|p| format!("{at}: panel `{}`: {p}", panel.title)),
                         );

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 
-use fiko_dashboards::Context;
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr as Ast};
 use promql_parser::util::{ExprVisitor, walk_expr};
@@ -117,8 +116,8 @@ pub(crate) fn check_all(model: &Model<'_>) -> Vec<String> {
             }
         }
     };
-    let dashboard = Context::dashboard();
-    let rules = Context::rules(model.settings.rule_window);
+    let dashboard = model.settings.dashboard_context();
+    let rules = model.settings.rules_context();
     for set in model.sets {
         for panel in set.rows.iter().flat_map(|row| &row.panels) {
             for target in &panel.targets {

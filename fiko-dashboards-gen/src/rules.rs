@@ -70,7 +70,7 @@ fn push_group(out: &mut String, name: &str, body: &str) -> String {
 
 /// `alerts.yml`: one group per service, alerts sorted by name; and the groups.
 pub(crate) fn alerts(model: &Model<'_>) -> (String, Vec<GroupInfo>) {
-    let cx = Context::rules(model.settings.rule_window);
+    let cx = model.settings.rules_context();
     let mut groups: BTreeMap<&str, Vec<&Alert>> = BTreeMap::new();
     for (set, alert) in model.alerts() {
         groups
@@ -133,7 +133,8 @@ pub(crate) fn alerts(model: &Model<'_>) -> (String, Vec<GroupInfo>) {
 /// The expensive leaves of alerts and panels, as recording rules: counter rates and
 /// histogram bucket rates, aggregated per job, instance and the labels that panels and
 /// alerts group or filter by.
-fn recorded(expr: &Expr, window: &str, rules: &mut BTreeMap<String, String>) {
+fn recorded(expr: &Expr, cx: &Context, rules: &mut BTreeMap<String, String>) {
+    let window = cx.window.as_str();
     match expr {
         Expr::Metric {
             metric,
@@ -144,7 +145,7 @@ fn recorded(expr: &Expr, window: &str, rules: &mut BTreeMap<String, String>) {
         } => {
             let mut keep: Vec<&str> = Vec::new();
             // A native histogram's rate is one series of histogram samples: no `le`.
-            let native = metric.kind == MetricKind::Histogram && metric.is_native();
+            let native = cx.reads_native(metric);
             let quantile = matches!(operation, Operation::Quantile(_));
             if quantile && !native {
                 keep.push("le");
@@ -188,8 +189,8 @@ fn recorded(expr: &Expr, window: &str, rules: &mut BTreeMap<String, String>) {
             denominator: right,
         }
         | Expr::Add { left, right } => {
-            recorded(left, window, rules);
-            recorded(right, window, rules);
+            recorded(left, cx, rules);
+            recorded(right, cx, rules);
         }
         Expr::Raw(_) => {}
     }
@@ -197,15 +198,15 @@ fn recorded(expr: &Expr, window: &str, rules: &mut BTreeMap<String, String>) {
 
 /// `recording.yml`, and its group (none without rules).
 pub(crate) fn recording(model: &Model<'_>) -> (String, Option<GroupInfo>) {
-    let window = model.settings.rule_window.to_string();
+    let cx = model.settings.rules_context();
     let mut rules = BTreeMap::new();
     for (_, alert) in model.alerts() {
-        recorded(&alert.condition.expr, &window, &mut rules);
+        recorded(&alert.condition.expr, &cx, &mut rules);
     }
     for set in model.sets {
         for panel in set.rows.iter().flat_map(|row| &row.panels) {
             for target in &panel.targets {
-                recorded(&target.expr, &window, &mut rules);
+                recorded(&target.expr, &cx, &mut rules);
             }
         }
     }
@@ -240,7 +241,7 @@ pub(crate) fn recording(model: &Model<'_>) -> (String, Option<GroupInfo>) {
 
 /// `RUNBOOKS.md`: what each alert means, its exact rule, and where to look.
 pub(crate) fn runbooks(model: &Model<'_>) -> String {
-    let cx = Context::rules(model.settings.rule_window);
+    let cx = model.settings.rules_context();
     let mut alerts: Vec<_> = model.alerts().collect();
     alerts.sort_by(|a, b| a.1.name.cmp(&b.1.name));
     let mut out = String::from(

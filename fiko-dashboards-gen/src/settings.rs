@@ -1,7 +1,7 @@
 //! Everything besides the declarations that the artefacts depend on, and the names the
 //! output gives the application.
 
-use fiko_dashboards::{PromDuration, minutes, seconds};
+use fiko_dashboards::{Context, PromDuration, minutes, seconds};
 
 /// A Prometheus scrape job.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +57,15 @@ pub struct Settings {
     /// Runbook links are this URL + `#` + the lower-case alert name (the generated
     /// `RUNBOOKS.md` has one section per alert).
     pub runbook_base: String,
+    /// Whether the store behind Grafana and the rules reads native histograms (true by
+    /// default: Prometheus with `--enable-feature=native-histograms`). Set it to false for
+    /// a store without them (VictoriaMetrics 1.79, Prometheus without the feature): the
+    /// panels, rules and alerts then read a histogram declared native and classic from its
+    /// classic `_bucket` series by `le` (its alert thresholds must be bucket boundaries
+    /// again, and promtool tests them), and a native-only one from `_count` and `_sum`; a
+    /// quantile of a native-only histogram is then an error, as such a store has no
+    /// buckets to read it from.
+    pub native_histograms: bool,
     /// Divides every SLO window and burn-rate alert `for` (1, the default, keeps the SRE
     /// workbook's 5m to 3d and 30 days); it must divide 60. For real-time tests: at 60,
     /// the page's 1h and 5m windows become 1m and 5s. Alert names keep the nominal
@@ -81,7 +90,26 @@ impl Settings {
             prometheus_url: "http://prometheus:9090".to_owned(),
             grafana_dashboards_path: "/var/lib/grafana/dashboards".to_owned(),
             runbook_base: "RUNBOOKS.md".to_owned(),
+            native_histograms: true,
             slo_time_scale: 1,
+        }
+    }
+
+    /// The query context of the dashboards, for this store.
+    pub(crate) fn dashboard_context(&self) -> Context {
+        self.store(Context::dashboard())
+    }
+
+    /// The query context of the rule files, for this store.
+    pub(crate) fn rules_context(&self) -> Context {
+        self.store(Context::rules(self.rule_window))
+    }
+
+    fn store(&self, cx: Context) -> Context {
+        if self.native_histograms {
+            cx
+        } else {
+            cx.without_native_histograms()
         }
     }
 

@@ -142,6 +142,8 @@ fn whole(window: &str) -> Context {
         window: window.to_owned(),
         selectors: Vec::new(),
         keep: Vec::new(),
+        // As `Context::rules`: the SLO's own queries name their series themselves.
+        native_histograms: true,
     }
 }
 

@@ -447,7 +447,7 @@ fn derive(alert: &Alert, cx: &Context, window_secs: u64, for_secs: u64) -> Resul
 /// `alerts.test.yml`, run with `promtool test rules`, or one line per alert whose test
 /// cannot be written.
 pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Vec<String>> {
-    let cx = Context::rules(model.settings.rule_window);
+    let cx = model.settings.rules_context();
     let window_secs = model.settings.rule_window.as_secs();
     let mut alerts: Vec<_> = model.alerts().collect();
     alerts.sort_by(|a, b| a.1.name.cmp(&b.1.name));
@@ -467,7 +467,7 @@ pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Vec<String>> {
             .expr
             .metrics()
             .into_iter()
-            .find(|m| m.is_native());
+            .find(|m| cx.reads_native(m));
         if let (Some(metric), None) = (native, &alert.test) {
             // promtool 2.42's test series are floats: it cannot load a native histogram.
             let _ = writeln!(

@@ -40,6 +40,8 @@ pub(crate) const EXEMPLARS: Symbol = Symbol("exemplars");
 pub(crate) const SCHEMA: Symbol = Symbol("schema");
 pub(crate) const ZERO_THRESHOLD: Symbol = Symbol("zero_threshold");
 pub(crate) const MAX_BUCKETS: Symbol = Symbol("max_buckets");
+pub(crate) const MAX_ZERO_THRESHOLD: Symbol = Symbol("max_zero_threshold");
+pub(crate) const MIN_RESET_SECONDS: Symbol = Symbol("min_reset_seconds");
 
 // The keys each attribute accepts, in the order "expected one of ..." lists them. These are
 // the one list of keys: the parsers' unknown-key errors name them, a unit test checks each is
@@ -52,7 +54,13 @@ pub(crate) const METRIC_KEYS: &[Symbol] = &[
     NAME, UNIT, BUCKETS, NATIVE, EXEMPLARS, MAX_SERIES, CALLS, DURATIONS, IN_FLIGHT,
 ];
 /// `native(...)` inside `#[metric(...)]`.
-pub(crate) const NATIVE_KEYS: &[Symbol] = &[SCHEMA, ZERO_THRESHOLD, MAX_BUCKETS];
+pub(crate) const NATIVE_KEYS: &[Symbol] = &[
+    SCHEMA,
+    ZERO_THRESHOLD,
+    MAX_BUCKETS,
+    MAX_ZERO_THRESHOLD,
+    MIN_RESET_SECONDS,
+];
 /// `#[label_set(...)]` on a `LabelSet` struct.
 pub(crate) const LABEL_SET_KEYS: &[Symbol] = &[CRATE];
 /// `#[label(...)]` on a label set's field.

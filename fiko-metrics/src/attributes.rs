@@ -131,7 +131,7 @@
 //! | `name` | `"word"` | the field's name | the metric's name (the set's prefix is still added) |
 //! | `unit` | `"word"` | read from a base-unit suffix | the unit; appended to the name unless the name already is the unit |
 //! | `buckets` | `[b1, b2, ...]`, `exponential(start, factor, count)` or `linear(start, width, count)` | [`DEFAULT_BUCKETS`](crate::histogram::DEFAULT_BUCKETS) | a histogram's bucket upper bounds (`+Inf` is added) |
-//! | `native` | flag, or `native(schema = s, zero_threshold = z, max_buckets = n)` | off | a native (sparse exponential) histogram; with `buckets`, classic buckets too |
+//! | `native` | flag, or `native(schema = s, zero_threshold = z, max_buckets = n, max_zero_threshold = m, min_reset_seconds = r)` | off | a native (sparse exponential) histogram; with `buckets`, classic buckets too |
 //! | `exemplars` | flag | off | the metric carries exemplars (trace ids): dashboards show them on its panels |
 //! | `max_series` | integer ≥ 1 | 1000 | how many series open labels may create before values fold into `other` |
 //! | `calls` | flag | off | the field `#[timed]`/`#[counted]` count calls into |
@@ -237,9 +237,22 @@
 //! both, for a migration and for stores that read only classic buckets. `native(...)`
 //! takes, each optional: `schema` (whole number from -4 to 8, default 3: buckets about 9%
 //! wide), `zero_threshold` (finite, ≥ 0, default 2^-128: values this close to zero are
-//! counted in the zero bucket) and `max_buckets` (≥ 1, default 160: past it the schema is
-//! lowered, merging neighbouring buckets, as Prometheus' Go client does). See
+//! counted in the zero bucket), `max_buckets` (≥ 1, default 160: past it the schema is
+//! lowered, merging neighbouring buckets, as Prometheus' Go client does),
+//! `max_zero_threshold` (finite, ≥ 0, default 0: how far the zero bucket may widen to
+//! stay within `max_buckets` before the schema is lowered) and `min_reset_seconds` (whole
+//! seconds, default 0 = never: past `max_buckets`, the histogram starts over if its last
+//! reset is at least this old, and a reset restores the schema and zero bucket this long
+//! after the last one once they were given up). See
 //! [`NativeConfig`](crate::histogram::NativeConfig).
+//!
+//! Stores without native histograms (VictoriaMetrics 1.79, Prometheus without the
+//! feature) scrape the text format: a native-and-classic histogram gives them its classic
+//! buckets, so quantiles work there as for any classic histogram (set the generator's
+//! `Settings::native_histograms` to false and its queries read them); a native-only one
+//! gives them only `_count`, `_sum` and the `+Inf` bucket: rates and averages, no
+//! quantiles (the generator refuses a quantile of it for such a store). Declare `buckets`
+//! beside `native` for those stores.
 //!
 //! ```
 //! use fiko_metrics::{Histogram, MetricSet};
@@ -255,6 +268,10 @@
 //!     /// Upload size, native and classic buckets (migrating).
 //!     #[metric(native, buckets = [1024, 1048576])]
 //!     upload_size_bytes: Histogram,
+//!     /// Job duration: at most 100 buckets, by a zero bucket up to 1 ms wide, then a
+//!     /// coarser schema, and a reset at most once an hour.
+//!     #[metric(native(max_buckets = 100, max_zero_threshold = 0.001, min_reset_seconds = 3600))]
+//!     job_seconds: Histogram,
 //! }
 //!
 //! let checkout = Latencies::CHECKOUT_SECONDS.descriptor;
@@ -262,6 +279,8 @@
 //! let query = Latencies::QUERY_SECONDS.descriptor.native.unwrap();
 //! assert_eq!((query.schema(), query.zero_threshold(), query.max_buckets()), (5, 1e-9, 300));
 //! assert_eq!(Latencies::UPLOAD_SIZE_BYTES.descriptor.buckets, [1024.0, 1048576.0]);
+//! let job = Latencies::JOB_SECONDS.descriptor.native.unwrap();
+//! assert_eq!((job.max_zero_threshold(), job.min_reset_duration().as_secs()), (0.001, 3600));
 //! ```
 //!
 //! ```compile_fail

@@ -44,8 +44,12 @@ pub(super) fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
                     schema,
                     zero_threshold,
                     max_buckets,
+                    max_zero_threshold,
+                    min_reset_seconds,
                 }) => quote!(::core::option::Option::Some(
-                    #krate::histogram::NativeConfig::from_checked(#schema, #zero_threshold, #max_buckets)
+                    #krate::histogram::NativeConfig::from_checked(
+                        #schema, #zero_threshold, #max_buckets, #max_zero_threshold, #min_reset_seconds
+                    )
                 )),
                 None => quote!(::core::option::Option::None),
             };

@@ -48,6 +48,8 @@ pub(super) struct Native {
     pub(super) schema: i8,
     pub(super) zero_threshold: f64,
     pub(super) max_buckets: u32,
+    pub(super) max_zero_threshold: f64,
+    pub(super) min_reset_seconds: u64,
 }
 
 impl Native {
@@ -56,6 +58,8 @@ impl Native {
         schema: 3,
         zero_threshold: 2.938_735_877_055_719e-39,
         max_buckets: 160,
+        max_zero_threshold: 0.0,
+        min_reset_seconds: 0,
     };
 }
 

@@ -179,9 +179,8 @@ impl Visitor for ProtobufEncoder<'_> {
         // classic slots first, so every native bucket count read is within the count
         // read after it (Prometheus refuses a native histogram whose buckets hold more
         // than its count).
-        let native = histogram.native_snapshot();
         let mut counts = std::mem::take(&mut self.scratch);
-        let sum = histogram.snapshot(&mut counts);
+        let (sum, native) = histogram.snapshot_with_native(&mut counts);
         let count = counts.last().copied().unwrap_or(0);
         let mut message = proto::Histogram {
             sample_count: Some(count),

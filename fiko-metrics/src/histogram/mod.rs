@@ -244,6 +244,39 @@ impl Histogram {
 
     /// A histogram made as `config` says.
     pub fn from_config(config: &HistogramConfig) -> Self {
+        Self::from_config_with_clock(config, Instant::now)
+    }
+
+    /// A histogram made as `config` says, reading time from `clock` rather than
+    /// [`Instant::now`]: for tests and simulations of a native histogram's resets
+    /// ([`NativeConfig::with_min_reset_duration`]), the only use of time it makes.
+    ///
+    /// ```
+    /// use std::sync::LazyLock;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::time::{Duration, Instant};
+    /// use fiko_metrics::Histogram;
+    /// use fiko_metrics::histogram::{HistogramConfig, NativeConfig};
+    ///
+    /// static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+    /// static MINUTES: AtomicU64 = AtomicU64::new(0);
+    /// fn clock() -> Instant {
+    ///     *START + Duration::from_secs(60 * MINUTES.load(Ordering::Relaxed))
+    /// }
+    ///
+    /// let native = NativeConfig::new(0, 0.0, 2)?.with_min_reset_duration(Duration::from_secs(300));
+    /// let h = Histogram::from_config_with_clock(&HistogramConfig::native(native), clock);
+    /// h.observe(1.0);
+    /// h.observe(2.0);
+    /// h.observe(4.0); // a third bucket, too early to reset: schema 0 becomes -1
+    /// assert_eq!((h.count(), h.native_snapshot().unwrap().schema), (3, -1));
+    /// MINUTES.store(5, Ordering::Relaxed);
+    /// // The reset is due: the next observation (or scrape) starts over, at schema 0.
+    /// h.observe(8.0);
+    /// assert_eq!((h.count(), h.sum(), h.native_snapshot().unwrap().schema), (1, 8.0, 0));
+    /// # Ok::<(), fiko_metrics::histogram::NativeConfigError>(())
+    /// ```
+    pub fn from_config_with_clock(config: &HistogramConfig, clock: fn() -> Instant) -> Self {
         let buckets = config.classic.clone().unwrap_or_else(Buckets::none);
         let counts = (0..=buckets.bounds().len())
             .map(|_| AtomicU64::new(0))
@@ -252,7 +285,9 @@ impl Histogram {
             buckets,
             counts,
             sum_bits: AtomicU64::new(0),
-            native: config.native.map(|native| Box::new(Native::new(native))),
+            native: config
+                .native
+                .map(|native| Box::new(Native::new(native, clock))),
             exemplars: OnceLock::new(),
         }
     }
@@ -262,6 +297,16 @@ impl Histogram {
     #[inline]
     pub fn observe(&self, value: f64) {
         let slot = self.slot(value);
+        match &self.native {
+            None => self.record(slot, value),
+            // The classic count and sum are recorded under the native buckets' lock, so a
+            // reset never splits an observation.
+            Some(native) => native.observe(value, || self.record(slot, value), || self.clear()),
+        }
+    }
+
+    #[inline]
+    fn record(&self, slot: usize, value: f64) {
         if let Some(count) = self.counts.get(slot) {
             count.fetch_add(1, Ordering::Relaxed);
         }
@@ -269,9 +314,14 @@ impl Histogram {
         if value != 0.0 {
             crate::atomic_f64::add(&self.sum_bits, value);
         }
-        if let Some(native) = &self.native {
-            native.observe(value);
+    }
+
+    /// Empties the classic counts and the sum (a native histogram's reset).
+    fn clear(&self) {
+        for count in self.counts.iter() {
+            count.store(0, Ordering::Relaxed);
         }
+        self.sum_bits.store(0, Ordering::Relaxed);
     }
 
     /// The classic slot `value` goes into. Bounds are inclusive (`le`); NaN compares false
@@ -368,12 +418,38 @@ impl Histogram {
 
     /// The native buckets now, for a native histogram.
     pub fn native_snapshot(&self) -> Option<NativeSnapshot> {
-        self.native.as_deref().map(Native::snapshot)
+        let native = self.native.as_deref()?;
+        Some(native.snapshot(&native.read(|| self.clear())))
     }
 
     /// Writes the cumulative bucket counts into `out` (one per bound, then `+Inf`) and
     /// returns the sum; one pass, so the counts are consistent with each other.
     pub fn snapshot(&self, out: &mut Vec<u64>) -> f64 {
+        match self.native.as_deref() {
+            Some(native) => {
+                let _consistent = native.read(|| self.clear());
+                self.classic_snapshot(out)
+            }
+            None => self.classic_snapshot(out),
+        }
+    }
+
+    /// [`snapshot`](Self::snapshot) and [`native_snapshot`](Self::native_snapshot) at
+    /// once, so that they agree (no reset between them): the native buckets are read
+    /// first, and every observation counts into the classic slots first, so the native
+    /// buckets never hold more than the count read after them.
+    pub fn snapshot_with_native(&self, out: &mut Vec<u64>) -> (f64, Option<NativeSnapshot>) {
+        match self.native.as_deref() {
+            Some(native) => {
+                let sparse = native.read(|| self.clear());
+                let snapshot = native.snapshot(&sparse);
+                (self.classic_snapshot(out), Some(snapshot))
+            }
+            None => (self.classic_snapshot(out), None),
+        }
+    }
+
+    fn classic_snapshot(&self, out: &mut Vec<u64>) -> f64 {
         out.clear();
         let mut cumulative = 0u64;
         for count in self.counts.iter() {
