@@ -41,11 +41,6 @@ impl<S> HttpMetrics<S> {
         });
         Self { inner, endpoint }
     }
-
-    /// The layer recording into the global [`HttpServerMetrics`](crate::HttpServerMetrics).
-    pub fn layer() -> HttpMetricsLayer {
-        HttpMetricsLayer::global()
-    }
 }
 
 impl<S: fmt::Debug> fmt::Debug for HttpMetrics<S> {
