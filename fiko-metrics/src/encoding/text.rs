@@ -38,9 +38,25 @@ impl<'a> TextEncoder<'a> {
         }
     }
 
-    fn sample_start(&mut self, suffix: &str) {
+    /// Writes one sample line: the family name and `suffix`, the labels (and `extra`), the
+    /// value, and the exemplar where the format carries them.
+    fn sample(
+        &mut self,
+        suffix: &str,
+        labels: Labels<'_>,
+        extra: Option<(&str, &str)>,
+        value: Value,
+        exemplar: Option<&Exemplar>,
+    ) -> fmt::Result {
         self.out.push_str(self.name);
         self.out.push_str(suffix);
+        self.labels(labels, extra)?;
+        write_value(self.out, value);
+        if let (Some(exemplar), true) = (exemplar, self.format.carries_exemplars()) {
+            write_exemplar(self.out, exemplar);
+        }
+        self.out.push('\n');
+        Ok(())
     }
 
     /// Writes `{labels,extra}` (nothing when both are empty), then a space.
@@ -117,10 +133,14 @@ impl<'a> TextEncoder<'a> {
             self.name = metric.name;
             let overflows = std::mem::take(&mut self.overflows);
             for (name, folded) in overflows {
-                self.sample_start("_total");
-                let _ = self.labels(Labels::None, Some(("metric", name)));
-                write_value(self.out, Value::U64(folded));
-                self.out.push('\n');
+                // Without labels to list, writing cannot fail.
+                let _ = self.sample(
+                    "_total",
+                    Labels::None,
+                    Some(("metric", name)),
+                    Value::U64(folded),
+                    None,
+                );
             }
         }
         self.out.push_str(self.format.terminator());
@@ -135,11 +155,7 @@ impl Visitor for TextEncoder<'_> {
     }
 
     fn counter(&mut self, labels: Labels<'_>, value: Value) -> fmt::Result {
-        self.sample_start("_total");
-        self.labels(labels, None)?;
-        write_value(self.out, value);
-        self.out.push('\n');
-        Ok(())
+        self.sample("_total", labels, None, value, None)
     }
 
     fn counter_with_exemplar(
@@ -148,22 +164,11 @@ impl Visitor for TextEncoder<'_> {
         value: Value,
         exemplar: &Exemplar,
     ) -> fmt::Result {
-        self.sample_start("_total");
-        self.labels(labels, None)?;
-        write_value(self.out, value);
-        if self.format.carries_exemplars() {
-            write_exemplar(self.out, exemplar);
-        }
-        self.out.push('\n');
-        Ok(())
+        self.sample("_total", labels, None, value, Some(exemplar))
     }
 
     fn gauge(&mut self, labels: Labels<'_>, value: Value) -> fmt::Result {
-        self.sample_start("");
-        self.labels(labels, None)?;
-        write_value(self.out, value);
-        self.out.push('\n');
-        Ok(())
+        self.sample("", labels, None, value, None)
     }
 
     fn histogram(&mut self, labels: Labels<'_>, histogram: &Histogram) -> fmt::Result {
@@ -177,24 +182,23 @@ impl Visitor for TextEncoder<'_> {
                 Some(bound) => write_float(&mut le, *bound),
                 None => le.push_str("+Inf"),
             }
-            self.sample_start("_bucket");
-            self.labels(labels, Some(("le", &le)))?;
-            write_value(self.out, Value::U64(*count));
-            if self.format.carries_exemplars() {
-                if let Some(exemplar) = histogram.exemplar(index) {
-                    write_exemplar(self.out, &exemplar);
-                }
-            }
-            self.out.push('\n');
+            let exemplar = if self.format.carries_exemplars() {
+                histogram.exemplar(index)
+            } else {
+                None
+            };
+            let extra = Some(("le", le.as_str()));
+            self.sample(
+                "_bucket",
+                labels,
+                extra,
+                Value::U64(*count),
+                exemplar.as_ref(),
+            )?;
         }
-        self.sample_start("_sum");
-        self.labels(labels, None)?;
-        write_float(self.out, sum);
-        self.out.push('\n');
-        self.sample_start("_count");
-        self.labels(labels, None)?;
-        write_value(self.out, Value::U64(counts.last().copied().unwrap_or(0)));
-        self.out.push('\n');
+        self.sample("_sum", labels, None, Value::F64(sum), None)?;
+        let count = counts.last().copied().unwrap_or(0);
+        self.sample("_count", labels, None, Value::U64(count), None)?;
         self.scratch = counts;
         Ok(())
     }
