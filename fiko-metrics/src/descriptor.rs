@@ -223,6 +223,40 @@ impl<L> fmt::Debug for LabelRef<L> {
     }
 }
 
+/// The self-metric counting series lookups folded into overflow series: one per lookup
+/// that folded, not per distinct value (a wrapper keeping a [`SeriesId`](crate::SeriesId)
+/// looks up, and counts, once).
+pub const OVERFLOW_METRIC: MetricDescriptor = MetricDescriptor {
+    name: "fiko_metrics_label_overflow",
+    field: "label_overflow",
+    kind: MetricKind::Counter,
+    help: "Series lookups whose label values were folded into a metric's overflow series because it reached its series limit.",
+    unit: None,
+    labels: &[LabelDescriptor {
+        name: "metric",
+        values: None,
+    }],
+    buckets: &[],
+    native: None,
+    exemplars: false,
+    max_series: usize::MAX,
+    external: false,
+};
+
+/// What `#[derive(MetricSet)]` reads from a field's `#[metric(...)]` attribute.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct Declaration {
+    /// Histogram buckets (empty: the defaults).
+    pub buckets: &'static [f64],
+    /// Series limit for open labels.
+    pub max_series: usize,
+    /// `#[metric(native)]`: native buckets (with classic ones too when `buckets` is given).
+    pub native: Option<crate::histogram::NativeConfig>,
+    /// `#[metric(exemplars)]`: the metric carries exemplars.
+    pub exemplars: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::unit;

@@ -22,7 +22,7 @@ pub trait Metric: Send + Sync + Sized + 'static {
 
     /// The configuration a `#[metric(buckets = [...], native)]` declaration asks for.
     #[doc(hidden)]
-    fn declared_config(declaration: &crate::set::Declaration) -> Self::Config {
+    fn declared_config(declaration: &crate::descriptor::Declaration) -> Self::Config {
         let _ = declaration;
         Self::Config::default()
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::counter::{Counter, CounterNumber, CounterRead};
-use crate::descriptor::{MetricDescriptor, MetricKind, SetDescriptor};
+use crate::descriptor::{Declaration, MetricDescriptor, MetricKind, SetDescriptor};
 use crate::encoding::{Labels, Visitor};
 use crate::family::Family;
 use crate::gauge::{Gauge, GaugeNumber, GaugeRead};
@@ -62,20 +62,6 @@ pub trait MetricSet: Send + Sync + Sized + 'static {
     ) {
         registry.register_collector(Box::new(crate::interop::Bridge(self.clone())));
     }
-}
-
-/// What `#[derive(MetricSet)]` reads from a field's `#[metric(...)]` attribute.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug)]
-pub struct Declaration {
-    /// Histogram buckets (empty: the defaults).
-    pub buckets: &'static [f64],
-    /// Series limit for open labels.
-    pub max_series: usize,
-    /// `#[metric(native)]`: native buckets (with classic ones too when `buckets` is given).
-    pub native: Option<crate::histogram::NativeConfig>,
-    /// `#[metric(exemplars)]`: the metric carries exemplars.
-    pub exemplars: bool,
 }
 
 /// A field type of a metric set: a metric, or a [`Family`] of them.

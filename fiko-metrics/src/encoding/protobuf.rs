@@ -10,7 +10,7 @@ use prost::Message;
 
 use super::proto;
 use super::{Labels, Value, Visitor};
-use crate::descriptor::{MetricDescriptor, MetricKind};
+use crate::descriptor::{MetricDescriptor, MetricKind, OVERFLOW_METRIC};
 use crate::exemplar::Exemplar;
 use crate::histogram::{Histogram, NativeSnapshot};
 
@@ -69,7 +69,7 @@ impl<'a> ProtobufEncoder<'a> {
         if self.overflows.is_empty() {
             return;
         }
-        let metric = &crate::registry::OVERFLOW_METRIC;
+        let metric = &OVERFLOW_METRIC;
         let _ = self.family(metric);
         for (name, folded) in std::mem::take(&mut self.overflows) {
             let mut series = proto::Metric {

@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use crate::descriptor::Declaration;
 use crate::descriptor::MetricKind;
 use crate::encoding::{Labels, Visitor};
 use crate::exemplar::{self, Exemplar, ExemplarLabels, Slot};
 use crate::metric::Metric;
-use crate::set::Declaration;
 
 /// Prometheus' default buckets, for latencies in seconds.
 pub const DEFAULT_BUCKETS: &[f64] = &[
