@@ -74,7 +74,7 @@ pub struct Declaration {
     pub max_series: usize,
     /// `#[metric(native)]`: native buckets (with classic ones too when `buckets` is given).
     pub native: Option<crate::histogram::NativeConfig>,
-    /// `#[metric(exemplars)]`: the metric carries exemplars.
+    /// `#[metric(exemplars)]`: the metric records exemplars (off without it).
     pub exemplars: bool,
 }
 
@@ -105,8 +105,12 @@ where
 {
     const KIND: MetricKind = MetricKind::Counter;
 
-    fn declare(_: &Declaration) -> Self {
-        Self::default()
+    fn declare(declaration: &Declaration) -> Self {
+        let counter = Self::default();
+        if !declaration.exemplars {
+            counter.refuse_exemplars();
+        }
+        counter
     }
 
     fn visit_field(&self, _: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
@@ -133,7 +137,11 @@ impl MetricField for Histogram {
     const KIND: MetricKind = MetricKind::Histogram;
 
     fn declare(declaration: &Declaration) -> Self {
-        Self::with_config(&declared::<Self>(declaration))
+        let histogram = Self::with_config(&declared::<Self>(declaration));
+        if !declaration.exemplars {
+            histogram.refuse_exemplars();
+        }
+        histogram
     }
 
     fn visit_field(&self, _: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
@@ -145,7 +153,11 @@ impl<L: LabelSet, M: Metric> MetricField for Family<L, M> {
     const KIND: MetricKind = M::KIND;
 
     fn declare(declaration: &Declaration) -> Self {
-        Self::new(declared::<M>(declaration), declaration.max_series)
+        Self::declared(
+            declared::<M>(declaration),
+            declaration.max_series,
+            declaration.exemplars,
+        )
     }
 
     fn visit_field(&self, metric: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
