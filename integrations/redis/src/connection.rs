@@ -175,7 +175,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for Instrumented<C> {
         let request = self.inner.req_packed_command(cmd);
         Box::pin(async move {
             let mut call = Call::start(metrics, command);
-            count(
+            count_into(
                 metrics.commands.get_or_create(&CommandLabels::new(command)),
                 call.exemplar.as_ref(),
             );
@@ -203,7 +203,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for Instrumented<C> {
             let mut call = Call::start(metrics, Command::Pipeline);
             for cmd in pipeline.cmd_iter() {
                 let command = Command::of(cmd);
-                count(
+                count_into(
                     metrics.commands.get_or_create(&CommandLabels::new(command)),
                     call.exemplar.as_ref(),
                 );
@@ -246,7 +246,7 @@ struct Call<'a> {
 }
 
 /// Adds one, with `exemplar` if there is one.
-fn count(counter: &Counter, exemplar: Option<&ExemplarLabels>) {
+fn count_into(counter: &Counter, exemplar: Option<&ExemplarLabels>) {
     match exemplar {
         Some(labels) => counter.inc_with_exemplar(labels),
         None => counter.inc(),
@@ -285,7 +285,7 @@ impl<'a> Call<'a> {
             None => duration.observe(seconds),
         }
         if let Some(kind) = error {
-            count(
+            count_into(
                 self.metrics
                     .errors
                     .get_or_create(&ErrorLabels::new(command, kind)),
@@ -300,7 +300,7 @@ impl Drop for Call<'_> {
         self.metrics.commands_in_flight.dec();
         if !self.finished {
             let labels = ErrorLabels::new(self.command, ErrorKind::Cancelled);
-            count(
+            count_into(
                 self.metrics.errors.get_or_create(&labels),
                 self.exemplar.as_ref(),
             );
