@@ -52,7 +52,10 @@ fn task_attempts_keep_the_trace_they_started_in() -> Result<(), Box<dyn std::err
 
     in_trace(None);
     jobs.start_task("untraced").succeeded();
-    assert_eq!(exemplars(&registry, "fiko_jobs_"), Vec::<(String, String)>::new());
+    assert_eq!(
+        exemplars(&registry, "fiko_jobs_"),
+        Vec::<(String, String)>::new()
+    );
 
     in_trace(Some("trace-export"));
     let run = jobs.start_task("export");

@@ -64,7 +64,10 @@ async fn commands_keep_the_trace_they_were_sent_in() {
 
     in_trace(None);
     let _: () = conn.set("untraced", 1).await.unwrap();
-    assert_eq!(exemplars(&registry, "fiko_redis_"), Vec::<(String, String)>::new());
+    assert_eq!(
+        exemplars(&registry, "fiko_redis_"),
+        Vec::<(String, String)>::new()
+    );
 
     in_trace(Some("trace-set"));
     let _: () = conn.set("greeting", "hello").await.unwrap();
@@ -84,7 +87,7 @@ async fn commands_keep_the_trace_they_were_sent_in() {
 
     let set = r#"command="set""#;
     let get = r#"command="get""#;
-    let incr = r#"command="incr""#;
+    let incr = r#"command="incrby""#;
     let pipeline = r#"command="pipeline""#;
     assert_eq!(
         traces_of(&registry, "fiko_redis_commands_total", set),
@@ -97,7 +100,9 @@ async fn commands_keep_the_trace_they_were_sent_in() {
     // The pipeline's INCRs are its commands; the failed INCR came before them.
     assert_eq!(
         traces_of(&registry, "fiko_redis_commands_total", incr),
-        ["trace-pipeline"]
+        ["trace-pipeline"],
+        "{}",
+        registry.encode(Format::OpenMetrics)
     );
     for (command, trace) in [
         (set, "trace-set"),
