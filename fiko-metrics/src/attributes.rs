@@ -132,7 +132,7 @@
 //! | `unit` | `"word"` | read from a base-unit suffix | the unit; appended to the name unless the name already is the unit |
 //! | `buckets` | `[b1, b2, ...]`, `exponential(start, factor, count)` or `linear(start, width, count)` | [`DEFAULT_BUCKETS`](crate::histogram::DEFAULT_BUCKETS) | a histogram's bucket upper bounds (`+Inf` is added) |
 //! | `native` | flag, or `native(schema = s, zero_threshold = z, max_buckets = n, max_zero_threshold = m, min_reset_seconds = r)` | off | a native (sparse exponential) histogram; with `buckets`, classic buckets too |
-//! | `exemplars` | flag | off | the metric carries exemplars (trace ids): dashboards show them on its panels |
+//! | `exemplars` | flag | off | the metric records exemplars (trace ids) and dashboards show them on its panels; without it, it records none and never asks the exemplar source |
 //! | `max_series` | integer ≥ 1 | 1000 | how many series open labels may create before values fold into `other` |
 //! | `calls` | flag | off | the field `#[timed]`/`#[counted]` count calls into |
 //! | `durations` | flag | off | the field `#[timed]` records call durations into |
@@ -293,10 +293,14 @@
 //! }
 //! ```
 //!
-//! `exemplars`: only on counters and histograms. Marks a metric whose observations carry
-//! exemplars (recorded with `inc_with_exemplar`, `observe_with_exemplar` or their
-//! `_with_source` forms, see [`exemplar`](crate::exemplar)): generated dashboards turn
-//! exemplars on in its panels. Recording and exposition do not depend on it.
+//! `exemplars`: only on counters and histograms. Opts the metric in to exemplars
+//! (recorded with `inc_with_exemplar`, `observe_with_exemplar` or their `_with_source`
+//! forms, and by `#[timed]` and the integrations' wrappers when an exemplar source is
+//! installed; see [`exemplar`](crate::exemplar)), and generated dashboards turn exemplars
+//! on in its panels. **Off by default**: a declared metric without it records no exemplar,
+//! whatever call is made, and never asks the source (`records_exemplars()` is `false`).
+//! Metrics made outside a declaration (`Counter::default()`, `Family::new`) record the
+//! exemplars they are given.
 //!
 //! ```
 //! use fiko_metrics::{Counter, Histogram, MetricSet};
@@ -312,6 +316,18 @@
 //! }
 //!
 //! assert!(Checkout::LATENCY_SECONDS.descriptor.exemplars);
+//!
+//! #[derive(MetricSet)]
+//! struct Plain {
+//!     /// Orders, without exemplars (the default).
+//!     orders: Counter,
+//! }
+//! let registry = fiko_metrics::Registry::new();
+//! let plain = Plain::register(&registry)?;
+//! assert!(!plain.orders.records_exemplars());
+//! plain.orders.inc_with_exemplar(&fiko_metrics::exemplar::ExemplarLabels::new(&[("trace_id", "abc")])?);
+//! assert!(plain.orders.exemplar().is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ```compile_fail

@@ -112,15 +112,16 @@ impl FunctionLabels {
 }
 
 /// The default set of `#[timed]` and `#[counted]`, named like autometrics' so its
-/// dashboards read it too.
+/// dashboards read it too. Calls and durations record exemplars (`#[metric(exemplars)]`)
+/// when an exemplar source is installed.
 #[derive(MetricSet)]
 #[metric_set(crate = crate)]
 pub struct FunctionMetrics {
     /// Function calls, by function, module, outcome and error kind.
-    #[metric(calls)]
+    #[metric(calls, exemplars)]
     pub function_calls: Family<CallLabels, Counter>,
     /// Function call duration.
-    #[metric(durations, buckets = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])]
+    #[metric(durations, exemplars, buckets = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])]
     pub function_calls_duration_seconds: Family<FunctionLabels, Histogram>,
     /// Function calls running now.
     #[metric(in_flight)]
@@ -224,7 +225,7 @@ pub struct CallGuard {
     in_flight: Option<&'static Gauge>,
     outcome: Option<(Outcome, &'static str)>,
     // The installed exemplar source's labels when the call started (its trace); `None`
-    // without a source.
+    // without a source, or when neither family records exemplars.
     exemplar: Option<crate::exemplar::ExemplarLabels>,
 }
 
@@ -259,7 +260,14 @@ impl CallGuard {
             durations: durations.map(|family| (family, Instant::now())),
             in_flight,
             outcome: None,
-            exemplar: crate::exemplar::from_source(),
+            // Asked only when a family records exemplars (`#[metric(exemplars)]`).
+            exemplar: if calls.records_exemplars()
+                || durations.is_some_and(Family::records_exemplars)
+            {
+                crate::exemplar::from_source()
+            } else {
+                None
+            },
         }
     }
 

@@ -253,7 +253,7 @@ pub struct Declaration {
     pub max_series: usize,
     /// `#[metric(native)]`: native buckets (with classic ones too when `buckets` is given).
     pub native: Option<crate::histogram::NativeConfig>,
-    /// `#[metric(exemplars)]`: the metric carries exemplars.
+    /// `#[metric(exemplars)]`: the metric records exemplars (off without it).
     pub exemplars: bool,
 }
 

@@ -27,6 +27,11 @@ pub trait Metric: Send + Sync + Sized + 'static {
         Self::Config::default()
     }
 
+    /// Opts the series out of exemplars, as a declaration without `#[metric(exemplars)]`
+    /// does (gauges have none).
+    #[doc(hidden)]
+    fn refuse_exemplars(&self) {}
+
     /// Hands the current value to `visitor`, under the given labels.
     fn visit(&self, labels: Labels<'_>, visitor: &mut dyn Visitor) -> fmt::Result;
 }

@@ -91,8 +91,12 @@ where
 {
     const KIND: MetricKind = MetricKind::Counter;
 
-    fn declare(_: &Declaration) -> Self {
-        Self::default()
+    fn declare(declaration: &Declaration) -> Self {
+        let counter = Self::default();
+        if !declaration.exemplars {
+            counter.refuse_exemplars();
+        }
+        counter
     }
 
     fn visit_field(&self, _: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
@@ -119,7 +123,11 @@ impl MetricField for Histogram {
     const KIND: MetricKind = MetricKind::Histogram;
 
     fn declare(declaration: &Declaration) -> Self {
-        Self::with_config(&declared::<Self>(declaration))
+        let histogram = Self::with_config(&declared::<Self>(declaration));
+        if !declaration.exemplars {
+            histogram.refuse_exemplars();
+        }
+        histogram
     }
 
     fn visit_field(&self, _: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
@@ -131,7 +139,11 @@ impl<L: LabelSet, M: Metric> MetricField for Family<L, M> {
     const KIND: MetricKind = M::KIND;
 
     fn declare(declaration: &Declaration) -> Self {
-        Self::new(declared::<M>(declaration), declaration.max_series)
+        Self::declared(
+            declared::<M>(declaration),
+            declaration.max_series,
+            declaration.exemplars,
+        )
     }
 
     fn visit_field(&self, metric: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {

@@ -227,8 +227,9 @@ pub struct Histogram {
     counts: Box<[AtomicU64]>,
     sum_bits: AtomicU64,
     native: Option<Box<Native>>,
-    // The latest exemplar of each classic slot, allocated at the first exemplar.
-    exemplars: OnceLock<Box<[Slot]>>,
+    // The latest exemplar of each classic slot, allocated at the first exemplar; `None`
+    // when its declaration opts out of exemplars (it records none, never asks the source).
+    exemplars: OnceLock<Option<Box<[Slot]>>>,
 }
 
 impl Histogram {
@@ -353,9 +354,29 @@ impl Histogram {
         let slot = self.slot(value);
         let slots = self
             .exemplars
-            .get_or_init(|| (0..self.counts.len()).map(|_| Slot::default()).collect());
-        if let Some(exemplar) = slots.get(slot) {
+            .get_or_init(|| Some((0..self.counts.len()).map(|_| Slot::default()).collect()));
+        if let Some(exemplar) = slots.as_ref().and_then(|slots| slots.get(slot)) {
             exemplar.store(labels, value);
+        }
+    }
+
+    /// Whether this histogram records exemplars: `false` for one declared in a
+    /// `#[derive(MetricSet)]` without `#[metric(exemplars)]`, whose `_with_exemplar` calls
+    /// record none and whose `_with_source` calls never ask the source; `true` otherwise.
+    #[inline]
+    pub fn records_exemplars(&self) -> bool {
+        !matches!(self.exemplars.get(), Some(None))
+    }
+
+    /// The labels the installed source gives now, if this histogram records exemplars
+    /// (see [`records_exemplars`](Self::records_exemplars)); the source is not asked
+    /// otherwise.
+    #[inline]
+    pub fn exemplar_from_source(&self) -> Option<ExemplarLabels> {
+        if self.records_exemplars() {
+            exemplar::from_source()
+        } else {
+            None
         }
     }
 
@@ -364,7 +385,7 @@ impl Histogram {
     /// more than [`observe`](Self::observe)).
     #[inline]
     pub fn observe_with_source(&self, value: f64) {
-        match exemplar::from_source() {
+        match self.exemplar_from_source() {
             Some(labels) => self.observe_with_exemplar(value, &labels),
             None => self.observe(value),
         }
@@ -373,7 +394,7 @@ impl Histogram {
     /// The latest exemplar of classic bucket `slot` (`0..=bounds.len()`, the last being
     /// `+Inf`), if one was recorded.
     pub fn exemplar(&self, slot: usize) -> Option<Exemplar> {
-        self.exemplars.get()?.get(slot)?.get()
+        self.exemplars.get()?.as_ref()?.get(slot)?.get()
     }
 
     /// Records the seconds elapsed since `start`.
@@ -495,6 +516,10 @@ impl Metric for Histogram {
 
     fn with_config(config: &HistogramConfig) -> Self {
         Self::from_config(config)
+    }
+
+    fn refuse_exemplars(&self) {
+        let _ = self.exemplars.set(None);
     }
 
     fn declared_config(declaration: &Declaration) -> HistogramConfig {
