@@ -225,8 +225,10 @@ pub(crate) fn dashboard(model: &Model<'_>) -> String {
     let mut panels = Vec::new();
     let mut used = BTreeSet::new();
     let mut y = 0;
-    for set in model.sets {
-        for row in &set.rows {
+    let slo_row = crate::slo::row(model);
+    let rows = model.sets.iter().flat_map(|set| &set.rows);
+    {
+        for row in rows.chain(slo_row.iter()) {
             let id = stable_id(&mut used, &row.title, "");
             panels.push(json!({
                 "collapsed": false,
