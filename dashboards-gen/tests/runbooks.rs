@@ -45,7 +45,11 @@ fn every_alert_has_meaning_impact_diagnosis_and_mitigation_naming_its_query() {
         .filter_map(|line| line.trim().strip_prefix("- alert: "))
         .map(|name| name.trim_matches('"'))
         .collect();
-    let sections = sections(runbooks);
+    // Besides these, RUNBOOKS.md has the SLO burn-rate alerts' sections (slo.yml).
+    let sections: Vec<(String, String)> = sections(runbooks)
+        .into_iter()
+        .filter(|(name, _)| names.contains(&name.as_str()))
+        .collect();
     let mut titles: Vec<&str> = sections.iter().map(|(name, _)| name.as_str()).collect();
     let mut sorted = names.clone();
     sorted.sort_unstable();
