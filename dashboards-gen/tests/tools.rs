@@ -175,7 +175,7 @@ fn promtool_accepts_prometheus_yml_with_short_intervals() {
     );
     let all = text(&output);
     assert!(output.status.success(), "{all}");
-    assert!(all.contains("2 rule files found"), "{all}");
+    assert!(all.contains("3 rule files found"), "{all}");
 }
 
 #[test]
