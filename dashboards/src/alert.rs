@@ -11,6 +11,9 @@ pub enum Severity {
     Critical,
     /// Someone looks soon.
     Warning,
+    /// Nobody is notified as for a problem: the always-firing Watchdog, whose silence
+    /// the dead-man's switch notices.
+    None,
 }
 
 impl Severity {
@@ -19,6 +22,7 @@ impl Severity {
         match self {
             Self::Critical => "critical",
             Self::Warning => "warning",
+            Self::None => "none",
         }
     }
 }
@@ -171,6 +175,19 @@ pub struct Alert {
     pub service: Option<String>,
     /// Hand-written promtool input, used instead of derived series.
     pub test: Option<AlertTest>,
+    /// One alert per job (and the query's `by` labels) instead of one per scraped
+    /// instance: for problems a job owns as a whole (a queue, a service's error ratio).
+    pub per_job: bool,
+    /// A minimum-volume guard: the alert fires only while this condition holds too
+    /// (`ratio > 5% and requests > 1/s`). It must read the condition's own series.
+    pub guard: Option<Condition>,
+    /// What to read first in RUNBOOKS.md: the likely causes, in a sentence or two.
+    pub diagnosis: String,
+    /// What to do about it, in a sentence or two.
+    pub mitigation: String,
+    /// While it fires, Alertmanager inhibits the other alerts of its service on the same
+    /// target (`job` and `instance`): it explains them (a server that is down).
+    pub explains_service: bool,
 }
 
 impl Alert {
@@ -185,12 +202,22 @@ impl Alert {
             runbook: None,
             service: None,
             test: None,
+            per_job: false,
+            guard: None,
+            diagnosis: String::new(),
+            mitigation: String::new(),
+            explains_service: false,
         }
     }
 
     /// A critical alert (`for` 5m until set).
     pub fn critical(name: &str, condition: Condition) -> Self {
         Self::new(Severity::Critical, name, condition)
+    }
+
+    /// An alert that notifies nobody as a problem (`severity="none"`): the Watchdog.
+    pub fn info(name: &str, condition: Condition) -> Self {
+        Self::new(Severity::None, name, condition)
     }
 
     /// A warning alert (`for` 5m until set).
@@ -226,6 +253,39 @@ impl Alert {
     /// [`raw_condition`]; optional otherwise).
     pub fn tested_with(mut self, test: AlertTest) -> Self {
         self.test = Some(test);
+        self
+    }
+
+    /// One alert per job instead of per instance (see [`Alert::per_job`](Self#structfield.per_job)).
+    pub fn per_job(mut self) -> Self {
+        self.per_job = true;
+        self
+    }
+
+    /// Fires only while `guard` holds too: a minimum volume for a ratio, so two failures
+    /// out of twenty requests do not alert.
+    pub fn only_when(mut self, guard: Condition) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// The likely causes and where to look, for RUNBOOKS.md (besides the queries and
+    /// panels the generator names).
+    pub fn diagnosis(mut self, text: &str) -> Self {
+        self.diagnosis = text.to_owned();
+        self
+    }
+
+    /// What to do, for RUNBOOKS.md.
+    pub fn mitigation(mut self, text: &str) -> Self {
+        self.mitigation = text.to_owned();
+        self
+    }
+
+    /// Inhibits the other alerts of its service on the same target while it fires (see
+    /// [`Alert::explains_service`](Self#structfield.explains_service)).
+    pub fn explains_service(mut self) -> Self {
+        self.explains_service = true;
         self
     }
 
@@ -308,6 +368,21 @@ impl Alert {
                 "alert {}: a raw PromQL condition needs hand-written test series (`tested_with`)",
                 self.name
             ));
+        }
+        if let Some(guard) = &self.guard {
+            problems.extend(
+                guard
+                    .expr
+                    .problems()
+                    .into_iter()
+                    .map(|problem| format!("alert {}: guard: {problem}", self.name)),
+            );
+            if matches!(guard.expr, Expr::Raw(_)) || guard.comparison == Comparison::Returns {
+                problems.push(format!(
+                    "alert {}: a guard is a typed query compared with a threshold",
+                    self.name
+                ));
+            }
         }
         if !self.condition.threshold.is_finite() {
             problems.push(format!("alert {}: the threshold is not finite", self.name));

@@ -897,7 +897,7 @@ pub(crate) fn runbooks(model: &Model<'_>) -> String {
             let threshold = percent(pair.factor * slo.budget());
             let kind = match pair.severity {
                 Severity::Critical => "page",
-                Severity::Warning => "ticket",
+                Severity::Warning | Severity::None => "ticket",
             };
             let spent = (pair.factor * pair.long as f64 / slo.window.as_secs() as f64) * 100.0;
             let mut section = String::new();

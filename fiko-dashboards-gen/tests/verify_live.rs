@@ -15,6 +15,7 @@ fn a_firing_alert_is_reported_with_its_labels() {
     // An alert that fires as soon as Prometheus has scraped itself once.
     let generate = |target: &str| {
         Generator::new("probe")
+            .runbook_base("https://runbooks.example/")
             .observe::<ScrapeTargets>()
             .customize::<ScrapeTargets>(|set| {
                 set.alerts(vec![

@@ -477,7 +477,11 @@ fn discovered_metrics_become_a_row_marked_not_declared() {
 
     // The generator takes the row with the names its queries use: the application's
     // dashboard gets it after the declared rows, and only then may it name them.
-    let generator = || fiko_dashboards_gen::Generator::new("shop").observe_registered(&registry);
+    let generator = || {
+        fiko_dashboards_gen::Generator::new("shop")
+            .runbook_base("https://runbooks.example/")
+            .observe_registered(&registry)
+    };
     let artefacts = generator()
         .discovered(row.clone(), found.series_names())
         .generate()
