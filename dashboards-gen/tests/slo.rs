@@ -187,7 +187,8 @@ fn the_time_scale_divides_windows_and_changes_the_fingerprints() {
 fn generated_slo_tests_pass_and_cover_every_window_pair() {
     let dir = generated();
     let prometheus = dir.path().join("prometheus");
-    let tests = std::fs::read_to_string(prometheus.join("slo.test.yml")).expect("tests");
+    let tests = std::fs::read_to_string(prometheus.join("slo.test.yml")).expect("tests")
+        + &std::fs::read_to_string(prometheus.join("slo-tickets.test.yml")).expect("tickets");
     for alert in ALERTS {
         for case in [
             format!("name: \"{alert} fires above "),
@@ -201,7 +202,7 @@ fn generated_slo_tests_pass_and_cover_every_window_pair() {
     assert_eq!(tests.matches("\n  - name: ").count(), 48);
     let output = run(
         &tool("promtool", "prometheus"),
-        &["test", "rules", "slo.test.yml"],
+        &["test", "rules", "slo.test.yml", "slo-tickets.test.yml"],
         &prometheus,
     );
     assert!(output.status.success(), "{}", text(&output));
@@ -222,7 +223,12 @@ fn generated_slo_tests_fail_against_changed_rules() {
     ] {
         assert!(rules.contains(from), "{from}");
         std::fs::write(prometheus.join("slo.yml"), rules.replacen(from, to, 3)).expect("write");
-        let output = run(&promtool, &["test", "rules", "slo.test.yml"], &prometheus);
+        let file = if alert.ends_with("1d") || alert.ends_with("3d") {
+            "slo-tickets.test.yml"
+        } else {
+            "slo.test.yml"
+        };
+        let output = run(&promtool, &["test", "rules", file], &prometheus);
         let all = text(&output);
         assert!(
             !output.status.success(),

@@ -612,7 +612,9 @@ impl Generator {
         if !slos.is_empty() {
             let (slo_rules, slo_groups) = slo::rules(&model);
             files.insert("prometheus/slo.yml".to_owned(), slo_rules);
-            files.insert("prometheus/slo.test.yml".to_owned(), slo_tests);
+            let (pages, tickets) = slo_tests;
+            files.insert("prometheus/slo.test.yml".to_owned(), pages);
+            files.insert("prometheus/slo-tickets.test.yml".to_owned(), tickets);
             groups.extend(slo_groups);
         }
         let inventory = model.inventory(groups);
