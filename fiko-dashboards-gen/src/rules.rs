@@ -3,9 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use fiko_dashboards::query::Operation;
-use fiko_dashboards::{Alert, Context, Expr};
-use fiko_metrics::MetricKind;
+use fiko_dashboards::query::Recorded;
+use fiko_dashboards::{Alert, Context};
 
 use crate::Model;
 use crate::yaml::{num, q};
@@ -70,7 +69,7 @@ fn push_group(out: &mut String, name: &str, body: &str) -> String {
 
 /// `alerts.yml`: one group per service, alerts sorted by name; and the groups.
 pub(crate) fn alerts(model: &Model<'_>) -> (String, Vec<GroupInfo>) {
-    let cx = Context::rules(model.settings.rule_window);
+    let cx = model.rules_cx();
     let mut groups: BTreeMap<&str, Vec<&Alert>> = BTreeMap::new();
     for (set, alert) in model.alerts() {
         groups
@@ -130,85 +129,55 @@ pub(crate) fn alerts(model: &Model<'_>) -> (String, Vec<GroupInfo>) {
     (out, infos)
 }
 
-/// The expensive leaves of alerts and panels, as recording rules: counter rates and
-/// histogram bucket rates, aggregated per job, instance and the labels that panels and
-/// alerts group or filter by.
-fn recorded(expr: &Expr, window: &str, rules: &mut BTreeMap<String, String>) {
-    match expr {
-        Expr::Metric {
-            metric,
-            operation,
-            matchers,
-            by,
-            ..
-        } => {
-            let mut keep: Vec<&str> = Vec::new();
-            // A native histogram's rate is one series of histogram samples: no `le`.
-            let native = metric.kind == MetricKind::Histogram && metric.is_native();
-            let quantile = matches!(operation, Operation::Quantile(_));
-            if quantile && !native {
-                keep.push("le");
-            }
-            for label in ["job", "instance"]
-                .into_iter()
-                .chain(by.iter().copied())
-                .chain(matchers.iter().map(|m| m.label))
-            {
-                if !keep.contains(&label) {
-                    keep.push(label);
-                }
-            }
-            let series = match (operation, metric.kind) {
-                (
-                    Operation::Quantile(_)
-                    | Operation::Rate
-                    | Operation::Increase
-                    | Operation::IncreaseOver(_),
-                    MetricKind::Histogram,
-                ) if native => metric.name.to_owned(),
-                (Operation::Quantile(_), _) => format!("{}_bucket", metric.name),
-                (
-                    Operation::Rate | Operation::Increase | Operation::IncreaseOver(_),
-                    MetricKind::Histogram,
-                ) => {
-                    format!("{}_count", metric.name)
-                }
-                (Operation::Rate | Operation::Increase | Operation::IncreaseOver(_), _) => {
-                    metric.sample_name()
-                }
-                (Operation::Value, _) => return,
-            };
-            let level = keep.join("_");
-            let record = format!("{level}:{series}:rate{window}");
-            let promql = format!("sum by ({}) (rate({series}[{window}]))", keep.join(", "));
-            rules.insert(record, promql);
+/// The recording rules worth their cost: the rates computed more than once — by panels of
+/// the sets' rows and alerts, every query of a panel and every occurrence in a query
+/// counted (`hits / (hits + misses)` computes `hits` twice) — each recorded
+/// once over the rule window, per `job`, `instance` and the labels those queries keep or
+/// filter on. The queries then read the rule instead (see [`Context::with_recorded`]).
+pub(crate) fn records(model: &Model<'_>) -> Vec<Recorded> {
+    let window = model.settings.rule_window.to_string();
+    let mut users: BTreeMap<Recorded, Vec<String>> = BTreeMap::new();
+    let mut add = |leaves: Vec<Recorded>, user: String| {
+        for mut leaf in leaves {
+            leaf.window.clone_from(&window);
+            users.entry(leaf).or_default().push(user.clone());
         }
-        Expr::Ratio {
-            numerator: left,
-            denominator: right,
-        }
-        | Expr::Add { left, right } => {
-            recorded(left, window, rules);
-            recorded(right, window, rules);
-        }
-        Expr::Raw(_) => {}
+    };
+    let rules = Context::rules(model.settings.rule_window);
+    for (set, alert) in model.alerts() {
+        add(
+            alert.condition.expr.rate_leaves(&rules),
+            format!("{}: alert {}", set.name(), alert.name),
+        );
     }
+    let dashboard = Context::dashboard();
+    for set in model.sets {
+        for row in &set.rows {
+            for panel in &row.panels {
+                for (index, target) in panel.targets.iter().enumerate() {
+                    add(
+                        target.expr.rate_leaves(&dashboard),
+                        format!("{}: {}: {} #{index}", set.name(), row.title, panel.title),
+                    );
+                }
+            }
+        }
+    }
+    users
+        .into_iter()
+        .filter(|(_, users)| users.len() > 1)
+        .map(|(record, _)| record)
+        .collect()
 }
 
 /// `recording.yml`, and its group (none without rules).
 pub(crate) fn recording(model: &Model<'_>) -> (String, Option<GroupInfo>) {
-    let window = model.settings.rule_window.to_string();
-    let mut rules = BTreeMap::new();
-    for (_, alert) in model.alerts() {
-        recorded(&alert.condition.expr, &window, &mut rules);
-    }
-    for set in model.sets {
-        for panel in set.rows.iter().flat_map(|row| &row.panels) {
-            for target in &panel.targets {
-                recorded(&target.expr, &window, &mut rules);
-            }
-        }
-    }
+    let mut rules: Vec<(String, String)> = model
+        .recorded
+        .iter()
+        .map(|record| (record.name(), record.promql()))
+        .collect();
+    rules.sort();
     let mut out = String::from(HEADER);
     if rules.is_empty() {
         out.push_str("groups: []\n");
@@ -233,14 +202,14 @@ pub(crate) fn recording(model: &Model<'_>) -> (String, Option<GroupInfo>) {
         fingerprint,
         file: "recording.yml",
         interval_seconds: model.settings.evaluation_interval.as_secs(),
-        rules: rules.into_iter().collect(),
+        rules,
     };
     (out, Some(info))
 }
 
 /// `RUNBOOKS.md`: what each alert means, its exact rule, and where to look.
 pub(crate) fn runbooks(model: &Model<'_>) -> String {
-    let cx = Context::rules(model.settings.rule_window);
+    let cx = model.rules_cx();
     let mut alerts: Vec<_> = model.alerts().collect();
     alerts.sort_by(|a, b| a.1.name.cmp(&b.1.name));
     let mut out = String::from(

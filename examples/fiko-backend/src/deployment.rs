@@ -10,6 +10,7 @@
 //! panels of the database row, which a healthy demo never fills (deadlocks are charted
 //! and alerted on from postgres_exporter's counter).
 
+use fiko_dashboards::RuntimeSelfMetrics;
 use fiko_dashboards::exporters::{PostgresExporter, RedisExporter, ScrapeTargets};
 use fiko_dashboards::prelude::*;
 use fiko_dashboards_gen::Generator;
@@ -46,6 +47,7 @@ pub fn generator() -> Generator {
                 "HTTP",
                 "Request latency",
                 Panel::timeseries("Latency p50 / p95 / p99")
+                    .overview()
                     .query_as("p50", latency.quantile(0.5))
                     .query_as("p95", latency.quantile(0.95))
                     .query_as("p99", latency.quantile(0.99)),
@@ -85,10 +87,13 @@ pub fn generator() -> Generator {
                 "Process memory",
                 Panel::timeseries("Process memory (RSS / VMS)")
                     .query_as(
-                        "RSS",
+                        "{{instance}} RSS",
                         P::PROCESS_RESIDENT_MEMORY_BYTES.value().by_instance(),
                     )
-                    .query_as("VMS", P::PROCESS_VIRTUAL_MEMORY_BYTES.value().by_instance()),
+                    .query_as(
+                        "{{instance}} VMS",
+                        P::PROCESS_VIRTUAL_MEMORY_BYTES.value().by_instance(),
+                    ),
             )
             .replace_panel(
                 "Process",
@@ -118,6 +123,7 @@ pub fn generator() -> Generator {
         .observe::<EndpointMetrics>()
         .observe::<TokioMetrics>()
         .observe::<FunctionMetrics>()
+        .observe::<RuntimeSelfMetrics>()
         .observe::<ScrapeTargets>()
         .scrape(APP_JOB, "/api/v1/metrics", &["app:8000"])
         .scrape(WORKER_JOB, "/metrics", &["worker:9100"])
@@ -161,6 +167,7 @@ mod tests {
                 "HighMemoryUsage",
                 "HighRequestRate",
                 "HighResponseTime",
+                "LabelOverflow",
                 "PostgresDeadlocks",
                 "PostgresDown",
                 "PostgresHighConnections",
