@@ -142,6 +142,7 @@ mod observed;
 mod panel;
 pub mod query;
 mod runtime;
+pub mod slo;
 pub mod units;
 
 /// The crate README's example, compiled and run as a doctest.
@@ -155,6 +156,7 @@ pub use observed::Observed;
 pub use panel::{Panel, PanelSpec, Row, Step, Target, Visual};
 pub use query::{Context, CounterQueries, Expr, GaugeQueries, HistogramQueries, Query, ratio, raw};
 pub use runtime::{OverflowLabels, RuntimeSelfMetrics};
+pub use slo::{Sli, Slo, days};
 pub use units::{Bytes, Count, PerSecond, Percent, RateOf, Ratio, Seconds, Threshold, Unit};
 
 use fiko_metrics::MetricSet;
@@ -179,6 +181,11 @@ pub trait Observe: MetricSet {
     fn alerts() -> Vec<Alert> {
         Vec::new()
     }
+
+    /// The set's service level objectives (none by default): see [`Slo`].
+    fn slos() -> Vec<Slo> {
+        Vec::new()
+    }
 }
 
 #[doc(hidden)]
@@ -194,7 +201,7 @@ pub mod __private {
 pub mod prelude {
     pub use crate::{
         Alert, AlertTest, Bytes, Context, Count, CounterQueries, GaugeQueries, HistogramQueries,
-        Observe, Panel, PerSecond, Percent, Ratio, Row, Seconds, Severity, hours, minutes, ratio,
-        raw, raw_condition, seconds,
+        Observe, Panel, PerSecond, Percent, Ratio, Row, Seconds, Severity, Slo, days, hours,
+        minutes, ratio, raw, raw_condition, seconds,
     };
 }

@@ -9,7 +9,7 @@
 use fiko_metrics::SetDescriptor;
 use fiko_metrics::calls::FunctionMetrics;
 
-use crate::{Alert, Observe, Row};
+use crate::{Alert, Observe, Row, Slo};
 
 /// A set's [`Observe`] impl, as plain function pointers.
 #[derive(Clone, Copy, Debug)]
@@ -22,6 +22,8 @@ pub struct Observed {
     pub rows: fn() -> Vec<Row>,
     /// [`Observe::alerts`].
     pub alerts: fn() -> Vec<Alert>,
+    /// [`Observe::slos`].
+    pub slos: fn() -> Vec<Slo>,
 }
 
 impl Observed {
@@ -32,6 +34,7 @@ impl Observed {
             service: S::service,
             rows: S::rows,
             alerts: S::alerts,
+            slos: S::slos,
         }
     }
 

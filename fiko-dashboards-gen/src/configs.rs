@@ -23,6 +23,9 @@ pub(crate) fn prometheus(model: &Model<'_>) -> String {
         q(&settings.evaluation_interval.to_string())
     );
     out.push_str("rule_files:\n  - \"alerts.yml\"\n  - \"recording.yml\"\n");
+    if !model.slos.is_empty() {
+        out.push_str("  - \"slo.yml\"\n");
+    }
     out.push_str("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets:\n");
     for target in &settings.alertmanagers {
         let _ = writeln!(out, "            - {}", q(target));

@@ -681,11 +681,20 @@ pub(crate) fn dashboards(model: &Model<'_>) -> Vec<(String, String)> {
     let with_rows: Vec<&ObservedSet> = model.sets.iter().filter(|s| !s.rows.is_empty()).collect();
     let mut out = Vec::new();
     let overview = overview_panels(model);
+    let slo_row = crate::slo::row(model);
     let mut sections = vec![Section {
         title: "Overview".to_owned(),
         panels: overview.iter().collect(),
         collapsed: false,
     }];
+    // The SLOs right below the golden signals, open.
+    if let Some(row) = &slo_row {
+        sections.push(Section {
+            title: row.title.clone(),
+            panels: row.panels.iter().collect(),
+            collapsed: false,
+        });
+    }
     for set in &with_rows {
         for row in &set.rows {
             sections.push(Section {

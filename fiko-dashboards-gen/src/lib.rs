@@ -8,6 +8,7 @@ mod overrides;
 pub mod promql;
 mod rules;
 mod settings;
+mod slo;
 mod unit_tests;
 pub mod verify;
 mod yaml;
@@ -17,7 +18,7 @@ use std::fmt;
 use std::fs;
 use std::path::Path;
 
-use fiko_dashboards::{Alert, Context, Observe, Observed, PromDuration, Row};
+use fiko_dashboards::{Alert, Context, Observe, Observed, PromDuration, Row, Slo};
 use fiko_metrics::{MetricSet, Registry, SetDescriptor};
 
 pub use error::Error;
@@ -99,6 +100,8 @@ pub struct Generator {
     settings: Settings,
     /// Rows of metrics no declaration names, and the series their queries may name.
     discovered: (Vec<Row>, BTreeSet<String>),
+    /// SLOs: `(declared by, the declaring set's service, the SLO)`.
+    slos: Vec<(String, Option<String>, Slo)>,
 }
 
 /// The set the [`discovered`](Generator::discovered) rows are listed under: it declares
@@ -144,6 +147,7 @@ impl Generator {
             tunings: Vec::new(),
             settings: Settings::new(name),
             discovered: (Vec::new(), BTreeSet::new()),
+            slos: Vec::new(),
         }
     }
 
@@ -166,9 +170,38 @@ impl Generator {
         self
     }
 
-    /// Adds a set with its default rows and alerts.
-    pub fn observe<S: Observe>(self) -> Self {
+    /// Adds a set with its default rows, alerts and SLOs ([`Observe::slos`]).
+    pub fn observe<S: Observe>(mut self) -> Self {
+        self.push_slos(S::DESCRIPTOR.type_name, S::service(), S::slos());
         self.observe_set(ObservedSet::of::<S>())
+    }
+
+    fn push_slos(&mut self, at: &str, service: &str, slos: Vec<Slo>) {
+        for slo in slos {
+            self.slos
+                .push((at.to_owned(), Some(service.to_owned()), slo));
+        }
+    }
+
+    /// Adds a service level objective of the application (see [`Slo`]): its rules,
+    /// burn-rate alerts, promtool tests and dashboard row. Its `service` label is the
+    /// SLO's own, or the application's name.
+    pub fn slo(mut self, slo: Slo) -> Self {
+        self.slos.push(("Generator::slo".to_owned(), None, slo));
+        self
+    }
+
+    /// Adds several SLOs ([`slo`](Self::slo)).
+    pub fn slos(self, slos: impl IntoIterator<Item = Slo>) -> Self {
+        slos.into_iter().fold(self, Self::slo)
+    }
+
+    /// Divides every SLO window and burn-rate `for` by `scale` (a divisor of 60), so a
+    /// real-time test sees SLO alerts fire and resolve in seconds: at 60, 1h and 5m
+    /// become 1m and 5s. See [`Settings::slo_time_scale`].
+    pub fn slo_time_scale(mut self, scale: u32) -> Self {
+        self.settings.slo_time_scale = scale;
+        self
     }
 
     /// Adds a set as read by the generator (custom rows or alerts).
@@ -189,6 +222,13 @@ impl Generator {
         for descriptor in registry.sets() {
             if self.sets.iter().any(|set| set.descriptor == descriptor) {
                 continue;
+            }
+            if let Some(observed) = Observed::find(descriptor) {
+                self.push_slos(
+                    descriptor.type_name,
+                    (observed.service)(),
+                    (observed.slos)(),
+                );
             }
             let set = Observed::find(descriptor).map_or_else(
                 || ObservedSet::declared(descriptor),
@@ -356,14 +396,36 @@ impl Generator {
     /// each naming the set, panel or alert at fault.
     pub fn generate(&self) -> Result<Artefacts, Error> {
         let (sets, mut problems) = self.prepared_sets();
+        let slos: Vec<slo::DeclaredSlo> = self
+            .slos
+            .iter()
+            .map(|(at, service, declared)| slo::DeclaredSlo {
+                service: declared
+                    .service
+                    .clone()
+                    .or_else(|| service.clone())
+                    .unwrap_or_else(|| self.settings.name.clone()),
+                slo: declared.clone(),
+                at: at.clone(),
+            })
+            .collect();
         let mut model = Model {
             sets: &sets,
             settings: &self.settings,
             discovered: &self.discovered.1,
+            slos: &slos,
             recorded: Vec::new(),
         };
         model.recorded = rules::records(&model);
         problems.extend(model.problems());
+        problems.extend(slo::problems(&model));
+        let slo_tests = match slo::tests(&model) {
+            Ok(tests) => Some(tests),
+            Err(more) => {
+                problems.extend(more);
+                None
+            }
+        };
         let tests = unit_tests::promtool_tests(&model);
         let tests = match tests {
             Ok(tests) => Some(tests),
@@ -374,7 +436,10 @@ impl Generator {
         };
         let mut seen = BTreeSet::new();
         problems.retain(|problem| seen.insert(problem.clone()));
-        let Some(tests) = tests.filter(|_| problems.is_empty()) else {
+        let (Some(tests), Some(slo_tests)) = (
+            tests.filter(|_| problems.is_empty()),
+            slo_tests.filter(|_| problems.is_empty()),
+        ) else {
             return Err(Error::Invalid(problems));
         };
         let mut files = BTreeMap::new();
@@ -396,6 +461,13 @@ impl Generator {
             .as_ref()
             .map_or(0, |group| group.rules.len());
         groups.extend(recording_group);
+        // Without SLOs there is no `slo.yml` (nor a `rule_files` entry for it).
+        if !slos.is_empty() {
+            let (slo_rules, slo_groups) = slo::rules(&model);
+            files.insert("prometheus/slo.yml".to_owned(), slo_rules);
+            files.insert("prometheus/slo.test.yml".to_owned(), slo_tests);
+            groups.extend(slo_groups);
+        }
         let inventory = model.inventory(groups);
         let test_cases = tests.matches("\n  - name: ").count();
         files.insert("prometheus/alerts.test.yml".to_owned(), tests);
@@ -407,7 +479,10 @@ impl Generator {
             "alertmanager/alertmanager.yml".to_owned(),
             configs::alertmanager(&model),
         );
-        files.insert("RUNBOOKS.md".to_owned(), rules::runbooks(&model));
+        files.insert(
+            "RUNBOOKS.md".to_owned(),
+            rules::runbooks(&model) + &slo::runbooks(&model),
+        );
         let summary = Summary {
             files: files.len(),
             dashboards: dashboard_count,
@@ -416,7 +491,8 @@ impl Generator {
                 .flat_map(|set| &set.rows)
                 .map(|row| row.panels.len())
                 .sum::<usize>()
-                + grafana::overview_panels(&model).len(),
+                + grafana::overview_panels(&model).len()
+                + slo::row(&model).map_or(0, |row| row.panels.len()),
             alerts: model.alerts().count(),
             recording_rules,
             test_cases,
@@ -517,6 +593,8 @@ pub(crate) struct Model<'a> {
     pub(crate) discovered: &'a BTreeSet<String>,
     /// The recording rules, which panels and alerts read.
     pub(crate) recorded: Vec<fiko_dashboards::query::Recorded>,
+    /// The SLOs, with their `service` labels.
+    pub(crate) slos: &'a [slo::DeclaredSlo],
 }
 
 impl Model<'_> {
@@ -534,6 +612,15 @@ impl Model<'_> {
         self.sets
             .iter()
             .flat_map(|set| set.alerts.iter().map(move |alert| (set, alert)))
+    }
+
+    /// Every series name the sets declare.
+    pub(crate) fn declared_series(&self) -> BTreeSet<String> {
+        self.sets
+            .iter()
+            .flat_map(|set| set.descriptor.metrics.iter())
+            .flat_map(|metric| metric.series_names())
+            .collect()
     }
 
     pub(crate) fn service<'s>(&self, set: &'s ObservedSet, alert: &'s Alert) -> &'s str {

@@ -57,6 +57,12 @@ pub struct Settings {
     /// Runbook links are this URL + `#` + the lower-case alert name (the generated
     /// `RUNBOOKS.md` has one section per alert).
     pub runbook_base: String,
+    /// Divides every SLO window and burn-rate alert `for` (1, the default, keeps the SRE
+    /// workbook's 5m to 3d and 30 days); it must divide 60. For real-time tests: at 60,
+    /// the page's 1h and 5m windows become 1m and 5s. Alert names keep the nominal
+    /// windows; recorded series and the `long_window`/`short_window` labels show the
+    /// scaled ones.
+    pub slo_time_scale: u32,
 }
 
 impl Settings {
@@ -75,6 +81,7 @@ impl Settings {
             prometheus_url: "http://prometheus:9090".to_owned(),
             grafana_dashboards_path: "/var/lib/grafana/dashboards".to_owned(),
             runbook_base: "RUNBOOKS.md".to_owned(),
+            slo_time_scale: 1,
         }
     }
 

@@ -15,8 +15,10 @@ use fiko_dashboards::exporters::{PostgresExporter, RedisExporter, ScrapeTargets}
 use fiko_dashboards::prelude::*;
 use fiko_dashboards_gen::Generator;
 use fiko_metrics::calls::FunctionMetrics;
+use fiko_metrics_axum::RequestLabels;
 use fiko_metrics_axum::{EndpointMetrics, HttpServerMetrics, WebSocketMetrics};
 use fiko_metrics_jobs::JobMetrics;
+use fiko_metrics_jobs::TaskStateLabels;
 use fiko_metrics_process::ProcessMetrics;
 use fiko_metrics_redis::{CacheMetrics, RedisMetrics};
 use fiko_metrics_sqlx::{DbMetrics, DbPoolMetrics};
@@ -32,10 +34,50 @@ use crate::monitoring::{APP_JOB, WORKER_JOB};
 /// dashboard `fiko-overview`, jobs `fiko-app` and `fiko-worker`.
 pub const NAME: &str = "fiko";
 
+/// The demo's service level objectives: the HTTP API answers without a server error
+/// (99.9% over 30 days), answers within half a second (99% over 30 days), and background
+/// jobs finish successfully (99% of attempts over 30 days).
+pub fn slos() -> Vec<Slo> {
+    type H = HttpServerMetrics;
+    vec![
+        Slo::availability(
+            "HttpAvailability",
+            H::HTTP_SERVER_REQUESTS.rate(),
+            RequestLabels::HTTP_RESPONSE_STATUS_CLASS,
+            &["5xx"],
+        )
+        .objective(Percent(99.9))
+        .over(days(30))
+        .description("99.9% of HTTP API requests get a response other than a 5xx")
+        .service("app"),
+        Slo::latency(
+            "HttpLatency",
+            H::HTTP_SERVER_REQUEST_DURATION_SECONDS,
+            Seconds(0.5),
+        )
+        .objective(Percent(99.0))
+        .over(days(30))
+        .description("99% of HTTP API requests are answered within 500 ms")
+        .service("app"),
+        Slo::availability(
+            "JobSuccess",
+            JobMetrics::TASK_EXECUTIONS
+                .rate()
+                .filter_regex(TaskStateLabels::STATE, "succeeded|failed"),
+            TaskStateLabels::STATE,
+            &["failed"],
+        )
+        .objective(Percent(99.0))
+        .over(days(30))
+        .description("99% of background job attempts succeed")
+        .service("jobs"),
+    ]
+}
+
 /// The generator for this repository's demo deployment: every set the demo's processes
 /// and its exporters expose, in the overview dashboard's order, the web app at
 /// `app:8000` (`/api/v1/metrics`), a job worker at `worker:9100`, redis_exporter,
-/// postgres_exporter and Prometheus itself.
+/// postgres_exporter and Prometheus itself, and the demo's [`slos`].
 pub fn generator() -> Generator {
     type H = HttpServerMetrics;
     type P = ProcessMetrics;
@@ -125,6 +167,7 @@ pub fn generator() -> Generator {
         .observe::<FunctionMetrics>()
         .observe::<RuntimeSelfMetrics>()
         .observe::<ScrapeTargets>()
+        .slos(slos())
         .scrape(APP_JOB, "/api/v1/metrics", &["app:8000"])
         .scrape(WORKER_JOB, "/metrics", &["worker:9100"])
         .scrape("redis", "/metrics", &["redis-exporter:9121"])

@@ -247,7 +247,9 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         )
         .scrape("redis", "/metrics", &[&redis_target])
         .scrape("postgres", "/metrics", &[&postgres_target])
-        .interval(seconds(1));
+        .interval(seconds(1))
+        // SLO windows and `for` divided by 60: the page's 1h and 5m become 1m and 5s.
+        .slo_time_scale(60);
     generator.settings_mut().rule_window = seconds(15);
     generator.settings_mut().alertmanagers = Vec::new();
     for alert in FAULT_ALERTS {
@@ -267,6 +269,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
                 "recording.yml",
                 artefacts.get("prometheus/recording.yml").unwrap(),
             ),
+            ("slo.yml", artefacts.get("prometheus/slo.yml").unwrap()),
         ],
     )
     .unwrap();
@@ -495,6 +498,11 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     prom.wait_alert("HighErrorRate", true, Duration::from_secs(60))
         .await;
     let fired = fault.elapsed();
+    // The availability SLO's fastest page (14.4× the budget over 1h and 5m, scaled to 1m
+    // and 5s) fires during the failure too.
+    prom.wait_alert("HttpAvailabilityBurnRate1h", true, Duration::from_secs(60))
+        .await;
+    let slo_fired = fault.elapsed();
     failing.store(false, Ordering::Relaxed);
     let bad = background.await.unwrap();
     assert!(
@@ -506,8 +514,11 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     let resolved = prom
         .wait_alert("HighErrorRate", false, Duration::from_secs(90))
         .await;
+    let slo_resolved = prom
+        .wait_alert("HttpAvailabilityBurnRate1h", false, Duration::from_secs(60))
+        .await;
     eprintln!(
-        "HighErrorRate fired {fired:?} after Instagram began failing, resolved {resolved:?} after recovery"
+        "HighErrorRate fired {fired:?} after Instagram began failing, resolved {resolved:?} after recovery; HttpAvailabilityBurnRate1h fired {slo_fired:?} after, resolved {slo_resolved:?} after recovery"
     );
 
     // Everything healthy again, with fresh traffic: every query of every generated panel
@@ -554,10 +565,12 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     let rule_files = [
         artefacts.get("prometheus/alerts.yml").unwrap(),
         artefacts.get("prometheus/recording.yml").unwrap(),
+        artefacts.get("prometheus/slo.yml").unwrap(),
     ];
     // Recording rules' own outputs are series Prometheus writes, not scraped ones.
-    let recorded: BTreeSet<String> = rule_files[1]
-        .lines()
+    let recorded: BTreeSet<String> = rule_files[1..]
+        .iter()
+        .flat_map(|file| file.lines())
         .filter_map(|line| line.trim().strip_prefix("- record: "))
         .map(|name| name.trim_matches('"').to_owned())
         .collect();
