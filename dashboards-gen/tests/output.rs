@@ -268,18 +268,28 @@ fn committed_deploy_folder_is_current() {
 
 #[test]
 fn panel_ids_do_not_depend_on_other_panels() {
+    // By section and title: the overview's first section repeats panels of the rows.
     let ids = |dashboard: &Value| -> std::collections::BTreeMap<String, u64> {
-        dashboard["panels"]
-            .as_array()
-            .expect("panels")
-            .iter()
-            .map(|p| {
-                (
-                    p["title"].as_str().expect("title").to_owned(),
-                    p["id"].as_u64().expect("id"),
-                )
-            })
-            .collect()
+        let mut out = std::collections::BTreeMap::new();
+        let mut section = String::new();
+        for top in dashboard["panels"].as_array().expect("panels") {
+            let title = top["title"].as_str().expect("title").to_owned();
+            if top["type"] == "row" {
+                section.clone_from(&title);
+                for inner in top["panels"].as_array().expect("panels") {
+                    let inner_title = inner["title"].as_str().expect("title");
+                    out.insert(
+                        format!("{section} / {inner_title}"),
+                        inner["id"].as_u64().expect("id"),
+                    );
+                }
+            }
+            out.insert(
+                format!("{section} / {title}"),
+                top["id"].as_u64().expect("id"),
+            );
+        }
+        out
     };
     let full = ids(&dashboard());
     // The same dashboard without the first set's panels keeps every other id.

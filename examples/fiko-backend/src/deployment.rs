@@ -128,6 +128,7 @@ pub fn generator() -> Generator {
                 "Process",
                 "Process memory",
                 Panel::timeseries("Process memory (RSS / VMS)")
+                    .overview()
                     .query_as(
                         "{{instance}} RSS",
                         P::PROCESS_RESIDENT_MEMORY_BYTES.value().by_instance(),
