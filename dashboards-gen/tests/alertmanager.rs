@@ -146,3 +146,94 @@ fn critical_alert_inhibits_warnings_of_the_same_target() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+fn labelled(name: &str, severity: &str, service: &str, job: &str, instance: &str) -> Value {
+    json!({
+        "labels": {
+            "alertname": name,
+            "severity": severity,
+            "service": service,
+            "job": job,
+            "instance": instance,
+        },
+        "annotations": { "summary": name },
+    })
+}
+
+/// Inhibition hides only what the inhibiting alert explains: a target that is down hides
+/// that target's other alerts; the critical level of an alert hides its warning level; an
+/// unrelated critical alert on the same target hides nothing.
+#[test]
+fn inhibition_hides_only_what_the_inhibitor_explains() {
+    let artefacts = fiko_backend::deployment::generator()
+        .generate()
+        .expect("generate");
+    let alertmanager = start(
+        artefacts
+            .get("alertmanager/alertmanager.yml")
+            .expect("config"),
+    );
+    let app = ("fiko-app", "app:8000");
+    let worker = ("fiko-worker", "worker:9100");
+    let alerts = json!([
+        // The worker's target is down: its other alerts are explained.
+        labelled("TargetDown", "critical", "prometheus", worker.0, worker.1),
+        labelled("HighMemoryUsage", "warning", "app", worker.0, worker.1),
+        labelled("WorkerDown", "critical", "jobs", worker.0, worker.1),
+        // On the app: a critical alert does not hide a different warning...
+        labelled("HighErrorRate", "critical", "app", app.0, app.1),
+        labelled("HighCPUUsage", "warning", "app", app.0, app.1),
+        // ...but the critical level of an alert hides its own warning level.
+        labelled("HighMemoryUsage", "critical", "app", app.0, app.1),
+        labelled("HighMemoryUsage", "warning", "app", app.0, app.1),
+    ]);
+    let (status, body) = request(
+        alertmanager.port,
+        "POST",
+        "/api/v2/alerts",
+        &alerts.to_string(),
+    )
+    .expect("post alerts");
+    assert_eq!(status, 200, "{body}");
+    let expected = [
+        ("TargetDown", "critical", worker.1, false),
+        ("HighMemoryUsage", "warning", worker.1, true),
+        ("WorkerDown", "critical", worker.1, true),
+        ("HighErrorRate", "critical", app.1, false),
+        ("HighCPUUsage", "warning", app.1, false),
+        ("HighMemoryUsage", "critical", app.1, false),
+        ("HighMemoryUsage", "warning", app.1, true),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) =
+            request(alertmanager.port, "GET", "/api/v2/alerts", "").expect("get alerts");
+        let listed: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
+        let states: Vec<Option<bool>> = expected
+            .iter()
+            .map(|(name, severity, instance, _)| {
+                listed
+                    .iter()
+                    .find(|a| {
+                        a["labels"]["alertname"] == *name
+                            && a["labels"]["severity"] == *severity
+                            && a["labels"]["instance"] == *instance
+                    })
+                    .map(|a| {
+                        !a["status"]["inhibitedBy"]
+                            .as_array()
+                            .is_none_or(|by| by.is_empty())
+                    })
+            })
+            .collect();
+        let wanted: Vec<Option<bool>> = expected.iter().map(|e| Some(e.3)).collect();
+        if states == wanted {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "inhibition not as configured: {states:?}, wanted {wanted:?}\n{body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

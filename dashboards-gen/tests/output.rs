@@ -294,6 +294,7 @@ fn panel_ids_do_not_depend_on_other_panels() {
     let full = ids(&dashboard());
     // The same dashboard without the first set's panels keeps every other id.
     let fewer = fiko_dashboards_gen::Generator::new("fiko")
+        .runbook_base("https://runbooks.example/")
         .observe::<fiko_dashboards::exporters::PostgresExporter>()
         .generate()
         .expect("generate");

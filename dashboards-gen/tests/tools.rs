@@ -97,12 +97,16 @@ fn every_alert_has_a_firing_and_a_silent_case() {
     for alert in seed {
         assert!(names.contains(&alert), "{alert} missing from {names:?}");
     }
+    // Pages: outages (targets, servers, exporters, workers), the service's errors, and
+    // the monitoring failing (rules not evaluated, notifications failing, no ingestion).
     let critical = alerts.matches("severity: \"critical\"").count();
-    assert_eq!(critical, 5, "{alerts}");
+    assert_eq!(critical, 11, "{alerts}");
     for name in names {
         assert!(tests.contains(&format!("name: \"{name} fires\"")), "{name}");
-        assert!(
+        // The Watchdog always fires: it has no silent case.
+        assert_eq!(
             tests.contains(&format!("name: \"{name} stays silent")),
+            name != "Watchdog",
             "{name}"
         );
         assert!(tests.contains(&format!("alertname: \"{name}\"")), "{name}");
@@ -171,7 +175,7 @@ fn promtool_accepts_prometheus_yml_with_short_intervals() {
     );
     let all = text(&output);
     assert!(output.status.success(), "{all}");
-    assert!(all.contains("2 rule files found"), "{all}");
+    assert!(all.contains("3 rule files found"), "{all}");
 }
 
 #[test]
@@ -185,8 +189,10 @@ fn amtool_accepts_alertmanager_yml() {
     );
     let all = text(&output);
     assert!(output.status.success(), "{all}");
-    assert!(all.contains("1 inhibit rules"), "{all}");
-    assert!(all.contains("3 receivers"), "{all}");
+    // TargetDown, RedisDown, PostgresDown, and critical over warning of the same alert.
+    assert!(all.contains("4 inhibit rules"), "{all}");
+    assert!(all.contains("4 receivers"), "{all}");
+    assert!(all.contains("1 templates"), "{all}");
 }
 
 #[test]
@@ -202,7 +208,14 @@ fn amtool_routes_critical_and_warning_to_their_receivers() {
             &["severity=warning", "alertname=QueueBacklog", "service=jobs"][..],
             "warning",
         ),
-        (&["alertname=Watchdog"][..], "default"),
+        (
+            &["severity=none", "alertname=Watchdog", "service=prometheus"][..],
+            "watchdog",
+        ),
+        (
+            &["severity=critical", "alertname=TargetDown", "job=redis"][..],
+            "critical",
+        ),
     ] {
         let mut args = vec!["config", "routes", "test", "--config.file=alertmanager.yml"];
         let verify = format!("--verify.receivers={receiver}");

@@ -1,7 +1,7 @@
 //! Alerts: a typed condition, a severity, `for`, and the annotations people read.
 
 use crate::duration::PromDuration;
-use crate::query::{Expr, Operation, Query};
+use crate::query::{Context, Expr, Operation, Query};
 use crate::units::{Threshold, Unit};
 
 /// Where an alert is routed.
@@ -11,6 +11,9 @@ pub enum Severity {
     Critical,
     /// Someone looks soon.
     Warning,
+    /// Nobody is notified as for a problem: the always-firing Watchdog, whose silence
+    /// the dead-man's switch notices.
+    None,
 }
 
 impl Severity {
@@ -19,6 +22,7 @@ impl Severity {
         match self {
             Self::Critical => "critical",
             Self::Warning => "warning",
+            Self::None => "none",
         }
     }
 }
@@ -171,6 +175,19 @@ pub struct Alert {
     pub service: Option<String>,
     /// Hand-written promtool input, used instead of derived series.
     pub test: Option<AlertTest>,
+    /// One alert per job (and the query's `by` labels) instead of one per scraped
+    /// instance: for problems a job owns as a whole (a queue, a service's error ratio).
+    pub per_job: bool,
+    /// A minimum-volume guard: the alert fires only while this condition holds too
+    /// (`ratio > 5% and requests > 1/s`). It must read the condition's own series.
+    pub guard: Option<Condition>,
+    /// What to read first in RUNBOOKS.md: the likely causes, in a sentence or two.
+    pub diagnosis: String,
+    /// What to do about it, in a sentence or two.
+    pub mitigation: String,
+    /// While it fires, Alertmanager inhibits the other alerts of its service on the same
+    /// target (`job` and `instance`): it explains them (a server that is down).
+    pub explains_service: bool,
 }
 
 impl Alert {
@@ -185,12 +202,22 @@ impl Alert {
             runbook: None,
             service: None,
             test: None,
+            per_job: false,
+            guard: None,
+            diagnosis: String::new(),
+            mitigation: String::new(),
+            explains_service: false,
         }
     }
 
     /// A critical alert (`for` 5m until set).
     pub fn critical(name: &str, condition: Condition) -> Self {
         Self::new(Severity::Critical, name, condition)
+    }
+
+    /// An alert that notifies nobody as a problem (`severity="none"`): the Watchdog.
+    pub fn info(name: &str, condition: Condition) -> Self {
+        Self::new(Severity::None, name, condition)
     }
 
     /// A warning alert (`for` 5m until set).
@@ -229,6 +256,39 @@ impl Alert {
         self
     }
 
+    /// One alert per job instead of per instance (see [`Alert::per_job`](Self#structfield.per_job)).
+    pub fn per_job(mut self) -> Self {
+        self.per_job = true;
+        self
+    }
+
+    /// Fires only while `guard` holds too: a minimum volume for a ratio, so two failures
+    /// out of twenty requests do not alert.
+    pub fn only_when(mut self, guard: Condition) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// The likely causes and where to look, for RUNBOOKS.md (besides the queries and
+    /// panels the generator names).
+    pub fn diagnosis(mut self, text: &str) -> Self {
+        self.diagnosis = text.to_owned();
+        self
+    }
+
+    /// What to do, for RUNBOOKS.md.
+    pub fn mitigation(mut self, text: &str) -> Self {
+        self.mitigation = text.to_owned();
+        self
+    }
+
+    /// Inhibits the other alerts of its service on the same target while it fires (see
+    /// [`Alert::explains_service`](Self#structfield.explains_service)).
+    pub fn explains_service(mut self) -> Self {
+        self.explains_service = true;
+        self
+    }
+
     /// The `service` label.
     pub fn service(mut self, service: &str) -> Self {
         self.service = Some(service.to_owned());
@@ -261,6 +321,14 @@ impl Alert {
     /// a value nobody chose. The boundary must also not be the last bucket, above which
     /// the quantile cannot rise.
     pub fn problems(&self) -> Vec<String> {
+        self.problems_in(&Context::rules(crate::minutes(5)))
+    }
+
+    /// [`problems`](Self::problems) for the store `cx` describes: without native
+    /// histograms ([`Context::without_native_histograms`]), a quantile of a histogram
+    /// declared native and classic is read from its classic buckets, so its threshold
+    /// must be one of their boundaries, and a native-only one cannot be read at all.
+    pub fn problems_in(&self, cx: &Context) -> Vec<String> {
         let mut problems: Vec<String> = self
             .condition
             .expr
@@ -268,6 +336,15 @@ impl Alert {
             .into_iter()
             .map(|problem| format!("alert {}: {problem}", self.name))
             .collect();
+        if !cx.native_histograms {
+            problems.extend(
+                self.condition
+                    .expr
+                    .problems_without_native_histograms()
+                    .into_iter()
+                    .map(|problem| format!("alert {}: {problem}", self.name)),
+            );
+        }
         let name_ok = self
             .name
             .chars()
@@ -292,6 +369,21 @@ impl Alert {
                 self.name
             ));
         }
+        if let Some(guard) = &self.guard {
+            problems.extend(
+                guard
+                    .expr
+                    .problems()
+                    .into_iter()
+                    .map(|problem| format!("alert {}: guard: {problem}", self.name)),
+            );
+            if matches!(guard.expr, Expr::Raw(_)) || guard.comparison == Comparison::Returns {
+                problems.push(format!(
+                    "alert {}: a guard is a typed query compared with a threshold",
+                    self.name
+                ));
+            }
+        }
         if !self.condition.threshold.is_finite() {
             problems.push(format!("alert {}: the threshold is not finite", self.name));
         }
@@ -303,7 +395,8 @@ impl Alert {
             ..
         } = &self.condition.expr
         {
-            if metric.is_native() {
+            // (A native-only one read without native histograms is reported above.)
+            if cx.reads_native(metric) || (metric.is_native() && !metric.has_classic_buckets()) {
                 return problems;
             }
             let threshold = self.condition.threshold;

@@ -29,6 +29,12 @@ pub struct Context {
     pub selectors: Vec<(String, String)>,
     /// Labels every aggregation keeps, e.g. `job` and `instance` in rules.
     pub keep: Vec<String>,
+    /// Whether the store reads native histograms (true by default). When false (a store
+    /// without them, such as VictoriaMetrics 1.79), a histogram declared native and
+    /// classic is read from its classic `_bucket` series by `le`, and a native-only one
+    /// from its `_count` (its quantiles cannot be read: see
+    /// [`Expr::problems_without_native_histograms`]).
+    pub native_histograms: bool,
     /// Recording rules a rate may be read from instead of computed (see [`Recorded`]).
     pub recorded: Vec<Recorded>,
 }
@@ -76,6 +82,7 @@ impl Context {
             ],
             keep: Vec::new(),
             recorded: Vec::new(),
+            native_histograms: true,
         }
     }
 
@@ -86,6 +93,7 @@ impl Context {
             selectors: Vec::new(),
             keep: vec!["job".to_owned(), "instance".to_owned()],
             recorded: Vec::new(),
+            native_histograms: true,
         }
     }
 
@@ -102,6 +110,43 @@ impl Context {
                 && r.labels == wanted.labels
                 && (r.window == self.window || self.window == "$__rate_interval")
         })
+    }
+
+    /// The same context for a store that reads no native histograms: classic queries for
+    /// every histogram.
+    ///
+    /// ```
+    /// use fiko_dashboards::prelude::*;
+    /// use fiko_metrics::{Histogram, MetricSet};
+    ///
+    /// #[derive(MetricSet)]
+    /// struct Api {
+    ///     /// Latency, native and classic buckets.
+    ///     #[metric(native, buckets = [0.1, 0.5, 1.0])]
+    ///     latency_seconds: Histogram,
+    /// }
+    ///
+    /// let p99 = Api::LATENCY_SECONDS.quantile(0.99);
+    /// let p99 = p99.expr();
+    /// assert_eq!(
+    ///     p99.render(&Context::rules(minutes(5))),
+    ///     "histogram_quantile(0.99, sum by (job, instance) (rate(latency_seconds[5m])))"
+    /// );
+    /// assert_eq!(
+    ///     p99.render(&Context::rules(minutes(5)).without_native_histograms()),
+    ///     "histogram_quantile(0.99, sum by (le, job, instance) (rate(latency_seconds_bucket[5m])))"
+    /// );
+    /// ```
+    pub fn without_native_histograms(self) -> Self {
+        Self {
+            native_histograms: false,
+            ..self
+        }
+    }
+
+    /// Whether `metric` is read from its native series in this context.
+    pub fn reads_native(&self, metric: &MetricDescriptor) -> bool {
+        self.native_histograms && metric.kind == MetricKind::Histogram && metric.is_native()
     }
 }
 
@@ -208,7 +253,7 @@ impl Expr {
                 // A native histogram is one series whose samples hold every bucket: no
                 // `_bucket`, `_count` or `le` (Prometheus keeps only the native part of a
                 // histogram scraped as protobuf).
-                let native = metric.kind == MetricKind::Histogram && metric.is_native();
+                let native = cx.reads_native(metric);
                 let mut keep: Vec<&str> = Vec::new();
                 if let (Operation::Quantile(_) | Operation::Buckets, false) = (operation, native) {
                     keep.push("le");
@@ -408,6 +453,32 @@ impl Expr {
             }
             | Self::Add { left, .. } => left.by_labels(),
             Self::Raw(_) => Vec::new(),
+        }
+    }
+
+    /// What cannot be read from a store without native histograms (see
+    /// [`Context::without_native_histograms`]): a quantile of a histogram declared native
+    /// only, which has no classic buckets to read it from.
+    pub fn problems_without_native_histograms(&self) -> Vec<String> {
+        match self {
+            Self::Metric {
+                metric,
+                operation: Operation::Quantile(_),
+                ..
+            } if metric.is_native() && !metric.has_classic_buckets() => vec![format!(
+                "a quantile of `{}`, declared native only, cannot be read from a store without native histograms (it has only `_count`, `_sum` and the `+Inf` bucket there): declare classic `buckets` too",
+                metric.name
+            )],
+            Self::Metric { .. } | Self::Raw(_) => Vec::new(),
+            Self::Ratio {
+                numerator: left,
+                denominator: right,
+            }
+            | Self::Add { left, right } => {
+                let mut problems = left.problems_without_native_histograms();
+                problems.extend(right.problems_without_native_histograms());
+                problems
+            }
         }
     }
 

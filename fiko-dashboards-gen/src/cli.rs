@@ -162,7 +162,8 @@ fn bin_name(arg0: Option<&OsString>) -> String {
 /// use fiko_dashboards_gen::{Generator, cli};
 ///
 /// fn main() -> ExitCode {
-///     cli::run(Generator::new("shop").observe::<RedisExporter>())
+///     cli::run(Generator::new("shop")
+///     .runbook_base("https://runbooks.example/").observe::<RedisExporter>())
 /// }
 /// ```
 pub fn run(generator: Generator) -> ExitCode {

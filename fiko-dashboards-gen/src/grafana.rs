@@ -149,10 +149,13 @@ pub(crate) fn alerts_on<'a>(model: &'a Model<'_>, expr: &Expr) -> Vec<&'a Alert>
         .alerts()
         .map(|(_, alert)| alert)
         .filter(|alert| {
-            matches!(
-                alert.condition.comparison,
-                Comparison::Above | Comparison::Below
-            ) && signal(&alert.condition.expr) == wanted
+            // A `none` alert (the Watchdog) notifies nobody: it draws no threshold.
+            alert.severity != Severity::None
+                && matches!(
+                    alert.condition.comparison,
+                    Comparison::Above | Comparison::Below
+                )
+                && signal(&alert.condition.expr) == wanted
                 && split.iter().all(|label| {
                     ["job", "instance"].contains(label)
                         || alert.condition.expr.by_labels().contains(label)
@@ -164,7 +167,7 @@ pub(crate) fn alerts_on<'a>(model: &'a Model<'_>, expr: &Expr) -> Vec<&'a Alert>
 fn severity_color(severity: Severity) -> &'static str {
     match severity {
         Severity::Critical => "red",
-        Severity::Warning => "orange",
+        Severity::Warning | Severity::None => "orange",
     }
 }
 

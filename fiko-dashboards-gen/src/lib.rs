@@ -18,12 +18,17 @@ use std::fmt;
 use std::fs;
 use std::path::Path;
 
-use fiko_dashboards::{Alert, Context, Observe, Observed, PromDuration, Row, Slo};
+use fiko_dashboards::Slo;
+use fiko_dashboards::exporters::ScrapeTargets;
+use fiko_dashboards::{
+    Alert, AlertTest, Context, Count, GaugeQueries, Observe, Observed, PromDuration, Row, minutes,
+    raw_condition,
+};
 use fiko_metrics::{MetricSet, Registry, SetDescriptor};
 
 pub use error::Error;
 pub use overrides::SetOverrides;
-pub use settings::{MAX_NAME_LEN, ScrapeJob, Settings};
+pub use settings::{MAX_NAME_LEN, Notifications, ScrapeJob, Settings};
 
 /// One observed metric set, as the generator reads it.
 #[derive(Clone, Debug)]
@@ -84,6 +89,7 @@ type Tuning = Box<dyn Fn(&mut Alert)>;
 /// use fiko_dashboards_gen::Generator;
 ///
 /// let artefacts = Generator::new("shop")
+///     .runbook_base("https://runbooks.example/")
 ///     .observe::<RedisExporter>()
 ///     .scrape_app("web", "/metrics", &["web:8000"])
 ///     .generate()?;
@@ -100,6 +106,8 @@ pub struct Generator {
     settings: Settings,
     /// Rows of metrics no declaration names, and the series their queries may name.
     discovered: (Vec<Row>, BTreeSet<String>),
+    /// Mistakes met while building (a set bound to a job never added).
+    early_problems: Vec<String>,
     /// SLOs: `(declared by, the declaring set's service, the SLO)`.
     slos: Vec<(String, Option<String>, Slo)>,
 }
@@ -147,6 +155,7 @@ impl Generator {
             tunings: Vec::new(),
             settings: Settings::new(name),
             discovered: (Vec::new(), BTreeSet::new()),
+            early_problems: Vec::new(),
             slos: Vec::new(),
         }
     }
@@ -276,7 +285,73 @@ impl Generator {
             metrics_path: metrics_path.to_owned(),
             targets: targets.iter().map(|t| (*t).to_owned()).collect(),
             credentials_file: None,
+            sets: Vec::new(),
         });
+        self
+    }
+
+    /// Says that the targets of scrape job `job` expose the set `S` (an exporter's, or
+    /// Prometheus' own), so `S`'s rules select `job` and nothing else. Sets of the
+    /// application (not `external`) select the application's jobs (`NAME-ROLE`) unless
+    /// bound here; an external set bound to no job selects no job. Naming a job not
+    /// added (yet) is a generation problem.
+    pub fn serves<S: MetricSet>(mut self, job: &str) -> Self {
+        match self
+            .settings
+            .scrape_jobs
+            .iter_mut()
+            .find(|scrape| scrape.name == job)
+        {
+            Some(scrape) => scrape.sets.push(S::DESCRIPTOR.type_name),
+            None => self.early_problems.push(format!(
+                "{}: served by job `{job}`, which no `scrape` added before",
+                S::DESCRIPTOR.type_name
+            )),
+        }
+        self
+    }
+
+    /// The Grafana URL people open (default `http://localhost:3000`): each alert's
+    /// `dashboard_url` annotation links there.
+    pub fn grafana_url(mut self, url: &str) -> Self {
+        url.clone_into(&mut self.settings.grafana_url);
+        self
+    }
+
+    /// Sends every notification (firing and resolved) to the webhook at `url`, with the
+    /// bearer token read from `credentials_file` when it needs one.
+    pub fn notify_webhook(mut self, url: &str, credentials_file: Option<&str>) -> Self {
+        self.settings.notifications.webhook =
+            Some((url.to_owned(), credentials_file.map(str::to_owned)));
+        self
+    }
+
+    /// Sends every notification to Slack `channel`, the incoming-webhook URL read from
+    /// `api_url_file`.
+    pub fn notify_slack(mut self, api_url_file: &str, channel: &str) -> Self {
+        self.settings.notifications.slack = Some((api_url_file.to_owned(), channel.to_owned()));
+        self
+    }
+
+    /// Pages critical alerts through PagerDuty, the routing key read from
+    /// `routing_key_file`.
+    pub fn notify_pagerduty(mut self, routing_key_file: &str) -> Self {
+        self.settings.notifications.pagerduty = Some(routing_key_file.to_owned());
+        self
+    }
+
+    /// Mails warnings to `to` from `from` through the SMTP relay `smarthost` (`host:port`).
+    pub fn notify_email(mut self, to: &str, from: &str, smarthost: &str) -> Self {
+        self.settings.notifications.email =
+            Some((to.to_owned(), from.to_owned(), smarthost.to_owned()));
+        self
+    }
+
+    /// Sends the always-firing Watchdog to a dead-man's switch at `url`, which alerts by
+    /// another path when the notifications stop (Prometheus, Alertmanager or the route
+    /// between them is broken).
+    pub fn dead_mans_switch(mut self, url: &str) -> Self {
+        self.settings.notifications.dead_mans_switch = Some(url.to_owned());
         self
     }
 
@@ -319,7 +394,8 @@ impl Generator {
         self
     }
 
-    /// Runbook links become `url#alertname` (default: the generated `RUNBOOKS.md`).
+    /// Runbook links become `url#alertname`: the absolute URL where the generated
+    /// `RUNBOOKS.md` is published (required).
     pub fn runbook_base(mut self, url: &str) -> Self {
         url.clone_into(&mut self.settings.runbook_base);
         self
@@ -349,6 +425,20 @@ impl Generator {
     fn prepared_sets(&self) -> (Vec<ObservedSet>, Vec<String>) {
         let mut sets = self.sets.clone();
         let mut problems = self.settings.problems();
+        problems.extend(self.early_problems.iter().cloned());
+        let health = self.health_alerts();
+        match sets
+            .iter_mut()
+            .find(|set| set.descriptor == ScrapeTargets::DESCRIPTOR)
+        {
+            Some(set) => set.alerts.extend(health),
+            None => sets.push(ObservedSet {
+                descriptor: ScrapeTargets::DESCRIPTOR,
+                service: ScrapeTargets::service().to_owned(),
+                rows: Vec::new(),
+                alerts: health,
+            }),
+        }
         for (index, set) in sets.iter().enumerate() {
             if sets[..index]
                 .iter()
@@ -390,6 +480,69 @@ impl Generator {
             });
         }
         (sets, problems)
+    }
+
+    /// The alerts every generation has: TargetDown and TargetMissing over every scrape
+    /// job, and the always-firing Watchdog.
+    fn health_alerts(&self) -> Vec<Alert> {
+        let jobs = &self.settings.scrape_jobs;
+        let mut alerts = vec![
+            Alert::info("Watchdog", raw_condition("vector(1)"))
+                .for_(fiko_dashboards::seconds(0))
+                .summary("The alerting pipeline works")
+                .description("Always firing, so its absence says something: Alertmanager sends it to the dead-man's switch, which alerts by another path when it stops arriving.")
+                .diagnosis("Its silence at the dead-man's switch means Prometheus stopped evaluating, lost Alertmanager, or Alertmanager lost its route out.")
+                .mitigation("Nothing while it fires; when the switch reports it missing, check Prometheus, then Alertmanager, then the network between them and the switch.")
+                .tested_with(
+                    AlertTest::new().firing("up{job=\"watchdog\",instance=\"w:1\"}", "1x5"),
+                ),
+        ];
+        if jobs.is_empty() {
+            return alerts;
+        }
+        alerts.push(
+            Alert::critical(
+                "TargetDown",
+                ScrapeTargets::UP.value().max().equals(Count(0.0)),
+            )
+            .for_(minutes(2))
+            .summary("{{ $labels.job }} at {{ $labels.instance }} does not answer scrapes")
+            .description("Prometheus could not scrape {{ $labels.instance }} of job {{ $labels.job }} for {for}: the process is dead, hung or unreachable, and every other alert on its metrics is blind. It keeps firing until the target answers again.")
+            .diagnosis("Prometheus' targets page shows the scrape error of the target: connection refused (process dead), timeout (hung or overloaded) or an HTTP error (wrong path or token).")
+            .mitigation("Restart the process or fix what the scrape error names; while this fires, the target's other alerts are inhibited."),
+        );
+        let absent: Vec<String> = jobs
+            .iter()
+            .map(|job| {
+                format!(
+                    "absent(up{{job=\"{}\"}})",
+                    job.name.replace('\\', "\\\\").replace('"', "\\\"")
+                )
+            })
+            .collect();
+        let first = &jobs[0];
+        let mut test = AlertTest::new().label("job", &first.name);
+        for (index, job) in jobs.iter().enumerate() {
+            let series = format!(
+                "up{{job=\"{}\",instance=\"{}\"}}",
+                job.name,
+                job.targets.first().map_or("target:1", String::as_str)
+            );
+            if index > 0 {
+                test = test.firing(&series, "1x40");
+            }
+            test = test.silent(&series, "1x40");
+        }
+        alerts.push(
+            Alert::critical("TargetMissing", raw_condition(&absent.join(" or ")))
+                .for_(minutes(2))
+                .summary("Prometheus has no target of job {{ $labels.job }}")
+                .description("No series `up` of job {{ $labels.job }} for {for}: its targets were removed from the scrape configuration or are not discovered, so nothing of it is watched. It keeps firing until the job is scraped again.")
+                .diagnosis("A renamed or deleted scrape job, a failed configuration reload or a service discovery that finds nothing leaves the job without targets.")
+                .mitigation("Restore the job in prometheus.yml (regenerate it) and reload Prometheus.")
+                .tested_with(test),
+        );
+        alerts
     }
 
     /// Checks everything and renders every artefact; on failure, every problem found,
@@ -478,6 +631,10 @@ impl Generator {
         files.insert(
             "alertmanager/alertmanager.yml".to_owned(),
             configs::alertmanager(&model),
+        );
+        files.insert(
+            format!("alertmanager/templates/{}.tmpl", self.settings.name),
+            configs::templates(&model),
         );
         files.insert(
             "RUNBOOKS.md".to_owned(),
@@ -600,12 +757,14 @@ pub(crate) struct Model<'a> {
 impl Model<'_> {
     /// Panels' context: reading the recording rules.
     pub(crate) fn dashboard_cx(&self) -> Context {
-        Context::dashboard().with_recorded(&self.recorded)
+        self.settings
+            .dashboard_context()
+            .with_recorded(&self.recorded)
     }
 
     /// Rules' context: the rule window, reading the recording rules.
     pub(crate) fn rules_cx(&self) -> Context {
-        Context::rules(self.settings.rule_window).with_recorded(&self.recorded)
+        self.settings.rules_context().with_recorded(&self.recorded)
     }
 
     pub(crate) fn alerts(&self) -> impl Iterator<Item = (&ObservedSet, &Alert)> {
@@ -627,6 +786,70 @@ impl Model<'_> {
         alert.service.as_deref().unwrap_or(&set.service)
     }
 
+    /// The scrape jobs whose targets expose `set`: those bound to it with
+    /// [`Generator::serves`]; else, for the application's own sets, its `NAME-ROLE` jobs;
+    /// every job for Prometheus' `up`; none for an external set nobody bound.
+    pub(crate) fn jobs_of(&self, set: &ObservedSet) -> Vec<&str> {
+        let jobs = &self.settings.scrape_jobs;
+        if set.descriptor == ScrapeTargets::DESCRIPTOR {
+            return jobs.iter().map(|job| job.name.as_str()).collect();
+        }
+        let bound: Vec<&str> = jobs
+            .iter()
+            .filter(|job| job.sets.contains(&set.name()))
+            .map(|job| job.name.as_str())
+            .collect();
+        if !bound.is_empty() || set.descriptor.external {
+            return bound;
+        }
+        let prefix = format!("{}-", self.settings.name);
+        jobs.iter()
+            .filter(|job| job.name.starts_with(&prefix) && job.sets.is_empty())
+            .map(|job| job.name.as_str())
+            .collect()
+    }
+
+    /// How an alert's queries render: the rule window, a selector of its set's jobs, and
+    /// one result per instance, or per job for [`Alert::per_job`].
+    pub(crate) fn alert_context(&self, set: &ObservedSet, alert: &Alert) -> Context {
+        let mut cx = self.rules_cx();
+        let jobs = self.jobs_of(set);
+        if !jobs.is_empty() {
+            let regex: Vec<String> = jobs.iter().map(|job| regex_escape(job)).collect();
+            cx.selectors.push(("job".to_owned(), regex.join("|")));
+        }
+        if alert.per_job {
+            cx.keep.retain(|label| label != "instance");
+        }
+        cx
+    }
+
+    /// The job the generated tests' series carry: the first of the set's jobs.
+    pub(crate) fn test_job(&self, set: &ObservedSet) -> String {
+        self.jobs_of(set)
+            .first()
+            .map_or_else(|| "test".to_owned(), |job| (*job).to_owned())
+    }
+
+    /// The `dashboard_url` annotation: the overview dashboard in Grafana, its `$job` and
+    /// `$instance` variables set to the alert's, when its result has them.
+    pub(crate) fn dashboard_url(&self, labels: &BTreeSet<String>) -> String {
+        let mut url = format!(
+            "{}/d/{}",
+            self.settings.grafana_url.trim_end_matches('/'),
+            self.settings.uid()
+        );
+        let mut separator = '?';
+        for label in ["job", "instance"] {
+            if labels.contains(label) {
+                url.push(separator);
+                url.push_str(&format!("var-{label}={{{{ $labels.{label} }}}}"));
+                separator = '&';
+            }
+        }
+        url
+    }
+
     pub(crate) fn runbook(&self, alert: &Alert) -> String {
         alert.runbook.clone().unwrap_or_else(|| {
             format!(
@@ -641,8 +864,7 @@ impl Model<'_> {
     fn inventory(&self, groups: Vec<rules::GroupInfo>) -> verify::Inventory {
         // Panels and alerts as if they computed their rates themselves: `verify` checks the
         // metrics they depend on; the recording rules are checked as queries of their own.
-        let dashboard = Context::dashboard();
-        let rules = Context::rules(self.settings.rule_window);
+        let dashboard = self.settings.dashboard_context();
         let mut queries = Vec::new();
         for set in self.sets {
             for panel in set.rows.iter().flat_map(|row| &row.panels) {
@@ -661,12 +883,15 @@ impl Model<'_> {
                 }
             }
         }
-        for (_, alert) in self.alerts() {
+        for (set, alert) in self.alerts() {
             let returns = alert.condition.comparison == fiko_dashboards::Comparison::Returns;
             queries.push(verify::Query {
                 kind: "alert",
                 item: format!("alert `{}`", alert.name),
-                promql: alert.condition.expr.render(&rules),
+                promql: alert.condition.expr.render(&Context {
+                    recorded: Vec::new(),
+                    ..self.alert_context(set, alert)
+                }),
                 empty_is_normal: returns,
             });
         }
@@ -720,14 +945,19 @@ impl Model<'_> {
         let mut names = BTreeMap::new();
         for (set, alert) in self.alerts() {
             let at = set.name();
-            problems.extend(alert.problems().into_iter().map(|p| format!("{at}: {p}")));
+            problems.extend(
+                alert
+                    .problems_in(&self.settings.rules_context())
+                    .into_iter()
+                    .map(|p| format!("{at}: {p}")),
+            );
             if let Some(first) = names.insert(alert.name.clone(), at) {
                 problems.push(format!(
                     "{at}: two alerts are named `{}` (the other in {first})",
                     alert.name
                 ));
             }
-            let labels = unit_tests::result_labels(alert, self.settings.rule_window);
+            let labels = unit_tests::result_labels(alert, &self.alert_context(set, alert));
             for text in [&alert.summary, &alert.description] {
                 if let Err(problem) = unit_tests::expand(text, &labels_map(&labels)) {
                     problems.push(format!("{at}: alert {}: {problem}", alert.name));
@@ -742,10 +972,12 @@ impl Model<'_> {
                         problems.push(format!("{at}: panel `{}` has no query", panel.title));
                     }
                     for target in &panel.targets {
+                        let mut found = target.expr.problems();
+                        if !self.settings.native_histograms {
+                            found.extend(target.expr.problems_without_native_histograms());
+                        }
                         problems.extend(
-                            target
-                                .expr
-                                .problems()
+                            found
                                 .into_iter()
                                 .map(|p| format!("{at}: panel `{}`: {p}", panel.title)),
                         );
@@ -756,6 +988,18 @@ impl Model<'_> {
         problems.extend(promql::check_all(self));
         problems
     }
+}
+
+/// `text` as a regular expression matching only itself.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn labels_map(labels: &std::collections::BTreeSet<String>) -> BTreeMap<String, String> {

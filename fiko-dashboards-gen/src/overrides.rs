@@ -52,6 +52,7 @@ impl Edit {
 /// use fiko_dashboards_gen::Generator;
 ///
 /// let artefacts = Generator::new("shop")
+///     .runbook_base("https://runbooks.example/")
 ///     .observe::<RedisExporter>()
 ///     .customize::<RedisExporter>(|set| {
 ///         set.drop_alert("RedisRejectedConnections")

@@ -1,7 +1,7 @@
 //! Everything besides the declarations that the artefacts depend on, and the names the
 //! output gives the application.
 
-use fiko_dashboards::{PromDuration, minutes, seconds};
+use fiko_dashboards::{Context, PromDuration, minutes, seconds};
 
 /// A Prometheus scrape job.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,6 +16,28 @@ pub struct ScrapeJob {
     /// (`authorization.credentials_file`; relative paths are read from the directory of
     /// `prometheus.yml`); `None` for an unprotected endpoint.
     pub credentials_file: Option<String>,
+    /// The metric sets (type names) the job's targets expose, bound with
+    /// [`Generator::serves`](crate::Generator::serves): those sets' rules select this job.
+    pub sets: Vec<&'static str>,
+}
+
+/// Where Alertmanager sends notifications. Secrets are named by file, never written into
+/// the generated `alertmanager.yml`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Notifications {
+    /// A webhook receiving every notification: its URL and, if it needs one, a file
+    /// holding the bearer token (`http_config.authorization.credentials_file`).
+    pub webhook: Option<(String, Option<String>)>,
+    /// Slack: the file holding the incoming-webhook URL (`api_url_file`) and the channel.
+    pub slack: Option<(String, String)>,
+    /// PagerDuty (Events API v2): the file holding the routing key (`routing_key_file`);
+    /// critical alerts only.
+    pub pagerduty: Option<String>,
+    /// E-mail for warnings: recipient, sender and `host:port` of the SMTP relay.
+    pub email: Option<(String, String, String)>,
+    /// The dead-man's switch URL the always-firing Watchdog is sent to (every minute);
+    /// when it stops hearing from Alertmanager, it alerts by another path.
+    pub dead_mans_switch: Option<String>,
 }
 
 /// The longest application name: its dashboard uid, `NAME-overview`, must stay within
@@ -54,9 +76,23 @@ pub struct Settings {
     pub prometheus_url: String,
     /// Where dashboards are mounted in the Grafana container.
     pub grafana_dashboards_path: String,
-    /// Runbook links are this URL + `#` + the lower-case alert name (the generated
-    /// `RUNBOOKS.md` has one section per alert).
+    /// Runbook links are this absolute URL + `#` + the lower-case alert name (the
+    /// generated `RUNBOOKS.md` has one section per alert), e.g. where the repository
+    /// shows `deploy/RUNBOOKS.md`. Required: a pager shows a relative link unclickable.
     pub runbook_base: String,
+    /// Whether the store behind Grafana and the rules reads native histograms (true by
+    /// default: Prometheus with `--enable-feature=native-histograms`). Set it to false for
+    /// a store without them (VictoriaMetrics 1.79, Prometheus without the feature): the
+    /// panels, rules and alerts then read a histogram declared native and classic from its
+    /// classic `_bucket` series by `le` (its alert thresholds must be bucket boundaries
+    /// again, and promtool tests them), and a native-only one from `_count` and `_sum`; a
+    /// quantile of a native-only histogram is then an error, as such a store has no
+    /// buckets to read it from.
+    pub native_histograms: bool,
+    /// The Grafana URL people open: alerts link to their dashboard there.
+    pub grafana_url: String,
+    /// Alertmanager's receivers.
+    pub notifications: Notifications,
     /// Divides every SLO window and burn-rate alert `for` (1, the default, keeps the SRE
     /// workbook's 5m to 3d and 30 days); it must divide 60. For real-time tests: at 60,
     /// the page's 1h and 5m windows become 1m and 5s. Alert names keep the nominal
@@ -80,8 +116,29 @@ impl Settings {
             alertmanagers: vec!["alertmanager:9093".to_owned()],
             prometheus_url: "http://prometheus:9090".to_owned(),
             grafana_dashboards_path: "/var/lib/grafana/dashboards".to_owned(),
-            runbook_base: "RUNBOOKS.md".to_owned(),
+            runbook_base: String::new(),
+            native_histograms: true,
+            grafana_url: "http://localhost:3000".to_owned(),
+            notifications: Notifications::default(),
             slo_time_scale: 1,
+        }
+    }
+
+    /// The query context of the dashboards, for this store.
+    pub(crate) fn dashboard_context(&self) -> Context {
+        self.store(Context::dashboard())
+    }
+
+    /// The query context of the rule files, for this store.
+    pub(crate) fn rules_context(&self) -> Context {
+        self.store(Context::rules(self.rule_window))
+    }
+
+    fn store(&self, cx: Context) -> Context {
+        if self.native_histograms {
+            cx
+        } else {
+            cx.without_native_histograms()
         }
     }
 
@@ -148,6 +205,25 @@ impl Settings {
         if !well_formed || name.len() > MAX_NAME_LEN {
             problems.push(format!(
                 "application name `{name}`: use 1 to {MAX_NAME_LEN} lower-case ASCII letters, digits, `-` or `_`, starting with a letter"
+            ));
+        }
+        let absolute = |url: &str| {
+            url.strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
+        };
+        if self.runbook_base.is_empty() {
+            problems.push("runbook base: not set; alerts need absolute runbook links (`runbook_base(URL)` or `--runbook-base-url URL`, where RUNBOOKS.md is published)".to_owned());
+        } else if !absolute(&self.runbook_base) || self.runbook_base.contains('#') {
+            problems.push(format!(
+                "runbook base `{}`: not an absolute http(s) URL without `#`; a pager cannot open it",
+                self.runbook_base
+            ));
+        }
+        if !absolute(&self.grafana_url) {
+            problems.push(format!(
+                "grafana url `{}`: not an absolute http(s) URL",
+                self.grafana_url
             ));
         }
         if let Some(uid) = &self.dashboard_uid {

@@ -142,6 +142,8 @@ fn whole(window: &str) -> Context {
         window: window.to_owned(),
         selectors: Vec::new(),
         keep: Vec::new(),
+        // As `Context::rules`: the SLO's own queries name their series themselves.
+        native_histograms: true,
         recorded: Vec::new(),
     }
 }
@@ -896,7 +898,7 @@ pub(crate) fn runbooks(model: &Model<'_>) -> String {
             let threshold = percent(pair.factor * slo.budget());
             let kind = match pair.severity {
                 Severity::Critical => "page",
-                Severity::Warning => "ticket",
+                Severity::Warning | Severity::None => "ticket",
             };
             let spent = (pair.factor * pair.long as f64 / slo.window.as_secs() as f64) * 100.0;
             let mut section = String::new();

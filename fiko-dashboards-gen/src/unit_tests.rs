@@ -7,14 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use fiko_dashboards::query::{self, Matcher, Operation, bucket_bounds};
-use fiko_dashboards::{Alert, AlertTest, Comparison, Context, Expr, PromDuration};
+use fiko_dashboards::{Alert, AlertTest, Comparison, Context, Expr};
 use fiko_metrics::MetricKind;
 
 use crate::Model;
 use crate::yaml::{num, q};
 
-/// The job and instance labels of the synthetic series.
-const JOB: &str = "test";
+/// The instance label of the synthetic series (their job is one the alert selects).
 const INSTANCE: &str = "test:9100";
 /// The value given to `by` labels of the synthetic series.
 const BY_VALUE: &str = "example";
@@ -54,10 +53,10 @@ pub(crate) fn expand(text: &str, labels: &BTreeMap<String, String>) -> Result<St
 
 /// The label names of an alert's result: the hand-written test's, or job, instance and
 /// the query's `by` labels.
-pub(crate) fn result_labels(alert: &Alert, window: PromDuration) -> BTreeSet<String> {
+pub(crate) fn result_labels(alert: &Alert, cx: &Context) -> BTreeSet<String> {
     match &alert.test {
         Some(test) => test.labels.iter().map(|(name, _)| name.clone()).collect(),
-        None => query::result_labels(&alert.condition.expr, &Context::rules(window)),
+        None => query::result_labels(&alert.condition.expr, cx),
     }
 }
 
@@ -413,10 +412,16 @@ fn written(test: &AlertTest) -> Derived {
 }
 
 /// Firing and silent input series derived from the condition, and the firing result's labels.
-fn derive(alert: &Alert, cx: &Context, window_secs: u64, for_secs: u64) -> Result<Derived, String> {
+fn derive(
+    alert: &Alert,
+    cx: &Context,
+    job: &str,
+    window_secs: u64,
+    for_secs: u64,
+) -> Result<Derived, String> {
     let steps = (for_secs + reach(alert, window_secs)) / STEP + 20;
     let mut base: BTreeMap<String, String> = BTreeMap::new();
-    base.insert("job".to_owned(), JOB.to_owned());
+    base.insert("job".to_owned(), job.to_owned());
     base.insert("instance".to_owned(), INSTANCE.to_owned());
     let keep = query::result_labels(&alert.condition.expr, cx);
     for label in &keep {
@@ -447,7 +452,7 @@ fn derive(alert: &Alert, cx: &Context, window_secs: u64, for_secs: u64) -> Resul
 /// `alerts.test.yml`, run with `promtool test rules`, or one line per alert whose test
 /// cannot be written.
 pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Vec<String>> {
-    let cx = model.rules_cx();
+    let store = model.rules_cx();
     let window_secs = model.settings.rule_window.as_secs();
     let mut alerts: Vec<_> = model.alerts().collect();
     alerts.sort_by(|a, b| a.1.name.cmp(&b.1.name));
@@ -467,7 +472,7 @@ pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Vec<String>> {
             .expr
             .metrics()
             .into_iter()
-            .find(|m| m.is_native());
+            .find(|m| store.reads_native(m));
         if let (Some(metric), None) = (native, &alert.test) {
             // promtool 2.42's test series are floats: it cannot load a native histogram.
             let _ = writeln!(
@@ -477,9 +482,10 @@ pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Vec<String>> {
             );
             continue;
         }
+        let cx = model.alert_context(set, alert);
         let derived = match &alert.test {
             Some(test) => Ok(written(test)),
-            None => derive(alert, &cx, window_secs, for_secs),
+            None => derive(alert, &cx, &model.test_job(set), window_secs, for_secs),
         };
         let (firing, silent, labels) = match derived {
             Ok(derived) => derived,
@@ -506,6 +512,8 @@ pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Vec<String>> {
             }
         }
         annotations.insert("runbook_url", model.runbook(alert));
+        let dashboard = expand(&model.dashboard_url(&result_labels(alert, &cx)), &labels);
+        annotations.insert("dashboard_url", dashboard.unwrap_or_default());
         // Late enough for the condition to hold over its whole range, then for `for`.
         let fire_at = for_secs + 3 * STEP + reach(alert, window_secs).saturating_sub(window_secs);
         write_case(
@@ -516,18 +524,26 @@ pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Vec<String>> {
             &alert.name,
             Some((&expected, &annotations)),
         );
-        write_case(
-            &mut out,
-            &format!(
-                "{} stays silent on the quiet side of {}",
-                alert.name,
-                alert.condition.threshold_text()
-            ),
-            &silent,
-            fire_at,
-            &alert.name,
-            None,
-        );
+        // A hand-written test without silent series is for an alert that always fires
+        // (the Watchdog).
+        let always = alert
+            .test
+            .as_ref()
+            .is_some_and(|test| test.silent.is_empty());
+        if !always {
+            write_case(
+                &mut out,
+                &format!(
+                    "{} stays silent on the quiet side of {}",
+                    alert.name,
+                    alert.condition.threshold_text()
+                ),
+                &silent,
+                fire_at,
+                &alert.name,
+                None,
+            );
+        }
         if for_secs >= 2 * STEP {
             write_case(
                 &mut out,

@@ -35,6 +35,10 @@
 //! comparison, so an alert that does not fire still shows whether its query sees data;
 //! an alert whose query is its condition (`absent(...)`, `up == 0`) is only checked for
 //! missing metrics.
+//!
+//! A firing alert is reported (class `firing`), except the always-firing Watchdog
+//! (`severity="none"`) and alerts on a job already reported down or absent (TargetDown,
+//! TargetMissing: the same problem, said once).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
@@ -526,6 +530,12 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
         });
     }
 
+    let reported_jobs: BTreeSet<String> = job_status
+        .iter()
+        .filter(|status| status.targets == 0 || !status.down.is_empty())
+        .map(|status| status.job.clone())
+        .collect();
+
     // Which metrics have series in the window (after `up`: a job seen there has its
     // series in the names).
     let names = client.get("/api/v1/label/__name__/values", &window)?;
@@ -596,6 +606,16 @@ pub(crate) fn run(inventory: &Inventory, options: &Options) -> Result<Report, Ve
             for rule in found["rules"].as_array().into_iter().flatten() {
                 for alert in rule["alerts"].as_array().into_iter().flatten() {
                     if alert["state"] != "firing" {
+                        continue;
+                    }
+                    // The Watchdog (`severity="none"`) always fires: expected, not a
+                    // problem. An alert on a job already reported down or absent is that
+                    // problem, not another one.
+                    if alert["labels"]["severity"] == "none" {
+                        continue;
+                    }
+                    let job = alert["labels"]["job"].as_str().unwrap_or_default();
+                    if !job.is_empty() && reported_jobs.contains(job) {
                         continue;
                     }
                     let labels = alert["labels"].as_object().cloned().unwrap_or_default();

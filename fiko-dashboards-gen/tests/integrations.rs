@@ -16,6 +16,7 @@ use fiko_metrics_sqlx::{DbMetrics, DbPoolMetrics};
 #[test]
 fn integration_sets_generate_sound_artefacts() {
     let artefacts = Generator::new("shop")
+        .runbook_base("https://runbooks.example/")
         .observe::<HttpServerMetrics>()
         .observe::<WebSocketMetrics>()
         .observe::<DbMetrics>()

@@ -9,6 +9,7 @@ use fiko_metrics_axum::HttpServerMetrics;
 
 fn shop(name: &str) -> Generator {
     Generator::new(name)
+        .runbook_base("https://runbooks.example/")
         .observe::<HttpServerMetrics>()
         .observe::<RedisExporter>()
         .observe::<ScrapeTargets>()
@@ -102,7 +103,10 @@ fn names_follow_a_rename_and_explicit_settings() {
 #[test]
 fn a_malformed_name_or_uid_is_a_problem() {
     for name in ["", "Shop", "my shop", "9lives", &"x".repeat(32)] {
-        match Generator::new(name).generate() {
+        match Generator::new(name)
+            .runbook_base("https://runbooks.example/")
+            .generate()
+        {
             Err(Error::Invalid(problems)) => {
                 assert_eq!(problems.len(), 1, "{problems:?}");
                 assert!(
@@ -113,7 +117,7 @@ fn a_malformed_name_or_uid_is_a_problem() {
             other => panic!("{name:?}: {other:?}"),
         }
     }
-    let mut generator = Generator::new("shop");
+    let mut generator = Generator::new("shop").runbook_base("https://runbooks.example/");
     generator.settings_mut().dashboard_uid = Some("a uid with spaces".to_owned());
     let Err(Error::Invalid(problems)) = generator.generate() else {
         panic!("a bad uid generated");
@@ -155,6 +159,7 @@ impl fiko_dashboards::Observe for Money {
 #[test]
 fn custom_units_map_to_grafanas() {
     let artefacts = Generator::new("shop")
+        .runbook_base("https://runbooks.example/")
         .observe::<Money>()
         .generate()
         .expect("generate");

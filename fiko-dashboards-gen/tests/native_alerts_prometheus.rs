@@ -101,6 +101,7 @@ fn the_generated_native_latency_alert_activates_in_a_real_prometheus() {
     .summary("slow")
     .description("p95 above {threshold}.");
     let artefacts = Generator::new("shop")
+        .runbook_base("https://runbooks.example/")
         .observe_set(fiko_dashboards_gen::ObservedSet {
             descriptor: NativeMetrics::DESCRIPTOR,
             service: "shop".to_owned(),

@@ -41,7 +41,9 @@ fn problems(generator: Generator) -> Vec<String> {
 }
 
 fn http() -> Generator {
-    Generator::new("shop").observe::<HttpServerMetrics>()
+    Generator::new("shop")
+        .runbook_base("https://runbooks.example/")
+        .observe::<HttpServerMetrics>()
 }
 
 #[test]
@@ -98,6 +100,7 @@ fn rows_are_replaced_added_and_dropped() {
     assert_eq!(all, ["Traffic", "Requests", "Traffic", "Requests"]);
     let dropped = panel_titles(
         Generator::new("shop")
+            .runbook_base("https://runbooks.example/")
             .observe::<HttpServerMetrics>()
             .observe::<RedisExporter>()
             .customize::<HttpServerMetrics>(|set| set.drop_row("HTTP")),
@@ -160,6 +163,7 @@ fn alerts_are_dropped_replaced_added_and_tuned() {
 fn every_edit_of_something_missing_is_reported_with_its_set() {
     let found = problems(
         Generator::new("shop")
+            .runbook_base("https://runbooks.example/")
             .observe::<HttpServerMetrics>()
             .customize::<HttpServerMetrics>(|set| {
                 set.drop_row("Nope")

@@ -120,6 +120,7 @@ fn generated_rules_run_in_prometheus_against_a_real_exporter() {
         .trim_end_matches("/metrics")
         .to_owned();
     let mut generator = Generator::new("shop")
+        .runbook_base("https://runbooks.example/")
         .observe::<RedisExporter>()
         .observe::<ScrapeTargets>()
         .interval(seconds(1))

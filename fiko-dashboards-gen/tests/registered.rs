@@ -59,6 +59,7 @@ fn registered_sets_bring_their_rows_and_alerts_in_registration_order() {
     );
 
     let generator = Generator::new("shop")
+        .runbook_base("https://runbooks.example/")
         .observe::<FunctionMetrics>()
         .observe_registered(&registry)
         .observe::<ScrapeTargets>();
@@ -80,12 +81,14 @@ fn a_set_listed_and_registered_is_observed_once() {
     let registry = Registry::new();
     HttpServerMetrics::register(&registry).expect("http");
     let generator = Generator::new("shop")
+        .runbook_base("https://runbooks.example/")
         .observe::<HttpServerMetrics>()
         .observe_registered(&registry)
         .observe_registered(&registry);
     assert_eq!(rows_of(&generator), ["HTTP"]);
     // Listing one twice by hand is a mistake, reported.
     let twice = Generator::new("shop")
+        .runbook_base("https://runbooks.example/")
         .observe::<HttpServerMetrics>()
         .observe::<HttpServerMetrics>();
     let error = twice.generate().expect_err("observed twice");

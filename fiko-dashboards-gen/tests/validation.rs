@@ -93,31 +93,33 @@ fn native_histograms_are_queried_natively_and_exemplars_shown_where_declared() {
     .for_(minutes(5))
     .summary("long waits")
     .description("p90 above {threshold}.");
-    let generator = Generator::new("shop").observe_set(fiko_dashboards_gen::ObservedSet {
-        descriptor: NativeMetrics::DESCRIPTOR,
-        service: "shop".to_owned(),
-        rows: vec![
-            Row::new("Latency")
-                .panel(
-                    Panel::timeseries("p95")
-                        .query(NativeMetrics::REQUEST_DURATION_SECONDS.quantile(0.95)),
-                )
-                .panel(
-                    Panel::timeseries("Requests")
-                        .query(NativeMetrics::REQUEST_DURATION_SECONDS.rate()),
-                )
-                .panel(
-                    Panel::timeseries("Queue wait p90")
-                        .query(NativeMetrics::QUEUE_WAIT_SECONDS.quantile(0.9)),
-                )
-                .panel(
-                    Panel::stat("Queue wait now")
-                        .query(NativeMetrics::QUEUE_WAIT_SECONDS.quantile(0.5)),
-                )
-                .panel(Panel::timeseries("Jobs").query(NativeMetrics::JOBS.rate())),
-        ],
-        alerts: vec![slow, waiting],
-    });
+    let generator = Generator::new("shop")
+        .runbook_base("https://runbooks.example/")
+        .observe_set(fiko_dashboards_gen::ObservedSet {
+            descriptor: NativeMetrics::DESCRIPTOR,
+            service: "shop".to_owned(),
+            rows: vec![
+                Row::new("Latency")
+                    .panel(
+                        Panel::timeseries("p95")
+                            .query(NativeMetrics::REQUEST_DURATION_SECONDS.quantile(0.95)),
+                    )
+                    .panel(
+                        Panel::timeseries("Requests")
+                            .query(NativeMetrics::REQUEST_DURATION_SECONDS.rate()),
+                    )
+                    .panel(
+                        Panel::timeseries("Queue wait p90")
+                            .query(NativeMetrics::QUEUE_WAIT_SECONDS.quantile(0.9)),
+                    )
+                    .panel(
+                        Panel::stat("Queue wait now")
+                            .query(NativeMetrics::QUEUE_WAIT_SECONDS.quantile(0.5)),
+                    )
+                    .panel(Panel::timeseries("Jobs").query(NativeMetrics::JOBS.rate())),
+            ],
+            alerts: vec![slow, waiting],
+        });
     let artefacts = match generator.generate() {
         Ok(artefacts) => artefacts,
         Err(error) => panic!("a native quantile alert off any boundary is sound: {error}"),
@@ -204,12 +206,14 @@ fn native_histograms_are_queried_natively_and_exemplars_shown_where_declared() {
 }
 
 fn shop(alerts: Vec<Alert>, rows: Vec<Row>) -> Generator {
-    Generator::new("shop").observe_set(fiko_dashboards_gen::ObservedSet {
-        descriptor: ShopMetrics::DESCRIPTOR,
-        service: "shop".to_owned(),
-        rows,
-        alerts,
-    })
+    Generator::new("shop")
+        .runbook_base("https://runbooks.example/")
+        .observe_set(fiko_dashboards_gen::ObservedSet {
+            descriptor: ShopMetrics::DESCRIPTOR,
+            service: "shop".to_owned(),
+            rows,
+            alerts,
+        })
 }
 
 fn problems(generator: Generator) -> String {

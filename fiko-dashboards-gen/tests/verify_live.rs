@@ -15,6 +15,7 @@ fn a_firing_alert_is_reported_with_its_labels() {
     // An alert that fires as soon as Prometheus has scraped itself once.
     let generate = |target: &str| {
         Generator::new("probe")
+            .runbook_base("https://runbooks.example/")
             .observe::<ScrapeTargets>()
             .customize::<ScrapeTargets>(|set| {
                 set.alerts(vec![
@@ -95,4 +96,120 @@ firing  alert `Scraped`  firing for {{instance=\"{own}\", job=\"prometheus\", se
 1 problem(s), 1 failing (--fail-on firing)\n"
         )
     );
+}
+
+/// A rule group whose evaluation takes longer than its interval, for real: its one alert
+/// carries a subquery at a 1 ms resolution over three hours (10.8 million evaluations of
+/// `vector(1)`, several seconds of work on any machine), in a group evaluated every second.
+#[test]
+fn a_rule_group_slower_than_its_interval_is_reported() {
+    let generate = |target: &str| {
+        Generator::new("probe")
+            .observe::<ScrapeTargets>()
+            .customize::<ScrapeTargets>(|set| {
+                set.alerts(vec![
+                    Alert::warning(
+                        "Expensive",
+                        raw_condition(
+                            "up > 0 unless on () (count_over_time(vector(1)[3h:1ms]) < 0)",
+                        ),
+                    )
+                    .for_(hours(1))
+                    .summary("{{ $labels.instance }} is up, expensively")
+                    .description("A deliberately slow rule: its subquery takes seconds.")
+                    .tested_with(
+                        AlertTest::new()
+                            .firing(r#"up{job="prometheus",instance="p:9090"}"#, "1x90")
+                            .silent(r#"up{job="prometheus",instance="p:9090"}"#, "0x90")
+                            .label("job", "prometheus")
+                            .label("instance", "p:9090"),
+                    ),
+                ])
+            })
+            .scrape("prometheus", "/metrics", &[target])
+            .interval(seconds(1))
+            .generate()
+            .expect("generate")
+    };
+    let placeholder = generate("127.0.0.1:1");
+    let prometheus = Prometheus::start(
+        placeholder
+            .get("prometheus/prometheus.yml")
+            .expect("config"),
+        &[
+            (
+                "alerts.yml",
+                placeholder.get("prometheus/alerts.yml").expect("alerts"),
+            ),
+            (
+                "recording.yml",
+                placeholder
+                    .get("prometheus/recording.yml")
+                    .expect("recording"),
+            ),
+        ],
+    )
+    .expect("prometheus");
+    let own = prometheus.url().trim_start_matches("http://").to_owned();
+    let artefacts = generate(&own);
+    std::fs::write(
+        prometheus.dir().join("prometheus.yml"),
+        artefacts.get("prometheus/prometheus.yml").expect("config"),
+    )
+    .expect("write");
+    prometheus.reload().expect("reload");
+
+    let options = Options {
+        url: prometheus.url(),
+        rules_url: None,
+        lookback_seconds: 60,
+        bearer_token: None,
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let report = loop {
+        let report = artefacts.verify(&options).expect("verify");
+        let slow = report
+            .problems
+            .iter()
+            .any(|problem| problem.class == Class::GroupSlow);
+        if slow || Instant::now() > deadline {
+            break report;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let slow: Vec<&Problem> = report
+        .problems
+        .iter()
+        .filter(|problem| problem.class == Class::GroupSlow)
+        .collect();
+    assert_eq!(slow.len(), 1, "{:?}\n{}", report.problems, prometheus.log_tail());
+    assert!(
+        slow[0].item.starts_with("group `probe."),
+        "{}",
+        slow[0].item
+    );
+    let took: f64 = slow[0]
+        .detail
+        .strip_prefix("last evaluation took ")
+        .and_then(|rest| rest.strip_suffix("s, longer than its 1s interval"))
+        .and_then(|seconds| seconds.parse().ok())
+        .unwrap_or_else(|| panic!("detail: {}", slow[0].detail));
+    assert!(took > 1.0, "{took}");
+    // Nothing else is wrong with this deployment: the alert is pending (for 1h), not firing.
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert_eq!(report.exit_code(&Class::DEFAULT_FAIL_ON), 1);
+    assert_eq!(report.exit_code(&[Class::Firing]), 0);
+    let table = report.table(&Class::DEFAULT_FAIL_ON);
+    assert!(
+        table.contains("group-slow  group `probe.") && table.contains("1 failing"),
+        "{table}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&report.json(&Class::DEFAULT_FAIL_ON)).expect("json");
+    let group = json["groups"]
+        .as_array()
+        .and_then(|groups| groups.first())
+        .expect("one group");
+    assert!(group["evaluation_seconds"].as_f64().expect("evaluation") > 1.0);
+    assert_eq!(group["interval_seconds"].as_f64(), Some(1.0));
 }

@@ -1,6 +1,6 @@
 //! Shared attribute-parsing pieces.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
@@ -192,4 +192,23 @@ pub(crate) fn first_span(tokens: &TokenStream) -> Span {
 /// `Expr::span` through the spanned trait, for quote_spanned!.
 pub(crate) fn span_of(tokens: &impl Spanned) -> Span {
     tokens.span()
+}
+
+/// `tokens` with every span set to `span`, so an error anywhere in them points at `span`
+/// alone (and not at the whole attribute their default spans would join into).
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(group) => {
+                let mut respanned = Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(span);
+                TokenTree::Group(respanned)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
 }

@@ -8,7 +8,6 @@ use syn::{Data, DeriveInput, Fields, Ident, LitStr, Path, Type};
 use crate::attr::{self, Attr};
 use crate::ctxt::Ctxt;
 use crate::symbol::*;
-use crate::valid;
 
 struct Label<'a> {
     ident: &'a Ident,
@@ -21,10 +20,17 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
     let parsed = parse(&cx, input);
     match (cx.check(), parsed) {
         (Ok(()), Some((krate, labels))) => emit(&input.ident, &krate, &labels),
-        (result, _) => result
-            .err()
-            .map(|e| e.to_compile_error())
-            .unwrap_or_default(),
+        (result, parsed) => {
+            let errors = result.err().map(|e| e.to_compile_error());
+            let krate = parsed.map_or_else(attr::default_crate, |(krate, _)| krate);
+            // A generic struct gets no stand-in: it would only add errors about the generics.
+            let fallback = input
+                .generics
+                .params
+                .is_empty()
+                .then(|| fallback(&input.ident, &krate));
+            quote!(#errors #fallback)
+        }
     }
 }
 
@@ -50,7 +56,7 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<Label<'a>>)
             Fields::Named(fields) => &fields.named,
             _ => {
                 cx.error_spanned_by(&input.ident, "LabelSet needs a struct with named fields: the field names are the label names");
-                return None;
+                return Some((krate.get().unwrap_or_else(attr::default_crate), Vec::new()));
             }
         },
         _ => {
@@ -58,7 +64,7 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<Label<'a>>)
                 &input.ident,
                 "LabelSet is derived for a struct of labels; for an enum of label values, derive `LabelValue`",
             );
-            return None;
+            return Some((krate.get().unwrap_or_else(attr::default_crate), Vec::new()));
         }
     };
     if fields.is_empty() {
@@ -89,7 +95,7 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<Label<'a>>)
                 ident.span(),
             ),
         };
-        if let Some(problem) = valid::label_name_problem(&name) {
+        if let Some(problem) = fiko_metrics_naming::label_name_problem(&name) {
             cx.error_at(name_span, format!("invalid label name `{name}`: it {problem}; rename it with `#[label(rename = \"...\")]`"));
         }
         if let Some(earlier) = labels.iter().find(|label| label.name == name) {
@@ -112,20 +118,59 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<Label<'a>>)
 }
 
 fn emit(ident: &Ident, krate: &Path, labels: &[Label<'_>]) -> TokenStream {
-    let private = quote!(#krate::__private);
+    let private = quote!(#krate::__private01);
+    // Every use of a label's type goes through `<Type as LabelValue>`, spanned on the type,
+    // so a type that is not a label value is reported once, on the field.
+    let label_value = |ty: &Type| quote_spanned!(ty.span()=> <#ty as #krate::LabelValue>);
     let descriptors = labels.iter().map(|label| {
         let Label { ty, name, .. } = label;
+        let value = label_value(ty);
         quote_spanned! {ty.span()=>
-            #krate::LabelDescriptor { name: #name, values: <#ty as #krate::LabelValue>::VALUES }
+            #krate::LabelDescriptor { name: #name, values: #value::VALUES }
         }
     });
     let lens: Vec<TokenStream> = labels
         .iter()
-        .map(|Label { ty, .. }| quote!(#private::closed_len::<#ty>()))
+        .map(|Label { ty, .. }| {
+            let value = label_value(ty);
+            quote_spanned! {ty.span()=>
+                match #value::VALUES {
+                    ::core::option::Option::Some(values) => values.len(),
+                    ::core::option::Option::None => 0,
+                }
+            }
+        })
         .collect();
-    let fields: Vec<&Ident> = labels.iter().map(|label| label.ident).collect();
+    let indices = labels.iter().map(|Label { ident, ty, .. }| {
+        let value = label_value(ty);
+        quote_spanned!(ty.span()=> #value::index(&self.#ident))
+    });
+    let closed_values = labels
+        .iter()
+        .enumerate()
+        .map(|(position, Label { ty, .. })| {
+            let value = label_value(ty);
+            quote_spanned! {ty.span()=>
+                match #value::VALUES {
+                    ::core::option::Option::Some(values) => match values.get(at[#position]) {
+                        ::core::option::Option::Some(value) => value,
+                        ::core::option::Option::None => "",
+                    },
+                    ::core::option::Option::None => "",
+                }
+            }
+        });
+    let writes = labels.iter().map(|Label { ident, ty, name }| {
+        let value = label_value(ty);
+        quote_spanned! {ty.span()=>
+            if overflowed && #value::VALUES.is_none() {
+                sink(#name, #private::OVERFLOW_VALUE)?;
+            } else {
+                #value::with_str(&self.#ident, |value| sink(#name, value))?;
+            }
+        }
+    });
     let names: Vec<&String> = labels.iter().map(|label| &label.name).collect();
-    let types: Vec<&Type> = labels.iter().map(|label| label.ty).collect();
     let positions: Vec<usize> = (0..labels.len()).collect();
     let reversed = positions.iter().rev();
     let reversed_lens = lens.iter().rev();
@@ -159,7 +204,7 @@ fn emit(ident: &Ident, krate: &Path, labels: &[Label<'_>]) -> TokenStream {
             #[inline]
             fn dense_index(&self) -> usize {
                 let mut index = 0usize;
-                #(index = #private::dense_step(index, #lens, #krate::LabelValue::index(&self.#fields));)*
+                #(index = #private::dense_step(index, #lens, #indices);)*
                 index
             }
 
@@ -172,19 +217,41 @@ fn emit(ident: &Ident, krate: &Path, labels: &[Label<'_>]) -> TokenStream {
                     rest /= len.max(1);
                 )*
                 let _ = rest;
-                #(sink(#names, #private::closed_value::<#types>(at[#positions]))?;)*
+                #(sink(#names, #closed_values)?;)*
                 ::core::result::Result::Ok(())
             }
 
             fn write(&self, overflowed: bool, sink: &mut #private::LabelSink<'_>) -> ::core::fmt::Result {
-                #(
-                    if overflowed && <#types as #krate::LabelValue>::VALUES.is_none() {
-                        sink(#names, #private::OVERFLOW_VALUE)?;
-                    } else {
-                        #krate::LabelValue::with_str(&self.#fields, |value| sink(#names, value))?;
-                    }
-                )*
+                #(#writes)*
                 ::core::result::Result::Ok(())
+            }
+        }
+    }
+}
+
+/// Stands in for the impl when the derive reported an error, so the mistake is reported
+/// once and not again by every family labelled with the struct. Never runs: the crate does
+/// not compile.
+fn fallback(ident: &Ident, krate: &Path) -> TokenStream {
+    quote! {
+        impl #krate::LabelSet for #ident {
+            const LABELS: &'static [#krate::LabelDescriptor] = &[];
+            const DENSE: ::core::option::Option<usize> = ::core::option::Option::None;
+            fn dense_index(&self) -> usize {
+                ::core::unreachable!()
+            }
+            fn write_dense(
+                _: usize,
+                _: &mut #krate::__private01::LabelSink<'_>,
+            ) -> ::core::fmt::Result {
+                ::core::unreachable!()
+            }
+            fn write(
+                &self,
+                _: bool,
+                _: &mut #krate::__private01::LabelSink<'_>,
+            ) -> ::core::fmt::Result {
+                ::core::unreachable!()
             }
         }
     }

@@ -1,41 +1,49 @@
 //! `#[derive(LabelValue)]`: a closed enum of label values.
 
-use heck::{ToKebabCase, ToLowerCamelCase, ToShoutySnakeCase, ToSnakeCase};
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{Data, DeriveInput, Fields, Ident, LitStr, Path};
 
-use crate::attr::{self, Attr};
+use crate::attr::{self, Attr, Flag};
 use crate::ctxt::Ctxt;
+use crate::rename::RenameRule;
 use crate::symbol::*;
 
-fn apply_rule(rule: &str, variant: &str) -> String {
-    match rule {
-        "kebab-case" => variant.to_kebab_case(),
-        "lowercase" => variant.to_lowercase(),
-        "UPPERCASE" => variant.to_uppercase(),
-        "SCREAMING_SNAKE_CASE" => variant.to_shouty_snake_case(),
-        "camelCase" => variant.to_lower_camel_case(),
-        "PascalCase" => variant.to_owned(),
-        _ => variant.to_snake_case(),
-    }
+/// A parsed `#[derive(LabelValue)]` enum.
+struct Container<'a> {
+    krate: Path,
+    /// `#[label_value(error_kind)]`: the enum is also an error classifier's kind.
+    error_kind: bool,
+    /// Each variant with its label value.
+    variants: Vec<(&'a Ident, String)>,
 }
 
 pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let parsed = parse(&cx, input);
     match (cx.check(), parsed) {
-        (Ok(()), Some((krate, variants))) => emit(&input.ident, &krate, &variants),
-        (result, _) => result
-            .err()
-            .map(|e| e.to_compile_error())
-            .unwrap_or_default(),
+        (Ok(()), Some(container)) => emit(&input.ident, &container),
+        (result, parsed) => {
+            let errors = result.err().map(|e| e.to_compile_error());
+            let (krate, error_kind) = parsed.map_or_else(
+                || (attr::default_crate(), false),
+                |container| (container.krate, container.error_kind),
+            );
+            // A generic enum gets no stand-in: it would only add errors about the generics.
+            let fallback = input
+                .generics
+                .params
+                .is_empty()
+                .then(|| fallback(&input.ident, &krate, error_kind));
+            quote!(#errors #fallback)
+        }
     }
 }
 
-fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<(&'a Ident, String)>)> {
+fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Container<'a>> {
     let mut krate = Attr::none(cx, LABEL_VALUE, CRATE);
-    let mut rename_all: Attr<'_, LitStr> = Attr::none(cx, LABEL_VALUE, RENAME_ALL);
+    let mut rename_all: Attr<'_, RenameRule> = Attr::none(cx, LABEL_VALUE, RENAME_ALL);
+    let mut error_kind = Flag::none(cx, LABEL_VALUE, ERROR_KIND);
     attr::parse_attrs(cx, &input.attrs, LABEL_VALUE, |meta| {
         if meta.path == CRATE {
             // #[label_value(crate = path::to::fiko_metrics)]
@@ -43,22 +51,13 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<(&'a Ident,
         } else if meta.path == RENAME_ALL {
             // #[label_value(rename_all = "kebab-case")]
             let lit = attr::string_value(meta)?;
-            if RENAME_RULES.contains(&lit.value().as_str()) {
-                rename_all.set(&meta.path, lit);
-            } else {
-                let rules: Vec<String> = RENAME_RULES
-                    .iter()
-                    .map(|rule| format!("\"{rule}\""))
-                    .collect();
-                cx.error_spanned_by(
-                    &lit,
-                    format!(
-                        "unknown rename rule `{}`; expected one of {}",
-                        lit.value(),
-                        rules.join(", ")
-                    ),
-                );
+            match RenameRule::from_name(&lit.value()) {
+                Ok(rule) => rename_all.set(&meta.path, rule),
+                Err(message) => cx.error_spanned_by(&lit, message),
             }
+        } else if meta.path == ERROR_KIND {
+            // #[label_value(error_kind)]
+            error_kind.set_true(&meta.path);
         } else if meta.path == RENAME {
             cx.error_spanned_by(
                 &meta.path,
@@ -70,6 +69,8 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<(&'a Ident,
         }
         Ok(())
     });
+    let krate = krate.get().unwrap_or_else(attr::default_crate);
+    let error_kind = error_kind.get().is_some();
     if !input.generics.params.is_empty() {
         cx.error_spanned_by(&input.generics, "label value enums cannot be generic");
     }
@@ -78,7 +79,11 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<(&'a Ident,
             &input.ident,
             "LabelValue is derived for an enum of unit variants; for a struct of labels, derive `LabelSet`",
         );
-        return None;
+        return Some(Container {
+            krate,
+            error_kind,
+            variants: Vec::new(),
+        });
     };
     if data.variants.is_empty() {
         cx.error_spanned_by(
@@ -86,10 +91,7 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<(&'a Ident,
             "a label value enum needs at least one variant: an empty enum has no value to record",
         );
     }
-    let rule = rename_all
-        .get()
-        .map(|lit| lit.value())
-        .unwrap_or_else(|| "snake_case".to_owned());
+    let rule = rename_all.get().unwrap_or(RenameRule::Snake);
     let mut variants: Vec<(&'a Ident, String)> = Vec::new();
     for variant in &data.variants {
         if !matches!(variant.fields, Fields::Unit) {
@@ -114,10 +116,7 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<(&'a Ident,
         });
         let (value, span) = match rename.get() {
             Some(lit) => (lit.value(), lit.span()),
-            None => (
-                apply_rule(&rule, &variant.ident.to_string()),
-                variant.ident.span(),
-            ),
+            None => (rule.apply(&variant.ident.to_string()), variant.ident.span()),
         };
         if let Some((earlier, _)) = variants.iter().find(|(_, other)| *other == value) {
             cx.error_at(
@@ -127,13 +126,28 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<(&'a Ident,
         }
         variants.push((&variant.ident, value));
     }
-    Some((krate.get().unwrap_or_else(attr::default_crate), variants))
+    Some(Container {
+        krate,
+        error_kind,
+        variants,
+    })
 }
 
-fn emit(ident: &Ident, krate: &Path, variants: &[(&Ident, String)]) -> TokenStream {
+fn emit(ident: &Ident, container: &Container<'_>) -> TokenStream {
+    let krate = &container.krate;
+    let variants = &container.variants;
     let names: Vec<&Ident> = variants.iter().map(|(name, _)| *name).collect();
     let values: Vec<&String> = variants.iter().map(|(_, value)| value).collect();
     let indices = 0..variants.len();
+    let error_kind = container.error_kind.then(|| {
+        quote! {
+            impl #krate::calls::ErrorKind for #ident {
+                fn error_kind(&self) -> ::core::option::Option<&'static str> {
+                    ::core::option::Option::Some(match self { #(Self::#names => #values,)* })
+                }
+            }
+        }
+    });
     quote! {
         impl #krate::LabelValue for #ident {
             const VALUES: ::core::option::Option<&'static [&'static str]> =
@@ -155,10 +169,34 @@ fn emit(ident: &Ident, krate: &Path, variants: &[(&Ident, String)]) -> TokenStre
             let _ = [#(#ident::#names),*];
         };
 
-        impl #krate::calls::ErrorKind for #ident {
-            fn error_kind(&self) -> ::core::option::Option<&'static str> {
-                ::core::option::Option::Some(match self { #(Self::#names => #values,)* })
+        #error_kind
+    }
+}
+
+/// Stands in for the impls when the derive reported an error, so the mistake is reported
+/// once and not again by every label set, metric and classifier that uses the enum. Never
+/// runs: the crate does not compile.
+fn fallback(ident: &Ident, krate: &Path, error_kind: bool) -> TokenStream {
+    let error_kind = error_kind.then(|| {
+        quote! {
+            impl #krate::calls::ErrorKind for #ident {
+                fn error_kind(&self) -> ::core::option::Option<&'static str> {
+                    ::core::unreachable!()
+                }
             }
         }
+    });
+    quote! {
+        impl #krate::LabelValue for #ident {
+            const VALUES: ::core::option::Option<&'static [&'static str]> =
+                ::core::option::Option::None;
+            fn index(&self) -> usize {
+                ::core::unreachable!()
+            }
+            fn with_str<R>(&self, _: impl ::core::ops::FnOnce(&str) -> R) -> R {
+                ::core::unreachable!()
+            }
+        }
+        #error_kind
     }
 }

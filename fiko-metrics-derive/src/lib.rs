@@ -31,13 +31,14 @@
 //! [`fiko_metrics::attributes`](https://docs.rs/fiko-metrics/latest/fiko_metrics/attributes/index.html).
 //!
 //! Each derive is one module that models its input, parses attributes (collecting every
-//! error, see `ctxt`), validates them against the naming rules in `valid`, and expands.
+//! error, see `ctxt`), validates them against the naming rules of `fiko_metrics_naming` (shared with the runtime), and expands.
 
 mod attr;
 mod ctxt;
 mod label_set;
 mod label_value;
 mod metric_set;
+mod rename;
 mod symbol;
 #[cfg(test)]
 mod tests;
@@ -47,7 +48,6 @@ mod tests;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 mod timed;
-mod valid;
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};

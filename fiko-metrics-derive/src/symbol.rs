@@ -31,6 +31,7 @@ pub(crate) const DURATIONS: Symbol = Symbol("durations");
 pub(crate) const IN_FLIGHT: Symbol = Symbol("in_flight");
 pub(crate) const RENAME: Symbol = Symbol("rename");
 pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
+pub(crate) const ERROR_KIND: Symbol = Symbol("error_kind");
 pub(crate) const METRICS: Symbol = Symbol("metrics");
 pub(crate) const ERRORS: Symbol = Symbol("errors");
 pub(crate) const EXTERNAL: Symbol = Symbol("external");
@@ -39,6 +40,8 @@ pub(crate) const EXEMPLARS: Symbol = Symbol("exemplars");
 pub(crate) const SCHEMA: Symbol = Symbol("schema");
 pub(crate) const ZERO_THRESHOLD: Symbol = Symbol("zero_threshold");
 pub(crate) const MAX_BUCKETS: Symbol = Symbol("max_buckets");
+pub(crate) const MAX_ZERO_THRESHOLD: Symbol = Symbol("max_zero_threshold");
+pub(crate) const MIN_RESET_SECONDS: Symbol = Symbol("min_reset_seconds");
 
 // The keys each attribute accepts, in the order "expected one of ..." lists them. These are
 // the one list of keys: the parsers' unknown-key errors name them, a unit test checks each is
@@ -51,28 +54,23 @@ pub(crate) const METRIC_KEYS: &[Symbol] = &[
     NAME, UNIT, BUCKETS, NATIVE, EXEMPLARS, MAX_SERIES, CALLS, DURATIONS, IN_FLIGHT,
 ];
 /// `native(...)` inside `#[metric(...)]`.
-pub(crate) const NATIVE_KEYS: &[Symbol] = &[SCHEMA, ZERO_THRESHOLD, MAX_BUCKETS];
+pub(crate) const NATIVE_KEYS: &[Symbol] = &[
+    SCHEMA,
+    ZERO_THRESHOLD,
+    MAX_BUCKETS,
+    MAX_ZERO_THRESHOLD,
+    MIN_RESET_SECONDS,
+];
 /// `#[label_set(...)]` on a `LabelSet` struct.
 pub(crate) const LABEL_SET_KEYS: &[Symbol] = &[CRATE];
 /// `#[label(...)]` on a label set's field.
 pub(crate) const LABEL_KEYS: &[Symbol] = &[RENAME];
 /// `#[label_value(...)]` on a `LabelValue` enum.
-pub(crate) const LABEL_VALUE_KEYS: &[Symbol] = &[RENAME_ALL, CRATE];
+pub(crate) const LABEL_VALUE_KEYS: &[Symbol] = &[RENAME_ALL, ERROR_KIND, CRATE];
 /// `#[label_value(...)]` on a variant of that enum.
 pub(crate) const LABEL_VALUE_VARIANT_KEYS: &[Symbol] = &[RENAME];
 /// `#[timed(...)]` and `#[counted(...)]`.
 pub(crate) const FUNCTION_KEYS: &[Symbol] = &[METRICS, IN_FLIGHT, ERRORS, NAME, CRATE];
-
-/// The `rename_all` rules of `#[label_value(...)]`, default first.
-pub(crate) const RENAME_RULES: &[&str] = &[
-    "snake_case",
-    "kebab-case",
-    "lowercase",
-    "UPPERCASE",
-    "SCREAMING_SNAKE_CASE",
-    "camelCase",
-    "PascalCase",
-];
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {

@@ -4,6 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use crate::rename::RenameRule;
 use crate::symbol::*;
 use crate::{label_set, label_value, metric_set, timed};
 
@@ -244,7 +245,7 @@ fn the_reference_shows_every_key_in_use() {
 fn the_reference_shows_every_rename_rule_and_bucket_form() {
     let page = reference();
     let text = section(&page, LABEL_VALUE);
-    for rule in RENAME_RULES {
+    for rule in RenameRule::ALL.iter().map(|rule| rule.name()) {
         assert!(
             text.contains(&format!("#[label_value(rename_all = \"{rule}\")]")),
             "the reference shows no example of `rename_all = \"{rule}\"`"
@@ -260,5 +261,64 @@ fn the_reference_shows_every_rename_rule_and_bucket_form() {
             text.contains(&format!("#[metric({form}")),
             "the reference shows no example of `{form}...`"
         );
+    }
+}
+
+fn derive_input(tokens: TokenStream) -> syn::DeriveInput {
+    syn::parse2(tokens).expect("item")
+}
+
+#[test]
+fn a_label_value_enum_is_an_error_kind_only_when_it_says_so() {
+    let plain = label_value::expand(&derive_input(quote!(
+        enum Kind {
+            Timeout,
+        }
+    )))
+    .to_string();
+    assert!(!plain.contains("ErrorKind"), "{plain}");
+    let kind = label_value::expand(&derive_input(quote!(
+        #[label_value(error_kind)]
+        enum Kind {
+            Timeout,
+        }
+    )))
+    .to_string();
+    assert!(kind.contains("calls :: ErrorKind for Kind"), "{kind}");
+}
+
+#[test]
+fn a_derive_with_a_mistake_still_stands_in_for_its_impl() {
+    let cases = [
+        (
+            label_value::expand(&derive_input(quote!(
+                #[label_value(rename_all = "Title Case")]
+                enum Kind {
+                    Timeout,
+                }
+            ))),
+            "LabelValue for Kind",
+        ),
+        (
+            label_set::expand(&derive_input(quote!(
+                struct Labels {
+                    le: String,
+                }
+            ))),
+            "LabelSet for Labels",
+        ),
+        (
+            metric_set::expand(&derive_input(quote!(
+                struct Set {
+                    orders: Counter,
+                }
+            ))),
+            "MetricSet for Set",
+        ),
+    ];
+    for (output, stand_in) in cases {
+        let output = output.to_string();
+        assert!(output.contains("compile_error"), "{output}");
+        assert!(output.contains(stand_in), "{output}");
     }
 }

@@ -135,7 +135,7 @@ fn emit(mode: Mode, options: &Options, function: ItemFn) -> TokenStream {
         block,
     } = function;
     let krate = &options.krate;
-    let private = quote!(#krate::__private);
+    let private = quote!(#krate::__private01);
     let function_name = match &options.name {
         Some(lit) => lit.value(),
         None => sig.ident.to_string().trim_start_matches("r#").to_owned(),
@@ -187,7 +187,11 @@ fn emit(mode: Mode, options: &Options, function: ItemFn) -> TokenStream {
     };
     let outcome = match &options.errors {
         Some(classify) => {
-            quote_spanned!(classify.span()=> #private::classified(&__fiko_result, #classify))
+            // Spanned on the classifier alone: a classifier that does not fit the function's
+            // `Result` (or returns no error kind) is reported there.
+            let span = classify.span();
+            let private = attr::respan(private.clone(), span);
+            quote_spanned!(span=> #private::classified(&__fiko_result, #classify))
         }
         None => quote! {{
             #[allow(unused_imports)]

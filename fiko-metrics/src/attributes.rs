@@ -6,7 +6,7 @@
 //! | [`#[metric(...)]`](#metric) | a field of that struct | `name`, `unit`, `buckets`, `native`, `exemplars`, `max_series`, `calls`, `durations`, `in_flight` |
 //! | [`#[label_set(...)]`](#label_set) | a `#[derive(LabelSet)]` struct | `crate` |
 //! | [`#[label(...)]`](#label) | a field of that struct | `rename` |
-//! | [`#[label_value(...)]`](#label_value) | a `#[derive(LabelValue)]` enum | `rename_all`, `crate` |
+//! | [`#[label_value(...)]`](#label_value) | a `#[derive(LabelValue)]` enum | `rename_all`, `error_kind`, `crate` |
 //! |  | a variant of that enum | `rename` |
 //! | [`#[timed(...)]`](#timed) | a function, sync or async, free or in an `impl` | `metrics`, `in_flight`, `errors`, `name`, `crate` |
 //! | [`#[counted(...)]`](#counted) | the same | `metrics`, `in_flight`, `errors`, `name`, `crate` |
@@ -131,8 +131,8 @@
 //! | `name` | `"word"` | the field's name | the metric's name (the set's prefix is still added) |
 //! | `unit` | `"word"` | read from a base-unit suffix | the unit; appended to the name unless the name already is the unit |
 //! | `buckets` | `[b1, b2, ...]`, `exponential(start, factor, count)` or `linear(start, width, count)` | [`DEFAULT_BUCKETS`](crate::histogram::DEFAULT_BUCKETS) | a histogram's bucket upper bounds (`+Inf` is added) |
-//! | `native` | flag, or `native(schema = s, zero_threshold = z, max_buckets = n)` | off | a native (sparse exponential) histogram; with `buckets`, classic buckets too |
-//! | `exemplars` | flag | off | the metric carries exemplars (trace ids): dashboards show them on its panels |
+//! | `native` | flag, or `native(schema = s, zero_threshold = z, max_buckets = n, max_zero_threshold = m, min_reset_seconds = r)` | off | a native (sparse exponential) histogram; with `buckets`, classic buckets too |
+//! | `exemplars` | flag | off | the metric records exemplars (trace ids) and dashboards show them on its panels; without it, it records none and never asks the exemplar source |
 //! | `max_series` | integer ≥ 1 | 1000 | how many series open labels may create before values fold into `other` |
 //! | `calls` | flag | off | the field `#[timed]`/`#[counted]` count calls into |
 //! | `durations` | flag | off | the field `#[timed]` records call durations into |
@@ -237,9 +237,22 @@
 //! both, for a migration and for stores that read only classic buckets. `native(...)`
 //! takes, each optional: `schema` (whole number from -4 to 8, default 3: buckets about 9%
 //! wide), `zero_threshold` (finite, ≥ 0, default 2^-128: values this close to zero are
-//! counted in the zero bucket) and `max_buckets` (≥ 1, default 160: past it the schema is
-//! lowered, merging neighbouring buckets, as Prometheus' Go client does). See
+//! counted in the zero bucket), `max_buckets` (≥ 1, default 160: past it the schema is
+//! lowered, merging neighbouring buckets, as Prometheus' Go client does),
+//! `max_zero_threshold` (finite, ≥ 0, default 0: how far the zero bucket may widen to
+//! stay within `max_buckets` before the schema is lowered) and `min_reset_seconds` (whole
+//! seconds, default 0 = never: past `max_buckets`, the histogram starts over if its last
+//! reset is at least this old, and a reset restores the schema and zero bucket this long
+//! after the last one once they were given up). See
 //! [`NativeConfig`](crate::histogram::NativeConfig).
+//!
+//! Stores without native histograms (VictoriaMetrics 1.79, Prometheus without the
+//! feature) scrape the text format: a native-and-classic histogram gives them its classic
+//! buckets, so quantiles work there as for any classic histogram (set the generator's
+//! `Settings::native_histograms` to false and its queries read them); a native-only one
+//! gives them only `_count`, `_sum` and the `+Inf` bucket: rates and averages, no
+//! quantiles (the generator refuses a quantile of it for such a store). Declare `buckets`
+//! beside `native` for those stores.
 //!
 //! ```
 //! use fiko_metrics::{Histogram, MetricSet};
@@ -255,6 +268,10 @@
 //!     /// Upload size, native and classic buckets (migrating).
 //!     #[metric(native, buckets = [1024, 1048576])]
 //!     upload_size_bytes: Histogram,
+//!     /// Job duration: at most 100 buckets, by a zero bucket up to 1 ms wide, then a
+//!     /// coarser schema, and a reset at most once an hour.
+//!     #[metric(native(max_buckets = 100, max_zero_threshold = 0.001, min_reset_seconds = 3600))]
+//!     job_seconds: Histogram,
 //! }
 //!
 //! let checkout = Latencies::CHECKOUT_SECONDS.descriptor;
@@ -262,6 +279,8 @@
 //! let query = Latencies::QUERY_SECONDS.descriptor.native.unwrap();
 //! assert_eq!((query.schema(), query.zero_threshold(), query.max_buckets()), (5, 1e-9, 300));
 //! assert_eq!(Latencies::UPLOAD_SIZE_BYTES.descriptor.buckets, [1024.0, 1048576.0]);
+//! let job = Latencies::JOB_SECONDS.descriptor.native.unwrap();
+//! assert_eq!((job.max_zero_threshold(), job.min_reset_duration().as_secs()), (0.001, 3600));
 //! ```
 //!
 //! ```compile_fail
@@ -274,10 +293,14 @@
 //! }
 //! ```
 //!
-//! `exemplars`: only on counters and histograms. Marks a metric whose observations carry
-//! exemplars (recorded with `inc_with_exemplar`, `observe_with_exemplar` or their
-//! `_with_source` forms, see [`exemplar`](crate::exemplar)): generated dashboards turn
-//! exemplars on in its panels. Recording and exposition do not depend on it.
+//! `exemplars`: only on counters and histograms. Opts the metric in to exemplars
+//! (recorded with `inc_with_exemplar`, `observe_with_exemplar` or their `_with_source`
+//! forms, and by `#[timed]` and the integrations' wrappers when an exemplar source is
+//! installed; see [`exemplar`](crate::exemplar)), and generated dashboards turn exemplars
+//! on in its panels. **Off by default**: a declared metric without it records no exemplar,
+//! whatever call is made, and never asks the source (`records_exemplars()` is `false`).
+//! Metrics made outside a declaration (`Counter::default()`, `Family::new`) record the
+//! exemplars they are given.
 //!
 //! ```
 //! use fiko_metrics::{Counter, Histogram, MetricSet};
@@ -293,6 +316,18 @@
 //! }
 //!
 //! assert!(Checkout::LATENCY_SECONDS.descriptor.exemplars);
+//!
+//! #[derive(MetricSet)]
+//! struct Plain {
+//!     /// Orders, without exemplars (the default).
+//!     orders: Counter,
+//! }
+//! let registry = fiko_metrics::Registry::new();
+//! let plain = Plain::register(&registry)?;
+//! assert!(!plain.orders.records_exemplars());
+//! plain.orders.inc_with_exemplar(&fiko_metrics::exemplar::ExemplarLabels::new(&[("trace_id", "abc")])?);
+//! assert!(plain.orders.exemplar().is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ```compile_fail
@@ -446,6 +481,7 @@
 //! | key | value | default | effect |
 //! |---|---|---|---|
 //! | `rename_all` | one of the rules below | `"snake_case"` | how variant names become values |
+//! | `error_kind` | flag | off | also implement [`ErrorKind`](crate::calls::ErrorKind): the enum is what an `errors = ...` classifier returns |
 //! | `crate` | path | `::fiko_metrics` | where the runtime is (see `#[metric_set(crate = ...)]`) |
 //!
 //! On a variant:
@@ -508,6 +544,33 @@
 //! #[derive(LabelValue)]
 //! #[label_value(rename_all = "Title Case")] // error: unknown rename rule, lists the rules
 //! enum Model { ClaudeSonnet }
+//! ```
+//!
+//! `error_kind`: the enum is also an error kind, the `error` label of calls counted by
+//! [`#[timed(errors = ...)]`](#timed) and [`#[counted]`](#counted), each variant under its
+//! label value. Without it the enum is a label value only.
+//!
+//! ```
+//! use fiko_metrics::calls::ErrorKind;
+//! use fiko_metrics::LabelValue;
+//!
+//! #[derive(LabelValue)]
+//! #[label_value(error_kind, rename_all = "kebab-case")]
+//! enum DbError { PoolTimeout, Constraint }
+//!
+//! assert_eq!(DbError::PoolTimeout.error_kind(), Some("pool-timeout"));
+//! assert_eq!(Some(DbError::Constraint).error_kind(), Some("constraint"));
+//! ```
+//!
+//! ```compile_fail
+//! # use fiko_metrics::LabelValue;
+//! #[derive(LabelValue)]
+//! enum DbError { PoolTimeout }
+//!
+//! fn classify(_: &std::io::Error) -> DbError { DbError::PoolTimeout }
+//!
+//! #[fiko_metrics::timed(errors = classify)] // error: `DbError` is not an error kind
+//! fn query() -> Result<(), std::io::Error> { Ok(()) }
 //! ```
 //!
 //! `rename = "..."` on a variant: a value no rule gives (`gpt-4o`, a vendor's own
@@ -629,6 +692,7 @@
 //! enum PayError { Declined, NotFound }
 //!
 //! #[derive(LabelValue)]
+//! #[label_value(error_kind)]
 //! enum PayErrorKind { Declined }
 //!
 //! fn classify(error: &PayError) -> Option<PayErrorKind> {

@@ -44,9 +44,8 @@ use crate::gauge::Gauge;
 use crate::histogram::Histogram;
 use crate::{LabelSet, LabelValue, MetricSet};
 
-/// How a call ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, LabelValue)]
-#[label_value(crate = crate)]
+/// How a call ended; as a label value `ok`, `error`, `panic` or `cancelled`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// Returned normally (for a `Result`: `Ok`, or an `Err` the classifier let pass).
     Ok,
@@ -56,6 +55,29 @@ pub enum Outcome {
     Panic,
     /// An async call whose future was dropped before it finished.
     Cancelled,
+}
+
+// Written by hand rather than derived, to be `do_not_recommend`: rustc leaves it out of the
+// "the following other types implement trait `LabelValue`" list a user sees for a field
+// type that is not a label value, where this internal enum is noise.
+#[diagnostic::do_not_recommend]
+impl LabelValue for Outcome {
+    const VALUES: Option<&'static [&'static str]> = Some(&["ok", "error", "panic", "cancelled"]);
+
+    #[inline]
+    fn index(&self) -> usize {
+        *self as usize
+    }
+
+    #[inline]
+    fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(match self {
+            Self::Ok => "ok",
+            Self::Error => "error",
+            Self::Panic => "panic",
+            Self::Cancelled => "cancelled",
+        })
+    }
 }
 
 /// Labels of call counts: function, module, outcome and error kind.
@@ -89,7 +111,8 @@ impl FunctionLabels {
     }
 }
 
-/// The default set of `#[timed]` and `#[counted]`.
+/// The default set of `#[timed]` and `#[counted]`. Calls and durations record exemplars
+/// (`#[metric(exemplars)]`) when an exemplar source is installed.
 ///
 /// Its metric names are autometrics' (`function_calls_total`,
 /// `function_calls_duration_seconds`), but not its labels: how a call ended is `outcome`
@@ -123,10 +146,10 @@ impl FunctionLabels {
 #[metric_set(crate = crate)]
 pub struct FunctionMetrics {
     /// Function calls, by function, module, outcome and error kind.
-    #[metric(calls)]
+    #[metric(calls, exemplars)]
     pub function_calls: Family<CallLabels, Counter>,
     /// Function call duration.
-    #[metric(durations, buckets = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])]
+    #[metric(durations, exemplars, buckets = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])]
     pub function_calls_duration_seconds: Family<FunctionLabels, Histogram>,
     /// Function calls running now.
     #[metric(in_flight)]
@@ -230,7 +253,7 @@ pub struct CallGuard {
     in_flight: Option<&'static Gauge>,
     outcome: Option<(Outcome, &'static str)>,
     // The installed exemplar source's labels when the call started (its trace); `None`
-    // without a source.
+    // without a source, or when neither family records exemplars.
     exemplar: Option<crate::exemplar::ExemplarLabels>,
 }
 
@@ -265,7 +288,14 @@ impl CallGuard {
             durations: durations.map(|family| (family, Instant::now())),
             in_flight,
             outcome: None,
-            exemplar: crate::exemplar::from_source(),
+            // Asked only when a family records exemplars (`#[metric(exemplars)]`).
+            exemplar: if calls.records_exemplars()
+                || durations.is_some_and(Family::records_exemplars)
+            {
+                crate::exemplar::from_source()
+            } else {
+                None
+            },
         }
     }
 
@@ -317,10 +347,11 @@ impl Drop for CallGuard {
 }
 
 /// What an error classifier (`errors = path`) may return: an error kind (`&'static str`
-/// or a derived label enum), or an `Option` of one where `None` means "not an error".
+/// or a label enum declared with `#[derive(LabelValue)] #[label_value(error_kind)]`), or an
+/// `Option` of one where `None` means "not an error".
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an error kind",
-    note = "an error classifier returns `&'static str`, an enum deriving `LabelValue`, or an `Option` of either (`None`: not an error)"
+    note = "an error classifier returns `&'static str`, an enum with `#[derive(LabelValue)]` and `#[label_value(error_kind)]`, or an `Option` of either (`None`: not an error)"
 )]
 pub trait ErrorKind {
     /// The kind's label value, or `None` when the error does not count as one.
@@ -384,6 +415,29 @@ pub mod outcome {
                 Some(kind) => (Outcome::Error, kind),
                 None => (Outcome::Ok, ""),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::Outcome;
+    use crate::LabelValue;
+
+    /// `Outcome`'s hand-written impl: each value's text is its entry in `VALUES`.
+    #[test]
+    fn each_outcome_reads_as_its_entry_in_values() {
+        let values = Outcome::VALUES.unwrap_or_default();
+        let outcomes = [
+            Outcome::Ok,
+            Outcome::Error,
+            Outcome::Panic,
+            Outcome::Cancelled,
+        ];
+        assert_eq!(values.len(), outcomes.len());
+        for outcome in outcomes {
+            let text = outcome.with_str(str::to_owned);
+            assert_eq!(values.get(outcome.index()), Some(&text.as_str()));
         }
     }
 }

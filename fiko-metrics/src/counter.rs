@@ -42,8 +42,9 @@ pub struct Counter<N: CounterNumber = u64> {
     // Both number types live in 64 bits; an `f64` is stored as its bit pattern.
     bits: AtomicU64,
     // The latest exemplar, allocated at the first one: a counter never given one keeps a
-    // null pointer and `inc` never looks at it.
-    exemplar: OnceLock<Box<Slot>>,
+    // null pointer and `inc` never looks at it. Set to `None` when its declaration opts
+    // out of exemplars: then it records none and never asks the source.
+    exemplar: OnceLock<Option<Box<Slot>>>,
     number: std::marker::PhantomData<N>,
 }
 
@@ -72,12 +73,39 @@ where
 impl<N: CounterNumber> Counter<N> {
     /// The latest exemplar recorded on this counter, if any.
     pub fn exemplar(&self) -> Option<Exemplar> {
-        self.exemplar.get().and_then(|slot| slot.get())
+        self.exemplar.get()?.as_ref()?.get()
+    }
+
+    /// Whether this counter records exemplars: `false` for one declared in a
+    /// `#[derive(MetricSet)]` without `#[metric(exemplars)]`, whose `_with_exemplar` calls
+    /// record none and whose `_with_source` calls never ask the source; `true` otherwise.
+    #[inline]
+    pub fn records_exemplars(&self) -> bool {
+        !matches!(self.exemplar.get(), Some(None))
+    }
+
+    /// The labels the installed source gives now, if this counter records exemplars (see
+    /// [`records_exemplars`](Self::records_exemplars)); the source is not asked otherwise.
+    #[inline]
+    pub fn exemplar_from_source(&self) -> Option<ExemplarLabels> {
+        if self.records_exemplars() {
+            exemplar::from_source()
+        } else {
+            None
+        }
     }
 
     #[inline]
     fn store_exemplar(&self, labels: &ExemplarLabels, value: f64) {
-        self.exemplar.get_or_init(Box::default).store(labels, value);
+        if let Some(slot) = self.exemplar.get_or_init(|| Some(Box::default())) {
+            slot.store(labels, value);
+        }
+    }
+
+    /// Opts this counter out of exemplars, as a declaration without `#[metric(exemplars)]`
+    /// does; an exemplar recorded before stays.
+    fn opt_out(&self) {
+        let _ = self.exemplar.set(None);
     }
 }
 
@@ -131,7 +159,7 @@ impl Counter<u64> {
     #[inline]
     pub fn inc_with_source(&self) {
         self.inc();
-        if let Some(labels) = exemplar::from_source() {
+        if let Some(labels) = self.exemplar_from_source() {
             self.store_exemplar(&labels, 1.0);
         }
     }
@@ -194,7 +222,7 @@ impl Counter<f64> {
     /// Adds `amount`, with the exemplar the installed [`exemplar::set_source`] gives now.
     #[inline]
     pub fn inc_by_with_source(&self, amount: f64) {
-        match exemplar::from_source() {
+        match self.exemplar_from_source() {
             Some(labels) => self.inc_by_with_exemplar(amount, &labels),
             None => self.inc_by(amount),
         }
@@ -229,6 +257,10 @@ where
 
     fn with_config(_: &NoConfig) -> Self {
         Self::default()
+    }
+
+    fn refuse_exemplars(&self) {
+        self.opt_out();
     }
 
     fn visit(&self, labels: Labels<'_>, visitor: &mut dyn Visitor) -> fmt::Result {

@@ -5,33 +5,8 @@
 
 use std::fmt;
 
-/// The kind of a metric, as exposed in `# TYPE`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum MetricKind {
-    /// Monotonic; exposed with the `_total` suffix.
-    Counter,
-    /// Goes up and down.
-    Gauge,
-    /// Buckets, `_sum` and `_count`.
-    Histogram,
-}
-
-impl MetricKind {
-    /// The `# TYPE` keyword.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Counter => "counter",
-            Self::Gauge => "gauge",
-            Self::Histogram => "histogram",
-        }
-    }
-}
-
-impl fmt::Display for MetricKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The kind of a metric (defined with the naming rules the derive shares).
+pub use fiko_metrics_naming::MetricKind;
 
 /// One label of a metric.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -78,29 +53,13 @@ impl MetricDescriptor {
     /// The name samples carry: `name_total` for counters, `name` otherwise (a histogram's
     /// samples add `_bucket`, `_sum` and `_count` to it).
     pub fn sample_name(&self) -> String {
-        match self.kind {
-            MetricKind::Counter if !self.external => format!("{}_total", self.name),
-            MetricKind::Counter => self.name.to_owned(),
-            MetricKind::Gauge | MetricKind::Histogram => self.name.to_owned(),
-        }
+        fiko_metrics_naming::sample_name(self.kind, self.name, self.external)
     }
 
-    /// Every series name a scrape shows for this metric.
+    /// Every series name a scrape shows for this metric (a native histogram's include its
+    /// bare name, under which Prometheus stores it).
     pub fn series_names(&self) -> Vec<String> {
-        match self.kind {
-            MetricKind::Counter | MetricKind::Gauge => vec![self.sample_name()],
-            MetricKind::Histogram => {
-                let mut names: Vec<String> = ["bucket", "sum", "count"]
-                    .iter()
-                    .map(|suffix| format!("{}_{suffix}", self.name))
-                    .collect();
-                // Prometheus stores a native histogram under its bare name.
-                if self.is_native() {
-                    names.push(self.name.to_owned());
-                }
-                names
-            }
-        }
+        fiko_metrics_naming::series_names(self.kind, self.name, self.external, self.is_native())
     }
 
     /// Whether this is a native histogram (perhaps with classic buckets too).
@@ -162,7 +121,8 @@ pub mod kind {
     pub struct Histogram;
 }
 
-/// Marker types for a metric's unit, in [`Declared`]'s type.
+/// Marker types for a metric's unit, in [`Declared`]'s type; which unit gets which marker
+/// is decided by `fiko_metrics_naming::unit_marker`, the rule the derive applies.
 pub mod unit {
     /// Seconds.
     #[derive(Clone, Copy, Debug)]
@@ -260,5 +220,71 @@ impl<L> fmt::Debug for LabelRef<L> {
         f.debug_tuple("LabelRef")
             .field(&self.descriptor.name)
             .finish()
+    }
+}
+
+/// The self-metric counting series lookups folded into overflow series: one per lookup
+/// that folded, not per distinct value (a wrapper keeping a [`SeriesId`](crate::SeriesId)
+/// looks up, and counts, once).
+pub const OVERFLOW_METRIC: MetricDescriptor = MetricDescriptor {
+    name: "fiko_metrics_label_overflow",
+    field: "label_overflow",
+    kind: MetricKind::Counter,
+    help: "Series lookups whose label values were folded into a metric's overflow series because it reached its series limit.",
+    unit: None,
+    labels: &[LabelDescriptor {
+        name: "metric",
+        values: None,
+    }],
+    buckets: &[],
+    native: None,
+    exemplars: false,
+    max_series: usize::MAX,
+    external: false,
+};
+
+/// What `#[derive(MetricSet)]` reads from a field's `#[metric(...)]` attribute.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct Declaration {
+    /// Histogram buckets (empty: the defaults).
+    pub buckets: &'static [f64],
+    /// Series limit for open labels.
+    pub max_series: usize,
+    /// `#[metric(native)]`: native buckets (with classic ones too when `buckets` is given).
+    pub native: Option<crate::histogram::NativeConfig>,
+    /// `#[metric(exemplars)]`: the metric records exemplars (off without it).
+    pub exemplars: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unit;
+
+    /// The derive names the marker types by `unit_marker`; each name it gives is one of
+    /// the types of [`unit`].
+    #[test]
+    fn every_unit_marker_the_derive_names_is_a_type_here() {
+        let markers = [
+            std::any::type_name::<unit::Seconds>(),
+            std::any::type_name::<unit::Bytes>(),
+            std::any::type_name::<unit::Ratio>(),
+            std::any::type_name::<unit::Other>(),
+            std::any::type_name::<unit::Unitless>(),
+        ];
+        let units = [
+            Some("seconds"),
+            Some("bytes"),
+            Some("ratio"),
+            Some("tokens"),
+            None,
+        ];
+        for (unit, marker) in units.into_iter().zip(markers) {
+            let named = format!("::unit::{}", fiko_metrics_naming::unit_marker(unit));
+            assert!(
+                marker.ends_with(&named),
+                "{unit:?}: {marker} is not {named}"
+            );
+        }
     }
 }

@@ -2,12 +2,16 @@
 //! slow bucket in Grafana links to a trace that landed in it.
 //!
 //! Off by default, and free when off: `inc`, `inc_by` and `observe` never look at
-//! exemplars. An exemplar is recorded only by the calls that say so:
+//! exemplars, and a metric declared in a `#[derive(MetricSet)]` records them only with
+//! `#[metric(exemplars)]` (without it, every exemplar call records none and never asks
+//! the source). An exemplar is recorded only by the calls that say so:
 //! [`Counter::inc_with_exemplar`](crate::Counter::inc_with_exemplar),
 //! [`Histogram::observe_with_exemplar`](crate::Histogram::observe_with_exemplar), or their
 //! `_with_source` forms, which ask the application's [`set_source`] closure (typically
-//! "the current trace id") and record nothing when there is none. `#[timed]`/`#[counted]`
-//! and fiko-metrics-axum's HTTP layer ask the source as a call or request starts. A series keeps the latest
+//! "the current trace id") and record nothing when there is none. `#[timed]`/`#[counted]`,
+//! fiko-metrics-axum's HTTP layer, the sqlx and redis wrappers and the jobs layer ask the
+//! source as a call, request, query, command or job starts, for their opted-in metrics
+//! only. A series keeps the latest
 //! exemplar of each classic bucket (one for a counter, one for a native-only histogram),
 //! as Prometheus' clients do; its storage is allocated at its first exemplar. Recording
 //! never blocks: an exemplar that would wait for a concurrent one is dropped.
@@ -46,8 +50,9 @@
 //!
 //! # The current OpenTelemetry trace
 //!
-//! With `tracing-opentelemetry`, the source reads the current span's context; this crate
-//! does not depend on OpenTelemetry, whose SDK weighs more than all of fiko-metrics:
+//! The `fiko-metrics-opentelemetry` crate installs a source that reads the current
+//! `tracing` span's OpenTelemetry context (`tracing-opentelemetry`); this crate does not
+//! depend on OpenTelemetry, whose SDK weighs more than all of fiko-metrics. What it does:
 //!
 //! ```text
 //! use opentelemetry::trace::TraceContextExt;
@@ -115,13 +120,9 @@ impl ExemplarLabels {
     }
 }
 
+/// An exemplar label name: a Prometheus name, not reserved (`__`).
 fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with("__")
+    fiko_metrics_naming::metric_name_problem(name).is_none()
 }
 
 /// Why an exemplar's labels were refused.

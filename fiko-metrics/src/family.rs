@@ -63,6 +63,9 @@ pub struct Family<L: LabelSet, M: Metric> {
     // `series` free of panics without an `expect`.
     fallback: OnceLock<M>,
     config: M::Config,
+    // Whether its series record exemplars (a declaration without `#[metric(exemplars)]`
+    // opts them out).
+    exemplars: bool,
     max_series: usize,
     folded: AtomicU64,
     labels: std::marker::PhantomData<fn(&L)>,
@@ -71,9 +74,17 @@ pub struct Family<L: LabelSet, M: Metric> {
 impl<L: LabelSet, M: Metric> Family<L, M> {
     /// A family whose series are created from `config` (histogram buckets, or nothing),
     /// with at most `max_series` series from open labels.
+    ///
+    /// Its series record exemplars when asked; one declared in a `#[derive(MetricSet)]`
+    /// records them only with `#[metric(exemplars)]`.
     pub fn new(config: M::Config, max_series: usize) -> Self {
+        Self::declared(config, max_series, true)
+    }
+
+    /// A family as a declaration makes it: `exemplars` is `#[metric(exemplars)]`.
+    pub(crate) fn declared(config: M::Config, max_series: usize, exemplars: bool) -> Self {
         let dense = (0..L::DENSE.unwrap_or(0))
-            .map(|_| M::with_config(&config))
+            .map(|_| Self::make(&config, exemplars))
             .collect();
         Self {
             dense,
@@ -81,9 +92,38 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
             open: boxcar::Vec::new(),
             fallback: OnceLock::new(),
             config,
+            exemplars,
             max_series,
             folded: AtomicU64::new(0),
             labels: std::marker::PhantomData,
+        }
+    }
+
+    fn make(config: &M::Config, exemplars: bool) -> M {
+        let series = M::with_config(config);
+        if !exemplars {
+            series.refuse_exemplars();
+        }
+        series
+    }
+
+    /// Whether the family's series record exemplars: `false` for a family declared in a
+    /// `#[derive(MetricSet)]` without `#[metric(exemplars)]`, `true` otherwise. Wrappers
+    /// that read the exemplar source before they know the series ask this first (or
+    /// [`exemplar_from_source`](Self::exemplar_from_source)).
+    #[inline]
+    pub fn records_exemplars(&self) -> bool {
+        self.exemplars
+    }
+
+    /// The labels the installed [`exemplar::set_source`](crate::exemplar::set_source)
+    /// gives now, if the family records exemplars; the source is not asked otherwise.
+    #[inline]
+    pub fn exemplar_from_source(&self) -> Option<crate::exemplar::ExemplarLabels> {
+        if self.exemplars {
+            crate::exemplar::from_source()
+        } else {
+            None
         }
     }
 
@@ -145,7 +185,8 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     // the vector cannot return (which cannot happen for this family's own ids).
     #[cold]
     fn fallback(&self) -> &M {
-        self.fallback.get_or_init(|| M::with_config(&self.config))
+        self.fallback
+            .get_or_init(|| Self::make(&self.config, self.exemplars))
     }
 
     // Generic over how the labels are written, so the typed path stays monomorphic and a
@@ -186,7 +227,8 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
                 }
             }
             let key: Arc<str> = Arc::from(key.as_str());
-            let slot = self.open.push((key.clone(), M::with_config(&self.config)));
+            let series = Self::make(&self.config, self.exemplars);
+            let slot = self.open.push((key.clone(), series));
             index.insert(key, slot);
             slot
         })

@@ -142,27 +142,16 @@ impl LabelSet for Dynamic {
     }
 }
 
-/// Whether `name` is a valid Prometheus label name that fiko lets users declare.
+/// Whether `name` is a valid Prometheus label name that fiko lets users declare (the rule
+/// `#[derive(LabelSet)]` applies at compile time).
 pub fn is_valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with("__")
-        && !matches!(name, "le" | "quantile")
+    fiko_metrics_naming::label_name_problem(name).is_none()
 }
 
 /// Const helpers for the label derives.
 #[doc(hidden)]
 pub mod derive_support {
-    use super::{LabelValue, MAX_DENSE_SERIES};
-
-    /// The number of values of a closed label type, 0 for open ones.
-    pub const fn closed_len<T: LabelValue>() -> usize {
-        match T::VALUES {
-            Some(values) => values.len(),
-            None => 0,
-        }
-    }
+    use super::MAX_DENSE_SERIES;
 
     /// The product of the lengths when every label is closed and small enough to be dense.
     pub const fn dense_cardinality(lens: &[usize]) -> Option<usize> {
@@ -191,17 +180,6 @@ pub mod derive_support {
                 None => usize::MAX,
             },
             None => usize::MAX,
-        }
-    }
-
-    /// The text of value `index` of a closed label type.
-    pub fn closed_value<T: LabelValue>(index: usize) -> &'static str {
-        match T::VALUES {
-            Some(values) => match values.get(index) {
-                Some(value) => value,
-                None => "",
-            },
-            None => "",
         }
     }
 }

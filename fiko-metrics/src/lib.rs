@@ -120,7 +120,8 @@ pub mod testing;
 
 pub use counter::{Counter, CounterNumber};
 pub use descriptor::{
-    Declared, LabelDescriptor, LabelRef, MetricDescriptor, MetricKind, SetDescriptor, kind, unit,
+    Declared, LabelDescriptor, LabelRef, MetricDescriptor, MetricKind, OVERFLOW_METRIC,
+    SetDescriptor, kind, unit,
 };
 pub use encoding::{Exposition, Format};
 pub use family::{Family, SeriesId};
@@ -128,9 +129,7 @@ pub use gauge::{Gauge, GaugeGuard, GaugeNumber};
 pub use histogram::Histogram;
 pub use labels::{LabelSet, LabelValue};
 pub use metric::{Metric, NoConfig};
-pub use registry::{
-    Collect, OVERFLOW_METRIC, Refreshing, Registry, RegistryError, default_registry,
-};
+pub use registry::{Collect, Refreshing, Registry, RegistryError, default_registry};
 pub use set::{MetricField, MetricSet};
 
 /// Instruments a function: calls by outcome, duration, optionally in-flight calls.
@@ -184,16 +183,16 @@ struct ReadmeDoctests;
 #[doc = include_str!("../README.md")]
 struct CrateReadmeDoctests;
 
-/// What the macros' output needs; not a public API.
+/// What the macros' output needs; not a public API. Versioned (as thiserror does): when its
+/// contents change incompatibly the number goes up, so a derive paired with a runtime of
+/// another version fails on the missing path instead of on a confusing type error.
 #[doc(hidden)]
-pub mod __private {
+pub mod __private01 {
     pub use crate::calls::outcome::{PlainOutcome, Probe, ResultOutcome, classified};
     pub use crate::calls::{CallGuard, CallSite, ErrorKind};
-    pub use crate::labels::derive_support::{
-        closed_len, closed_value, dense_cardinality, dense_step,
-    };
+    pub use crate::descriptor::Declaration;
+    pub use crate::labels::derive_support::{dense_cardinality, dense_step};
     pub use crate::labels::{LabelSink, OVERFLOW_VALUE};
-    pub use crate::set::Declaration;
     pub use core;
     pub use std;
 }

@@ -22,10 +22,15 @@ pub trait Metric: Send + Sync + Sized + 'static {
 
     /// The configuration a `#[metric(buckets = [...], native)]` declaration asks for.
     #[doc(hidden)]
-    fn declared_config(declaration: &crate::set::Declaration) -> Self::Config {
+    fn declared_config(declaration: &crate::descriptor::Declaration) -> Self::Config {
         let _ = declaration;
         Self::Config::default()
     }
+
+    /// Opts the series out of exemplars, as a declaration without `#[metric(exemplars)]`
+    /// does (gauges have none).
+    #[doc(hidden)]
+    fn refuse_exemplars(&self) {}
 
     /// Hands the current value to `visitor`, under the given labels.
     fn visit(&self, labels: Labels<'_>, visitor: &mut dyn Visitor) -> fmt::Result;

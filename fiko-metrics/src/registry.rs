@@ -5,29 +5,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
-use crate::descriptor::{LabelDescriptor, MetricDescriptor, MetricKind, SetDescriptor};
+use crate::descriptor::{MetricDescriptor, OVERFLOW_METRIC, SetDescriptor};
 use crate::encoding::{Exposition, Format, ProtobufEncoder, TextEncoder, Visitor};
 use crate::set::MetricSet;
-
-/// The self-metric counting series lookups folded into overflow series: one per lookup
-/// that folded, not per distinct value (a wrapper keeping a [`SeriesId`](crate::SeriesId)
-/// looks up, and counts, once).
-pub const OVERFLOW_METRIC: MetricDescriptor = MetricDescriptor {
-    name: "fiko_metrics_label_overflow",
-    field: "label_overflow",
-    kind: MetricKind::Counter,
-    help: "Series lookups whose label values were folded into a metric's overflow series because it reached its series limit.",
-    unit: None,
-    labels: &[LabelDescriptor {
-        name: "metric",
-        values: None,
-    }],
-    buckets: &[],
-    native: None,
-    exemplars: false,
-    max_series: usize::MAX,
-    external: false,
-};
 
 /// Something a registry asks for samples at every scrape: every [`MetricSet`], or a
 /// hand-written collector such as one that reads the OS at scrape time.

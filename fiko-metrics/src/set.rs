@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::counter::{Counter, CounterNumber, CounterRead};
-use crate::descriptor::{MetricDescriptor, MetricKind, SetDescriptor};
+use crate::descriptor::{Declaration, MetricDescriptor, MetricKind, SetDescriptor};
 use crate::encoding::{Labels, Visitor};
 use crate::family::Family;
 use crate::gauge::{Gauge, GaugeNumber, GaugeRead};
@@ -64,20 +64,6 @@ pub trait MetricSet: Send + Sync + Sized + 'static {
     }
 }
 
-/// What `#[derive(MetricSet)]` reads from a field's `#[metric(...)]` attribute.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug)]
-pub struct Declaration {
-    /// Histogram buckets (empty: the defaults).
-    pub buckets: &'static [f64],
-    /// Series limit for open labels.
-    pub max_series: usize,
-    /// `#[metric(native)]`: native buckets (with classic ones too when `buckets` is given).
-    pub native: Option<crate::histogram::NativeConfig>,
-    /// `#[metric(exemplars)]`: the metric carries exemplars.
-    pub exemplars: bool,
-}
-
 /// A field type of a metric set: a metric, or a [`Family`] of them.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a metric type",
@@ -105,8 +91,12 @@ where
 {
     const KIND: MetricKind = MetricKind::Counter;
 
-    fn declare(_: &Declaration) -> Self {
-        Self::default()
+    fn declare(declaration: &Declaration) -> Self {
+        let counter = Self::default();
+        if !declaration.exemplars {
+            counter.refuse_exemplars();
+        }
+        counter
     }
 
     fn visit_field(&self, _: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
@@ -133,7 +123,11 @@ impl MetricField for Histogram {
     const KIND: MetricKind = MetricKind::Histogram;
 
     fn declare(declaration: &Declaration) -> Self {
-        Self::with_config(&declared::<Self>(declaration))
+        let histogram = Self::with_config(&declared::<Self>(declaration));
+        if !declaration.exemplars {
+            histogram.refuse_exemplars();
+        }
+        histogram
     }
 
     fn visit_field(&self, _: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
@@ -145,7 +139,11 @@ impl<L: LabelSet, M: Metric> MetricField for Family<L, M> {
     const KIND: MetricKind = M::KIND;
 
     fn declare(declaration: &Declaration) -> Self {
-        Self::new(declared::<M>(declaration), declaration.max_series)
+        Self::declared(
+            declared::<M>(declaration),
+            declaration.max_series,
+            declaration.exemplars,
+        )
     }
 
     fn visit_field(&self, metric: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {

@@ -1,5 +1,8 @@
-//! Drift between what an application declares and what it really exposes, for the
-//! application's own tests.
+//! Test support: drift between what an application declares and what it really exposes,
+//! and reading a scrape back to assert on its values.
+//!
+//! [`samples`] reads a text scrape into [`Sample`]s (the one parser of the workspace's
+//! tests); [`find`], [`sum`] and [`series_value`] pick values out of them.
 //!
 //! [`DriftCheck`] reads the text of a real scrape (Prometheus 0.0.4 or OpenMetrics) and
 //! compares it with the declared sets: every declared metric must be there (unless listed
@@ -46,8 +49,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use crate::descriptor::OVERFLOW_METRIC;
 use crate::descriptor::{MetricDescriptor, MetricKind, SetDescriptor};
-use crate::registry::OVERFLOW_METRIC;
+
+mod scrape;
+
+use scrape::Line;
+pub use scrape::{Sample, ScrapeError, find, samples, series_value, sum};
 
 /// Compares a scrape with declared sets; see the [module docs](self).
 #[derive(Clone, Debug)]
@@ -289,40 +297,29 @@ fn parse(scrape: &str) -> (BTreeMap<String, Family>, Vec<String>) {
     let mut families: BTreeMap<String, Family> = BTreeMap::new();
     let mut problems = Vec::new();
     for (number, line) in scrape.lines().enumerate() {
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() || line == "# EOF" {
-            continue;
-        }
-        if let Some(comment) = line.strip_prefix("# ") {
-            let mut parts = comment.splitn(3, ' ');
-            let (Some(keyword), Some(name)) = (parts.next(), parts.next()) else {
-                continue;
-            };
-            let value = parts.next().unwrap_or_default();
-            if !matches!(keyword, "HELP" | "TYPE" | "UNIT") {
-                continue;
+        match scrape::read_line(line) {
+            Ok(Line::Nothing) => {}
+            Ok(Line::Metadata {
+                keyword,
+                name,
+                value,
+            }) => {
+                let family = families.entry(name.to_owned()).or_default();
+                match keyword {
+                    "HELP" => family.help = Some(value),
+                    "TYPE" => family.kind = Some(value),
+                    _ => family.unit = Some(value),
+                }
             }
-            let family = families.entry(name.to_owned()).or_default();
-            match keyword {
-                "HELP" => family.help = Some(unescape_help(value)),
-                "TYPE" => family.kind = Some(value.to_owned()),
-                _ => family.unit = Some(value.to_owned()),
-            }
-            continue;
-        }
-        if line.starts_with('#') {
-            continue;
-        }
-        match parse_sample(line) {
-            Some((name, labels)) => {
-                let family = family_of(&families, &name);
+            Ok(Line::Sample(sample)) => {
+                let family = family_of(&families, &sample.name);
                 families
                     .entry(family)
                     .or_default()
                     .samples
-                    .push((name, labels));
+                    .push((sample.name, sample.labels));
             }
-            None => problems.push(format!(
+            Err(_) => problems.push(format!(
                 "parse: line {}: not a sample: {line:?}",
                 number + 1
             )),
@@ -345,71 +342,6 @@ fn family_of(families: &BTreeMap<String, Family>, sample: &str) -> String {
         }
     }
     sample.to_owned()
-}
-
-fn unescape_help(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
-/// `name{a="x",b="y"} value [timestamp]` → the name and the labels.
-fn parse_sample(line: &str) -> Option<(String, Vec<(String, String)>)> {
-    let end = line.find(['{', ' '])?;
-    let name = line.get(..end)?;
-    if name.is_empty() {
-        return None;
-    }
-    let mut labels = Vec::new();
-    let mut rest = line.get(end..)?;
-    if let Some(inner) = rest.strip_prefix('{') {
-        let mut chars = inner.char_indices().peekable();
-        loop {
-            while chars.next_if(|(_, c)| *c == ',' || *c == ' ').is_some() {}
-            let (start, first) = chars.next()?;
-            if first == '}' {
-                rest = inner.get(start + 1..)?;
-                break;
-            }
-            let mut key_end = start + first.len_utf8();
-            for (i, c) in chars.by_ref() {
-                if c == '=' {
-                    key_end = i;
-                    break;
-                }
-            }
-            let key = inner.get(start..key_end)?.trim().to_owned();
-            if chars.next()?.1 != '"' {
-                return None;
-            }
-            let mut value = String::new();
-            loop {
-                match chars.next()?.1 {
-                    '\\' => match chars.next()?.1 {
-                        'n' => value.push('\n'),
-                        other => value.push(other),
-                    },
-                    '"' => break,
-                    c => value.push(c),
-                }
-            }
-            labels.push((key, value));
-        }
-    }
-    let value = rest.trim_start().split(' ').next()?;
-    let numeric = value.parse::<f64>().is_ok() || matches!(value, "+Inf" | "-Inf" | "NaN");
-    numeric.then(|| (name.to_owned(), labels))
 }
 
 #[cfg(test)]

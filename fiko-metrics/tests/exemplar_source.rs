@@ -20,10 +20,10 @@ struct Work {
 #[derive(MetricSet)]
 struct Calls {
     /// Calls, by function and outcome.
-    #[metric(calls)]
+    #[metric(calls, exemplars)]
     runs: Family<CallLabels, Counter>,
     /// Call time.
-    #[metric(durations, buckets = [0.1, 1.0])]
+    #[metric(durations, exemplars, buckets = [0.1, 1.0])]
     run_duration_seconds: Family<FunctionLabels, Histogram>,
 }
 

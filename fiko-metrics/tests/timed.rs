@@ -57,6 +57,7 @@ enum PayError {
 }
 
 #[derive(LabelValue)]
+#[label_value(error_kind)]
 enum PayErrorKind {
     Declined,
     Timeout,

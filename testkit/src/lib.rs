@@ -1,5 +1,5 @@
-//! Real servers for tests: PostgreSQL, Redis, Prometheus, `redis_exporter` and
-//! `postgres_exporter`, started from their Debian binaries.
+//! Real servers for tests: PostgreSQL, Redis, Prometheus, VictoriaMetrics,
+//! `redis_exporter` and `postgres_exporter`, started from their Debian binaries.
 //!
 //! Every server listens on `127.0.0.1` on a port it picks, lives in its own temporary
 //! directory, is awaited until ready with a bounded timeout, and is killed (its whole
@@ -37,6 +37,7 @@ mod postgres;
 mod process;
 mod prometheus;
 mod redis;
+mod victoria;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,7 @@ pub use http::{HttpResponse, http_get, http_post};
 pub use postgres::Postgres;
 pub use prometheus::Prometheus;
 pub use redis::Redis;
+pub use victoria::VictoriaMetrics;
 
 /// Finds an executable: on `PATH`, then in `/usr/sbin`, `/usr/bin`, `/usr/local/bin`, then
 /// in `/usr/lib/postgresql/<version>/bin` (highest version first). A missing binary is a

@@ -77,6 +77,7 @@ fn the_library_crates_are_the_published_ones() {
     for library in [
         "fiko-metrics",
         "fiko-metrics-derive",
+        "fiko-metrics-naming",
         "fiko-dashboards",
         "fiko-metrics-axum",
         "fiko-metrics-process",

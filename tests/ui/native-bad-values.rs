@@ -8,6 +8,9 @@ struct Metrics {
     /// Sizes.
     #[metric(unit = "bytes", native(schema = 1.5))]
     size: Histogram,
+    /// Queue wait.
+    #[metric(native(max_zero_threshold = -0.5, min_reset_seconds = -60))]
+    wait_seconds: Histogram,
 }
 
 fn main() {}

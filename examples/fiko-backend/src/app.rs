@@ -280,7 +280,9 @@ impl App {
                     .exclude(fiko_metrics_axum::DEFAULT_METRICS_PATH)
                     // The stand-in plays another service: its calls are not the app's traffic.
                     .exclude(instagram::LOCAL_STAND_IN_PATH),
-            );
+            )
+            // Outside the metrics layer, so it reads the exemplar inside the request's span.
+            .layer(axum::middleware::from_fn(crate::traces::continue_trace));
         Ok(Self {
             state,
             registry,

@@ -11,7 +11,9 @@
 //! and alerted on from postgres_exporter's counter).
 
 use fiko_dashboards::RuntimeSelfMetrics;
-use fiko_dashboards::exporters::{PostgresExporter, RedisExporter, ScrapeTargets};
+use fiko_dashboards::exporters::{
+    AlertmanagerServer, PostgresExporter, PrometheusServer, RedisExporter, ScrapeTargets,
+};
 use fiko_dashboards::prelude::*;
 use fiko_dashboards_gen::Generator;
 use fiko_metrics::calls::FunctionMetrics;
@@ -34,6 +36,12 @@ use crate::monitoring::{APP_JOB, WORKER_JOB};
 /// dashboard `fiko-overview`, jobs `fiko-app` and `fiko-worker`.
 pub const NAME: &str = "fiko";
 
+/// Where the repository publishes the generated `deploy/RUNBOOKS.md`: every alert's
+/// `runbook_url` is this absolute URL and `#alertname`.
+pub const RUNBOOK_BASE: &str = "https://github.com/fiko/fiko-metrics/blob/main/deploy/RUNBOOKS.md";
+
+/// The Grafana of the demo deployment (`docker compose` publishes it on port 3000).
+pub const GRAFANA_URL: &str = "http://localhost:3000";
 /// The demo's service level objectives: the HTTP API answers without a server error
 /// (99.9% over 30 days), answers within half a second (99% over 30 days), and background
 /// jobs finish successfully (99% of attempts over 30 days).
@@ -168,12 +176,34 @@ pub fn generator() -> Generator {
         .observe::<FunctionMetrics>()
         .observe::<RuntimeSelfMetrics>()
         .observe::<ScrapeTargets>()
+        .observe::<PrometheusServer>()
+        .observe::<AlertmanagerServer>()
         .slos(slos())
         .scrape(APP_JOB, "/api/v1/metrics", &["app:8000"])
         .scrape(WORKER_JOB, "/metrics", &["worker:9100"])
         .scrape("redis", "/metrics", &["redis-exporter:9121"])
         .scrape("postgres", "/metrics", &["postgres-exporter:9187"])
         .scrape("prometheus", "/metrics", &["localhost:9090"])
+        .scrape("alertmanager", "/metrics", &["alertmanager:9093"])
+        .serves::<RedisExporter>("redis")
+        .serves::<PostgresExporter>("postgres")
+        .serves::<PrometheusServer>("prometheus")
+        .serves::<AlertmanagerServer>("alertmanager")
+        .runbook_base(RUNBOOK_BASE)
+        .grafana_url(GRAFANA_URL)
+        // Secrets stay in files mounted beside Alertmanager, never in the generated config.
+        .notify_webhook(
+            "http://alert-receiver:8080/alerts",
+            Some("/etc/alertmanager/secrets/webhook-token"),
+        )
+        .notify_slack("/etc/alertmanager/secrets/slack-api-url", "#fiko-alerts")
+        .notify_pagerduty("/etc/alertmanager/secrets/pagerduty-routing-key")
+        .notify_email(
+            "oncall@fiko.example",
+            "alertmanager@fiko.example",
+            "smtp:587",
+        )
+        .dead_mans_switch("http://deadmansswitch:8080/ping")
 }
 
 #[cfg(test)]
@@ -204,6 +234,8 @@ mod tests {
         assert_eq!(
             names,
             [
+                "AlertmanagerConfigReloadFailed",
+                "AlertmanagerNotificationsFailing",
                 "DbPoolAcquireTimeouts",
                 "DbPoolSaturated",
                 "HighCPUUsage",
@@ -214,16 +246,27 @@ mod tests {
                 "LabelOverflow",
                 "PostgresDeadlocks",
                 "PostgresDown",
+                "PostgresExporterDown",
                 "PostgresHighConnections",
+                "PrometheusConfigReloadFailed",
+                "PrometheusMissedRuleEvaluations",
+                "PrometheusNotIngesting",
+                "PrometheusNotificationErrors",
+                "PrometheusNotificationsDropped",
+                "PrometheusRuleEvaluationFailures",
                 "QueueBacklog",
                 "RedisClientReconnecting",
                 "RedisDown",
+                "RedisExporterDown",
                 "RedisHighMemoryUsage",
                 "RedisRejectedConnections",
                 "RefusedScrapes",
+                "TargetDown",
+                "TargetMissing",
                 "TaskFailureRate",
                 "TokioGlobalQueueBacklog",
                 "TokioWorkersSaturated",
+                "Watchdog",
                 "WorkerDown",
             ]
         );

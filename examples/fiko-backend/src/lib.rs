@@ -106,6 +106,7 @@ pub mod monitoring;
 pub mod notifications;
 pub mod password;
 pub mod server;
+pub mod traces;
 pub mod validate;
 pub mod workflows;
 

@@ -97,6 +97,8 @@ async fn shutdown_signal() {
 
 async fn serve(args: Option<&ArgMatches>) -> Result<(), String> {
     let mut config = Config::from_env().map_err(|e| e.to_string())?;
+    // Requests continue their callers' traces, and their metrics keep the trace ids.
+    let _traces = fiko_backend::traces::install()?;
     if let Some(bind) = args.and_then(|args| args.get_one::<SocketAddr>("bind")) {
         config.bind = *bind;
     }
@@ -129,6 +131,7 @@ async fn worker(args: &ArgMatches) -> Result<(), String> {
         .get_one::<String>("name")
         .cloned()
         .unwrap_or_else(|| "worker".to_owned());
+    let _traces = fiko_backend::traces::install()?;
     println!("fiko-backend worker {name}: metrics on http://{bind}/metrics");
     // A second SIGTERM or Ctrl-C ends the drain and the final-scrape window at once.
     fiko_backend::app::run_worker(&config, &name, bind, shutdown_signal(), shutdown_signal())

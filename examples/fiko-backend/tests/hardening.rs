@@ -803,6 +803,7 @@ async fn prometheus_with_the_generated_config_scrapes_the_protected_app_with_its
     wait_answering(&format!("http://{bind}/api/v1/metrics"), &mut app).await;
     // The same target twice: with the generator's token option, and without it.
     let artefacts = fiko_dashboards_gen::Generator::new(fiko_backend::deployment::NAME)
+        .runbook_base("https://runbooks.example/")
         .scrape(
             fiko_backend::monitoring::APP_JOB,
             "/api/v1/metrics",

@@ -107,7 +107,10 @@ fn a_healthy_deployment_reports_no_problem() {
         .iter()
         .map(|g| g["group"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["shop.app", "shop.shop", "shop.recording"]);
+    assert_eq!(
+        names,
+        ["shop.app", "shop.prometheus", "shop.shop", "shop.recording"]
+    );
     for group in groups {
         assert_eq!(group["loaded"], serde_json::json!([group["fingerprint"]]));
         assert_eq!(group["interval_seconds"], 1.0);
@@ -188,6 +191,7 @@ fn shop_generator() -> Generator {
     registry.get_or_register::<HttpServerMetrics>();
     registry.get_or_register::<fiko_metrics::calls::FunctionMetrics>();
     Generator::new("shop")
+        .runbook_base("https://runbooks.example/")
         .observe_registered(&registry)
         .observe::<ScrapeTargets>()
         .customize::<HttpServerMetrics>(|set| {
@@ -215,8 +219,9 @@ fn a_rule_file_from_an_older_declaration_is_stale() {
     let older = older.get("prometheus/alerts.yml").unwrap().to_owned();
     let (now, then) = (groups(&current), groups(&older));
     assert_eq!(now[0], then[0], "only the shop group differs");
+    assert_eq!(now[1], then[1], "only the shop group differs");
     assert_eq!(
-        (now[1].0.as_str(), then[1].0.as_str()),
+        (now[2].0.as_str(), then[2].0.as_str()),
         ("shop.shop", "shop.shop")
     );
     let prometheus = prometheus(
@@ -227,7 +232,7 @@ fn a_rule_file_from_an_older_declaration_is_stale() {
     );
     let detail = format!(
         "loaded version {}, the declarations give {} (deploy the regenerated alerts.yml)",
-        then[1].1, now[1].1
+        then[2].1, now[2].1
     );
     assert_report(
         &prometheus,
@@ -236,10 +241,10 @@ fn a_rule_file_from_an_older_declaration_is_stale() {
     );
     let output = verify_until(&prometheus.url(), &["--format", "json"], &|_| true);
     let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let shop = &document["groups"][1];
+    let shop = &document["groups"][2];
     assert_eq!(shop["group"], "shop.shop");
-    assert_eq!(shop["fingerprint"], now[1].1.as_str());
-    assert_eq!(shop["loaded"], serde_json::json!([then[1].1]));
+    assert_eq!(shop["fingerprint"], now[2].1.as_str());
+    assert_eq!(shop["loaded"], serde_json::json!([then[2].1]));
     assert_eq!(shop["evaluation_seconds"], serde_json::Value::Null);
 }
 
@@ -440,7 +445,7 @@ fn victoriametrics_with_vmalert_and_vmauth_serve_the_same_checks() {
     );
     let detail = format!(
         "loaded version {}, the declarations give {} (deploy the regenerated alerts.yml)",
-        then[1].1, now[1].1
+        then[2].1, now[2].1
     );
     assert_report_at(
         &format!("http://{vm_address}"),

@@ -10,7 +10,7 @@ use prost::Message;
 
 use super::proto;
 use super::{Labels, Value, Visitor};
-use crate::descriptor::{MetricDescriptor, MetricKind};
+use crate::descriptor::{MetricDescriptor, MetricKind, OVERFLOW_METRIC};
 use crate::exemplar::Exemplar;
 use crate::histogram::{Histogram, NativeSnapshot};
 
@@ -69,7 +69,7 @@ impl<'a> ProtobufEncoder<'a> {
         if self.overflows.is_empty() {
             return;
         }
-        let metric = &crate::registry::OVERFLOW_METRIC;
+        let metric = &OVERFLOW_METRIC;
         let _ = self.family(metric);
         for (name, folded) in std::mem::take(&mut self.overflows) {
             let mut series = proto::Metric {
@@ -179,9 +179,8 @@ impl Visitor for ProtobufEncoder<'_> {
         // classic slots first, so every native bucket count read is within the count
         // read after it (Prometheus refuses a native histogram whose buckets hold more
         // than its count).
-        let native = histogram.native_snapshot();
         let mut counts = std::mem::take(&mut self.scratch);
-        let sum = histogram.snapshot(&mut counts);
+        let (sum, native) = histogram.snapshot_with_native(&mut counts);
         let count = counts.last().copied().unwrap_or(0);
         let mut message = proto::Histogram {
             sample_count: Some(count),

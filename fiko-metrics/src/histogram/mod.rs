@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use crate::descriptor::Declaration;
 use crate::descriptor::MetricKind;
 use crate::encoding::{Labels, Visitor};
 use crate::exemplar::{self, Exemplar, ExemplarLabels, Slot};
 use crate::metric::Metric;
-use crate::set::Declaration;
 
 /// Prometheus' default buckets, for latencies in seconds.
 pub const DEFAULT_BUCKETS: &[f64] = &[
@@ -227,8 +227,9 @@ pub struct Histogram {
     counts: Box<[AtomicU64]>,
     sum_bits: AtomicU64,
     native: Option<Box<Native>>,
-    // The latest exemplar of each classic slot, allocated at the first exemplar.
-    exemplars: OnceLock<Box<[Slot]>>,
+    // The latest exemplar of each classic slot, allocated at the first exemplar; `None`
+    // when its declaration opts out of exemplars (it records none, never asks the source).
+    exemplars: OnceLock<Option<Box<[Slot]>>>,
 }
 
 impl Histogram {
@@ -244,6 +245,39 @@ impl Histogram {
 
     /// A histogram made as `config` says.
     pub fn from_config(config: &HistogramConfig) -> Self {
+        Self::from_config_with_clock(config, Instant::now)
+    }
+
+    /// A histogram made as `config` says, reading time from `clock` rather than
+    /// [`Instant::now`]: for tests and simulations of a native histogram's resets
+    /// ([`NativeConfig::with_min_reset_duration`]), the only use of time it makes.
+    ///
+    /// ```
+    /// use std::sync::LazyLock;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::time::{Duration, Instant};
+    /// use fiko_metrics::Histogram;
+    /// use fiko_metrics::histogram::{HistogramConfig, NativeConfig};
+    ///
+    /// static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+    /// static MINUTES: AtomicU64 = AtomicU64::new(0);
+    /// fn clock() -> Instant {
+    ///     *START + Duration::from_secs(60 * MINUTES.load(Ordering::Relaxed))
+    /// }
+    ///
+    /// let native = NativeConfig::new(0, 0.0, 2)?.with_min_reset_duration(Duration::from_secs(300));
+    /// let h = Histogram::from_config_with_clock(&HistogramConfig::native(native), clock);
+    /// h.observe(1.0);
+    /// h.observe(2.0);
+    /// h.observe(4.0); // a third bucket, too early to reset: schema 0 becomes -1
+    /// assert_eq!((h.count(), h.native_snapshot().unwrap().schema), (3, -1));
+    /// MINUTES.store(5, Ordering::Relaxed);
+    /// // The reset is due: the next observation (or scrape) starts over, at schema 0.
+    /// h.observe(8.0);
+    /// assert_eq!((h.count(), h.sum(), h.native_snapshot().unwrap().schema), (1, 8.0, 0));
+    /// # Ok::<(), fiko_metrics::histogram::NativeConfigError>(())
+    /// ```
+    pub fn from_config_with_clock(config: &HistogramConfig, clock: fn() -> Instant) -> Self {
         let buckets = config.classic.clone().unwrap_or_else(Buckets::none);
         let counts = (0..=buckets.bounds().len())
             .map(|_| AtomicU64::new(0))
@@ -252,7 +286,9 @@ impl Histogram {
             buckets,
             counts,
             sum_bits: AtomicU64::new(0),
-            native: config.native.map(|native| Box::new(Native::new(native))),
+            native: config
+                .native
+                .map(|native| Box::new(Native::new(native, clock))),
             exemplars: OnceLock::new(),
         }
     }
@@ -262,6 +298,16 @@ impl Histogram {
     #[inline]
     pub fn observe(&self, value: f64) {
         let slot = self.slot(value);
+        match &self.native {
+            None => self.record(slot, value),
+            // The classic count and sum are recorded under the native buckets' lock, so a
+            // reset never splits an observation.
+            Some(native) => native.observe(value, || self.record(slot, value), || self.clear()),
+        }
+    }
+
+    #[inline]
+    fn record(&self, slot: usize, value: f64) {
         if let Some(count) = self.counts.get(slot) {
             count.fetch_add(1, Ordering::Relaxed);
         }
@@ -269,9 +315,14 @@ impl Histogram {
         if value != 0.0 {
             crate::atomic_f64::add(&self.sum_bits, value);
         }
-        if let Some(native) = &self.native {
-            native.observe(value);
+    }
+
+    /// Empties the classic counts and the sum (a native histogram's reset).
+    fn clear(&self) {
+        for count in self.counts.iter() {
+            count.store(0, Ordering::Relaxed);
         }
+        self.sum_bits.store(0, Ordering::Relaxed);
     }
 
     /// The classic slot `value` goes into. Bounds are inclusive (`le`); NaN compares false
@@ -303,9 +354,29 @@ impl Histogram {
         let slot = self.slot(value);
         let slots = self
             .exemplars
-            .get_or_init(|| (0..self.counts.len()).map(|_| Slot::default()).collect());
-        if let Some(exemplar) = slots.get(slot) {
+            .get_or_init(|| Some((0..self.counts.len()).map(|_| Slot::default()).collect()));
+        if let Some(exemplar) = slots.as_ref().and_then(|slots| slots.get(slot)) {
             exemplar.store(labels, value);
+        }
+    }
+
+    /// Whether this histogram records exemplars: `false` for one declared in a
+    /// `#[derive(MetricSet)]` without `#[metric(exemplars)]`, whose `_with_exemplar` calls
+    /// record none and whose `_with_source` calls never ask the source; `true` otherwise.
+    #[inline]
+    pub fn records_exemplars(&self) -> bool {
+        !matches!(self.exemplars.get(), Some(None))
+    }
+
+    /// The labels the installed source gives now, if this histogram records exemplars
+    /// (see [`records_exemplars`](Self::records_exemplars)); the source is not asked
+    /// otherwise.
+    #[inline]
+    pub fn exemplar_from_source(&self) -> Option<ExemplarLabels> {
+        if self.records_exemplars() {
+            exemplar::from_source()
+        } else {
+            None
         }
     }
 
@@ -314,7 +385,7 @@ impl Histogram {
     /// more than [`observe`](Self::observe)).
     #[inline]
     pub fn observe_with_source(&self, value: f64) {
-        match exemplar::from_source() {
+        match self.exemplar_from_source() {
             Some(labels) => self.observe_with_exemplar(value, &labels),
             None => self.observe(value),
         }
@@ -323,7 +394,7 @@ impl Histogram {
     /// The latest exemplar of classic bucket `slot` (`0..=bounds.len()`, the last being
     /// `+Inf`), if one was recorded.
     pub fn exemplar(&self, slot: usize) -> Option<Exemplar> {
-        self.exemplars.get()?.get(slot)?.get()
+        self.exemplars.get()?.as_ref()?.get(slot)?.get()
     }
 
     /// Records the seconds elapsed since `start`.
@@ -368,12 +439,38 @@ impl Histogram {
 
     /// The native buckets now, for a native histogram.
     pub fn native_snapshot(&self) -> Option<NativeSnapshot> {
-        self.native.as_deref().map(Native::snapshot)
+        let native = self.native.as_deref()?;
+        Some(native.snapshot(&native.read(|| self.clear())))
     }
 
     /// Writes the cumulative bucket counts into `out` (one per bound, then `+Inf`) and
     /// returns the sum; one pass, so the counts are consistent with each other.
     pub fn snapshot(&self, out: &mut Vec<u64>) -> f64 {
+        match self.native.as_deref() {
+            Some(native) => {
+                let _consistent = native.read(|| self.clear());
+                self.classic_snapshot(out)
+            }
+            None => self.classic_snapshot(out),
+        }
+    }
+
+    /// [`snapshot`](Self::snapshot) and [`native_snapshot`](Self::native_snapshot) at
+    /// once, so that they agree (no reset between them): the native buckets are read
+    /// first, and every observation counts into the classic slots first, so the native
+    /// buckets never hold more than the count read after them.
+    pub fn snapshot_with_native(&self, out: &mut Vec<u64>) -> (f64, Option<NativeSnapshot>) {
+        match self.native.as_deref() {
+            Some(native) => {
+                let sparse = native.read(|| self.clear());
+                let snapshot = native.snapshot(&sparse);
+                (self.classic_snapshot(out), Some(snapshot))
+            }
+            None => (self.classic_snapshot(out), None),
+        }
+    }
+
+    fn classic_snapshot(&self, out: &mut Vec<u64>) -> f64 {
         out.clear();
         let mut cumulative = 0u64;
         for count in self.counts.iter() {
@@ -419,6 +516,10 @@ impl Metric for Histogram {
 
     fn with_config(config: &HistogramConfig) -> Self {
         Self::from_config(config)
+    }
+
+    fn refuse_exemplars(&self) {
+        let _ = self.exemplars.set(None);
     }
 
     fn declared_config(declaration: &Declaration) -> HistogramConfig {

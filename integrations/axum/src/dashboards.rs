@@ -93,9 +93,14 @@ impl Observe for HttpServerMetrics {
                 )
                 .above(Percent(5.0)),
             )
+            .per_job()
+            // Two failures out of twenty requests are noise, not an outage.
+            .only_when(requests().above(PerSecond(1.0)))
             .for_(minutes(5))
-            .summary("More than {threshold} of HTTP requests fail on {{ $labels.instance }}")
-            .description("More than {threshold} of the requests to {{ $labels.job }} at {{ $labels.instance }} answered 5xx for {for}."),
+            .summary("More than {threshold} of HTTP requests to {{ $labels.job }} fail")
+            .description("More than {threshold} of the requests to {{ $labels.job }}, all instances together, answered 5xx for {for}, with at least 1/s of traffic.")
+            .diagnosis("A deploy, a failing dependency (database, Redis, an upstream API) or a crashing route are the usual causes; the application's error logs name the route.")
+            .mitigation("Roll back a recent deploy, or restore the failing dependency; shed the failing route if it drags the others down."),
             Alert::warning(
                 "HighResponseTime",
                 Self::HTTP_SERVER_REQUEST_DURATION_SECONDS
@@ -104,11 +109,15 @@ impl Observe for HttpServerMetrics {
             )
             .for_(minutes(5))
             .summary("p95 HTTP latency above {threshold} on {{ $labels.instance }}")
-            .description("The 95th percentile of request durations at {{ $labels.instance }} has been above {threshold} for {for}."),
+            .description("The 95th percentile of request durations at {{ $labels.instance }} has been above {threshold} for {for}.")
+            .diagnosis("Slow queries, a saturated connection pool or runtime, or a slow upstream call make requests wait.")
+            .mitigation("Find the slow dependency in the database and runtime rows, then scale it out or cut the slow calls."),
             Alert::warning("HighRequestRate", requests().above(PerSecond(1000.0)))
                 .for_(minutes(5))
                 .summary("Request rate above {threshold} on {{ $labels.instance }}")
-                .description("{{ $labels.instance }} has served more than {threshold} for {for}: check for a traffic spike or abuse."),
+                .description("{{ $labels.instance }} has served more than {threshold} for {for}: check for a traffic spike or abuse.")
+                .diagnosis("A marketing push, a retrying client or a scraper can each multiply the traffic; the route breakdown tells which.")
+                .mitigation("Rate-limit or block an abusive client; add instances when the traffic is genuine."),
         ]
     }
 }
@@ -190,7 +199,9 @@ impl Observe for EndpointMetrics {
             )
             .for_(minutes(1))
             .summary("The metrics endpoints of {{ $labels.instance }} refuse requests")
-            .description("More than {threshold} requests to the metrics or health endpoint of {{ $labels.job }} at {{ $labels.instance }} were refused (401/403) in 5 minutes: someone is guessing the bearer token or scraping from outside the allow-list, or Prometheus' token or address is wrong. `fiko_metrics_scrape_refusals_total` tells the reason."),
+            .description("More than {threshold} requests to the metrics or health endpoint of {{ $labels.job }} at {{ $labels.instance }} were refused (401/403) in 5 minutes: someone is guessing the bearer token or scraping from outside the allow-list, or Prometheus' token or address is wrong. `fiko_metrics_scrape_refusals_total` tells the reason.")
+            .diagnosis("The refusal reason says whether the token is wrong (401) or the address is outside the allow-list (403).")
+            .mitigation("Give Prometheus the current token or allow its address; block the source if the requests are hostile."),
         ]
     }
 }

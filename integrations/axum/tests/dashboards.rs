@@ -181,6 +181,7 @@ fn the_alerts_fire_on_the_right_instances_in_promtool() {
         let severity = match alert.severity {
             Severity::Critical => "critical",
             Severity::Warning => "warning",
+            Severity::None => "none",
         };
         rules.push_str(&format!(
             "  - alert: {}\n    expr: '{}'\n    for: {}\n    labels: {{severity: {severity}}}\n",

@@ -10,14 +10,19 @@ use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, Metr
 /// Register it with [`Jobs::register`](crate::Jobs::register), which also refreshes worker
 /// liveness and queue lengths at every scrape; `JobMetrics::register`/`global` alone would
 /// expose those as never updated.
+///
+/// Executions and run times record exemplars (`#[metric(exemplars)]`): with an exemplar
+/// source installed ([`fiko_metrics::exemplar::set_source`]), each keeps the trace the
+/// attempt started in.
 #[derive(MetricSet)]
 #[metric_set(namespace = "fiko", subsystem = "jobs")]
 pub struct JobMetrics {
     /// Task executions, by task and state: every attempt counts as `started` and ends
     /// `succeeded` or `failed`; attempts after the first also count as `retried`.
+    #[metric(exemplars)]
     pub task_executions: Family<TaskStateLabels, Counter>,
     /// Task attempt run time, by task.
-    #[metric(buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0])]
+    #[metric(exemplars, buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0])]
     pub task_duration_seconds: Family<TaskLabels, Histogram>,
     /// Tasks running now, by task.
     pub tasks_running: Family<TaskLabels, Gauge>,

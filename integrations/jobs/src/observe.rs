@@ -81,6 +81,8 @@ impl Observe for JobMetrics {
             .description(
                 "Worker {{ $labels.worker }} has stopped, or sent no heartbeat for more than two minutes (crashed, hung, or its process is gone): its queues are not being worked.",
             )
+            .diagnosis("A panic in a task, a deadlock or a lost connection to the queue backend stops a worker; its logs around the last heartbeat say which.")
+            .mitigation("Restart the worker process; when it stops again, disable the task that kills it.")
             .tested_with(
                 AlertTest::new()
                     // Stopped: up 0, heartbeat frozen at the start.
@@ -104,7 +106,9 @@ impl Observe for JobMetrics {
                 .summary("Task {{ $labels.task }} fails often on {{ $labels.instance }}")
                 .description(
                     "More than {threshold} of the attempts of {{ $labels.task }} failed for {for}.",
-                ),
+                )
+                .diagnosis("A bad input, an expired credential or a failing downstream service make one task fail repeatedly.")
+                .mitigation("Fix the cause the task's error names, then retry the failed runs."),
             Alert::warning(
                 "QueueBacklog",
                 Self::QUEUE_LENGTH
@@ -113,11 +117,15 @@ impl Observe for JobMetrics {
                     .max()
                     .above(Count(1000.0)),
             )
+            // Every worker reports the same queue: one alert per queue, not per instance.
+            .per_job()
             .for_(minutes(10))
             .summary("Queue {{ $labels.queue }} is backing up")
             .description(
                 "More than {threshold} tasks have waited in {{ $labels.queue }} for {for}; add workers or look for a stuck one.",
-            ),
+            )
+            .diagnosis("Producers enqueue faster than workers finish, or a worker is stuck on one task.")
+            .mitigation("Add workers for the queue, or unblock the stuck one; pause the producer when the backlog threatens memory."),
         ]
     }
 }

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use fiko_metrics::exemplar::{self, ExemplarLabels};
+
 use crate::metrics::{JobMetrics, TaskLabels, TaskState, TaskStateLabels};
 
 /// One task attempt in progress; made by [`Jobs::start_task`](crate::Jobs::start_task).
@@ -19,6 +21,9 @@ pub struct TaskRun {
     task: &'static str,
     start: Instant,
     done: bool,
+    // The installed exemplar source's labels as the attempt started (its trace), if the
+    // task metrics record exemplars; the source is not asked otherwise.
+    exemplar: Option<ExemplarLabels>,
 }
 
 impl std::fmt::Debug for TaskRun {
@@ -32,9 +37,17 @@ impl std::fmt::Debug for TaskRun {
 
 impl TaskRun {
     pub(crate) fn start(metrics: Arc<JobMetrics>, task: &'static str, is_retry: bool) -> Self {
-        count(&metrics, task, TaskState::Started, 1);
+        let exemplar = if metrics.task_executions.records_exemplars()
+            || metrics.task_duration_seconds.records_exemplars()
+        {
+            exemplar::from_source()
+        } else {
+            None
+        };
+        let labels = exemplar.as_ref();
+        count(&metrics, task, TaskState::Started, 1, labels);
         if is_retry {
-            count(&metrics, task, TaskState::Retried, 1);
+            count(&metrics, task, TaskState::Retried, 1, labels);
         }
         metrics
             .tasks_running
@@ -45,6 +58,7 @@ impl TaskRun {
             task,
             start: Instant::now(),
             done: false,
+            exemplar,
         }
     }
 
@@ -53,9 +67,10 @@ impl TaskRun {
     /// `failed` and, for the attempt after it, `retried`.
     pub fn failed_and_retried(&self, n: u64) {
         if n > 0 {
-            count(&self.metrics, self.task, TaskState::Started, n);
-            count(&self.metrics, self.task, TaskState::Failed, n);
-            count(&self.metrics, self.task, TaskState::Retried, n);
+            let labels = self.exemplar.as_ref();
+            count(&self.metrics, self.task, TaskState::Started, n, labels);
+            count(&self.metrics, self.task, TaskState::Failed, n, labels);
+            count(&self.metrics, self.task, TaskState::Retried, n, labels);
         }
     }
 
@@ -74,12 +89,14 @@ impl TaskRun {
             return;
         }
         self.done = true;
-        count(&self.metrics, self.task, state, 1);
+        count(&self.metrics, self.task, state, 1, self.exemplar.as_ref());
         let labels = TaskLabels { task: self.task };
-        self.metrics
-            .task_duration_seconds
-            .get_or_create(&labels)
-            .observe_since(self.start);
+        let duration = self.metrics.task_duration_seconds.get_or_create(&labels);
+        let seconds = self.start.elapsed().as_secs_f64();
+        match &self.exemplar {
+            Some(exemplar) => duration.observe_with_exemplar(seconds, exemplar),
+            None => duration.observe(seconds),
+        }
         self.metrics.tasks_running.get_or_create(&labels).dec();
     }
 }
@@ -90,9 +107,18 @@ impl Drop for TaskRun {
     }
 }
 
-fn count(metrics: &JobMetrics, task: &'static str, state: TaskState, n: u64) {
-    metrics
+fn count(
+    metrics: &JobMetrics,
+    task: &'static str,
+    state: TaskState,
+    n: u64,
+    exemplar: Option<&ExemplarLabels>,
+) {
+    let counter = metrics
         .task_executions
-        .get_or_create(&TaskStateLabels { task, state })
-        .inc_by(n);
+        .get_or_create(&TaskStateLabels { task, state });
+    match exemplar {
+        Some(labels) => counter.inc_by_with_exemplar(n, labels),
+        None => counter.inc_by(n),
+    }
 }

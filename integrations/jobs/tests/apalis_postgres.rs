@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use apalis::prelude::*;
 use apalis_postgres::{Config, PgPool, PostgresStorage};
-use fiko_metrics::{Format, Registry};
+use fiko_metrics::{Format, Registry, testing};
 use fiko_metrics_jobs::{Jobs, PostgresQueues};
 use fiko_testkit::Postgres;
 use serde::{Deserialize, Serialize};
@@ -27,9 +27,9 @@ async fn send_invoice(invoice: Invoice, attempt: Attempt) -> Result<(), BoxDynEr
     }
 }
 
+/// The value of the sample `series` (name and labels exactly as exposed).
 fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    testing::series_value(text, series).unwrap_or_else(|error| panic!("{error}\n{text}"))
 }
 
 fn config(queue: &str) -> Config {

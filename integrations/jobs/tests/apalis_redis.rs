@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use apalis::prelude::*;
 use apalis_redis::{Config, RedisStorage};
-use fiko_metrics::{Format, Registry};
+use fiko_metrics::{Format, Registry, testing};
 use fiko_metrics_jobs::{Jobs, RedisQueues};
 use fiko_testkit::Redis;
 use serde::{Deserialize, Serialize};
@@ -43,10 +43,7 @@ async fn flaky(job: Flaky, attempt: Attempt) -> Result<(), BoxDynError> {
 
 /// The value of the sample `series` (name and labels exactly as exposed).
 fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
-        value.parse().ok()
-    })
+    testing::series_value(text, series).unwrap_or_else(|error| panic!("{error}\n{text}"))
 }
 
 fn scrape(registry: &Registry) -> String {

@@ -3,7 +3,7 @@
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use fiko_metrics::{Format, Registry};
+use fiko_metrics::{Format, Registry, testing};
 use fiko_metrics_jobs::Jobs;
 
 /// A source with no queues: only its type matters here.
@@ -15,9 +15,9 @@ impl fiko_metrics_jobs::QueueSource for NoQueues {
     }
 }
 
+/// The value of the sample `series` (name and labels exactly as exposed).
 fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    testing::series_value(text, series).unwrap_or_else(|error| panic!("{error}\n{text}"))
 }
 
 fn executions(registry: &Registry, task: &str, state: &str) -> f64 {

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use fiko_metrics::histogram::Buckets;
-use fiko_metrics::{Format, MetricSet, Registry};
+use fiko_metrics::{Format, MetricSet, Registry, testing};
 use fiko_metrics_facade::discovered::{DiscoveredKind, DiscoveredMetrics};
 use fiko_metrics_facade::{FacadeRecorder, NamePattern, Reason};
 
@@ -42,15 +42,10 @@ fn assert_promtool_accepts(text: &str) {
     );
 }
 
-/// The value of the sample `series` (name and labels exactly as exposed).
+/// The value of the sample `series` (name and labels exactly as exposed) in a scrape.
 fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|line| {
-            let (name, value) = line.rsplit_once(' ')?;
-            (name == series)
-                .then(|| value.parse::<f64>().ok())
-                .flatten()
-        })
+    testing::series_value(text, series)
+        .unwrap_or_else(|error| panic!("{error}\n{text}"))
         .unwrap_or_else(|| panic!("no sample `{series}` in:\n{text}"))
 }
 
@@ -227,12 +222,8 @@ fn cardinality_is_bounded_by_series_and_metric_limits() {
     // Ten values, then everything else in `other`; no login lost, every fold counted.
     assert_eq!(lines_starting(&text, "logins_total{"), 11, "{text}");
     assert_eq!(sample(&text, r#"logins_total{user="other"}"#), 990.0);
-    let total: f64 = text
-        .lines()
-        .filter(|line| line.starts_with("logins_total{"))
-        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum();
-    assert_eq!(total, 1000.0);
+    let samples = testing::samples(&text).expect("a valid scrape");
+    assert_eq!(testing::sum(&samples, "logins_total", &[]), 1000.0);
     assert_eq!(
         sample(
             &text,
@@ -284,10 +275,11 @@ fn histogram_buckets_follow_name_patterns() {
         metrics::histogram!("other_seconds").record(0.1);
     });
     let text = registry.encode(Format::Prometheus);
+    let samples = testing::samples(&text).expect("a valid scrape");
     let bounds = |name: &str| -> Vec<String> {
-        let prefix = format!("{name}_bucket{{le=\"");
-        text.lines()
-            .filter_map(|line| line.strip_prefix(&prefix)?.split('"').next())
+        testing::find(&samples, &format!("{name}_bucket"), &[])
+            .iter()
+            .filter_map(|sample| sample.label("le"))
             .map(str::to_owned)
             .collect()
     };
@@ -485,7 +477,11 @@ fn discovered_metrics_become_a_row_marked_not_declared() {
 
     // The generator takes the row with the names its queries use: the application's
     // dashboard gets it after the declared rows, and only then may it name them.
-    let generator = || fiko_dashboards_gen::Generator::new("shop").observe_registered(&registry);
+    let generator = || {
+        fiko_dashboards_gen::Generator::new("shop")
+            .runbook_base("https://runbooks.example/")
+            .observe_registered(&registry)
+    };
     let artefacts = generator()
         .discovered(row.clone(), found.series_names())
         .generate()

@@ -46,14 +46,18 @@ impl Observe for ProcessMetrics {
             )
             .for_(minutes(5))
             .summary("CPU usage above {threshold} on {{ $labels.instance }}")
-            .description("{{ $labels.job }} at {{ $labels.instance }} has used more than {threshold} of a CPU core for {for}."),
+            .description("{{ $labels.job }} at {{ $labels.instance }} has used more than {threshold} of a CPU core for {for}.")
+            .diagnosis("A hot loop, a traffic surge or a busy-polling task keeps a core busy; a CPU profile of the process names the function.")
+            .mitigation("Add instances for genuine load; otherwise fix or disable the code path the profile shows."),
             Alert::warning(
                 "HighMemoryUsage",
                 Self::PROCESS_RESIDENT_MEMORY_BYTES.value().above(Bytes::mib(1500)),
             )
             .for_(minutes(5))
             .summary("Resident memory above {threshold} on {{ $labels.instance }}")
-            .description("{{ $labels.job }} at {{ $labels.instance }} has had more than {threshold} of resident memory for {for}; look for a leak before it is OOM-killed."),
+            .description("{{ $labels.job }} at {{ $labels.instance }} has had more than {threshold} of resident memory for {for}; look for a leak before it is OOM-killed.")
+            .diagnosis("Memory that only grows points to a leak or an unbounded cache; a step up after a deploy points to the change.")
+            .mitigation("Restart the process to buy time, then bound the cache or fix the leak a heap profile shows."),
         ]
     }
 }

@@ -2,18 +2,13 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fiko_metrics::{Format, Registry};
+use fiko_metrics::{Format, Registry, testing};
 
-/// The value of the unlabelled sample `name` in a Prometheus text scrape.
-fn sample(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|line| {
-            let (series, value) = line.split_once(' ')?;
-            (series == name)
-                .then(|| value.parse::<f64>().ok())
-                .flatten()
-        })
-        .unwrap_or_else(|| panic!("no sample `{name}` in:\n{text}"))
+/// The value of the sample `series` (name and labels exactly as exposed) in a scrape.
+fn sample(text: &str, series: &str) -> f64 {
+    testing::series_value(text, series)
+        .unwrap_or_else(|error| panic!("{error}\n{text}"))
+        .unwrap_or_else(|| panic!("no sample `{series}` in:\n{text}"))
 }
 
 /// Burns CPU on this thread for `duration`.

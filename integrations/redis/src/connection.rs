@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use fiko_metrics::Counter;
+use fiko_metrics::exemplar::ExemplarLabels;
 use redis::aio::ConnectionLike;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
@@ -172,11 +174,11 @@ impl<C: ConnectionLike + Send> ConnectionLike for Instrumented<C> {
         let state = &*self.state;
         let request = self.inner.req_packed_command(cmd);
         Box::pin(async move {
-            metrics
-                .commands
-                .get_or_create(&CommandLabels::new(command))
-                .inc();
             let mut call = Call::start(metrics, command);
+            count_into(
+                metrics.commands.get_or_create(&CommandLabels::new(command)),
+                call.exemplar.as_ref(),
+            );
             let result = request.await;
             state.follow(&result);
             call.finish(match &result {
@@ -198,14 +200,14 @@ impl<C: ConnectionLike + Send> ConnectionLike for Instrumented<C> {
         let state = &*self.state;
         let request = self.inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {
+            let mut call = Call::start(metrics, Command::Pipeline);
             for cmd in pipeline.cmd_iter() {
                 let command = Command::of(cmd);
-                metrics
-                    .commands
-                    .get_or_create(&CommandLabels::new(command))
-                    .inc();
+                count_into(
+                    metrics.commands.get_or_create(&CommandLabels::new(command)),
+                    call.exemplar.as_ref(),
+                );
             }
-            let mut call = Call::start(metrics, Command::Pipeline);
             let result = request.await;
             state.follow(&result);
             call.finish(match &result {
@@ -238,31 +240,57 @@ struct Call<'a> {
     command: Command,
     start: Instant,
     finished: bool,
+    // The installed exemplar source's labels as the command was sent (its trace), if the
+    // metrics record exemplars; the source is not asked otherwise.
+    exemplar: Option<ExemplarLabels>,
+}
+
+/// Adds one, with `exemplar` if there is one.
+fn count_into(counter: &Counter, exemplar: Option<&ExemplarLabels>) {
+    match exemplar {
+        Some(labels) => counter.inc_with_exemplar(labels),
+        None => counter.inc(),
+    }
 }
 
 impl<'a> Call<'a> {
     fn start(metrics: &'a RedisMetrics, command: Command) -> Self {
         metrics.commands_in_flight.inc();
+        let wanted = metrics.commands.records_exemplars()
+            || metrics.command_duration_seconds.records_exemplars()
+            || metrics.errors.records_exemplars();
         Call {
             metrics,
             command,
             start: Instant::now(),
             finished: false,
+            exemplar: if wanted {
+                fiko_metrics::exemplar::from_source()
+            } else {
+                None
+            },
         }
     }
 
     fn finish(&mut self, error: Option<ErrorKind>) {
         self.finished = true;
         let command = self.command;
-        self.metrics
+        let duration = self
+            .metrics
             .command_duration_seconds
-            .get_or_create(&CommandLabels::new(command))
-            .observe_since(self.start);
+            .get_or_create(&CommandLabels::new(command));
+        let seconds = self.start.elapsed().as_secs_f64();
+        match &self.exemplar {
+            Some(labels) => duration.observe_with_exemplar(seconds, labels),
+            None => duration.observe(seconds),
+        }
         if let Some(kind) = error {
-            self.metrics
-                .errors
-                .get_or_create(&ErrorLabels::new(command, kind))
-                .inc();
+            count_into(
+                self.metrics
+                    .errors
+                    .get_or_create(&ErrorLabels::new(command, kind)),
+                self.exemplar.as_ref(),
+            );
         }
     }
 }
@@ -272,7 +300,10 @@ impl Drop for Call<'_> {
         self.metrics.commands_in_flight.dec();
         if !self.finished {
             let labels = ErrorLabels::new(self.command, ErrorKind::Cancelled);
-            self.metrics.errors.get_or_create(&labels).inc();
+            count_into(
+                self.metrics.errors.get_or_create(&labels),
+                self.exemplar.as_ref(),
+            );
         }
     }
 }

@@ -23,19 +23,23 @@ use crate::{Command, ErrorKind};
 /// taken from the closed [`Command`] set, so the families stay bounded (at most 111 commands,
 /// times 15 error kinds) without exposing thousands of zero series.
 ///
+/// Commands, their round-trip time and errors record exemplars (`#[metric(exemplars)]`):
+/// with an exemplar source installed ([`fiko_metrics::exemplar::set_source`]), each keeps
+/// the trace the command was sent in.
+///
 /// Error ratio: `sum(rate(fiko_redis_errors_total[5m])) / sum(rate(fiko_redis_commands_total[5m]))`
 /// (a pipeline's error counts once, however many commands it held).
 #[derive(MetricSet, Debug)]
 #[metric_set(namespace = "fiko", subsystem = "redis")]
 pub struct RedisMetrics {
     /// Redis commands sent by this client, by command (pipelined commands one by one).
-    #[metric(max_series = 120)]
+    #[metric(exemplars, max_series = 120)]
     pub commands: Family<CommandLabels, Counter>,
     /// Round-trip time of Redis commands, by command (`pipeline` for a whole pipeline).
-    #[metric(max_series = 120, buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0])]
+    #[metric(exemplars, max_series = 120, buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0])]
     pub command_duration_seconds: Family<CommandLabels, Histogram>,
     /// Redis commands and pipelines that failed, by command and error kind.
-    #[metric(max_series = 1800)]
+    #[metric(exemplars, max_series = 1800)]
     pub errors: Family<ErrorLabels, Counter>,
     /// Redis commands and pipelines sent and not answered yet.
     pub commands_in_flight: Gauge,

@@ -87,7 +87,9 @@ impl Observe for RedisMetrics {
             .summary("Redis connections of {{ $labels.instance }} keep reconnecting")
             .description(
                 "The Redis client of {{ $labels.instance }} reconnected more than {threshold} times in 15 minutes, for {for}: its connections keep breaking (network, server restarts, or idle connections being closed), and the commands in flight each time fail.",
-            ),
+            )
+            .diagnosis("A restarting Redis, a flapping network or a server timeout closing idle connections breaks them; the Redis log and the client's errors tell which.")
+            .mitigation("Stabilise the network or server, or set Redis' `timeout` above the client's idle time."),
         ]
     }
 }

@@ -120,7 +120,9 @@ impl Observe for DbMetrics {
             .summary("Pool {{ $labels.pool }} times out handing out connections on {{ $labels.instance }}")
             .description(
                 "Queries on pool {{ $labels.pool }} waited the whole acquire timeout for a connection and failed, for {for}: the pool is exhausted (too small, connections held too long or leaked, or the database hung).",
-            ),
+            )
+            .diagnosis("Long transactions or connections held across slow calls starve the pool; pg_stat_activity shows who holds them.")
+            .mitigation("End the long transactions, release connections before slow calls, or enlarge the pool within max_connections."),
             Alert::warning(
                 "DbPoolSaturated",
                 Self::POOL_ACQUIRE_DURATION_SECONDS
@@ -132,7 +134,9 @@ impl Observe for DbMetrics {
             .summary("Pool {{ $labels.pool }} is saturated on {{ $labels.instance }}")
             .description(
                 "The p95 wait for a connection of pool {{ $labels.pool }} has been above {threshold} for {for}: callers queue for the pool, not for the database.",
-            ),
+            )
+            .diagnosis("More concurrent callers than connections, or connections kept busy by slow queries, make callers queue.")
+            .mitigation("Speed up the slowest queries or raise the pool size; cap the callers' concurrency otherwise."),
         ]
     }
 }

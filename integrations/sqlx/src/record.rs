@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use fiko_metrics::exemplar::{self, ExemplarLabels};
+use fiko_metrics::{Counter, Histogram};
 use futures_core::Stream;
 use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
@@ -27,7 +29,38 @@ pub(crate) struct Recorder {
     pub(crate) query_timeout: Option<Duration>,
 }
 
+/// Adds one, with `exemplar` if there is one (and the counter records exemplars).
+fn count(counter: &Counter, exemplar: Option<&ExemplarLabels>) {
+    match exemplar {
+        Some(labels) => counter.inc_with_exemplar(labels),
+        None => counter.inc(),
+    }
+}
+
+/// Observes `seconds`, with `exemplar` if there is one.
+fn time(histogram: &Histogram, seconds: f64, exemplar: Option<&ExemplarLabels>) {
+    match exemplar {
+        Some(labels) => histogram.observe_with_exemplar(seconds, labels),
+        None => histogram.observe(seconds),
+    }
+}
+
 impl Recorder {
+    /// The installed exemplar source's labels for a query starting now (its trace), if
+    /// the query metrics record exemplars; the source is not asked otherwise.
+    fn query_exemplar(&self) -> Option<ExemplarLabels> {
+        let metrics = &self.metrics;
+        let wanted = metrics.queries.records_exemplars()
+            || metrics.query_duration_seconds.records_exemplars()
+            || metrics.slow_queries.records_exemplars()
+            || metrics.query_errors.records_exemplars();
+        if wanted {
+            exemplar::from_source()
+        } else {
+            None
+        }
+    }
+
     /// Records one query; `elapsed` is `None` for a query that never had a connection
     /// (its time was the pool's, recorded as an acquire wait).
     fn record(
@@ -36,33 +69,35 @@ impl Recorder {
         query: &'static str,
         elapsed: Option<Duration>,
         failure: Option<Classified>,
+        exemplar: Option<&ExemplarLabels>,
     ) {
         let labels = QueryLabels {
             pool: self.pool,
             operation,
             query,
         };
-        self.metrics.queries.get_or_create(&labels).inc();
+        count(self.metrics.queries.get_or_create(&labels), exemplar);
         if let Some(elapsed) = elapsed {
-            self.metrics
-                .query_duration_seconds
-                .get_or_create(&labels)
-                .observe(elapsed.as_secs_f64());
+            time(
+                self.metrics.query_duration_seconds.get_or_create(&labels),
+                elapsed.as_secs_f64(),
+                exemplar,
+            );
             if elapsed >= self.slow_threshold {
-                self.metrics.slow_queries.get_or_create(&labels).inc();
+                count(self.metrics.slow_queries.get_or_create(&labels), exemplar);
             }
         }
         if let Some(failure) = failure {
-            self.metrics
-                .query_errors
-                .get_or_create(&ErrorLabels {
+            count(
+                self.metrics.query_errors.get_or_create(&ErrorLabels {
                     pool: self.pool,
                     operation,
                     query,
                     kind: failure.kind,
                     class: failure.class,
-                })
-                .inc();
+                }),
+                exemplar,
+            );
             if failure.deadlock {
                 self.metrics
                     .deadlocks
@@ -80,7 +115,14 @@ impl Recorder {
         query: &'static str,
         error: &Error,
     ) {
-        self.record(operation, query, None, Some(classify(error)));
+        let exemplar = self.query_exemplar();
+        self.record(
+            operation,
+            query,
+            None,
+            Some(classify(error)),
+            exemplar.as_ref(),
+        );
     }
 
     /// Checks a connection out of `pool`, recording how long that took and, if it failed,
@@ -92,6 +134,10 @@ impl Recorder {
         let wait = AcquireWait {
             recorder: self,
             start: Instant::now(),
+            exemplar: self
+                .metrics
+                .pool_acquire_duration_seconds
+                .exemplar_from_source(),
         };
         let result = pool.acquire().await;
         drop(wait);
@@ -134,17 +180,21 @@ fn timed_out(limit: Duration) -> Error {
 struct AcquireWait<'r> {
     recorder: &'r Recorder,
     start: Instant,
+    exemplar: Option<ExemplarLabels>,
 }
 
 impl Drop for AcquireWait<'_> {
     fn drop(&mut self) {
-        self.recorder
-            .metrics
-            .pool_acquire_duration_seconds
-            .get_or_create(&PoolLabel {
-                pool: self.recorder.pool,
-            })
-            .observe(self.start.elapsed().as_secs_f64());
+        time(
+            self.recorder
+                .metrics
+                .pool_acquire_duration_seconds
+                .get_or_create(&PoolLabel {
+                    pool: self.recorder.pool,
+                }),
+            self.start.elapsed().as_secs_f64(),
+            self.exemplar.as_ref(),
+        );
     }
 }
 
@@ -156,6 +206,8 @@ struct QueryTimer<'r> {
     query: &'static str,
     start: Instant,
     failure: Option<Classified>,
+    // The source's labels as the query started (its trace), if the metrics record them.
+    exemplar: Option<ExemplarLabels>,
 }
 
 impl<'r> QueryTimer<'r> {
@@ -166,6 +218,7 @@ impl<'r> QueryTimer<'r> {
             query,
             start: Instant::now(),
             failure: None,
+            exemplar: recorder.query_exemplar(),
         }
     }
 
@@ -184,6 +237,7 @@ impl Drop for QueryTimer<'_> {
             self.query,
             Some(self.start.elapsed()),
             self.failure,
+            self.exemplar.as_ref(),
         );
     }
 }

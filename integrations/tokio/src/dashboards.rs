@@ -50,7 +50,9 @@ impl Observe for TokioMetrics {
             )
             .for_(minutes(10))
             .summary("tokio runtime {{ $labels.runtime }} is saturated on {{ $labels.instance }}")
-            .description("The workers of runtime {{ $labels.runtime }} of {{ $labels.job }} at {{ $labels.instance }} have been busy more than {threshold} of the time for {for}: tasks wait for a worker, latencies grow. Look for blocking calls on the runtime or add workers."),
+            .description("The workers of runtime {{ $labels.runtime }} of {{ $labels.job }} at {{ $labels.instance }} have been busy more than {threshold} of the time for {for}: tasks wait for a worker, latencies grow. Look for blocking calls on the runtime or add workers.")
+            .diagnosis("Blocking calls (file or DNS I/O, heavy computation) on async workers, or plain CPU load, keep them busy.")
+            .mitigation("Move blocking work to `spawn_blocking`, or give the runtime more worker threads."),
             Alert::warning(
                 "TokioGlobalQueueBacklog",
                 Self::GLOBAL_QUEUE_DEPTH
@@ -61,7 +63,9 @@ impl Observe for TokioMetrics {
             )
             .for_(minutes(5))
             .summary("tokio global queue backlog in {{ $labels.runtime }} on {{ $labels.instance }}")
-            .description("More than {threshold} tasks have waited in the global queue of runtime {{ $labels.runtime }} of {{ $labels.job }} at {{ $labels.instance }} for {for}: tasks are spawned faster than the workers take them."),
+            .description("More than {threshold} tasks have waited in the global queue of runtime {{ $labels.runtime }} of {{ $labels.job }} at {{ $labels.instance }} for {for}: tasks are spawned faster than the workers take them.")
+            .diagnosis("A burst of spawned tasks, or workers stuck on blocking calls, lets the global queue grow.")
+            .mitigation("Bound the spawning with a semaphore and unblock the workers."),
         ]
     }
 }

@@ -5,17 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use fiko_metrics::{Format, Registry};
+use fiko_metrics::{Format, Registry, testing};
 
 /// The value of the sample `series` (name and labels exactly as exposed) in a scrape.
 fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|line| {
-            let (name, value) = line.rsplit_once(' ')?;
-            (name == series)
-                .then(|| value.parse::<f64>().ok())
-                .flatten()
-        })
+    testing::series_value(text, series)
+        .unwrap_or_else(|error| panic!("{error}\n{text}"))
         .unwrap_or_else(|| panic!("no sample `{series}` in:\n{text}"))
 }
 

@@ -15,6 +15,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use fiko_metrics::testing::{self, Sample};
 
 pub mod load;
 
@@ -165,28 +166,20 @@ pub fn wait_http_ok(url: &str, limit: Duration, proc: &mut Proc) {
     }
 }
 
+/// Every sample of a text exposition, read by the runtime's test parser.
+fn read(exposition: &str) -> Vec<Sample> {
+    testing::samples(exposition).unwrap_or_else(|error| panic!("{error}\n{exposition}"))
+}
+
 /// `http_server_requests_total` samples by (method, route, status), summed over the other
 /// labels.
 pub fn requests_by_route(exposition: &str) -> BTreeMap<(String, String, u16), u64> {
     let mut out = BTreeMap::new();
-    for line in exposition.lines() {
-        let Some(rest) = line.strip_prefix("http_server_requests_total{") else {
-            continue;
-        };
-        let Some((labels, value)) = rest.rsplit_once("} ") else {
-            continue;
-        };
-        let label = |name: &str| {
-            labels
-                .split("\",")
-                .find_map(|pair| pair.strip_prefix(&format!("{name}=\"")))
-                .map(|v| v.trim_end_matches('"').to_owned())
-                .unwrap_or_default()
-        };
+    for sample in testing::find(&read(exposition), "http_server_requests_total", &[]) {
+        let label = |name: &str| sample.label(name).unwrap_or_default().to_owned();
         let status: u16 = label("http_response_status_code").parse().unwrap_or(0);
-        let value: f64 = value.parse().unwrap();
         *out.entry((label("http_request_method"), label("http_route"), status))
-            .or_default() += value as u64;
+            .or_default() += sample.value as u64;
     }
     out.retain(|_, v| *v > 0);
     out
@@ -194,86 +187,21 @@ pub fn requests_by_route(exposition: &str) -> BTreeMap<(String, String, u16), u6
 
 /// The value of the exposed sample `series` (name and labels exactly as exposed).
 pub fn sample(exposition: &str, series: &str) -> Option<f64> {
-    exposition.lines().find_map(|line| {
-        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
-        value.parse().ok()
-    })
+    testing::series_value(exposition, series)
+        .unwrap_or_else(|error| panic!("{error}\n{exposition}"))
 }
 
 /// Every sample of metric `name` in a text exposition: its labels and value.
 pub fn samples(exposition: &str, name: &str) -> Vec<(BTreeMap<String, String>, f64)> {
-    exposition
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let rest = line.strip_prefix(name)?;
-            let (labels, value) = if let Some(rest) = rest.strip_prefix('{') {
-                let (labels, end) = parse_labels(rest)?;
-                (labels, rest.get(end..)?.strip_prefix(' ')?)
-            } else {
-                (BTreeMap::new(), rest.strip_prefix(' ')?)
-            };
-            let value = value.split(' ').next()?.parse().ok()?;
-            Some((labels, value))
-        })
+    testing::find(&read(exposition), name, &[])
+        .into_iter()
+        .map(|sample| (sample.labels.iter().cloned().collect(), sample.value))
         .collect()
 }
 
 /// The sum of the samples of `name` whose labels include every `(label, value)` of `filter`.
 pub fn sum(exposition: &str, name: &str, filter: &[(&str, &str)]) -> f64 {
-    samples(exposition, name)
-        .iter()
-        .filter(|(labels, _)| {
-            filter
-                .iter()
-                .all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .map(|(_, value)| value)
-        .sum()
-}
-
-/// `a="x",b="y\"z"}` → the labels and the index just past the `}`.
-fn parse_labels(text: &str) -> Option<(BTreeMap<String, String>, usize)> {
-    let mut labels = BTreeMap::new();
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    loop {
-        if *bytes.get(i)? == b'}' {
-            return Some((labels, i + 1));
-        }
-        let eq = i + text.get(i..)?.find('=')?;
-        let key = text.get(i..eq)?.trim_start_matches(',').to_owned();
-        i = eq + 1;
-        if *bytes.get(i)? != b'"' {
-            return None;
-        }
-        i += 1;
-        let mut value = String::new();
-        loop {
-            match *bytes.get(i)? {
-                b'\\' => {
-                    match *bytes.get(i + 1)? {
-                        b'n' => value.push('\n'),
-                        other => value.push(char::from(other)),
-                    }
-                    i += 2;
-                }
-                b'"' => {
-                    i += 1;
-                    break;
-                }
-                _ => {
-                    let c = text.get(i..)?.chars().next()?;
-                    value.push(c);
-                    i += c.len_utf8();
-                }
-            }
-        }
-        labels.insert(key, value);
-        if bytes.get(i) == Some(&b',') {
-            i += 1;
-        }
-    }
+    testing::sum(&read(exposition), name, filter)
 }
 
 impl Proc {

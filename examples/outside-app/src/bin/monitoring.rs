@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     // The sets the application registers, read from its registry: nothing listed twice.
     outside_app::register_metrics();
     let generator = Generator::new("shop")
+        .runbook_base("https://runbooks.example/")
         .observe_registered(fiko_metrics::default_registry())
         // Prometheus' own `up`, which no process of the shop registers.
         .observe::<ScrapeTargets>()

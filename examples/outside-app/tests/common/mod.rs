@@ -153,7 +153,7 @@ pub fn verify_until(url: &str, extra: &[&str], expected: &dyn Fn(&str) -> bool) 
     }
 }
 
-pub const CHECKED: &str = "checked 18 panel queries, 4 alert(s), 12 recording rule(s), 2 scrape job(s), 3 rule group(s), 12 closed label(s)";
+pub const CHECKED: &str = "checked 18 panel queries, 7 alert(s), 12 recording rule(s), 2 scrape job(s), 4 rule group(s), 12 closed label(s)";
 
 /// The table's first line for a query API at `url` and a rules API at `rules_url`.
 pub fn heading(url: &str, rules_url: &str) -> String {

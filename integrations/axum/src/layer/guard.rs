@@ -36,7 +36,8 @@ pub(crate) struct RequestGuard {
     body_ended: bool,
     custom: Option<Box<dyn Any + Send>>,
     // The installed exemplar source's labels (the request's trace), read when the request
-    // starts, inside its span; `None` without a source.
+    // starts, inside its span; `None` without a source (or when the metrics record no
+    // exemplars).
     exemplar: Option<ExemplarLabels>,
     finished: bool,
 }
@@ -50,11 +51,17 @@ impl RequestGuard {
         active: SeriesId,
         custom: Option<Box<dyn Any + Send>>,
     ) -> Self {
-        route
-            .metrics()
-            .http_server_active_requests
-            .series(active)
-            .inc();
+        let metrics = route.metrics();
+        metrics.http_server_active_requests.series(active).inc();
+        let exemplar = if metrics.http_server_requests.records_exemplars()
+            || metrics
+                .http_server_request_duration_seconds
+                .records_exemplars()
+        {
+            exemplar::from_source()
+        } else {
+            None
+        };
         Self {
             route,
             answers,
@@ -65,7 +72,7 @@ impl RequestGuard {
             response_bytes: 0,
             body_ended: false,
             custom,
-            exemplar: exemplar::from_source(),
+            exemplar,
             finished: false,
         }
     }

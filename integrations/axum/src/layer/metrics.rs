@@ -10,14 +10,19 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Metrics of an HTTP server, named after the OpenTelemetry HTTP semantic conventions
 /// in Prometheus form; see the [crate docs](crate#metrics) for the full table.
+///
+/// Request counts and durations record exemplars (`#[metric(exemplars)]`): with an
+/// exemplar source installed ([`fiko_metrics::exemplar::set_source`]), each keeps the
+/// trace of a request.
 #[derive(MetricSet)]
 pub struct HttpServerMetrics {
     /// HTTP requests served, by method, route template, status code and status class.
-    #[metric(max_series = 5000)]
+    #[metric(exemplars, max_series = 5000)]
     pub http_server_requests: Family<RequestLabels, Counter>,
     /// HTTP request duration, from the request until its response body is finished.
     // OpenTelemetry's recommended boundaries plus 2 s, the HighResponseTime threshold.
     #[metric(
+        exemplars,
         max_series = 5000,
         buckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 2.5, 5.0, 7.5, 10.0]
     )]

@@ -14,10 +14,10 @@ use super::future::ResponseFuture;
 use super::guard::{RequestGuard, RequestSizeGuard};
 use super::metrics::{Method, UNMATCHED_ROUTE};
 use super::routes::{Answers, RouteSeries};
-use super::{HttpMetricsLayer, Shared, under};
+use super::{Shared, under};
 
 /// Records [`HttpServerMetrics`](crate::HttpServerMetrics) for every request passed to
-/// the inner service; built by [`HttpMetricsLayer`].
+/// the inner service; built by [`HttpMetricsLayer`](crate::HttpMetricsLayer).
 #[derive(Clone)]
 pub struct HttpMetrics<S> {
     inner: S,
@@ -40,11 +40,6 @@ impl<S> HttpMetrics<S> {
             answers: Arc::default(),
         });
         Self { inner, endpoint }
-    }
-
-    /// The layer recording into the global [`HttpServerMetrics`](crate::HttpServerMetrics).
-    pub fn layer() -> HttpMetricsLayer {
-        HttpMetricsLayer::global()
     }
 }
 

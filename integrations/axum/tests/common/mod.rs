@@ -1,5 +1,5 @@
-//! What the integration tests share: a real axum server on a loopback port, and a reader
-//! of the Prometheus text format.
+//! What the integration tests share: a real axum server on a loopback port, and scrapes
+//! read back with the runtime's test parser.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -61,93 +61,11 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
-/// One sample of a scrape: name, labels, value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub name: String,
-    pub labels: Vec<(String, String)>,
-    pub value: f64,
-}
+pub use fiko_metrics::testing::{Sample, find, sum};
 
-impl Sample {
-    pub fn label(&self, name: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-}
-
-/// Parses the samples of a Prometheus text scrape (comments skipped).
+/// The samples of a Prometheus text scrape, read by the runtime's own test parser.
 pub fn parse(text: &str) -> Vec<Sample> {
-    text.lines()
-        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
-        .map(|line| {
-            let (series, value) = line.rsplit_once(' ').expect("sample line");
-            let value = match value {
-                "+Inf" => f64::INFINITY,
-                "-Inf" => f64::NEG_INFINITY,
-                other => other.parse().expect("sample value"),
-            };
-            let (name, labels) = match series.split_once('{') {
-                Some((name, rest)) => (name, parse_labels(rest.trim_end_matches('}'))),
-                None => (series, Vec::new()),
-            };
-            Sample {
-                name: name.to_owned(),
-                labels,
-                value,
-            }
-        })
-        .collect()
-}
-
-fn parse_labels(text: &str) -> Vec<(String, String)> {
-    let mut labels = Vec::new();
-    let mut rest = text;
-    while let Some((name, after)) = rest.split_once("=\"") {
-        let mut value = String::new();
-        let mut chars = after.char_indices();
-        let mut end = after.len();
-        while let Some((index, c)) = chars.next() {
-            match c {
-                '\\' => match chars.next() {
-                    Some((_, 'n')) => value.push('\n'),
-                    Some((_, other)) => value.push(other),
-                    None => {}
-                },
-                '"' => {
-                    end = index + 1;
-                    break;
-                }
-                other => value.push(other),
-            }
-        }
-        labels.push((name.trim_start_matches(',').to_owned(), value));
-        rest = &after[end..];
-    }
-    labels
-}
-
-/// The samples named `name` whose labels include every pair of `labels`.
-pub fn find<'a>(samples: &'a [Sample], name: &str, labels: &[(&str, &str)]) -> Vec<&'a Sample> {
-    samples
-        .iter()
-        .filter(|sample| {
-            sample.name == name
-                && labels
-                    .iter()
-                    .all(|(key, value)| sample.label(key) == Some(*value))
-        })
-        .collect()
-}
-
-/// The sum of the matching samples (0 when there are none).
-pub fn sum(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
-    find(samples, name, labels)
-        .iter()
-        .map(|sample| sample.value)
-        .sum()
+    fiko_metrics::testing::samples(text).unwrap_or_else(|error| panic!("{error}\n{text}"))
 }
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.

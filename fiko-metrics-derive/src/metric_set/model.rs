@@ -1,0 +1,91 @@
+//! The model of a `#[derive(MetricSet)]` struct: the container, its fields, and what
+//! each field's type says about the metric.
+
+use fiko_metrics_naming::MetricKind;
+use proc_macro2::TokenStream;
+use syn::{GenericArgument, Ident, LitStr, Path, PathArguments, Type};
+
+/// What a `#[metric(calls | durations | in_flight)]` field records for `#[timed]`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    Calls,
+    Durations,
+    InFlight,
+}
+
+/// The struct: its name, the runtime's path, its HELP text and the name prefix parts.
+pub(super) struct Container {
+    pub(super) ident: Ident,
+    pub(super) krate: Path,
+    pub(super) help: String,
+    pub(super) namespace: Option<LitStr>,
+    pub(super) subsystem: Option<LitStr>,
+    pub(super) external: bool,
+}
+
+/// One field, i.e. one metric: its type and what its attributes and the naming rules make
+/// of it (`name` is the full name, prefix included).
+pub(super) struct Field<'a> {
+    pub(super) original: &'a syn::Field,
+    pub(super) ident: &'a Ident,
+    pub(super) ty: &'a Type,
+    pub(super) kind: MetricKind,
+    pub(super) labels: Option<&'a Type>,
+    pub(super) help: String,
+    pub(super) name: String,
+    pub(super) unit: Option<String>,
+    pub(super) buckets: Vec<f64>,
+    pub(super) native: Option<Native>,
+    pub(super) exemplars: bool,
+    pub(super) max_series: Option<usize>,
+    pub(super) roles: Vec<(Role, TokenStream)>,
+    pub(super) external: bool,
+}
+
+/// `#[metric(native(...))]`, checked: the runtime's `NativeConfig` fields.
+#[derive(Clone, Copy)]
+pub(super) struct Native {
+    pub(super) schema: i8,
+    pub(super) zero_threshold: f64,
+    pub(super) max_buckets: u32,
+    pub(super) max_zero_threshold: f64,
+    pub(super) min_reset_seconds: u64,
+}
+
+impl Native {
+    // The runtime's defaults (`NativeConfig::DEFAULT`).
+    pub(super) const DEFAULT: Self = Self {
+        schema: 3,
+        zero_threshold: 2.938_735_877_055_719e-39,
+        max_buckets: 160,
+        max_zero_threshold: 0.0,
+        min_reset_seconds: 0,
+    };
+}
+
+/// Reads the kind (and label type) from the field's type, syntactically.
+pub(super) fn metric_type(ty: &Type) -> Option<(MetricKind, Option<&Type>)> {
+    let last = match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last()?,
+        _ => return None,
+    };
+    let kind_of = |ident: &Ident| match ident.to_string().as_str() {
+        "Counter" => Some(MetricKind::Counter),
+        "Gauge" => Some(MetricKind::Gauge),
+        "Histogram" => Some(MetricKind::Histogram),
+        _ => None,
+    };
+    if last.ident == "Family" {
+        let PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        let mut types = args.args.iter().filter_map(|arg| match arg {
+            GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        });
+        let labels = types.next()?;
+        let (kind, _) = metric_type(types.next()?)?;
+        return Some((kind, Some(labels)));
+    }
+    kind_of(&last.ident).map(|kind| (kind, None))
+}

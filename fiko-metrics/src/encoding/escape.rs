@@ -1,0 +1,132 @@
+//! Escaping, in one place: what the text formats escape in label values and `# HELP`
+//! texts, how they write floats, and reading an escaped label list back.
+
+use super::Format;
+
+/// Escapes a label value into `out`: `\` `"` and newline.
+pub fn write_escaped_label_value(out: &mut String, value: &str) {
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(value);
+        return;
+    }
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Escapes a `# HELP` text into `out`: `\` and newline, and `"` in OpenMetrics.
+pub(crate) fn write_escaped_help(out: &mut String, help: &str, format: Format) {
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' if format.escapes_quotes_in_help() => out.push_str("\\\""),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Writes a float the way Prometheus parses it: `NaN`, `+Inf`, `-Inf`, or the shortest
+/// round-tripping decimal.
+pub fn write_float(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value.is_infinite() {
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+    } else {
+        out.push_str(ryu::Buffer::new().format_finite(value));
+    }
+}
+
+/// Undoes [`write_escaped_help`] (and [`write_escaped_label_value`]): `\n` is a newline,
+/// a backslash before any other character is that character.
+pub(crate) fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Reads an escaped label list, `a="x",b="y"`, one label at a time, up to a closing `}`
+/// or the end of the text: the reverse of [`write_escaped_label_value`]. Used for label
+/// lists this crate rendered and for scrapes read back in tests
+/// ([`testing::Scrape`](crate::testing::Scrape)).
+pub(crate) struct LabelReader<'t> {
+    rest: &'t str,
+    closed: bool,
+}
+
+impl<'t> LabelReader<'t> {
+    /// A reader of `text`, which starts just after the `{` (or is a bare list).
+    pub(crate) fn new(text: &'t str) -> Self {
+        Self {
+            rest: text,
+            closed: false,
+        }
+    }
+
+    /// The next label's name, its unescaped value written into `value`; `None` after the
+    /// last one; an error naming what is wrong when the list is malformed.
+    pub(crate) fn next_label(
+        &mut self,
+        value: &mut String,
+    ) -> Result<Option<&'t str>, &'static str> {
+        let rest = self.rest.trim_start_matches([',', ' ']);
+        if rest.is_empty() || self.closed {
+            self.rest = rest;
+            return Ok(None);
+        }
+        if let Some(after) = rest.strip_prefix('}') {
+            self.rest = after;
+            self.closed = true;
+            return Ok(None);
+        }
+        let (name, after) = rest.split_once('=').ok_or("a label has no `=`")?;
+        let name = name.trim();
+        if name.is_empty() || name.contains(['}', '"', ' ']) {
+            return Err("a label has no name");
+        }
+        let after = after
+            .trim_start()
+            .strip_prefix('"')
+            .ok_or("a label value is not quoted")?;
+        value.clear();
+        let mut chars = after.char_indices();
+        while let Some((at, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, escaped)) => value.push(escaped),
+                    None => break,
+                },
+                '"' => {
+                    self.rest = &after[at + 1..];
+                    return Ok(Some(name));
+                }
+                c => value.push(c),
+            }
+        }
+        Err("a label value is not closed")
+    }
+
+    /// What follows the list's closing `}`, once [`next_label`](Self::next_label) returned
+    /// `None`; `None` when the text ended without one.
+    pub(crate) fn after_close(&self) -> Option<&'t str> {
+        self.closed.then_some(self.rest)
+    }
+}
