@@ -31,11 +31,19 @@ fn dashboard() -> Value {
     serde_json::from_str(text).expect("dashboard is JSON")
 }
 
+/// Every panel, those inside collapsed rows included.
+fn all_panels(dashboard: &Value) -> Vec<&Value> {
+    let mut out = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        out.push(panel);
+        out.extend(panel["panels"].as_array().into_iter().flatten());
+    }
+    out
+}
+
 fn panel_exprs(dashboard: &Value) -> Vec<String> {
-    dashboard["panels"]
-        .as_array()
-        .expect("panels")
-        .iter()
+    all_panels(dashboard)
+        .into_iter()
         .flat_map(|panel| panel["targets"].as_array().cloned().unwrap_or_default())
         .map(|target| target["expr"].as_str().expect("expr").to_owned())
         .collect()
@@ -44,7 +52,17 @@ fn panel_exprs(dashboard: &Value) -> Vec<String> {
 #[test]
 fn every_expression_parses_and_names_only_declared_metrics() {
     let artefacts = artefacts();
-    let declared = deployment::generator().declared_series();
+    // Declared metrics, the recording rules' outputs, and Prometheus' own `ALERTS`.
+    let mut declared = deployment::generator().declared_series();
+    declared.extend(
+        artefacts
+            .get("prometheus/recording.yml")
+            .expect("recording")
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("- record: "))
+            .map(|name| name.trim_matches('"').to_owned()),
+    );
+    declared.insert("ALERTS".to_owned());
     let mut exprs = Vec::new();
     exprs.extend(rule_exprs(
         artefacts.get("prometheus/alerts.yml").expect("alerts"),
@@ -117,10 +135,13 @@ fn dashboard_is_a_grafana_10_dashboard() {
     let mut ids = BTreeSet::new();
     let mut cells = BTreeSet::new();
     let mut rows = 0;
-    for panel in panels {
+    for panel in all_panels(&dashboard) {
         let id = panel["id"].as_u64().expect("id");
         assert!(ids.insert(id), "duplicate panel id {id}");
         let grid = &panel["gridPos"];
+        // A collapsed row's panels are placed as if it were open: they overlap the rows
+        // below until it opens.
+        let nested = !panels.iter().any(|top| std::ptr::eq(top, panel));
         let (x, y, w, h) = (
             grid["x"].as_u64().expect("x"),
             grid["y"].as_u64().expect("y"),
@@ -128,7 +149,7 @@ fn dashboard_is_a_grafana_10_dashboard() {
             grid["h"].as_u64().expect("h"),
         );
         assert!(w > 0 && h > 0 && x + w <= 24, "{panel}");
-        for cx in x..x + w {
+        for cx in (x..x + w).filter(|_| !nested) {
             for cy in y..y + h {
                 assert!(
                     cells.insert((cx, cy)),
@@ -163,7 +184,11 @@ fn dashboard_is_a_grafana_10_dashboard() {
             }
             assert!(expr.contains("job=~\"$job\""), "{title}: {expr}");
             assert!(expr.contains("instance=~\"$instance\""), "{title}: {expr}");
-            if expr.contains("rate(") || expr.contains("increase(") {
+            if title.contains("in the last hour") {
+                // "In the last hour" means it, whatever the dashboard's interval.
+                assert!(expr.contains("[1h]"), "{title}: {expr}");
+                assert!(!expr.contains("$__rate_interval"), "{title}: {expr}");
+            } else if expr.contains("rate(") || expr.contains("increase(") {
                 assert!(expr.contains("[$__rate_interval]"), "{title}: {expr}");
             }
         }
@@ -243,18 +268,28 @@ fn committed_deploy_folder_is_current() {
 
 #[test]
 fn panel_ids_do_not_depend_on_other_panels() {
+    // By section and title: the overview's first section repeats panels of the rows.
     let ids = |dashboard: &Value| -> std::collections::BTreeMap<String, u64> {
-        dashboard["panels"]
-            .as_array()
-            .expect("panels")
-            .iter()
-            .map(|p| {
-                (
-                    p["title"].as_str().expect("title").to_owned(),
-                    p["id"].as_u64().expect("id"),
-                )
-            })
-            .collect()
+        let mut out = std::collections::BTreeMap::new();
+        let mut section = String::new();
+        for top in dashboard["panels"].as_array().expect("panels") {
+            let title = top["title"].as_str().expect("title").to_owned();
+            if top["type"] == "row" {
+                section.clone_from(&title);
+                for inner in top["panels"].as_array().expect("panels") {
+                    let inner_title = inner["title"].as_str().expect("title");
+                    out.insert(
+                        format!("{section} / {inner_title}"),
+                        inner["id"].as_u64().expect("id"),
+                    );
+                }
+            }
+            out.insert(
+                format!("{section} / {title}"),
+                top["id"].as_u64().expect("id"),
+            );
+        }
+        out
     };
     let full = ids(&dashboard());
     // The same dashboard without the first set's panels keeps every other id.

@@ -65,6 +65,7 @@ impl Observe for RedisExporter {
             Row::new("Redis")
                 .panel(
                     Panel::timeseries("Redis memory used vs max")
+                        .overview()
                         .query_as("used", Self::MEMORY_USED_BYTES.value())
                         .query_as("max", Self::MEMORY_MAX_BYTES.value()),
                 )
@@ -213,6 +214,7 @@ impl Observe for PostgresExporter {
             Row::new("PostgreSQL")
                 .panel(
                     Panel::timeseries("Postgres connections")
+                        .overview()
                         .query(
                             Self::STAT_ACTIVITY_COUNT
                                 .value()

@@ -141,6 +141,7 @@ mod functions;
 mod observed;
 mod panel;
 pub mod query;
+mod runtime;
 pub mod slo;
 pub mod units;
 
@@ -152,8 +153,9 @@ struct ReadmeDoctests;
 pub use alert::{Alert, AlertTest, Comparison, Condition, Severity, raw_condition};
 pub use duration::{PromDuration, hours, minutes, seconds};
 pub use observed::Observed;
-pub use panel::{Panel, PanelSpec, Row, Target, Visual};
+pub use panel::{Panel, PanelSpec, Row, Step, Target, Visual};
 pub use query::{Context, CounterQueries, Expr, GaugeQueries, HistogramQueries, Query, ratio, raw};
+pub use runtime::{OverflowLabels, RuntimeSelfMetrics};
 pub use slo::{Sli, Slo, days};
 pub use units::{Bytes, Count, PerSecond, Percent, RateOf, Ratio, Seconds, Threshold, Unit};
 

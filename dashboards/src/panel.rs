@@ -3,7 +3,17 @@
 use std::marker::PhantomData;
 
 use crate::query::{Expr, Query};
-use crate::units::Unit;
+use crate::units::{Threshold, Unit};
+
+/// A threshold step of a panel: from `value` (in the panel's base unit) upwards, values
+/// are drawn in `color` (Grafana's color names: `green`, `orange`, `red`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// Where the step starts, in the queries' base unit (seconds, bytes, a ratio).
+    pub value: f64,
+    /// Grafana's color name.
+    pub color: &'static str,
+}
 
 /// How a panel draws its queries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +28,8 @@ pub enum Visual {
     BarGauge,
     /// A table of the latest values.
     Table,
+    /// A histogram's buckets over time, one cell per bucket and interval.
+    Heatmap,
 }
 
 impl Visual {
@@ -29,6 +41,7 @@ impl Visual {
             Self::Gauge => "gauge",
             Self::BarGauge => "bargauge",
             Self::Table => "table",
+            Self::Heatmap => "heatmap",
         }
     }
 }
@@ -62,8 +75,15 @@ pub struct PanelSpec {
     pub targets: Vec<Target>,
     /// Series stacked on each other (time series only).
     pub stacked: bool,
-    /// Text shown in the panel's info tooltip.
+    /// Text shown in the panel's info tooltip: what the panel shows and what bad looks
+    /// like.
     pub description: Option<String>,
+    /// Threshold steps set on the panel itself; the generator adds those of the alerts on
+    /// the panel's signal. Without any, the panel has one green base step (never Grafana's
+    /// default red above 80).
+    pub thresholds: Vec<Step>,
+    /// Shown in the overview dashboard's first section, among the golden signals.
+    pub overview: bool,
 }
 
 impl<U: Unit> Panel<U> {
@@ -76,6 +96,8 @@ impl<U: Unit> Panel<U> {
                 targets: Vec::new(),
                 stacked: false,
                 description: None,
+                thresholds: Vec::new(),
+                overview: false,
             },
             unit: PhantomData,
         }
@@ -101,9 +123,14 @@ impl<U: Unit> Panel<U> {
         Self::new(title, Visual::BarGauge)
     }
 
-    /// A table panel.
+    /// A table panel (its queries are instant, formatted as a table).
     pub fn table(title: &str) -> Self {
         Self::new(title, Visual::Table)
+    }
+
+    /// A heatmap panel, for a histogram's [`buckets`](crate::HistogramQueries::buckets).
+    pub fn heatmap(title: &str) -> Self {
+        Self::new(title, Visual::Heatmap)
     }
 
     /// Adds a query, its legend taken from its `by` labels.
@@ -130,9 +157,33 @@ impl<U: Unit> Panel<U> {
         self
     }
 
-    /// Sets the panel's description.
+    /// Sets the panel's description: what it shows and what bad looks like.
     pub fn description(mut self, text: &str) -> Self {
         self.spec.description = Some(text.to_owned());
+        self
+    }
+
+    /// Values from `threshold` upwards are a warning (orange), in the queries' unit.
+    pub fn warn_above(mut self, threshold: impl Threshold<U>) -> Self {
+        self.spec.thresholds.push(Step {
+            value: threshold.value(),
+            color: "orange",
+        });
+        self
+    }
+
+    /// Values from `threshold` upwards are bad (red), in the queries' unit.
+    pub fn bad_above(mut self, threshold: impl Threshold<U>) -> Self {
+        self.spec.thresholds.push(Step {
+            value: threshold.value(),
+            color: "red",
+        });
+        self
+    }
+
+    /// Shows the panel in the overview dashboard's first section too (golden signals).
+    pub fn overview(mut self) -> Self {
+        self.spec.overview = true;
         self
     }
 

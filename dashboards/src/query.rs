@@ -35,6 +35,40 @@ pub struct Context {
     /// from its `_count` (its quantiles cannot be read: see
     /// [`Expr::problems_without_native_histograms`]).
     pub native_histograms: bool,
+    /// Recording rules a rate may be read from instead of computed (see [`Recorded`]).
+    pub recorded: Vec<Recorded>,
+}
+
+/// A recording rule: a rate of one series aggregated by a set of labels, which queries
+/// needing exactly that rate read instead of computing it. Named `level:metric:operation`
+/// as Prometheus' convention has it (`job_instance_route:http_requests:rate5m`, `_total`
+/// stripped after `rate`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Recorded {
+    /// The series rated (`http_requests_total`, `latency_seconds_bucket`).
+    pub series: String,
+    /// The labels kept: `job`, `instance`, `le` for buckets, then the others sorted.
+    pub labels: Vec<String>,
+    /// The rate window (`5m`).
+    pub window: String,
+}
+
+impl Recorded {
+    /// The rule's name: `level:metric:operation`.
+    pub fn name(&self) -> String {
+        let metric = self.series.strip_suffix("_total").unwrap_or(&self.series);
+        format!("{}:{metric}:rate{}", self.labels.join("_"), self.window)
+    }
+
+    /// The rule's PromQL.
+    pub fn promql(&self) -> String {
+        format!(
+            "sum by ({}) (rate({}[{}]))",
+            self.labels.join(", "),
+            self.series,
+            self.window
+        )
+    }
 }
 
 impl Context {
@@ -47,6 +81,7 @@ impl Context {
                 ("instance".to_owned(), "$instance".to_owned()),
             ],
             keep: Vec::new(),
+            recorded: Vec::new(),
             native_histograms: true,
         }
     }
@@ -57,8 +92,24 @@ impl Context {
             window: window.to_string(),
             selectors: Vec::new(),
             keep: vec!["job".to_owned(), "instance".to_owned()],
+            recorded: Vec::new(),
             native_histograms: true,
         }
+    }
+
+    /// The same context, reading the rates `recorded` holds from those rules (in rules,
+    /// only those of the context's own window).
+    pub fn with_recorded(mut self, recorded: &[Recorded]) -> Self {
+        self.recorded = recorded.to_vec();
+        self
+    }
+
+    fn record_for(&self, wanted: &Recorded) -> Option<&Recorded> {
+        self.recorded.iter().find(|r| {
+            r.series == wanted.series
+                && r.labels == wanted.labels
+                && (r.window == self.window || self.window == "$__rate_interval")
+        })
     }
 
     /// The same context for a store that reads no native histograms: classic queries for
@@ -124,6 +175,9 @@ pub enum Operation {
     Value,
     /// A quantile of a histogram.
     Quantile(f64),
+    /// A histogram's bucket rates, for a heatmap: per `le` for classic buckets, the
+    /// native histogram's rate for native ones.
+    Buckets,
 }
 
 /// How series are combined.
@@ -201,7 +255,7 @@ impl Expr {
                 // histogram scraped as protobuf).
                 let native = cx.reads_native(metric);
                 let mut keep: Vec<&str> = Vec::new();
-                if let (Operation::Quantile(_), false) = (operation, native) {
+                if let (Operation::Quantile(_) | Operation::Buckets, false) = (operation, native) {
                     keep.push("le");
                 }
                 for label in cx.keep.iter().map(String::as_str).chain(by.iter().copied()) {
@@ -215,6 +269,15 @@ impl Expr {
                 } else {
                     format!("{agg} by ({})", keep.join(", "))
                 };
+                if let Some(record) = self.rate_leaf(cx).and_then(|want| cx.record_for(&want)) {
+                    let selector = selector(&record.name(), matchers, cx);
+                    return match operation {
+                        Operation::Quantile(q) => {
+                            format!("histogram_quantile({q}, {grouping} ({selector}))")
+                        }
+                        _ => format!("{grouping} ({selector})"),
+                    };
+                }
                 match operation {
                     Operation::Rate | Operation::Increase | Operation::IncreaseOver(_) => {
                         let series = match metric.kind {
@@ -242,6 +305,15 @@ impl Expr {
                             selector(&metric.sample_name(), matchers, cx)
                         )
                     }
+                    Operation::Buckets => {
+                        let series = if native {
+                            metric.name.to_owned()
+                        } else {
+                            format!("{}_bucket", metric.name)
+                        };
+                        let selector = selector(&series, matchers, cx);
+                        format!("{grouping} (rate({selector}[{}]))", cx.window)
+                    }
                     Operation::Quantile(q) => {
                         let series = if native {
                             metric.name.to_owned()
@@ -266,6 +338,76 @@ impl Expr {
             ),
             Self::Add { left, right } => format!("{} + {}", left.render(cx), right.render(cx)),
             Self::Raw(text) => text.replace("$__rate_interval", &cx.window),
+        }
+    }
+
+    /// The rate this query computes, as the recording rule that could hold it: the series
+    /// rated and every label the query keeps or filters on (so a query reading the rule
+    /// can still filter and aggregate). `None` for what is not a plain rate: values,
+    /// increases, native histograms, metrics with exemplars (a recorded series has none),
+    /// ratios and sums (see [`rate_leaves`](Self::rate_leaves)), raw PromQL.
+    pub fn rate_leaf(&self, cx: &Context) -> Option<Recorded> {
+        let Self::Metric {
+            metric,
+            operation,
+            matchers,
+            by,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        if metric.exemplars || (metric.kind == MetricKind::Histogram && metric.is_native()) {
+            return None;
+        }
+        let series = match (operation, metric.kind) {
+            (Operation::Quantile(_) | Operation::Buckets, _) => format!("{}_bucket", metric.name),
+            (Operation::Rate, MetricKind::Histogram) => format!("{}_count", metric.name),
+            (Operation::Rate, _) => metric.sample_name(),
+            _ => return None,
+        };
+        let mut labels = vec!["job".to_owned(), "instance".to_owned()];
+        if matches!(operation, Operation::Quantile(_) | Operation::Buckets) {
+            labels.push("le".to_owned());
+        }
+        let mut rest: Vec<String> = by
+            .iter()
+            .copied()
+            .chain(matchers.iter().map(|m| m.label))
+            .map(str::to_owned)
+            .chain(cx.keep.iter().cloned())
+            .chain(cx.selectors.iter().map(|(label, _)| label.clone()))
+            .filter(|label| !labels.contains(label))
+            .collect();
+        rest.sort();
+        rest.dedup();
+        labels.extend(rest);
+        let window = if cx.window == "$__rate_interval" {
+            None
+        } else {
+            Some(cx.window.clone())
+        };
+        Some(Recorded {
+            series,
+            labels,
+            window: window.unwrap_or_default(),
+        })
+    }
+
+    /// Every [`rate_leaf`](Self::rate_leaf) of the query, through ratios and sums.
+    pub fn rate_leaves(&self, cx: &Context) -> Vec<Recorded> {
+        match self {
+            Self::Metric { .. } => self.rate_leaf(cx).into_iter().collect(),
+            Self::Ratio {
+                numerator: left,
+                denominator: right,
+            }
+            | Self::Add { left, right } => {
+                let mut all = left.rate_leaves(cx);
+                all.extend(right.rate_leaves(cx));
+                all
+            }
+            Self::Raw(_) => Vec::new(),
         }
     }
 
@@ -646,9 +788,17 @@ pub trait HistogramQueries<L, U> {
     /// Observations per second: `sum(rate(name_count[$__rate_interval]))`, or
     /// `sum(histogram_count(rate(name[$__rate_interval])))` for a native histogram.
     fn rate(self) -> Query<L, RateOf<unit::Unitless>>;
+    /// The buckets' rates for a heatmap:
+    /// `sum by (le) (rate(name_bucket[$__rate_interval]))`, or
+    /// `sum (rate(name[$__rate_interval]))` for a native histogram.
+    fn buckets(self) -> Query<L, U>;
 }
 
 impl<L, U> HistogramQueries<L, U> for Declared<L, kind::Histogram, U> {
+    fn buckets(self) -> Query<L, U> {
+        Query::metric(self.descriptor, Operation::Buckets)
+    }
+
     fn quantile(self, q: f64) -> Query<L, U> {
         Query::metric(self.descriptor, Operation::Quantile(q))
     }
@@ -776,6 +926,20 @@ mod tests {
                     .expr()
             ),
             "histogram_quantile(0.99, sum by (le, job, instance, route) (rate(t_latency_seconds_bucket[5m])))"
+        );
+        assert_eq!(
+            Set::LATENCY_SECONDS
+                .buckets()
+                .expr()
+                .render(&Context::dashboard()),
+            r#"sum by (le) (rate(t_latency_seconds_bucket{job=~"$job", instance=~"$instance"}[$__rate_interval]))"#
+        );
+        assert_eq!(
+            Set::NATIVE_LATENCY_SECONDS
+                .buckets()
+                .expr()
+                .render(&Context::dashboard()),
+            r#"sum (rate(t_native_latency_seconds{job=~"$job", instance=~"$instance"}[$__rate_interval]))"#
         );
         assert_eq!(
             rules(Set::MEMORY_BYTES.value().max().expr()),

@@ -2,11 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use fiko_dashboards::{Context, PanelSpec, Visual};
+use fiko_dashboards::query::Aggregation;
+use fiko_dashboards::{Alert, Comparison, Context, Expr, PanelSpec, Severity, Step, Visual};
 use serde_json::{Value, json};
 
-use crate::Model;
 use crate::yaml::q;
+use crate::{Model, ObservedSet};
 
 /// Grafana's dashboard JSON schema version written (Grafana 10.x reads it as is).
 pub(crate) const SCHEMA_VERSION: u32 = 39;
@@ -20,14 +21,14 @@ fn datasource_ref() -> Value {
 fn width(visual: Visual) -> u32 {
     match visual {
         Visual::Stat | Visual::Gauge => 6,
-        Visual::Timeseries | Visual::BarGauge | Visual::Table => 12,
+        Visual::Timeseries | Visual::BarGauge | Visual::Table | Visual::Heatmap => 12,
     }
 }
 
-/// Grafana's unit id of a custom metric unit (`#[metric(unit = "...")]`) that Grafana
-/// knows: currencies by ISO code or name, and a few physical units. Any other custom unit
-/// (`tokens`, `items`, `requests`) is a count and stays `short`, which abbreviates large
-/// values (1.2K); `none` would print them in full.
+/// Grafana's unit id of a custom metric unit (`#[metric(unit = "...")]`) or label value
+/// (`currency="usd"`) that Grafana knows: currencies by ISO code or name, and a few
+/// physical units. Any other custom unit (`tokens`, `items`, `requests`) is a count and
+/// stays `short`, which abbreviates large values (1.2K); `none` would print them in full.
 pub(crate) fn custom_unit(unit: &str) -> Option<&'static str> {
     Some(match unit {
         "usd" | "dollars" => "currencyUSD",
@@ -73,7 +74,171 @@ fn grafana_unit(panel: &PanelSpec) -> &'static str {
     }
 }
 
-fn panel_json(panel: &PanelSpec, id: u32, x: u32, y: u32, cx: &Context) -> Value {
+/// Per-series units of a panel of plain values split by a label whose values are
+/// currencies (`revenue by currency`): `(series name, unit)`, the series named by the
+/// label's value as the default legend writes it.
+fn series_units(panel: &PanelSpec) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if panel.unit != "short" {
+        return out;
+    }
+    for target in panel.targets.iter().filter(|t| t.legend.is_none()) {
+        let by = target.expr.by_labels();
+        let [label] = by.as_slice() else { continue };
+        for metric in target.expr.metrics() {
+            let values = metric.label(label).and_then(|l| l.values).unwrap_or(&[]);
+            for value in values {
+                if let Some(unit) = custom_unit(value).filter(|u| u.starts_with("currency")) {
+                    if !out.contains(&(*value, unit)) {
+                        out.push((*value, unit));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The query with what does not change its signal dropped: the labels it keeps and how it
+/// aggregates. A panel showing `p95 by route` shows the signal of an alert on `p95`.
+fn signal(expr: &Expr) -> Expr {
+    match expr {
+        Expr::Metric {
+            metric,
+            operation,
+            matchers,
+            ..
+        } => {
+            // Which targets are read does not change the signal.
+            let mut matchers: Vec<_> = matchers
+                .iter()
+                .filter(|m| m.label != "job" && m.label != "instance")
+                .cloned()
+                .collect();
+            matchers.sort_by(|a, b| (a.label, a.op, &a.value).cmp(&(b.label, b.op, &b.value)));
+            Expr::Metric {
+                metric,
+                operation: *operation,
+                matchers,
+                aggregation: Aggregation::Sum,
+                by: Vec::new(),
+            }
+        }
+        Expr::Ratio {
+            numerator,
+            denominator,
+        } => Expr::Ratio {
+            numerator: Box::new(signal(numerator)),
+            denominator: Box::new(signal(denominator)),
+        },
+        Expr::Add { left, right } => Expr::Add {
+            left: Box::new(signal(left)),
+            right: Box::new(signal(right)),
+        },
+        Expr::Raw(text) => Expr::Raw(text.clone()),
+    }
+}
+
+/// The alerts whose condition is the signal `expr` shows (compared with a threshold), at
+/// the alert's level or coarser: a panel split by a label the alert does not keep shows
+/// parts of its signal, not the signal (`requests by route` is not the request rate).
+pub(crate) fn alerts_on<'a>(model: &'a Model<'_>, expr: &Expr) -> Vec<&'a Alert> {
+    let wanted = signal(expr);
+    let split = expr.by_labels();
+    model
+        .alerts()
+        .map(|(_, alert)| alert)
+        .filter(|alert| {
+            // A `none` alert (the Watchdog) notifies nobody: it draws no threshold.
+            alert.severity != Severity::None
+                && matches!(
+                    alert.condition.comparison,
+                    Comparison::Above | Comparison::Below
+                )
+                && signal(&alert.condition.expr) == wanted
+                && split.iter().all(|label| {
+                    ["job", "instance"].contains(label)
+                        || alert.condition.expr.by_labels().contains(label)
+                })
+        })
+        .collect()
+}
+
+fn severity_color(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "red",
+        Severity::Warning | Severity::None => "orange",
+    }
+}
+
+/// Grafana threshold steps: a base step (green, or the color of a "below" alert) and one
+/// per step, sorted.
+fn steps_json(base: &'static str, steps: &[Step]) -> Value {
+    let mut steps = steps.to_vec();
+    steps.sort_by(|a, b| a.value.total_cmp(&b.value));
+    let mut out = vec![json!({ "color": base, "value": null })];
+    out.extend(
+        steps
+            .iter()
+            .map(|step| json!({ "color": step.color, "value": step.value })),
+    );
+    json!({ "mode": "absolute", "steps": out })
+}
+
+/// The steps of the alerts on a signal, and the base color.
+fn alert_steps(alerts: &[&Alert]) -> (&'static str, Vec<Step>) {
+    let mut base = "green";
+    let mut steps = Vec::new();
+    for alert in alerts {
+        let color = severity_color(alert.severity);
+        match alert.condition.comparison {
+            Comparison::Below => {
+                base = color;
+                steps.push(Step {
+                    value: alert.condition.threshold,
+                    color: "green",
+                });
+            }
+            _ => steps.push(Step {
+                value: alert.condition.threshold,
+                color,
+            }),
+        }
+    }
+    (base, steps)
+}
+
+/// What bad looks like on the panel, from the alerts on its signal.
+fn alert_sentences(alerts: &[&Alert]) -> String {
+    let mut out = String::new();
+    for alert in alerts {
+        let direction = if alert.condition.comparison == Comparison::Below {
+            "below"
+        } else {
+            "above"
+        };
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&format!(
+            "Bad: {direction} {} for {} fires {} ({}).",
+            alert.condition.threshold_text(),
+            alert.for_,
+            alert.name,
+            alert.severity.as_str()
+        ));
+    }
+    out
+}
+
+fn panel_json(
+    model: &Model<'_>,
+    panel: &PanelSpec,
+    id: u32,
+    (x, y, w): (u32, u32, u32),
+    cx: &Context,
+) -> Value {
+    let unit = grafana_unit(panel);
     let targets: Vec<Value> = panel
         .targets
         .iter()
@@ -81,7 +246,9 @@ fn panel_json(panel: &PanelSpec, id: u32, x: u32, y: u32, cx: &Context) -> Value
         .map(|(index, target)| {
             let legend = target.legend.clone().unwrap_or_else(|| {
                 let by = target.expr.by_labels();
-                if by.is_empty() {
+                if panel.visual == Visual::Heatmap {
+                    "{{le}}".to_owned()
+                } else if by.is_empty() {
                     "__auto".to_owned()
                 } else {
                     by.iter()
@@ -91,10 +258,16 @@ fn panel_json(panel: &PanelSpec, id: u32, x: u32, y: u32, cx: &Context) -> Value
                 }
             });
             let ref_id = char::from(b'A' + (index % 26) as u8).to_string();
+            let format = match panel.visual {
+                Visual::Table => "table",
+                Visual::Heatmap => "heatmap",
+                _ => "time_series",
+            };
             let mut target_json = json!({
                 "datasource": datasource_ref(),
                 "editorMode": "code",
                 "expr": target.expr.render(cx),
+                "format": format,
                 "instant": panel.visual == Visual::Table,
                 "legendFormat": legend,
                 "range": panel.visual != Visual::Table,
@@ -111,6 +284,51 @@ fn panel_json(panel: &PanelSpec, id: u32, x: u32, y: u32, cx: &Context) -> Value
             target_json
         })
         .collect();
+
+    // Thresholds: the panel's own, and those of the alerts on what each query shows.
+    // Alerts on every query go to the panel's defaults; alerts on some queries only go to
+    // an override of those queries (`frameRefID`).
+    let per_target: Vec<Vec<&Alert>> = panel
+        .targets
+        .iter()
+        .map(|target| alerts_on(model, &target.expr))
+        .collect();
+    let names = |alerts: &[&Alert]| alerts.iter().map(|a| a.name.clone()).collect::<Vec<_>>();
+    let shared = per_target.first().filter(|first| {
+        !first.is_empty()
+            && per_target
+                .iter()
+                .all(|alerts| names(alerts) == names(first))
+    });
+    let (base, mut steps) = shared.map_or(("green", Vec::new()), |alerts| alert_steps(alerts));
+    steps.extend(panel.thresholds.iter().cloned());
+    let mut overrides = Vec::new();
+    if shared.is_none() {
+        for (index, alerts) in per_target.iter().enumerate() {
+            if alerts.is_empty() {
+                continue;
+            }
+            let (base, steps) = alert_steps(alerts);
+            let ref_id = char::from(b'A' + (index % 26) as u8).to_string();
+            let mut properties =
+                vec![json!({ "id": "thresholds", "value": steps_json(base, &steps) })];
+            if panel.visual == Visual::Timeseries {
+                properties
+                    .push(json!({ "id": "custom.thresholdsStyle", "value": { "mode": "line" } }));
+            }
+            overrides.push(json!({
+                "matcher": { "id": "frameRefID", "options": ref_id },
+                "properties": properties,
+            }));
+        }
+    }
+    for (series, unit) in series_units(panel) {
+        overrides.push(json!({
+            "matcher": { "id": "byName", "options": series },
+            "properties": [{ "id": "unit", "value": unit }],
+        }));
+    }
+
     let mut custom = json!({});
     if panel.visual == Visual::Timeseries {
         custom = json!({
@@ -120,6 +338,7 @@ fn panel_json(panel: &PanelSpec, id: u32, x: u32, y: u32, cx: &Context) -> Value
             "showPoints": "never",
             "spanNulls": false,
             "stacking": { "group": "A", "mode": if panel.stacked { "normal" } else { "none" } },
+            "thresholdsStyle": { "mode": if steps.is_empty() { "off" } else { "line" } },
         });
     }
     let options = match panel.visual {
@@ -128,25 +347,39 @@ fn panel_json(panel: &PanelSpec, id: u32, x: u32, y: u32, cx: &Context) -> Value
             "tooltip": { "mode": "multi", "sort": "desc" },
         }),
         Visual::Stat | Visual::Gauge | Visual::BarGauge => json!({
+            "colorMode": if steps.is_empty() { "none" } else { "value" },
             "reduceOptions": { "calcs": ["lastNotNull"], "fields": "", "values": false },
         }),
         Visual::Table => json!({ "showHeader": true }),
+        Visual::Heatmap => json!({
+            "calculate": false,
+            "cellGap": 1,
+            "color": { "mode": "scheme", "scheme": "Oranges", "steps": 64 },
+            "rowsFrame": { "layout": "auto" },
+            "tooltip": { "show": true, "yHistogram": true },
+            "yAxis": { "axisPlacement": "left", "unit": unit },
+        }),
     };
     let mut value = json!({
         "datasource": datasource_ref(),
         "fieldConfig": {
-            "defaults": { "custom": custom, "unit": grafana_unit(panel) },
-            "overrides": [],
+            "defaults": {
+                "custom": custom,
+                "thresholds": steps_json(base, &steps),
+                "unit": unit,
+            },
+            "overrides": overrides,
         },
-        "gridPos": { "h": PANEL_HEIGHT, "w": width(panel.visual), "x": x, "y": y },
+        "gridPos": { "h": PANEL_HEIGHT, "w": w, "x": x, "y": y },
         "id": id,
         "options": options,
         "targets": targets,
         "title": panel.title,
         "type": panel.visual.grafana_type(),
     });
-    // The panel's own description, or the HELP text of the metrics it shows.
-    let description = panel.description.clone().unwrap_or_else(|| {
+    // The panel's own description, or the HELP text of the metrics it shows; then what
+    // bad looks like according to the alerts on its queries.
+    let mut description = panel.description.clone().unwrap_or_else(|| {
         let mut helps: Vec<&str> = Vec::new();
         for metric in panel.targets.iter().flat_map(|t| t.expr.metrics()) {
             if !helps.contains(&metric.help) {
@@ -155,6 +388,19 @@ fn panel_json(panel: &PanelSpec, id: u32, x: u32, y: u32, cx: &Context) -> Value
         }
         helps.join(" ")
     });
+    let mut alerts: Vec<&Alert> = Vec::new();
+    for alert in per_target.iter().flatten() {
+        if !alerts.iter().any(|a| a.name == alert.name) {
+            alerts.push(alert);
+        }
+    }
+    let sentences = alert_sentences(&alerts);
+    if !sentences.is_empty() {
+        if !description.is_empty() {
+            description.push(' ');
+        }
+        description.push_str(&sentences);
+    }
     if let (false, Some(object)) = (description.is_empty(), value.as_object_mut()) {
         object.insert("description".to_owned(), json!(description));
     }
@@ -219,45 +465,145 @@ fn stable_id(used: &mut BTreeSet<u32>, section: &str, title: &str) -> u32 {
     id
 }
 
-/// The overview dashboard: one row per section, in the order the sets were listed.
-pub(crate) fn dashboard(model: &Model<'_>) -> String {
-    let cx = model.settings.dashboard_context();
-    let mut panels = Vec::new();
-    let mut used = BTreeSet::new();
-    let mut y = 0;
-    let slo_row = crate::slo::row(model);
-    let rows = model.sets.iter().flat_map(|set| &set.rows);
-    {
-        for row in rows.chain(slo_row.iter()) {
-            let id = stable_id(&mut used, &row.title, "");
-            panels.push(json!({
-                "collapsed": false,
-                "gridPos": { "h": 1, "w": GRID_WIDTH, "x": 0, "y": y },
-                "id": id,
-                "panels": [],
-                "title": row.title,
-                "type": "row",
-            }));
-            y += 1;
-            let mut x = 0;
-            for panel in &row.panels {
-                let w = width(panel.visual);
-                if x + w > GRID_WIDTH {
-                    x = 0;
-                    y += PANEL_HEIGHT;
-                }
-                let id = stable_id(&mut used, &row.title, &panel.title);
-                panels.push(panel_json(panel, id, x, y, &cx));
-                x += w;
-            }
-            if x > 0 {
-                y += PANEL_HEIGHT;
-            }
+/// The positions of a row's panels: `(x, y offset, width)`. Panels fill lines of the grid
+/// in order (stats a quarter wide, graphs half); each line is then widened to the full
+/// width, so no line leaves a hole.
+fn layout(panels: &[PanelSpec]) -> Vec<(u32, u32, u32)> {
+    let mut lines: Vec<Vec<u32>> = Vec::new();
+    let mut used = GRID_WIDTH;
+    for panel in panels {
+        let w = width(panel.visual);
+        if used + w > GRID_WIDTH {
+            lines.push(Vec::new());
+            used = 0;
+        }
+        if let Some(line) = lines.last_mut() {
+            line.push(w);
+        }
+        used += w;
+    }
+    let mut out = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let total: u32 = line.iter().sum();
+        let mut x = 0;
+        for (i, w) in line.iter().enumerate() {
+            let stretched = if i + 1 == line.len() {
+                GRID_WIDTH - x
+            } else {
+                w * GRID_WIDTH / total
+            };
+            out.push((x, index as u32 * PANEL_HEIGHT, stretched));
+            x += stretched;
         }
     }
-    let settings = model.settings;
-    let dashboard = json!({
-        "annotations": { "list": [{
+    out
+}
+
+/// Rows longer than this many panels are collapsed in the overview.
+const OPEN_ROW_PANELS: usize = 4;
+
+/// A section of a dashboard: its title, panels, and whether it starts collapsed.
+struct Section<'a> {
+    title: String,
+    panels: Vec<&'a PanelSpec>,
+    collapsed: bool,
+}
+
+fn dashboard_panels(model: &Model<'_>, sections: &[Section<'_>]) -> Vec<Value> {
+    let cx = model.dashboard_cx();
+    let mut out = Vec::new();
+    let mut used = BTreeSet::new();
+    let mut y = 0;
+    for section in sections {
+        let id = stable_id(&mut used, &section.title, "");
+        let owned: Vec<PanelSpec> = section.panels.iter().map(|p| (*p).clone()).collect();
+        let positions = layout(&owned);
+        let height = positions
+            .iter()
+            .map(|p| p.1 + PANEL_HEIGHT)
+            .max()
+            .unwrap_or(0);
+        let panels: Vec<Value> = owned
+            .iter()
+            .zip(positions)
+            .map(|(panel, (x, dy, w))| {
+                let id = stable_id(&mut used, &section.title, &panel.title);
+                panel_json(model, panel, id, (x, y + 1 + dy, w), &cx)
+            })
+            .collect();
+        let mut row = json!({
+            "collapsed": section.collapsed,
+            "gridPos": { "h": 1, "w": GRID_WIDTH, "x": 0, "y": y },
+            "id": id,
+            "panels": [],
+            "title": section.title,
+            "type": "row",
+        });
+        y += 1;
+        if section.collapsed {
+            // Grafana keeps a collapsed row's panels inside it.
+            row["panels"] = json!(panels);
+            out.push(row);
+        } else {
+            out.push(row);
+            out.extend(panels);
+            y += height;
+        }
+    }
+    out
+}
+
+/// The overview section's own panels: the alerts firing now.
+fn firing_alerts() -> PanelSpec {
+    fiko_dashboards::Panel::<fiko_metrics::unit::Unitless>::table("Firing alerts")
+        .query(fiko_dashboards::raw(
+            r#"sum by (alertname, severity, service, instance) (ALERTS{alertstate="firing", job=~"$job", instance=~"$instance"})"#,
+        ))
+        .description("Alerts firing now, by name, severity, service and instance (Prometheus' ALERTS series). Bad: any critical alert; the Watchdog alert is always there while alerting works.")
+        .into_spec()
+}
+
+/// The overview section: the panels the sets mark as golden signals, then the firing
+/// alerts.
+pub(crate) fn overview_panels(model: &Model<'_>) -> Vec<PanelSpec> {
+    let mut panels: Vec<PanelSpec> = model
+        .sets
+        .iter()
+        .flat_map(|set| &set.rows)
+        .flat_map(|row| &row.panels)
+        .filter(|panel| panel.overview)
+        .cloned()
+        .collect();
+    panels.push(firing_alerts());
+    panels
+}
+
+/// A set's own dashboard: its uid and title.
+pub(crate) fn set_dashboard(model: &Model<'_>, set: &ObservedSet) -> (String, String) {
+    let name = set
+        .name()
+        .trim_end_matches("Metrics")
+        .trim_end_matches("Exporter");
+    let mut slug = String::new();
+    for (index, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && index > 0 {
+            slug.push('-');
+        }
+        slug.push(c.to_ascii_lowercase());
+    }
+    if set.descriptor.external {
+        slug.push_str("-exporter");
+    }
+    let mut uid = format!("{}-{slug}", model.settings.name);
+    uid.truncate(40);
+    let section = set.rows.first().map_or(name, |row| row.title.as_str());
+    let title = format!("{} / {section}", model.settings.title_name());
+    (uid, title)
+}
+
+fn annotations() -> Value {
+    json!({ "list": [
+        {
             "builtIn": 1,
             "datasource": { "type": "grafana", "uid": "-- Grafana --" },
             "enable": true,
@@ -265,13 +611,38 @@ pub(crate) fn dashboard(model: &Model<'_>) -> String {
             "iconColor": "rgba(0, 211, 255, 1)",
             "name": "Annotations & Alerts",
             "type": "dashboard",
-        }] },
+        },
+        {
+            "datasource": datasource_ref(),
+            "enable": true,
+            "expr": "ALERTS{alertstate=\"firing\", alertname!=\"Watchdog\", job=~\"$job\", instance=~\"$instance\"}",
+            "iconColor": "red",
+            "name": "Firing alerts",
+            "step": "60s",
+            "tagKeys": "severity,service",
+            "textFormat": "{{instance}}",
+            "titleFormat": "{{alertname}}",
+            "useValueForTime": false,
+        },
+    ] })
+}
+
+fn dashboard_json(
+    model: &Model<'_>,
+    uid: &str,
+    title: &str,
+    links: Value,
+    panels: Vec<Value>,
+) -> String {
+    let settings = model.settings;
+    let dashboard = json!({
+        "annotations": annotations(),
         "description": "Generated by dashboards-gen from the fiko-metrics declarations. Do not edit: change the declarations and regenerate.",
         "editable": false,
         "fiscalYearStartMonth": 0,
         "graphTooltip": 1,
         "id": null,
-        "links": [],
+        "links": links,
         "panels": panels,
         "refresh": "30s",
         "schemaVersion": SCHEMA_VERSION,
@@ -280,14 +651,99 @@ pub(crate) fn dashboard(model: &Model<'_>) -> String {
         "time": { "from": "now-6h", "to": "now" },
         "timepicker": {},
         "timezone": "browser",
-        "title": settings.title(),
-        "uid": settings.uid(),
+        "title": title,
+        "uid": uid,
         "version": 1,
         "weekStart": "",
     });
     let mut text = serde_json::to_string_pretty(&dashboard).unwrap_or_default();
     text.push('\n');
     text
+}
+
+fn link(title: &str, uid: &str) -> Value {
+    json!({
+        "asDropdown": false,
+        "icon": "dashboard",
+        "includeVars": true,
+        "keepTime": true,
+        "tags": [],
+        "targetBlank": false,
+        "title": title,
+        "tooltip": "",
+        "type": "link",
+        "url": format!("/d/{uid}"),
+    })
+}
+
+/// Every dashboard: `(uid, JSON)`. The overview first — its golden-signals section open,
+/// then every set's rows, collapsed where long — linking to one dashboard per set with
+/// rows, each linking back.
+pub(crate) fn dashboards(model: &Model<'_>) -> Vec<(String, String)> {
+    let settings = model.settings;
+    let with_rows: Vec<&ObservedSet> = model.sets.iter().filter(|s| !s.rows.is_empty()).collect();
+    let mut out = Vec::new();
+    let overview = overview_panels(model);
+    let slo_row = crate::slo::row(model);
+    let mut sections = vec![Section {
+        title: "Overview".to_owned(),
+        panels: overview.iter().collect(),
+        collapsed: false,
+    }];
+    // The SLOs right below the golden signals, open.
+    if let Some(row) = &slo_row {
+        sections.push(Section {
+            title: row.title.clone(),
+            panels: row.panels.iter().collect(),
+            collapsed: false,
+        });
+    }
+    for set in &with_rows {
+        for row in &set.rows {
+            sections.push(Section {
+                title: row.title.clone(),
+                panels: row.panels.iter().collect(),
+                collapsed: row.panels.len() > OPEN_ROW_PANELS,
+            });
+        }
+    }
+    let links: Vec<Value> = with_rows
+        .iter()
+        .map(|set| {
+            let (uid, title) = set_dashboard(model, set);
+            link(&title, &uid)
+        })
+        .collect();
+    let panels = dashboard_panels(model, &sections);
+    out.push((
+        settings.uid(),
+        dashboard_json(
+            model,
+            &settings.uid(),
+            &settings.title(),
+            json!(links),
+            panels,
+        ),
+    ));
+    for set in with_rows {
+        let (uid, title) = set_dashboard(model, set);
+        let sections: Vec<Section<'_>> = set
+            .rows
+            .iter()
+            .map(|row| Section {
+                title: row.title.clone(),
+                panels: row.panels.iter().collect(),
+                collapsed: false,
+            })
+            .collect();
+        let panels = dashboard_panels(model, &sections);
+        let back = json!([link(&settings.title(), &settings.uid())]);
+        out.push((
+            uid.clone(),
+            dashboard_json(model, &uid, &title, back, panels),
+        ));
+    }
+    out
 }
 
 /// Grafana datasource provisioning: the Prometheus the dashboards query.

@@ -468,6 +468,9 @@ impl Generator {
                 problems.push(format!("tune: no alert named `{name}`"));
             }
         }
+        for set in &mut sets {
+            add_heatmaps(set);
+        }
         if !self.discovered.0.is_empty() {
             sets.push(ObservedSet {
                 descriptor: &DISCOVERED,
@@ -559,12 +562,14 @@ impl Generator {
                 at: at.clone(),
             })
             .collect();
-        let model = Model {
+        let mut model = Model {
             sets: &sets,
             settings: &self.settings,
             discovered: &self.discovered.1,
             slos: &slos,
+            recorded: Vec::new(),
         };
+        model.recorded = rules::records(&model);
         problems.extend(model.problems());
         problems.extend(slo::problems(&model));
         let slo_tests = match slo::tests(&model) {
@@ -591,10 +596,11 @@ impl Generator {
             return Err(Error::Invalid(problems));
         };
         let mut files = BTreeMap::new();
-        files.insert(
-            format!("grafana/dashboards/{}.json", self.settings.uid()),
-            grafana::dashboard(&model),
-        );
+        let dashboards = grafana::dashboards(&model);
+        let dashboard_count = dashboards.len();
+        for (uid, json) in dashboards {
+            files.insert(format!("grafana/dashboards/{uid}.json"), json);
+        }
         files.insert(
             "grafana/provisioning/datasources/prometheus.yml".to_owned(),
             grafana::datasource(&model),
@@ -638,12 +644,14 @@ impl Generator {
         );
         let summary = Summary {
             files: files.len(),
-            dashboards: 1,
+            dashboards: dashboard_count,
             panels: sets
                 .iter()
                 .flat_map(|set| &set.rows)
                 .map(|row| row.panels.len())
-                .sum(),
+                .sum::<usize>()
+                + grafana::overview_panels(&model).len()
+                + slo::row(&model).map_or(0, |row| row.panels.len()),
             alerts: model.alerts().count(),
             recording_rules,
             test_cases,
@@ -653,6 +661,59 @@ impl Generator {
             summary,
             inventory,
         })
+    }
+}
+
+/// Adds a heatmap of each histogram the set's panels show a quantile of, right after the
+/// first such panel: the whole distribution, where quantiles show a few points of it.
+fn add_heatmaps(set: &mut ObservedSet) {
+    use fiko_dashboards::query::{Aggregation, Operation};
+    use fiko_dashboards::{Expr, PanelSpec, Target, Visual};
+    let mut seen: Vec<&'static str> = Vec::new();
+    for row in &mut set.rows {
+        let mut panels = Vec::with_capacity(row.panels.len());
+        for panel in row.panels.drain(..) {
+            let mut heatmaps = Vec::new();
+            for target in &panel.targets {
+                if let Expr::Metric {
+                    metric,
+                    operation: Operation::Quantile(_),
+                    matchers,
+                    ..
+                } = &target.expr
+                {
+                    if seen.contains(&metric.name) {
+                        continue;
+                    }
+                    seen.push(metric.name);
+                    heatmaps.push(PanelSpec {
+                        title: format!("{} heatmap", metric.name),
+                        visual: Visual::Heatmap,
+                        unit: panel.unit,
+                        targets: vec![Target {
+                            legend: None,
+                            expr: Expr::Metric {
+                                metric,
+                                operation: Operation::Buckets,
+                                matchers: matchers.clone(),
+                                aggregation: Aggregation::Sum,
+                                by: Vec::new(),
+                            },
+                        }],
+                        stacked: false,
+                        description: Some(format!(
+                            "How {} are distributed over time, one cell per bucket: {} Bad: the bright cells move up (slower, larger) or spread out.",
+                            metric.name, metric.help
+                        )),
+                        thresholds: Vec::new(),
+                        overview: false,
+                    });
+                }
+            }
+            panels.push(panel);
+            panels.extend(heatmaps);
+        }
+        row.panels = panels;
     }
 }
 
@@ -689,11 +750,25 @@ pub(crate) struct Model<'a> {
     pub(crate) settings: &'a Settings,
     /// Series the [`Generator::discovered`] rows may name besides the declared ones.
     pub(crate) discovered: &'a BTreeSet<String>,
+    /// The recording rules, which panels and alerts read.
+    pub(crate) recorded: Vec<fiko_dashboards::query::Recorded>,
     /// The SLOs, with their `service` labels.
     pub(crate) slos: &'a [slo::DeclaredSlo],
 }
 
 impl Model<'_> {
+    /// Panels' context: reading the recording rules.
+    pub(crate) fn dashboard_cx(&self) -> Context {
+        self.settings
+            .dashboard_context()
+            .with_recorded(&self.recorded)
+    }
+
+    /// Rules' context: the rule window, reading the recording rules.
+    pub(crate) fn rules_cx(&self) -> Context {
+        self.settings.rules_context().with_recorded(&self.recorded)
+    }
+
     pub(crate) fn alerts(&self) -> impl Iterator<Item = (&ObservedSet, &Alert)> {
         self.sets
             .iter()
@@ -739,7 +814,7 @@ impl Model<'_> {
     /// How an alert's queries render: the rule window, a selector of its set's jobs, and
     /// one result per instance, or per job for [`Alert::per_job`].
     pub(crate) fn alert_context(&self, set: &ObservedSet, alert: &Alert) -> Context {
-        let mut cx = self.settings.rules_context();
+        let mut cx = self.rules_cx();
         let jobs = self.jobs_of(set);
         if !jobs.is_empty() {
             let regex: Vec<String> = jobs.iter().map(|job| regex_escape(job)).collect();
@@ -789,6 +864,8 @@ impl Model<'_> {
 
     /// What `verify` checks: every query, rule group, scrape job and closed label.
     fn inventory(&self, groups: Vec<rules::GroupInfo>) -> verify::Inventory {
+        // Panels and alerts as if they computed their rates themselves: `verify` checks the
+        // metrics they depend on; the recording rules are checked as queries of their own.
         let dashboard = self.settings.dashboard_context();
         let mut queries = Vec::new();
         for set in self.sets {
@@ -813,7 +890,10 @@ impl Model<'_> {
             queries.push(verify::Query {
                 kind: "alert",
                 item: format!("alert `{}`", alert.name),
-                promql: alert.condition.expr.render(&self.alert_context(set, alert)),
+                promql: alert.condition.expr.render(&Context {
+                    recorded: Vec::new(),
+                    ..self.alert_context(set, alert)
+                }),
                 empty_is_normal: returns,
             });
         }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use fiko_dashboards::query::Recorded;
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr as Ast};
 use promql_parser::util::{ExprVisitor, walk_expr};
@@ -102,7 +103,8 @@ pub(crate) fn declared(model: &Model<'_>) -> BTreeSet<String> {
 
 /// One line per expression that does not parse or names an undeclared metric.
 pub(crate) fn check_all(model: &Model<'_>) -> Vec<String> {
-    let known = declared(model);
+    let mut known = declared(model);
+    known.extend(model.recorded.iter().map(Recorded::name));
     let mut problems = Vec::new();
     let mut check = |what: String, promql: String| match metric_names(&promql) {
         Err(error) => problems.push(format!("{what}: `{promql}` does not parse: {error}")),
@@ -116,8 +118,8 @@ pub(crate) fn check_all(model: &Model<'_>) -> Vec<String> {
             }
         }
     };
-    let dashboard = model.settings.dashboard_context();
-    let rules = model.settings.rules_context();
+    let dashboard = model.dashboard_cx();
+    let rules = model.rules_cx();
     for set in model.sets {
         for panel in set.rows.iter().flat_map(|row| &row.panels) {
             for target in &panel.targets {

@@ -3,9 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use fiko_dashboards::query::Operation;
-use fiko_dashboards::{Alert, Condition, Context, Expr};
-use fiko_metrics::MetricKind;
+use fiko_dashboards::query::Recorded;
+use fiko_dashboards::{Alert, Condition, Context};
 
 use crate::yaml::{num, q};
 use crate::{Model, ObservedSet};
@@ -144,86 +143,54 @@ pub(crate) fn alerts(model: &Model<'_>) -> (String, Vec<GroupInfo>) {
     (out, infos)
 }
 
-/// The expensive leaves of alerts and panels, as recording rules: counter rates and
-/// histogram bucket rates, aggregated per job, instance and the labels that panels and
-/// alerts group or filter by.
-fn recorded(expr: &Expr, cx: &Context, rules: &mut BTreeMap<String, String>) {
-    let window = cx.window.as_str();
-    match expr {
-        Expr::Metric {
-            metric,
-            operation,
-            matchers,
-            by,
-            ..
-        } => {
-            let mut keep: Vec<&str> = Vec::new();
-            // A native histogram's rate is one series of histogram samples: no `le`.
-            let native = cx.reads_native(metric);
-            let quantile = matches!(operation, Operation::Quantile(_));
-            if quantile && !native {
-                keep.push("le");
-            }
-            for label in ["job", "instance"]
-                .into_iter()
-                .chain(by.iter().copied())
-                .chain(matchers.iter().map(|m| m.label))
-            {
-                if !keep.contains(&label) {
-                    keep.push(label);
-                }
-            }
-            let series = match (operation, metric.kind) {
-                (
-                    Operation::Quantile(_)
-                    | Operation::Rate
-                    | Operation::Increase
-                    | Operation::IncreaseOver(_),
-                    MetricKind::Histogram,
-                ) if native => metric.name.to_owned(),
-                (Operation::Quantile(_), _) => format!("{}_bucket", metric.name),
-                (
-                    Operation::Rate | Operation::Increase | Operation::IncreaseOver(_),
-                    MetricKind::Histogram,
-                ) => {
-                    format!("{}_count", metric.name)
-                }
-                (Operation::Rate | Operation::Increase | Operation::IncreaseOver(_), _) => {
-                    metric.sample_name()
-                }
-                (Operation::Value, _) => return,
-            };
-            let level = keep.join("_");
-            let record = format!("{level}:{series}:rate{window}");
-            let promql = format!("sum by ({}) (rate({series}[{window}]))", keep.join(", "));
-            rules.insert(record, promql);
+/// The recording rules worth their cost: the rates computed more than once — by panels of
+/// the sets' rows and alerts, every query of a panel and every occurrence in a query
+/// counted (`hits / (hits + misses)` computes `hits` twice) — each recorded
+/// once over the rule window, per `job`, `instance` and the labels those queries keep or
+/// filter on. The queries then read the rule instead (see [`Context::with_recorded`]).
+pub(crate) fn records(model: &Model<'_>) -> Vec<Recorded> {
+    let window = model.settings.rule_window.to_string();
+    let mut users: BTreeMap<Recorded, Vec<String>> = BTreeMap::new();
+    let mut add = |leaves: Vec<Recorded>, user: String| {
+        for mut leaf in leaves {
+            leaf.window.clone_from(&window);
+            users.entry(leaf).or_default().push(user.clone());
         }
-        Expr::Ratio {
-            numerator: left,
-            denominator: right,
-        }
-        | Expr::Add { left, right } => {
-            recorded(left, cx, rules);
-            recorded(right, cx, rules);
-        }
-        Expr::Raw(_) => {}
+    };
+    for (set, alert) in model.alerts() {
+        add(
+            alert.condition.expr.rate_leaves(&model.alert_context(set, alert)),
+            format!("{}: alert {}", set.name(), alert.name),
+        );
     }
+    let dashboard = model.settings.dashboard_context();
+    for set in model.sets {
+        for row in &set.rows {
+            for panel in &row.panels {
+                for (index, target) in panel.targets.iter().enumerate() {
+                    add(
+                        target.expr.rate_leaves(&dashboard),
+                        format!("{}: {}: {} #{index}", set.name(), row.title, panel.title),
+                    );
+                }
+            }
+        }
+    }
+    users
+        .into_iter()
+        .filter(|(_, users)| users.len() > 1)
+        .map(|(record, _)| record)
+        .collect()
 }
 
 /// `recording.yml`, and its group (none without rules).
 pub(crate) fn recording(model: &Model<'_>) -> (String, Option<GroupInfo>) {
-    let cx = model.settings.rules_context();
-    let mut rules = BTreeMap::new();
-    for (_, alert) in model.alerts() {
-        recorded(&alert.condition.expr, &cx, &mut rules);
-    }
-    for set in model.sets {
-        for panel in set.rows.iter().flat_map(|row| &row.panels) {
-            for target in &panel.targets {
-                recorded(&target.expr, &cx, &mut rules);
-            }
-        }
-    }
+    let mut rules: Vec<(String, String)> = model
+        .recorded
+        .iter()
+        .map(|record| (record.name(), record.promql()))
+        .collect();
+    rules.sort();
     let mut out = String::from(HEADER);
     if rules.is_empty() {
         out.push_str("groups: []\n");
@@ -248,7 +215,7 @@ pub(crate) fn recording(model: &Model<'_>) -> (String, Option<GroupInfo>) {
         fingerprint,
         file: "recording.yml",
         interval_seconds: model.settings.evaluation_interval.as_secs(),
-        rules: rules.into_iter().collect(),
+        rules,
     };
     (out, Some(info))
 }

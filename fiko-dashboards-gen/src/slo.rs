@@ -144,6 +144,7 @@ fn whole(window: &str) -> Context {
         keep: Vec::new(),
         // As `Context::rules`: the SLO's own queries name their series themselves.
         native_histograms: true,
+        recorded: Vec::new(),
     }
 }
 

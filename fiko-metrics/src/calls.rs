@@ -111,9 +111,37 @@ impl FunctionLabels {
     }
 }
 
-/// The default set of `#[timed]` and `#[counted]`, named like autometrics' so its
-/// dashboards read it too. Calls and durations record exemplars (`#[metric(exemplars)]`)
-/// when an exemplar source is installed.
+/// The default set of `#[timed]` and `#[counted]`. Calls and durations record exemplars
+/// (`#[metric(exemplars)]`) when an exemplar source is installed.
+///
+/// Its metric names are autometrics' (`function_calls_total`,
+/// `function_calls_duration_seconds`), but not its labels: how a call ended is `outcome`
+/// (`ok`, `error`, `panic`, `cancelled`) where autometrics writes `result` (`ok`, `error`),
+/// and calls running now are `function_calls_in_flight`, not autometrics'
+/// `function_calls_concurrent`. So autometrics' dashboards and alerts do not read these
+/// series; the `Functions` row of `fiko-dashboards` does.
+///
+/// ```
+/// use fiko_metrics::MetricSet;
+/// use fiko_metrics::calls::FunctionMetrics;
+///
+/// let metrics = FunctionMetrics::DESCRIPTOR.metrics;
+/// let names: Vec<&str> = metrics.iter().map(|m| m.name).collect();
+/// assert_eq!(
+///     names,
+///     ["function_calls", "function_calls_duration_seconds", "function_calls_in_flight"],
+/// );
+/// let labels = |index: usize| -> Vec<&str> { metrics[index].labels.iter().map(|l| l.name).collect() };
+/// assert_eq!(labels(0), ["function", "module", "outcome", "error"]);
+/// assert_eq!(labels(1), ["function", "module"]);
+/// // Not autometrics' `result` label, nor its `function_calls_concurrent` gauge.
+/// assert!(metrics.iter().all(|m| m.label("result").is_none()));
+/// assert!(!names.contains(&"function_calls_concurrent"));
+/// assert_eq!(
+///     metrics[0].label("outcome").and_then(|l| l.values),
+///     Some(&["ok", "error", "panic", "cancelled"][..]),
+/// );
+/// ```
 #[derive(MetricSet)]
 #[metric_set(crate = crate)]
 pub struct FunctionMetrics {

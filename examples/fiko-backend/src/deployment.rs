@@ -10,6 +10,7 @@
 //! panels of the database row, which a healthy demo never fills (deadlocks are charted
 //! and alerted on from postgres_exporter's counter).
 
+use fiko_dashboards::RuntimeSelfMetrics;
 use fiko_dashboards::exporters::{
     AlertmanagerServer, PostgresExporter, PrometheusServer, RedisExporter, ScrapeTargets,
 };
@@ -96,6 +97,7 @@ pub fn generator() -> Generator {
                 "HTTP",
                 "Request latency",
                 Panel::timeseries("Latency p50 / p95 / p99")
+                    .overview()
                     .query_as("p50", latency.quantile(0.5))
                     .query_as("p95", latency.quantile(0.95))
                     .query_as("p99", latency.quantile(0.99)),
@@ -134,11 +136,15 @@ pub fn generator() -> Generator {
                 "Process",
                 "Process memory",
                 Panel::timeseries("Process memory (RSS / VMS)")
+                    .overview()
                     .query_as(
-                        "RSS",
+                        "{{instance}} RSS",
                         P::PROCESS_RESIDENT_MEMORY_BYTES.value().by_instance(),
                     )
-                    .query_as("VMS", P::PROCESS_VIRTUAL_MEMORY_BYTES.value().by_instance()),
+                    .query_as(
+                        "{{instance}} VMS",
+                        P::PROCESS_VIRTUAL_MEMORY_BYTES.value().by_instance(),
+                    ),
             )
             .replace_panel(
                 "Process",
@@ -168,6 +174,7 @@ pub fn generator() -> Generator {
         .observe::<EndpointMetrics>()
         .observe::<TokioMetrics>()
         .observe::<FunctionMetrics>()
+        .observe::<RuntimeSelfMetrics>()
         .observe::<ScrapeTargets>()
         .observe::<PrometheusServer>()
         .observe::<AlertmanagerServer>()
@@ -236,6 +243,7 @@ mod tests {
                 "HighMemoryUsage",
                 "HighRequestRate",
                 "HighResponseTime",
+                "LabelOverflow",
                 "PostgresDeadlocks",
                 "PostgresDown",
                 "PostgresExporterDown",

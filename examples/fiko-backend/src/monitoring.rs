@@ -36,7 +36,7 @@ impl Observe for AiMetrics {
         vec![
             Row::new("AI")
                 .panel(
-                    Panel::timeseries("AI request rate by model and status").query(
+                    Panel::timeseries("AI request rate by model and status").overview().query(
                         Self::REQUESTS
                             .rate()
                             .by([AiLabels::MODEL, AiLabels::STATUS]),
@@ -53,7 +53,8 @@ impl Observe for AiMetrics {
                 )
                 .panel(
                     Panel::stat("AI cost in the last hour (USD)")
-                        .query(Self::COST.increase().by([ModelLabels::MODEL])),
+                        .description("What the AI model calls of the last hour cost, by model, in US dollars. Bad: a model's cost jumping above its usual hourly spend (a loop or an abusive user).")
+                        .query(Self::COST.increase_over(hours(1)).by([ModelLabels::MODEL])),
                 )
                 .panel(
                     Panel::timeseries("AI latency p95 by model").query(
@@ -76,6 +77,7 @@ impl Observe for WorkflowMetrics {
             Row::new("Workflows")
                 .panel(
                     Panel::timeseries("Workflow execution rate by status")
+                        .overview()
                         .query(Self::EXECUTIONS.rate().by([ExecutionLabels::STATUS]))
                         .stacked(),
                 )
@@ -155,7 +157,12 @@ impl Observe for BillingMetrics {
                 )
                 .panel(
                     Panel::stat("Revenue in the last hour by currency")
-                        .query(Self::REVENUE.increase().by([RevenueLabels::CURRENCY])),
+                        .description("Revenue of the transactions that succeeded in the last hour, one value per currency in that currency. Bad: zero for an hour when sales are expected (checkout broken).")
+                        .query(
+                            Self::REVENUE
+                                .increase_over(hours(1))
+                                .by([RevenueLabels::CURRENCY]),
+                        ),
                 ),
         ]
     }
@@ -175,8 +182,13 @@ impl Observe for AcademyMetrics {
                         .stacked(),
                 )
                 .panel(
-                    Panel::timeseries("Watch time by course")
-                        .query(Self::WATCH_SECONDS.rate().by([CourseLabels::COURSE])),
+                    Panel::timeseries("Watch time by course in the last hour")
+                        .description("Seconds of video watched in the last hour, by course. Bad: a course falling to zero while others keep their audience (its videos fail to play).")
+                        .query(
+                            Self::WATCH_SECONDS
+                                .increase_over(hours(1))
+                                .by([CourseLabels::COURSE]),
+                        ),
                 ),
         ]
     }

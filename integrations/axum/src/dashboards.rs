@@ -17,16 +17,32 @@ impl Observe for HttpServerMetrics {
         let duration = Self::HTTP_SERVER_REQUEST_DURATION_SECONDS;
         vec![
             Row::new("HTTP")
-                .panel(Panel::stat("Request rate").query(Self::HTTP_SERVER_REQUESTS.rate()))
                 .panel(
-                    Panel::timeseries("HTTP request rate by route").query(
+                    Panel::stat("Request rate")
+                        .overview()
+                        .description("Requests per second served by the selected instances. Bad: a sudden drop to zero (nothing reaches the service) or a spike far above the usual level.")
+                        .query(Self::HTTP_SERVER_REQUESTS.rate()),
+                )
+                .panel(
+                    Panel::stat("HTTP error ratio")
+                        .overview()
+                        .description("Share of requests answered with a 5xx status: the signal the error alert uses.")
+                        .query(ratio(
+                            Self::HTTP_SERVER_REQUESTS
+                                .rate()
+                                .filter(RequestLabels::HTTP_RESPONSE_STATUS_CLASS, "5xx"),
+                            Self::HTTP_SERVER_REQUESTS.rate(),
+                        )),
+                )
+                .panel(
+                    Panel::timeseries("HTTP request rate by route").overview().query(
                         Self::HTTP_SERVER_REQUESTS
                             .rate()
                             .by([RequestLabels::HTTP_ROUTE]),
                     ),
                 )
                 .panel(
-                    Panel::timeseries("Responses by status class")
+                    Panel::timeseries("Responses by status class").overview()
                         .query(
                             Self::HTTP_SERVER_REQUESTS
                                 .rate()
@@ -35,7 +51,7 @@ impl Observe for HttpServerMetrics {
                         .stacked(),
                 )
                 .panel(
-                    Panel::timeseries("Request latency")
+                    Panel::timeseries("Request latency").overview()
                         .query_as("p50", duration.quantile(0.5))
                         .query_as("p95", duration.quantile(0.95))
                         .query_as("p99", duration.quantile(0.99)),

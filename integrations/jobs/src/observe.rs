@@ -27,16 +27,19 @@ impl Observe for JobMetrics {
         vec![
             Row::new("Background jobs")
                 .panel(
-                    Panel::timeseries("Job rate by task and state").query(
-                        Self::TASK_EXECUTIONS
-                            .rate()
-                            .by([TaskStateLabels::TASK, TaskStateLabels::STATE]),
-                    ),
+                    Panel::timeseries("Job rate by task and state")
+                        .overview()
+                        .query(
+                            Self::TASK_EXECUTIONS
+                                .rate()
+                                .by([TaskStateLabels::TASK, TaskStateLabels::STATE]),
+                        ),
                 )
                 .panel(
                     // Every instance that watches a queue reads the same backend: take the
                     // max, a sum would count the backlog once per instance.
                     Panel::timeseries("Queue length")
+                        .overview()
                         .query(Self::QUEUE_LENGTH.value().by([QueueLabels::QUEUE]).max()),
                 )
                 .panel(

@@ -15,12 +15,14 @@ impl Observe for ProcessMetrics {
             Row::new("Process")
                 .panel(
                     Panel::timeseries("Process memory")
+                        .overview()
+                        .description("Resident (RSS) and virtual (VMS) memory of each process. Bad: RSS climbing without falling back (a leak) until the process is OOM-killed.")
                         .query_as(
-                            "RSS",
+                            "{{instance}} RSS",
                             Self::PROCESS_RESIDENT_MEMORY_BYTES.value().by_instance(),
                         )
                         .query_as(
-                            "VMS",
+                            "{{instance}} VMS",
                             Self::PROCESS_VIRTUAL_MEMORY_BYTES.value().by_instance(),
                         ),
                 )

@@ -25,7 +25,7 @@ impl Observe for DbMetrics {
         vec![
             Row::new("Database")
                 .panel(
-                    Panel::timeseries("DB query rate by operation")
+                    Panel::timeseries("DB query rate by operation").overview()
                         .query(Self::QUERIES.rate().by([QueryLabels::OPERATION]))
                         .stacked(),
                 )
