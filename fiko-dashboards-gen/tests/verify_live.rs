@@ -127,6 +127,7 @@ fn a_rule_group_slower_than_its_interval_is_reported() {
                 ])
             })
             .scrape("prometheus", "/metrics", &[target])
+            .runbook_base("https://runbooks.example/")
             .interval(seconds(1))
             .generate()
             .expect("generate")

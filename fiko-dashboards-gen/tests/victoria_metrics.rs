@@ -112,12 +112,14 @@ const OBSERVATIONS: [(f64, u32); 5] = [(0.05, 100), (0.15, 300), (0.3, 400), (0.
 const QUANTILES: [(f64, f64); 3] = [(0.5, 0.25), (0.9, 0.4 + 0.4 * 100.0 / 150.0), (0.99, 1.44)];
 
 fn generator(alerts: Vec<Alert>) -> Generator {
-    Generator::new("shop").observe_set(ObservedSet {
-        descriptor: Migrating::DESCRIPTOR,
-        service: "shop".to_owned(),
-        rows: Vec::new(),
-        alerts,
-    })
+    Generator::new("shop")
+        .observe_set(ObservedSet {
+            descriptor: Migrating::DESCRIPTOR,
+            service: "shop".to_owned(),
+            rows: Vec::new(),
+            alerts,
+        })
+        .runbook_base("https://runbooks.example/")
 }
 
 fn slow_requests() -> Alert {
