@@ -211,7 +211,8 @@ fn each_rule_group_carries_the_fingerprint_of_its_rules() {
     let artefacts = shop("shop").generate().expect("generate");
     let alerts = groups(artefacts.get("prometheus/alerts.yml").expect("alerts"));
     let names: Vec<&str> = alerts.iter().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(names, ["shop.app", "shop.redis"]);
+    // `shop.prometheus`: the target-health alerts and the Watchdog of every generation.
+    assert_eq!(names, ["shop.app", "shop.prometheus", "shop.redis"]);
     for (_, fingerprint) in &alerts {
         assert_eq!(fingerprint.len(), 8, "{fingerprint}");
         assert!(

@@ -147,7 +147,7 @@ fn alerts_are_dropped_replaced_added_and_tuned() {
     assert!(edited.contains("for: \"7m\""), "{edited}");
     assert!(edited.contains("histogram_quantile(0.99"), "{edited}");
     assert!(edited.contains("\"p99 above 2.5s.\""), "{edited}");
-    assert!(edited.contains("[5m])) > 0) > 0.1\""), "{edited}");
+    assert!(edited.contains("[5m])) > 0) > 0.1 and "), "{edited}");
     assert!(edited.contains("name: \"shop.web@"), "{edited}");
     assert!(!edited.contains("name: \"shop.app@"), "{edited}");
     let replaced_all =
