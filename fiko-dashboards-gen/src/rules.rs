@@ -159,7 +159,10 @@ pub(crate) fn records(model: &Model<'_>) -> Vec<Recorded> {
     };
     for (set, alert) in model.alerts() {
         add(
-            alert.condition.expr.rate_leaves(&model.alert_context(set, alert)),
+            alert
+                .condition
+                .expr
+                .rate_leaves(&model.alert_context(set, alert)),
             format!("{}: alert {}", set.name(), alert.name),
         );
     }

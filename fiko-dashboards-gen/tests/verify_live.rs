@@ -183,7 +183,13 @@ fn a_rule_group_slower_than_its_interval_is_reported() {
         .iter()
         .filter(|problem| problem.class == Class::GroupSlow)
         .collect();
-    assert_eq!(slow.len(), 1, "{:?}\n{}", report.problems, prometheus.log_tail());
+    assert_eq!(
+        slow.len(),
+        1,
+        "{:?}\n{}",
+        report.problems,
+        prometheus.log_tail()
+    );
     assert!(
         slow[0].item.starts_with("group `probe."),
         "{}",
