@@ -7,20 +7,25 @@ use fiko_dashboards::prelude::*;
 use fiko_dashboards_gen::{Error, Generator};
 use fiko_metrics_axum::{HttpServerMetrics, RequestLabels};
 
+/// The titles of the rows and panels of every set's own dashboard (the overview holds the
+/// overview panels only), a collapsed row's panels after its title.
 fn panel_titles(generator: Generator) -> Vec<String> {
     let artefacts = generator.generate().expect("generate");
-    let dashboard: serde_json::Value = serde_json::from_str(
-        artefacts
-            .get("grafana/dashboards/shop-overview.json")
-            .expect("dashboard"),
-    )
-    .expect("json");
-    dashboard["panels"]
-        .as_array()
-        .expect("panels")
-        .iter()
-        .map(|panel| panel["title"].as_str().expect("title").to_owned())
-        .collect()
+    let mut titles = Vec::new();
+    for path in artefacts.paths() {
+        if !path.starts_with("grafana/dashboards/") || path.ends_with("-overview.json") {
+            continue;
+        }
+        let dashboard: serde_json::Value =
+            serde_json::from_str(artefacts.get(path).expect("dashboard")).expect("json");
+        for panel in dashboard["panels"].as_array().expect("panels") {
+            titles.push(panel["title"].as_str().expect("title").to_owned());
+            for nested in panel["panels"].as_array().into_iter().flatten() {
+                titles.push(nested["title"].as_str().expect("title").to_owned());
+            }
+        }
+    }
+    titles
 }
 
 fn alerts(generator: Generator) -> String {
@@ -152,11 +157,14 @@ fn alerts_are_dropped_replaced_added_and_tuned() {
     assert!(!edited.contains("name: \"shop.app@"), "{edited}");
     let replaced_all =
         alerts(http().customize::<HttpServerMetrics>(|set| set.alerts(vec![busy()])));
+    // The set's one alert, and the Watchdog every generation has.
     assert_eq!(
         replaced_all.matches("- alert:").count(),
-        1,
+        2,
         "{replaced_all}"
     );
+    assert!(replaced_all.contains("- alert: \"Busy\""), "{replaced_all}");
+    assert!(replaced_all.contains("- alert: \"Watchdog\""), "{replaced_all}");
 }
 
 #[test]
