@@ -65,7 +65,8 @@ fn registered_sets_bring_their_rows_and_alerts_in_registration_order() {
         .observe::<ScrapeTargets>();
     assert_eq!(
         rows_of(&generator),
-        ["Functions", "HTTP", "Process", "Database pool", "Targets"]
+        // The overview's own section first, then the sets' rows in order.
+        ["Overview", "Functions", "HTTP", "Process", "Database pool", "Targets"]
     );
     // The bare set is declared: raw PromQL may name its metric.
     assert!(generator.declared_series().contains("shop_things_total"));
@@ -85,7 +86,7 @@ fn a_set_listed_and_registered_is_observed_once() {
         .observe::<HttpServerMetrics>()
         .observe_registered(&registry)
         .observe_registered(&registry);
-    assert_eq!(rows_of(&generator), ["HTTP"]);
+    assert_eq!(rows_of(&generator), ["Overview", "HTTP"]);
     // Listing one twice by hand is a mistake, reported.
     let twice = Generator::new("shop")
         .runbook_base("https://runbooks.example/")
