@@ -58,10 +58,10 @@ fn a_run_writes_and_says_what_it_made_and_check_confirms_it() {
     // The counts are those of the files.
     let tests =
         std::fs::read_to_string(dir.path().join("prometheus/alerts.test.yml")).expect("tests");
-    assert_eq!(tests.matches("\n  - name: ").count(), 12);
+    assert_eq!(tests.matches("\n  - name: ").count(), 19);
     let recording =
         std::fs::read_to_string(dir.path().join("prometheus/recording.yml")).expect("recording");
-    assert_eq!(recording.matches("- record: ").count(), 12);
+    assert_eq!(recording.matches("- record: ").count(), 2);
 }
 
 #[test]
