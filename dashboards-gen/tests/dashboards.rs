@@ -409,8 +409,9 @@ fn the_label_overflow_panel_and_alert_read_the_runtimes_self_metric() {
     let alerts = artefacts.get("prometheus/alerts.yml").expect("alerts");
     assert!(alerts.contains("- alert: \"LabelOverflow\""), "{alerts}");
     assert!(alerts.contains(
-        "expr: \"sum by (job, instance, metric) (increase(fiko_metrics_label_overflow_total[5m])) > 0\""
-    ));
+        // Over the application's own jobs, the processes that run the runtime.
+        r#"expr: "sum by (job, instance, metric) (increase(fiko_metrics_label_overflow_total{job=~\"fiko-app|fiko-worker\"}[5m])) > 0""#
+    ), "{alerts}");
     let tests = artefacts.get("prometheus/alerts.test.yml").expect("tests");
     assert!(tests.contains("alertname: \"LabelOverflow\""), "{tests}");
 }

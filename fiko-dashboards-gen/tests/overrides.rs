@@ -164,7 +164,10 @@ fn alerts_are_dropped_replaced_added_and_tuned() {
         "{replaced_all}"
     );
     assert!(replaced_all.contains("- alert: \"Busy\""), "{replaced_all}");
-    assert!(replaced_all.contains("- alert: \"Watchdog\""), "{replaced_all}");
+    assert!(
+        replaced_all.contains("- alert: \"Watchdog\""),
+        "{replaced_all}"
+    );
 }
 
 #[test]

@@ -66,7 +66,14 @@ fn registered_sets_bring_their_rows_and_alerts_in_registration_order() {
     assert_eq!(
         rows_of(&generator),
         // The overview's own section first, then the sets' rows in order.
-        ["Overview", "Functions", "HTTP", "Process", "Database pool", "Targets"]
+        [
+            "Overview",
+            "Functions",
+            "HTTP",
+            "Process",
+            "Database pool",
+            "Targets"
+        ]
     );
     // The bare set is declared: raw PromQL may name its metric.
     assert!(generator.declared_series().contains("shop_things_total"));
