@@ -100,10 +100,10 @@ fn no_sentence_is_shared_between_two_alerts() {
     let mut shared = Vec::new();
     for (name, text) in sections(runbooks) {
         for sentence in sentences(&text) {
-            if let Some(other) = seen.insert(sentence.clone(), name.clone()) {
-                if other != name {
-                    shared.push(format!("{other} and {name}: {sentence}"));
-                }
+            if let Some(other) = seen.insert(sentence.clone(), name.clone())
+                && other != name
+            {
+                shared.push(format!("{other} and {name}: {sentence}"));
             }
         }
     }

@@ -61,6 +61,8 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+// Each test binary compiles this module and uses a part of it.
+#[allow(unused_imports)]
 pub use fiko_metrics::testing::{Sample, find, sum};
 
 /// The samples of a Prometheus text scrape, read by the runtime's own test parser.
