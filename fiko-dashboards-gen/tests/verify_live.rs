@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use fiko_dashboards::exporters::ScrapeTargets;
 use fiko_dashboards::prelude::*;
-use fiko_dashboards_gen::Generator;
 use fiko_dashboards_gen::verify::{Class, Options, Problem};
+use fiko_dashboards_gen::{Artefacts, Generator};
 use fiko_testkit::Prometheus;
 
 #[test]
@@ -30,37 +30,7 @@ fn a_firing_alert_is_reported_with_its_labels() {
             .generate()
             .expect("generate")
     };
-    let placeholder = generate("127.0.0.1:1");
-    let prometheus = Prometheus::start(
-        placeholder
-            .get("prometheus/prometheus.yml")
-            .expect("config"),
-        &[
-            (
-                "alerts.yml",
-                placeholder.get("prometheus/alerts.yml").expect("alerts"),
-            ),
-            (
-                "recording.yml",
-                placeholder
-                    .get("prometheus/recording.yml")
-                    .expect("recording"),
-            ),
-        ],
-    )
-    .expect("prometheus");
-    let own = prometheus.url().trim_start_matches("http://").to_owned();
-    let artefacts = generate(&own);
-    assert_eq!(
-        artefacts.get("prometheus/alerts.yml"),
-        placeholder.get("prometheus/alerts.yml")
-    );
-    std::fs::write(
-        prometheus.dir().join("prometheus.yml"),
-        artefacts.get("prometheus/prometheus.yml").expect("config"),
-    )
-    .expect("write");
-    prometheus.reload().expect("reload");
+    let (prometheus, own, artefacts) = serve(generate);
 
     let options = Options {
         url: prometheus.url(),
@@ -132,33 +102,7 @@ fn a_rule_group_slower_than_its_interval_is_reported() {
             .generate()
             .expect("generate")
     };
-    let placeholder = generate("127.0.0.1:1");
-    let prometheus = Prometheus::start(
-        placeholder
-            .get("prometheus/prometheus.yml")
-            .expect("config"),
-        &[
-            (
-                "alerts.yml",
-                placeholder.get("prometheus/alerts.yml").expect("alerts"),
-            ),
-            (
-                "recording.yml",
-                placeholder
-                    .get("prometheus/recording.yml")
-                    .expect("recording"),
-            ),
-        ],
-    )
-    .expect("prometheus");
-    let own = prometheus.url().trim_start_matches("http://").to_owned();
-    let artefacts = generate(&own);
-    std::fs::write(
-        prometheus.dir().join("prometheus.yml"),
-        artefacts.get("prometheus/prometheus.yml").expect("config"),
-    )
-    .expect("write");
-    prometheus.reload().expect("reload");
+    let (prometheus, _, artefacts) = serve(generate);
 
     let options = Options {
         url: prometheus.url(),
@@ -219,4 +163,42 @@ fn a_rule_group_slower_than_its_interval_is_reported() {
         .expect("one group");
     assert!(group["evaluation_seconds"].as_f64().expect("evaluation") > 1.0);
     assert_eq!(group["interval_seconds"].as_f64(), Some(1.0));
+}
+
+/// Starts a real Prometheus on the rules `generate` writes, then points its scrape config
+/// at Prometheus itself (whose address is known only once it runs): the server, its
+/// `host:port` and the artefacts it now runs. The rules do not depend on the address.
+fn serve(generate: impl Fn(&str) -> Artefacts) -> (Prometheus, String, Artefacts) {
+    let placeholder = generate("127.0.0.1:1");
+    let prometheus = Prometheus::start(
+        placeholder
+            .get("prometheus/prometheus.yml")
+            .expect("config"),
+        &[
+            (
+                "alerts.yml",
+                placeholder.get("prometheus/alerts.yml").expect("alerts"),
+            ),
+            (
+                "recording.yml",
+                placeholder
+                    .get("prometheus/recording.yml")
+                    .expect("recording"),
+            ),
+        ],
+    )
+    .expect("prometheus");
+    let own = prometheus.url().trim_start_matches("http://").to_owned();
+    let artefacts = generate(&own);
+    assert_eq!(
+        artefacts.get("prometheus/alerts.yml"),
+        placeholder.get("prometheus/alerts.yml")
+    );
+    std::fs::write(
+        prometheus.dir().join("prometheus.yml"),
+        artefacts.get("prometheus/prometheus.yml").expect("config"),
+    )
+    .expect("write");
+    prometheus.reload().expect("reload");
+    (prometheus, own, artefacts)
 }
