@@ -579,7 +579,17 @@ impl Generator {
                 None
             }
         };
-        let tests = unit_tests::promtool_tests(&model);
+        let (alerts, mut groups) = rules::alerts(&model);
+        let (recording, recording_group) = rules::recording(&model);
+        // promtool orders groups at random unless told: the recording group goes first so
+        // that an alert reads the rate recorded at the same step, as it does in Prometheus
+        // within one interval.
+        let eval_order: Vec<String> = recording_group
+            .iter()
+            .chain(&groups)
+            .map(|group| rules::loaded_name(&group.name, &group.fingerprint))
+            .collect();
+        let tests = unit_tests::promtool_tests(&model, &eval_order);
         let tests = match tests {
             Ok(tests) => Some(tests),
             Err(more) => {
@@ -606,9 +616,7 @@ impl Generator {
             grafana::datasource(&model),
         );
         files.insert(self.settings.provider_path(), grafana::provider(&model));
-        let (alerts, mut groups) = rules::alerts(&model);
         files.insert("prometheus/alerts.yml".to_owned(), alerts);
-        let (recording, recording_group) = rules::recording(&model);
         files.insert("prometheus/recording.yml".to_owned(), recording);
         let recording_rules = recording_group
             .as_ref()

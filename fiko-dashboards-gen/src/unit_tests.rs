@@ -450,8 +450,12 @@ fn derive(
 }
 
 /// `alerts.test.yml`, run with `promtool test rules`, or one line per alert whose test
-/// cannot be written.
-pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Vec<String>> {
+/// cannot be written. `eval_order` lists the loaded group names in the order promtool
+/// evaluates them at each step.
+pub(crate) fn promtool_tests(
+    model: &Model<'_>,
+    eval_order: &[String],
+) -> Result<String, Vec<String>> {
     let store = model.rules_cx();
     let window_secs = model.settings.rule_window.as_secs();
     let mut alerts: Vec<_> = model.alerts().collect();
@@ -462,6 +466,10 @@ pub(crate) fn promtool_tests(model: &Model<'_>) -> Result<String, Vec<String>> {
     if alerts.is_empty() {
         out.push_str("tests: []\n");
         return Ok(out);
+    }
+    out.push_str("group_eval_order:\n");
+    for name in eval_order {
+        let _ = writeln!(out, "  - {}", q(name));
     }
     out.push_str("tests:\n");
     let mut problems = Vec::new();

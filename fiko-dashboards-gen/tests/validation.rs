@@ -351,8 +351,13 @@ fn every_alert_shape_gets_promtool_tests_that_pass() {
         alerts.contains(r#"summary: "5xx above 5% on {{ $labels.route }}""#),
         "{alerts}"
     );
-    // Three cases per alert with `for` of 2m or more, two otherwise.
-    assert_eq!(tests.matches("- name:").count(), 8 * 3 + 2, "{tests}");
+    // Three cases per alert with `for` of 2m or more, two otherwise, and the Watchdog's one.
+    assert_eq!(tests.matches("- name:").count(), 8 * 3 + 2 + 1, "{tests}");
+    // promtool evaluates the recording group before the alerts that read it.
+    assert!(
+        tests.contains("group_eval_order:\n  - \"shop.recording@"),
+        "{tests}"
+    );
 }
 
 #[test]
