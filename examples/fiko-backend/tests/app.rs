@@ -405,7 +405,7 @@ fn the_generated_rules_pass_promtool_and_the_dashboard_has_the_overview_panels()
         String::from_utf8_lossy(&test.stderr)
     );
     let alerts = artefacts.get("prometheus/alerts.yml").unwrap();
-    assert_eq!(alerts.matches("- alert: ").count(), 33, "{alerts}");
+    assert_eq!(alerts.matches("- alert: ").count(), 34, "{alerts}");
     let dashboard: serde_json::Value = serde_json::from_str(
         artefacts
             .get("grafana/dashboards/fiko-overview.json")
