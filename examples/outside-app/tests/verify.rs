@@ -17,8 +17,8 @@ use fiko_metrics::{Counter, Family, Format, LabelSet, LabelValue, MetricSet, Reg
 use fiko_metrics_axum::HttpServerMetrics;
 
 use common::{
-    Shop, assert_report, assert_report_at, generated, monitoring, post, prometheus, read, serve,
-    start_server, text, verify_until,
+    APP_ALERTS, PANEL_QUERIES, QUERIES, RECORDING_RULES, Shop, assert_report, assert_report_at,
+    generated, monitoring, post, prometheus, read, serve, start_server, text, verify_until,
 };
 
 /// The shop's metrics as an older build declared them: orders could also be declined.
@@ -155,17 +155,26 @@ fn a_job_renamed_in_the_scrape_config_is_absent() {
         |config| config.replace("job_name: \"shop-web\"", "job_name: \"shop-frontend\""),
         &alerts,
     );
-    let problem = (
-        "job-absent",
-        "job `shop-web`",
-        "no target of this job in `up` (jobs not generated: shop-frontend)",
-    );
-    assert_report(&prometheus, &[problem], 1);
+    // The alerts select the shop's job, so they have no data either (reported, not
+    // failing).
+    let no_data = |alert| ("no-data", alert, "no data in the last 1m");
+    let problems = [
+        (
+            "job-absent",
+            "job `shop-web`",
+            "no target of this job in `up` (jobs not generated: shop-frontend)",
+        ),
+        no_data("alert `CheckoutFailures`"),
+        no_data("alert `HighErrorRate`"),
+        no_data("alert `HighRequestRate`"),
+        no_data("alert `HighResponseTime`"),
+    ];
+    assert_report(&prometheus, &problems, 1);
     // Not failing on it: reported, exit 0.
     let output = verify_until(&prometheus.url(), &["--fail-on", "none"], &|_| true);
     assert_eq!(output.status.code(), Some(0));
     assert!(
-        text(&output.stdout).ends_with("1 problem(s), 0 failing (--fail-on none)\n"),
+        text(&output.stdout).ends_with("5 problem(s), 0 failing (--fail-on none)\n"),
         "{}",
         text(&output.stdout)
     );
@@ -365,8 +374,10 @@ fn an_application_not_running_leaves_every_query_on_its_metrics_missing() {
             .collect()
     };
     assert_eq!(of("job-down"), ["job `shop-web`"]);
-    // Every query but the one on Prometheus' own `up` names a metric nobody exposes.
-    assert_eq!(of("missing-metric").len(), 18 - 1 + 4 + 12, "{problems:#?}");
+    // Every query but the one on Prometheus' own `up` and the health alerts' names a
+    // metric nobody exposes.
+    let on_the_shop = PANEL_QUERIES - 1 + APP_ALERTS + RECORDING_RULES;
+    assert_eq!(of("missing-metric").len(), on_the_shop, "{problems:#?}");
     assert!(!of("missing-metric").contains(&"panel `Scrape targets up`"));
     let orders = problems
         .iter()
@@ -376,7 +387,7 @@ fn an_application_not_running_leaves_every_query_on_its_metrics_missing() {
         orders["detail"],
         "no series in the last 1m and no target exposes it: shop_orders_total"
     );
-    assert_eq!(problems.len(), 1 + 18 - 1 + 4 + 12, "{problems:#?}");
+    assert_eq!(problems.len(), 1 + on_the_shop, "{problems:#?}");
 }
 
 #[test]
@@ -540,7 +551,7 @@ fn queries_the_server_refuses_are_query_errors() {
     let settled = |out: &str| {
         let classes = classes(out);
         !classes.iter().any(|c| c.starts_with("job-"))
-            && classes.iter().filter(|c| *c == "query-error").count() == 18 + 4 + 12
+            && classes.iter().filter(|c| *c == "query-error").count() == QUERIES
     };
     let output = verify_until(&url, &["--format", "json"], &settled);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
@@ -552,8 +563,8 @@ fn queries_the_server_refuses_are_query_errors() {
     assert_eq!(
         counts.into_iter().collect::<Vec<_>>(),
         [
-            ("group-missing".to_owned(), 3),
-            ("query-error".to_owned(), 18 + 4 + 12)
+            ("group-missing".to_owned(), 4),
+            ("query-error".to_owned(), QUERIES)
         ],
         "{out}"
     );

@@ -153,7 +153,18 @@ pub fn verify_until(url: &str, extra: &[&str], expected: &dyn Fn(&str) -> bool) 
     }
 }
 
-pub const CHECKED: &str = "checked 18 panel queries, 7 alert(s), 12 recording rule(s), 2 scrape job(s), 4 rule group(s), 12 closed label(s)";
+/// The shop's generator's panel queries.
+pub const PANEL_QUERIES: usize = 22;
+/// Its alerts: four on the shop's metrics, TargetDown, TargetMissing and Watchdog.
+pub const ALERTS: usize = 7;
+/// The alerts that read the shop's own metrics.
+pub const APP_ALERTS: usize = 4;
+/// Its recording rules.
+pub const RECORDING_RULES: usize = 2;
+/// Every query `verify` runs.
+pub const QUERIES: usize = PANEL_QUERIES + ALERTS + RECORDING_RULES;
+
+pub const CHECKED: &str = "checked 22 panel queries, 7 alert(s), 2 recording rule(s), 2 scrape job(s), 4 rule group(s), 12 closed label(s)";
 
 /// The table's first line for a query API at `url` and a rules API at `rules_url`.
 pub fn heading(url: &str, rules_url: &str) -> String {
@@ -223,8 +234,8 @@ pub fn assert_report_at(
     assert_eq!(document["url"], url);
     assert_eq!(document["rules_url"], rules_url);
     assert_eq!(document["substitutions"]["$__rate_interval"], "4s");
-    assert_eq!(document["checked"]["panel_queries"], 18);
-    assert_eq!(document["items"].as_array().unwrap().len(), 18 + 4 + 12);
+    assert_eq!(document["checked"]["panel_queries"], PANEL_QUERIES);
+    assert_eq!(document["items"].as_array().unwrap().len(), QUERIES);
 }
 
 /// A child process, killed and reaped on drop.
