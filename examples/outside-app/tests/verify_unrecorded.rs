@@ -29,11 +29,6 @@ fn metrics_exposed_without_samples_are_not_recorded_not_missing() {
                 "exposed without samples, nothing recorded in the last 1m: http_server_request_errors_total",
             ),
             (
-                "not-recorded",
-                "record `job_instance_error_type:http_server_request_errors_total:rate5m`",
-                "exposed without samples, nothing recorded in the last 1m: http_server_request_errors_total",
-            ),
-            (
                 "no-data",
                 "alert `HighErrorRate`",
                 "no data in the last 1m; no series matches http_server_requests_total{http_response_status_class=\"5xx\"}",
@@ -42,6 +37,11 @@ fn metrics_exposed_without_samples_are_not_recorded_not_missing() {
                 "no-data",
                 "panel `Function error ratio`",
                 "no data in the last 1m",
+            ),
+            (
+                "no-data",
+                "panel `HTTP error ratio`",
+                "no data in the last 1m; no series matches http_server_requests_total{http_response_status_class=\"5xx\"}",
             ),
         ],
         0,
