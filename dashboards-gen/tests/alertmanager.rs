@@ -2,81 +2,27 @@
 //! `prometheus-alertmanager`): a critical alert inhibits a warning on the same target, and
 //! only there.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fiko_testkit::Alertmanager;
 use serde_json::{Value, json};
 
-/// The Alertmanager process, killed and reaped on drop.
-struct Alertmanager {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn request(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
 fn start(config: &str) -> Alertmanager {
-    let binary = fiko_testkit::binary("prometheus-alertmanager", "prometheus-alertmanager")
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("alertmanager.yml"), config).expect("write config");
-    let port = fiko_testkit::free_port();
-    let child = Command::new(binary)
-        .arg(format!(
-            "--config.file={}",
-            dir.path().join("alertmanager.yml").display()
-        ))
-        .arg(format!(
-            "--storage.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn alertmanager");
-    let alertmanager = Alertmanager {
-        child,
-        port,
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !matches!(request(port, "GET", "/-/ready", ""), Ok((200, _))) {
-        assert!(Instant::now() < deadline, "alertmanager not ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    alertmanager
+    Alertmanager::start(config, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `POST`s `alerts` to the Alertmanager's API.
+fn post(alertmanager: &Alertmanager, alerts: &Value) {
+    let response = alertmanager
+        .post_json("/api/v2/alerts", &alerts.to_string())
+        .expect("post alerts");
+    assert_eq!(response.status, 200, "{}", response.body);
+}
+
+/// The alerts the Alertmanager lists.
+fn listed(alertmanager: &Alertmanager) -> Vec<Value> {
+    let response = alertmanager.get("/api/v2/alerts").expect("get alerts");
+    serde_json::from_str(&response.body).unwrap_or_default()
 }
 
 fn alert(name: &str, severity: &str, instance: &str) -> Value {
@@ -107,20 +53,11 @@ fn critical_alert_inhibits_warnings_of_the_same_target() {
         alert("RedisHighMemoryUsage", "warning", "redis-exporter:9121"),
         alert("RedisHighMemoryUsage", "warning", "other-exporter:9121"),
     ]);
-    let (status, body) = request(
-        alertmanager.port,
-        "POST",
-        "/api/v2/alerts",
-        &alerts.to_string(),
-    )
-    .expect("post alerts");
-    assert_eq!(status, 200, "{body}");
+    post(&alertmanager, &alerts);
 
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, body) =
-            request(alertmanager.port, "GET", "/api/v2/alerts", "").expect("get alerts");
-        let listed: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
+        let listed = listed(&alertmanager);
         let inhibited = |name: &str, instance: &str| {
             listed
                 .iter()
@@ -141,7 +78,7 @@ fn critical_alert_inhibits_warnings_of_the_same_target() {
         }
         assert!(
             Instant::now() < deadline,
-            "inhibition not as configured: {states:?}\n{body}"
+            "inhibition not as configured: {states:?}\n{listed:?}"
         );
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -187,14 +124,7 @@ fn inhibition_hides_only_what_the_inhibitor_explains() {
         labelled("HighMemoryUsage", "critical", "app", app.0, app.1),
         labelled("HighMemoryUsage", "warning", "app", app.0, app.1),
     ]);
-    let (status, body) = request(
-        alertmanager.port,
-        "POST",
-        "/api/v2/alerts",
-        &alerts.to_string(),
-    )
-    .expect("post alerts");
-    assert_eq!(status, 200, "{body}");
+    post(&alertmanager, &alerts);
     let expected = [
         ("TargetDown", "critical", worker.1, false),
         ("HighMemoryUsage", "warning", worker.1, true),
@@ -206,9 +136,7 @@ fn inhibition_hides_only_what_the_inhibitor_explains() {
     ];
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, body) =
-            request(alertmanager.port, "GET", "/api/v2/alerts", "").expect("get alerts");
-        let listed: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
+        let listed = listed(&alertmanager);
         let states: Vec<Option<bool>> = expected
             .iter()
             .map(|(name, severity, instance, _)| {
@@ -232,7 +160,7 @@ fn inhibition_hides_only_what_the_inhibitor_explains() {
         }
         assert!(
             Instant::now() < deadline,
-            "inhibition not as configured: {states:?}, wanted {wanted:?}\n{body}"
+            "inhibition not as configured: {states:?}, wanted {wanted:?}\n{listed:?}"
         );
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -5,14 +5,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fiko_dashboards::seconds;
 use fiko_dashboards_gen::Notifications;
-use fiko_testkit::Prometheus;
+use fiko_testkit::{Alertmanager, Prometheus};
 use serde_json::Value;
 
 /// Reads one HTTP/1.x request: its request line and body.
@@ -82,49 +81,20 @@ fn target(serving: Arc<AtomicBool>) -> String {
     address
 }
 
-struct Alertmanager {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn alertmanager(artefacts: &fiko_dashboards_gen::Artefacts) -> (Alertmanager, String) {
-    let binary = fiko_testkit::binary("prometheus-alertmanager", "prometheus-alertmanager")
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().expect("dir");
-    artefacts.write_to(dir.path()).expect("write");
-    let config_dir = dir.path().join("alertmanager");
-    let port = fiko_testkit::free_port();
-    let address = format!("127.0.0.1:{port}");
-    let child = Command::new(binary)
-        .arg(format!(
-            "--config.file={}",
-            config_dir.join("alertmanager.yml").display()
-        ))
-        .arg(format!(
-            "--storage.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address={address}"))
-        .arg("--cluster.listen-address=")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn alertmanager");
-    let alertmanager = Alertmanager { child, _dir: dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let ready = format!("http://{address}/-/ready");
-    while !fiko_testkit::http_get(&ready).is_ok_and(|r| r.status == 200) {
-        assert!(Instant::now() < deadline, "alertmanager not ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (alertmanager, address)
+/// A real Alertmanager running the generated `alertmanager.yml` and its template.
+fn alertmanager(artefacts: &fiko_dashboards_gen::Artefacts) -> Alertmanager {
+    Alertmanager::start(
+        artefacts
+            .get("alertmanager/alertmanager.yml")
+            .expect("alertmanager.yml"),
+        &[(
+            "templates/fiko.tmpl",
+            artefacts
+                .get("alertmanager/templates/fiko.tmpl")
+                .expect("template"),
+        )],
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The TargetDown alerts of job `fiko-app` in the payloads received so far, with the
@@ -161,7 +131,8 @@ fn a_dead_target_is_notified_firing_then_resolved_with_runbook_and_dashboard_lin
         .notify_webhook(&hook, None)
         .generate()
         .expect("generate");
-    let (_alertmanager, am_address) = alertmanager(&artefacts);
+    let alertmanager = alertmanager(&artefacts);
+    let am_address = alertmanager.address();
     // Only the app's job, scraped at the loopback target; the generated rules unchanged.
     let config = artefacts
         .get("prometheus/prometheus.yml")

@@ -19,15 +19,20 @@ pub struct HttpResponse {
 
 /// `GET url` (plain `http://host:port/path` only), bounded by a 10 s I/O timeout.
 pub fn http_get(url: &str) -> Result<HttpResponse, TestkitError> {
-    request("GET", url)
+    request("GET", url, None)
 }
 
 /// `POST url` with an empty body (e.g. Prometheus' `/-/reload`).
 pub fn http_post(url: &str) -> Result<HttpResponse, TestkitError> {
-    request("POST", url)
+    request("POST", url, None)
 }
 
-fn request(method: &str, url: &str) -> Result<HttpResponse, TestkitError> {
+/// `method url`, with `json` as an `application/json` body when given.
+pub(crate) fn request(
+    method: &str,
+    url: &str,
+    json: Option<&str>,
+) -> Result<HttpResponse, TestkitError> {
     let fail = |message: String| TestkitError::Http {
         url: url.to_owned(),
         message,
@@ -45,9 +50,18 @@ fn request(method: &str, url: &str) -> Result<HttpResponse, TestkitError> {
         .and_then(|()| stream.set_write_timeout(Some(IO_TIMEOUT)))
         .map_err(|e| fail(format!("set timeout: {e}")))?;
     // HTTP/1.0: the server closes the connection after the body and never chunks it.
-    let head = format!("{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n");
+    let body = json.unwrap_or_default();
+    let kind = if json.is_some() {
+        "Content-Type: application/json\r\n"
+    } else {
+        ""
+    };
+    let message = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\n{kind}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     stream
-        .write_all(head.as_bytes())
+        .write_all(message.as_bytes())
         .map_err(|e| fail(format!("write: {e}")))?;
     let mut raw = Vec::new();
     stream

@@ -1,4 +1,4 @@
-//! Real servers for tests: PostgreSQL, Redis, Prometheus, VictoriaMetrics,
+//! Real servers for tests: PostgreSQL, Redis, Prometheus, Alertmanager, VictoriaMetrics,
 //! `redis_exporter` and `postgres_exporter`, started from their Debian binaries.
 //!
 //! Every server listens on `127.0.0.1` on a port it picks, lives in its own temporary
@@ -30,6 +30,7 @@
 //! As root (CI), PostgreSQL runs as the `postgres` system user through
 //! `runuser -u postgres --`, because `initdb` refuses to run as root.
 
+mod alertmanager;
 mod error;
 mod exporters;
 mod http;
@@ -42,6 +43,7 @@ mod victoria;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+pub use alertmanager::Alertmanager;
 pub use error::TestkitError;
 pub use exporters::{PostgresExporter, RedisExporter};
 pub use http::{HttpResponse, http_get, http_post};

@@ -337,3 +337,57 @@ pub(crate) fn run(what: &str, mut command: Command) -> Result<String, TestkitErr
         })
     }
 }
+
+/// How long an HTTP server of the kit may take to answer its readiness probe.
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Starts an HTTP server on a free loopback port: `command(port)` builds the command line,
+/// its output goes to `log`, and it is ready once `GET http://127.0.0.1:PORT{ready_path}`
+/// answers 200. A port taken between [`free_port`](crate::free_port) and the server's bind
+/// is retried, twice, with another.
+pub(crate) fn start_http_server(
+    name: &'static str,
+    log: &Path,
+    ready_path: &str,
+    mut command: impl FnMut(u16) -> Command,
+) -> Result<(ServerProcess, u16), TestkitError> {
+    let mut last = None;
+    for _ in 0..3 {
+        let port = crate::free_port();
+        let mut process = ServerProcess::spawn(name, command(port), log)?;
+        let ready = format!("http://127.0.0.1:{port}{ready_path}");
+        match process.wait_ready(READY_TIMEOUT, || {
+            crate::http_get(&ready).is_ok_and(|r| r.status == 200)
+        }) {
+            Ok(()) => return Ok((process, port)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or(TestkitError::NotReady {
+        server: name,
+        after: READY_TIMEOUT,
+        log: String::new(),
+    }))
+}
+
+/// Writes each `(relative path, contents)` of `files` under `dir`, creating directories;
+/// a path that is absolute or climbs out of `dir` is refused.
+pub(crate) fn write_files(dir: &Path, files: &[(&str, &str)]) -> Result<(), TestkitError> {
+    for (name, contents) in files {
+        let relative = Path::new(name);
+        if !relative
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(TestkitError::InvalidFileName((*name).to_owned()));
+        }
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| TestkitError::io(format!("create {}", parent.display()), e))?;
+        }
+        std::fs::write(&path, contents)
+            .map_err(|e| TestkitError::io(format!("write {}", path.display()), e))?;
+    }
+    Ok(())
+}

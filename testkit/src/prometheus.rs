@@ -1,16 +1,13 @@
 //! A real Prometheus server.
 
-use std::path::{Component, Path};
+use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use tempfile::TempDir;
 
 use crate::http::{encode_query, http_get, http_post};
-use crate::process::ServerProcess;
-use crate::{TestkitError, binary, free_port};
-
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::process::{ServerProcess, start_http_server, write_files};
+use crate::{TestkitError, binary};
 
 /// A Prometheus server on `127.0.0.1` and a port of its own, with its config, extra files
 /// and TSDB in a temp dir, started with `--web.enable-lifecycle`, killed on drop.
@@ -51,53 +48,26 @@ impl Prometheus {
             .prefix("fiko-testkit-prometheus-")
             .tempdir()
             .map_err(|e| TestkitError::io("create prometheus temp dir", e))?;
+        write_files(dir.path(), extra_files)?;
+        write_files(dir.path(), &[("prometheus.yml", config_yaml)])?;
         let config = dir.path().join("prometheus.yml");
-        write(&config, config_yaml)?;
-        for (name, contents) in extra_files {
-            let relative = Path::new(name);
-            if !relative
-                .components()
-                .all(|c| matches!(c, Component::Normal(_)))
-            {
-                return Err(TestkitError::InvalidFileName((*name).to_owned()));
-            }
-            let path = dir.path().join(relative);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| TestkitError::io(format!("create {}", parent.display()), e))?;
-            }
-            write(&path, contents)?;
-        }
-        let mut last = None;
-        for _ in 0..3 {
-            let port = free_port();
-            let mut command = Command::new(&binary);
-            command
-                .arg(format!("--config.file={}", config.display()))
-                .arg(format!(
-                    "--storage.tsdb.path={}",
-                    dir.path().join("data").display()
-                ))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .arg("--web.enable-lifecycle")
-                .args(flags);
-            let log = dir.path().join("prometheus.log");
-            let mut process = ServerProcess::spawn("prometheus", command, &log)?;
-            let ready = format!("http://127.0.0.1:{port}/-/ready");
-            match process.wait_ready(READY_TIMEOUT, || {
-                http_get(&ready).is_ok_and(|r| r.status == 200)
-            }) {
-                Ok(()) => {
-                    return Ok(Prometheus { process, port, dir });
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or(TestkitError::NotReady {
-            server: "prometheus",
-            after: READY_TIMEOUT,
-            log: String::new(),
-        }))
+        let data = dir.path().join("data");
+        let (process, port) = start_http_server(
+            "prometheus",
+            &dir.path().join("prometheus.log"),
+            "/-/ready",
+            |port| {
+                let mut command = Command::new(&binary);
+                command
+                    .arg(format!("--config.file={}", config.display()))
+                    .arg(format!("--storage.tsdb.path={}", data.display()))
+                    .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                    .arg("--web.enable-lifecycle")
+                    .args(flags);
+                command
+            },
+        )?;
+        Ok(Prometheus { process, port, dir })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -140,9 +110,4 @@ impl Prometheus {
     pub fn log_tail(&self) -> String {
         self.process.log_tail()
     }
-}
-
-fn write(path: &Path, contents: &str) -> Result<(), TestkitError> {
-    std::fs::write(path, contents)
-        .map_err(|e| TestkitError::io(format!("write {}", path.display()), e))
 }

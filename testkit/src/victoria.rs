@@ -1,15 +1,12 @@
 //! A real VictoriaMetrics single-node server.
 
 use std::process::Command;
-use std::time::Duration;
 
 use tempfile::TempDir;
 
 use crate::http::{encode_query, http_get};
-use crate::process::ServerProcess;
-use crate::{TestkitError, binary, free_port};
-
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::process::{ServerProcess, start_http_server, write_files};
+use crate::{TestkitError, binary};
 
 /// A VictoriaMetrics server (Debian's `victoria-metrics`, 1.79 in bookworm: it reads no
 /// native histograms) on `127.0.0.1` and a port of its own, scraping as `scrape_yaml`
@@ -41,43 +38,29 @@ impl VictoriaMetrics {
             .prefix("fiko-testkit-victoria-")
             .tempdir()
             .map_err(|e| TestkitError::io("create victoria-metrics temp dir", e))?;
+        write_files(dir.path(), &[("scrape.yml", scrape_yaml)])?;
         let config = dir.path().join("scrape.yml");
-        std::fs::write(&config, scrape_yaml)
-            .map_err(|e| TestkitError::io(format!("write {}", config.display()), e))?;
-        let mut last = None;
-        for _ in 0..3 {
-            let port = free_port();
-            let mut command = Command::new(&binary);
-            command
-                .arg(format!("-promscrape.config={}", config.display()))
-                .arg(format!(
-                    "-storageDataPath={}",
-                    dir.path().join("data").display()
-                ))
-                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                .arg("-search.latencyOffset=0s")
-                .arg("-search.disableCache");
-            let log = dir.path().join("victoria-metrics.log");
-            let mut process = ServerProcess::spawn("victoria-metrics", command, &log)?;
-            let health = format!("http://127.0.0.1:{port}/health");
-            match process.wait_ready(READY_TIMEOUT, || {
-                http_get(&health).is_ok_and(|r| r.status == 200)
-            }) {
-                Ok(()) => {
-                    return Ok(Self {
-                        process,
-                        port,
-                        _dir: dir,
-                    });
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or(TestkitError::NotReady {
-            server: "victoria-metrics",
-            after: READY_TIMEOUT,
-            log: String::new(),
-        }))
+        let data = dir.path().join("data");
+        let (process, port) = start_http_server(
+            "victoria-metrics",
+            &dir.path().join("victoria-metrics.log"),
+            "/health",
+            |port| {
+                let mut command = Command::new(&binary);
+                command
+                    .arg(format!("-promscrape.config={}", config.display()))
+                    .arg(format!("-storageDataPath={}", data.display()))
+                    .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                    .arg("-search.latencyOffset=0s")
+                    .arg("-search.disableCache");
+                command
+            },
+        )?;
+        Ok(Self {
+            process,
+            port,
+            _dir: dir,
+        })
     }
 
     /// `http://127.0.0.1:PORT`.
