@@ -1,4 +1,6 @@
-//! Text encoding of 10,000 series. Run with `cargo bench -p fiko-benches --bench encode`.
+//! Encoding of 10,000 series: counters as text beside the other crates, and native
+//! histograms as protobuf beside their classic buckets as text. Run with
+//! `cargo bench -p fiko-benches --bench encode`.
 
 use std::hint::black_box;
 
@@ -111,5 +113,64 @@ mod text_encode_10k_series {
             metrics::counter!("counters", "id" => id).increment(1);
         }
         bencher.bench_local(|| black_box(handle.render().len()));
+    }
+}
+
+/// 10,000 histograms, each observed at 8 latencies from 1 ms to 2.2 s (8 native buckets
+/// each): protobuf with native buckets only, protobuf with native and 11 classic buckets,
+/// and the Prometheus text format, which has the classic buckets only. prometheus-client
+/// has no native histograms.
+mod native_encode_10k_series {
+    use super::*;
+    use fiko_benches::fiko::{Id, NativeAndClassic, NativeOnly};
+    use fiko_metrics::{Format, Histogram, MetricSet, Registry};
+
+    fn observe(histogram: &Histogram, i: usize) {
+        for step in 0..8 {
+            histogram.observe(0.001 * 3_f64.powi(step) * (1.0 + (i % 7) as f64 / 10.0));
+        }
+    }
+
+    fn native_only() -> Registry {
+        let registry = Registry::new();
+        if let Ok(metrics) = NativeOnly::register(&registry) {
+            for (i, id) in ids().enumerate() {
+                observe(metrics.native_seconds.get_or_create(&Id { id }), i);
+            }
+        }
+        registry
+    }
+
+    fn native_and_classic() -> Registry {
+        let registry = Registry::new();
+        if let Ok(metrics) = NativeAndClassic::register(&registry) {
+            for (i, id) in ids().enumerate() {
+                observe(metrics.mixed_seconds.get_or_create(&Id { id }), i);
+            }
+        }
+        registry
+    }
+
+    #[divan::bench]
+    fn protobuf_native(bencher: Bencher) {
+        let registry = native_only();
+        bencher.bench_local(|| black_box(registry.encode_protobuf().len()));
+    }
+
+    #[divan::bench]
+    fn protobuf_native_and_classic(bencher: Bencher) {
+        let registry = native_and_classic();
+        bencher.bench_local(|| black_box(registry.encode_protobuf().len()));
+    }
+
+    #[divan::bench]
+    fn text_classic(bencher: Bencher) {
+        let registry = native_and_classic();
+        let mut out = String::new();
+        bencher.bench_local(|| {
+            out.clear();
+            registry.encode_into(&mut out, Format::Prometheus);
+            black_box(out.len())
+        });
     }
 }

@@ -126,6 +126,28 @@ pub mod fiko {
         #[metric(max_series = 100000)]
         pub counters: Family<Id, Counter>,
     }
+
+    /// Ten thousand native histograms, for encoding.
+    #[derive(MetricSet)]
+    #[metric_set(namespace = "bench")]
+    pub struct NativeOnly {
+        /// Native buckets only (schema 3).
+        #[metric(native, max_series = 100000)]
+        pub native_seconds: Family<Id, Histogram>,
+    }
+
+    /// Ten thousand native histograms with the classic buckets beside, for encoding.
+    #[derive(MetricSet)]
+    #[metric_set(namespace = "bench")]
+    pub struct NativeAndClassic {
+        /// Native buckets and 11 classic ones.
+        #[metric(
+            native,
+            buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+            max_series = 100000
+        )]
+        pub mixed_seconds: Family<Id, Histogram>,
+    }
 }
 
 /// prometheus-client's declaration of the workload.
