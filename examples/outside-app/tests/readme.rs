@@ -11,7 +11,7 @@ fn the_readme_shows_the_monitoring_binary_as_it_is() {
         .nth(1)
         .expect("the README has the section");
     let block = section
-        .split("```rust,ignore\n")
+        .split("```rs\n")
         .nth(1)
         .and_then(|rest| rest.split("```").next())
         .expect("a rust block");
