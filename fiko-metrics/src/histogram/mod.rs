@@ -297,13 +297,19 @@ impl Histogram {
     /// in the Go client.
     #[inline]
     pub fn observe(&self, value: f64) {
-        let slot = self.slot(value);
         match &self.native {
-            None => self.record(slot, value),
-            // The classic count and sum are recorded under the native buckets' lock, so a
-            // reset never splits an observation.
-            Some(native) => native.observe(value, || self.record(slot, value), || self.clear()),
+            None => self.record(self.slot(value), value),
+            Some(native) => self.observe_native(native, value),
         }
+    }
+
+    /// [`observe`](Self::observe) of a native histogram, out of line so that the classic
+    /// path stays as short as it was before native histograms. The classic count and sum
+    /// are recorded under the native buckets' lock, so a reset never splits an observation.
+    #[inline(never)]
+    fn observe_native(&self, native: &Native, value: f64) {
+        let slot = self.slot(value);
+        native.observe(value, || self.record(slot, value), || self.clear());
     }
 
     #[inline]
