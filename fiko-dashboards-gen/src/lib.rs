@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod alert_tests;
 pub mod cli;
 mod configs;
 mod error;
@@ -9,7 +10,6 @@ pub mod promql;
 mod rules;
 mod settings;
 mod slo;
-mod unit_tests;
 pub mod verify;
 mod yaml;
 
@@ -589,7 +589,7 @@ impl Generator {
             .chain(&groups)
             .map(|group| rules::loaded_name(&group.name, &group.fingerprint))
             .collect();
-        let tests = unit_tests::promtool_tests(&model, &eval_order);
+        let tests = alert_tests::promtool_tests(&model, &eval_order);
         let tests = match tests {
             Ok(tests) => Some(tests),
             Err(more) => {
@@ -967,9 +967,9 @@ impl Model<'_> {
                     alert.name
                 ));
             }
-            let labels = unit_tests::result_labels(alert, &self.alert_context(set, alert));
+            let labels = alert_tests::result_labels(alert, &self.alert_context(set, alert));
             for text in [&alert.summary, &alert.description] {
-                if let Err(problem) = unit_tests::expand(text, &labels_map(&labels)) {
+                if let Err(problem) = alert_tests::expand(text, &labels_map(&labels)) {
                     problems.push(format!("{at}: alert {}: {problem}", alert.name));
                 }
             }

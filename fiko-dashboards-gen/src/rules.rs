@@ -104,7 +104,7 @@ pub(crate) fn alerts(model: &Model<'_>) -> (String, Vec<GroupInfo>) {
         for (set, alert) in alerts {
             let cx = model.alert_context(set, alert);
             let expr = alert_expr(alert, &cx);
-            let labels = crate::unit_tests::result_labels(alert, &cx);
+            let labels = crate::alert_tests::result_labels(alert, &cx);
             let _ = writeln!(body, "      - alert: {}", q(&alert.name));
             let _ = writeln!(body, "        expr: {}", q(&expr));
             let _ = writeln!(body, "        for: {}", q(&alert.for_.to_string()));
