@@ -160,8 +160,8 @@ impl ServerProcess {
             })
     }
 
-    /// Kills the process group with SIGKILL, reaps the leader and waits (bounded) until no
-    /// member of the group is left. Idempotent.
+    /// Kills the process group and every descendant with SIGKILL, reaps the leader and
+    /// waits (bounded) until none of them is left. Idempotent.
     pub(crate) fn kill(&mut self) {
         if self.paused {
             // Processes outside the group (PostgreSQL backends) would stay stopped forever
@@ -171,7 +171,20 @@ impl ServerProcess {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        let pgid = i32::try_from(child.id()).ok().and_then(Pid::from_raw);
+        let leader = i32::try_from(child.id()).ok();
+        // Every process of the server, found while the leader still runs (once it is gone,
+        // its children are init's): the group, and the descendants that left it. A
+        // PostgreSQL backend calls `setsid`; left alive, it would still answer its client.
+        let tree: Vec<i32> = leader
+            .map(process_tree)
+            .unwrap_or_default()
+            .iter()
+            .map(|process| process.pid)
+            .collect();
+        for pid in tree.iter().filter_map(|pid| Pid::from_raw(*pid)) {
+            let _ = rustix::process::kill_process(pid, Signal::KILL);
+        }
+        let pgid = leader.and_then(Pid::from_raw);
         if let Some(pgid) = pgid {
             // The leader may already be gone while its children live on: kill the group.
             let _ = rustix::process::kill_process_group(pgid, Signal::KILL);
@@ -183,7 +196,12 @@ impl ServerProcess {
             // memory are free for a restart. Killed children reparented to init may stay
             // zombies for a while; they hold neither, so they are not waited for.
             let deadline = Instant::now() + GROUP_EXIT;
-            while group_has_live_members(pgid.as_raw_pid()) && Instant::now() < deadline {
+            let alive = || {
+                processes()
+                    .iter()
+                    .any(|process| process.pgrp == pgid.as_raw_pid() || tree.contains(&process.pid))
+            };
+            while alive() && Instant::now() < deadline {
                 let _ = rustix::process::kill_process_group(pgid, Signal::KILL);
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -265,33 +283,6 @@ fn process_tree(leader: i32) -> Vec<ProcessStat> {
             return tree;
         }
     }
-}
-
-/// Whether a process of group `pgid` is alive (not a zombie), from `/proc/*/stat`.
-fn group_has_live_members(pgid: i32) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    entries.filter_map(Result::ok).any(|entry| {
-        let is_pid = entry
-            .file_name()
-            .to_str()
-            .is_some_and(|name| !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()));
-        if !is_pid {
-            return false;
-        }
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            return false;
-        };
-        // `pid (comm) state ppid pgrp ...`; comm may contain spaces and parentheses.
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            return false;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
-        pgrp == Some(pgid) && state != Some("Z") && state != Some("X")
-    })
 }
 
 fn open_log(path: &Path) -> Result<File, TestkitError> {

@@ -311,25 +311,17 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         let settings = generator.settings_mut();
         settings.alertmanagers = vec![alertmanager.address()];
         for job in &mut settings.scrape_jobs {
-            job.targets = targets[job.name.as_str()].clone();
+            job.targets = targets
+                .get(job.name.as_str())
+                .unwrap_or_else(|| panic!("no target for the deployment's job {}", job.name))
+                .clone();
         }
         generator.generate().unwrap()
     };
     // Prometheus scrapes itself: started on a port of its own, then reloaded with it.
     let artefacts = targets_of("127.0.0.1:1");
-    let rule_files = |artefacts: &fiko_dashboards_gen::Artefacts| {
-        ["alerts.yml", "recording.yml", "slo.yml"].map(|file| {
-            (
-                file,
-                artefacts
-                    .get(&format!("prometheus/{file}"))
-                    .unwrap()
-                    .to_owned(),
-            )
-        })
-    };
-    let files = rule_files(&artefacts);
-    let files: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
+    let files = ["alerts.yml", "recording.yml", "slo.yml"]
+        .map(|file| (file, artefacts.get(&format!("prometheus/{file}")).unwrap()));
     let prometheus =
         Prometheus::start(artefacts.get("prometheus/prometheus.yml").unwrap(), &files).unwrap();
     let artefacts = targets_of(&host_port(&prometheus.url()));
