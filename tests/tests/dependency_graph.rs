@@ -22,16 +22,21 @@ fn cargo(args: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("utf-8")
 }
 
-#[test]
-fn no_library_crate_depends_on_an_example_or_the_demo() {
-    let metadata: Value = serde_json::from_str(&cargo(&[
+/// `cargo metadata` of the workspace's own packages.
+fn metadata() -> Value {
+    serde_json::from_str(&cargo(&[
         "metadata",
         "--no-deps",
         "--format-version",
         "1",
         "--offline",
     ]))
-    .expect("cargo metadata is JSON");
+    .expect("cargo metadata is JSON")
+}
+
+#[test]
+fn no_library_crate_depends_on_an_example_or_the_demo() {
+    let metadata = metadata();
     let packages = metadata["packages"].as_array().expect("packages");
     // `publish = false` is `"publish": []` in the metadata.
     let unpublished = |package: &&Value| package["publish"].as_array().is_some_and(Vec::is_empty);
@@ -81,14 +86,7 @@ fn no_library_crate_depends_on_an_example_or_the_demo() {
 /// has them.
 #[test]
 fn architecture_md_lists_every_crate_with_its_workspace_dependencies() {
-    let metadata: Value = serde_json::from_str(&cargo(&[
-        "metadata",
-        "--no-deps",
-        "--format-version",
-        "1",
-        "--offline",
-    ]))
-    .expect("cargo metadata is JSON");
+    let metadata = metadata();
     let root = metadata["workspace_root"].as_str().expect("workspace root");
     let packages = metadata["packages"].as_array().expect("packages");
     let members: Vec<&str> = packages
