@@ -1,11 +1,11 @@
 //! Two threads contending on one series. Run with
-//! `cargo bench -p fiko-benches --bench contended`.
+//! `cargo bench -p benches --bench contended`.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use benches::{KINDS, ROUTES};
 use divan::Bencher;
-use fiko_benches::{KINDS, ROUTES};
 
 fn main() {
     // One iteration is 2 × `PER_THREAD` increments, long enough to time on its own.
@@ -57,7 +57,7 @@ mod contended_same_series {
 
     #[divan::bench]
     fn fiko_metrics(bencher: Bencher) {
-        use fiko_benches::fiko::{ErrorLabels, Kind, Metrics, Route};
+        use benches::fiko::{ErrorLabels, Kind, Metrics, Route};
         use fiko_metrics::MetricSet;
         let metrics = Metrics::new();
         bencher.bench(|| {
@@ -75,7 +75,7 @@ mod contended_same_series {
 
     #[divan::bench]
     fn measured(bencher: Bencher) {
-        use fiko_benches::measured_crate::{ErrorLabels, Kind, Route, errors};
+        use benches::measured_crate::{ErrorLabels, Kind, Route, errors};
         let counters = errors();
         bencher.bench(|| {
             contend(|| {
@@ -89,7 +89,7 @@ mod contended_same_series {
 
     #[divan::bench]
     fn prometheus_client(bencher: Bencher) {
-        use fiko_benches::prometheus_client_crate::{ErrorLabels, Kind, Route};
+        use benches::prometheus_client_crate::{ErrorLabels, Kind, Route};
         use prometheus_client::metrics::{counter::Counter, family::Family};
         let family = Family::<ErrorLabels, Counter>::default();
         bencher.bench(|| {
@@ -106,7 +106,7 @@ mod contended_same_series {
 
     #[divan::bench]
     fn prometheus(bencher: Bencher) {
-        let vec = fiko_benches::prometheus_errors();
+        let vec = benches::prometheus_errors();
         bencher.bench(|| {
             contend(|| {
                 vec.with_label_values(black_box(&[ROUTES[0], KINDS[0]]))

@@ -1,6 +1,6 @@
 //! Encoding of 10,000 series: counters as text beside the other crates, and native
 //! histograms as protobuf beside their classic buckets as text. Run with
-//! `cargo bench -p fiko-benches --bench encode`.
+//! `cargo bench -p benches --bench encode`.
 
 use std::hint::black_box;
 
@@ -25,7 +25,7 @@ mod text_encode_10k_series {
 
     #[divan::bench]
     fn fiko_metrics(bencher: Bencher) {
-        use fiko_benches::fiko::{Id, Metrics};
+        use benches::fiko::{Id, Metrics};
         use fiko_metrics::{Format, MetricSet, Registry};
         let registry = Registry::new();
         let Ok(metrics) = Metrics::register(&registry) else {
@@ -44,7 +44,7 @@ mod text_encode_10k_series {
 
     #[divan::bench]
     fn measured(bencher: Bencher) {
-        use fiko_benches::measured_crate::{Id, IdSet};
+        use benches::measured_crate::{Id, IdSet};
         use measured::MetricGroup;
         use measured::text::BufferedTextEncoder;
         #[derive(MetricGroup)]
@@ -69,7 +69,7 @@ mod text_encode_10k_series {
 
     #[divan::bench]
     fn prometheus_client(bencher: Bencher) {
-        use fiko_benches::prometheus_client_crate::Id;
+        use benches::prometheus_client_crate::Id;
         use prometheus_client::metrics::{counter::Counter, family::Family};
         let mut registry = prometheus_client::registry::Registry::default();
         let family = Family::<Id, Counter>::default();
@@ -108,7 +108,7 @@ mod text_encode_10k_series {
 
     #[divan::bench]
     fn metrics(bencher: Bencher) {
-        let handle = fiko_benches::metrics_recorder();
+        let handle = benches::metrics_recorder();
         for id in ids() {
             metrics::counter!("counters", "id" => id).increment(1);
         }
@@ -122,7 +122,7 @@ mod text_encode_10k_series {
 /// has no native histograms.
 mod native_encode_10k_series {
     use super::*;
-    use fiko_benches::fiko::{Id, NativeAndClassic, NativeOnly};
+    use benches::fiko::{Id, NativeAndClassic, NativeOnly};
     use fiko_metrics::{Format, Histogram, MetricSet, Registry};
 
     fn observe(histogram: &Histogram, i: usize) {

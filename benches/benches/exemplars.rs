@@ -2,13 +2,13 @@
 //! `observe` is), with a trace id exemplar beside prometheus-client's exemplar API, and
 //! native buckets beside classic ones. One series each, inputs cycling through the 18
 //! latencies of the shared workload. Run with
-//! `cargo bench -p fiko-benches --bench exemplars`.
+//! `cargo bench -p benches --bench exemplars`.
 
 use std::hint::black_box;
 use std::time::SystemTime;
 
+use benches::{BUCKETS, latency, next_input};
 use divan::Bencher;
-use fiko_benches::{BUCKETS, latency, next_input};
 use fiko_metrics::exemplar::ExemplarLabels;
 use fiko_metrics::histogram::{Buckets, HistogramConfig, NativeConfig};
 use fiko_metrics::{Counter, Histogram};

@@ -1,10 +1,10 @@
 //! The `metrics` facade: fiko-metrics-facade and metrics-exporter-prometheus behind the
-//! same macro calls. Run with `cargo bench -p fiko-benches --bench facade`.
+//! same macro calls. Run with `cargo bench -p benches --bench facade`.
 
 use std::hint::black_box;
 
+use benches::{BUCKETS, KINDS, ROUTES, latency, next_input};
 use divan::Bencher;
-use fiko_benches::{BUCKETS, KINDS, ROUTES, latency, next_input};
 use fiko_metrics::Registry;
 use fiko_metrics::histogram::Buckets;
 use metrics::Recorder;

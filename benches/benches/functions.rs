@@ -1,5 +1,5 @@
 //! Function instrumentation overhead: `#[timed]` against autometrics' `#[autometrics]` on
-//! an empty function. Run with `cargo bench -p fiko-benches --bench functions`.
+//! an empty function. Run with `cargo bench -p benches --bench functions`.
 
 use std::hint::black_box;
 

@@ -1,6 +1,6 @@
 //! The HTTP layer in process: one `GET /users/{id}` through `tower::ServiceExt::oneshot`,
 //! body read to the end, on a current-thread runtime. Run with
-//! `cargo bench -p fiko-benches --bench http`; throughput under load is measured by
+//! `cargo bench -p benches --bench http`; throughput under load is measured by
 //! `scripts/bench` with wrk against `http-bench-server`.
 
 use axum::Router;
@@ -49,23 +49,23 @@ mod oneshot_request {
 
     #[divan::bench]
     fn bare_axum(bencher: Bencher) {
-        run(bencher, fiko_benches::http::bare);
+        run(bencher, benches::http::bare);
     }
 
     #[divan::bench]
     fn fiko_metrics(bencher: Bencher) {
-        run(bencher, fiko_benches::http::fiko);
+        run(bencher, benches::http::fiko);
     }
 
     #[divan::bench]
     fn axum_prometheus(bencher: Bencher) {
-        run(bencher, fiko_benches::http::axum_prometheus);
+        run(bencher, benches::http::axum_prometheus);
     }
 
     /// Bare axum behind `Router::layer` with a layer that does nothing.
     #[divan::bench]
     fn noop_layer(bencher: Bencher) {
-        run(bencher, fiko_benches::http::noop_layer);
+        run(bencher, benches::http::noop_layer);
     }
 }
 

@@ -1,11 +1,11 @@
 //! Memory: bytes per series, and allocations when recording into open labels.
-//! Run with `cargo bench -p fiko-benches --bench memory`; divan's allocation profiler
+//! Run with `cargo bench -p benches --bench memory`; divan's allocation profiler
 //! counts every allocation each benchmark makes per iteration.
 
 use std::hint::black_box;
 
+use benches::{KINDS, ROUTES};
 use divan::{AllocProfiler, Bencher};
-use fiko_benches::{KINDS, ROUTES};
 
 #[global_allocator]
 static ALLOC: AllocProfiler = AllocProfiler::system();
@@ -24,7 +24,7 @@ mod counter_18_series_create {
 
     #[divan::bench]
     fn fiko_metrics() -> usize {
-        use fiko_benches::fiko::{ErrorLabels, KINDS, ROUTES};
+        use benches::fiko::{ErrorLabels, KINDS, ROUTES};
         use fiko_metrics::{Counter, Family};
         let family = Family::<ErrorLabels, Counter>::default();
         for route in ROUTES {
@@ -37,7 +37,7 @@ mod counter_18_series_create {
 
     #[divan::bench]
     fn measured() -> usize {
-        use fiko_benches::measured_crate::{ErrorLabels, KINDS, ROUTES, errors};
+        use benches::measured_crate::{ErrorLabels, KINDS, ROUTES, errors};
         let counters = errors();
         for route in ROUTES {
             for kind in KINDS {
@@ -49,7 +49,7 @@ mod counter_18_series_create {
 
     #[divan::bench]
     fn prometheus_client() -> usize {
-        use fiko_benches::prometheus_client_crate::{ErrorLabels, KINDS, ROUTES};
+        use benches::prometheus_client_crate::{ErrorLabels, KINDS, ROUTES};
         use prometheus_client::metrics::{counter::Counter, family::Family};
         let family = Family::<ErrorLabels, Counter>::default();
         for route in ROUTES {
@@ -62,7 +62,7 @@ mod counter_18_series_create {
 
     #[divan::bench]
     fn prometheus() -> usize {
-        let vec = fiko_benches::prometheus_errors();
+        let vec = benches::prometheus_errors();
         for route in ROUTES {
             for kind in KINDS {
                 vec.with_label_values(&[route, kind]).inc();
@@ -75,7 +75,7 @@ mod counter_18_series_create {
 /// Record into an open label: a value seen before, and a value never seen.
 mod open_label {
     use super::*;
-    use fiko_benches::fiko::Id;
+    use benches::fiko::Id;
     use fiko_metrics::{Counter, Family};
 
     #[divan::bench]
@@ -125,7 +125,7 @@ mod open_label {
 
     #[divan::bench]
     fn prometheus_client_new_value(bencher: Bencher) {
-        use fiko_benches::prometheus_client_crate::Id;
+        use benches::prometheus_client_crate::Id;
         use prometheus_client::metrics::{counter::Counter, family::Family};
         let family = Family::<Id, Counter>::default();
         let mut next = 0u64;

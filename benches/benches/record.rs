@@ -1,11 +1,11 @@
 //! Recording: counter increments and histogram observations, and open-label lookups. Run
-//! with `cargo bench -p fiko-benches --bench record`.
+//! with `cargo bench -p benches --bench record`.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use benches::{KINDS, ROUTES, latency, next_input};
 use divan::Bencher;
-use fiko_benches::{KINDS, ROUTES, latency, next_input};
 
 fn main() {
     divan::Divan::from_args()
@@ -30,7 +30,7 @@ mod counter_inc_2_labels {
     /// The floor for the same work: the same enum inputs, indexing 18 plain atomics.
     #[divan::bench]
     fn bare_atomic_array(bencher: Bencher) {
-        use fiko_benches::fiko::{KINDS, ROUTES};
+        use benches::fiko::{KINDS, ROUTES};
         let cells: [AtomicU64; 18] = std::array::from_fn(|_| AtomicU64::new(0));
         bencher.bench(|| {
             let (route, kind) = black_box(next_input());
@@ -43,7 +43,7 @@ mod counter_inc_2_labels {
 
     #[divan::bench]
     fn fiko_metrics(bencher: Bencher) {
-        use fiko_benches::fiko::{ErrorLabels, KINDS, Metrics, ROUTES};
+        use benches::fiko::{ErrorLabels, KINDS, Metrics, ROUTES};
         use fiko_metrics::MetricSet;
         let metrics = Metrics::new();
         bencher.bench(|| {
@@ -60,7 +60,7 @@ mod counter_inc_2_labels {
 
     #[divan::bench]
     fn measured(bencher: Bencher) {
-        use fiko_benches::measured_crate::{ErrorLabels, KINDS, ROUTES, errors};
+        use benches::measured_crate::{ErrorLabels, KINDS, ROUTES, errors};
         let counters = errors();
         bencher.bench(|| {
             let (route, kind) = black_box(next_input());
@@ -73,7 +73,7 @@ mod counter_inc_2_labels {
 
     #[divan::bench]
     fn prometheus_client(bencher: Bencher) {
-        use fiko_benches::prometheus_client_crate::{ErrorLabels, KINDS, ROUTES};
+        use benches::prometheus_client_crate::{ErrorLabels, KINDS, ROUTES};
         use prometheus_client::metrics::{counter::Counter, family::Family};
         let family = Family::<ErrorLabels, Counter>::default();
         bencher.bench(|| {
@@ -89,7 +89,7 @@ mod counter_inc_2_labels {
 
     #[divan::bench]
     fn prometheus(bencher: Bencher) {
-        let vec = fiko_benches::prometheus_errors();
+        let vec = benches::prometheus_errors();
         bencher.bench(|| {
             let (route, kind) = black_box(next_input());
             vec.with_label_values(&[ROUTES[route], KINDS[kind]]).inc();
@@ -98,7 +98,7 @@ mod counter_inc_2_labels {
 
     #[divan::bench]
     fn metrics(bencher: Bencher) {
-        fiko_benches::metrics_recorder();
+        benches::metrics_recorder();
         bencher.bench(|| {
             let (route, kind) = black_box(next_input());
             metrics::counter!("errors", "route" => ROUTES[route], "kind" => KINDS[kind])
@@ -113,7 +113,7 @@ mod histogram_observe_1_label {
 
     #[divan::bench]
     fn fiko_metrics(bencher: Bencher) {
-        use fiko_benches::fiko::{Metrics, ROUTES, RouteLabel};
+        use benches::fiko::{Metrics, ROUTES, RouteLabel};
         use fiko_metrics::MetricSet;
         let metrics = Metrics::new();
         bencher.bench(|| {
@@ -129,10 +129,10 @@ mod histogram_observe_1_label {
 
     #[divan::bench]
     fn measured(bencher: Bencher) {
-        use fiko_benches::measured_crate::{ROUTES, RouteLabel, RouteLabelSet};
+        use benches::measured_crate::{ROUTES, RouteLabel, RouteLabelSet};
         use measured::label::StaticLabelSet;
         use measured::metric::histogram::Thresholds;
-        let thresholds = Thresholds::<11>::with_buckets(fiko_benches::BUCKETS);
+        let thresholds = Thresholds::<11>::with_buckets(benches::BUCKETS);
         let vec = measured::HistogramVec::with_label_set_and_metadata(
             RouteLabelSet {
                 route: StaticLabelSet::new(),
@@ -152,10 +152,10 @@ mod histogram_observe_1_label {
 
     #[divan::bench]
     fn prometheus_client(bencher: Bencher) {
-        use fiko_benches::prometheus_client_crate::{ROUTES, RouteLabel};
+        use benches::prometheus_client_crate::{ROUTES, RouteLabel};
         use prometheus_client::metrics::{family::Family, histogram::Histogram};
         let family = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
-            Histogram::new(fiko_benches::BUCKETS)
+            Histogram::new(benches::BUCKETS)
         });
         bencher.bench(|| {
             let (route, kind) = black_box(next_input());
@@ -170,7 +170,7 @@ mod histogram_observe_1_label {
     #[divan::bench]
     fn prometheus(bencher: Bencher) {
         let opts = prometheus::HistogramOpts::new("latency_seconds", "Request latency.")
-            .buckets(fiko_benches::BUCKETS.to_vec());
+            .buckets(benches::BUCKETS.to_vec());
         let Ok(vec) = prometheus::HistogramVec::new(opts, &["route"]) else {
             return;
         };
@@ -183,7 +183,7 @@ mod histogram_observe_1_label {
 
     #[divan::bench]
     fn metrics(bencher: Bencher) {
-        fiko_benches::metrics_recorder();
+        benches::metrics_recorder();
         bencher.bench(|| {
             let (route, kind) = black_box(next_input());
             metrics::histogram!("latency_seconds", "route" => ROUTES[route])
@@ -197,7 +197,7 @@ mod histogram_observe_1_label {
 /// the overflow series: the limit costs existing series nothing.
 mod open_label_lookup {
     use super::*;
-    use fiko_benches::fiko::Id;
+    use benches::fiko::Id;
     use fiko_metrics::{Counter, Family};
 
     fn family(full: bool) -> Family<Id, Counter> {

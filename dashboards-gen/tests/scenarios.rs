@@ -3,11 +3,10 @@
 //! told apart from their servers, noise and duplicates stay quiet, a healthy system is
 //! silent for hours.
 
+use fiko_testkit::promtool;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn scenario(file: &str) {
-    let promtool = fiko_testkit::binary("promtool", "prometheus").unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().expect("temp dir");
     fiko_backend::deployment::generator()
         .generate()
@@ -19,17 +18,9 @@ fn scenario(file: &str) {
         .join(file);
     let rules = dir.path().join("prometheus");
     std::fs::copy(&source, rules.join(file)).expect("copy scenario");
-    let output = Command::new(promtool)
-        .args(["test", "rules", file])
-        .current_dir(&rules)
-        .output()
-        .expect("run promtool");
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{file}:\n{all}");
+    let output = promtool::run_in(&rules, &["test", "rules", file]).expect("promtool");
+    let all = output.text();
+    assert!(output.success, "{file}:\n{all}");
     assert!(all.contains("SUCCESS"), "{all}");
 }
 

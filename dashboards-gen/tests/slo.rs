@@ -5,32 +5,14 @@
 //! against the generated rules, and the groups are fingerprinted like the others.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use fiko_backend::deployment;
 use fiko_dashboards::{Percent, days};
+use fiko_testkit::Report;
 
-fn tool(name: &str, package: &str) -> std::path::PathBuf {
-    match fiko_testkit::binary(name, package) {
-        Ok(path) => path,
-        Err(error) => panic!("{error}"),
-    }
-}
-
-fn run(binary: &Path, args: &[&str], dir: &Path) -> Output {
-    Command::new(binary)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()))
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+/// `tool` (name, Debian package) run with `args` in `dir`.
+fn run(tool: (&str, &str), args: &[&str], dir: &Path) -> Report {
+    fiko_testkit::run_tool(tool.0, tool.1, dir, args).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// A promtool test file with only its test groups whose name starts with `prefix`:
@@ -88,30 +70,30 @@ fn slo_rules_pass_promtool_and_vmalert_and_are_listed_in_prometheus_yml() {
     let dir = generated();
     let prometheus = dir.path().join("prometheus");
     let output = run(
-        &tool("promtool", "prometheus"),
+        ("promtool", "prometheus"),
         &["check", "rules", "slo.yml"],
         &prometheus,
     );
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.success, "{}", output.text());
     assert!(
-        text(&output).contains("SUCCESS: 54 rules found"),
+        output.text().contains("SUCCESS: 54 rules found"),
         "{}",
-        text(&output)
+        output.text()
     );
     let output = run(
-        &tool("vmalert", "victoria-metrics"),
+        ("vmalert", "victoria-metrics"),
         &["-dryRun", "-rule=slo.yml"],
         &prometheus,
     );
-    assert!(output.status.success(), "vmalert: {}", text(&output));
+    assert!(output.success, "vmalert: {}", output.text());
     let config = std::fs::read_to_string(prometheus.join("prometheus.yml")).expect("config");
     assert!(config.contains("  - \"slo.yml\"\n"), "{config}");
     let output = run(
-        &tool("promtool", "prometheus"),
+        ("promtool", "prometheus"),
         &["check", "config", "prometheus.yml"],
         &prometheus,
     );
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.success, "{}", output.text());
 }
 
 #[test]
@@ -227,20 +209,20 @@ fn generated_slo_tests_pass_and_cover_every_window_pair() {
     assert_eq!(tests.matches("\n  - name: ").count(), 48);
     // The two files in two promtool processes at once: each is single-threaded, and the
     // tickets' days-long histories take the longest.
-    let promtool = tool("promtool", "prometheus");
+    let promtool = ("promtool", "prometheus");
     let tickets = std::thread::scope(|scope| {
         let tickets = scope.spawn(|| {
             run(
-                &promtool,
+                promtool,
                 &["test", "rules", "slo-tickets.test.yml"],
                 &prometheus,
             )
         });
-        let pages = run(&promtool, &["test", "rules", "slo.test.yml"], &prometheus);
-        assert!(pages.status.success(), "{}", text(&pages));
+        let pages = run(promtool, &["test", "rules", "slo.test.yml"], &prometheus);
+        assert!(pages.success, "{}", pages.text());
         tickets.join().expect("promtool thread")
     });
-    assert!(tickets.status.success(), "{}", text(&tickets));
+    assert!(tickets.success, "{}", tickets.text());
 }
 
 /// The generated tests are not vacuous: rules with another threshold or `for` fail them,
@@ -250,7 +232,7 @@ fn generated_slo_tests_fail_against_changed_rules() {
     let dir = generated();
     let prometheus = dir.path().join("prometheus");
     let rules = std::fs::read_to_string(prometheus.join("slo.yml")).expect("slo.yml");
-    let promtool = tool("promtool", "prometheus");
+    let promtool = ("promtool", "prometheus");
     for (alert, from, to) in [
         ("HttpAvailabilityBurnRate1h", "> 0.0144 and", "> 0.02 and"),
         ("JobSuccessBurnRate1d", "> 0.03 and", "> 0.025 and"),
@@ -265,12 +247,9 @@ fn generated_slo_tests_fail_against_changed_rules() {
         };
         let tests = std::fs::read_to_string(prometheus.join(file)).expect("tests");
         std::fs::write(prometheus.join("one.test.yml"), only(&tests, alert)).expect("write");
-        let output = run(&promtool, &["test", "rules", "one.test.yml"], &prometheus);
-        let all = text(&output);
-        assert!(
-            !output.status.success(),
-            "{alert}: stale tests passed:\n{all}"
-        );
+        let output = run(promtool, &["test", "rules", "one.test.yml"], &prometheus);
+        let all = output.text();
+        assert!(!output.success, "{alert}: stale tests passed:\n{all}");
         assert!(all.contains(alert), "{alert} not named in:\n{all}");
     }
     // Changing a `for` is caught too (the detection case).
@@ -282,8 +261,8 @@ fn generated_slo_tests_fail_against_changed_rules() {
         only(&tests, "HttpAvailabilityBurnRate1h"),
     )
     .expect("write");
-    let output = run(&promtool, &["test", "rules", "one.test.yml"], &prometheus);
-    assert!(!output.status.success(), "{}", text(&output));
+    let output = run(promtool, &["test", "rules", "one.test.yml"], &prometheus);
+    assert!(!output.success, "{}", output.text());
 }
 
 /// Realistic histories, written by hand, against the demo's generated rules: two errors
@@ -297,11 +276,11 @@ fn slo_scenarios_replay_against_the_demos_rules() {
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/slo.test.yml");
     std::fs::copy(&scenarios, prometheus.join("scenarios.test.yml")).expect("copy");
     let output = run(
-        &tool("promtool", "prometheus"),
+        ("promtool", "prometheus"),
         &["test", "rules", "scenarios.test.yml"],
         &prometheus,
     );
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.success, "{}", output.text());
     // Without the minimum-traffic guard the low-traffic scenario pages: the same rules
     // with the guard removed fail it.
     let rules = std::fs::read_to_string(prometheus.join("slo.yml")).expect("slo.yml");
@@ -318,12 +297,12 @@ fn slo_scenarios_replay_against_the_demos_rules() {
     )
     .expect("write");
     let output = run(
-        &tool("promtool", "prometheus"),
+        ("promtool", "prometheus"),
         &["test", "rules", "low-traffic.test.yml"],
         &prometheus,
     );
-    let all = text(&output);
-    assert!(!output.status.success(), "{all}");
+    let all = output.text();
+    assert!(!output.success, "{all}");
     assert!(all.contains("low traffic"), "{all}");
 }
 

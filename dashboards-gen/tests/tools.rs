@@ -2,32 +2,14 @@
 //! (Debian `prometheus-alertmanager`).
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use fiko_backend::deployment;
 use fiko_dashboards::seconds;
+use fiko_testkit::Report;
 
-fn tool(name: &str, package: &str) -> std::path::PathBuf {
-    match fiko_testkit::binary(name, package) {
-        Ok(path) => path,
-        Err(error) => panic!("{error}"),
-    }
-}
-
-fn run(binary: &Path, args: &[&str], dir: &Path) -> Output {
-    Command::new(binary)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()))
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+/// `tool` (name, Debian package) run with `args` in `dir`.
+fn run(tool: (&str, &str), args: &[&str], dir: &Path) -> Report {
+    fiko_testkit::run_tool(tool.0, tool.1, dir, args).unwrap_or_else(|error| panic!("{error}"))
 }
 
 fn generated() -> tempfile::TempDir {
@@ -43,27 +25,27 @@ fn generated() -> tempfile::TempDir {
 #[test]
 fn promtool_accepts_the_alert_and_recording_rules() {
     let dir = generated();
-    let promtool = tool("promtool", "prometheus");
+    let promtool = ("promtool", "prometheus");
     let output = run(
-        &promtool,
+        promtool,
         &["check", "rules", "alerts.yml", "recording.yml"],
         &dir.path().join("prometheus"),
     );
-    let all = text(&output);
-    assert!(output.status.success(), "{all}");
+    let all = output.text();
+    assert!(output.success, "{all}");
     assert!(all.contains("SUCCESS"), "{all}");
 }
 
 #[test]
 fn promtool_unit_tests_of_every_alert_pass() {
     let dir = generated();
-    let promtool = tool("promtool", "prometheus");
+    let promtool = ("promtool", "prometheus");
     let output = run(
-        &promtool,
+        promtool,
         &["test", "rules", "alerts.test.yml"],
         &dir.path().join("prometheus"),
     );
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.success, "{}", output.text());
 }
 
 #[test]
@@ -77,7 +59,7 @@ fn every_alert_has_a_firing_and_a_silent_case() {
         .filter_map(|line| line.trim().strip_prefix("- alert: "))
         .map(|name| name.trim_matches('"'))
         .collect();
-    // Spec §4: the seed's alerts, each generated from the set that owns its metrics.
+    // The original Fiko Backend's alerts, each generated from the set that owns its metrics.
     let seed = [
         "HighErrorRate",
         "PostgresDown",
@@ -118,7 +100,7 @@ fn every_alert_has_a_firing_and_a_silent_case() {
 #[test]
 fn generated_tests_fail_against_changed_rules() {
     let dir = generated();
-    let promtool = tool("promtool", "prometheus");
+    let promtool = ("promtool", "prometheus");
     let prometheus_dir = dir.path().join("prometheus");
     for (alert, tuned) in [
         (
@@ -144,15 +126,12 @@ fn generated_tests_fail_against_changed_rules() {
         let alerts = artefacts.get("prometheus/alerts.yml").expect("alerts.yml");
         std::fs::write(prometheus_dir.join("alerts.yml"), alerts).expect("write");
         let output = run(
-            &promtool,
+            promtool,
             &["test", "rules", "alerts.test.yml"],
             &prometheus_dir,
         );
-        let all = text(&output);
-        assert!(
-            !output.status.success(),
-            "{alert}: stale tests passed:\n{all}"
-        );
+        let all = output.text();
+        assert!(!output.success, "{alert}: stale tests passed:\n{all}");
         assert!(all.contains(alert), "{alert} not named in:\n{all}");
     }
 }
@@ -167,28 +146,28 @@ fn promtool_accepts_prometheus_yml_with_short_intervals() {
     artefacts.write_to(dir.path()).expect("write");
     let config = artefacts.get("prometheus/prometheus.yml").expect("config");
     assert!(config.contains("scrape_interval: \"1s\""), "{config}");
-    let promtool = tool("promtool", "prometheus");
+    let promtool = ("promtool", "prometheus");
     let output = run(
-        &promtool,
+        promtool,
         &["check", "config", "prometheus.yml"],
         &dir.path().join("prometheus"),
     );
-    let all = text(&output);
-    assert!(output.status.success(), "{all}");
+    let all = output.text();
+    assert!(output.success, "{all}");
     assert!(all.contains("3 rule files found"), "{all}");
 }
 
 #[test]
 fn amtool_accepts_alertmanager_yml() {
     let dir = generated();
-    let amtool = tool("amtool", "prometheus-alertmanager");
+    let amtool = ("amtool", "prometheus-alertmanager");
     let output = run(
-        &amtool,
+        amtool,
         &["check-config", "alertmanager.yml"],
         &dir.path().join("alertmanager"),
     );
-    let all = text(&output);
-    assert!(output.status.success(), "{all}");
+    let all = output.text();
+    assert!(output.success, "{all}");
     // TargetDown, RedisDown, PostgresDown, and critical over warning of the same alert.
     assert!(all.contains("4 inhibit rules"), "{all}");
     assert!(all.contains("4 receivers"), "{all}");
@@ -198,7 +177,7 @@ fn amtool_accepts_alertmanager_yml() {
 #[test]
 fn amtool_routes_critical_and_warning_to_their_receivers() {
     let dir = generated();
-    let amtool = tool("amtool", "prometheus-alertmanager");
+    let amtool = ("amtool", "prometheus-alertmanager");
     for (labels, receiver) in [
         (
             &["severity=critical", "alertname=RedisDown", "service=redis"][..],
@@ -221,9 +200,9 @@ fn amtool_routes_critical_and_warning_to_their_receivers() {
         let verify = format!("--verify.receivers={receiver}");
         args.push(&verify);
         args.extend_from_slice(labels);
-        let output = run(&amtool, &args, &dir.path().join("alertmanager"));
-        let all = text(&output);
-        assert!(output.status.success(), "{labels:?}: {all}");
-        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), receiver);
+        let output = run(amtool, &args, &dir.path().join("alertmanager"));
+        let all = output.text();
+        assert!(output.success, "{labels:?}: {all}");
+        assert_eq!(output.stdout.trim(), receiver);
     }
 }

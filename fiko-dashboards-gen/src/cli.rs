@@ -158,7 +158,7 @@ fn bin_name(arg0: Option<&OsString>) -> String {
 /// ```no_run
 /// use std::process::ExitCode;
 ///
-/// use fiko_dashboards::exporters::RedisExporter;
+/// use fiko_metrics_redis::RedisExporter;
 /// use fiko_dashboards_gen::{Generator, cli};
 ///
 /// fn main() -> ExitCode {

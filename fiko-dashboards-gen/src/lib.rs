@@ -19,7 +19,7 @@ use std::fs;
 use std::path::Path;
 
 use fiko_dashboards::Slo;
-use fiko_dashboards::exporters::ScrapeTargets;
+use fiko_dashboards::monitoring::ScrapeTargets;
 use fiko_dashboards::{
     Alert, AlertTest, Context, Count, GaugeQueries, Observe, Observed, PromDuration, Row, minutes,
     raw_condition,
@@ -85,7 +85,7 @@ type Tuning = Box<dyn Fn(&mut Alert)>;
 /// Collects metric sets and writes their artefacts.
 ///
 /// ```
-/// use fiko_dashboards::exporters::RedisExporter;
+/// use fiko_metrics_redis::RedisExporter;
 /// use fiko_dashboards_gen::Generator;
 ///
 /// let artefacts = Generator::new("shop")

@@ -48,7 +48,7 @@ impl Edit {
 ///
 /// ```
 /// use fiko_dashboards::prelude::*;
-/// use fiko_dashboards::exporters::RedisExporter;
+/// use fiko_metrics_redis::RedisExporter;
 /// use fiko_dashboards_gen::Generator;
 ///
 /// let artefacts = Generator::new("shop")

@@ -9,7 +9,6 @@ use promql_parser::parser::{self, Expr as Ast};
 use promql_parser::util::{ExprVisitor, walk_expr};
 
 use crate::Model;
-use crate::rules::alert_expr;
 
 struct Names(Vec<String>);
 
@@ -132,7 +131,7 @@ pub(crate) fn check_all(model: &Model<'_>) -> Vec<String> {
         for alert in &set.alerts {
             check(
                 format!("{}: alert {}", set.name(), alert.name),
-                alert_expr(alert, &rules),
+                alert.render(&rules),
             );
         }
     }

@@ -2,10 +2,11 @@
 //! every scrape job, volume guards and per-job aggregation, absolute runbook links, and an
 //! Alertmanager that delivers with secrets read from files.
 
-use fiko_dashboards::exporters::{PrometheusServer, RedisExporter, ScrapeTargets};
+use fiko_dashboards::monitoring::{PrometheusServer, ScrapeTargets};
 use fiko_dashboards_gen::{Error, Generator};
 use fiko_metrics_axum::HttpServerMetrics;
 use fiko_metrics_process::ProcessMetrics;
+use fiko_metrics_redis::RedisExporter;
 
 fn shop() -> Generator {
     Generator::new("shop")

@@ -2,15 +2,15 @@
 //! parses and names only declared metrics, and the promtool tests of its default alerts
 //! pass — so a user listing the integration sets directly gets sound artefacts.
 
-use std::process::Command;
-
-use fiko_dashboards::exporters::{PostgresExporter, RedisExporter, ScrapeTargets};
+use fiko_dashboards::monitoring::ScrapeTargets;
 use fiko_dashboards_gen::Generator;
 use fiko_metrics::calls::FunctionMetrics;
 use fiko_metrics_axum::{HttpServerMetrics, WebSocketMetrics};
 use fiko_metrics_jobs::JobMetrics;
 use fiko_metrics_process::ProcessMetrics;
+use fiko_metrics_redis::RedisExporter;
 use fiko_metrics_redis::{CacheMetrics, RedisMetrics};
+use fiko_metrics_sqlx::PostgresExporter;
 use fiko_metrics_sqlx::{DbMetrics, DbPoolMetrics};
 
 #[test]
@@ -51,21 +51,12 @@ fn integration_sets_generate_sound_artefacts() {
     }
     let dir = tempfile::tempdir().expect("dir");
     artefacts.write_to(dir.path()).expect("write");
-    let promtool = fiko_testkit::binary("promtool", "prometheus").unwrap_or_else(|e| panic!("{e}"));
     for args in [
         &["check", "rules", "alerts.yml", "recording.yml"][..],
         &["test", "rules", "alerts.test.yml"][..],
     ] {
-        let output = Command::new(&promtool)
-            .args(args)
-            .current_dir(dir.path().join("prometheus"))
-            .output()
-            .expect("run promtool");
-        assert!(
-            output.status.success(),
-            "promtool {args:?}: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let report = fiko_testkit::promtool::run_in(&dir.path().join("prometheus"), args)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(report.success, "promtool {args:?}: {}", report.text());
     }
 }

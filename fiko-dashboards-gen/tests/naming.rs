@@ -2,10 +2,11 @@
 //! file, dashboard uid, title and tag, job names; nothing says "fiko" unless the
 //! application is called so. Custom units map to Grafana's.
 
-use fiko_dashboards::exporters::{RedisExporter, ScrapeTargets};
+use fiko_dashboards::monitoring::ScrapeTargets;
 use fiko_dashboards_gen::{Error, Generator};
 use fiko_metrics::{Counter, Histogram, MetricSet};
 use fiko_metrics_axum::HttpServerMetrics;
+use fiko_metrics_redis::RedisExporter;
 
 fn shop(name: &str) -> Generator {
     Generator::new(name)

@@ -4,8 +4,6 @@
 //! `alerts.yml`, and activates the latency alert (pending: its `for` is longer than a
 //! test) for the slow route only.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +11,7 @@ use std::time::{Duration, Instant};
 use fiko_dashboards::prelude::*;
 use fiko_dashboards_gen::Generator;
 use fiko_metrics::{Family, Histogram, LabelSet, MetricSet, Registry};
-use fiko_testkit::Prometheus;
+use fiko_testkit::{Prometheus, ScrapeTarget};
 use serde_json::Value;
 
 #[derive(LabelSet)]
@@ -29,44 +27,15 @@ struct NativeMetrics {
     request_duration_seconds: Family<RouteLabels, Histogram>,
 }
 
-/// Serves `registry` over HTTP/1.0 on a loopback port, answering each request in the
-/// exposition its `Accept` header asks for; stops with `stop`.
-fn serve(registry: Arc<Registry>, stop: Arc<AtomicBool>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let addr = listener.local_addr().expect("addr").to_string();
-    std::thread::spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            let Ok((stream, _)) = listener.accept() else {
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
-            };
-            let _ = stream.set_nonblocking(false);
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut reader = BufReader::new(stream);
-            let mut accept = String::new();
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                if let Some((name, value)) = line.split_once(':') {
-                    if name.eq_ignore_ascii_case("accept") {
-                        accept = value.trim().to_owned();
-                    }
-                }
-                line.clear();
-            }
-            let exposition = registry.negotiate(&accept);
-            let body = registry.encode_exposition(exposition);
-            let mut stream = reader.into_inner();
-            let head = format!(
-                "HTTP/1.0 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
-                exposition.content_type(),
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-    });
-    addr
+/// Serves `registry` on a loopback port, answering each scrape in the exposition its
+/// `Accept` header asks for.
+fn serve(registry: Arc<Registry>) -> ScrapeTarget {
+    ScrapeTarget::serve(move |accept| {
+        let exposition = registry.negotiate(accept);
+        let body = registry.encode_exposition(exposition);
+        (exposition.content_type().to_owned(), body)
+    })
+    .expect("serve the registry")
 }
 
 /// The `route` labels of `ALERTS{alertname=...}`: the alert's condition holds for them
@@ -119,7 +88,8 @@ fn the_generated_native_latency_alert_activates_in_a_real_prometheus() {
     let registry = Arc::new(Registry::new());
     let metrics = NativeMetrics::register(&registry).expect("register");
     let stop = Arc::new(AtomicBool::new(false));
-    let addr = serve(registry.clone(), stop.clone());
+    let target = serve(registry.clone());
+    let addr = target.address();
     // Observations keep arriving, so the 5-minute rate has something to show: the slow
     // route's p95 is about 2.4 s (above 1.7), the fast route's about 20 ms.
     let recorder = {

@@ -2,10 +2,11 @@
 //! a set and tunes its thresholds, instead of re-typing the set's rows; an edit naming
 //! something the set lacks is a problem naming the set.
 
-use fiko_dashboards::exporters::{PostgresExporter, RedisExporter};
 use fiko_dashboards::prelude::*;
 use fiko_dashboards_gen::{Error, Generator};
 use fiko_metrics_axum::{HttpServerMetrics, RequestLabels};
+use fiko_metrics_redis::RedisExporter;
+use fiko_metrics_sqlx::PostgresExporter;
 
 /// The titles of the rows and panels of every set's own dashboard (the overview holds the
 /// overview panels only), a collapsed row's panels after its title.

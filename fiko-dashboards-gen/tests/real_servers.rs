@@ -4,10 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use fiko_dashboards::exporters::{PostgresExporter, RedisExporter, ScrapeTargets};
+use fiko_dashboards::monitoring::ScrapeTargets;
 use fiko_dashboards::seconds;
 use fiko_dashboards_gen::Generator;
 use fiko_metrics::{MetricSet, SetDescriptor};
+use fiko_metrics_redis::RedisExporter;
+use fiko_metrics_sqlx::PostgresExporter;
 use fiko_testkit::{Postgres, Prometheus, Redis, http_get};
 use serde_json::Value;
 

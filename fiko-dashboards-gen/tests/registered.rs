@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use fiko_dashboards::exporters::ScrapeTargets;
+use fiko_dashboards::monitoring::ScrapeTargets;
 use fiko_dashboards_gen::Generator;
 use fiko_metrics::calls::FunctionMetrics;
 use fiko_metrics::{Counter, MetricSet, Registry};

@@ -1,7 +1,7 @@
 //! Generation refuses the mistakes types cannot catch, and handles every alert shape the
 //! model offers (quantiles, ratios of one counter, `by` labels) with passing promtool tests.
 
-use std::process::Command;
+use fiko_testkit::promtool;
 
 use fiko_dashboards::prelude::*;
 use fiko_dashboards_gen::{Error, Generator};
@@ -59,18 +59,8 @@ struct NativeMetrics {
 }
 
 fn run_promtool(dir: &std::path::Path, args: &[&str]) {
-    let promtool = fiko_testkit::binary("promtool", "prometheus").expect("promtool");
-    let output = Command::new(promtool)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run promtool");
-    assert!(
-        output.status.success(),
-        "promtool {args:?}: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let report = promtool::run_in(dir, args).expect("promtool");
+    assert!(report.success, "promtool {args:?}: {}", report.text());
 }
 
 #[test]
@@ -327,19 +317,13 @@ fn every_alert_shape_gets_promtool_tests_that_pass() {
         .expect("sound alerts generate");
     let dir = tempfile::tempdir().expect("dir");
     artefacts.write_to(dir.path()).expect("write");
-    let promtool = fiko_testkit::binary("promtool", "prometheus").expect("promtool");
-    let output = Command::new(promtool)
-        .args(["test", "rules", "alerts.test.yml"])
-        .current_dir(dir.path().join("prometheus"))
-        .output()
-        .expect("run promtool");
+    let output = promtool::run_in(
+        &dir.path().join("prometheus"),
+        &["test", "rules", "alerts.test.yml"],
+    )
+    .expect("promtool");
     let tests = artefacts.get("prometheus/alerts.test.yml").expect("tests");
-    assert!(
-        output.status.success(),
-        "{}{}\n{tests}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.success, "{}\n{tests}", output.text());
     let alerts = artefacts.get("prometheus/alerts.yml").expect("alerts");
     assert!(alerts.contains(
         r#"expr: "(sum by (job, instance, route) (rate(shop_requests_total{status_class=\"5xx\"}[5m]))) / (sum by (job, instance, route) (rate(shop_requests_total[5m])) > 0) > 0.05""#
@@ -539,16 +523,9 @@ fn raw_alert_conditions_need_and_use_hand_written_tests() {
     );
     let dir = tempfile::tempdir().expect("dir");
     artefacts.write_to(dir.path()).expect("write");
-    let output = Command::new(fiko_testkit::binary("promtool", "prometheus").expect("promtool"))
-        .args(["test", "rules", "alerts.test.yml"])
-        .current_dir(dir.path().join("prometheus"))
-        .output()
-        .expect("run promtool");
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    run_promtool(
+        &dir.path().join("prometheus"),
+        &["test", "rules", "alerts.test.yml"],
     );
     let tests = artefacts.get("prometheus/alerts.test.yml").expect("tests");
     assert!(

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use fiko_dashboards::exporters::ScrapeTargets;
+use fiko_dashboards::monitoring::ScrapeTargets;
 use fiko_dashboards::prelude::*;
 use fiko_dashboards_gen::verify::{Class, Options, Problem};
 use fiko_dashboards_gen::{Artefacts, Generator};

@@ -6,16 +6,13 @@
 //! declared native only has just `_count`, `_sum` and the `+Inf` bucket in such a store:
 //! its count is read, and a quantile of it is refused by the generator.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use fiko_dashboards::prelude::*;
 use fiko_dashboards_gen::{Generator, ObservedSet};
 use fiko_metrics::{Histogram, MetricSet, Registry};
-use fiko_testkit::VictoriaMetrics;
+use fiko_testkit::{ScrapeTarget, VictoriaMetrics};
 use serde_json::Value;
 
 #[derive(MetricSet)]
@@ -29,44 +26,15 @@ struct Migrating {
     job_duration_seconds: Histogram,
 }
 
-/// Serves `registry` over HTTP/1.0 on a loopback port, answering each request in the
-/// exposition its `Accept` header asks for; stops with `stop`.
-fn serve(registry: Arc<Registry>, stop: Arc<AtomicBool>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let addr = listener.local_addr().expect("addr").to_string();
-    std::thread::spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            let Ok((stream, _)) = listener.accept() else {
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
-            };
-            let _ = stream.set_nonblocking(false);
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut reader = BufReader::new(stream);
-            let mut accept = String::new();
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                if let Some((name, value)) = line.split_once(':') {
-                    if name.eq_ignore_ascii_case("accept") {
-                        accept = value.trim().to_owned();
-                    }
-                }
-                line.clear();
-            }
-            let exposition = registry.negotiate(&accept);
-            let body = registry.encode_exposition(exposition);
-            let mut stream = reader.into_inner();
-            let head = format!(
-                "HTTP/1.0 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
-                exposition.content_type(),
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-    });
-    addr
+/// Serves `registry` on a loopback port, answering each scrape in the exposition its
+/// `Accept` header asks for.
+fn serve(registry: Arc<Registry>) -> ScrapeTarget {
+    ScrapeTarget::serve(move |accept| {
+        let exposition = registry.negotiate(accept);
+        let body = registry.encode_exposition(exposition);
+        (exposition.content_type().to_owned(), body)
+    })
+    .expect("serve the registry")
 }
 
 /// The results of an instant query: each series' labels and value.
@@ -227,8 +195,8 @@ fn without_native_histograms_the_generator_reads_classic_buckets_and_refuses_nat
 fn victoria_metrics_answers_the_classic_quantile_of_a_native_and_classic_histogram() {
     let registry = Arc::new(Registry::new());
     let metrics = Migrating::register(&registry).expect("register");
-    let stop = Arc::new(AtomicBool::new(false));
-    let addr = serve(registry.clone(), stop.clone());
+    let target = serve(registry.clone());
+    let addr = target.address();
     let scrape = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n- job_name: shop\n  static_configs:\n  - targets: ['{addr}']\n"
     );
@@ -289,5 +257,4 @@ fn victoria_metrics_answers_the_classic_quantile_of_a_native_and_classic_histogr
         .filter_map(|(labels, _)| labels["le"].as_str())
         .collect();
     assert_eq!(les, ["+Inf"], "{buckets:?}");
-    stop.store(true, Ordering::Relaxed);
 }

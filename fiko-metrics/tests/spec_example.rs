@@ -1,4 +1,5 @@
-//! The SPEC §2 example: declared, registered, recorded and exposed.
+//! The README's first example, the AI features' metric set: declared, registered, recorded
+//! and exposed.
 
 use fiko_metrics::{
     Counter, Family, Format, Gauge, Histogram, LabelSet, LabelValue, MetricKind, MetricSet,

@@ -1,9 +1,6 @@
 //! The exposition of declared sets passes the real `promtool check metrics`
 //! (Debian package `prometheus`; `scripts/test` installs it).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use fiko_metrics::calls::FunctionMetrics;
 use fiko_metrics::{
     Counter, Family, Format, Gauge, Histogram, LabelSet, LabelValue, MetricSet, Registry, timed,
@@ -58,24 +55,11 @@ fn handled() -> Result<(), String> {
     Err("nope".into())
 }
 
+/// Runs the real `promtool check metrics` on `text`: (passed, everything it said).
 fn promtool_check(text: &str) -> (bool, String) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool runs (install the Debian package `prometheus`)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("writes");
-    let output = child.wait_with_output().expect("promtool finishes");
-    let report = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), report)
+    let report =
+        fiko_testkit::promtool::check_metrics(text).unwrap_or_else(|error| panic!("{error}"));
+    (report.success, report.text())
 }
 
 #[test]

@@ -50,7 +50,7 @@ fn committed_protobuf_messages_match_metrics_proto() {
         .unwrap_or_else(|error| panic!("{}: {error}", committed_path.display()));
     assert!(
         committed == generated,
-        "{} is stale: regenerate it with `FIKO_BLESS=1 cargo test -p fiko-metrics-tests --test protobuf_codegen`",
+        "{} is stale: regenerate it with `FIKO_BLESS=1 cargo test -p tests --test protobuf_codegen`",
         committed_path.display()
     );
 }

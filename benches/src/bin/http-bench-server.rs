@@ -1,6 +1,6 @@
 //! A server for the HTTP throughput benchmark: `http-bench-server <layer> <port>` serves
 //! `GET /users/{id}` on 127.0.0.1 with the chosen metrics layer (or none): `bare`,
-//! `noop-layer`, `fiko` or `axum-prometheus` (`fiko_benches::http::LAYERS`).
+//! `noop-layer`, `fiko` or `axum-prometheus` (`benches::http::LAYERS`).
 
 use std::process::ExitCode;
 
@@ -9,12 +9,12 @@ async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let (Some(kind), Some(port)) = (args.next(), args.next().and_then(|p| p.parse::<u16>().ok()))
     else {
-        let layers = fiko_benches::http::layer_names("|");
+        let layers = benches::http::layer_names("|");
         eprintln!("usage: http-bench-server <{layers}> <port>");
         return ExitCode::from(2);
     };
-    let Some(app) = fiko_benches::http::app(&kind) else {
-        let layers = fiko_benches::http::layer_names(", ");
+    let Some(app) = benches::http::app(&kind) else {
+        let layers = benches::http::layer_names(", ");
         eprintln!("http-bench-server: unknown layer `{kind}` ({layers})");
         return ExitCode::from(2);
     };

@@ -11,9 +11,7 @@
 //! and alerted on from postgres_exporter's counter).
 
 use fiko_dashboards::RuntimeSelfMetrics;
-use fiko_dashboards::exporters::{
-    AlertmanagerServer, PostgresExporter, PrometheusServer, RedisExporter, ScrapeTargets,
-};
+use fiko_dashboards::monitoring::{AlertmanagerServer, PrometheusServer, ScrapeTargets};
 use fiko_dashboards::prelude::*;
 use fiko_dashboards_gen::Generator;
 use fiko_metrics::calls::FunctionMetrics;
@@ -22,7 +20,9 @@ use fiko_metrics_axum::{EndpointMetrics, HttpServerMetrics, WebSocketMetrics};
 use fiko_metrics_jobs::JobMetrics;
 use fiko_metrics_jobs::TaskStateLabels;
 use fiko_metrics_process::ProcessMetrics;
+use fiko_metrics_redis::RedisExporter;
 use fiko_metrics_redis::{CacheMetrics, RedisMetrics};
+use fiko_metrics_sqlx::PostgresExporter;
 use fiko_metrics_sqlx::{DbMetrics, DbPoolMetrics};
 use fiko_metrics_tokio::TokioMetrics;
 
@@ -42,6 +42,23 @@ pub const RUNBOOK_BASE: &str = "https://github.com/fiko/fiko-metrics/blob/main/d
 
 /// The Grafana of the demo deployment (`docker compose` publishes it on port 3000).
 pub const GRAFANA_URL: &str = "http://localhost:3000";
+
+/// The titles of the twelve panels of the original Fiko Backend's dashboard, which the
+/// generated overview keeps (the tests look for each of them in it).
+pub const SEED_PANELS: [&str; 12] = [
+    "Request rate",
+    "HTTP request rate by route",
+    "Responses by status class",
+    "Latency p50 / p95 / p99",
+    "DB query rate by operation",
+    "Redis memory used vs max",
+    "Job rate by task and state",
+    "Queue length",
+    "Postgres connections",
+    "Process memory (RSS / VMS)",
+    "AI request rate by model and status",
+    "Workflow execution rate by status",
+];
 /// The demo's service level objectives: the HTTP API answers without a server error
 /// (99.9% over 30 days), answers within half a second (99% over 30 days), and background
 /// jobs finish successfully (99% of attempts over 30 days).
@@ -278,20 +295,7 @@ mod tests {
         let dashboard = artefacts
             .get("grafana/dashboards/fiko-overview.json")
             .unwrap();
-        for wanted in [
-            "Request rate",
-            "HTTP request rate by route",
-            "Responses by status class",
-            "Latency p50 / p95 / p99",
-            "DB query rate by operation",
-            "Redis memory used vs max",
-            "Job rate by task and state",
-            "Queue length",
-            "Postgres connections",
-            "Process memory (RSS / VMS)",
-            "AI request rate by model and status",
-            "Workflow execution rate by status",
-        ] {
+        for wanted in crate::deployment::SEED_PANELS {
             assert!(
                 dashboard.contains(&format!("\"title\": \"{wanted}\"")),
                 "missing panel {wanted}"

@@ -380,30 +380,14 @@ fn the_generated_rules_pass_promtool_and_the_dashboard_has_the_overview_panels()
     let artefacts = fiko_backend::deployment::generator().generate().unwrap();
     let dir = tempfile::tempdir().unwrap();
     artefacts.write_to(dir.path()).unwrap();
-    let promtool = fiko_testkit::binary("promtool", "prometheus").unwrap();
     let prometheus = dir.path().join("prometheus");
-    let check = std::process::Command::new(&promtool)
-        .args(["check", "config", "prometheus.yml"])
-        .current_dir(&prometheus)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let test = std::process::Command::new(&promtool)
-        .args(["test", "rules", "alerts.test.yml"])
-        .current_dir(&prometheus)
-        .output()
-        .unwrap();
-    assert!(
-        test.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&test.stdout),
-        String::from_utf8_lossy(&test.stderr)
-    );
+    for args in [
+        &["check", "config", "prometheus.yml"][..],
+        &["test", "rules", "alerts.test.yml"][..],
+    ] {
+        let report = fiko_testkit::promtool::run_in(&prometheus, args).unwrap();
+        assert!(report.success, "promtool {args:?}: {}", report.text());
+    }
     let alerts = artefacts.get("prometheus/alerts.yml").unwrap();
     assert_eq!(alerts.matches("- alert: ").count(), 34, "{alerts}");
     let dashboard: serde_json::Value = serde_json::from_str(
@@ -413,20 +397,7 @@ fn the_generated_rules_pass_promtool_and_the_dashboard_has_the_overview_panels()
     )
     .unwrap();
     let text = dashboard.to_string();
-    for title in [
-        "Request rate",
-        "HTTP request rate by route",
-        "Responses by status class",
-        "Latency p50 / p95 / p99",
-        "DB query rate by operation",
-        "Redis memory used vs max",
-        "Job rate by task and state",
-        "Queue length",
-        "Postgres connections",
-        "Process memory (RSS / VMS)",
-        "AI request rate by model and status",
-        "Workflow execution rate by status",
-    ] {
+    for title in fiko_backend::deployment::SEED_PANELS {
         assert!(
             text.contains(&format!("\"title\":\"{title}\"")),
             "no panel {title}"

@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Proc, wait_http_ok};
+use common::{spawn_demo, wait_http_ok};
 use fiko_testkit::Prometheus;
 use serde_json::Value;
 
@@ -130,15 +130,8 @@ fn value(prometheus: &Prometheus, promql: &str) -> Option<f64> {
 #[test]
 fn prometheus_stores_the_trace_ids_the_requests_carried() {
     let data = tempfile::tempdir().unwrap();
-    let port = fiko_testkit::free_port();
+    let (mut app, port) = spawn_demo(data.path(), &[]);
     let bind = format!("127.0.0.1:{port}");
-    let data_dir = data.path().display().to_string();
-    let mut app = Proc::spawn(
-        "app",
-        &["serve"],
-        &[("BIND", bind.as_str()), ("DATA_DIR", data_dir.as_str())],
-        &data.path().join("app.log"),
-    );
     wait_http_ok(
         &format!("http://{bind}{HEALTH}"),
         Duration::from_secs(30),

@@ -11,13 +11,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::load::{AI, Load, ME, WORKFLOWS, json_body, json_of};
-use common::{Proc, sum, wait_http_ok};
-use fiko_testkit::{Postgres, Redis};
-use serde_json::json;
+use common::load::{AI, Endpoints, Load, ME, METRICS, WORKFLOWS, server_errors, start_demo};
+use common::sum;
 
-const METRICS: &str = "/api/v1/metrics";
-const HEALTH: &str = "/api/v1/metrics/health";
 /// The pool's acquire timeout the app is started with: what bounds a request that needs
 /// the dead database.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -50,44 +46,24 @@ struct Probes {
     slowest_health: Duration,
 }
 
-struct Harness {
-    client: reqwest::Client,
-    base: String,
+/// How long each phase took, printed as it ends and listed at the end.
+struct Timings {
     started: Instant,
-    timings: Vec<(String, Duration)>,
+    phases: Vec<(String, Duration)>,
 }
 
-impl Harness {
-    async fn scrape(&self) -> String {
-        let response = self
-            .client
-            .get(format!("{}{METRICS}", self.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        response.text().await.unwrap()
+impl Timings {
+    fn mark(&mut self, phase: &str, since: Instant) {
+        let took = since.elapsed();
+        eprintln!(
+            "[{:>6.2}s] {phase}: {took:.2?}",
+            self.started.elapsed().as_secs_f64()
+        );
+        self.phases.push((phase.to_owned(), took));
     }
+}
 
-    async fn health(&self) -> (u16, BTreeMap<String, String>, Duration) {
-        let started = Instant::now();
-        let response = self
-            .client
-            .get(format!("{}{HEALTH}", self.base))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body = json_of(response).await;
-        let checks = body["checks"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(name, check)| (name.clone(), check["status"].as_str().unwrap().to_owned()))
-            .collect();
-        (status, checks, started.elapsed())
-    }
-
+impl Endpoints {
     /// Probes health and metrics every 250 ms for `length`.
     async fn probe_for(&self, length: Duration) -> Probes {
         let until = Instant::now() + length;
@@ -126,43 +102,12 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-
-    fn mark(&mut self, phase: &str, since: Instant) {
-        let took = since.elapsed();
-        eprintln!(
-            "[{:>6.2}s] {phase}: {took:.2?}",
-            self.started.elapsed().as_secs_f64()
-        );
-        self.timings.push((phase.to_owned(), took));
-    }
-}
-
-/// After a restart (and health back): lets the load settle for 0.5 s, then runs it for 2 s
-/// more, asserting every route was requested and answered 2xx all along; returns the
-/// scrapes from the start and the end of those 2 s.
-async fn recovery(h: &Harness, load: &Load, what: &str) -> (String, String) {
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let _ = load.take();
-    let recovered = h.scrape().await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = load.take();
-    let later = h.scrape().await;
-    after.assert_all_served(what);
-    (recovered, later)
 }
 
 /// Successful queries: every query counted minus the failed ones.
 fn ok_queries(text: &str, query: &str) -> f64 {
     sum(text, "fiko_db_queries_total", &[("query", query)])
         - sum(text, "fiko_db_query_errors_total", &[("query", query)])
-}
-
-fn server_errors(text: &str, route: &str) -> f64 {
-    sum(
-        text,
-        "http_server_requests_total",
-        &[("http_route", route), ("http_response_status_class", "5xx")],
-    )
 }
 
 fn check_outage_probes(what: &str, probes: &Probes, down: &[&str], up: &[&str]) {
@@ -195,84 +140,26 @@ fn check_outage_probes(what: &str, probes: &Probes, down: &[&str], up: &[&str]) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_and_redis_killed_mid_load_then_restarted() {
     let started = Instant::now();
-    let logs = tempfile::tempdir().unwrap();
-    let mut postgres = Postgres::start().unwrap();
-    let mut redis = Redis::start().unwrap();
-    let port = fiko_testkit::free_port();
-    let base = format!("http://127.0.0.1:{port}");
     let acquire = ACQUIRE_TIMEOUT.as_secs_f64().to_string();
-    let (postgres_url, redis_url, bind) =
-        (postgres.url(), redis.url(), format!("127.0.0.1:{port}"));
-    let mut app = Proc::spawn(
-        "app",
-        &["serve"],
-        &[
-            ("DATABASE_URL", &postgres_url),
-            ("REDIS_URL", &redis_url),
-            ("BIND", &bind),
-            ("DATABASE_ACQUIRE_TIMEOUT_SECS", &acquire),
-            ("FIKO_FINAL_SCRAPE_SECS", "0"),
-        ],
-        &logs.path().join("app.log"),
-    );
-    wait_http_ok(
-        &format!("{base}{HEALTH}"),
-        Duration::from_secs(30),
-        &mut app,
-    );
-    let mut h = Harness {
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap(),
-        base: base.clone(),
+    let (mut postgres, mut redis, mut app, h, _logs) =
+        start_demo(&[("DATABASE_ACQUIRE_TIMEOUT_SECS", &acquire)]);
+    let mut timings = Timings {
         started,
-        timings: Vec::new(),
+        phases: Vec::new(),
     };
-    h.mark("servers and app started", started);
+    timings.mark("servers and app started", started);
 
     // Users with sessions, their sessions and profiles cached in Redis (`GET me`).
-    let mut tokens = Vec::new();
-    for i in 0..CLIENTS {
-        let email = format!("fault{i}@example.com");
-        let response = json_body(
-            h.client.post(format!("{base}/api/v1/auth/register")),
-            &json!({"email": email, "name": "Fault", "password": "correct horse"}),
-        )
-        .send()
-        .await
-        .unwrap();
-        assert_eq!(response.status(), 201);
-        let session = json_of(
-            json_body(
-                h.client.post(format!("{base}/api/v1/auth/login")),
-                &json!({"email": email, "password": "correct horse"}),
-            )
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
-        let token = session["token"].as_str().unwrap().to_owned();
-        let me = h
-            .client
-            .get(format!("{base}{ME}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(me.status(), 200);
-        tokens.push(token);
-    }
+    let tokens = h.sign_in("fault", "Fault", CLIENTS).await;
 
     // Baseline.
     let phase = Instant::now();
-    let load = Load::start(&h.client, &base, &tokens);
+    let load = Load::start(&h.client, &h.base, &tokens);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let baseline = load.take();
     let before_pg = h.scrape().await;
     baseline.assert_all_served("baseline");
-    h.mark("baseline load", phase);
+    timings.mark("baseline load", phase);
 
     // PostgreSQL killed: sessions and profiles still come from Redis, workflow creations
     // fail with 503 within the acquire timeout.
@@ -336,13 +223,13 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
         during.count(WORKFLOWS, |s| s == 503),
         during.slowest()
     );
-    h.mark("postgres down", phase);
+    timings.mark("postgres down", phase);
 
     // PostgreSQL back: the pool reconnects, queries succeed again, errors stop.
     let phase = Instant::now();
     tokio::task::block_in_place(|| postgres.restart()).unwrap();
     let healthy_after = h.wait_healthy(Duration::from_secs(15)).await;
-    let (recovered, later) = recovery(&h, &load, "after postgres restart").await;
+    let (recovered, later) = h.served_again(&load, "after postgres restart").await;
     assert_eq!(
         sum(&later, "fiko_db_query_errors_total", &[]),
         sum(&recovered, "fiko_db_query_errors_total", &[]),
@@ -366,7 +253,7 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
     eprintln!(
         "postgres back: healthy {healthy_after:.2?} after the restart; pool {pool_open} open ({pool_idle} idle)"
     );
-    h.mark("postgres restarted and recovered", phase);
+    timings.mark("postgres restarted and recovered", phase);
 
     // Redis killed: everything is served from PostgreSQL; cache lookups fail (counted) and
     // fall back to the database.
@@ -440,13 +327,13 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
         cache_errors(&after_redis) - cache_errors(&before_redis),
         cache_misses(&after_redis) - cache_misses(&before_redis)
     );
-    h.mark("redis down", phase);
+    timings.mark("redis down", phase);
 
     // Redis back: the connection manager reconnects, the cache fills and hits again.
     let phase = Instant::now();
     tokio::task::block_in_place(|| redis.restart()).unwrap();
     let healthy_after = h.wait_healthy(Duration::from_secs(15)).await;
-    let (recovered, later) = recovery(&h, &load, "after redis restart").await;
+    let (recovered, later) = h.served_again(&load, "after redis restart").await;
     assert_eq!(redis_errors(&later), redis_errors(&recovered));
     assert_eq!(cache_errors(&later), cache_errors(&recovered));
     assert!(
@@ -454,7 +341,7 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
         "the cache hits again"
     );
     eprintln!("redis back: healthy {healthy_after:.2?} after the restart");
-    h.mark("redis restarted and recovered", phase);
+    timings.mark("redis restarted and recovered", phase);
 
     // Both killed: nothing but the metrics and health endpoints can answer, quickly.
     let phase = Instant::now();
@@ -482,7 +369,7 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
         "both down: slowest request {:?}: {during:?}",
         during.slowest()
     );
-    h.mark("postgres and redis down", phase);
+    timings.mark("postgres and redis down", phase);
 
     let phase = Instant::now();
     tokio::task::block_in_place(|| -> Result<(), fiko_testkit::TestkitError> {
@@ -492,7 +379,7 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
     .unwrap();
     h.wait_healthy(Duration::from_secs(15)).await;
     // Sessions were only in the lost Redis cache and in PostgreSQL, which kept them.
-    let (recovered, later) = recovery(&h, &load, "after both restarts").await;
+    let (recovered, later) = h.served_again(&load, "after both restarts").await;
     load.stop().await;
     for route in [ME, AI, WORKFLOWS] {
         assert_eq!(
@@ -505,24 +392,11 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
         sum(&recovered, "fiko_db_query_errors_total", &[])
     );
     assert_eq!(redis_errors(&later), redis_errors(&recovered));
-    h.mark("both restarted and recovered, load stopped", phase);
+    timings.mark("both restarted and recovered, load stopped", phase);
 
     // Load stopped: nothing in flight, nothing panicked, the process lives. (The pool's
     // `in_use` may be 1 for a moment: the active-sessions gauge queries every 2 s.)
-    let in_flight = |text: &str| -> BTreeMap<&str, f64> {
-        IN_FLIGHT_GAUGES
-            .iter()
-            .map(|(name, filter)| (*name, sum(text, name, filter)))
-            .collect()
-    };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let final_scrape = loop {
-        let text = h.scrape().await;
-        if in_flight(&text).values().all(|v| *v == 0.0) || Instant::now() > deadline {
-            break text;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let final_scrape = h.assert_idle(&IN_FLIGHT_GAUGES).await;
     for gauge in [
         "http_server_active_requests",
         "fiko_redis_commands_in_flight",
@@ -532,16 +406,6 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
             "{gauge} is exposed"
         );
     }
-    let stuck = in_flight(&final_scrape);
-    assert!(stuck.values().all(|v| *v == 0.0), "stuck: {stuck:?}");
-    assert_eq!(
-        sum(
-            &final_scrape,
-            "http_server_request_errors_total",
-            &[("error_type", "panic")]
-        ),
-        0.0
-    );
     assert_eq!(
         sum(
             &final_scrape,
@@ -555,7 +419,8 @@ async fn postgres_and_redis_killed_mid_load_then_restarted() {
 
     eprintln!(
         "phase timings: {:?}",
-        h.timings
+        timings
+            .phases
             .iter()
             .map(|(name, took)| format!("{name} {took:.2?}"))
             .collect::<Vec<_>>()

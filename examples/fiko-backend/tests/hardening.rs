@@ -1,4 +1,4 @@
-//! What an adversarial client can make the demo spend or reveal (issue 22): Argon2 memory
+//! What an adversarial client can make the demo spend or reveal: Argon2 memory
 //! under concurrent sign-ins, sign-in rate limits, protected metrics (also in the
 //! final-scrape window and on the job worker), slow-header, idle and silent-WebSocket
 //! connections, session tokens in query strings, the Instagram stand-in's access token,
@@ -18,7 +18,7 @@ use fiko_backend::{App, Config};
 use fiko_metrics::Format;
 use serde_json::{Value, json};
 
-use common::{Proc, sample};
+use common::{Proc, sample, spawn_demo};
 
 /// The memory bound of the 50-logins test: the process's peak resident set (VmHWM), in
 /// bytes. Measured (debug build): 54 MB with 2 hashes at once; 931 MB with
@@ -103,23 +103,14 @@ async fn wait_answering(url: &str, proc: &mut Proc) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_unknown_email_logins_stay_under_the_memory_bound_and_overflow_gets_503() {
     let data = tempfile::tempdir().unwrap();
-    let port = fiko_testkit::free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let (bind, dir) = (
-        format!("127.0.0.1:{port}"),
-        data.path().display().to_string(),
-    );
-    let mut app = Proc::spawn(
-        "app",
-        &["serve"],
+    let (mut app, port) = spawn_demo(
+        data.path(),
         &[
-            ("BIND", &bind),
-            ("DATA_DIR", &dir),
             ("PASSWORD_HASH_CONCURRENCY", "2"),
             ("PASSWORD_HASH_QUEUE_SECS", "0.2"),
         ],
-        &data.path().join("app.log"),
     );
+    let base = format!("http://127.0.0.1:{port}");
     common::wait_http_ok(
         &format!("{base}/api/v1/metrics/health"),
         Duration::from_secs(30),
@@ -300,25 +291,16 @@ async fn protected_metrics_need_the_token_also_in_the_final_scrape_window() {
     let data = tempfile::tempdir().unwrap();
     let token_file = data.path().join("metrics-token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
-    let port = fiko_testkit::free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let (bind, dir) = (
-        format!("127.0.0.1:{port}"),
-        data.path().display().to_string(),
-    );
-    let mut app = Proc::spawn(
-        "app",
-        &["serve"],
+    let (mut app, port) = spawn_demo(
+        data.path(),
         &[
-            ("BIND", &bind),
-            ("DATA_DIR", &dir),
             ("METRICS_TOKEN_FILE", token_file.to_str().unwrap()),
             ("METRICS_ALLOW", "127.0.0.0/8,::1"),
             ("FIKO_DRAIN_SECS", "1"),
             ("FIKO_FINAL_SCRAPE_SECS", "20"),
         ],
-        &data.path().join("app.log"),
     );
+    let base = format!("http://127.0.0.1:{port}");
     let metrics = format!("{base}/api/v1/metrics");
     let health = format!("{base}/api/v1/metrics/health");
     wait_answering(&health, &mut app).await;
@@ -358,26 +340,17 @@ async fn protected_metrics_need_the_token_also_in_the_final_scrape_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_address_outside_the_allow_list_is_refused_also_in_the_final_scrape_window() {
     let data = tempfile::tempdir().unwrap();
-    let port = fiko_testkit::free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let (bind, dir) = (
-        format!("127.0.0.1:{port}"),
-        data.path().display().to_string(),
-    );
-    let mut app = Proc::spawn(
-        "app",
-        &["serve"],
+    let (mut app, port) = spawn_demo(
+        data.path(),
         &[
-            ("BIND", &bind),
-            ("DATA_DIR", &dir),
             ("METRICS_TOKEN", TOKEN),
             // Loopback, where the test runs, is not in the list.
             ("METRICS_ALLOW", "10.0.0.0/8"),
             ("FIKO_DRAIN_SECS", "1"),
             ("FIKO_FINAL_SCRAPE_SECS", "2"),
         ],
-        &data.path().join("app.log"),
     );
+    let base = format!("http://127.0.0.1:{port}");
     let metrics = format!("{base}/api/v1/metrics");
     wait_answering(&metrics, &mut app).await;
     assert_eq!(scrape(&metrics, Some(TOKEN)).await, 403);
@@ -785,21 +758,11 @@ async fn prometheus_with_the_generated_config_scrapes_the_protected_app_with_its
     let data = tempfile::tempdir().unwrap();
     let token_file = data.path().join("metrics-token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
-    let port = fiko_testkit::free_port();
-    let (bind, dir) = (
-        format!("127.0.0.1:{port}"),
-        data.path().display().to_string(),
+    let (mut app, port) = spawn_demo(
+        data.path(),
+        &[("METRICS_TOKEN_FILE", token_file.to_str().unwrap())],
     );
-    let mut app = Proc::spawn(
-        "app",
-        &["serve"],
-        &[
-            ("BIND", &bind),
-            ("DATA_DIR", &dir),
-            ("METRICS_TOKEN_FILE", token_file.to_str().unwrap()),
-        ],
-        &data.path().join("app.log"),
-    );
+    let bind = format!("127.0.0.1:{port}");
     wait_answering(&format!("http://{bind}/api/v1/metrics"), &mut app).await;
     // The same target twice: with the generator's token option, and without it.
     let artefacts = fiko_dashboards_gen::Generator::new(fiko_backend::deployment::NAME)

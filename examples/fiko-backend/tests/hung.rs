@@ -12,13 +12,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::load::{AI, Load, ME, WORKFLOWS, json_body, json_of};
-use common::{Proc, samples, sum, wait_http_ok};
-use fiko_testkit::{Postgres, Redis};
+use common::load::{AI, Endpoints, Load, ME, WORKFLOWS, json_body, server_errors, start_demo};
+use common::{samples, sum};
 use serde_json::json;
 
-const METRICS: &str = "/api/v1/metrics";
-const HEALTH: &str = "/api/v1/metrics/health";
 /// The pool's acquire timeout and the query timeout the app is started with.
 const ACQUIRE_TIMEOUT: &str = "1";
 const QUERY_TIMEOUT: &str = "1";
@@ -39,43 +36,7 @@ const IN_FLIGHT_GAUGES: [(&str, &[(&str, &str)]); 5] = [
     ("fiko_workflow_executions_running", &[]),
 ];
 
-struct Harness {
-    client: reqwest::Client,
-    base: String,
-}
-
-impl Harness {
-    async fn scrape(&self) -> String {
-        let response = self
-            .client
-            .get(format!("{}{METRICS}", self.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        response.text().await.unwrap()
-    }
-
-    /// Health status, the status of each check, and how long the probe took.
-    async fn health(&self) -> (u16, BTreeMap<String, String>, Duration) {
-        let started = Instant::now();
-        let response = self
-            .client
-            .get(format!("{}{HEALTH}", self.base))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body = json_of(response).await;
-        let checks = body["checks"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(name, check)| (name.clone(), check["status"].as_str().unwrap().to_owned()))
-            .collect();
-        (status, checks, started.elapsed())
-    }
-
+impl Endpoints {
     /// Probes health and metrics every 250 ms for `length`: health must say `down` is
     /// unhealthy (after the first probe) within its 2 s check timeout, metrics must
     /// answer within a second.
@@ -142,103 +103,25 @@ fn by_kind(before: &str, after: &str, metric: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
-fn server_errors(text: &str, route: &str) -> f64 {
-    sum(
-        text,
-        "http_server_requests_total",
-        &[("http_route", route), ("http_response_status_class", "5xx")],
-    )
-}
-
-/// Lets the load run 2 s after a recovery and asserts every request was served.
-async fn all_served_again(h: &Harness, load: &Load, what: &str) -> (String, String) {
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let _ = load.take();
-    let recovered = h.scrape().await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = load.take();
-    let later = h.scrape().await;
-    after.assert_all_served(what);
-    (recovered, later)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_then_redis_hung_mid_load_then_continued() {
     let started = Instant::now();
-    let logs = tempfile::tempdir().unwrap();
-    let mut postgres = Postgres::start().unwrap();
-    let mut redis = Redis::start().unwrap();
-    let port = fiko_testkit::free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let (postgres_url, redis_url, bind) =
-        (postgres.url(), redis.url(), format!("127.0.0.1:{port}"));
-    let mut app = Proc::spawn(
-        "app",
-        &["serve"],
-        &[
-            ("DATABASE_URL", &postgres_url),
-            ("REDIS_URL", &redis_url),
-            ("BIND", &bind),
-            ("DATABASE_ACQUIRE_TIMEOUT_SECS", ACQUIRE_TIMEOUT),
-            ("DATABASE_QUERY_TIMEOUT_SECS", QUERY_TIMEOUT),
-            ("FIKO_FINAL_SCRAPE_SECS", "0"),
-        ],
-        &logs.path().join("app.log"),
-    );
-    wait_http_ok(
-        &format!("{base}{HEALTH}"),
-        Duration::from_secs(30),
-        &mut app,
-    );
-    let h = Harness {
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap(),
-        base: base.clone(),
-    };
+    let (mut postgres, mut redis, mut app, h, _logs) = start_demo(&[
+        ("DATABASE_ACQUIRE_TIMEOUT_SECS", ACQUIRE_TIMEOUT),
+        ("DATABASE_QUERY_TIMEOUT_SECS", QUERY_TIMEOUT),
+    ]);
 
     // Users with sessions, their sessions and profiles cached in Redis (`GET me`).
-    let mut tokens = Vec::new();
-    for i in 0..CLIENTS {
-        let email = format!("hung{i}@example.com");
-        let response = json_body(
-            h.client.post(format!("{base}/api/v1/auth/register")),
-            &json!({"email": email, "name": "Hung", "password": "correct horse"}),
-        )
-        .send()
-        .await
-        .unwrap();
-        assert_eq!(response.status(), 201);
-        let session = json_of(
-            json_body(
-                h.client.post(format!("{base}/api/v1/auth/login")),
-                &json!({"email": email, "password": "correct horse"}),
-            )
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
-        tokens.push(session["token"].as_str().unwrap().to_owned());
-        let me = h
-            .client
-            .get(format!("{base}{ME}"))
-            .bearer_auth(&tokens[i])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(me.status(), 200);
-    }
+    let tokens = h.sign_in("hung", "Hung", CLIENTS).await;
     let workflow = |n: u32| {
         json_body(
-            h.client.post(format!("{base}{WORKFLOWS}")),
+            h.client.post(format!("{}{WORKFLOWS}", h.base)),
             &json!({"name": format!("probe{n}"), "actions": ["tag_contact"]}),
         )
         .bearer_auth(&tokens[0])
     };
 
-    let load = Load::start(&h.client, &base, &tokens);
+    let load = Load::start(&h.client, &h.base, &tokens);
     tokio::time::sleep(Duration::from_secs(2)).await;
     load.take().assert_all_served("baseline");
 
@@ -300,7 +183,7 @@ async fn postgres_then_redis_hung_mid_load_then_continued() {
             workflow(n)
         })
         .await;
-    let (recovered, later) = all_served_again(&h, &load, "after postgres continued").await;
+    let (recovered, later) = h.served_again(&load, "after postgres continued").await;
     assert_eq!(
         sum(&later, "fiko_db_query_errors_total", &[]),
         sum(&recovered, "fiko_db_query_errors_total", &[]),
@@ -363,7 +246,7 @@ async fn postgres_then_redis_hung_mid_load_then_continued() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let redis_recovery = continued.elapsed();
-    let (recovered, later) = all_served_again(&h, &load, "after redis continued").await;
+    let (recovered, later) = h.served_again(&load, "after redis continued").await;
     let cache_hits = |text: &str| sum(text, "fiko_cache_hits_total", &[("cache", "app")]);
     assert!(
         cache_hits(&later) > cache_hits(&recovered),
@@ -374,30 +257,7 @@ async fn postgres_then_redis_hung_mid_load_then_continued() {
 
     // Load stopped: nothing in flight, nothing panicked.
     load.stop().await;
-    let in_flight = |text: &str| -> BTreeMap<&str, f64> {
-        IN_FLIGHT_GAUGES
-            .iter()
-            .map(|(name, filter)| (*name, sum(text, name, filter)))
-            .collect()
-    };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let last = loop {
-        let text = h.scrape().await;
-        if in_flight(&text).values().all(|v| *v == 0.0) || Instant::now() > deadline {
-            break text;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let stuck = in_flight(&last);
-    assert!(stuck.values().all(|v| *v == 0.0), "stuck: {stuck:?}");
-    assert_eq!(
-        sum(
-            &last,
-            "http_server_request_errors_total",
-            &[("error_type", "panic")]
-        ),
-        0.0
-    );
+    h.assert_idle(&IN_FLIGHT_GAUGES).await;
     assert!(app.exited().is_none(), "the app died:\n{}", app.log());
     assert!(!app.log().contains("panicked"), "{}", app.log());
     assert!(

@@ -13,7 +13,7 @@ use std::io::ErrorKind;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Proc, requests_by_route, sum, wait_http_ok};
+use common::{Proc, requests_by_route, spawn_demo, sum, wait_http_ok};
 use serde_json::{Value, json};
 
 const AI: &str = "/api/v1/ai/completions";
@@ -34,12 +34,7 @@ struct Server {
 
 fn start(env: &[(&str, &str)]) -> Server {
     let data = tempfile::tempdir().unwrap();
-    let port = fiko_testkit::free_port();
-    let bind = format!("127.0.0.1:{port}");
-    let data_dir = data.path().display().to_string();
-    let mut all = vec![("BIND", bind.as_str()), ("DATA_DIR", data_dir.as_str())];
-    all.extend_from_slice(env);
-    let mut proc = Proc::spawn("app", &["serve"], &all, &data.path().join("app.log"));
+    let (mut proc, port) = spawn_demo(data.path(), env);
     let base = format!("http://127.0.0.1:{port}");
     wait_http_ok(
         &format!("{base}{HEALTH}"),

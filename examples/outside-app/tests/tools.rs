@@ -3,27 +3,14 @@
 //! config` (Debian `prometheus`) and `amtool check-config` (Debian
 //! `prometheus-alertmanager`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-fn tool(name: &str, package: &str) -> PathBuf {
-    fiko_testkit::binary(name, package).unwrap_or_else(|error| panic!("{error}"))
-}
+use fiko_testkit::Report;
 
-fn run(binary: &Path, args: &[&str], dir: &Path) -> Output {
-    Command::new(binary)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()))
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+/// `tool` (name, Debian package) run with `args` in `dir`.
+fn run(tool: (&str, &str), args: &[&str], dir: &Path) -> Report {
+    fiko_testkit::run_tool(tool.0, tool.1, dir, args).unwrap_or_else(|error| panic!("{error}"))
 }
 
 fn generated() -> tempfile::TempDir {
@@ -37,7 +24,12 @@ fn generated() -> tempfile::TempDir {
         ])
         .output()
         .expect("run monitoring");
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     dir
 }
 
@@ -45,53 +37,53 @@ fn generated() -> tempfile::TempDir {
 fn the_generated_artefacts_pass_promtool_and_amtool() {
     let dir = generated();
     let prometheus_dir = dir.path().join("prometheus");
-    let promtool = tool("promtool", "prometheus");
+    let promtool = ("promtool", "prometheus");
 
     let rules = run(
-        &promtool,
+        promtool,
         &["check", "rules", "alerts.yml", "recording.yml"],
         &prometheus_dir,
     );
-    assert!(rules.status.success(), "{}", text(&rules));
+    assert!(rules.success, "{}", rules.text());
     assert!(
         // The shop's 4 alerts, TargetDown, TargetMissing and the Watchdog; 2 shared rates.
-        text(&rules).contains("SUCCESS: 7 rules found")
-            && text(&rules).contains("SUCCESS: 2 rules found"),
+        rules.text().contains("SUCCESS: 7 rules found")
+            && rules.text().contains("SUCCESS: 2 rules found"),
         "{}",
-        text(&rules)
+        rules.text()
     );
 
     let tests = run(
-        &promtool,
+        promtool,
         &["test", "rules", "alerts.test.yml"],
         &prometheus_dir,
     );
-    assert!(tests.status.success(), "{}", text(&tests));
-    assert!(text(&tests).contains("SUCCESS"), "{}", text(&tests));
+    assert!(tests.success, "{}", tests.text());
+    assert!(tests.text().contains("SUCCESS"), "{}", tests.text());
 
     let config = run(
-        &promtool,
+        promtool,
         &["check", "config", "prometheus.yml"],
         &prometheus_dir,
     );
-    assert!(config.status.success(), "{}", text(&config));
+    assert!(config.success, "{}", config.text());
     assert!(
-        text(&config).contains("2 rule files found"),
+        config.text().contains("2 rule files found"),
         "{}",
-        text(&config)
+        config.text()
     );
 
-    let amtool = tool("amtool", "prometheus-alertmanager");
+    let amtool = ("amtool", "prometheus-alertmanager");
     let alertmanager = run(
-        &amtool,
+        amtool,
         &["check-config", "alertmanager.yml"],
         &dir.path().join("alertmanager"),
     );
-    assert!(alertmanager.status.success(), "{}", text(&alertmanager));
+    assert!(alertmanager.success, "{}", alertmanager.text());
     assert!(
-        text(&alertmanager).contains("4 receivers") && text(&alertmanager).contains("1 templates"),
+        alertmanager.text().contains("4 receivers") && alertmanager.text().contains("1 templates"),
         "{}",
-        text(&alertmanager)
+        alertmanager.text()
     );
 }
 

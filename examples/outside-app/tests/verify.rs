@@ -11,14 +11,15 @@ mod common;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use fiko_dashboards::exporters::ScrapeTargets;
+use fiko_dashboards::monitoring::ScrapeTargets;
 use fiko_dashboards_gen::Generator;
 use fiko_metrics::{Counter, Family, Format, LabelSet, LabelValue, MetricSet, Registry};
 use fiko_metrics_axum::HttpServerMetrics;
 
 use common::{
     APP_ALERTS, PANEL_QUERIES, QUERIES, RECORDING_RULES, Shop, assert_report, assert_report_at,
-    generated, monitoring, post, prometheus, read, serve, start_server, text, verify_until,
+    generated, generated_alerts, monitoring, post, prometheus, prometheus_of, read, serve,
+    start_server, text, verify_until,
 };
 
 /// The shop's metrics as an older build declared them: orders could also be declined.
@@ -82,15 +83,8 @@ fn a_refused_payment_is_a_502() {
 #[test]
 fn a_healthy_deployment_reports_no_problem() {
     let shop = Shop::start(true);
-    let dir = tempfile::tempdir().unwrap();
-    generated(dir.path(), &[]);
-    let alerts = read(dir.path(), "prometheus/alerts.yml");
-    let prometheus = prometheus(
-        dir.path(),
-        &[shop.address.to_string()],
-        |config| config,
-        &alerts,
-    );
+    let (dir, alerts) = generated_alerts();
+    let prometheus = prometheus_of(dir.path(), &[shop.address.to_string()], &alerts);
     assert_report(&prometheus, &[], 0);
     // The JSON has every job and group, as found.
     let output = verify_until(&prometheus.url(), &["--format", "json"], &|_| true);
@@ -122,9 +116,7 @@ fn a_healthy_deployment_reports_no_problem() {
 #[test]
 fn a_job_whose_target_is_not_running_is_down() {
     let shop = Shop::start(true);
-    let dir = tempfile::tempdir().unwrap();
-    generated(dir.path(), &[]);
-    let alerts = read(dir.path(), "prometheus/alerts.yml");
+    let (dir, alerts) = generated_alerts();
     // Prometheus' own job scrapes an address where nothing runs.
     let prometheus = prometheus(
         dir.path(),
@@ -146,9 +138,7 @@ fn a_job_whose_target_is_not_running_is_down() {
 #[test]
 fn a_job_renamed_in_the_scrape_config_is_absent() {
     let shop = Shop::start(true);
-    let dir = tempfile::tempdir().unwrap();
-    generated(dir.path(), &[]);
-    let alerts = read(dir.path(), "prometheus/alerts.yml");
+    let (dir, alerts) = generated_alerts();
     let prometheus = prometheus(
         dir.path(),
         &[shop.address.to_string()],
@@ -215,9 +205,7 @@ fn shop_generator() -> Generator {
 #[test]
 fn a_rule_file_from_an_older_declaration_is_stale() {
     let shop = Shop::start(true);
-    let dir = tempfile::tempdir().unwrap();
-    generated(dir.path(), &[]);
-    let current = read(dir.path(), "prometheus/alerts.yml");
+    let (dir, current) = generated_alerts();
     let same = shop_generator().generate().unwrap();
     assert_eq!(same.get("prometheus/alerts.yml"), Some(current.as_str()));
     // The rules of a build whose CheckoutFailures alert fired at 20%.
@@ -233,12 +221,7 @@ fn a_rule_file_from_an_older_declaration_is_stale() {
         (now[2].0.as_str(), then[2].0.as_str()),
         ("shop.shop", "shop.shop")
     );
-    let prometheus = prometheus(
-        dir.path(),
-        &[shop.address.to_string()],
-        |config| config,
-        &older,
-    );
+    let prometheus = prometheus_of(dir.path(), &[shop.address.to_string()], &older);
     let detail = format!(
         "loaded version {}, the declarations give {} (deploy the regenerated alerts.yml)",
         then[2].1, now[2].1
@@ -261,14 +244,11 @@ fn a_rule_file_from_an_older_declaration_is_stale() {
 fn an_old_label_value_written_by_an_older_build_is_label_drift() {
     let shop = Shop::start(true);
     let older = old_build();
-    let dir = tempfile::tempdir().unwrap();
-    generated(dir.path(), &[]);
-    let alerts = read(dir.path(), "prometheus/alerts.yml");
+    let (dir, alerts) = generated_alerts();
     // The older build still runs as a second instance of the shop's job.
-    let prometheus = prometheus(
+    let prometheus = prometheus_of(
         dir.path(),
         &[shop.address.to_string(), older.to_string()],
-        |config| config,
         &alerts,
     );
     assert_report(
@@ -338,16 +318,9 @@ fn nothing_to_ask_is_exit_3_and_a_bad_option_exit_2() {
 
 #[test]
 fn an_application_not_running_leaves_every_query_on_its_metrics_missing() {
-    let dir = tempfile::tempdir().unwrap();
-    generated(dir.path(), &[]);
-    let alerts = read(dir.path(), "prometheus/alerts.yml");
+    let (dir, alerts) = generated_alerts();
     // The shop's job scrapes an address where nothing runs: no target exposes its metrics.
-    let prometheus = prometheus(
-        dir.path(),
-        &["127.0.0.1:1".to_owned()],
-        |config| config,
-        &alerts,
-    );
+    let prometheus = prometheus_of(dir.path(), &["127.0.0.1:1".to_owned()], &alerts);
     // Settled: both jobs scraped once (the shop's down, not merely not scraped yet),
     // Prometheus' own `up` stored.
     let settled = |out: &str| {

@@ -6,20 +6,13 @@
 
 mod common;
 
-use common::{Shop, assert_report, generated, prometheus, read, verify_until};
+use common::{Shop, assert_report, generated_alerts, prometheus_of, verify_until};
 
 #[test]
 fn metrics_exposed_without_samples_are_not_recorded_not_missing() {
     let shop = Shop::start(false);
-    let dir = tempfile::tempdir().unwrap();
-    generated(dir.path(), &[]);
-    let alerts = read(dir.path(), "prometheus/alerts.yml");
-    let prometheus = prometheus(
-        dir.path(),
-        &[shop.address.to_string()],
-        |config| config,
-        &alerts,
-    );
+    let (dir, alerts) = generated_alerts();
+    let prometheus = prometheus_of(dir.path(), &[shop.address.to_string()], &alerts);
     assert_report(
         &prometheus,
         &[

@@ -1,19 +1,26 @@
 //! The default panels and alerts the HTTP, WebSocket and process sets contribute to the
 //! dashboards generator, checked as PromQL and run through `promtool test rules`.
 
-use std::process::Command;
-
 use fiko_dashboards::prelude::*;
 use fiko_metrics_axum::{EndpointMetrics, HttpServerMetrics, WebSocketMetrics};
 use fiko_metrics_process::ProcessMetrics;
+use fiko_testkit::promtool::{self, AlertRule};
 
+/// The alert's condition as a rule file has it (without its volume guard).
 fn rule_expr(alert: &Alert) -> String {
-    format!(
-        "{} {} {}",
-        alert.condition.expr.render(&Context::rules(minutes(5))),
-        alert.condition.comparison.operator(),
-        alert.condition.threshold
-    )
+    alert.condition.render(&Context::rules(minutes(5)))
+}
+
+/// The rule file of one group holding `alerts`, each rule as the generator writes it.
+fn rules_file(group: &str, alerts: &[Alert]) -> String {
+    let rules: Vec<AlertRule> = alerts
+        .iter()
+        .map(|alert| {
+            let expr = alert.render(&Context::rules(minutes(5)));
+            AlertRule::new(&alert.name, expr, alert.for_, alert.severity.as_str())
+        })
+        .collect();
+    promtool::rules_file(group, &rules)
 }
 
 fn all_alerts() -> Vec<Alert> {
@@ -175,47 +182,19 @@ tests:
 
 #[test]
 fn the_alerts_fire_on_the_right_instances_in_promtool() {
-    let promtool = fiko_testkit::binary("promtool", "prometheus").expect("promtool");
-    let mut rules = String::from("groups:\n- name: fiko-axum\n  rules:\n");
-    for alert in all_alerts() {
-        let severity = match alert.severity {
-            Severity::Critical => "critical",
-            Severity::Warning => "warning",
-            Severity::None => "none",
-        };
-        rules.push_str(&format!(
-            "  - alert: {}\n    expr: '{}'\n    for: {}\n    labels: {{severity: {severity}}}\n",
-            alert.name,
-            rule_expr(&alert).replace('\'', "''"),
-            alert.for_,
-        ));
-    }
-    let dir = std::env::temp_dir().join(format!("fiko-axum-rules-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::write(dir.join("rules.yml"), &rules).expect("write rules");
-    std::fs::write(dir.join("tests.yml"), TESTS).expect("write tests");
-    let check = Command::new(&promtool)
-        .args(["check", "rules", "rules.yml"])
-        .current_dir(&dir)
-        .output()
-        .expect("promtool check rules");
-    let test = Command::new(&promtool)
-        .args(["test", "rules", "tests.yml"])
-        .current_dir(&dir)
-        .output()
-        .expect("promtool test rules");
-    let _ = std::fs::remove_dir_all(&dir);
+    let rules = rules_file("fiko-axum", &all_alerts());
+    let files = [("rules.yml", rules.as_str()), ("tests.yml", TESTS)];
+    let check = promtool::run(&["check", "rules", "rules.yml"], &files).expect("promtool");
     assert!(
-        check.status.success(),
-        "promtool check rules:\n{}{}\n{rules}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
+        check.success,
+        "promtool check rules:\n{}\n{rules}",
+        check.text()
     );
+    let test = promtool::run(&["test", "rules", "tests.yml"], &files).expect("promtool");
     assert!(
-        test.status.success(),
-        "promtool test rules:\n{}{}\n{rules}",
-        String::from_utf8_lossy(&test.stdout),
-        String::from_utf8_lossy(&test.stderr)
+        test.success,
+        "promtool test rules:\n{}\n{rules}",
+        test.text()
     );
 }
 
@@ -245,7 +224,7 @@ tests:
     alertname: RefusedScrapes
 "#;
 
-/// Issue 22: refused scrapes are counted, and a burst of them alerts; one stray refusal
+/// Regression: refused scrapes are counted, and a burst of them alerts; one stray refusal
 /// does not.
 #[test]
 fn the_refusal_alert_fires_on_a_burst_and_stays_silent_on_one_refusal() {
@@ -273,27 +252,12 @@ fn the_refusal_alert_fires_on_a_burst_and_stays_silent_on_one_refusal() {
         ]
     );
 
-    let promtool = fiko_testkit::binary("promtool", "prometheus").expect("promtool");
-    let rules = format!(
-        "groups:\n- name: fiko-axum-endpoints\n  rules:\n  - alert: {}\n    expr: '{}'\n    for: {}\n    labels: {{severity: warning}}\n",
-        alert.name,
-        rule_expr(alert).replace('\'', "''"),
-        alert.for_,
-    );
-    let dir = std::env::temp_dir().join(format!("fiko-axum-refusals-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::write(dir.join("rules.yml"), &rules).expect("write rules");
-    std::fs::write(dir.join("tests.yml"), REFUSAL_TESTS).expect("write tests");
-    let test = Command::new(&promtool)
-        .args(["test", "rules", "tests.yml"])
-        .current_dir(&dir)
-        .output()
-        .expect("promtool test rules");
-    let _ = std::fs::remove_dir_all(&dir);
+    let rules = rules_file("fiko-axum-endpoints", &alerts);
+    let files = [("rules.yml", rules.as_str()), ("tests.yml", REFUSAL_TESTS)];
+    let test = promtool::run(&["test", "rules", "tests.yml"], &files).expect("promtool");
     assert!(
-        test.status.success(),
-        "promtool test rules:\n{}{}\n{rules}",
-        String::from_utf8_lossy(&test.stdout),
-        String::from_utf8_lossy(&test.stderr)
+        test.success,
+        "promtool test rules:\n{}\n{rules}",
+        test.text()
     );
 }

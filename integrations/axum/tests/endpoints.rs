@@ -2,9 +2,8 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,7 +35,6 @@ fn fixed_registry() -> Arc<Registry> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_output_passes_promtool_check_metrics() {
-    let promtool = fiko_testkit::binary("promtool", "prometheus").expect("promtool");
     let registry = Arc::new(Registry::new());
     let http_metrics = HttpServerMetrics::register(&registry).expect("http");
     WebSocketMetrics::register(&registry).expect("ws");
@@ -82,26 +80,11 @@ async fn live_output_passes_promtool_check_metrics() {
     );
     assert!(text.contains("process_resident_memory_bytes "), "{text}");
 
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run promtool");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write");
-    let output = child.wait_with_output().expect("promtool output");
+    let report = fiko_testkit::promtool::check_metrics(&text).expect("promtool");
     assert!(
-        output.status.success() && output.stdout.is_empty() && output.stderr.is_empty(),
-        "promtool check metrics: {}\n{}{}\n--- scrape ---\n{text}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
+        report.success && report.stdout.is_empty() && report.stderr.is_empty(),
+        "promtool check metrics:\n{}\n--- scrape ---\n{text}",
+        report.text(),
     );
 }
 
@@ -426,7 +409,7 @@ fn refusals(samples: &[common::Sample], endpoint: &str, reason: &str) -> f64 {
     )
 }
 
-/// Issue 22: 401 and 403 answers were recorded nowhere, so someone guessing the token
+/// Regression: 401 and 403 answers were recorded nowhere, so someone guessing the token
 /// was invisible. Every refusal is counted by endpoint and reason, read back through the
 /// protected endpoint itself; the endpoints' paths stay excluded from the HTTP metrics
 /// (successful scrapes are not application traffic), refused requests included.

@@ -452,7 +452,7 @@ impl http_body::Body for KnownEmpty {
     }
 }
 
-/// Issue 22: five HEAD requests answered 200 each added a `cancelled` error, because
+/// Regression: five HEAD requests answered 200 each added a `cancelled` error, because
 /// axum swaps a HEAD answer's body for an empty one and the instrumented body was dropped
 /// unpolled. Responses HTTP sends without a body (HEAD, 204, 304) and bodies known to be
 /// empty are successes under their status; a streamed body the client abandons is still
@@ -567,7 +567,7 @@ const NOT_ALLOWED_SERIES_PER_ROUTE: usize = 1;
 /// before the layer has seen the path's method fallback answer, and `_OTHER`.
 const NOT_ALLOWED_ROUTE_SERIES_PER_ROUTE: usize = 2;
 
-/// Issue 22: every 405 made a full series set for its (method, route), so all routes ×
+/// Regression: every 405 made a full series set for its (method, route), so all routes ×
 /// 10 methods grew the exposition 5.5×. Methods a path does not route now collapse into
 /// `_OTHER`, the way unmatched paths collapse into one route.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

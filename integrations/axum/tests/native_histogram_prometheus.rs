@@ -6,12 +6,11 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
-use common::{Server, bounded, client};
+use common::{Server, bounded, client, values, wait_for};
 use fiko_metrics::histogram::NativeConfig;
 use fiko_metrics::{Histogram, MetricSet, Registry};
 use fiko_metrics_axum::MetricsEndpoints;
@@ -26,42 +25,6 @@ struct Work {
     /// The same, with classic buckets only.
     #[metric(buckets = [0.01, 0.1, 1.0])]
     classic_duration_seconds: Histogram,
-}
-
-/// The values of an instant query's vector result.
-fn values(prometheus: &Prometheus, promql: &str) -> Vec<f64> {
-    let Ok(json) = prometheus.query(promql) else {
-        return Vec::new();
-    };
-    let json: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-    json["data"]["result"]
-        .as_array()
-        .map(|results| {
-            results
-                .iter()
-                .filter_map(|r| r["value"][1].as_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Polls `promql` until `accept` holds, for 30 s.
-async fn wait_for(
-    prometheus: &Arc<Prometheus>,
-    promql: String,
-    accept: impl Fn(&[f64]) -> bool,
-) -> Vec<f64> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (prometheus, query) = (prometheus.clone(), promql.clone());
-        let found = tokio::task::spawn_blocking(move || values(&prometheus, &query))
-            .await
-            .expect("query task");
-        if accept(&found) || Instant::now() >= deadline {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// The observations: 600 latencies from 0.2 ms to about 8 s, spread unevenly (a dense

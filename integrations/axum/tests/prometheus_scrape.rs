@@ -3,50 +3,13 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
-use common::{Server, bounded, client};
+use common::{Server, bounded, client, wait_for};
 use fiko_metrics::{MetricSet, Registry};
 use fiko_metrics_axum::{HttpMetricsLayer, HttpServerMetrics, MetricsEndpoints};
 use fiko_testkit::Prometheus;
-
-/// The values of an instant query's vector result.
-fn values(prometheus: &Prometheus, promql: &str) -> Vec<f64> {
-    let Ok(json) = prometheus.query(promql) else {
-        return Vec::new();
-    };
-    let json: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-    json["data"]["result"]
-        .as_array()
-        .map(|results| {
-            results
-                .iter()
-                .filter_map(|r| r["value"][1].as_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Polls `promql` (blocking calls on the blocking pool) until `accept` holds, for 30 s.
-async fn wait_for(
-    prometheus: &Arc<Prometheus>,
-    promql: &'static str,
-    accept: fn(&[f64]) -> bool,
-) -> Vec<f64> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let prometheus = prometheus.clone();
-        let found = tokio::task::spawn_blocking(move || values(&prometheus, promql))
-            .await
-            .expect("query task");
-        if accept(&found) || Instant::now() >= deadline {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_the_protected_endpoint() {

@@ -216,7 +216,7 @@ async fn close_sockets(url: &str, codes: impl Iterator<Item = u16>) {
     }
 }
 
-/// Issue 22: 200 application close codes (3000–3199) used to fill the open close-code
+/// Regression: 200 application close codes (3000–3199) used to fill the open close-code
 /// label's series limit, after which normal 1000 closes were counted only under `other`.
 /// The label is a closed set now: standard codes by number, application codes by range.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -106,13 +106,12 @@
     )
 )]
 
-pub mod alerts;
+pub mod dashboards;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 mod layer;
 mod metrics;
-pub mod observe;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod queue;

@@ -1,26 +1,15 @@
 //! The set's default panels and alerts: sound by `fiko-dashboards`' checks, and the alerts
 //! fire (and stay silent) as intended when promtool evaluates them.
 
-use std::fmt::Write as _;
-use std::process::Command;
-
+use fiko_dashboards::Severity;
 use fiko_dashboards::prelude::*;
-use fiko_dashboards::{Comparison, Severity};
 use fiko_metrics_jobs::JobMetrics;
+use fiko_testkit::promtool::{self, AlertCase, AlertRule};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn rule_expr(alert: &Alert) -> String {
-    let cx = Context::rules(minutes(5));
-    let expr = alert.condition.expr.render(&cx);
-    match alert.condition.comparison {
-        Comparison::Returns => expr,
-        comparison => format!(
-            "{expr} {} {}",
-            comparison.operator(),
-            alert.condition.threshold
-        ),
-    }
+    alert.render(&Context::rules(minutes(5)))
 }
 
 #[test]
@@ -65,60 +54,24 @@ fn the_seed_alerts_and_panels_are_declared_and_sound() {
     );
 }
 
-/// One promtool case: input series, when to look, and the labels of the expected alert
-/// (`None`: it must stay silent).
-struct Case<'a> {
-    name: &'a str,
-    alert: &'a str,
-    series: Vec<(String, String)>,
-    eval: &'a str,
-    fires_with: Option<Vec<(&'a str, &'a str)>>,
-}
-
-fn write_case(out: &mut String, case: &Case<'_>) {
-    let _ = writeln!(
-        out,
-        "  - name: '{}'\n    interval: 1m\n    input_series:",
-        case.name.replace('\'', "''")
-    );
-    for (series, values) in &case.series {
-        let _ = writeln!(
-            out,
-            "      - series: '{series}'\n        values: '{values}'"
-        );
-    }
-    let _ = writeln!(
-        out,
-        "    alert_rule_test:\n      - eval_time: {}\n        alertname: {}",
-        case.eval, case.alert
-    );
-    match &case.fires_with {
-        None => out.push_str("        exp_alerts: []\n"),
-        Some(labels) => {
-            out.push_str("        exp_alerts:\n          - exp_labels:\n");
-            for (name, value) in labels {
-                let _ = writeln!(out, "              {name}: '{value}'");
-            }
-        }
-    }
-}
-
 #[test]
 fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult {
-    let promtool = fiko_testkit::binary("promtool", "prometheus")?;
     let alerts = JobMetrics::alerts();
 
-    let mut rules = String::from("groups:\n  - name: jobs\n    rules:\n");
-    for alert in &alerts {
-        let _ = writeln!(
-            rules,
-            "      - alert: {}\n        expr: '{}'\n        for: {}\n        labels:\n          severity: {}",
-            alert.name,
-            rule_expr(alert).replace('\'', "''"),
-            alert.for_,
-            alert.severity.as_str()
-        );
-    }
+    let rules = promtool::rules_file(
+        "jobs",
+        &alerts
+            .iter()
+            .map(|alert| {
+                AlertRule::new(
+                    &alert.name,
+                    rule_expr(alert),
+                    alert.for_,
+                    alert.severity.as_str(),
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
 
     let mut cases = Vec::new();
     // WorkerDown, from the alert's own hand-written input.
@@ -132,14 +85,14 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .chain([("severity", "critical")])
         .collect();
-    cases.push(Case {
+    cases.push(AlertCase {
         name: "WorkerDown fires for a stopped worker",
         alert: "WorkerDown",
         series: test.firing.clone(),
         eval: "5m",
         fires_with: Some(worker_labels.clone()),
     });
-    cases.push(Case {
+    cases.push(AlertCase {
         name: "WorkerDown stays silent for a running worker",
         alert: "WorkerDown",
         series: test.silent.clone(),
@@ -149,7 +102,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
     // A worker whose process died: its series stop after 3 minutes (no stale markers in
     // promtool input, so the heartbeat's age alone must fire once it passes 120 s).
     let heartbeat = r#"fiko_jobs_worker_last_heartbeat_timestamp_seconds{job="fiko-worker",instance="worker:9000",worker="mailer-1"}"#;
-    cases.push(Case {
+    cases.push(AlertCase {
         name: "WorkerDown fires once a vanished worker's heartbeat is older than 120 s",
         alert: "WorkerDown",
         series: vec![
@@ -176,7 +129,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
         ("task", "send_email"),
         ("severity", "warning"),
     ];
-    cases.push(Case {
+    cases.push(AlertCase {
         name: "TaskFailureRate fires at 30% failed attempts",
         alert: "TaskFailureRate",
         series: vec![
@@ -186,7 +139,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
         eval: "20m",
         fires_with: Some(task_labels.clone()),
     });
-    cases.push(Case {
+    cases.push(AlertCase {
         name: "TaskFailureRate stays silent at 5% failed attempts",
         alert: "TaskFailureRate",
         series: vec![
@@ -196,7 +149,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
         eval: "20m",
         fires_with: None,
     });
-    cases.push(Case {
+    cases.push(AlertCase {
         name: "TaskFailureRate stays silent with no tasks at all",
         alert: "TaskFailureRate",
         series: vec![
@@ -211,7 +164,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
     let queue = |instance: &str| {
         format!(r#"fiko_jobs_queue_length{{job="fiko-app",instance="{instance}",queue="emails"}}"#)
     };
-    cases.push(Case {
+    cases.push(AlertCase {
         name: "QueueBacklog fires above 1000 waiting tasks",
         alert: "QueueBacklog",
         series: vec![(queue("app:1"), "1500x20".to_owned())],
@@ -223,7 +176,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
             ("severity", "warning"),
         ]),
     });
-    cases.push(Case {
+    cases.push(AlertCase {
         name: "QueueBacklog stays silent at 600 tasks seen by two instances",
         alert: "QueueBacklog",
         series: vec![
@@ -233,7 +186,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
         eval: "15m",
         fires_with: None,
     });
-    cases.push(Case {
+    cases.push(AlertCase {
         name: "QueueBacklog waits for its 10 minutes",
         alert: "QueueBacklog",
         series: vec![(queue("app:1"), "1500x20".to_owned())],
@@ -241,22 +194,15 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
         fires_with: None,
     });
 
-    let mut tests = String::from("rule_files:\n  - rules.yml\nevaluation_interval: 1m\ntests:\n");
-    for case in &cases {
-        write_case(&mut tests, case);
-    }
-    let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("rules.yml"), &rules)?;
-    std::fs::write(dir.path().join("tests.yml"), &tests)?;
-    let output = Command::new(promtool)
-        .args(["test", "rules", "tests.yml"])
-        .current_dir(dir.path())
-        .output()?;
+    let tests = promtool::tests_file(&cases);
+    let report = promtool::run(
+        &["test", "rules", "tests.yml"],
+        &[("rules.yml", &rules), ("tests.yml", &tests)],
+    )?;
     assert!(
-        output.status.success(),
-        "promtool test rules failed:\n{}\n{}\nrules:\n{rules}\ntests:\n{tests}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        report.success,
+        "promtool test rules failed:\n{}\nrules:\n{rules}\ntests:\n{tests}",
+        report.text()
     );
     Ok(())
 }

@@ -2,34 +2,14 @@
 //! span the worker layer's `call` runs in) as the exemplar of its executions and its run
 //! time; outside a trace it records none.
 
-use std::cell::RefCell;
-
 use fiko_metrics::exemplar::{self, ExemplarLabels};
 use fiko_metrics::{Format, Registry};
 use fiko_metrics_jobs::Jobs;
-
-thread_local! {
-    /// The "current trace" of this thread, as a tracing span would give it.
-    static CURRENT: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-fn in_trace(trace: Option<&str>) {
-    CURRENT.with(|current| *current.borrow_mut() = trace.map(str::to_owned));
-}
+use fiko_testkit::enter_trace;
 
 /// `(series, trace_id)` of every exemplar on the samples whose name starts with `name`.
 fn exemplars(registry: &Registry, name: &str) -> Vec<(String, String)> {
-    registry
-        .encode(Format::OpenMetrics)
-        .lines()
-        .filter(|line| line.starts_with(name))
-        .filter_map(|line| {
-            let (sample, exemplar) = line.split_once(" # {")?;
-            let trace = exemplar.split_once("trace_id=\"")?.1.split_once('"')?.0;
-            let series = sample.rsplit_once(' ')?.0;
-            Some((series.to_owned(), trace.to_owned()))
-        })
-        .collect()
+    fiko_testkit::exemplar_traces(&registry.encode(Format::OpenMetrics), name)
 }
 
 fn trace_of(registry: &Registry, series: &str) -> Vec<String> {
@@ -42,29 +22,26 @@ fn trace_of(registry: &Registry, series: &str) -> Vec<String> {
 #[test]
 fn task_attempts_keep_the_trace_they_started_in() -> Result<(), Box<dyn std::error::Error>> {
     exemplar::set_source(|| {
-        CURRENT.with(|current| {
-            let trace = current.borrow();
-            ExemplarLabels::new(&[("trace_id", trace.as_deref()?)]).ok()
-        })
+        ExemplarLabels::new(&[("trace_id", fiko_testkit::current_trace()?.as_str())]).ok()
     })?;
     let registry = Registry::new();
     let jobs = Jobs::register(&registry)?;
 
-    in_trace(None);
+    enter_trace(None);
     jobs.start_task("untraced").succeeded();
     assert_eq!(
         exemplars(&registry, "fiko_jobs_"),
         Vec::<(String, String)>::new()
     );
 
-    in_trace(Some("trace-export"));
+    enter_trace(Some("trace-export"));
     let run = jobs.start_task("export");
     // The trace is read as the attempt starts: what the thread does later does not matter.
-    in_trace(Some("trace-elsewhere"));
+    enter_trace(Some("trace-elsewhere"));
     run.succeeded();
-    in_trace(Some("trace-retry"));
+    enter_trace(Some("trace-retry"));
     let retry = jobs.start_retry("import");
-    in_trace(None);
+    enter_trace(None);
     retry.failed();
 
     let executions = |task: &str, state: &str| {

@@ -2,69 +2,22 @@
 //! for a worker that stops while its process serves metrics, and for a worker whose
 //! process dies, after its series have vanished.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use fiko_metrics::{Format, Registry};
 use fiko_metrics_jobs::Jobs;
-use fiko_metrics_jobs::alerts::worker_down_expr;
-use fiko_testkit::Prometheus;
+use fiko_metrics_jobs::dashboards::worker_down_expr;
+use fiko_testkit::{Prometheus, ScrapeTarget};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// A `/metrics` endpoint on a plain thread; dropping it closes the port, as a dead process.
-struct Endpoint {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Endpoint {
-    fn serve(registry: Arc<Registry>) -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !stopping.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut stream, _)) => {
-                        let _ = stream.set_nonblocking(false);
-                        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                        let mut request = [0u8; 4096];
-                        let _ = stream.read(&mut request);
-                        let body = registry.encode(Format::Prometheus);
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            Format::Prometheus.content_type(),
-                            body.len()
-                        );
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        });
-        Ok(Self {
-            port,
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Endpoint {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+fn serve(registry: Arc<Registry>) -> Result<ScrapeTarget, fiko_testkit::TestkitError> {
+    ScrapeTarget::serve(move |_| {
+        let body = registry.encode(Format::Prometheus).into_bytes();
+        (Format::Prometheus.content_type().to_owned(), body)
+    })
 }
 
 /// Queries until the JSON answer satisfies `done`, for at most `limit`.
@@ -97,13 +50,13 @@ fn worker_down_fires_for_a_stopped_worker_and_for_a_dead_process_whose_series_va
     let jobs = Jobs::register(&registry)?;
     let stopping = jobs.worker("stopping-worker");
     let crashing = jobs.worker("crashing-worker");
-    let endpoint = Endpoint::serve(registry.clone())?;
+    let endpoint = serve(registry.clone())?;
 
     // Short windows so the test runs in seconds; production uses 120 s and 10 m.
     let expr = worker_down_expr(Duration::from_secs(4), Duration::from_secs(600));
     let config = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nscrape_configs:\n  - job_name: fiko-jobs\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
-        endpoint.port
+        endpoint.port()
     );
     let rules = format!(
         "groups:\n  - name: jobs\n    rules:\n      - alert: WorkerDown\n        expr: '{expr}'\n        labels:\n          severity: critical\n"

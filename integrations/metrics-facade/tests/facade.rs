@@ -1,8 +1,6 @@
 //! `metrics` facade calls — from a real third-party library (tokio-metrics' runtime
 //! reporter) and from direct macro calls — exposed by a fiko-metrics registry.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use fiko_metrics::histogram::Buckets;
@@ -10,26 +8,11 @@ use fiko_metrics::{Format, MetricSet, Registry, testing};
 use fiko_metrics_facade::discovered::{DiscoveredKind, DiscoveredMetrics};
 use fiko_metrics_facade::{FacadeRecorder, NamePattern, Reason};
 
-/// Runs the real `promtool check metrics` on `text`: (passed, report).
+/// Runs the real `promtool check metrics` on `text`: (passed, everything it said).
 fn promtool_check(text: &str) -> (bool, String) {
-    let promtool = fiko_testkit::binary("promtool", "prometheus").expect("promtool installed");
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("writes");
-    let output = child.wait_with_output().expect("promtool finishes");
-    let report = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), report)
+    let report =
+        fiko_testkit::promtool::check_metrics(text).unwrap_or_else(|error| panic!("{error}"));
+    (report.success, report.text())
 }
 
 /// promtool's lint also flags style (units in names, counters without `_total`); only

@@ -88,9 +88,10 @@
 mod cache;
 mod command;
 mod connection;
+mod dashboards;
 mod error_kind;
+mod exporter;
 mod metrics;
-mod observe;
 
 /// The crate README's example, compiled and run as a doctest.
 #[cfg(doctest)]
@@ -100,9 +101,10 @@ struct ReadmeDoctests;
 pub use cache::{Cache, DEFAULT_CACHE_TIMEOUT};
 pub use command::Command;
 pub use connection::Instrumented;
+pub use dashboards::{RECONNECT_WINDOW, RECONNECTS_THRESHOLD};
 pub use error_kind::ErrorKind;
+pub use exporter::{RedisCommandLabels, RedisDbLabels, RedisExporter};
 pub use metrics::{
     CacheLabels, CacheMetrics, CacheOperation, CacheOperationLabels, CommandLabels,
     ConnectionState, ConnectionStateLabels, ErrorLabels, RedisMetrics,
 };
-pub use observe::{RECONNECT_WINDOW, RECONNECTS_THRESHOLD};

@@ -4,8 +4,6 @@
 // A test fails by panicking: unwrapping is how an unexpected error fails it.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +11,7 @@ use fiko_dashboards::prelude::*;
 use fiko_dashboards::{Expr, Row};
 use fiko_metrics::{Format, MetricSet, Registry};
 use fiko_metrics_redis::{Cache, CacheMetrics, Instrumented, RedisMetrics};
-use fiko_testkit::{Prometheus, Redis};
+use fiko_testkit::{Prometheus, Redis, ScrapeTarget};
 
 fn panel_expr<'a>(rows: &'a [Row], title: &str) -> &'a Expr {
     let panel = rows
@@ -55,31 +53,12 @@ fn the_panels_are_well_formed() {
 }
 
 /// Serves `registry` at `/metrics` on a loopback port, on a background thread.
-fn serve(registry: Arc<Registry>) -> u16 {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = Vec::new();
-            let mut buf = [0_u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
-            let body = registry.encode(Format::Prometheus);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                Format::Prometheus.content_type(),
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(body.as_bytes());
-        }
-    });
-    port
+fn serve(registry: Arc<Registry>) -> ScrapeTarget {
+    ScrapeTarget::serve(move |_| {
+        let body = registry.encode(Format::Prometheus).into_bytes();
+        (Format::Prometheus.content_type().to_owned(), body)
+    })
+    .unwrap()
 }
 
 /// The value of an instant query, if it returned exactly one sample.
@@ -140,7 +119,8 @@ async fn the_hit_ratio_and_command_rate_panels_answer_in_prometheus() {
     };
     lookups("a".into(), 3).await;
 
-    let port = serve(registry.clone());
+    let target = serve(registry.clone());
+    let port = target.port();
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: app\n  static_configs:\n  - targets: ['127.0.0.1:{port}']\n"
     );

@@ -5,36 +5,15 @@
 // A test fails by panicking: unwrapping is how an unexpected error fails it.
 #![allow(clippy::unwrap_used)]
 
-use std::cell::RefCell;
-
 use fiko_metrics::exemplar::{self, ExemplarLabels};
 use fiko_metrics::{Format, MetricSet, Registry};
 use fiko_metrics_redis::{Instrumented, RedisMetrics};
-use fiko_testkit::Redis;
+use fiko_testkit::{Redis, enter_trace};
 use redis::AsyncCommands;
-
-thread_local! {
-    /// The "current trace" of this thread, as a tracing span would give it.
-    static CURRENT: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-fn in_trace(trace: Option<&str>) {
-    CURRENT.with(|current| *current.borrow_mut() = trace.map(str::to_owned));
-}
 
 /// `(series, trace_id)` of every exemplar on the samples whose name starts with `name`.
 fn exemplars(registry: &Registry, name: &str) -> Vec<(String, String)> {
-    registry
-        .encode(Format::OpenMetrics)
-        .lines()
-        .filter(|line| line.starts_with(name))
-        .filter_map(|line| {
-            let (sample, exemplar) = line.split_once(" # {")?;
-            let trace = exemplar.split_once("trace_id=\"")?.1.split_once('"')?.0;
-            let series = sample.rsplit_once(' ')?.0;
-            Some((series.to_owned(), trace.to_owned()))
-        })
-        .collect()
+    fiko_testkit::exemplar_traces(&registry.encode(Format::OpenMetrics), name)
 }
 
 fn traces_of(registry: &Registry, name: &str, label: &str) -> Vec<String> {
@@ -49,10 +28,7 @@ fn traces_of(registry: &Registry, name: &str, label: &str) -> Vec<String> {
 #[tokio::test(flavor = "current_thread")]
 async fn commands_keep_the_trace_they_were_sent_in() {
     exemplar::set_source(|| {
-        CURRENT.with(|current| {
-            let trace = current.borrow();
-            ExemplarLabels::new(&[("trace_id", trace.as_deref()?)]).ok()
-        })
+        ExemplarLabels::new(&[("trace_id", fiko_testkit::current_trace()?.as_str())]).ok()
     })
     .unwrap();
     let redis = Redis::start().unwrap();
@@ -62,28 +38,28 @@ async fn commands_keep_the_trace_they_were_sent_in() {
     let conn = client.get_multiplexed_async_connection().await.unwrap();
     let mut conn = Instrumented::with_metrics(conn, metrics.clone());
 
-    in_trace(None);
+    enter_trace(None);
     let _: () = conn.set("untraced", 1).await.unwrap();
     assert_eq!(
         exemplars(&registry, "fiko_redis_"),
         Vec::<(String, String)>::new()
     );
 
-    in_trace(Some("trace-set"));
+    enter_trace(Some("trace-set"));
     let _: () = conn.set("greeting", "hello").await.unwrap();
-    in_trace(Some("trace-get"));
+    enter_trace(Some("trace-get"));
     let _: String = conn.get("greeting").await.unwrap();
-    in_trace(Some("trace-wrongtype"));
+    enter_trace(Some("trace-wrongtype"));
     let failed: Result<i64, _> = conn.incr("greeting", 1).await;
     assert!(failed.is_err());
-    in_trace(Some("trace-pipeline"));
+    enter_trace(Some("trace-pipeline"));
     let _: (i64, i64) = redis::pipe()
         .incr("counter", 1)
         .incr("counter", 1)
         .query_async(&mut conn)
         .await
         .unwrap();
-    in_trace(None);
+    enter_trace(None);
 
     let set = r#"command="set""#;
     let get = r#"command="get""#;

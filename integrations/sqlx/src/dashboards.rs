@@ -1,7 +1,9 @@
-//! Default dashboard panels for the sets of this crate (`fiko_dashboards::Observe`).
+//! Default dashboard panels and alerts for the sets of this crate and postgres_exporter's
+//! (`fiko_dashboards::Observe`).
 
 use fiko_dashboards::prelude::*;
 
+use crate::exporter::{PgActivityLabels, PgDatabaseLabels, PgDatabaseSizeLabels, PostgresExporter};
 use crate::metrics::{
     AcquireErrorLabels, DbMetrics, DbPoolMetrics, ErrorLabels, PoolLabel, PoolStateLabels,
     QueryLabels,
@@ -181,6 +183,103 @@ impl Observe for DbPoolMetrics {
 // Found by generators that read the application's registry
 // (`Generator::observe_registered`), so applications need not list these sets again.
 fiko_dashboards::observed!(DbMetrics, DbPoolMetrics);
+
+impl Observe for PostgresExporter {
+    fn service() -> &'static str {
+        "postgres"
+    }
+
+    fn rows() -> Vec<Row> {
+        vec![
+            Row::new("PostgreSQL")
+                .panel(
+                    Panel::timeseries("Postgres connections")
+                        .overview()
+                        .query(
+                            Self::STAT_ACTIVITY_COUNT
+                                .value()
+                                .by([PgActivityLabels::STATE]),
+                        )
+                        .query_as("max", Self::SETTINGS_MAX_CONNECTIONS.value())
+                        .stacked(),
+                )
+                .panel(
+                    Panel::timeseries("Postgres transactions per second")
+                        .query_as("commit", Self::STAT_DATABASE_XACT_COMMIT.rate())
+                        .query_as("rollback", Self::STAT_DATABASE_XACT_ROLLBACK.rate()),
+                )
+                .panel(
+                    Panel::timeseries("Postgres cache hit ratio").query(ratio(
+                        Self::STAT_DATABASE_BLKS_HIT.rate(),
+                        Self::STAT_DATABASE_BLKS_HIT
+                            .rate()
+                            .plus(Self::STAT_DATABASE_BLKS_READ.rate()),
+                    )),
+                )
+                .panel(
+                    Panel::bar_gauge("Postgres database size").query(
+                        Self::DATABASE_SIZE_BYTES
+                            .value()
+                            .by([PgDatabaseSizeLabels::DATNAME]),
+                    ),
+                )
+                .panel(
+                    Panel::timeseries("Postgres deadlocks").query(
+                        Self::STAT_DATABASE_DEADLOCKS
+                            .increase()
+                            .by([PgDatabaseLabels::DATNAME]),
+                    ),
+                ),
+        ]
+    }
+
+    fn alerts() -> Vec<Alert> {
+        vec![
+            Alert::critical("PostgresDown", Self::UP.value().equals(Count(0.0)))
+                .for_(minutes(1))
+                .explains_service()
+                .summary("The PostgreSQL server behind {{ $labels.instance }} is down")
+                .description("postgres_exporter at {{ $labels.instance }} answers but cannot connect to PostgreSQL (pg_up == 0) for {for}: the database server is down or refuses connections, the exporter is fine.")
+                .diagnosis("PostgreSQL stopped, ran out of disk or connection slots, or the exporter's credentials were changed; the server log names it.")
+                .mitigation("Restart PostgreSQL or free the disk; when connections ran out, find the client holding them in pg_stat_activity."),
+            Alert::critical(
+                "PostgresExporterDown",
+                raw_condition("absent(pg_up)"),
+            )
+            .for_(minutes(2))
+            .summary("No postgres_exporter reports: the state of PostgreSQL is unknown")
+            .description("No series `pg_up` for {for}: postgres_exporter itself is down or not scraped, so nothing says whether PostgreSQL is up. The TargetDown or TargetMissing alert of postgres_exporter's job says which of the two.")
+            .diagnosis("The postgres_exporter process stopped, or its scrape job was removed or renamed.")
+            .mitigation("Restart postgres_exporter and check that Prometheus' targets page lists its job as up.")
+            .tested_with(
+                AlertTest::new()
+                    .firing("pg_stat_activity_count{job=\"postgres\",instance=\"postgres-exporter:9187\"}", "1x20")
+                    .silent("pg_up{job=\"postgres\",instance=\"postgres-exporter:9187\"}", "1x20"),
+            ),
+            Alert::warning(
+                "PostgresHighConnections",
+                Self::STAT_ACTIVITY_COUNT.value().above(Count(80.0)),
+            )
+            .for_(minutes(5))
+            .summary("PostgreSQL has more than {threshold} connections on {{ $labels.instance }}")
+            .description("PostgreSQL at {{ $labels.instance }} has had more than {threshold} connections for {for}; the pool or max_connections may run out.")
+            .diagnosis("Connections idle in transaction, or more application instances times their pool size than max_connections, pile up.")
+            .mitigation("Terminate connections idle in transaction and size the pools so their sum stays under max_connections."),
+            Alert::warning(
+                "PostgresDeadlocks",
+                Self::STAT_DATABASE_DEADLOCKS
+                    .increase()
+                    .by([PgDatabaseLabels::DATNAME])
+                    .above(Count(0.0)),
+            )
+            .for_(minutes(1))
+            .summary("Deadlocks in database {{ $labels.datname }} on {{ $labels.instance }}")
+            .description("PostgreSQL at {{ $labels.instance }} detected deadlocks in {{ $labels.datname }} in the last rule window.")
+            .diagnosis("Two transactions lock the same rows in opposite orders; the PostgreSQL log prints both statements of each deadlock.")
+            .mitigation("Make the transactions take their locks in one order, or shorten them."),
+        ]
+    }
+}
 
 #[cfg(test)]
 mod tests {

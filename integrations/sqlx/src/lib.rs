@@ -135,6 +135,7 @@
 mod classify;
 mod dashboards;
 mod executors;
+mod exporter;
 mod generator;
 mod instrumentation;
 mod metrics;
@@ -151,6 +152,9 @@ pub use dashboards::POOL_WAIT_P95_THRESHOLD;
 pub use executors::{
     Instrumented, InstrumentedConnection, InstrumentedPool, InstrumentedPoolConnection,
     InstrumentedTransaction, Named,
+};
+pub use exporter::{
+    PgActivityLabels, PgDatabaseLabels, PgDatabaseSizeLabels, PgServerLabels, PostgresExporter,
 };
 pub use instrumentation::{Instrumentation, PoolConfig, instrument};
 pub use metrics::{

@@ -2,36 +2,17 @@
 //! started in as the exemplar of its count, duration, error and pool wait (against a real
 //! SQLite database file); outside a trace it records none.
 
-use std::cell::RefCell;
 use std::time::Duration;
 
 use fiko_metrics::exemplar::{self, ExemplarLabels};
 use fiko_metrics::{Format, Registry};
 use fiko_metrics_sqlx::{Instrumentation, PoolConfig};
+use fiko_testkit::enter_trace;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-
-thread_local! {
-    /// The "current trace" of this thread, as a tracing span would give it.
-    static CURRENT: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-fn in_trace(trace: Option<&str>) {
-    CURRENT.with(|current| *current.borrow_mut() = trace.map(str::to_owned));
-}
 
 /// `(series, trace_id)` of every exemplar on the samples of `name` (OpenMetrics).
 fn exemplars(registry: &Registry, name: &str) -> Vec<(String, String)> {
-    registry
-        .encode(Format::OpenMetrics)
-        .lines()
-        .filter(|line| line.starts_with(name))
-        .filter_map(|line| {
-            let (sample, exemplar) = line.split_once(" # {")?;
-            let trace = exemplar.split_once("trace_id=\"")?.1.split_once('"')?.0;
-            let series = sample.rsplit_once(' ')?.0;
-            Some((series.to_owned(), trace.to_owned()))
-        })
-        .collect()
+    fiko_testkit::exemplar_traces(&registry.encode(Format::OpenMetrics), name)
 }
 
 fn traces(registry: &Registry, name: &str) -> Vec<String> {
@@ -45,10 +26,7 @@ fn traces(registry: &Registry, name: &str) -> Vec<String> {
 #[tokio::test(flavor = "current_thread")]
 async fn queries_keep_the_trace_they_started_in() -> Result<(), Box<dyn std::error::Error>> {
     exemplar::set_source(|| {
-        CURRENT.with(|current| {
-            let trace = current.borrow();
-            ExemplarLabels::new(&[("trace_id", trace.as_deref()?)]).ok()
-        })
+        ExemplarLabels::new(&[("trace_id", fiko_testkit::current_trace()?.as_str())]).ok()
     })?;
     let dir = tempfile::tempdir()?;
     let options = SqliteConnectOptions::new()
@@ -68,17 +46,17 @@ async fn queries_keep_the_trace_they_started_in() -> Result<(), Box<dyn std::err
     );
 
     // Outside any trace: no exemplar anywhere.
-    in_trace(None);
+    enter_trace(None);
     sqlx::query("SELECT 1").execute(&pool).await?;
     for name in ["fiko_db_queries_total", "fiko_db_query_duration_seconds"] {
         assert_eq!(traces(&registry, name), Vec::<String>::new(), "{name}");
     }
 
-    in_trace(Some("trace-select"));
+    enter_trace(Some("trace-select"));
     sqlx::query("SELECT 2").execute(&pool).await?;
-    in_trace(Some("trace-broken"));
+    enter_trace(Some("trace-broken"));
     assert!(sqlx::query("SELEC nothing").execute(&pool).await.is_err());
-    in_trace(None);
+    enter_trace(None);
 
     let queries = exemplars(&registry, "fiko_db_queries_total");
     assert!(

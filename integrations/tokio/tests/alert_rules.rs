@@ -1,26 +1,15 @@
 //! The set's default panels and alerts: sound by `fiko-dashboards`' checks, and the alerts
 //! fire (and stay silent) as intended when promtool evaluates them.
 
-use std::fmt::Write as _;
-use std::process::Command;
-
+use fiko_dashboards::Severity;
 use fiko_dashboards::prelude::*;
-use fiko_dashboards::{Comparison, Severity};
 use fiko_metrics_tokio::TokioMetrics;
+use fiko_testkit::promtool::{self, AlertCase, AlertRule};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn rule_expr(alert: &Alert) -> String {
-    let cx = Context::rules(minutes(5));
-    let expr = alert.condition.expr.render(&cx);
-    match alert.condition.comparison {
-        Comparison::Returns => expr,
-        comparison => format!(
-            "{expr} {} {}",
-            comparison.operator(),
-            alert.condition.threshold
-        ),
-    }
+    alert.render(&Context::rules(minutes(5)))
 }
 
 #[test]
@@ -72,60 +61,24 @@ fn the_alerts_and_panels_are_declared_and_sound() {
     );
 }
 
-/// One promtool case: input series, when to look, and the labels of the expected alert
-/// (`None`: it must stay silent).
-struct Case<'a> {
-    name: &'a str,
-    alert: &'a str,
-    series: Vec<(String, String)>,
-    eval: &'a str,
-    fires_with: Option<Vec<(&'a str, &'a str)>>,
-}
-
-fn write_case(out: &mut String, case: &Case<'_>) {
-    let _ = writeln!(
-        out,
-        "  - name: '{}'\n    interval: 1m\n    input_series:",
-        case.name.replace('\'', "''")
-    );
-    for (series, values) in &case.series {
-        let _ = writeln!(
-            out,
-            "      - series: '{series}'\n        values: '{values}'"
-        );
-    }
-    let _ = writeln!(
-        out,
-        "    alert_rule_test:\n      - eval_time: {}\n        alertname: {}",
-        case.eval, case.alert
-    );
-    match &case.fires_with {
-        None => out.push_str("        exp_alerts: []\n"),
-        Some(labels) => {
-            out.push_str("        exp_alerts:\n          - exp_labels:\n");
-            for (name, value) in labels {
-                let _ = writeln!(out, "              {name}: '{value}'");
-            }
-        }
-    }
-}
-
 #[test]
 fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult {
-    let promtool = fiko_testkit::binary("promtool", "prometheus")?;
     let alerts = TokioMetrics::alerts();
 
-    let mut rules = String::from("groups:\n  - name: tokio\n    rules:\n");
-    for alert in &alerts {
-        let _ = writeln!(
-            rules,
-            "      - alert: {}\n        expr: '{}'\n        for: {}\n        labels:\n          severity: {}",
-            alert.name,
-            rule_expr(alert).replace('\'', "''"),
-            alert.for_,
-            alert.severity.as_str()
-        );
-    }
+    let rules = promtool::rules_file(
+        "tokio",
+        &alerts
+            .iter()
+            .map(|alert| {
+                AlertRule::new(
+                    &alert.name,
+                    rule_expr(alert),
+                    alert.for_,
+                    alert.severity.as_str(),
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
 
     // Busy seconds per minute of each worker: 60 is a worker that never parks.
     let busy = |worker: &str| {
@@ -140,7 +93,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
         ("severity", "warning"),
     ];
     let mut cases = vec![
-        Case {
+        AlertCase {
             name: "TokioWorkersSaturated fires when both workers are 97% busy for 10 minutes",
             alert: "TokioWorkersSaturated",
             series: vec![
@@ -150,7 +103,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
             eval: "20m",
             fires_with: Some(saturated.clone()),
         },
-        Case {
+        AlertCase {
             name: "TokioWorkersSaturated waits for its 10 minutes",
             alert: "TokioWorkersSaturated",
             series: vec![
@@ -160,7 +113,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
             eval: "9m",
             fires_with: None,
         },
-        Case {
+        AlertCase {
             name: "TokioWorkersSaturated stays silent when one of two workers is idle",
             alert: "TokioWorkersSaturated",
             series: vec![
@@ -170,7 +123,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
             eval: "20m",
             fires_with: None,
         },
-        Case {
+        AlertCase {
             name: "TokioWorkersSaturated stays silent at 50% busy",
             alert: "TokioWorkersSaturated",
             series: vec![
@@ -186,7 +139,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
         format!(r#"tokio_global_queue_depth{{job="app",instance="{instance}",runtime="main"}}"#)
     };
     cases.extend([
-        Case {
+        AlertCase {
             name: "TokioGlobalQueueBacklog fires on a queue growing past 1000",
             alert: "TokioGlobalQueueBacklog",
             series: vec![(queue("app:1"), "0+200x30".to_owned())],
@@ -198,7 +151,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
                 ("severity", "warning"),
             ]),
         },
-        Case {
+        AlertCase {
             name: "TokioGlobalQueueBacklog stays silent on a short burst that drains",
             alert: "TokioGlobalQueueBacklog",
             series: vec![(
@@ -208,7 +161,7 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
             eval: "10m",
             fires_with: None,
         },
-        Case {
+        AlertCase {
             name: "TokioGlobalQueueBacklog stays silent at 600 queued on each of two instances",
             alert: "TokioGlobalQueueBacklog",
             series: vec![
@@ -220,22 +173,15 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
         },
     ]);
 
-    let mut tests = String::from("rule_files:\n  - rules.yml\nevaluation_interval: 1m\ntests:\n");
-    for case in &cases {
-        write_case(&mut tests, case);
-    }
-    let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("rules.yml"), &rules)?;
-    std::fs::write(dir.path().join("tests.yml"), &tests)?;
-    let output = Command::new(promtool)
-        .args(["test", "rules", "tests.yml"])
-        .current_dir(dir.path())
-        .output()?;
+    let tests = promtool::tests_file(&cases);
+    let report = promtool::run(
+        &["test", "rules", "tests.yml"],
+        &[("rules.yml", &rules), ("tests.yml", &tests)],
+    )?;
     assert!(
-        output.status.success(),
-        "promtool test rules failed:\n{}\n{}\nrules:\n{rules}\ntests:\n{tests}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        report.success,
+        "promtool test rules failed:\n{}\nrules:\n{rules}\ntests:\n{tests}",
+        report.text()
     );
     Ok(())
 }

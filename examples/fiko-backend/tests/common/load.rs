@@ -145,3 +145,186 @@ impl Load {
         std::mem::take(&mut *self.seen.lock().unwrap())
     }
 }
+
+/// The demo's metrics endpoint.
+pub const METRICS: &str = "/api/v1/metrics";
+/// The demo's health endpoint.
+pub const HEALTH: &str = "/api/v1/metrics/health";
+
+/// The demo's metrics and health endpoints, and the client the tests talk to it with.
+pub struct Endpoints {
+    /// A client with a 10 s timeout.
+    pub client: reqwest::Client,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+/// A real PostgreSQL and Redis (test kit) and the demo binary serving on them, with `env`
+/// added to its environment; returned once its health endpoint answers 200. The app logs
+/// into the returned directory.
+pub fn start_demo(
+    env: &[(&str, &str)],
+) -> (
+    fiko_testkit::Postgres,
+    fiko_testkit::Redis,
+    super::Proc,
+    Endpoints,
+    tempfile::TempDir,
+) {
+    let logs = tempfile::tempdir().unwrap();
+    let postgres = fiko_testkit::Postgres::start().unwrap();
+    let redis = fiko_testkit::Redis::start().unwrap();
+    let port = fiko_testkit::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let (postgres_url, redis_url, bind) =
+        (postgres.url(), redis.url(), format!("127.0.0.1:{port}"));
+    let mut environment = vec![
+        ("DATABASE_URL", postgres_url.as_str()),
+        ("REDIS_URL", redis_url.as_str()),
+        ("BIND", bind.as_str()),
+        ("FIKO_FINAL_SCRAPE_SECS", "0"),
+    ];
+    environment.extend_from_slice(env);
+    let mut app = super::Proc::spawn(
+        "app",
+        &["serve"],
+        &environment,
+        &logs.path().join("app.log"),
+    );
+    super::wait_http_ok(
+        &format!("{base}{HEALTH}"),
+        Duration::from_secs(30),
+        &mut app,
+    );
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    (postgres, redis, app, Endpoints { client, base }, logs)
+}
+
+impl Endpoints {
+    /// A scrape of the metrics endpoint, which must answer 200.
+    pub async fn scrape(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}{METRICS}", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
+    /// Health status, the status of each check, and how long the probe took.
+    pub async fn health(&self) -> (u16, BTreeMap<String, String>, Duration) {
+        let started = Instant::now();
+        let response = self
+            .client
+            .get(format!("{}{HEALTH}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = json_of(response).await;
+        let checks = body["checks"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, check)| (name.clone(), check["status"].as_str().unwrap().to_owned()))
+            .collect();
+        (status, checks, started.elapsed())
+    }
+
+    /// `count` users (`{prefix}{i}@example.com`) registered and signed in, each session
+    /// and profile cached in Redis by a `GET me`; their session tokens.
+    pub async fn sign_in(&self, prefix: &str, name: &str, count: usize) -> Vec<String> {
+        let base = &self.base;
+        let mut tokens = Vec::new();
+        for i in 0..count {
+            let email = format!("{prefix}{i}@example.com");
+            let response = json_body(
+                self.client.post(format!("{base}/api/v1/auth/register")),
+                &json!({"email": email, "name": name, "password": "correct horse"}),
+            )
+            .send()
+            .await
+            .unwrap();
+            assert_eq!(response.status(), 201);
+            let session = json_of(
+                json_body(
+                    self.client.post(format!("{base}/api/v1/auth/login")),
+                    &json!({"email": email, "password": "correct horse"}),
+                )
+                .send()
+                .await
+                .unwrap(),
+            )
+            .await;
+            let token = session["token"].as_str().unwrap().to_owned();
+            let me = self
+                .client
+                .get(format!("{base}{ME}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(me.status(), 200);
+            tokens.push(token);
+        }
+        tokens
+    }
+
+    /// After a recovery: lets the load settle for 0.5 s, then runs it for 2 s more,
+    /// asserting every route was requested and answered 2xx all along; returns the
+    /// scrapes from the start and the end of those 2 s.
+    pub async fn served_again(&self, load: &Load, what: &str) -> (String, String) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let _ = load.take();
+        let recovered = self.scrape().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = load.take();
+        let later = self.scrape().await;
+        after.assert_all_served(what);
+        (recovered, later)
+    }
+
+    /// Once the load stopped: scrapes (for at most 5 s) until every gauge of something in
+    /// progress reads 0, asserts they all do and that no request panicked; the last scrape.
+    pub async fn assert_idle(&self, in_flight_gauges: &[(&str, &[(&str, &str)])]) -> String {
+        let in_flight = |text: &str| -> BTreeMap<String, f64> {
+            in_flight_gauges
+                .iter()
+                .map(|(name, filter)| ((*name).to_owned(), super::sum(text, name, filter)))
+                .collect()
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let last = loop {
+            let text = self.scrape().await;
+            if in_flight(&text).values().all(|v| *v == 0.0) || Instant::now() > deadline {
+                break text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let stuck = in_flight(&last);
+        assert!(stuck.values().all(|v| *v == 0.0), "stuck: {stuck:?}");
+        assert_eq!(
+            super::sum(
+                &last,
+                "http_server_request_errors_total",
+                &[("error_type", "panic")]
+            ),
+            0.0
+        );
+        last
+    }
+}
+
+/// The 5xx answers of `route` counted in a scrape.
+pub fn server_errors(text: &str, route: &str) -> f64 {
+    super::sum(
+        text,
+        "http_server_requests_total",
+        &[("http_route", route), ("http_response_status_class", "5xx")],
+    )
+}

@@ -143,6 +143,19 @@ impl Drop for Proc {
     }
 }
 
+/// The demo binary serving (`serve`) on a free loopback port, with its data (SQLite, no
+/// Redis) and its log (`app.log`) in `data` and `env` added to its environment; and the
+/// port. Not awaited: the caller waits for what it needs to answer.
+pub fn spawn_demo(data: &Path, env: &[(&str, &str)]) -> (Proc, u16) {
+    let port = fiko_testkit::free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let data_dir = data.display().to_string();
+    let mut all = vec![("BIND", bind.as_str()), ("DATA_DIR", data_dir.as_str())];
+    all.extend_from_slice(env);
+    let app = Proc::spawn("app", &["serve"], &all, &data.join("app.log"));
+    (app, port)
+}
+
 /// Polls `url` until it answers 200, for at most `limit`.
 pub fn wait_http_ok(url: &str, limit: Duration, proc: &mut Proc) {
     let deadline = Instant::now() + limit;

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use fiko_dashboards::exporters::ScrapeTargets;
+use fiko_dashboards::monitoring::ScrapeTargets;
 use fiko_dashboards_gen::{Generator, cli};
 use fiko_metrics_axum::HttpServerMetrics;
 

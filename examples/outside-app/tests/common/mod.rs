@@ -103,6 +103,15 @@ pub fn generated(dir: &Path, extra: &[&str]) {
     assert!(output.status.success(), "{}", text(&output.stderr));
 }
 
+/// The artefacts of [`generated`] in a fresh temporary directory, and their
+/// `prometheus/alerts.yml`.
+pub fn generated_alerts() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    generated(dir.path(), &[]);
+    let alerts = read(dir.path(), "prometheus/alerts.yml");
+    (dir, alerts)
+}
+
 pub fn read(dir: &Path, path: &str) -> String {
     std::fs::read_to_string(dir.join(path)).expect(path)
 }
@@ -136,6 +145,11 @@ pub fn prometheus(
     .unwrap();
     prometheus.reload().unwrap();
     prometheus
+}
+
+/// [`prometheus`] with the generated config as it is, its shop job scraping `targets`.
+pub fn prometheus_of(dir: &Path, targets: &[String], alerts: &str) -> Prometheus {
+    prometheus(dir, targets, |config| config, alerts)
 }
 
 /// Runs `monitoring --verify` until its output is `expected` (the deployment settles:

@@ -90,3 +90,41 @@ pub async fn bounded<T>(future: impl Future<Output = T>) -> T {
         .await
         .expect("test step timed out after 60 s")
 }
+
+/// The values of an instant query's vector result (none when the query fails).
+pub fn values(prometheus: &fiko_testkit::Prometheus, promql: &str) -> Vec<f64> {
+    let Ok(json) = prometheus.query(promql) else {
+        return Vec::new();
+    };
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    json["data"]["result"]
+        .as_array()
+        .map(|results| {
+            results
+                .iter()
+                .filter_map(|r| r["value"][1].as_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Polls `promql` (blocking calls on the blocking pool) until `accept` holds, for 30 s;
+/// the last values.
+pub async fn wait_for(
+    prometheus: &std::sync::Arc<fiko_testkit::Prometheus>,
+    promql: impl Into<String>,
+    accept: impl Fn(&[f64]) -> bool,
+) -> Vec<f64> {
+    let promql = promql.into();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (prometheus, query) = (prometheus.clone(), promql.clone());
+        let found = tokio::task::spawn_blocking(move || values(&prometheus, &query))
+            .await
+            .expect("query task");
+        if accept(&found) || Instant::now() >= deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

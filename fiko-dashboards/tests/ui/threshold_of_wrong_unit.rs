@@ -1,0 +1,8 @@
+mod shop;
+
+use fiko_dashboards::prelude::*;
+use shop::*;
+
+fn main() {
+    let _ = Alert::warning("SlowCheckout", ShopMetrics::CHECKOUT_DURATION_SECONDS.quantile(0.95).above(Percent(5.0)));
+}
