@@ -3,16 +3,15 @@
 //! told apart from their servers, noise and duplicates stay quiet, a healthy system is
 //! silent for hours.
 
-use fiko_testkit::promtool;
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::generated;
+use fiko_testkit::promtool;
+
 fn scenario(file: &str) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    fiko_backend::deployment::generator()
-        .generate()
-        .expect("the demo generates")
-        .write_to(dir.path())
-        .expect("write");
+    let dir = generated();
     let source: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/scenarios")
         .join(file);

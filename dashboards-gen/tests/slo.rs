@@ -4,16 +4,13 @@
 //! hand-written scenarios (`tests/scenarios/slo.test.yml`) replay realistic histories
 //! against the generated rules, and the groups are fingerprinted like the others.
 
+mod common;
+
 use std::path::Path;
 
+use common::{generated, run};
 use fiko_backend::deployment;
 use fiko_dashboards::{Percent, days};
-use fiko_testkit::Report;
-
-/// `tool` (name, Debian package) run with `args` in `dir`.
-fn run(tool: (&str, &str), args: &[&str], dir: &Path) -> Report {
-    fiko_testkit::run_tool(tool.0, tool.1, dir, args).unwrap_or_else(|error| panic!("{error}"))
-}
 
 /// A promtool test file with only its test groups whose name starts with `prefix`:
 /// promtool evaluates every rule at every step of every group, so a check about one alert
@@ -38,16 +35,6 @@ fn only(tests: &str, prefix: &str) -> String {
         .collect();
     assert!(!kept.is_empty(), "no test group named {prefix}…");
     format!("{head}\ntests:\n{kept}")
-}
-
-fn generated() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    deployment::generator()
-        .generate()
-        .expect("the repository's declarations generate")
-        .write_to(dir.path())
-        .expect("write");
-    dir
 }
 
 const ALERTS: [&str; 12] = [

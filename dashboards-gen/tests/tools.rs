@@ -1,26 +1,11 @@
 //! The generated artefacts pass the real tools: promtool (Debian `prometheus`) and amtool
 //! (Debian `prometheus-alertmanager`).
 
-use std::path::Path;
+mod common;
 
+use common::{generated, run};
 use fiko_backend::deployment;
 use fiko_dashboards::seconds;
-use fiko_testkit::Report;
-
-/// `tool` (name, Debian package) run with `args` in `dir`.
-fn run(tool: (&str, &str), args: &[&str], dir: &Path) -> Report {
-    fiko_testkit::run_tool(tool.0, tool.1, dir, args).unwrap_or_else(|error| panic!("{error}"))
-}
-
-fn generated() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    deployment::generator()
-        .generate()
-        .expect("the repository's declarations generate")
-        .write_to(dir.path())
-        .expect("write");
-    dir
-}
 
 #[test]
 fn promtool_accepts_the_alert_and_recording_rules() {

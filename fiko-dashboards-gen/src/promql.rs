@@ -5,36 +5,31 @@ use std::collections::BTreeSet;
 
 use fiko_dashboards::query::Recorded;
 use promql_parser::label::MatchOp;
-use promql_parser::parser::{self, Expr as Ast};
+use promql_parser::parser::{self, Expr as Ast, VectorSelector};
 use promql_parser::util::{ExprVisitor, walk_expr};
 
 use crate::Model;
 
-struct Names(Vec<String>);
+/// Every vector selector of an expression, those of range selectors (`m[5m]`) included.
+struct Selectors(Vec<VectorSelector>);
 
-impl ExprVisitor for Names {
+impl ExprVisitor for Selectors {
     type Error = std::convert::Infallible;
 
     fn pre_visit(&mut self, expr: &Ast) -> Result<bool, Self::Error> {
-        let selector = match expr {
-            Ast::VectorSelector(vs) => Some(vs),
-            Ast::MatrixSelector(ms) => Some(&ms.vs),
-            _ => None,
-        };
-        if let Some(vs) = selector {
-            match &vs.name {
-                Some(name) => self.0.push(name.clone()),
-                None => self.0.extend(
-                    vs.matchers
-                        .matchers
-                        .iter()
-                        .filter(|m| m.name == "__name__" && matches!(m.op, MatchOp::Equal))
-                        .map(|m| m.value.clone()),
-                ),
-            }
+        match expr {
+            Ast::VectorSelector(vs) => self.0.push(vs.clone()),
+            Ast::MatrixSelector(ms) => self.0.push(ms.vs.clone()),
+            _ => {}
         }
         Ok(true)
     }
+}
+
+fn selectors(ast: &Ast) -> Vec<VectorSelector> {
+    let mut selectors = Selectors(Vec::new());
+    let _ = walk_expr(&mut selectors, ast);
+    selectors.0
 }
 
 /// The metric names `promql` selects, or the parser's error.
@@ -45,37 +40,20 @@ pub fn metric_names(promql: &str) -> Result<Vec<String>, String> {
         .replace("$__interval", "1m")
         .replace("$__range", "1h");
     let ast = parser::parse(&text)?;
-    let mut names = Names(Vec::new());
-    let _ = walk_expr(&mut names, &ast);
-    Ok(names.0)
-}
-
-struct Filters(Vec<(String, String, String)>);
-
-impl ExprVisitor for Filters {
-    type Error = std::convert::Infallible;
-
-    fn pre_visit(&mut self, expr: &Ast) -> Result<bool, Self::Error> {
-        let selector = match expr {
-            Ast::VectorSelector(vs) => Some(vs),
-            Ast::MatrixSelector(ms) => Some(&ms.vs),
-            _ => None,
-        };
-        if let Some(vs) = selector {
-            if let Some(name) = &vs.name {
-                for matcher in &vs.matchers.matchers {
-                    if matches!(matcher.op, MatchOp::Equal)
-                        && matcher.name != "__name__"
-                        && !matcher.value.is_empty()
-                    {
-                        self.0
-                            .push((name.clone(), matcher.name.clone(), matcher.value.clone()));
-                    }
-                }
-            }
+    let mut names = Vec::new();
+    for vs in selectors(&ast) {
+        match vs.name {
+            Some(name) => names.push(name),
+            None => names.extend(
+                vs.matchers
+                    .matchers
+                    .into_iter()
+                    .filter(|m| m.name == "__name__" && matches!(m.op, MatchOp::Equal))
+                    .map(|m| m.value),
+            ),
         }
-        Ok(true)
     }
+    Ok(names)
 }
 
 /// Every `metric{label="value"}` filter of `promql` (equality matchers on named
@@ -84,9 +62,19 @@ pub(crate) fn equality_filters(promql: &str) -> Vec<(String, String, String)> {
     let Ok(ast) = parser::parse(promql) else {
         return Vec::new();
     };
-    let mut filters = Filters(Vec::new());
-    let _ = walk_expr(&mut filters, &ast);
-    filters.0
+    let mut filters = Vec::new();
+    for vs in selectors(&ast) {
+        let Some(name) = &vs.name else { continue };
+        for matcher in &vs.matchers.matchers {
+            if matches!(matcher.op, MatchOp::Equal)
+                && matcher.name != "__name__"
+                && !matcher.value.is_empty()
+            {
+                filters.push((name.clone(), matcher.name.clone(), matcher.value.clone()));
+            }
+        }
+    }
+    filters
 }
 
 /// Every series name the observed sets declare (`name_total`, `name_bucket`, ...).

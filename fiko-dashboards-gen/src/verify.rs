@@ -853,20 +853,15 @@ impl Report {
             out.push_str("no problem found\n");
             return out;
         }
-        let class_width = self
-            .problems
-            .iter()
-            .map(|p| p.class.as_str().len())
-            .chain(["CLASS".len()])
-            .max()
-            .unwrap_or(0);
-        let item_width = self
-            .problems
-            .iter()
-            .map(|p| p.item.chars().count())
-            .chain(["ITEM".len()])
-            .max()
-            .unwrap_or(0);
+        // Each column as wide as its widest cell, its heading included.
+        let width = |heading: &str, cell: fn(&Problem) -> usize| {
+            self.problems
+                .iter()
+                .map(cell)
+                .fold(heading.len(), usize::max)
+        };
+        let class_width = width("CLASS", |p| p.class.as_str().len());
+        let item_width = width("ITEM", |p| p.item.chars().count());
         let _ = writeln!(
             out,
             "{:class_width$}  {:item_width$}  DETAIL",

@@ -4,14 +4,17 @@
 //! `alerts.yml`, and activates the latency alert (pending: its `for` is longer than a
 //! test) for the slow route only.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::serve;
 use fiko_dashboards::prelude::*;
 use fiko_dashboards_gen::Generator;
 use fiko_metrics::{Family, Histogram, LabelSet, MetricSet, Registry};
-use fiko_testkit::{Prometheus, ScrapeTarget};
+use fiko_testkit::Prometheus;
 use serde_json::Value;
 
 #[derive(LabelSet)]
@@ -25,17 +28,6 @@ struct NativeMetrics {
     /// Request latency, native buckets, by route.
     #[metric(native)]
     request_duration_seconds: Family<RouteLabels, Histogram>,
-}
-
-/// Serves `registry` on a loopback port, answering each scrape in the exposition its
-/// `Accept` header asks for.
-fn serve(registry: Arc<Registry>) -> ScrapeTarget {
-    ScrapeTarget::serve(move |accept| {
-        let exposition = registry.negotiate(accept);
-        let body = registry.encode_exposition(exposition);
-        (exposition.content_type().to_owned(), body)
-    })
-    .expect("serve the registry")
 }
 
 /// The `route` labels of `ALERTS{alertname=...}`: the alert's condition holds for them

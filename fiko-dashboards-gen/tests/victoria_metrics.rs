@@ -6,13 +6,16 @@
 //! declared native only has just `_count`, `_sum` and the `+Inf` bucket in such a store:
 //! its count is read, and a quantile of it is refused by the generator.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::serve;
 use fiko_dashboards::prelude::*;
 use fiko_dashboards_gen::{Generator, ObservedSet};
 use fiko_metrics::{Histogram, MetricSet, Registry};
-use fiko_testkit::{ScrapeTarget, VictoriaMetrics};
+use fiko_testkit::VictoriaMetrics;
 use serde_json::Value;
 
 #[derive(MetricSet)]
@@ -24,17 +27,6 @@ struct Migrating {
     /// Job latency, native buckets only.
     #[metric(native)]
     job_duration_seconds: Histogram,
-}
-
-/// Serves `registry` on a loopback port, answering each scrape in the exposition its
-/// `Accept` header asks for.
-fn serve(registry: Arc<Registry>) -> ScrapeTarget {
-    ScrapeTarget::serve(move |accept| {
-        let exposition = registry.negotiate(accept);
-        let body = registry.encode_exposition(exposition);
-        (exposition.content_type().to_owned(), body)
-    })
-    .expect("serve the registry")
 }
 
 /// The results of an instant query: each series' labels and value.

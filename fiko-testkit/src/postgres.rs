@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::{ServerProcess, run};
+use crate::process::{ServerProcess, run, running};
 use crate::{TestkitError, binary, free_port};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -129,25 +129,13 @@ impl Postgres {
     /// many processes were stopped. [`resume`](Self::resume) continues them; dropping the
     /// server or [`stop`](Self::stop) also works on a paused one.
     pub fn pause(&mut self) -> Result<usize, TestkitError> {
-        match self.process.as_mut() {
-            Some(process) => process.pause(),
-            None => Err(TestkitError::Signal {
-                server: "postgres",
-                what: "not running".to_owned(),
-            }),
-        }
+        running(&mut self.process, "postgres")?.pause()
     }
 
     /// Continues a [paused](Self::pause) server (SIGCONT to every one of its processes);
     /// returns how many processes were continued.
     pub fn resume(&mut self) -> Result<usize, TestkitError> {
-        match self.process.as_mut() {
-            Some(process) => process.resume(),
-            None => Err(TestkitError::Signal {
-                server: "postgres",
-                what: "not running".to_owned(),
-            }),
-        }
+        running(&mut self.process, "postgres")?.resume()
     }
 
     /// Starts the server again on the same data directory and port (killing it first if it

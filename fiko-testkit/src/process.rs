@@ -293,6 +293,17 @@ fn open_log(path: &Path) -> Result<File, TestkitError> {
         .map_err(|e| TestkitError::io(format!("open log file {}", path.display()), e))
 }
 
+/// The process of a server that is running, or the error saying `server` is not.
+pub(crate) fn running<'a>(
+    process: &'a mut Option<ServerProcess>,
+    server: &'static str,
+) -> Result<&'a mut ServerProcess, TestkitError> {
+    process.as_mut().ok_or_else(|| TestkitError::Signal {
+        server,
+        what: "not running".to_owned(),
+    })
+}
+
 /// The last 4 KiB of a log file (or why it could not be read).
 pub(crate) fn log_tail(path: &Path) -> String {
     const TAIL: u64 = 4096;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::ServerProcess;
+use crate::process::{ServerProcess, running};
 use crate::{TestkitError, binary, free_port};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -96,25 +96,13 @@ impl Redis {
     /// many processes were stopped. [`resume`](Self::resume) continues them; dropping the
     /// server or [`stop`](Self::stop) also works on a paused one.
     pub fn pause(&mut self) -> Result<usize, TestkitError> {
-        match self.process.as_mut() {
-            Some(process) => process.pause(),
-            None => Err(TestkitError::Signal {
-                server: "redis-server",
-                what: "not running".to_owned(),
-            }),
-        }
+        running(&mut self.process, "redis-server")?.pause()
     }
 
     /// Continues a [paused](Self::pause) server (SIGCONT to every one of its processes);
     /// returns how many processes were continued.
     pub fn resume(&mut self) -> Result<usize, TestkitError> {
-        match self.process.as_mut() {
-            Some(process) => process.resume(),
-            None => Err(TestkitError::Signal {
-                server: "redis-server",
-                what: "not running".to_owned(),
-            }),
-        }
+        running(&mut self.process, "redis-server")?.resume()
     }
 
     /// Starts the server again on the same port and directory (killing it first if it is

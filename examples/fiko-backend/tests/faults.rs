@@ -73,12 +73,7 @@ impl Endpoints {
             probes.health.push((status, checks));
             probes.slowest_health = probes.slowest_health.max(took);
             let started = Instant::now();
-            let response = self
-                .client
-                .get(format!("{}{METRICS}", self.base))
-                .send()
-                .await
-                .unwrap();
+            let response = self.get(METRICS).await;
             let status = response.status().as_u16();
             let _ = response.bytes().await;
             probes.metrics.push((status, started.elapsed()));

@@ -9,6 +9,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fiko_dashboards::monitoring::ScrapeTargets;
@@ -17,9 +18,9 @@ use fiko_metrics::{Counter, Family, Format, LabelSet, LabelValue, MetricSet, Reg
 use fiko_metrics_axum::HttpServerMetrics;
 
 use common::{
-    APP_ALERTS, PANEL_QUERIES, QUERIES, RECORDING_RULES, Shop, assert_report, assert_report_at,
-    generated, generated_alerts, monitoring, post, prometheus, prometheus_of, read, serve,
-    start_server, text, verify_until,
+    APP_ALERTS, Child, PANEL_QUERIES, QUERIES, RECORDING_RULES, Shop, assert_report,
+    assert_report_at, generated, generated_alerts, monitoring, post, prometheus, prometheus_of,
+    read, serve, start_server, text, verify_until,
 };
 
 /// The shop's metrics as an older build declared them: orders could also be declined.
@@ -363,6 +364,37 @@ fn an_application_not_running_leaves_every_query_on_its_metrics_missing() {
     assert_eq!(problems.len(), 1 + on_the_shop, "{problems:#?}");
 }
 
+/// VictoriaMetrics on a free port scraping with the generated config in `dir` (the shop's
+/// job at `shop`, its own `prometheus` job at itself), its files in `dir/vm`, with `extra`
+/// flags; the server, its address and its folder.
+fn victoria_metrics(dir: &Path, shop: SocketAddr, extra: &[&str]) -> (Child, String, PathBuf) {
+    let address = format!("127.0.0.1:{}", fiko_testkit::free_port());
+    let config = read(dir, "prometheus/prometheus.yml")
+        .replace("\"web:8080\"", &format!("\"{shop}\""))
+        .replace("localhost:9090", &address);
+    let files = dir.join("vm");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("prometheus.yml"), config).unwrap();
+    let path = |name: &str| files.join(name).display().to_string();
+    let mut args = vec![
+        format!("-httpListenAddr={address}"),
+        format!("-storageDataPath={}", path("data")),
+        format!("-promscrape.config={}", path("prometheus.yml")),
+        // The generated config also holds Prometheus' rule_files and alerting.
+        "-promscrape.config.strictParse=false".to_owned(),
+        // Query what was just scraped.
+        "-search.latencyOffset=0s".to_owned(),
+    ];
+    args.extend(extra.iter().map(|flag| (*flag).to_owned()));
+    let server = start_server(
+        "victoria-metrics",
+        &args,
+        &address,
+        &files.join("victoria.log"),
+    );
+    (server, address, files)
+}
+
 #[test]
 fn victoriametrics_with_vmalert_and_vmauth_serve_the_same_checks() {
     let shop = Shop::start(true);
@@ -378,15 +410,9 @@ fn victoriametrics_with_vmalert_and_vmauth_serve_the_same_checks() {
         groups(&read(dir.path(), "prometheus/alerts.yml")),
         groups(older.get("prometheus/alerts.yml").unwrap()),
     );
-    let config = read(dir.path(), "prometheus/prometheus.yml")
-        .replace("\"web:8080\"", &format!("\"{}\"", shop.address));
-    let vm_port = fiko_testkit::free_port();
-    let vm_address = format!("127.0.0.1:{vm_port}");
     // VictoriaMetrics scrapes itself as the `prometheus` job.
-    let config = config.replace("localhost:9090", &vm_address);
-    let files = dir.path().join("vm");
-    std::fs::create_dir_all(&files).unwrap();
-    std::fs::write(files.join("prometheus.yml"), config).unwrap();
+    let (_victoria, vm_address, files) = victoria_metrics(dir.path(), shop.address, &[]);
+    let path = |name: &str| files.join(name).display().to_string();
     std::fs::write(
         files.join("alerts.yml"),
         older.get("prometheus/alerts.yml").unwrap(),
@@ -397,21 +423,6 @@ fn victoriametrics_with_vmalert_and_vmauth_serve_the_same_checks() {
         read(dir.path(), "prometheus/recording.yml"),
     )
     .unwrap();
-    let path = |name: &str| files.join(name).display().to_string();
-    let _victoria = start_server(
-        "victoria-metrics",
-        &[
-            format!("-httpListenAddr={vm_address}"),
-            format!("-storageDataPath={}", path("data")),
-            format!("-promscrape.config={}", path("prometheus.yml")),
-            // The generated config also holds Prometheus' rule_files and alerting.
-            "-promscrape.config.strictParse=false".to_owned(),
-            // Query what was just scraped.
-            "-search.latencyOffset=0s".to_owned(),
-        ],
-        &vm_address,
-        &files.join("victoria.log"),
-    );
     let vmalert_address = format!("127.0.0.1:{}", fiko_testkit::free_port());
     let _vmalert = start_server(
         "vmalert",
@@ -487,28 +498,12 @@ fn queries_the_server_refuses_are_query_errors() {
     let shop = Shop::start(true);
     let dir = tempfile::tempdir().unwrap();
     generated(dir.path(), &[]);
-    let vm_address = format!("127.0.0.1:{}", fiko_testkit::free_port());
-    let config = read(dir.path(), "prometheus/prometheus.yml")
-        .replace("\"web:8080\"", &format!("\"{}\"", shop.address))
-        .replace("localhost:9090", &vm_address);
-    let files = dir.path().join("vm");
-    std::fs::create_dir_all(&files).unwrap();
-    std::fs::write(files.join("prometheus.yml"), config).unwrap();
-    let path = |name: &str| files.join(name).display().to_string();
     // A VictoriaMetrics that refuses range queries of more than 10 points a series; no
     // vmalert, so no rule group is loaded.
-    let _victoria = start_server(
-        "victoria-metrics",
-        &[
-            format!("-httpListenAddr={vm_address}"),
-            format!("-storageDataPath={}", path("data")),
-            format!("-promscrape.config={}", path("prometheus.yml")),
-            "-promscrape.config.strictParse=false".to_owned(),
-            "-search.latencyOffset=0s".to_owned(),
-            "-search.maxPointsPerTimeseries=10".to_owned(),
-        ],
-        &vm_address,
-        &files.join("victoria.log"),
+    let (_victoria, vm_address, _) = victoria_metrics(
+        dir.path(),
+        shop.address,
+        &["-search.maxPointsPerTimeseries=10"],
     );
     let url = format!("http://{vm_address}");
     let classes = |out: &str| -> Vec<String> {

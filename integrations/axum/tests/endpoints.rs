@@ -57,19 +57,9 @@ async fn live_output_passes_promtool_check_metrics() {
             "/nope",
             "/users/3?x=\"quoted\"",
         ] {
-            http.get(server.url(path))
-                .send()
-                .await
-                .expect("get")
-                .bytes()
-                .await
-                .expect("body");
+            server.get(&http, path).await.bytes().await.expect("body");
         }
-        let response = http
-            .get(server.url("/api/v1/metrics"))
-            .send()
-            .await
-            .expect("scrape");
+        let response = server.get(&http, "/api/v1/metrics").await;
         assert_eq!(response.status(), 200);
         response.text().await.expect("text")
     })
@@ -182,30 +172,9 @@ async fn configured_paths_are_served() {
     let server = Server::start(router).await;
     let http = client();
     bounded(async {
-        assert_eq!(
-            http.get(server.url("/metrics"))
-                .send()
-                .await
-                .expect("get")
-                .status(),
-            200
-        );
-        assert_eq!(
-            http.get(server.url("/healthz"))
-                .send()
-                .await
-                .expect("get")
-                .status(),
-            200
-        );
-        assert_eq!(
-            http.get(server.url("/api/v1/metrics"))
-                .send()
-                .await
-                .expect("get")
-                .status(),
-            404
-        );
+        assert_eq!(server.get(&http, "/metrics").await.status(), 200);
+        assert_eq!(server.get(&http, "/healthz").await.status(), 200);
+        assert_eq!(server.get(&http, "/api/v1/metrics").await.status(), 404);
     })
     .await;
 }
@@ -242,11 +211,7 @@ async fn health_is_200_when_checks_pass_and_503_when_one_fails() {
     let unhealthy = Server::start(unhealthy).await;
     let http = client();
     bounded(async {
-        let response = http
-            .get(healthy.url("/api/v1/metrics/health"))
-            .send()
-            .await
-            .expect("get");
+        let response = healthy.get(&http, "/api/v1/metrics/health").await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "application/json");
         let body: serde_json::Value = response.json_value().await;
@@ -259,11 +224,7 @@ async fn health_is_200_when_checks_pass_and_503_when_one_fails() {
         assert_eq!(body["checks"]["database"]["status"], "healthy");
 
         let start = Instant::now();
-        let response = http
-            .get(unhealthy.url("/api/v1/metrics/health"))
-            .send()
-            .await
-            .expect("get");
+        let response = unhealthy.get(&http, "/api/v1/metrics/health").await;
         assert!(
             start.elapsed() < Duration::from_secs(2),
             "the slow check is cut at its timeout"
@@ -325,7 +286,7 @@ async fn bearer_token_and_allow_list() {
     let http = client();
     bounded(async {
         for path in ["/api/v1/metrics", "/api/v1/metrics/health"] {
-            let none = http.get(with_token.url(path)).send().await.expect("get");
+            let none = with_token.get(&http, path).await;
             assert_eq!(none.status(), 401, "{path}");
             assert_eq!(none.headers()["www-authenticate"], "Bearer");
             let body = none.text().await.expect("body");
@@ -359,14 +320,14 @@ async fn bearer_token_and_allow_list() {
                 .expect("get");
             assert_eq!(right.status(), 200, "{path}");
 
-            let outside = http.get(other_network.url(path)).send().await.expect("get");
+            let outside = other_network.get(&http, path).await;
             assert_eq!(
                 outside.status(),
                 403,
                 "{path}: 127.0.0.1 is not in 10.0.0.0/8"
             );
 
-            let inside_no_token = http.get(loopback.url(path)).send().await.expect("get");
+            let inside_no_token = loopback.get(&http, path).await;
             assert_eq!(inside_no_token.status(), 401, "{path}");
             let inside = http
                 .get(loopback.url(path))
@@ -376,11 +337,7 @@ async fn bearer_token_and_allow_list() {
                 .expect("get");
             assert_eq!(inside.status(), 200, "{path}");
 
-            let unknown_peer = http
-                .get(no_peer_address.url(path))
-                .send()
-                .await
-                .expect("get");
+            let unknown_peer = no_peer_address.get(&http, path).await;
             assert_eq!(
                 unknown_peer.status(),
                 403,

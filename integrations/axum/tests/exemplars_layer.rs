@@ -105,7 +105,7 @@ async fn the_layer_records_the_current_trace_as_exemplar() {
             assert!(response.status().is_success());
         }
         // A request outside any trace leaves the latest exemplar as it is.
-        let response = http.get(server.url("/orders")).send().await.expect("get");
+        let response = server.get(&http, "/orders").await;
         assert!(response.status().is_success());
     })
     .await;

@@ -68,7 +68,7 @@ async fn route_templates_label_requests_including_nested_routers() {
             "/assets/a.css",
             "/assets/js/b.js",
         ] {
-            let response = http.get(server.url(path)).send().await.expect("get");
+            let response = server.get(&http, path).await;
             assert_eq!(response.status(), 200);
             response.bytes().await.expect("body");
         }
@@ -318,7 +318,7 @@ async fn streamed_body_sizes_and_duration_until_the_body_ends() {
     let server = Server::start(app).await;
     let http = client();
     bounded(async {
-        let response = http.get(server.url("/download")).send().await.expect("get");
+        let response = server.get(&http, "/download").await;
         assert!(
             response.headers().get("content-length").is_none(),
             "streamed, no length"
@@ -401,7 +401,7 @@ async fn in_flight_returns_to_zero_after_a_client_disconnects_mid_body() {
     let server = Server::start(app).await;
     let http = client();
     bounded(async {
-        let response = http.get(server.url("/endless")).send().await.expect("get");
+        let response = server.get(&http, "/endless").await;
         let mut stream = response.bytes_stream();
         stream.next().await.expect("first chunk").expect("chunk");
         assert_eq!(sum(&scrape(&registry), ACTIVE, &[]), 1.0);
@@ -488,13 +488,13 @@ async fn head_and_bodyless_responses_are_recorded_under_their_status_not_as_canc
         response.bytes().await.expect("body");
         for (path, status) in [("/nothing", 204), ("/cached", 304), ("/known-empty", 200)] {
             for _ in 0..2 {
-                let response = http.get(server.url(path)).send().await.expect("get");
+                let response = server.get(&http, path).await;
                 assert_eq!(response.status(), status, "{path}");
                 assert!(response.bytes().await.expect("body").is_empty());
             }
         }
         // A real cancellation, for contrast: the client leaves mid-body.
-        let response = http.get(server.url("/endless")).send().await.expect("get");
+        let response = server.get(&http, "/endless").await;
         let mut stream = response.bytes_stream();
         stream.next().await.expect("first chunk").expect("chunk");
         drop(stream);
@@ -739,7 +739,7 @@ async fn panics_are_recorded_whichever_side_catches_them() {
     bounded(async {
         for server in [&inner_server, &outer_server] {
             for _ in 0..2 {
-                let response = http.get(server.url("/boom")).send().await.expect("get");
+                let response = server.get(&http, "/boom").await;
                 assert_eq!(response.status(), 500);
                 response.bytes().await.expect("body");
             }
@@ -932,29 +932,18 @@ async fn excluded_routes_are_absent_and_groups_collapse() {
             "/static/c.png",
             "/hello",
         ] {
-            http.get(server.url(path))
-                .send()
-                .await
-                .expect("get")
-                .bytes()
-                .await
-                .expect("body");
+            server.get(&http, path).await.bytes().await.expect("body");
         }
         let mut last = String::new();
         for _ in 0..3 {
-            let response = http
-                .get(server.url("/api/v1/metrics"))
-                .send()
-                .await
-                .expect("scrape");
+            let response = server.get(&http, "/api/v1/metrics").await;
             assert_eq!(response.status(), 200);
             last = response.text().await.expect("text");
         }
         // The health endpoint lies under the excluded prefix too.
-        http.get(server.url("/api/v1/metrics/health"))
-            .send()
+        server
+            .get(&http, "/api/v1/metrics/health")
             .await
-            .expect("health")
             .bytes()
             .await
             .expect("body");
@@ -1005,11 +994,7 @@ async fn a_failing_response_body_is_a_body_error() {
     let server = Server::start(app).await;
     let http = client();
     bounded(async {
-        let response = http
-            .get(server.url("/broken-stream"))
-            .send()
-            .await
-            .expect("head");
+        let response = server.get(&http, "/broken-stream").await;
         assert_eq!(response.status(), 200);
         assert!(response.bytes().await.is_err(), "the body breaks off");
     })
@@ -1058,15 +1043,11 @@ async fn one_service_seeing_many_routes_and_statuses_counts_each_exactly() {
     bounded(async {
         for i in 0..30 {
             for path in [format!("/a/{i}"), format!("/b/{i}"), format!("/c/{i}")] {
-                http.get(server.url(&path)).send().await.expect("get");
+                server.get(&http, &path).await;
             }
             if i < 2 {
                 for code in CODES {
-                    let response = http
-                        .get(server.url(&format!("/status/{code}")))
-                        .send()
-                        .await
-                        .expect("get");
+                    let response = server.get(&http, &format!("/status/{code}")).await;
                     assert_eq!(response.status().as_u16(), code);
                 }
             }

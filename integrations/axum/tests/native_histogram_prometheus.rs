@@ -95,11 +95,7 @@ async fn prometheus_histogram_quantile_over_a_native_histogram_matches_the_obser
     bounded(async {
         for value in &observed {
             let nanos = (value * 1e9).round() as u64;
-            let response = http
-                .get(server.url(&format!("/work/{nanos}")))
-                .send()
-                .await
-                .expect("get");
+            let response = server.get(&http, &format!("/work/{nanos}")).await;
             assert!(response.status().is_success());
         }
     })

@@ -30,11 +30,7 @@ async fn prometheus_scrapes_the_protected_endpoint() {
     let client = client();
     bounded(async {
         for id in 1..=3 {
-            client
-                .get(server.url(&format!("/users/{id}")))
-                .send()
-                .await
-                .expect("get");
+            server.get(&client, &format!("/users/{id}")).await;
         }
     })
     .await;

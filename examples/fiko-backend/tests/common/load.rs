@@ -204,14 +204,15 @@ pub fn start_demo(
 }
 
 impl Endpoints {
+    /// The answer to `GET path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.client.get(url).send().await.unwrap()
+    }
+
     /// A scrape of the metrics endpoint, which must answer 200.
     pub async fn scrape(&self) -> String {
-        let response = self
-            .client
-            .get(format!("{}{METRICS}", self.base))
-            .send()
-            .await
-            .unwrap();
+        let response = self.get(METRICS).await;
         assert_eq!(response.status(), 200);
         response.text().await.unwrap()
     }
@@ -219,12 +220,7 @@ impl Endpoints {
     /// Health status, the status of each check, and how long the probe took.
     pub async fn health(&self) -> (u16, BTreeMap<String, String>, Duration) {
         let started = Instant::now();
-        let response = self
-            .client
-            .get(format!("{}{HEALTH}", self.base))
-            .send()
-            .await
-            .unwrap();
+        let response = self.get(HEALTH).await;
         let status = response.status().as_u16();
         let body = json_of(response).await;
         let checks = body["checks"]

@@ -45,6 +45,14 @@ impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
+
+    /// The response to `GET path` sent with `http` (a request that fails panics).
+    pub async fn get(&self, http: &reqwest::Client, path: &str) -> reqwest::Response {
+        http.get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
+    }
 }
 
 impl Drop for Server {

@@ -1,0 +1,19 @@
+//! Shared by the generator's tests against real servers: an application's registry served
+//! to a scraper.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+
+use fiko_metrics::Registry;
+use fiko_testkit::ScrapeTarget;
+
+/// Serves `registry` on a loopback port, answering each scrape in the exposition its
+/// `Accept` header asks for; stopped when dropped.
+pub fn serve(registry: Arc<Registry>) -> ScrapeTarget {
+    ScrapeTarget::serve(move |accept| {
+        let exposition = registry.negotiate(accept);
+        let body = registry.encode_exposition(exposition);
+        (exposition.content_type().to_owned(), body)
+    })
+    .expect("serve the registry")
+}
