@@ -596,7 +596,10 @@ pub(crate) fn promtool_tests(
                 )),
             }
         }
-        let dashboard = expand(&model.dashboard_url(&result_labels(alert, &cx)), &labels);
+        let dashboard = expand(
+            &model.alert_dashboard_url(set, alert, &result_labels(alert, &cx)),
+            &labels,
+        );
         annotations.insert("dashboard_url", dashboard.unwrap_or_default());
         // Late enough for the condition to have held for `for`, and for its whole range to
         // lie after the series' first sample: the value is then the goal itself, not one

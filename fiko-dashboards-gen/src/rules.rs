@@ -115,7 +115,7 @@ pub(crate) fn alerts(model: &Model<'_>) -> (String, Vec<GroupInfo>) {
             let _ = writeln!(
                 body,
                 "          dashboard_url: {}",
-                q(&model.dashboard_url(&labels))
+                q(&model.alert_dashboard_url(set, alert, &labels))
             );
             let _ = writeln!(
                 body,
