@@ -137,6 +137,7 @@
 mod alert;
 mod duration;
 mod functions;
+pub mod humanize;
 pub mod monitoring;
 mod observed;
 mod panel;
