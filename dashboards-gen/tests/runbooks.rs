@@ -159,7 +159,9 @@ fn every_alert_links_an_absolute_runbook_and_its_dashboard() {
             .and_then(|id| id.parse().ok())
             .expect("panel id");
         assert!(
-            panels(&artefacts, uid).iter().any(|(panel, _)| *panel == id),
+            panels(&artefacts, uid)
+                .iter()
+                .any(|(panel, _)| *panel == id),
             "{url}: no panel {id} on {uid}"
         );
         linked += 1;
