@@ -193,6 +193,7 @@ pub mod __private01 {
     pub use crate::descriptor::Declaration;
     pub use crate::labels::derive_support::{dense_cardinality, dense_step};
     pub use crate::labels::{LabelSink, OVERFLOW_VALUE};
+    pub use crate::set::GlobalSet;
     pub use core;
     pub use std;
 }
