@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fiko_metrics::MetricSet;
 use redis::aio::ConnectionLike;
 use redis::{FromRedisValue, RedisError, ToRedisArgs};
 
@@ -54,8 +55,7 @@ pub const DEFAULT_CACHE_TIMEOUT: Duration = Duration::from_millis(250);
 impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
     /// A cache named `default`, recording into the process-wide [`CacheMetrics`].
     pub fn new(conn: C) -> Self {
-        let metrics = fiko_metrics::default_registry().get_or_register::<CacheMetrics>();
-        Self::with_metrics(conn, metrics)
+        Self::with_metrics(conn, CacheMetrics::shared())
     }
 
     /// A cache named `default`, recording into `metrics`.
