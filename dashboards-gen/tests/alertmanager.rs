@@ -7,7 +7,14 @@ use std::time::{Duration, Instant};
 use fiko_testkit::Alertmanager;
 use serde_json::{Value, json};
 
-fn start(config: &str) -> Alertmanager {
+/// A real Alertmanager on the demo's generated `alertmanager.yml`.
+fn start() -> Alertmanager {
+    let artefacts = fiko_backend::deployment::generator()
+        .generate()
+        .expect("generate");
+    let config = artefacts
+        .get("alertmanager/alertmanager.yml")
+        .expect("config");
     Alertmanager::start(config, &[]).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -25,29 +32,14 @@ fn listed(alertmanager: &Alertmanager) -> Vec<Value> {
     serde_json::from_str(&response.body).unwrap_or_default()
 }
 
+/// A redis alert of `instance`.
 fn alert(name: &str, severity: &str, instance: &str) -> Value {
-    json!({
-        "labels": {
-            "alertname": name,
-            "severity": severity,
-            "service": "redis",
-            "job": "redis",
-            "instance": instance,
-        },
-        "annotations": { "summary": name },
-    })
+    labelled(name, severity, "redis", "redis", instance)
 }
 
 #[test]
 fn critical_alert_inhibits_warnings_of_the_same_target() {
-    let artefacts = fiko_backend::deployment::generator()
-        .generate()
-        .expect("generate");
-    let alertmanager = start(
-        artefacts
-            .get("alertmanager/alertmanager.yml")
-            .expect("config"),
-    );
+    let alertmanager = start();
     let alerts = json!([
         alert("RedisDown", "critical", "redis-exporter:9121"),
         alert("RedisHighMemoryUsage", "warning", "redis-exporter:9121"),
@@ -102,14 +94,7 @@ fn labelled(name: &str, severity: &str, service: &str, job: &str, instance: &str
 /// unrelated critical alert on the same target hides nothing.
 #[test]
 fn inhibition_hides_only_what_the_inhibitor_explains() {
-    let artefacts = fiko_backend::deployment::generator()
-        .generate()
-        .expect("generate");
-    let alertmanager = start(
-        artefacts
-            .get("alertmanager/alertmanager.yml")
-            .expect("config"),
-    );
+    let alertmanager = start();
     let app = ("fiko-app", "app:8000");
     let worker = ("fiko-worker", "worker:9100");
     let alerts = json!([

@@ -57,7 +57,7 @@ fn the_library_crates_are_the_published_ones() {
     let members = members();
     for package in &members {
         let dir = directory(package);
-        let tool_or_example = ["examples", "tests", "benches", "testkit"]
+        let tool_or_example = ["examples", "tests", "benches", "fiko-testkit"]
             .iter()
             .any(|top| dir.starts_with(top))
             || name(package) == "dashboards-gen";

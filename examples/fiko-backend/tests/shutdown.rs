@@ -93,22 +93,27 @@ async fn sign_in(client: &reqwest::Client, base: &str) -> String {
     session["token"].as_str().unwrap().to_owned()
 }
 
-/// Starts an AI request that outlasts the drain (the provider is slowed) and gives it
-/// 300 ms to reach the handler.
-async fn slow_request(
-    client: &reqwest::Client,
-    base: &str,
-    token: String,
-) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+/// Signs in, starts an AI request that outlasts the drain (the provider is slowed), gives
+/// it 300 ms to reach the handler, then sends SIGTERM: the request, and when SIGTERM went.
+async fn sigterm_mid_request(
+    server: &Server,
+) -> (
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+    Instant,
+) {
+    let client = client();
+    let token = sign_in(&client, &server.base).await;
     let request = client
-        .post(format!("{base}{AI}"))
+        .post(format!("{}{AI}", server.base))
         .header("content-type", "application/json")
         .bearer_auth(token)
         .body(json!({"model": "local-small", "prompt": "too slow"}).to_string())
         .send();
     let request = tokio::spawn(request);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    request
+    let signalled = Instant::now();
+    server.proc.terminate();
+    (request, signalled)
 }
 
 /// Waits until new connections to `port` are refused, at most `within`.
@@ -317,12 +322,7 @@ async fn requests_outlasting_the_drain_bound_are_cut_off_and_the_process_still_e
         ("FIKO_DRAIN_SECS", "0.5"),
         ("FIKO_FINAL_SCRAPE_SECS", "0"),
     ]);
-    let base = server.base.clone();
-    let client = client();
-    let token = sign_in(&client, &base).await;
-    let request = slow_request(&client, &base, token).await;
-    let signalled = Instant::now();
-    server.proc.terminate();
+    let (request, signalled) = sigterm_mid_request(&server).await;
     let exited_after = exits_with_0(&mut server, Duration::from_secs(3), signalled);
     assert!(
         exited_after >= Duration::from_millis(500) && exited_after < Duration::from_secs(2),
@@ -349,12 +349,7 @@ async fn a_second_sigterm_skips_what_is_left_of_the_drain_and_the_window() {
         ("FIKO_DRAIN_SECS", "30"),
         ("FIKO_FINAL_SCRAPE_SECS", "60"),
     ]);
-    let base = server.base.clone();
-    let client = client();
-    let token = sign_in(&client, &base).await;
-    let request = slow_request(&client, &base, token).await;
-    let signalled = Instant::now();
-    server.proc.terminate();
+    let (request, signalled) = sigterm_mid_request(&server).await;
     until_refused(server.port, Duration::from_secs(1)).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(server.proc.exited().is_none(), "left before the drain");
