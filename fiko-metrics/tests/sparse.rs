@@ -288,9 +288,11 @@ fn counts_stay_exact_while_threads_record_and_scrapes_run() {
 
 #[test]
 fn sparse_is_chosen_by_the_declaration_and_dense_is_the_default() {
-    assert!(<CommandLabels as LabelSet>::SPARSE);
-    assert!(<ErrorLabels as LabelSet>::SPARSE);
-    assert!(!<DenseLabels as LabelSet>::SPARSE);
+    const {
+        assert!(<CommandLabels as LabelSet>::SPARSE);
+        assert!(<ErrorLabels as LabelSet>::SPARSE);
+        assert!(!<DenseLabels as LabelSet>::SPARSE);
+    }
     // Sparse or not, the series sit in the dense array: every combination has an index.
     assert_eq!(<CommandLabels as LabelSet>::DENSE, Some(5));
     assert_eq!(<ErrorLabels as LabelSet>::DENSE, Some(10));
