@@ -118,7 +118,13 @@ fn inhibition_hides_only_what_the_inhibitor_explains() {
         labelled("HighMemoryUsage", "warning", "app", worker.0, worker.1),
         labelled("WorkerDown", "critical", "jobs", worker.0, worker.1),
         // On the app: a critical alert does not hide a different warning...
-        labelled("HighErrorRate", "critical", "app", app.0, app.1),
+        labelled(
+            "HttpAvailabilityBurnRate1h",
+            "critical",
+            "app",
+            app.0,
+            app.1
+        ),
         labelled("HighCPUUsage", "warning", "app", app.0, app.1),
         // ...but the critical level of an alert hides its own warning level.
         labelled("HighMemoryUsage", "critical", "app", app.0, app.1),
@@ -129,7 +135,7 @@ fn inhibition_hides_only_what_the_inhibitor_explains() {
         ("TargetDown", "critical", worker.1, false),
         ("HighMemoryUsage", "warning", worker.1, true),
         ("WorkerDown", "critical", worker.1, true),
-        ("HighErrorRate", "critical", app.1, false),
+        ("HttpAvailabilityBurnRate1h", "critical", app.1, false),
         ("HighCPUUsage", "warning", app.1, false),
         ("HighMemoryUsage", "critical", app.1, false),
         ("HighMemoryUsage", "warning", app.1, true),

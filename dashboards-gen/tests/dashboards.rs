@@ -83,12 +83,23 @@ fn exprs(panel: &Value) -> Vec<String> {
 fn panels_showing_an_alerts_signal_carry_its_threshold_and_none_has_grafanas_default() {
     let artefacts = artefacts();
     let overview = overview(&artefacts);
-    // The error ratio: the signal HighErrorRate compares with 5%, critical.
+    // The error ratio: the signal HighErrorRate compares with 5%, a warning in the demo
+    // (its availability SLO pages): orange, not red.
     let errors = panel(&overview, "HTTP error ratio");
     assert_eq!(errors["fieldConfig"]["defaults"]["unit"], "percentunit");
     assert_eq!(
         steps(errors),
-        [(None, "green".to_owned()), (Some(0.05), "red".to_owned())]
+        [
+            (None, "green".to_owned()),
+            (Some(0.05), "orange".to_owned())
+        ]
+    );
+    assert!(
+        errors["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("HighErrorRate (warning)")),
+        "{}",
+        errors["description"]
     );
     let description = errors["description"].as_str().expect("description");
     assert!(description.contains("HighErrorRate"), "{description}");

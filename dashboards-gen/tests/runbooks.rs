@@ -136,11 +136,61 @@ fn every_alert_links_an_absolute_runbook_and_its_dashboard() {
         .filter_map(|line| line.trim().strip_prefix("dashboard_url: "))
         .collect();
     assert_eq!(dashboards.len(), count);
-    assert!(alerts.contains(
-        "dashboard_url: \"http://localhost:3000/d/fiko-overview?var-job={{ $labels.job }}&var-instance={{ $labels.instance }}\""
-    ));
-    // A per-job alert links the job only.
-    assert!(alerts.contains(
-        "dashboard_url: \"http://localhost:3000/d/fiko-overview?var-job={{ $labels.job }}\""
-    ));
+    // The panel showing the alert's signal, alone, on its set's dashboard; a per-job alert
+    // sets the job only.
+    let error_ratio = panel_id(&artefacts, "fiko-http-server", "HTTP error ratio");
+    assert!(alerts.contains(&format!(
+        "dashboard_url: \"http://localhost:3000/d/fiko-http-server?viewPanel={error_ratio}&var-job={{{{ $labels.job }}}}\""
+    )), "{alerts}");
+    let cpu = panel_id(&artefacts, "fiko-process", "CPU usage");
+    assert!(alerts.contains(&format!(
+        "dashboard_url: \"http://localhost:3000/d/fiko-process?viewPanel={cpu}&var-job={{{{ $labels.job }}}}&var-instance={{{{ $labels.instance }}}}\""
+    )), "{alerts}");
+    // Every panel link names a dashboard and a panel that exist.
+    let mut linked = 0;
+    for url in dashboards {
+        let Some((path, query)) = url.trim_matches('"').split_once("?viewPanel=") else {
+            continue;
+        };
+        let uid = path.rsplit('/').next().expect("uid");
+        let id: u64 = query
+            .split('&')
+            .next()
+            .and_then(|id| id.parse().ok())
+            .expect("panel id");
+        assert!(
+            panels(&artefacts, uid)
+                .iter()
+                .any(|(panel, _)| *panel == id),
+            "{url}: no panel {id} on {uid}"
+        );
+        linked += 1;
+    }
+    assert!(linked >= 20, "only {linked} alerts link a panel");
+}
+
+/// `(id, title)` of every panel of dashboard `uid`, those in collapsed rows included.
+fn panels(artefacts: &fiko_dashboards_gen::Artefacts, uid: &str) -> Vec<(u64, String)> {
+    let json = artefacts
+        .get(&format!("grafana/dashboards/{uid}.json"))
+        .unwrap_or_else(|| panic!("no dashboard {uid}"));
+    let dashboard: serde_json::Value = serde_json::from_str(json).expect("json");
+    let mut out = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        let nested = panel["panels"].as_array().cloned().unwrap_or_default();
+        for panel in std::iter::once(panel).chain(&nested) {
+            if let (Some(id), Some(title)) = (panel["id"].as_u64(), panel["title"].as_str()) {
+                out.push((id, title.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+fn panel_id(artefacts: &fiko_dashboards_gen::Artefacts, uid: &str, title: &str) -> u64 {
+    panels(artefacts, uid)
+        .into_iter()
+        .find(|(_, t)| t == title)
+        .unwrap_or_else(|| panic!("no panel {title} on {uid}"))
+        .0
 }

@@ -97,10 +97,19 @@ fn every_alert_has_a_firing_and_a_silent_case() {
     for alert in seed {
         assert!(names.contains(&alert), "{alert} missing from {names:?}");
     }
-    // Pages: outages (targets, servers, exporters, workers), the service's errors, and
-    // the monitoring failing (rules not evaluated, notifications failing, no ingestion).
+    // Pages: outages (targets, servers, exporters, workers) and the monitoring failing
+    // (rules not evaluated, notifications failing, no ingestion). The service's errors
+    // page through its availability SLO (slo.yml), so HighErrorRate is a warning.
     let critical = alerts.matches("severity: \"critical\"").count();
-    assert_eq!(critical, 11, "{alerts}");
+    assert_eq!(critical, 10, "{alerts}");
+    let high_error_rate = alerts
+        .split("- alert: ")
+        .find(|rule| rule.starts_with("\"HighErrorRate\""))
+        .expect("HighErrorRate");
+    assert!(
+        high_error_rate.contains("severity: \"warning\""),
+        "{high_error_rate}"
+    );
     for name in names {
         assert!(tests.contains(&format!("name: \"{name} fires\"")), "{name}");
         // The Watchdog always fires: it has no silent case.
@@ -226,4 +235,124 @@ fn amtool_routes_critical_and_warning_to_their_receivers() {
         assert!(output.status.success(), "{labels:?}: {all}");
         assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), receiver);
     }
+}
+
+#[test]
+fn the_notification_text_shows_the_value_when_the_alert_has_one() {
+    let dir = generated();
+    let amtool = tool("amtool", "prometheus-alertmanager");
+    let alert = |name: &str, annotations: serde_json::Value| {
+        serde_json::json!({
+            "status": "firing",
+            "labels": { "alertname": name, "severity": "warning" },
+            "annotations": annotations,
+        })
+    };
+    let data = serde_json::json!({
+        "receiver": "warning",
+        "status": "firing",
+        "alerts": [
+            alert("HighErrorRate", serde_json::json!({
+                "summary": "errors", "description": "many errors", "value": "12.5%",
+                "runbook_url": "https://wiki/runbooks#higherrorrate",
+                "dashboard_url": "https://grafana/d/x",
+            })),
+            alert("TargetDown", serde_json::json!({
+                "summary": "down", "description": "no scrape",
+                "runbook_url": "https://wiki/runbooks#targetdown",
+                "dashboard_url": "https://grafana/d/y",
+            })),
+        ],
+    });
+    let data_file = dir.path().join("alert-data.json");
+    std::fs::write(&data_file, data.to_string()).expect("write data");
+    let output = run(
+        &amtool,
+        &[
+            "template",
+            "render",
+            "--template.glob=templates/*.tmpl",
+            "--template.text={{ template \"fiko.text\" . }}",
+            &format!("--template.data={}", data_file.display()),
+        ],
+        &dir.path().join("alertmanager"),
+    );
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    assert!(
+        all.contains("FIRING: errors\nmany errors\nValue: 12.5%\nRunbook: https://wiki/runbooks#higherrorrate\n"),
+        "{all}"
+    );
+    assert!(
+        all.contains("FIRING: down\nno scrape\nRunbook: https://wiki/runbooks#targetdown\n"),
+        "{all}"
+    );
+}
+
+/// The generator writes the text promtool must see for each alert's `value` annotation
+/// with its own copy of Prometheus' formatting; Prometheus renders these values the same.
+#[test]
+fn prometheus_renders_values_as_the_generator_formats_them() {
+    use fiko_dashboards::humanize::{Humanize, ValueFormat};
+    use std::fmt::Write as _;
+
+    let values = [
+        0.5,
+        1500.0,
+        12345.0,
+        0.00001234,
+        0.000123,
+        999.96,
+        1024.0,
+        1_048_576.0,
+        1_572_864_000.0,
+        59.99,
+        3600.0,
+        90_061.0,
+        0.25,
+        7.5e-7,
+        123_456_789.0,
+        -2.5,
+        0.1234567,
+        1.0 / 3.0,
+        2.475,
+        0.0005,
+    ];
+    let functions = [
+        Humanize::Plain,
+        Humanize::Binary,
+        Humanize::Duration,
+        Humanize::Percentage,
+    ];
+    let mut rules = String::from("groups:\n  - name: values\n    rules:\n");
+    let mut tests = String::from(
+        "rule_files: [values.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series: []\n    alert_rule_test:\n",
+    );
+    for (i, value) in values.iter().enumerate() {
+        for (j, function) in functions.iter().enumerate() {
+            let format = ValueFormat {
+                function: *function,
+                suffix: "",
+            };
+            let name = format!("Case{i}x{j}");
+            let _ = write!(
+                rules,
+                "      - alert: {name}\n        expr: vector({value})\n        annotations:\n          value: {:?}\n",
+                format.template()
+            );
+            let _ = write!(
+                tests,
+                "      - eval_time: 0m\n        alertname: {name}\n        exp_alerts:\n          - exp_annotations:\n              value: {:?}\n",
+                format.format(*value)
+            );
+        }
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("values.yml"), rules).expect("write rules");
+    std::fs::write(dir.path().join("values.test.yml"), tests).expect("write tests");
+    let promtool = tool("promtool", "prometheus");
+    let output = run(&promtool, &["test", "rules", "values.test.yml"], dir.path());
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    assert!(all.contains("SUCCESS"), "{all}");
 }

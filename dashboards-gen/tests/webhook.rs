@@ -194,13 +194,16 @@ fn a_dead_target_is_notified_firing_then_resolved_with_runbook_and_dashboard_lin
     let dashboard = firing["annotations"]["dashboard_url"]
         .as_str()
         .expect("dashboard");
-    assert_eq!(
-        dashboard,
-        format!(
-            "{}/d/fiko-overview?var-job=fiko-app&var-instance={app}",
+    // The targets panel of the scrape-targets dashboard, alone, on the dead target.
+    let (panel, variables) = dashboard
+        .strip_prefix(&format!(
+            "{}/d/fiko-scrape-targets-exporter?viewPanel=",
             fiko_backend::deployment::GRAFANA_URL
-        )
-    );
+        ))
+        .and_then(|rest| rest.split_once('&'))
+        .unwrap_or_else(|| panic!("{dashboard}"));
+    assert!(panel.parse::<u32>().is_ok(), "{dashboard}");
+    assert_eq!(variables, format!("var-job=fiko-app&var-instance={app}"));
 
     // Back: the resolution is delivered too.
     serving.store(true, Ordering::SeqCst);

@@ -1,6 +1,7 @@
 //! Alerts: a typed condition, a severity, `for`, and the annotations people read.
 
 use crate::duration::PromDuration;
+use crate::humanize::ValueFormat;
 use crate::query::{Context, Expr, Operation, Query};
 use crate::units::{Threshold, Unit};
 
@@ -63,12 +64,23 @@ pub struct Condition {
     /// The threshold in the query's base unit.
     pub threshold: f64,
     display: fn(f64) -> String,
+    value: Option<ValueFormat>,
 }
 
 impl Condition {
     /// The threshold formatted for people (`5%`, `2s`, `1500 MiB`).
     pub fn threshold_text(&self) -> String {
         (self.display)(self.threshold)
+    }
+
+    /// How the annotations show the query's current value: for a query compared above or
+    /// below a threshold, in the query's unit. `None` where the value says nothing (`up ==
+    /// 0`, `absent(...)`, raw PromQL).
+    pub fn value_format(&self) -> Option<ValueFormat> {
+        match self.comparison {
+            Comparison::Above | Comparison::Below => self.value,
+            Comparison::Equals | Comparison::Returns => None,
+        }
     }
 }
 
@@ -79,6 +91,7 @@ impl<L, U: Unit> Query<L, U> {
             comparison,
             threshold,
             display: U::display,
+            value: Some(U::VALUE),
         }
     }
 
@@ -108,6 +121,7 @@ pub fn raw_condition(promql: &str) -> Condition {
         comparison: Comparison::Returns,
         threshold: 0.0,
         display: |_| String::new(),
+        value: None,
     }
 }
 
@@ -122,6 +136,9 @@ pub struct AlertTest {
     pub silent: Vec<(String, String)>,
     /// The labels of the result while it fires (besides `severity` and `service`).
     pub labels: Vec<(String, String)>,
+    /// The condition's value while it fires, for an alert whose annotations show it
+    /// ([`Condition::value_format`]).
+    pub value: Option<f64>,
 }
 
 impl AlertTest {
@@ -148,13 +165,23 @@ impl AlertTest {
         self.labels.push((name.to_owned(), value.to_owned()));
         self
     }
+
+    /// The value the condition has while the firing series are in, which the `value`
+    /// annotation shows.
+    pub fn value(mut self, value: f64) -> Self {
+        self.value = Some(value);
+        self
+    }
 }
 
 /// A Prometheus alerting rule.
 ///
 /// Annotations may use Prometheus' `{{ $labels.NAME }}` templates for labels of the
 /// result (`job`, `instance` and the query's `by` labels), and `{threshold}` / `{for}`,
-/// which the generator replaces with the current threshold and `for`.
+/// which the generator replaces with the current threshold and `for`. Besides `summary`
+/// and `description`, the generator writes `runbook_url`, `dashboard_url` and, for a query
+/// compared above or below a threshold, `value`: the current value in the query's unit
+/// (`{{ $value | humanizePercentage }}`, see [`crate::humanize`]).
 #[derive(Clone, Debug)]
 pub struct Alert {
     /// The alert name (`HighErrorRate`).

@@ -138,6 +138,7 @@ mod alert;
 mod duration;
 pub mod exporters;
 mod functions;
+pub mod humanize;
 mod observed;
 mod panel;
 pub mod query;

@@ -115,6 +115,7 @@
 
 use std::marker::PhantomData;
 
+use crate::humanize::{Humanize, ValueFormat};
 use fiko_metrics::unit;
 
 /// The per-second rate of a counter whose unit is `U` (requests/s, bytes/s, CPU seconds/s).
@@ -126,11 +127,15 @@ pub trait Unit: 'static {
     /// Grafana's unit id for panels (`s`, `bytes`, `percentunit`, `ops`, ...).
     const GRAFANA: &'static str;
 
+    /// How an alert's annotations show a current value of this unit.
+    const VALUE: ValueFormat;
+
     /// Formats a threshold for humans, e.g. `2s`, `5%`, `1500 MiB`, `1000/s`.
     fn display(value: f64) -> String;
 }
 
 impl Unit for unit::Seconds {
+    const VALUE: ValueFormat = value(Humanize::Duration, "");
     const GRAFANA: &'static str = "s";
     fn display(value: f64) -> String {
         format!("{value}s")
@@ -138,6 +143,7 @@ impl Unit for unit::Seconds {
 }
 
 impl Unit for unit::Bytes {
+    const VALUE: ValueFormat = value(Humanize::Binary, "B");
     const GRAFANA: &'static str = "bytes";
     fn display(value: f64) -> String {
         const MIB: f64 = 1024.0 * 1024.0;
@@ -150,6 +156,7 @@ impl Unit for unit::Bytes {
 }
 
 impl Unit for unit::Ratio {
+    const VALUE: ValueFormat = value(Humanize::Percentage, "");
     const GRAFANA: &'static str = "percentunit";
     fn display(value: f64) -> String {
         percent(value)
@@ -157,6 +164,7 @@ impl Unit for unit::Ratio {
 }
 
 impl Unit for unit::Unitless {
+    const VALUE: ValueFormat = value(Humanize::Plain, "");
     const GRAFANA: &'static str = "short";
     fn display(value: f64) -> String {
         format!("{value}")
@@ -164,6 +172,7 @@ impl Unit for unit::Unitless {
 }
 
 impl Unit for unit::Other {
+    const VALUE: ValueFormat = value(Humanize::Plain, "");
     const GRAFANA: &'static str = "short";
     fn display(value: f64) -> String {
         format!("{value}")
@@ -171,6 +180,7 @@ impl Unit for unit::Other {
 }
 
 impl Unit for RateOf<unit::Unitless> {
+    const VALUE: ValueFormat = value(Humanize::Plain, "/s");
     const GRAFANA: &'static str = "ops";
     fn display(value: f64) -> String {
         format!("{value}/s")
@@ -178,6 +188,7 @@ impl Unit for RateOf<unit::Unitless> {
 }
 
 impl Unit for RateOf<unit::Other> {
+    const VALUE: ValueFormat = value(Humanize::Plain, "/s");
     const GRAFANA: &'static str = "ops";
     fn display(value: f64) -> String {
         format!("{value}/s")
@@ -185,6 +196,7 @@ impl Unit for RateOf<unit::Other> {
 }
 
 impl Unit for RateOf<unit::Bytes> {
+    const VALUE: ValueFormat = value(Humanize::Binary, "B/s");
     const GRAFANA: &'static str = "Bps";
     fn display(value: f64) -> String {
         format!("{value} B/s")
@@ -193,10 +205,15 @@ impl Unit for RateOf<unit::Bytes> {
 
 /// CPU (or any busy) seconds per second: the share of one core, shown as a percentage.
 impl Unit for RateOf<unit::Seconds> {
+    const VALUE: ValueFormat = value(Humanize::Percentage, "");
     const GRAFANA: &'static str = "percentunit";
     fn display(value: f64) -> String {
         percent(value)
     }
+}
+
+const fn value(function: Humanize, suffix: &'static str) -> ValueFormat {
+    ValueFormat { function, suffix }
 }
 
 fn percent(value: f64) -> String {

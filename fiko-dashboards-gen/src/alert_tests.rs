@@ -390,7 +390,13 @@ fn reach(alert: &Alert, window_secs: u64) -> u64 {
         .map_or(window_secs, |range| range.as_secs().max(window_secs))
 }
 
-type Derived = (Vec<Series>, Vec<Series>, BTreeMap<String, String>);
+/// Firing series, silent series, the firing result's labels and its value (when known).
+type Derived = (
+    Vec<Series>,
+    Vec<Series>,
+    BTreeMap<String, String>,
+    Option<f64>,
+);
 
 /// The input series of a hand-written test.
 fn written(test: &AlertTest) -> Derived {
@@ -408,6 +414,7 @@ fn written(test: &AlertTest) -> Derived {
         series(&test.firing),
         series(&test.silent),
         test.labels.iter().cloned().collect(),
+        test.value,
     )
 }
 
@@ -434,6 +441,8 @@ fn derive(
         steps,
     };
     let (fire, quiet) = goals(alert)?;
+    let fire = steady(alert, fire);
+    let value = fired_value(&alert.condition.expr, fire);
     let firing = synth.series(&alert.condition.expr, fire)?;
     let silent = synth.series(&alert.condition.expr, quiet)?;
     // The result keeps job, instance and the `by` labels, whose values the numerator's
@@ -446,7 +455,62 @@ fn derive(
             }
         }
     }
-    Ok((firing, silent, labels))
+    Ok((firing, silent, labels, value))
+}
+
+/// A firing goal whose value the annotations show the same however the float sums of
+/// the test series round: a goal at a prefix or rounding boundary (`1`, `1000`, `60s`)
+/// would read `1000m` from 0.9999999 and `1` from 1.0000001, so it moves a little further
+/// into the firing side.
+fn steady(alert: &Alert, goal: Goal) -> Goal {
+    let (Some(format), Goal::Value(value)) = (alert.condition.value_format(), goal) else {
+        return goal;
+    };
+    let is_ratio = matches!(alert.condition.expr, Expr::Ratio { .. });
+    let threshold = alert.condition.threshold;
+    let fires = |v: f64| match alert.condition.comparison {
+        Comparison::Above => v > threshold && (!is_ratio || v <= 1.0),
+        Comparison::Below => v < threshold && v >= 0.0,
+        Comparison::Equals | Comparison::Returns => false,
+    };
+    let stable = |v: f64| format.format(v * (1.0 - 1e-9)) == format.format(v * (1.0 + 1e-9));
+    [1.0, 1.01, 0.99, 1.1, 0.9, 1.25, 0.75]
+        .into_iter()
+        .map(|factor| value * factor)
+        .find(|&v| fires(v) && stable(v))
+        .map_or(goal, Goal::Value)
+}
+
+/// The condition's value with the firing series in: the goal, or for a quantile whose
+/// observations all sit in one bucket, where `histogram_quantile` interpolates in it.
+fn fired_value(expr: &Expr, goal: Goal) -> Option<f64> {
+    match goal {
+        Goal::Value(value) => Some(value),
+        Goal::Quantile { above, threshold } => {
+            let Expr::Metric {
+                metric,
+                operation: Operation::Quantile(q),
+                ..
+            } = expr
+            else {
+                return None;
+            };
+            let bounds = bucket_bounds(metric);
+            let index = bounds
+                .iter()
+                .position(|b| (b - threshold).abs() <= 1e-9 * b.abs().max(1.0))?;
+            let target = if above { index + 1 } else { 0 };
+            let Some(&end) = bounds.get(target) else {
+                // All in the +Inf bucket: the highest finite boundary.
+                return bounds.last().copied();
+            };
+            if target == 0 && end <= 0.0 {
+                return Some(end);
+            }
+            let start = if target == 0 { 0.0 } else { bounds[target - 1] };
+            Some(start + (end - start) * q)
+        }
+    }
 }
 
 /// `alerts.test.yml`, run with `promtool test rules`, or one line per alert whose test
@@ -495,7 +559,7 @@ pub(crate) fn promtool_tests(
             Some(test) => Ok(written(test)),
             None => derive(alert, &cx, &model.test_job(set), window_secs, for_secs),
         };
-        let (firing, silent, labels) = match derived {
+        let (firing, silent, labels, value) = match derived {
             Ok(derived) => derived,
             Err(problem) => {
                 problems.push(format!("{}: alert {}: {problem}", set.name(), alert.name));
@@ -520,10 +584,27 @@ pub(crate) fn promtool_tests(
             }
         }
         annotations.insert("runbook_url", model.runbook(alert));
-        let dashboard = expand(&model.dashboard_url(&result_labels(alert, &cx)), &labels);
+        if let Some(format) = alert.condition.value_format() {
+            match value {
+                Some(value) => {
+                    annotations.insert("value", format.format(value));
+                }
+                None => problems.push(format!(
+                    "{}: alert {}: its annotations show the value, so its hand-written test must say which (`AlertTest::value`)",
+                    set.name(),
+                    alert.name
+                )),
+            }
+        }
+        let dashboard = expand(
+            &model.alert_dashboard_url(set, alert, &result_labels(alert, &cx)),
+            &labels,
+        );
         annotations.insert("dashboard_url", dashboard.unwrap_or_default());
-        // Late enough for the condition to hold over its whole range, then for `for`.
-        let fire_at = for_secs + 3 * STEP + reach(alert, window_secs).saturating_sub(window_secs);
+        // Late enough for the condition to have held for `for`, and for its whole range to
+        // lie after the series' first sample: the value is then the goal itself, not one
+        // `rate` extrapolated towards zero.
+        let fire_at = for_secs + reach(alert, window_secs) + STEP;
         write_case(
             &mut out,
             &format!("{} fires", alert.name),

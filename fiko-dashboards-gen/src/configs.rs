@@ -56,7 +56,8 @@ pub(crate) fn prometheus(model: &Model<'_>) -> String {
 }
 
 /// The notification templates, `alertmanager/templates/NAME.tmpl`: a title and a text
-/// carrying each alert's summary, description, runbook and dashboard links.
+/// carrying each alert's summary, description, value (where it has one), runbook and
+/// dashboard links.
 pub(crate) fn templates(model: &Model<'_>) -> String {
     let name = &model.settings.name;
     format!(
@@ -64,6 +65,7 @@ pub(crate) fn templates(model: &Model<'_>) -> String {
 {{{{ define \"{name}.title\" }}}}[{{{{ .Status | toUpper }}}}{{{{ if eq .Status \"firing\" }}}}:{{{{ .Alerts.Firing | len }}}}{{{{ end }}}}] {{{{ .CommonLabels.alertname }}}} ({{{{ .CommonLabels.service }}}}){{{{ end }}}}\n\
 {{{{ define \"{name}.text\" }}}}{{{{ range .Alerts }}}}{{{{ .Status | toUpper }}}}: {{{{ .Annotations.summary }}}}\n\
 {{{{ .Annotations.description }}}}\n\
+{{{{ if .Annotations.value }}}}Value: {{{{ .Annotations.value }}}}\n{{{{ end }}}}\
 Runbook: {{{{ .Annotations.runbook_url }}}}\n\
 Dashboard: {{{{ .Annotations.dashboard_url }}}}\n\
 {{{{ end }}}}{{{{ end }}}}\n"

@@ -509,13 +509,101 @@ struct Section<'a> {
     collapsed: bool,
 }
 
+/// The ids of each section's row and panels, in order: what `viewPanel=ID` links use.
+fn section_ids(sections: &[Section<'_>]) -> Vec<(u32, Vec<u32>)> {
+    let mut used = BTreeSet::new();
+    sections
+        .iter()
+        .map(|section| {
+            let row = stable_id(&mut used, &section.title, "");
+            let panels = section
+                .panels
+                .iter()
+                .map(|panel| stable_id(&mut used, &section.title, &panel.title))
+                .collect();
+            (row, panels)
+        })
+        .collect()
+}
+
+/// A set's own dashboard: each of its rows, open.
+fn set_sections<'a>(set: &'a ObservedSet) -> Vec<Section<'a>> {
+    set.rows
+        .iter()
+        .map(|row| Section {
+            title: row.title.clone(),
+            panels: row.panels.iter().collect(),
+            collapsed: false,
+        })
+        .collect()
+}
+
+/// Where an alert is seen on its set's dashboard: the uid and the id of the first panel
+/// showing the alert's signal (the one carrying its threshold), or else the first reading
+/// one of its metrics; `None` when the set has no dashboard or no such panel.
+pub(crate) fn alert_panel(
+    model: &Model<'_>,
+    set: &ObservedSet,
+    alert: &Alert,
+) -> Option<(String, u32)> {
+    let sections = set_sections(set);
+    let ids = section_ids(&sections);
+    let metrics = metric_bases(&alert.condition.expr);
+    let panels = || {
+        sections
+            .iter()
+            .zip(&ids)
+            .flat_map(|(section, (_, ids))| section.panels.iter().zip(ids))
+    };
+    let shows_signal = |panel: &PanelSpec| {
+        panel.targets.iter().any(|target| {
+            alerts_on(model, &target.expr)
+                .iter()
+                .any(|shown| shown.name == alert.name)
+        })
+    };
+    let reads_metric = |panel: &PanelSpec| {
+        panel.targets.iter().any(|target| {
+            metric_bases(&target.expr)
+                .iter()
+                .any(|name| metrics.contains(name))
+        })
+    };
+    let (_, &id) = panels()
+        .find(|(panel, _)| shows_signal(panel))
+        .or_else(|| panels().find(|(panel, _)| reads_metric(panel)))?;
+    Some((set_dashboard(model, set).0, id))
+}
+
+/// The metrics a query reads, as declared (`http_server_requests`, not `..._total`), raw
+/// PromQL included.
+fn metric_bases(expr: &Expr) -> Vec<String> {
+    match expr {
+        Expr::Raw(text) => crate::promql::metric_names(text)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|name| {
+                ["_total", "_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|suffix| name.strip_suffix(suffix))
+                    .unwrap_or(&name)
+                    .to_owned()
+            })
+            .collect(),
+        _ => expr
+            .metrics()
+            .iter()
+            .map(|metric| metric.name.to_owned())
+            .collect(),
+    }
+}
+
 fn dashboard_panels(model: &Model<'_>, sections: &[Section<'_>]) -> Vec<Value> {
     let cx = model.dashboard_cx();
     let mut out = Vec::new();
-    let mut used = BTreeSet::new();
+    let ids = section_ids(sections);
     let mut y = 0;
-    for section in sections {
-        let id = stable_id(&mut used, &section.title, "");
+    for (section, (id, panel_ids)) in sections.iter().zip(ids) {
         let owned: Vec<PanelSpec> = section.panels.iter().map(|p| (*p).clone()).collect();
         let positions = layout(&owned);
         let height = positions
@@ -526,10 +614,8 @@ fn dashboard_panels(model: &Model<'_>, sections: &[Section<'_>]) -> Vec<Value> {
         let panels: Vec<Value> = owned
             .iter()
             .zip(positions)
-            .map(|(panel, (x, dy, w))| {
-                let id = stable_id(&mut used, &section.title, &panel.title);
-                panel_json(model, panel, id, (x, y + 1 + dy, w), &cx)
-            })
+            .zip(panel_ids)
+            .map(|((panel, (x, dy, w)), id)| panel_json(model, panel, id, (x, y + 1 + dy, w), &cx))
             .collect();
         let mut row = json!({
             "collapsed": section.collapsed,
@@ -727,16 +813,7 @@ pub(crate) fn dashboards(model: &Model<'_>) -> Vec<(String, String)> {
     ));
     for set in with_rows {
         let (uid, title) = set_dashboard(model, set);
-        let sections: Vec<Section<'_>> = set
-            .rows
-            .iter()
-            .map(|row| Section {
-                title: row.title.clone(),
-                panels: row.panels.iter().collect(),
-                collapsed: false,
-            })
-            .collect();
-        let panels = dashboard_panels(model, &sections);
+        let panels = dashboard_panels(model, &set_sections(set));
         let back = json!([link(&settings.title(), &settings.uid())]);
         out.push((
             uid.clone(),

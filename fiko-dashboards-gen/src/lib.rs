@@ -841,15 +841,41 @@ impl Model<'_> {
             .map_or_else(|| "test".to_owned(), |job| (*job).to_owned())
     }
 
-    /// The `dashboard_url` annotation: the overview dashboard in Grafana, its `$job` and
-    /// `$instance` variables set to the alert's, when its result has them.
+    /// The overview dashboard in Grafana, its `$job` and `$instance` variables set to
+    /// the alert's when its result has them (`labels`).
     pub(crate) fn dashboard_url(&self, labels: &BTreeSet<String>) -> String {
+        self.grafana_link(&self.settings.uid(), None, labels)
+    }
+
+    /// The `dashboard_url` annotation: the panel of the alert's set's dashboard that
+    /// shows its signal, alone (`viewPanel`), with `$job` and `$instance` set; the set's
+    /// dashboard when none of its panels reads the alert's metrics; the overview for a
+    /// set without a dashboard.
+    pub(crate) fn alert_dashboard_url(
+        &self,
+        set: &ObservedSet,
+        alert: &Alert,
+        labels: &BTreeSet<String>,
+    ) -> String {
+        match grafana::alert_panel(self, set, alert) {
+            Some((uid, panel)) => self.grafana_link(&uid, Some(panel), labels),
+            None if !set.rows.is_empty() => {
+                self.grafana_link(&grafana::set_dashboard(self, set).0, None, labels)
+            }
+            None => self.dashboard_url(labels),
+        }
+    }
+
+    fn grafana_link(&self, uid: &str, panel: Option<u32>, labels: &BTreeSet<String>) -> String {
         let mut url = format!(
-            "{}/d/{}",
+            "{}/d/{uid}",
             self.settings.grafana_url.trim_end_matches('/'),
-            self.settings.uid()
         );
         let mut separator = '?';
+        if let Some(panel) = panel {
+            url.push_str(&format!("?viewPanel={panel}"));
+            separator = '&';
+        }
         for label in ["job", "instance"] {
             if labels.contains(label) {
                 url.push(separator);

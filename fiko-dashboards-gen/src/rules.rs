@@ -115,7 +115,7 @@ pub(crate) fn alerts(model: &Model<'_>) -> (String, Vec<GroupInfo>) {
             let _ = writeln!(
                 body,
                 "          dashboard_url: {}",
-                q(&model.dashboard_url(&labels))
+                q(&model.alert_dashboard_url(set, alert, &labels))
             );
             let _ = writeln!(
                 body,
@@ -128,6 +128,9 @@ pub(crate) fn alerts(model: &Model<'_>) -> (String, Vec<GroupInfo>) {
                 "          summary: {}",
                 q(&alert.fill(&alert.summary))
             );
+            if let Some(format) = alert.condition.value_format() {
+                let _ = writeln!(body, "          value: {}", q(&format.template()));
+            }
             rules.push((alert.name.clone(), expr));
         }
         let name = model.settings.rule_group(service);
@@ -250,6 +253,41 @@ fn panels_of(set: &ObservedSet, alert: &Alert) -> Vec<String> {
     out
 }
 
+/// `text` ending as a sentence does (a summary is written without a full stop).
+fn sentence(text: &str) -> String {
+    let text = text.trim_end();
+    if text.ends_with(['.', '!', '?', ':']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
+    }
+}
+
+/// An annotation read as prose: a `{{ $labels.NAME }}` template, which Prometheus fills
+/// per alert, becomes the label's name in italics (`_instance_`).
+fn prose(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(end) = rest[start..].find("}}") else {
+            break;
+        };
+        let inner = rest[start + 2..start + end].trim();
+        out.push_str(&rest[..start]);
+        match inner.strip_prefix("$labels.") {
+            Some(label) => {
+                out.push('_');
+                out.push_str(label);
+                out.push('_');
+            }
+            None => out.push_str(&rest[start..start + end + 2]),
+        }
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `RUNBOOKS.md`: per alert, what it means, what it costs, how to diagnose it (its own
 /// query and panels) and what to do; the link targets of the alerts' `runbook_url`.
 pub(crate) fn runbooks(model: &Model<'_>) -> String {
@@ -276,8 +314,8 @@ pub(crate) fn runbooks(model: &Model<'_>) -> String {
         let _ = write!(
             out,
             "\n### Meaning\n\n{} {}\n",
-            alert.fill(&alert.summary),
-            alert.fill(&alert.description)
+            prose(&sentence(&alert.fill(&alert.summary))),
+            prose(&alert.fill(&alert.description))
         );
         let impact = match alert.severity {
             fiko_dashboards::Severity::Critical => format!(

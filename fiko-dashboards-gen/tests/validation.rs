@@ -351,6 +351,25 @@ fn every_alert_shape_gets_promtool_tests_that_pass() {
         alerts.contains(r#"summary: "5xx above 5% on {{ $labels.route }}""#),
         "{alerts}"
     );
+    // An alert compared with a threshold shows its current value in the query's unit, and
+    // each firing case expects the text Prometheus renders for it (promtool passed above).
+    for template in [
+        r#"value: "{{ $value | humanizePercentage }}""#,
+        r#"value: "{{ $value | humanizeDuration }}""#,
+        r#"value: "{{ $value | humanize }}/s""#,
+        r#"value: "{{ $value | humanize }}""#,
+    ] {
+        assert!(alerts.contains(template), "{template}\n{alerts}");
+    }
+    for value in [
+        "value: \"52.5%\"",
+        "value: \"2k/s\"",
+        "value: \"2k\"",
+        "value: \"4.85s\"",
+        "value: \"500m/s\"",
+    ] {
+        assert!(tests.contains(value), "{value}\n{tests}");
+    }
     // Three cases per alert with `for` of 2m or more, two otherwise, and the Watchdog's one.
     assert_eq!(tests.matches("- name:").count(), 8 * 3 + 2 + 1, "{tests}");
     // promtool evaluates the recording group before the alerts that read it.
@@ -495,6 +514,40 @@ fn duplicate_names_and_impossible_filters_are_refused() {
             "filters label `status_class` on `500`, a value it never takes (one of: 2xx, 5xx)"
         ),
         "{text}"
+    );
+}
+
+#[test]
+fn a_hand_written_test_of_an_alert_showing_its_value_says_the_value() {
+    let busy = || {
+        Alert::warning(
+            "ShopBusy",
+            ShopMetrics::REQUESTS.rate().above(PerSecond(1000.0)),
+        )
+        .summary("busy")
+        .description("More than {threshold}.")
+    };
+    let series = r#"shop_requests_total{job="shop",instance="shop:1"}"#;
+    let test = AlertTest::new()
+        .firing(series, "0+90000x20")
+        .silent(series, "0+60x20")
+        .label("job", "shop")
+        .label("instance", "shop:1");
+    let text = problems(shop(vec![busy().tested_with(test.clone())], Vec::new()));
+    assert!(
+        text.contains("alert ShopBusy: its annotations show the value, so its hand-written test must say which (`AlertTest::value`)"),
+        "{text}"
+    );
+    let artefacts = shop(vec![busy().tested_with(test.value(1500.0))], Vec::new())
+        .generate()
+        .expect("generate");
+    let tests = artefacts.get("prometheus/alerts.test.yml").expect("tests");
+    assert!(tests.contains("value: \"1.5k/s\""), "{tests}");
+    let dir = tempfile::tempdir().expect("dir");
+    artefacts.write_to(dir.path()).expect("write");
+    run_promtool(
+        &dir.path().join("prometheus"),
+        &["test", "rules", "alerts.test.yml"],
     );
 }
 

@@ -146,13 +146,22 @@ fn a_rule_group_slower_than_its_interval_is_reported() {
         .and_then(|seconds| seconds.parse().ok())
         .unwrap_or_else(|| panic!("detail: {}", slow[0].detail));
     assert!(took > 1.0, "{took}");
-    // Nothing else is wrong with this deployment: the alert is pending (for 1h), not firing.
-    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    // Nothing else is wrong with this deployment: the alert is pending (for 1h), not
+    // firing. The one thing the slow group may cause besides: on a loaded machine, the
+    // Prometheus busy with it misses its own 1 s scrape timeout, and its job reads down.
+    let others: Vec<&Problem> = report
+        .problems
+        .iter()
+        .filter(|problem| problem.class != Class::GroupSlow)
+        .filter(|problem| !(problem.class == Class::JobDown && problem.item == "job `prometheus`"))
+        .collect();
+    assert!(others.is_empty(), "{:?}", report.problems);
     assert_eq!(report.exit_code(&Class::DEFAULT_FAIL_ON), 1);
     assert_eq!(report.exit_code(&[Class::Firing]), 0);
     let table = report.table(&Class::DEFAULT_FAIL_ON);
     assert!(
-        table.contains("group-slow  group `probe.") && table.contains("1 failing"),
+        table.contains("group-slow  group `probe.")
+            && table.contains(&format!("{} failing", report.problems.len())),
         "{table}"
     );
     let json: serde_json::Value =

@@ -8,7 +8,8 @@
 //! [`Generator::customize`]: it keeps the seed dashboard's panel titles (`Latency p50 /
 //! p95 / p99`, `Process memory (RSS / VMS)`), and leaves out the slow-query and deadlock
 //! panels of the database row, which a healthy demo never fills (deadlocks are charted
-//! and alerted on from postgres_exporter's counter).
+//! and alerted on from postgres_exporter's counter). Its HTTP API declares an availability
+//! SLO, whose burn-rate alerts page, so HighErrorRate is tuned down to a warning.
 
 use fiko_dashboards::RuntimeSelfMetrics;
 use fiko_dashboards::exporters::{
@@ -114,6 +115,10 @@ pub fn generator() -> Generator {
                 Panel::timeseries("Response size p95")
                     .query(H::HTTP_SERVER_RESPONSE_BODY_SIZE_BYTES.quantile(0.95)),
             )
+            // The availability SLO's burn-rate alerts page for failing requests (one per
+            // window pair, sized to the error budget); the 5% threshold stays as a
+            // warning, a coarse early signal that would otherwise page a second time.
+            .tune("HighErrorRate", |alert| alert.severity = Severity::Warning)
         })
         .observe::<DbMetrics>()
         .customize::<DbMetrics>(|set| {
