@@ -234,6 +234,9 @@ where
             return failure;
         }
     };
+    for warning in artefacts.warnings() {
+        eprintln!("{bin}: warning: {warning}");
+    }
     if let Some(url) = matches.get_one::<String>("verify") {
         return verify(&bin, &artefacts, url, &matches);
     }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod alert_tests;
+pub mod budget;
 pub mod cli;
 mod configs;
 mod error;
@@ -26,6 +27,7 @@ use fiko_dashboards::{
 };
 use fiko_metrics::{MetricSet, Registry, SetDescriptor};
 
+pub use budget::{Cardinality, OverBudget, SeriesBudget};
 pub use error::Error;
 pub use overrides::SetOverrides;
 pub use settings::{MAX_NAME_LEN, Notifications, ScrapeJob, Settings};
@@ -401,6 +403,15 @@ impl Generator {
         self
     }
 
+    /// Declares the most series every scrape target together may expose (Mimir's default
+    /// per tenant is 150 000): the declarations' worst case above it fails generation, or
+    /// only warns with [`OverBudget::Warn`]. `CARDINALITY.md` shows the worst case per job
+    /// and per metric either way.
+    pub fn series_budget(mut self, limit: u64, over: OverBudget) -> Self {
+        self.settings.series_budget = Some(SeriesBudget { limit, over });
+        self
+    }
+
     /// The settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
@@ -597,6 +608,14 @@ impl Generator {
                 None
             }
         };
+        let cardinality = budget::cardinality(&model);
+        let mut warnings = Vec::new();
+        if let Some(excess) = cardinality.excess() {
+            match cardinality.budget.map(|budget| budget.over) {
+                Some(OverBudget::Warn) => warnings.push(excess),
+                _ => problems.push(excess),
+            }
+        }
         let mut seen = BTreeSet::new();
         problems.retain(|problem| seen.insert(problem.clone()));
         let (Some(tests), Some(slo_tests)) = (
@@ -650,6 +669,10 @@ impl Generator {
             "RUNBOOKS.md".to_owned(),
             rules::runbooks(&model) + &slo::runbooks(&model),
         );
+        files.insert(
+            "CARDINALITY.md".to_owned(),
+            budget::report(&model, &cardinality),
+        );
         let summary = Summary {
             files: files.len(),
             dashboards: dashboard_count,
@@ -668,6 +691,8 @@ impl Generator {
             files,
             summary,
             inventory,
+            cardinality,
+            warnings,
         })
     }
 }
@@ -1051,9 +1076,23 @@ pub struct Artefacts {
     files: BTreeMap<String, String>,
     summary: Summary,
     inventory: verify::Inventory,
+    cardinality: Cardinality,
+    warnings: Vec<String>,
 }
 
 impl Artefacts {
+    /// The worst-case series of every declared metric, and the budget they were checked
+    /// against.
+    pub fn cardinality(&self) -> &Cardinality {
+        &self.cardinality
+    }
+
+    /// What generation noticed without failing: a series budget exceeded with
+    /// [`OverBudget::Warn`].
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// What was generated, counted.
     pub fn summary(&self) -> Summary {
         self.summary

@@ -89,6 +89,9 @@ pub struct Settings {
     /// quantile of a native-only histogram is then an error, as such a store has no
     /// buckets to read it from.
     pub native_histograms: bool,
+    /// The most series the deployment may expose, checked against the declarations' worst
+    /// case (`CARDINALITY.md`); `None` for no check.
+    pub series_budget: Option<crate::budget::SeriesBudget>,
     /// The Grafana URL people open: alerts link to their dashboard there.
     pub grafana_url: String,
     /// Alertmanager's receivers.
@@ -118,6 +121,7 @@ impl Settings {
             grafana_dashboards_path: "/var/lib/grafana/dashboards".to_owned(),
             runbook_base: String::new(),
             native_histograms: true,
+            series_budget: None,
             grafana_url: "http://localhost:3000".to_owned(),
             notifications: Notifications::default(),
             slo_time_scale: 1,

@@ -73,6 +73,16 @@
 //! name; every field is a metric and every label a label value. Each mistake is a compile
 //! error pointing at the offending token.
 //!
+//! # Global or registered
+//!
+//! A set lives in a [`Registry`] the application creates ([`MetricSet::register`] returns
+//! an `Arc<Set>`), or is the process-wide one in [`default_registry`]:
+//! [`MetricSet::global`] borrows it (`Set::global().field.inc()`, `#[timed(metrics =
+//! Set::global())]`) and [`MetricSet::shared`] hands out the same set as an `Arc<Set>`.
+//! So code that records into "this set, global or registered" holds an `Arc<Set>` either
+//! way, and likewise an `Arc<Registry>` for the registry it serves (`default_registry()`
+//! is one). The integrations' `global()` constructors are their `new(Set::shared())`.
+//!
 //! # Speed
 //!
 //! A [`Family`] whose labels are all closed enums records with an index computation and
@@ -193,6 +203,7 @@ pub mod __private01 {
     pub use crate::descriptor::Declaration;
     pub use crate::labels::derive_support::{dense_cardinality, dense_step};
     pub use crate::labels::{LabelSink, OVERFLOW_VALUE};
+    pub use crate::set::GlobalSet;
     pub use core;
     pub use std;
 }

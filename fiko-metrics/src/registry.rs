@@ -448,7 +448,26 @@ impl Inner {
 }
 
 /// The process-wide registry that [`MetricSet::global`] registers into.
-pub fn default_registry() -> &'static Registry {
-    static DEFAULT: LazyLock<Registry> = LazyLock::new(Registry::new);
+///
+/// An `Arc`, like a registry an application creates, so a type serving "this registry,
+/// the default or its own" stores an `Arc<Registry>` either way (`.clone()` it); it
+/// derefs to the [`Registry`] for everything else.
+///
+/// ```
+/// use std::sync::Arc;
+/// use fiko_metrics::{Counter, Format, MetricSet, Registry};
+///
+/// #[derive(MetricSet)]
+/// struct Signups {
+///     /// Accounts created.
+///     signups: Counter,
+/// }
+///
+/// let served: Arc<Registry> = fiko_metrics::default_registry().clone();
+/// Signups::global().signups.inc();
+/// assert!(served.encode(Format::Prometheus).contains("signups_total 1\n"));
+/// ```
+pub fn default_registry() -> &'static Arc<Registry> {
+    static DEFAULT: LazyLock<Arc<Registry>> = LazyLock::new(Arc::default);
     &DEFAULT
 }

@@ -1,7 +1,7 @@
 //! Metric sets: the structs `#[derive(MetricSet)]` turns into registered metrics.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::counter::{Counter, CounterNumber, CounterRead};
 use crate::descriptor::{Declaration, MetricDescriptor, MetricKind, SetDescriptor};
@@ -44,8 +44,39 @@ pub trait MetricSet: Send + Sync + Sized + 'static {
     fn visit_metric(&self, index: usize, visitor: &mut dyn Visitor) -> fmt::Result;
 
     /// The process-wide instance, registered in [`default_registry`](crate::default_registry)
-    /// on first use.
+    /// on first use: the same set as [`shared`](Self::shared), borrowed for the whole
+    /// program (what `#[timed(metrics = ...)]` takes).
     fn global() -> &'static Self;
+
+    /// The process-wide instance as an `Arc`: the same set as [`global`](Self::global),
+    /// shaped like the one [`register`](Self::register) returns, so a type holding "this
+    /// set, global or registered" stores an `Arc<Self>` either way.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use fiko_metrics::{Counter, Format, MetricSet, Registry};
+    ///
+    /// #[derive(MetricSet)]
+    /// struct Mailer {
+    ///     /// Mails sent.
+    ///     sent: Counter,
+    /// }
+    ///
+    /// struct Outbox {
+    ///     metrics: Arc<Mailer>,
+    /// }
+    ///
+    /// let global = Outbox { metrics: Mailer::shared() };
+    /// let registry = Registry::new();
+    /// let registered = Outbox { metrics: Mailer::register(&registry)? };
+    ///
+    /// global.metrics.sent.inc();
+    /// assert_eq!(Mailer::global().sent.get(), 1);
+    /// assert!(fiko_metrics::default_registry().encode(Format::Prometheus).contains("sent_total 1\n"));
+    /// assert_eq!(registered.metrics.sent.get(), 0);
+    /// # Ok::<(), fiko_metrics::RegistryError>(())
+    /// ```
+    fn shared() -> Arc<Self>;
 
     /// Creates a set and registers it in `registry`, in one call.
     fn register(registry: &Registry) -> Result<Arc<Self>, RegistryError> {
@@ -61,6 +92,27 @@ pub trait MetricSet: Send + Sync + Sized + 'static {
         registry: &mut prometheus_client::registry::Registry,
     ) {
         registry.register_collector(Box::new(crate::interop::Bridge(self.clone())));
+    }
+}
+
+/// Where a derived set keeps its process-wide instance ([`MetricSet::global`] and
+/// [`MetricSet::shared`] read the same one): created and registered in the
+/// [`default_registry`](crate::default_registry) on first use.
+#[doc(hidden)]
+pub struct GlobalSet<S>(OnceLock<Arc<S>>);
+
+impl<S: MetricSet> GlobalSet<S> {
+    /// Nothing created yet.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Self(OnceLock::new())
+    }
+
+    /// The instance, created on the first call. If its names clash with metrics already in
+    /// the default registry it is still created and recorded into, but not exposed.
+    pub fn get(&'static self) -> &'static Arc<S> {
+        self.0
+            .get_or_init(|| crate::default_registry().get_or_register::<S>())
     }
 }
 

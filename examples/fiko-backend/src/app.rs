@@ -11,8 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fiko_metrics::calls::FunctionMetrics;
-use fiko_metrics::encoding::Visitor;
-use fiko_metrics::{Collect, MetricDescriptor, MetricSet, Registry, RegistryError};
+use fiko_metrics::{MetricSet, Registry, RegistryError};
 use fiko_metrics_axum::{HttpMetricsLayer, HttpServerMetrics, MetricsEndpoints, WebSocketMetrics};
 use fiko_metrics_jobs::Jobs;
 use fiko_metrics_redis::{Instrumented, RedisMetrics};
@@ -114,24 +113,6 @@ impl AppState {
     }
 }
 
-/// Shows a set that lives in a `static` (such as [`FunctionMetrics::global`], which
-/// `#[timed]` records into) in another registry too.
-struct StaticSet<S: 'static>(&'static S);
-
-impl<S: MetricSet> Collect for StaticSet<S> {
-    fn metrics(&self) -> &'static [MetricDescriptor] {
-        S::DESCRIPTOR.metrics
-    }
-
-    fn set(&self) -> Option<&'static fiko_metrics::SetDescriptor> {
-        Some(S::DESCRIPTOR)
-    }
-
-    fn visit_metric(&self, index: usize, visitor: &mut dyn Visitor) -> std::fmt::Result {
-        MetricSet::visit_metric(self.0, index, visitor)
-    }
-}
-
 /// The metrics every process of the demo shows besides its own: process, tokio runtime,
 /// database, jobs and function metrics.
 struct CommonMetrics {
@@ -148,7 +129,8 @@ fn common_metrics() -> Result<CommonMetrics, RegistryError> {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         fiko_metrics_tokio::register(&registry, "main", runtime)?;
     }
-    registry.register_collector(Arc::new(StaticSet(FunctionMetrics::global())))?;
+    // The set `#[timed]` records into is the global one: shown here too.
+    registry.register_shared(FunctionMetrics::shared())?;
     let db = Instrumentation::register(&registry)?;
     let jobs = Jobs::register(&registry)?;
     Ok(CommonMetrics { registry, db, jobs })

@@ -34,6 +34,13 @@ async fn every_catalogue_metric_is_recorded_and_requests_match_what_the_load_gen
     let registry = app.registry.clone();
     let db = app.state.db.clone();
     let url = serve(app).await;
+    // The generator's worst case per metric holds for the app at rest...
+    let cardinality = fiko_backend::deployment::generator()
+        .generate()
+        .unwrap()
+        .cardinality()
+        .clone();
+    within_budget(&registry.encode(Format::Prometheus), &cardinality);
 
     let users = 20;
     let report = load::run(&LoadConfig {
@@ -246,6 +253,28 @@ async fn every_catalogue_metric_is_recorded_and_requests_match_what_the_load_gen
     let scrape = fiko_testkit::http_get(&format!("{url}/api/v1/metrics")).unwrap();
     assert_eq!(scrape.status, 200, "{}", scrape.body);
     fiko_metrics::testing::DriftCheck::new(registry.sets()).assert(&scrape.body);
+    // ...and after the load.
+    within_budget(&scrape.body, &cardinality);
+}
+
+/// Each metric of `scrape` exposes no more series than `CARDINALITY.md` gives it per target.
+fn within_budget(scrape: &str, cardinality: &fiko_dashboards_gen::Cardinality) {
+    let mut series: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    let samples = fiko_metrics::testing::samples(scrape).unwrap();
+    for sample in &samples {
+        let name = sample.name.as_str();
+        let metric = ["", "_total", "_bucket", "_sum", "_count"]
+            .iter()
+            .filter_map(|suffix| name.strip_suffix(suffix))
+            .find(|base| cardinality.per_target(base).is_some())
+            .unwrap_or_else(|| panic!("{name} is in no metric of the budget"));
+        *series.entry(metric).or_default() += 1;
+    }
+    assert!(series.len() > 50, "{series:?}");
+    for (metric, count) in series {
+        let budget = cardinality.per_target(metric).unwrap_or_default();
+        assert!(count <= budget, "{metric}: {count} series, budget {budget}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,7 +43,7 @@ fn a_run_writes_and_says_what_it_made_and_check_confirms_it() {
     assert_eq!(
         stdout(&written),
         format!(
-            "monitoring: wrote 15 file(s) to {out}: 6 dashboard(s) with 25 panel(s), 7 alert(s), 2 recording rule(s), 19 promtool test case(s)\n"
+            "monitoring: wrote 16 file(s) to {out}: 6 dashboard(s) with 25 panel(s), 7 alert(s), 2 recording rule(s), 19 promtool test case(s)\n"
         )
     );
     assert!(stderr(&written).is_empty(), "{}", stderr(&written));
@@ -52,7 +52,7 @@ fn a_run_writes_and_says_what_it_made_and_check_confirms_it() {
     assert_eq!(
         stdout(&checked),
         format!(
-            "monitoring: 15 file(s) in {out} are current: 6 dashboard(s) with 25 panel(s), 7 alert(s), 2 recording rule(s), 19 promtool test case(s)\n"
+            "monitoring: 16 file(s) in {out} are current: 6 dashboard(s) with 25 panel(s), 7 alert(s), 2 recording rule(s), 19 promtool test case(s)\n"
         )
     );
     // The counts are those of the files.

@@ -157,46 +157,52 @@ pub(super) fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
         }
     });
 
-    let global = format_ident!("__FIKO_GLOBAL_{}", ident.to_string().to_uppercase());
     quote! {
-        impl #krate::MetricSet for #ident {
-            const DESCRIPTOR: &'static #krate::SetDescriptor = &#krate::SetDescriptor {
-                type_name: #type_name,
-                help: #help,
-                namespace: #namespace,
-                subsystem: #subsystem,
-                external: #external,
-                metrics: &[#(#descriptors),*],
-            };
+        // The one process-wide instance: `global()` borrows it, `shared()` clones its `Arc`.
+        const _: () = {
+            static __FIKO_GLOBAL: #krate::__private01::GlobalSet<#ident> =
+                #krate::__private01::GlobalSet::new();
 
-            fn new() -> Self {
-                Self { #(#idents: #constructors),* }
-            }
+            impl #krate::MetricSet for #ident {
+                const DESCRIPTOR: &'static #krate::SetDescriptor = &#krate::SetDescriptor {
+                    type_name: #type_name,
+                    help: #help,
+                    namespace: #namespace,
+                    subsystem: #subsystem,
+                    external: #external,
+                    metrics: &[#(#descriptors),*],
+                };
 
-            fn visit_metric(
-                &self,
-                index: usize,
-                visitor: &mut dyn #krate::encoding::Visitor,
-            ) -> ::core::fmt::Result {
-                let metrics = <Self as #krate::MetricSet>::DESCRIPTOR.metrics;
-                match index {
-                    #(#indices => match metrics.get(#indices) {
-                        ::core::option::Option::Some(metric) => {
-                            #krate::MetricField::visit_field(&self.#idents, metric, visitor)
-                        }
-                        ::core::option::Option::None => ::core::result::Result::Ok(()),
-                    },)*
-                    _ => ::core::result::Result::Ok(()),
+                fn new() -> Self {
+                    Self { #(#idents: #constructors),* }
+                }
+
+                fn visit_metric(
+                    &self,
+                    index: usize,
+                    visitor: &mut dyn #krate::encoding::Visitor,
+                ) -> ::core::fmt::Result {
+                    let metrics = <Self as #krate::MetricSet>::DESCRIPTOR.metrics;
+                    match index {
+                        #(#indices => match metrics.get(#indices) {
+                            ::core::option::Option::Some(metric) => {
+                                #krate::MetricField::visit_field(&self.#idents, metric, visitor)
+                            }
+                            ::core::option::Option::None => ::core::result::Result::Ok(()),
+                        },)*
+                        _ => ::core::result::Result::Ok(()),
+                    }
+                }
+
+                fn global() -> &'static Self {
+                    __FIKO_GLOBAL.get()
+                }
+
+                fn shared() -> #krate::__private01::std::sync::Arc<Self> {
+                    #krate::__private01::std::sync::Arc::clone(__FIKO_GLOBAL.get())
                 }
             }
-
-            fn global() -> &'static Self {
-                static #global: #krate::__private01::std::sync::OnceLock<
-                    #krate::__private01::std::sync::Arc<#ident>,
-                > = #krate::__private01::std::sync::OnceLock::new();
-                #global.get_or_init(|| #krate::default_registry().get_or_register::<#ident>())
-            }
-        }
+        };
 
         #[allow(dead_code)]
         impl #ident {

@@ -27,6 +27,9 @@ pub(super) fn fallback(ident: &Ident, krate: &Path) -> TokenStream {
             fn global() -> &'static Self {
                 ::core::unreachable!()
             }
+            fn shared() -> #krate::__private01::std::sync::Arc<Self> {
+                ::core::unreachable!()
+            }
         }
     }
 }

@@ -220,26 +220,10 @@ impl MessageKind {
 /// ```
 pub struct InstrumentedWebSocket {
     inner: WebSocket,
-    metrics: Handle,
+    metrics: Arc<WebSocketMetrics>,
     opened: Instant,
     close_received: bool,
     close_sent: bool,
-}
-
-enum Handle {
-    Global(&'static WebSocketMetrics),
-    Shared(Arc<WebSocketMetrics>),
-}
-
-impl std::ops::Deref for Handle {
-    type Target = WebSocketMetrics;
-
-    fn deref(&self) -> &WebSocketMetrics {
-        match self {
-            Self::Global(metrics) => metrics,
-            Self::Shared(metrics) => metrics,
-        }
-    }
 }
 
 impl std::fmt::Debug for InstrumentedWebSocket {
@@ -255,24 +239,20 @@ impl std::fmt::Debug for InstrumentedWebSocket {
 impl InstrumentedWebSocket {
     /// Instruments `socket`, recording into `metrics`.
     pub fn new(socket: WebSocket, metrics: Arc<WebSocketMetrics>) -> Self {
-        Self::with_handle(socket, Handle::Shared(metrics))
-    }
-
-    /// Instruments `socket`, recording into [`WebSocketMetrics::global`].
-    pub fn global(socket: WebSocket) -> Self {
-        Self::with_handle(socket, Handle::Global(WebSocketMetrics::global()))
-    }
-
-    fn with_handle(inner: WebSocket, metrics: Handle) -> Self {
         metrics.websocket_connections.inc();
         metrics.websocket_active_connections.inc();
         Self {
-            inner,
+            inner: socket,
             metrics,
             opened: Instant::now(),
             close_received: false,
             close_sent: false,
         }
+    }
+
+    /// Instruments `socket`, recording into [`WebSocketMetrics::global`].
+    pub fn global(socket: WebSocket) -> Self {
+        Self::new(socket, WebSocketMetrics::shared())
     }
 
     /// Receives the next message; `None` when the connection is closed.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
-use common::{Server, bounded, client};
+use common::{Server, bounded, client, parse, sum};
 use fiko_metrics::encoding::prost::Message;
 use fiko_metrics::encoding::proto::MetricFamily;
 use fiko_metrics::{Counter, Format, MetricSet, Registry};
@@ -103,6 +103,58 @@ async fn live_output_passes_promtool_check_metrics() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_layer_records_what_the_global_endpoints_serve() {
+    // `global()` constructors hold the runtime's global set and default registry: the
+    // requests the layer records are the ones `HttpServerMetrics::global()` counts and the
+    // endpoints serving `default_registry()` expose.
+    let app = Router::new()
+        .route("/global/{id}", get(|| async { "global" }))
+        .merge(MetricsEndpoints::global().into_router())
+        .layer(HttpMetricsLayer::global().exclude("/api/v1/metrics"));
+    let server = Server::start(app).await;
+    let http = client();
+    let text = bounded(async {
+        for id in 1..=3 {
+            let response = http
+                .get(server.url(&format!("/global/{id}")))
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(response.status(), 200);
+            response.bytes().await.expect("body");
+        }
+        let response = http
+            .get(server.url("/api/v1/metrics"))
+            .send()
+            .await
+            .expect("scrape");
+        assert_eq!(response.status(), 200);
+        response.text().await.expect("text")
+    })
+    .await;
+    let route = [
+        ("http_route", "/global/{id}"),
+        ("http_request_method", "GET"),
+    ];
+    assert_eq!(
+        sum(&parse(&text), "http_server_requests_total", &route),
+        3.0,
+        "{text}"
+    );
+    let labels = fiko_metrics_axum::RequestLabels {
+        http_request_method: fiko_metrics_axum::Method::Get,
+        http_route: "/global/{id}".into(),
+        http_response_status_code: fiko_metrics_axum::StatusCode(Some(http::StatusCode::OK)),
+        http_response_status_class: fiko_metrics_axum::StatusClass::Success,
+    };
+    let recorded = HttpServerMetrics::global()
+        .http_server_requests
+        .get_or_create(&labels)
+        .get();
+    assert_eq!(recorded, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

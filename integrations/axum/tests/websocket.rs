@@ -300,3 +300,45 @@ fn the_set_is_declared_for_the_generator() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_socket_records_into_the_global_set() {
+    // `InstrumentedWebSocket::global` holds `WebSocketMetrics::global()`, which the
+    // default registry exposes.
+    let app = Router::new().route(
+        "/ws",
+        get(|upgrade: WebSocketUpgrade| async {
+            upgrade.on_upgrade(|socket| async {
+                let mut socket = InstrumentedWebSocket::global(socket);
+                while let Some(Ok(message)) = socket.recv().await {
+                    if matches!(message, Message::Text(_)) && socket.send(message).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        }),
+    );
+    let server = Server::start(app).await;
+    let url = format!("ws://{}/ws", server.addr);
+    bounded(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+            .await
+            .expect("connect");
+        let hello = tungstenite::Message::text("hello");
+        ws.send(hello.clone()).await.expect("send");
+        assert_eq!(ws.next().await.expect("echo").expect("echo"), hello);
+        let samples = scrape(fiko_metrics::default_registry());
+        assert_eq!(sum(&samples, "websocket_connections_total", &[]), 1.0);
+        assert_eq!(sum(&samples, "websocket_active_connections", &[]), 1.0);
+        assert_eq!(
+            sum(
+                &samples,
+                MESSAGES,
+                &[("direction", "received"), ("kind", "text")]
+            ),
+            1.0
+        );
+        assert_eq!(WebSocketMetrics::global().websocket_connections.get(), 1);
+    })
+    .await;
+}

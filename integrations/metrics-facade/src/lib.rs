@@ -105,47 +105,6 @@ use crate::labels::KeyLabels;
 pub use crate::metrics::{FacadeMetrics, Reason, RejectedLabels};
 use crate::state::{Series, State};
 
-/// The registry a recorder exposes its metrics in.
-#[derive(Clone)]
-enum RegistryRef {
-    Global(&'static Registry),
-    Shared(Arc<Registry>),
-}
-
-impl std::ops::Deref for RegistryRef {
-    type Target = Registry;
-
-    fn deref(&self) -> &Registry {
-        match self {
-            Self::Global(registry) => registry,
-            Self::Shared(registry) => registry,
-        }
-    }
-}
-
-/// A registry a [`FacadeRecorder`] can be built on: an `Arc<Registry>`, or
-/// `fiko_metrics::default_registry()`.
-pub trait IntoRegistry {
-    #[doc(hidden)]
-    fn into_registry(self) -> RegistryHandle;
-}
-
-/// A registry as the recorder holds it; see [`IntoRegistry`].
-#[doc(hidden)]
-pub struct RegistryHandle(RegistryRef);
-
-impl IntoRegistry for Arc<Registry> {
-    fn into_registry(self) -> RegistryHandle {
-        RegistryHandle(RegistryRef::Shared(self))
-    }
-}
-
-impl IntoRegistry for &'static Registry {
-    fn into_registry(self) -> RegistryHandle {
-        RegistryHandle(RegistryRef::Global(self))
-    }
-}
-
 /// Why a recorder could not be built or installed.
 #[derive(Debug)]
 pub enum FacadeError {
@@ -208,10 +167,10 @@ impl FacadeBuilder {
         self
     }
 
-    /// Builds the recorder on `registry` and registers its metrics there (one recorder per
-    /// registry).
-    pub fn build(self, registry: impl IntoRegistry) -> Result<FacadeRecorder, FacadeError> {
-        let RegistryHandle(registry) = registry.into_registry();
+    /// Builds the recorder on `registry` (an application's, or
+    /// `fiko_metrics::default_registry().clone()`) and registers its metrics there (one
+    /// recorder per registry).
+    pub fn build(self, registry: Arc<Registry>) -> Result<FacadeRecorder, FacadeError> {
         let self_metrics = FacadeMetrics::register(&registry)?;
         let state = Arc::new(State::new(self.config, self_metrics));
         registry.register_collector(state.clone())?;
@@ -224,7 +183,7 @@ impl FacadeBuilder {
 /// Build it with [`FacadeRecorder::builder`], then [`install`](Self::install) it, or use
 /// it for a scope with `metrics::with_local_recorder`.
 pub struct FacadeRecorder {
-    registry: RegistryRef,
+    registry: Arc<Registry>,
     state: Arc<State>,
 }
 
@@ -241,7 +200,7 @@ impl FacadeRecorder {
     }
 
     /// A recorder with the default settings on `registry`.
-    pub fn new(registry: impl IntoRegistry) -> Result<Self, FacadeError> {
+    pub fn new(registry: Arc<Registry>) -> Result<Self, FacadeError> {
         Self::builder().build(registry)
     }
 

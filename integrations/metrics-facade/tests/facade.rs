@@ -503,3 +503,16 @@ fn discovered_metrics_become_a_row_marked_not_declared() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn a_recorder_on_the_default_registry_is_exposed_there() {
+    // The default registry is an `Arc<Registry>` like any other: the recorder takes a clone.
+    let recorder = FacadeRecorder::new(fiko_metrics::default_registry().clone()).expect("builds");
+    metrics::with_local_recorder(&recorder, || {
+        metrics::counter!("global.facade.calls").increment(2);
+    });
+    let text = fiko_metrics::default_registry().encode(Format::Prometheus);
+    assert!(text.contains("\nglobal_facade_calls_total 2\n"), "{text}");
+    // One recorder per registry, the default one included.
+    assert!(FacadeRecorder::new(fiko_metrics::default_registry().clone()).is_err());
+}

@@ -5,8 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use fiko_metrics::labels::closed_len;
-use fiko_metrics::{Counter, Histogram, LabelValue, SeriesId};
-
+use fiko_metrics::{Counter, Histogram, LabelValue, MetricSet, SeriesId};
 use redis::aio::ConnectionLike;
 use redis::{FromRedisValue, RedisError, ToRedisArgs};
 
@@ -71,8 +70,7 @@ pub const DEFAULT_CACHE_TIMEOUT: Duration = Duration::from_millis(250);
 impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
     /// A cache named `default`, recording into the process-wide [`CacheMetrics`].
     pub fn new(conn: C) -> Self {
-        let metrics = fiko_metrics::default_registry().get_or_register::<CacheMetrics>();
-        Self::with_metrics(conn, metrics)
+        Self::with_metrics(conn, CacheMetrics::shared())
     }
 
     /// A cache named `default`, recording into `metrics`.

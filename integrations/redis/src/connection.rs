@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use fiko_metrics::Counter;
 use fiko_metrics::exemplar::ExemplarLabels;
+use fiko_metrics::{Counter, MetricSet};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
@@ -129,7 +129,7 @@ fn is_broken(error: &RedisError) -> bool {
 impl<C> Instrumented<C> {
     /// Records into the process-wide set, `RedisMetrics::global()`.
     pub fn new(inner: C) -> Self {
-        Self::with_metrics(inner, Self::global_metrics())
+        Self::with_metrics(inner, RedisMetrics::shared())
     }
 
     /// Records into `metrics` (e.g. registered with `RedisMetrics::register(&registry)`).
@@ -160,10 +160,6 @@ impl<C> Instrumented<C> {
     /// Unwraps the connection.
     pub fn into_inner(self) -> C {
         self.inner
-    }
-
-    fn global_metrics() -> Arc<RedisMetrics> {
-        fiko_metrics::default_registry().get_or_register::<RedisMetrics>()
     }
 }
 

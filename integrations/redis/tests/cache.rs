@@ -343,3 +343,27 @@ async fn a_cache_looks_its_series_up_once_per_name_and_operation() {
     assert_eq!((metrics.hits.folded(), metrics.misses.folded()), (1, 1));
     assert_eq!(metrics.operation_duration_seconds.folded(), 3); // get, compute, set
 }
+
+#[tokio::test]
+async fn new_records_into_the_global_set() {
+    // `Cache::new` holds `CacheMetrics::shared()`: the set `CacheMetrics::global()` reads
+    // and the default registry exposes.
+    let redis = Redis::start().unwrap();
+    let cache = Cache::new(manager(&redis).await).named("global-pages");
+    for _ in 0..2 {
+        let page = cache
+            .get_or_compute("page:/", TTL, || async {
+                Ok::<_, std::io::Error>("<p>home</p>".to_owned())
+            })
+            .await
+            .unwrap();
+        assert_eq!(page, "<p>home</p>");
+    }
+    assert_eq!(misses(CacheMetrics::global(), "global-pages"), 1);
+    assert_eq!(hits(CacheMetrics::global(), "global-pages"), 1);
+    let text = fiko_metrics::default_registry().encode(Format::Prometheus);
+    assert!(
+        text.contains("fiko_cache_hits_total{cache=\"global-pages\"} 1\n"),
+        "{text}"
+    );
+}

@@ -155,9 +155,11 @@ impl Instrumentation {
     /// If the default registry already holds other metrics with these names, the pool
     /// gauges are recorded but not exposed.
     pub fn global() -> &'static Self {
+        // The query metrics are the runtime's global set; what is kept here is the one
+        // process-wide list of pools the gauges read, and their registration.
         static GLOBAL: LazyLock<Instrumentation> = LazyLock::new(|| {
+            let metrics = DbMetrics::shared();
             let registry = fiko_metrics::default_registry();
-            let metrics = registry.get_or_register::<DbMetrics>();
             Instrumentation::with_pool_gauges(registry, metrics.clone()).unwrap_or_else(|_| {
                 Instrumentation {
                     metrics,

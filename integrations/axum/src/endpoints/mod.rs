@@ -67,29 +67,12 @@ pub const DEFAULT_HEALTH_PATH: &str = "/api/v1/metrics/health";
 /// A clone keeps every setting, e.g. to serve the same endpoints on a second listener.
 #[derive(Clone)]
 pub struct MetricsEndpoints {
-    registry: RegistryHandle,
+    registry: Arc<Registry>,
     metrics_path: String,
     health_path: String,
     version: String,
     checks: Vec<HealthCheck>,
     access: Access,
-}
-
-#[derive(Clone)]
-enum RegistryHandle {
-    Global(&'static Registry),
-    Shared(Arc<Registry>),
-}
-
-impl std::ops::Deref for RegistryHandle {
-    type Target = Registry;
-
-    fn deref(&self) -> &Registry {
-        match self {
-            Self::Global(registry) => registry,
-            Self::Shared(registry) => registry,
-        }
-    }
 }
 
 impl fmt::Debug for MetricsEndpoints {
@@ -114,16 +97,6 @@ impl fmt::Debug for MetricsEndpoints {
 impl MetricsEndpoints {
     /// Endpoints serving `registry`.
     pub fn new(registry: Arc<Registry>) -> Self {
-        Self::with_registry(RegistryHandle::Shared(registry))
-    }
-
-    /// Endpoints serving [`fiko_metrics::default_registry`], where `MetricSet::global()`
-    /// sets live.
-    pub fn global() -> Self {
-        Self::with_registry(RegistryHandle::Global(fiko_metrics::default_registry()))
-    }
-
-    fn with_registry(registry: RegistryHandle) -> Self {
         Self {
             registry,
             metrics_path: DEFAULT_METRICS_PATH.to_owned(),
@@ -132,6 +105,12 @@ impl MetricsEndpoints {
             checks: Vec::new(),
             access: Access::default(),
         }
+    }
+
+    /// Endpoints serving [`fiko_metrics::default_registry`], where `MetricSet::global()`
+    /// sets live.
+    pub fn global() -> Self {
+        Self::new(fiko_metrics::default_registry().clone())
     }
 
     /// Serves the metrics at `path` instead of [`DEFAULT_METRICS_PATH`].
@@ -223,7 +202,7 @@ impl MetricsEndpoints {
 
 struct Endpoints {
     refusals: Arc<EndpointMetrics>,
-    registry: RegistryHandle,
+    registry: Arc<Registry>,
     version: String,
     checks: Vec<HealthCheck>,
     access: Access,

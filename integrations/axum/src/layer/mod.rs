@@ -54,44 +54,16 @@ pub struct HttpMetricsLayer {
 
 /// What every request of one layer shares.
 pub(crate) struct Shared {
-    pub(crate) metrics: MetricsHandle,
+    pub(crate) metrics: Arc<HttpServerMetrics>,
     pub(crate) exclude: Vec<String>,
     pub(crate) groups: Vec<(String, Arc<str>)>,
     pub(crate) custom: Option<Arc<dyn ErasedCustomLabels>>,
     pub(crate) routes: Routes,
 }
 
-/// The metric set a layer records into: the global one or a registered `Arc`.
-#[derive(Clone)]
-pub(crate) enum MetricsHandle {
-    Global(&'static HttpServerMetrics),
-    Shared(Arc<HttpServerMetrics>),
-}
-
-impl std::ops::Deref for MetricsHandle {
-    type Target = HttpServerMetrics;
-
-    fn deref(&self) -> &HttpServerMetrics {
-        match self {
-            Self::Global(metrics) => metrics,
-            Self::Shared(metrics) => metrics,
-        }
-    }
-}
-
 impl HttpMetricsLayer {
     /// A layer recording into `metrics` (from `HttpServerMetrics::register(&registry)`).
     pub fn new(metrics: Arc<HttpServerMetrics>) -> Self {
-        Self::with_handle(MetricsHandle::Shared(metrics))
-    }
-
-    /// A layer recording into [`HttpServerMetrics::global`], exposed by the
-    /// [`default_registry`](fiko_metrics::default_registry).
-    pub fn global() -> Self {
-        Self::with_handle(MetricsHandle::Global(HttpServerMetrics::global()))
-    }
-
-    fn with_handle(metrics: MetricsHandle) -> Self {
         Self {
             shared: Arc::new(Shared {
                 metrics,
@@ -101,6 +73,12 @@ impl HttpMetricsLayer {
                 routes: Routes::default(),
             }),
         }
+    }
+
+    /// A layer recording into [`HttpServerMetrics::global`], exposed by the
+    /// [`default_registry`](fiko_metrics::default_registry).
+    pub fn global() -> Self {
+        Self::new(HttpServerMetrics::shared())
     }
 
     fn edit(mut self, edit: impl FnOnce(&mut Shared)) -> Self {

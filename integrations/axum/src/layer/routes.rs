@@ -8,7 +8,6 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use fiko_metrics::labels::closed_len;
 use fiko_metrics::{Counter, Gauge, Histogram, LabelValue, SeriesId};
 
-use super::MetricsHandle;
 use super::custom::ErasedCustomLabels;
 use super::metrics::{
     ErrorLabels, ErrorType, HttpServerMetrics, Method, RequestLabels, RouteLabels, StatusClass,
@@ -31,7 +30,7 @@ const MAX_ROUTES: usize = 10_000;
 /// what a request of this route records into: all a request holds on to is this `Arc`.
 pub(crate) struct RouteSeries {
     route: Arc<str>,
-    metrics: MetricsHandle,
+    metrics: Arc<HttpServerMetrics>,
     custom: Option<Arc<dyn ErasedCustomLabels>>,
     methods: [OnceLock<Box<MethodSeries>>; METHODS],
 }
@@ -60,7 +59,7 @@ pub(crate) struct StatusSeries {
 impl RouteSeries {
     fn new(
         route: Arc<str>,
-        metrics: MetricsHandle,
+        metrics: Arc<HttpServerMetrics>,
         custom: Option<Arc<dyn ErasedCustomLabels>>,
     ) -> Self {
         Self {
@@ -216,7 +215,7 @@ impl Routes {
     pub(crate) fn get(
         &self,
         route: &str,
-        metrics: &MetricsHandle,
+        metrics: &Arc<HttpServerMetrics>,
         custom: Option<&Arc<dyn ErasedCustomLabels>>,
     ) -> Arc<RouteSeries> {
         if let Some(found) = self.read().get(route) {
