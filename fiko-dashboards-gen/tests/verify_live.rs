@@ -147,13 +147,18 @@ fn a_rule_group_slower_than_its_interval_is_reported() {
         .unwrap_or_else(|| panic!("detail: {}", slow[0].detail));
     assert!(took > 1.0, "{took}");
     // Nothing else is wrong with this deployment: the alert is pending (for 1h), not
-    // firing. The one thing the slow group may cause besides: on a loaded machine, the
-    // Prometheus busy with it misses its own 1 s scrape timeout, and its job reads down.
+    // firing. What the deliberately slow rule may cause besides, on a loaded machine (its
+    // evaluation took 23 s and 44 s there): the busy Prometheus misses its own 1 s scrape
+    // timeout, so its job reads down, and verify's own query of that rule's expression
+    // times out.
     let others: Vec<&Problem> = report
         .problems
         .iter()
         .filter(|problem| problem.class != Class::GroupSlow)
         .filter(|problem| !(problem.class == Class::JobDown && problem.item == "job `prometheus`"))
+        .filter(|problem| {
+            !(problem.class == Class::QueryError && problem.item == "alert `Expensive`")
+        })
         .collect();
     assert!(others.is_empty(), "{:?}", report.problems);
     assert_eq!(report.exit_code(&Class::DEFAULT_FAIL_ON), 1);

@@ -79,41 +79,49 @@ fn plain(value: f64) -> String {
     if value == 0.0 || !value.is_finite() {
         return g4(value);
     }
-    let mut v = value;
-    let mut prefix = "";
-    if v.abs() >= 1.0 {
-        for p in ["k", "M", "G", "T", "P", "E", "Z", "Y"] {
-            if v.abs() < 1000.0 {
-                break;
-            }
-            prefix = p;
-            v /= 1000.0;
-        }
+    let (v, prefix) = if value.abs() >= 1.0 {
+        scaled(value, 1000.0, &["k", "M", "G", "T", "P", "E", "Z", "Y"])
     } else {
-        for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-            if v.abs() >= 1.0 {
-                break;
-            }
-            prefix = p;
-            v *= 1000.0;
-        }
-    }
+        fraction(value)
+    };
     format!("{}{prefix}", g4(v))
+}
+
+/// `value` divided by `base` while it is at least `base`, with the prefix of each step.
+fn scaled(value: f64, base: f64, prefixes: &[&'static str]) -> (f64, &'static str) {
+    let (mut v, mut prefix) = (value, "");
+    for p in prefixes {
+        if v.abs() < base {
+            break;
+        }
+        prefix = p;
+        v /= base;
+    }
+    (v, prefix)
+}
+
+/// A value below 1 multiplied by 1000 until it is not, with the SI prefix of each step.
+fn fraction(value: f64) -> (f64, &'static str) {
+    let (mut v, mut prefix) = (value, "");
+    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+        if v.abs() >= 1.0 {
+            break;
+        }
+        prefix = p;
+        v *= 1000.0;
+    }
+    (v, prefix)
 }
 
 fn binary(value: f64) -> String {
     if value.abs() <= 1.0 || !value.is_finite() {
         return g4(value);
     }
-    let mut v = value;
-    let mut prefix = "";
-    for p in ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"] {
-        if v.abs() < 1024.0 {
-            break;
-        }
-        prefix = p;
-        v /= 1024.0;
-    }
+    let (v, prefix) = scaled(
+        value,
+        1024.0,
+        &["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"],
+    );
     format!("{}{prefix}", g4(v))
 }
 
@@ -141,15 +149,7 @@ fn duration(value: f64) -> String {
             format!("{sign}{}s", g4(v))
         };
     }
-    let mut v = value;
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if v.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        v *= 1000.0;
-    }
+    let (v, prefix) = fraction(value);
     format!("{}{prefix}s", g4(v))
 }
 

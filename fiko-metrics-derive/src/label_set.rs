@@ -5,9 +5,17 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Ident, LitStr, Path, Type};
 
-use crate::attr::{self, Attr};
+use crate::attr::{self, Attr, Flag};
 use crate::ctxt::Ctxt;
 use crate::symbol::*;
+
+/// A parsed `#[derive(LabelSet)]` struct.
+struct Container<'a> {
+    krate: Path,
+    /// `#[label_set(sparse)]`: a scrape shows only the recorded closed combinations.
+    sparse: bool,
+    labels: Vec<Label<'a>>,
+}
 
 struct Label<'a> {
     ident: &'a Ident,
@@ -19,10 +27,10 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let parsed = parse(&cx, input);
     match (cx.check(), parsed) {
-        (Ok(()), Some((krate, labels))) => emit(&input.ident, &krate, &labels),
+        (Ok(()), Some(container)) => emit(&input.ident, &container),
         (result, parsed) => {
             let errors = result.err().map(|e| e.to_compile_error());
-            let krate = parsed.map_or_else(attr::default_crate, |(krate, _)| krate);
+            let krate = parsed.map_or_else(attr::default_crate, |container| container.krate);
             // A generic struct gets no stand-in: it would only add errors about the generics.
             let fallback = input
                 .generics
@@ -34,10 +42,14 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
     }
 }
 
-fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<Label<'a>>)> {
+fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Container<'a>> {
     let mut krate = Attr::none(cx, LABEL_SET, CRATE);
+    let mut sparse = Flag::none(cx, LABEL_SET, SPARSE);
     attr::parse_attrs(cx, &input.attrs, LABEL_SET, |meta| {
-        if meta.path == CRATE {
+        if meta.path == SPARSE {
+            // #[label_set(sparse)]
+            sparse.set_true(&meta.path);
+        } else if meta.path == CRATE {
             // #[label_set(crate = path::to::fiko_metrics)]
             krate.set(&meta.path, attr::path_value(meta)?);
         } else {
@@ -56,7 +68,11 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<Label<'a>>)
             Fields::Named(fields) => &fields.named,
             _ => {
                 cx.error_spanned_by(&input.ident, "LabelSet needs a struct with named fields: the field names are the label names");
-                return Some((krate.get().unwrap_or_else(attr::default_crate), Vec::new()));
+                return Some(Container {
+                    krate: krate.get().unwrap_or_else(attr::default_crate),
+                    sparse: sparse.get().is_some(),
+                    labels: Vec::new(),
+                });
             }
         },
         _ => {
@@ -64,7 +80,11 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<Label<'a>>)
                 &input.ident,
                 "LabelSet is derived for a struct of labels; for an enum of label values, derive `LabelValue`",
             );
-            return Some((krate.get().unwrap_or_else(attr::default_crate), Vec::new()));
+            return Some(Container {
+                krate: krate.get().unwrap_or_else(attr::default_crate),
+                sparse: sparse.get().is_some(),
+                labels: Vec::new(),
+            });
         }
     };
     if fields.is_empty() {
@@ -113,11 +133,19 @@ fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<(Path, Vec<Label<'a>>)
             name,
         });
     }
-    let krate = krate.get().unwrap_or_else(attr::default_crate);
-    Some((krate, labels))
+    Some(Container {
+        krate: krate.get().unwrap_or_else(attr::default_crate),
+        sparse: sparse.get().is_some(),
+        labels,
+    })
 }
 
-fn emit(ident: &Ident, krate: &Path, labels: &[Label<'_>]) -> TokenStream {
+fn emit(ident: &Ident, container: &Container<'_>) -> TokenStream {
+    let Container {
+        krate,
+        sparse,
+        labels,
+    } = container;
     let private = quote!(#krate::__private01);
     // Every use of a label's type goes through `<Type as LabelValue>`, spanned on the type,
     // so a type that is not a label value is reported once, on the field.
@@ -200,6 +228,7 @@ fn emit(ident: &Ident, krate: &Path, labels: &[Label<'_>]) -> TokenStream {
         impl #krate::LabelSet for #ident {
             const LABELS: &'static [#krate::LabelDescriptor] = &[#(#descriptors),*];
             const DENSE: ::core::option::Option<usize> = #private::dense_cardinality(&[#(#lens),*]);
+            const SPARSE: bool = #sparse;
 
             #[inline]
             fn dense_index(&self) -> usize {

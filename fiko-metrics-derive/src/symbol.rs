@@ -32,6 +32,7 @@ pub(crate) const IN_FLIGHT: Symbol = Symbol("in_flight");
 pub(crate) const RENAME: Symbol = Symbol("rename");
 pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
 pub(crate) const ERROR_KIND: Symbol = Symbol("error_kind");
+pub(crate) const SPARSE: Symbol = Symbol("sparse");
 pub(crate) const METRICS: Symbol = Symbol("metrics");
 pub(crate) const ERRORS: Symbol = Symbol("errors");
 pub(crate) const EXTERNAL: Symbol = Symbol("external");
@@ -62,7 +63,7 @@ pub(crate) const NATIVE_KEYS: &[Symbol] = &[
     MIN_RESET_SECONDS,
 ];
 /// `#[label_set(...)]` on a `LabelSet` struct.
-pub(crate) const LABEL_SET_KEYS: &[Symbol] = &[CRATE];
+pub(crate) const LABEL_SET_KEYS: &[Symbol] = &[SPARSE, CRATE];
 /// `#[label(...)]` on a label set's field.
 pub(crate) const LABEL_KEYS: &[Symbol] = &[RENAME];
 /// `#[label_value(...)]` on a `LabelValue` enum.

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | [`#[metric_set(...)]`](#metric_set) | a `#[derive(MetricSet)]` struct | `namespace`, `subsystem`, `external`, `crate` |
 //! | [`#[metric(...)]`](#metric) | a field of that struct | `name`, `unit`, `buckets`, `native`, `exemplars`, `max_series`, `calls`, `durations`, `in_flight` |
-//! | [`#[label_set(...)]`](#label_set) | a `#[derive(LabelSet)]` struct | `crate` |
+//! | [`#[label_set(...)]`](#label_set) | a `#[derive(LabelSet)]` struct | `sparse`, `crate` |
 //! | [`#[label(...)]`](#label) | a field of that struct | `rename` |
 //! | [`#[label_value(...)]`](#label_value) | a `#[derive(LabelValue)]` enum | `rename_all`, `error_kind`, `crate` |
 //! |  | a variant of that enum | `rename` |
@@ -421,7 +421,32 @@
 //!
 //! | key | value | default | effect |
 //! |---|---|---|---|
+//! | `sparse` | flag | dense | a scrape shows only the closed combinations recorded so far |
 //! | `crate` | path | `::fiko_metrics` | where the runtime is (see `#[metric_set(crate = ...)]`) |
+//!
+//! When every label is closed, a family keeps one series per combination in an array and
+//! records by index: no lock, no hashing. By default (*dense*) a scrape shows every
+//! combination from the first one, at zero until recorded, so dashboards and `rate()` see a
+//! series before its first event. With `sparse`, a scrape shows a combination only once it
+//! was recorded (or looked up with [`Family::series_id`](crate::Family::series_id)), still
+//! through the array: for a wide closed set, like a client's hundred command names, of
+//! which an application uses a handful. Open labels (strings, numbers) are always shown
+//! only once recorded, so `sparse` changes nothing for them.
+//!
+//! ```
+//! use fiko_metrics::{Counter, Family, LabelSet, LabelValue};
+//!
+//! #[derive(LabelValue)]
+//! enum Command { Get, Set, Del, Other }
+//!
+//! #[derive(LabelSet)]
+//! #[label_set(sparse)]
+//! struct CommandLabels { command: Command }
+//!
+//! let commands = Family::<CommandLabels, Counter>::default();
+//! commands.get_or_create(&CommandLabels { command: Command::Get }).inc();
+//! assert_eq!(commands.len(), 1); // `get` only; a dense set would show all four
+//! ```
 //!
 //! ```
 //! # extern crate fiko_metrics as _; // (keeps rustdoc from adding a private `extern crate`)

@@ -39,7 +39,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::counter::Counter;
-use crate::family::Family;
+use crate::family::{Family, SeriesId};
 use crate::gauge::Gauge;
 use crate::histogram::Histogram;
 use crate::{LabelSet, LabelValue, MetricSet};
@@ -194,8 +194,8 @@ pub trait RecordInFlight: MetricSet {
 
 /// Where one instrumented function records; built by the attribute macros.
 ///
-/// The first call looks its series up and keeps them, so later calls that end `ok` touch
-/// no map: a clock read, an atomic add and a histogram observation.
+/// The first call looks its series up and keeps their [`SeriesId`]s, so later calls that
+/// end `ok` touch no map: a clock read, an atomic add and a histogram observation.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct CallSite {
@@ -209,9 +209,9 @@ struct SiteSeries {
     // The address of the `calls` family the series belong to: a site used with another
     // set (an expression that picks one of several) takes the lookup path instead.
     family: usize,
-    ok: &'static Counter,
-    duration: Option<&'static Histogram>,
-    in_flight: Option<&'static Gauge>,
+    ok: SeriesId<CallLabels, Counter>,
+    duration: Option<SeriesId<FunctionLabels, Histogram>>,
+    in_flight: Option<SeriesId<FunctionLabels, Gauge>>,
 }
 
 impl CallSite {
@@ -269,13 +269,13 @@ impl CallGuard {
     ) -> Self {
         let cached = site.series.get_or_init(|| SiteSeries {
             family: address(calls),
-            ok: calls.get_or_create(&site.call_labels(Outcome::Ok, "")),
-            duration: durations.map(|family| family.get_or_create(&site.labels())),
-            in_flight: in_flight.map(|family| family.get_or_create(&site.labels())),
+            ok: calls.series_id(&site.call_labels(Outcome::Ok, "")),
+            duration: durations.map(|family| family.series_id(&site.labels())),
+            in_flight: in_flight.map(|family| family.series_id(&site.labels())),
         });
         let cached = (cached.family == address(calls)).then_some(cached);
         let in_flight = in_flight.map(|family| match cached.and_then(|c| c.in_flight) {
-            Some(gauge) => gauge,
+            Some(id) => family.series(id),
             None => family.get_or_create(&site.labels()),
         });
         if let Some(gauge) = in_flight {
@@ -322,7 +322,9 @@ impl Drop for CallGuard {
             None => counter.inc(),
         };
         match self.cached {
-            Some(cached) if outcome == Outcome::Ok && error.is_empty() => count(cached.ok),
+            Some(cached) if outcome == Outcome::Ok && error.is_empty() => {
+                count(self.calls.series(cached.ok));
+            }
             _ => count(
                 self.calls
                     .get_or_create(&self.site.call_labels(outcome, error)),
@@ -336,7 +338,7 @@ impl Drop for CallGuard {
                 None => histogram.observe_since(start),
             };
             match self.cached.and_then(|cached| cached.duration) {
-                Some(histogram) => time(histogram),
+                Some(id) => time(family.series(id)),
                 None => time(family.get_or_create(&self.site.labels())),
             }
         }

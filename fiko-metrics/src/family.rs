@@ -17,14 +17,60 @@ pub const DEFAULT_MAX_SERIES: usize = 1000;
 /// holds at most `max_series` keys, so crafted values cannot degrade it much.
 type Index = HashMap<Arc<str>, usize, foldhash::fast::RandomState>;
 
-/// Where a series sits in its [`Family`]: [`Family::series`] records into it again without
-/// looking its labels up, for wrappers that keep a series across calls (a handle with no
-/// lifetime, unlike the reference from [`Family::get_or_create`]).
+/// Where a series sits in a `Family<L, M>`: [`Family::series`] records into it again
+/// without looking its labels up, for wrappers that keep a series across calls (a handle
+/// with no lifetime, unlike the reference from [`Family::get_or_create`]). It is how every
+/// integration caches its series: per route, per pool, per cache name, per task.
 ///
-/// An id is only meaningful for the family that made it: handed to another family it
-/// names some other series of that family (never a panic, never undefined behaviour).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SeriesId(Slot);
+/// The id is typed by the family's label set and metric, so handing it to a family of
+/// other labels or another metric type does not compile. It is as small as the untyped
+/// position it wraps (two words) and `Copy`.
+///
+/// An id is only meaningful for the family that made it: handed to another family of the
+/// same type it names some other series of that family (never a panic, never undefined
+/// behaviour).
+pub struct SeriesId<L, M> {
+    slot: Slot,
+    family: std::marker::PhantomData<fn(&L, &M)>,
+}
+
+impl<L, M> SeriesId<L, M> {
+    const fn new(slot: Slot) -> Self {
+        Self {
+            slot,
+            family: std::marker::PhantomData,
+        }
+    }
+}
+
+// Written by hand: derived impls would require `L` and `M` to be `Copy`, `Eq`...
+impl<L, M> Clone for SeriesId<L, M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<L, M> Copy for SeriesId<L, M> {}
+
+impl<L, M> PartialEq for SeriesId<L, M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.slot == other.slot
+    }
+}
+
+impl<L, M> Eq for SeriesId<L, M> {}
+
+impl<L, M> std::hash::Hash for SeriesId<L, M> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.slot.hash(state);
+    }
+}
+
+impl<L, M> fmt::Debug for SeriesId<L, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SeriesId").field(&self.slot).finish()
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Slot {
@@ -55,6 +101,10 @@ enum Slot {
 /// ```
 pub struct Family<L: LabelSet, M: Metric> {
     dense: Box<[M]>,
+    // One bit per dense series of a sparse label set (`#[label_set(sparse)]`): set the
+    // first time the series is recorded or looked up; a scrape shows only those. Empty
+    // for a dense label set, which shows every combination.
+    touched: Box<[AtomicU64]>,
     // Open series live in an append-only vector, so a series handed out stays put and a
     // scrape walks them without any lock; the map only finds a series by its labels.
     index: RwLock<Index>,
@@ -83,11 +133,17 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
 
     /// A family as a declaration makes it: `exemplars` is `#[metric(exemplars)]`.
     pub(crate) fn declared(config: M::Config, max_series: usize, exemplars: bool) -> Self {
-        let dense = (0..L::DENSE.unwrap_or(0))
+        let dense: Box<[M]> = (0..L::DENSE.unwrap_or(0))
             .map(|_| Self::make(&config, exemplars))
             .collect();
+        let words = if L::SPARSE {
+            dense.len().div_ceil(64)
+        } else {
+            0
+        };
         Self {
             dense,
+            touched: (0..words).map(|_| AtomicU64::new(0)).collect(),
             index: RwLock::new(Index::default()),
             open: boxcar::Vec::new(),
             fallback: OnceLock::new(),
@@ -155,23 +211,48 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     /// assert_eq!(requests.get_or_create(&Route { route: "/users/{id}".into() }).get(), 3);
     /// ```
     #[inline(always)]
-    pub fn series_id(&self, labels: &L) -> SeriesId {
+    pub fn series_id(&self, labels: &L) -> SeriesId<L, M> {
         if L::DENSE.is_some() {
             let index = labels.dense_index();
             if index < self.dense.len() {
-                return SeriesId(Slot::Dense(index));
+                if L::SPARSE {
+                    self.touch(index);
+                }
+                return SeriesId::new(Slot::Dense(index));
             }
         }
-        SeriesId(Slot::Open(
+        SeriesId::new(Slot::Open(
             self.open_slot(|overflowed, sink| labels.write(overflowed, sink)),
         ))
+    }
+
+    // Marks the dense series at `index` as exposed (a sparse label set): a relaxed load,
+    // and a `fetch_or` only the first time. Still no lock and no hashing.
+    #[inline(always)]
+    fn touch(&self, index: usize) {
+        if let Some(word) = self.touched.get(index / 64) {
+            let bit = 1_u64 << (index % 64);
+            if word.load(Ordering::Relaxed) & bit == 0 {
+                word.fetch_or(bit, Ordering::Relaxed);
+            }
+        }
+    }
+
+    // Whether the dense series at `index` is exposed: always for a dense label set, once
+    // recorded or looked up for a sparse one.
+    fn exposed(&self, index: usize) -> bool {
+        !L::SPARSE
+            || self
+                .touched
+                .get(index / 64)
+                .is_some_and(|word| word.load(Ordering::Relaxed) & (1_u64 << (index % 64)) != 0)
     }
 
     /// The series `id` names: an array index or an append-only vector read, no hashing and
     /// no lock.
     #[inline(always)]
-    pub fn series(&self, id: SeriesId) -> &M {
-        let series = match id.0 {
+    pub fn series(&self, id: SeriesId<L, M>) -> &M {
+        let series = match id.slot {
             Slot::Dense(index) => self.dense.get(index),
             Slot::Open(slot) => self.open.get(slot).map(|(_, series)| series),
         };
@@ -243,9 +324,18 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         self.folded.load(Ordering::Relaxed)
     }
 
-    /// The number of series that exist now.
+    /// The number of series that exist now: every combination of a dense closed label
+    /// set, the recorded ones of a sparse one, and the open series.
     pub fn len(&self) -> usize {
-        self.dense.len() + self.open.count()
+        let dense = if L::SPARSE {
+            self.touched
+                .iter()
+                .map(|word| word.load(Ordering::Relaxed).count_ones() as usize)
+                .sum()
+        } else {
+            self.dense.len()
+        };
+        dense + self.open.count()
     }
 
     /// Whether the family has no series yet.
@@ -257,6 +347,9 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     /// Takes no lock: recording threads never wait for a scrape.
     pub fn visit(&self, metric: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
         for (index, series) in self.dense.iter().enumerate() {
+            if !self.exposed(index) {
+                continue;
+            }
             series.visit(Labels::Source(&DenseLabels::<L>::new(index)), visitor)?;
         }
         // A closed family has open series only if a hand-written `LabelValue` reported an
@@ -305,8 +398,8 @@ impl<M: Metric> Family<Dynamic, M> {
     /// assert_eq!((calls.len(), calls.folded()), (3, 2)); // ann, bob, other
     /// assert_eq!(calls.series(calls.dynamic_series_id(&Pairs(&[("user", "other")]))).get(), 2);
     /// ```
-    pub fn dynamic_series_id(&self, labels: &dyn DynamicLabels) -> SeriesId {
-        SeriesId(Slot::Open(
+    pub fn dynamic_series_id(&self, labels: &dyn DynamicLabels) -> SeriesId<Dynamic, M> {
+        SeriesId::new(Slot::Open(
             self.open_slot(|overflowed, sink| labels.write(overflowed, sink)),
         ))
     }

@@ -6,6 +6,10 @@
 //! numbers are *open* labels; their series live in a map bounded by the metric's series
 //! limit, past which values fold into one overflow series whose open labels read
 //! [`OVERFLOW_VALUE`].
+//!
+//! A closed label set is *dense* by default: a scrape shows every combination, at zero
+//! until recorded. Declared `#[label_set(sparse)]`, it shows only the combinations that
+//! were recorded, still through the dense array (see [`LabelSet::SPARSE`]).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -54,6 +58,12 @@ pub trait LabelSet: Send + Sync + 'static {
     /// The number of series when every label is closed and there are at most
     /// [`MAX_DENSE_SERIES`] of them; `None` otherwise.
     const DENSE: Option<usize>;
+
+    /// Whether a scrape shows only the closed combinations that were recorded (or looked
+    /// up), `#[label_set(sparse)]`, rather than every one from the first scrape (the
+    /// default). Either way closed labels record through the dense array, with no lock
+    /// and no hashing; open labels are always shown only once recorded.
+    const SPARSE: bool = false;
 
     /// The series' position in the dense array (only called when `DENSE` is `Some`).
     fn dense_index(&self) -> usize;
@@ -110,6 +120,28 @@ macro_rules! open_int_label {
     )*};
 }
 open_int_label!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+
+/// The number of values of a closed label type (`VALUES`'s length), 0 for an open one: in a
+/// const, the size of an array with one slot per value, indexed by
+/// [`LabelValue::index`].
+///
+/// ```
+/// use fiko_metrics::LabelValue;
+/// use fiko_metrics::labels::closed_len;
+///
+/// #[derive(LabelValue)]
+/// enum Tier { Free, Pro }
+///
+/// const TIERS: usize = closed_len::<Tier>();
+/// let per_tier: [u64; TIERS] = [0; TIERS];
+/// assert_eq!((per_tier.len(), closed_len::<String>()), (2, 0));
+/// ```
+pub const fn closed_len<T: LabelValue>() -> usize {
+    match T::VALUES {
+        Some(values) => values.len(),
+        None => 0,
+    }
+}
 
 /// Labels whose names are only known at run time, written one by one: what a bridge from
 /// another metrics API (the `metrics` facade) hands to

@@ -129,11 +129,22 @@ fn series_ids_name_the_same_series_as_their_labels() {
     );
     assert_eq!(dense.get_or_create(&KindOnly { kind: Kind::Read }).get(), 0);
 
-    // An id from another family names no series there: no panic, and no real series moves.
+    // An id from another family of the same type names no series there: no panic, and no
+    // real series moves. (An id from a family of another label set, like `write` here,
+    // does not compile: `tests/ui/series-id-of-another-family.rs`.)
     let other = Family::<PathLabels, Counter>::default();
     other.series(c).inc();
-    other.series(write).inc();
     assert_eq!(other.len(), 0);
+
+    // The typed id is as small as the untyped position it wraps.
+    assert_eq!(
+        std::mem::size_of::<fiko_metrics::SeriesId<PathLabels, Counter>>(),
+        2 * std::mem::size_of::<usize>()
+    );
+    assert_eq!(
+        std::mem::size_of::<fiko_metrics::SeriesId<KindOnly, Counter>>(),
+        std::mem::size_of::<fiko_metrics::SeriesId<PathLabels, fiko_metrics::Histogram>>()
+    );
 }
 
 #[derive(LabelSet)]

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 
 use apalis_core::task::Task;
@@ -13,7 +13,7 @@ use tower_service::Service;
 
 use crate::Jobs;
 use crate::metrics::JobMetrics;
-use crate::run::TaskRun;
+use crate::run::{TaskRun, TaskSeries};
 use crate::workers::WorkerToken;
 
 /// Records an apalis worker's tasks and liveness; made by [`Jobs::layer`].
@@ -51,6 +51,7 @@ impl<S> Layer<S> for JobMetricsLayer {
             metrics: self.jobs.metrics().clone(),
             worker: self.jobs.shared.workers.token(self.worker.clone(), false),
             task: self.task,
+            series: OnceLock::new(),
         }
     }
 }
@@ -62,6 +63,8 @@ pub struct JobMetricsService<S> {
     metrics: Arc<JobMetrics>,
     worker: Arc<WorkerToken>,
     task: Option<&'static str>,
+    // The task's series, looked up at its first attempt.
+    series: OnceLock<Arc<TaskSeries>>,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for JobMetricsService<S> {
@@ -96,7 +99,17 @@ where
         let name = self.task.unwrap_or_else(short_type_name::<Args>);
         // A task that already ran before this delivery (redelivered by the backend) is a
         // retry.
-        let run = TaskRun::start(self.metrics.clone(), name, before > 0);
+        let series = self
+            .series
+            .get_or_init(|| Arc::new(TaskSeries::new(self.metrics.clone(), name)));
+        // One service serves one task type; should it serve another, that one's series
+        // are looked up per attempt.
+        let series = if series.task() == name {
+            series.clone()
+        } else {
+            Arc::new(TaskSeries::new(self.metrics.clone(), name))
+        };
+        let run = TaskRun::start(series, before > 0);
         ResponseFuture {
             inner: self.inner.call(task),
             run: Some(run),

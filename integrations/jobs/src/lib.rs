@@ -198,6 +198,11 @@ impl Jobs {
         &self.shared.metrics
     }
 
+    // A task named by the caller: its series are looked up for this attempt only.
+    fn task_series(&self, task: &'static str) -> Arc<run::TaskSeries> {
+        Arc::new(run::TaskSeries::new(self.shared.metrics.clone(), task))
+    }
+
     /// A tower layer recording the tasks of the apalis worker `worker` and its liveness.
     pub fn layer(&self, worker: impl Into<Arc<str>>) -> JobMetricsLayer {
         JobMetricsLayer {
@@ -209,12 +214,12 @@ impl Jobs {
 
     /// Starts recording one execution of `task` (first attempt), for code outside apalis.
     pub fn start_task(&self, task: &'static str) -> TaskRun {
-        TaskRun::start(self.shared.metrics.clone(), task, false)
+        TaskRun::start(self.task_series(task), false)
     }
 
     /// Starts recording a retry of `task` (an attempt after the first).
     pub fn start_retry(&self, task: &'static str) -> TaskRun {
-        TaskRun::start(self.shared.metrics.clone(), task, true)
+        TaskRun::start(self.task_series(task), true)
     }
 
     /// Declares a running worker, for code outside apalis: it reads as up, with a fresh

@@ -1,11 +1,79 @@
 //! Recording one task execution, framework-neutral.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use fiko_metrics::exemplar::{self, ExemplarLabels};
+use fiko_metrics::labels::closed_len;
+use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelValue, Metric, SeriesId};
 
 use crate::metrics::{JobMetrics, TaskLabels, TaskState, TaskStateLabels};
+
+const STATES: usize = closed_len::<TaskState>();
+
+/// The series of one task in its metrics, each looked up on its first use and then
+/// recorded by [`SeriesId`]: a worker's service keeps one for its task, so an attempt
+/// records without rendering or hashing the task name.
+pub(crate) struct TaskSeries {
+    metrics: Arc<JobMetrics>,
+    task: &'static str,
+    running: OnceLock<SeriesId<TaskLabels, Gauge>>,
+    duration: OnceLock<SeriesId<TaskLabels, Histogram>>,
+    executions: [OnceLock<SeriesId<TaskStateLabels, Counter>>; STATES],
+}
+
+impl TaskSeries {
+    pub(crate) fn new(metrics: Arc<JobMetrics>, task: &'static str) -> Self {
+        Self {
+            metrics,
+            task,
+            running: OnceLock::new(),
+            duration: OnceLock::new(),
+            executions: Default::default(),
+        }
+    }
+
+    /// The task name.
+    pub(crate) fn task(&self) -> &'static str {
+        self.task
+    }
+
+    /// The metrics the series are in.
+    pub(crate) fn metrics(&self) -> &Arc<JobMetrics> {
+        &self.metrics
+    }
+
+    fn by_task<'a, M: Metric>(
+        &self,
+        family: &'a Family<TaskLabels, M>,
+        id: &OnceLock<SeriesId<TaskLabels, M>>,
+    ) -> &'a M {
+        family.series(*id.get_or_init(|| family.series_id(&TaskLabels { task: self.task })))
+    }
+
+    fn running(&self) -> &Gauge {
+        self.by_task(&self.metrics.tasks_running, &self.running)
+    }
+
+    fn duration(&self) -> &Histogram {
+        self.by_task(&self.metrics.task_duration_seconds, &self.duration)
+    }
+
+    fn executions(&self, state: TaskState) -> &Counter {
+        let family = &self.metrics.task_executions;
+        let lookup = || {
+            family.series_id(&TaskStateLabels {
+                task: self.task,
+                state,
+            })
+        };
+        // Every state has a slot (the array has one per value).
+        match self.executions.get(state.index()) {
+            Some(id) => family.series(*id.get_or_init(lookup)),
+            None => family.series(lookup()),
+        }
+    }
+}
 
 /// One task attempt in progress; made by [`Jobs::start_task`](crate::Jobs::start_task).
 ///
@@ -17,8 +85,7 @@ use crate::metrics::{JobMetrics, TaskLabels, TaskState, TaskStateLabels};
 /// running.
 #[must_use = "a task run records its outcome when finished or dropped"]
 pub struct TaskRun {
-    metrics: Arc<JobMetrics>,
-    task: &'static str,
+    series: Arc<TaskSeries>,
     start: Instant,
     done: bool,
     // The installed exemplar source's labels as the attempt started (its trace), if the
@@ -29,14 +96,15 @@ pub struct TaskRun {
 impl std::fmt::Debug for TaskRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TaskRun")
-            .field("task", &self.task)
+            .field("task", &self.series.task)
             .field("elapsed", &self.start.elapsed())
             .finish()
     }
 }
 
 impl TaskRun {
-    pub(crate) fn start(metrics: Arc<JobMetrics>, task: &'static str, is_retry: bool) -> Self {
+    pub(crate) fn start(series: Arc<TaskSeries>, is_retry: bool) -> Self {
+        let metrics = series.metrics();
         let exemplar = if metrics.task_executions.records_exemplars()
             || metrics.task_duration_seconds.records_exemplars()
         {
@@ -45,17 +113,13 @@ impl TaskRun {
             None
         };
         let labels = exemplar.as_ref();
-        count(&metrics, task, TaskState::Started, 1, labels);
+        count(&series, TaskState::Started, 1, labels);
         if is_retry {
-            count(&metrics, task, TaskState::Retried, 1, labels);
+            count(&series, TaskState::Retried, 1, labels);
         }
-        metrics
-            .tasks_running
-            .get_or_create(&TaskLabels { task })
-            .inc();
+        series.running().inc();
         Self {
-            metrics,
-            task,
+            series,
             start: Instant::now(),
             done: false,
             exemplar,
@@ -68,9 +132,9 @@ impl TaskRun {
     pub fn failed_and_retried(&self, n: u64) {
         if n > 0 {
             let labels = self.exemplar.as_ref();
-            count(&self.metrics, self.task, TaskState::Started, n, labels);
-            count(&self.metrics, self.task, TaskState::Failed, n, labels);
-            count(&self.metrics, self.task, TaskState::Retried, n, labels);
+            count(&self.series, TaskState::Started, n, labels);
+            count(&self.series, TaskState::Failed, n, labels);
+            count(&self.series, TaskState::Retried, n, labels);
         }
     }
 
@@ -89,15 +153,14 @@ impl TaskRun {
             return;
         }
         self.done = true;
-        count(&self.metrics, self.task, state, 1, self.exemplar.as_ref());
-        let labels = TaskLabels { task: self.task };
-        let duration = self.metrics.task_duration_seconds.get_or_create(&labels);
+        count(&self.series, state, 1, self.exemplar.as_ref());
+        let duration = self.series.duration();
         let seconds = self.start.elapsed().as_secs_f64();
         match &self.exemplar {
             Some(exemplar) => duration.observe_with_exemplar(seconds, exemplar),
             None => duration.observe(seconds),
         }
-        self.metrics.tasks_running.get_or_create(&labels).dec();
+        self.series.running().dec();
     }
 }
 
@@ -107,18 +170,64 @@ impl Drop for TaskRun {
     }
 }
 
-fn count(
-    metrics: &JobMetrics,
-    task: &'static str,
-    state: TaskState,
-    n: u64,
-    exemplar: Option<&ExemplarLabels>,
-) {
-    let counter = metrics
-        .task_executions
-        .get_or_create(&TaskStateLabels { task, state });
+fn count(series: &TaskSeries, state: TaskState, n: u64, exemplar: Option<&ExemplarLabels>) {
+    let counter = series.executions(state);
     match exemplar {
         Some(labels) => counter.inc_by_with_exemplar(n, labels),
         None => counter.inc_by(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fiko_metrics::MetricSet;
+
+    /// A task's series are looked up once per `TaskSeries` (a worker service keeps one),
+    /// then recorded by `SeriesId`: past the families' series limit, a new task folds into
+    /// the overflow series once per series however many attempts run; a task started by
+    /// name looks its series up per attempt.
+    #[test]
+    fn a_task_looks_its_series_up_once() {
+        let metrics = Arc::new(JobMetrics::new());
+        for i in 0..fiko_metrics::family::DEFAULT_MAX_SERIES {
+            let task: &'static str = Box::leak(format!("task{i}").into_boxed_str());
+            metrics.tasks_running.get_or_create(&TaskLabels { task });
+            metrics
+                .task_duration_seconds
+                .get_or_create(&TaskLabels { task });
+            metrics.task_executions.get_or_create(&TaskStateLabels {
+                task,
+                state: TaskState::Started,
+            });
+        }
+        let series = Arc::new(TaskSeries::new(metrics.clone(), "late"));
+        for _ in 0..10 {
+            TaskRun::start(series.clone(), false).succeeded();
+        }
+        let other = TaskLabels { task: "other" };
+        assert_eq!(
+            metrics.task_duration_seconds.get_or_create(&other).count(),
+            10
+        );
+        assert_eq!(metrics.tasks_running.get_or_create(&other).get(), 0);
+        let started = TaskStateLabels {
+            task: "other",
+            state: TaskState::Started,
+        };
+        assert_eq!(metrics.task_executions.get_or_create(&started).get(), 10);
+        assert_eq!(metrics.tasks_running.folded(), 1);
+        assert_eq!(metrics.task_duration_seconds.folded(), 1);
+        assert_eq!(metrics.task_executions.folded(), 2); // started, succeeded
+
+        // Started by name, outside a service: a lookup per attempt.
+        for _ in 0..10 {
+            TaskRun::start(Arc::new(TaskSeries::new(metrics.clone(), "late")), false).succeeded();
+        }
+        assert_eq!(
+            metrics.task_duration_seconds.get_or_create(&other).count(),
+            20
+        );
+        assert_eq!(metrics.task_duration_seconds.folded(), 11);
     }
 }

@@ -1,10 +1,11 @@
 //! [`Cache`]: get-or-compute with a TTL, recording hits, misses and operation durations.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use fiko_metrics::MetricSet;
+use fiko_metrics::labels::closed_len;
+use fiko_metrics::{Counter, Histogram, LabelValue, MetricSet, SeriesId};
 use redis::aio::ConnectionLike;
 use redis::{FromRedisValue, RedisError, ToRedisArgs};
 
@@ -46,7 +47,21 @@ pub struct Cache<C> {
     conn: C,
     name: Arc<str>,
     metrics: Arc<CacheMetrics>,
+    series: Arc<CacheSeries>,
     timeout: Duration,
+}
+
+const OPERATIONS: usize = closed_len::<CacheOperation>();
+
+/// The series of one cache name in its metrics, each looked up on its first use and then
+/// recorded by [`SeriesId`]: no label rendering or hashing per operation. Shared by the
+/// clones of a [`Cache`]; renaming the cache starts a new one.
+#[derive(Debug, Default)]
+struct CacheSeries {
+    hits: OnceLock<SeriesId<CacheLabels, Counter>>,
+    misses: OnceLock<SeriesId<CacheLabels, Counter>>,
+    durations: [OnceLock<SeriesId<CacheOperationLabels, Histogram>>; OPERATIONS],
+    errors: [OnceLock<SeriesId<CacheOperationLabels, Counter>>; OPERATIONS],
 }
 
 /// The default bound on one Redis operation of a [`Cache`].
@@ -64,6 +79,7 @@ impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
             conn,
             name: Arc::from("default"),
             metrics,
+            series: Arc::default(),
             timeout: DEFAULT_CACHE_TIMEOUT,
         }
     }
@@ -79,6 +95,7 @@ impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
     /// Names the cache: its `cache` label. Keep names few and fixed (at most 100 series).
     pub fn named(mut self, name: impl Into<Arc<str>>) -> Self {
         self.name = name.into();
+        self.series = Arc::default();
         self
     }
 
@@ -127,16 +144,13 @@ impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
             .bounded(redis::cmd("GET").arg(key).query_async(&mut conn))
             .await;
         self.observe(CacheOperation::Get, start);
-        let labels = CacheLabels {
-            cache: self.name.clone(),
+        let family = match &result {
+            Ok(Some(_)) => (&self.metrics.hits, &self.series.hits),
+            Ok(None) | Err(_) => (&self.metrics.misses, &self.series.misses),
         };
-        match &result {
-            Ok(Some(_)) => self.metrics.hits.get_or_create(&labels).inc(),
-            Ok(None) => self.metrics.misses.get_or_create(&labels).inc(),
-            Err(_) => {
-                self.metrics.misses.get_or_create(&labels).inc();
-                self.error(CacheOperation::Get);
-            }
+        self.by_name(family.0, family.1).inc();
+        if result.is_err() {
+            self.error(CacheOperation::Get);
         }
         result
     }
@@ -195,17 +209,40 @@ impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
         }
     }
 
+    fn by_name<'a>(
+        &self,
+        family: &'a fiko_metrics::Family<CacheLabels, Counter>,
+        id: &OnceLock<SeriesId<CacheLabels, Counter>>,
+    ) -> &'a Counter {
+        family.series(*id.get_or_init(|| {
+            family.series_id(&CacheLabels {
+                cache: self.name.clone(),
+            })
+        }))
+    }
+
+    fn by_operation<'a, M: fiko_metrics::Metric>(
+        &self,
+        family: &'a fiko_metrics::Family<CacheOperationLabels, M>,
+        ids: &[OnceLock<SeriesId<CacheOperationLabels, M>>; OPERATIONS],
+        operation: CacheOperation,
+    ) -> &'a M {
+        let lookup = || family.series_id(&self.labels(operation));
+        // Every operation has a slot (the arrays have one per value).
+        match ids.get(operation.index()) {
+            Some(id) => family.series(*id.get_or_init(lookup)),
+            None => family.series(lookup()),
+        }
+    }
+
     fn observe(&self, operation: CacheOperation, start: Instant) {
-        self.metrics
-            .operation_duration_seconds
-            .get_or_create(&self.labels(operation))
+        let durations = &self.metrics.operation_duration_seconds;
+        self.by_operation(durations, &self.series.durations, operation)
             .observe_since(start);
     }
 
     fn error(&self, operation: CacheOperation) {
-        self.metrics
-            .errors
-            .get_or_create(&self.labels(operation))
+        self.by_operation(&self.metrics.errors, &self.series.errors, operation)
             .inc();
     }
 }

@@ -146,13 +146,6 @@ pub enum Command {
 }
 
 impl Command {
-    /// The label value: the command's name in lowercase, `pipeline` or `other`.
-    pub fn as_str(self) -> &'static str {
-        <Command as LabelValue>::VALUES
-            .and_then(|values| values.get(self.index()).copied())
-            .unwrap_or("other")
-    }
-
     /// The command of `cmd` (its first argument, case-insensitive).
     pub fn of(cmd: &redis::Cmd) -> Command {
         match cmd.args_iter().next() {
@@ -302,7 +295,7 @@ mod tests {
             }
             assert_eq!(
                 Command::VALUES.unwrap_or_default()[parsed.index()],
-                parsed.as_str()
+                parsed.with_str(str::to_owned)
             );
             let upper = value.to_ascii_uppercase();
             assert_eq!(Command::from_name(upper.as_bytes()), parsed);

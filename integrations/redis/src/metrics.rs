@@ -19,9 +19,10 @@ use crate::{Command, ErrorKind};
 ///
 /// Every command sent is counted once by name, also inside a pipeline; a pipeline's round
 /// trip is one duration observation (and at most one error) under `command="pipeline"`.
-/// Only series that were recorded are exposed: the `command` label is a `&'static str`
-/// taken from the closed [`Command`] set, so the families stay bounded (at most 111 commands,
-/// times 15 error kinds) without exposing thousands of zero series.
+/// The `command` label is the closed [`Command`] set, so the families are bounded (111
+/// commands, times the error kinds) and record through an array, with no lock and no
+/// hashing. Its label sets are declared `#[label_set(sparse)]`: only the commands an
+/// application sent are exposed, not thousands of zero series.
 ///
 /// Commands, their round-trip time and errors record exemplars (`#[metric(exemplars)]`):
 /// with an exemplar source installed ([`fiko_metrics::exemplar::set_source`]), each keeps
@@ -33,13 +34,13 @@ use crate::{Command, ErrorKind};
 #[metric_set(namespace = "fiko", subsystem = "redis")]
 pub struct RedisMetrics {
     /// Redis commands sent by this client, by command (pipelined commands one by one).
-    #[metric(exemplars, max_series = 120)]
+    #[metric(exemplars)]
     pub commands: Family<CommandLabels, Counter>,
     /// Round-trip time of Redis commands, by command (`pipeline` for a whole pipeline).
-    #[metric(exemplars, max_series = 120, buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0])]
+    #[metric(exemplars, buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0])]
     pub command_duration_seconds: Family<CommandLabels, Histogram>,
     /// Redis commands and pipelines that failed, by command and error kind.
-    #[metric(exemplars, max_series = 1800)]
+    #[metric(exemplars)]
     pub errors: Family<ErrorLabels, Counter>,
     /// Redis commands and pipelines sent and not answered yet.
     pub commands_in_flight: Gauge,
@@ -66,27 +67,29 @@ pub enum ConnectionState {
     Reconnecting,
 }
 
-/// The labels of [`RedisMetrics::commands`] and [`RedisMetrics::command_duration_seconds`].
+/// The labels of [`RedisMetrics::commands`] and [`RedisMetrics::command_duration_seconds`]:
+/// sparse, so only the commands sent are exposed.
 #[derive(LabelSet, Clone, Copy, Debug, PartialEq, Eq)]
+#[label_set(sparse)]
 pub struct CommandLabels {
-    /// The Redis command, [`Command::as_str`].
-    pub command: &'static str,
+    /// The Redis command (`pipeline` for a whole pipeline).
+    pub command: Command,
 }
 
 impl CommandLabels {
     /// The labels of `command`.
     pub fn new(command: Command) -> Self {
-        CommandLabels {
-            command: command.as_str(),
-        }
+        CommandLabels { command }
     }
 }
 
-/// The labels of [`RedisMetrics::errors`].
+/// The labels of [`RedisMetrics::errors`]: sparse, so only the failures that happened are
+/// exposed.
 #[derive(LabelSet, Clone, Copy, Debug, PartialEq, Eq)]
+#[label_set(sparse)]
 pub struct ErrorLabels {
-    /// The Redis command, [`Command::as_str`] (`pipeline` for a whole pipeline).
-    pub command: &'static str,
+    /// The Redis command (`pipeline` for a whole pipeline).
+    pub command: Command,
     /// Why it failed.
     pub kind: ErrorKind,
 }
@@ -94,10 +97,7 @@ pub struct ErrorLabels {
 impl ErrorLabels {
     /// The labels of `command` failing with `kind`.
     pub fn new(command: Command, kind: ErrorKind) -> Self {
-        ErrorLabels {
-            command: command.as_str(),
-            kind,
-        }
+        ErrorLabels { command, kind }
     }
 }
 

@@ -296,6 +296,54 @@ async fn a_hung_redis_is_bounded_by_the_cache_timeout() {
     assert_eq!(hits(&metrics, "slow"), 1);
 }
 
+/// A cache looks each of its series up once (then records by `SeriesId`): past the
+/// families' series limit, a new cache name folds into the overflow series once per
+/// series, however many operations it records.
+#[tokio::test]
+async fn a_cache_looks_its_series_up_once_per_name_and_operation() {
+    let redis = Redis::start().unwrap();
+    let metrics = Arc::new(CacheMetrics::new());
+    // Fill the families to their limits (100 names; 400 name and operation pairs).
+    for n in 0..100 {
+        let cache: Arc<str> = Arc::from(format!("cache{n}"));
+        let labels = CacheLabels {
+            cache: cache.clone(),
+        };
+        metrics.hits.get_or_create(&labels);
+        metrics.misses.get_or_create(&labels);
+        for operation in [
+            CacheOperation::Get,
+            CacheOperation::Set,
+            CacheOperation::Delete,
+            CacheOperation::Compute,
+        ] {
+            metrics
+                .operation_duration_seconds
+                .get_or_create(&CacheOperationLabels {
+                    cache: cache.clone(),
+                    operation,
+                });
+        }
+    }
+    let cache = Cache::with_metrics(manager(&redis).await, metrics.clone()).named("late");
+    for _ in 0..5 {
+        let value = cache
+            .get_or_compute("late:1", TTL, || async {
+                Ok::<_, std::io::Error>(String::from("v"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(value, "v");
+    }
+    // One miss (then compute and set), four hits, all in the overflow series.
+    assert_eq!(misses(&metrics, "other"), 1);
+    assert_eq!(hits(&metrics, "other"), 4);
+    assert_eq!(timed(&metrics, "other", CacheOperation::Get), 5);
+    // Each series was looked up once: per-operation lookups would fold 4 hits and 5 gets.
+    assert_eq!((metrics.hits.folded(), metrics.misses.folded()), (1, 1));
+    assert_eq!(metrics.operation_duration_seconds.folded(), 3); // get, compute, set
+}
+
 #[tokio::test]
 async fn new_records_into_the_global_set() {
     // `Cache::new` holds `CacheMetrics::shared()`: the set `CacheMetrics::global()` reads

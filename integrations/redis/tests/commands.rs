@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fiko_metrics::{Format, MetricSet, Registry};
+use fiko_metrics::{Format, LabelSet, LabelValue, MetricSet, Registry};
 use fiko_metrics_redis::{
     Command, CommandLabels, ConnectionState, ConnectionStateLabels, ErrorKind, ErrorLabels,
     Instrumented, RedisMetrics,
@@ -378,8 +378,28 @@ fn the_declared_names_follow_prometheus_conventions() {
     assert_eq!(duration.unit, Some("seconds"));
     let command = &duration.labels[0];
     assert_eq!(command.name, "command");
-    // An open label (bounded by the closed `Command` set), so unused commands expose nothing.
-    assert_eq!(command.values, None);
+    // The closed `Command` set, declared sparse: every command is a known value, and
+    // unused commands expose nothing (no thousands of zero series).
+    assert_eq!(command.values, <Command as LabelValue>::VALUES);
+    const { assert!(<CommandLabels as LabelSet>::SPARSE && <ErrorLabels as LabelSet>::SPARSE) };
+    let metrics = RedisMetrics::new();
+    let registry = Registry::new();
+    let metrics = registry.register(metrics).unwrap();
+    metrics
+        .commands
+        .get_or_create(&CommandLabels::new(Command::Get))
+        .inc();
+    let text = registry.encode(Format::Prometheus);
+    let commands: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("fiko_redis_commands_total{"))
+        .collect();
+    assert_eq!(commands, ["fiko_redis_commands_total{command=\"get\"} 1"]);
+    assert!(!text.contains("fiko_redis_errors_total{"), "{text}");
+    assert!(
+        !text.contains("fiko_redis_command_duration_seconds_count{"),
+        "{text}"
+    );
     let errors = RedisMetrics::DESCRIPTOR.metric("errors").unwrap();
     assert_eq!(errors.labels[1].name, "kind");
     assert!(errors.labels[1].values.unwrap().contains(&"wrong_type"));

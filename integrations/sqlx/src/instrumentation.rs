@@ -229,6 +229,7 @@ impl Instrumentation {
                 pool: config.name,
                 slow_threshold: config.slow_threshold,
                 query_timeout: config.query_timeout,
+                series: Default::default(),
             }),
         });
         let probe: Arc<dyn PoolProbe> = shared.clone();

@@ -1,12 +1,13 @@
 //! Timing one query and recording it: the code every instrumented executor shares.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use fiko_metrics::exemplar::{self, ExemplarLabels};
-use fiko_metrics::{Counter, Histogram};
+use fiko_metrics::labels::closed_len;
+use fiko_metrics::{Counter, Family, Histogram, LabelValue, Metric, SeriesId};
 use futures_core::Stream;
 use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
@@ -27,6 +28,38 @@ pub(crate) struct Recorder {
     pub(crate) pool: &'static str,
     pub(crate) slow_threshold: Duration,
     pub(crate) query_timeout: Option<Duration>,
+    pub(crate) series: PoolSeries,
+}
+
+const OPERATIONS: usize = closed_len::<Operation>();
+
+/// The series a pool records into on (nearly) every query or checkout, each looked up on
+/// its first use and then recorded by [`SeriesId`]: the acquire wait, and per operation
+/// the unnamed queries' series (a named query's labels carry its caller's name, so it
+/// looks its series up).
+#[derive(Debug, Default)]
+pub(crate) struct PoolSeries {
+    acquire_wait: OnceLock<SeriesId<PoolLabel, Histogram>>,
+    queries: [OnceLock<SeriesId<QueryLabels, Counter>>; OPERATIONS],
+    durations: [OnceLock<SeriesId<QueryLabels, Histogram>>; OPERATIONS],
+    slow: [OnceLock<SeriesId<QueryLabels, Counter>>; OPERATIONS],
+}
+
+/// The series of `labels` in `family`: by the id in `ids` for an unnamed query (looked
+/// up the first time), by its labels for a named one.
+fn query_series<'a, M: Metric>(
+    family: &'a Family<QueryLabels, M>,
+    ids: &[OnceLock<SeriesId<QueryLabels, M>>; OPERATIONS],
+    labels: &QueryLabels,
+) -> &'a M {
+    let cached = match labels.query {
+        "" => ids.get(labels.operation.index()),
+        _ => None,
+    };
+    match cached {
+        Some(id) => family.series(*id.get_or_init(|| family.series_id(labels))),
+        None => family.get_or_create(labels),
+    }
 }
 
 /// Adds one, with `exemplar` if there is one (and the counter records exemplars).
@@ -76,15 +109,22 @@ impl Recorder {
             operation,
             query,
         };
-        count(self.metrics.queries.get_or_create(&labels), exemplar);
+        let (metrics, series) = (&self.metrics, &self.series);
+        count(
+            query_series(&metrics.queries, &series.queries, &labels),
+            exemplar,
+        );
         if let Some(elapsed) = elapsed {
             time(
-                self.metrics.query_duration_seconds.get_or_create(&labels),
+                query_series(&metrics.query_duration_seconds, &series.durations, &labels),
                 elapsed.as_secs_f64(),
                 exemplar,
             );
             if elapsed >= self.slow_threshold {
-                count(self.metrics.slow_queries.get_or_create(&labels), exemplar);
+                count(
+                    query_series(&metrics.slow_queries, &series.slow, &labels),
+                    exemplar,
+                );
             }
         }
         if let Some(failure) = failure {
@@ -185,13 +225,15 @@ struct AcquireWait<'r> {
 
 impl Drop for AcquireWait<'_> {
     fn drop(&mut self) {
+        let recorder = self.recorder;
+        let family = &recorder.metrics.pool_acquire_duration_seconds;
+        let id = recorder.series.acquire_wait.get_or_init(|| {
+            family.series_id(&PoolLabel {
+                pool: recorder.pool,
+            })
+        });
         time(
-            self.recorder
-                .metrics
-                .pool_acquire_duration_seconds
-                .get_or_create(&PoolLabel {
-                    pool: self.recorder.pool,
-                }),
+            family.series(*id),
             self.start.elapsed().as_secs_f64(),
             self.exemplar.as_ref(),
         );
@@ -527,5 +569,89 @@ pub(crate) mod on_pool {
             )
             .await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fiko_metrics::MetricSet;
+
+    fn names(n: usize) -> Vec<&'static str> {
+        (0..n)
+            .map(|i| &*Box::leak(format!("p{i}").into_boxed_str()))
+            .collect()
+    }
+
+    /// A pool looks its unnamed queries' series and its acquire wait up once, then records
+    /// by `SeriesId`: past the families' series limit a new pool folds once per series,
+    /// however many queries it runs, while a named query looks its series up each time.
+    #[test]
+    fn a_pool_looks_its_series_up_once() {
+        let metrics = Arc::new(DbMetrics::new());
+        let limit = fiko_metrics::family::DEFAULT_MAX_SERIES;
+        for pool in names(limit) {
+            let labels = QueryLabels {
+                pool,
+                operation: Operation::Select,
+                query: "",
+            };
+            metrics.queries.get_or_create(&labels);
+            metrics.query_duration_seconds.get_or_create(&labels);
+            metrics.slow_queries.get_or_create(&labels);
+            metrics
+                .pool_acquire_duration_seconds
+                .get_or_create(&PoolLabel { pool });
+        }
+        let recorder = Recorder {
+            metrics: metrics.clone(),
+            pool: "late",
+            slow_threshold: Duration::ZERO,
+            query_timeout: None,
+            series: PoolSeries::default(),
+        };
+        for _ in 0..10 {
+            recorder.record(
+                Operation::Select,
+                "",
+                Some(Duration::from_millis(1)),
+                None,
+                None,
+            );
+            drop(AcquireWait {
+                recorder: &recorder,
+                start: Instant::now(),
+                exemplar: None,
+            });
+        }
+        let overflow = QueryLabels {
+            pool: "other",
+            operation: Operation::Select,
+            query: "other",
+        };
+        assert_eq!(metrics.queries.get_or_create(&overflow).get(), 10);
+        assert_eq!(metrics.slow_queries.get_or_create(&overflow).get(), 10);
+        assert_eq!(
+            metrics
+                .query_duration_seconds
+                .get_or_create(&overflow)
+                .count(),
+            10
+        );
+        let waits = metrics
+            .pool_acquire_duration_seconds
+            .get_or_create(&PoolLabel { pool: "other" });
+        assert_eq!(waits.count(), 10);
+        assert_eq!(metrics.queries.folded(), 1);
+        assert_eq!(metrics.query_duration_seconds.folded(), 1);
+        assert_eq!(metrics.slow_queries.folded(), 1);
+        assert_eq!(metrics.pool_acquire_duration_seconds.folded(), 1);
+
+        // A named query's labels are its caller's: looked up per query.
+        for _ in 0..10 {
+            recorder.record(Operation::Select, "by_id", None, None, None);
+        }
+        assert_eq!(metrics.queries.get_or_create(&overflow).get(), 20);
+        assert_eq!(metrics.queries.folded(), 11);
     }
 }

@@ -4,11 +4,11 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Instant;
 
-use fiko_metrics::SeriesId;
 use fiko_metrics::exemplar::{self, ExemplarLabels};
+use fiko_metrics::{Gauge, Histogram, SeriesId};
 
 use super::custom::FinishedRequest;
-use super::metrics::{ErrorType, Method, StatusClass};
+use super::metrics::{ErrorType, Method, RouteLabels, StatusClass};
 use super::routes::{Answers, RouteSeries};
 
 /// How a request ended.
@@ -29,7 +29,7 @@ pub(crate) struct RequestGuard {
     answers: Arc<Answers>,
     /// The request's method (its label unless the answer is 405).
     method: Method,
-    active: SeriesId,
+    active: SeriesId<RouteLabels, Gauge>,
     start: Instant,
     status: Option<http::StatusCode>,
     response_bytes: u64,
@@ -48,7 +48,7 @@ impl RequestGuard {
         route: Arc<RouteSeries>,
         answers: Arc<Answers>,
         method: Method,
-        active: SeriesId,
+        active: SeriesId<RouteLabels, Gauge>,
         custom: Option<Box<dyn Any + Send>>,
     ) -> Self {
         let metrics = route.metrics();
@@ -198,12 +198,12 @@ impl Drop for RequestGuard {
 /// Records the request body size when the body is finished or dropped.
 pub(crate) struct RequestSizeGuard {
     route: Arc<RouteSeries>,
-    series: SeriesId,
+    series: SeriesId<RouteLabels, Histogram>,
     bytes: u64,
 }
 
 impl RequestSizeGuard {
-    pub(crate) fn new(route: Arc<RouteSeries>, series: SeriesId) -> Self {
+    pub(crate) fn new(route: Arc<RouteSeries>, series: SeriesId<RouteLabels, Histogram>) -> Self {
         Self {
             route,
             series,

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use fiko_metrics::{LabelValue, SeriesId};
+use fiko_metrics::labels::closed_len;
+use fiko_metrics::{Counter, Gauge, Histogram, LabelValue, SeriesId};
 
 use super::custom::ErasedCustomLabels;
 use super::metrics::{
@@ -17,17 +18,9 @@ use super::metrics::{
 /// codes looks the rest up in the families (still bounded by their series limits).
 const STATUSES: usize = 8;
 /// `ErrorType`'s values.
-const ERROR_TYPES: usize = 5;
+const ERROR_TYPES: usize = closed_len::<ErrorType>();
 /// `Method`'s values.
-const METHODS: usize = 10;
-const _: () = assert!(values::<Method>() == METHODS && values::<ErrorType>() == ERROR_TYPES);
-
-const fn values<T: LabelValue>() -> usize {
-    match T::VALUES {
-        Some(values) => values.len(),
-        None => 0,
-    }
-}
+const METHODS: usize = closed_len::<Method>();
 
 /// Routes known to a layer: the templates of its router, its groups and the unmatched
 /// route, so a handful. Bounded anyway: past this many, routes are looked up per request.
@@ -45,10 +38,10 @@ pub(crate) struct RouteSeries {
 /// The series of one route and method.
 pub(crate) struct MethodSeries {
     /// `http_server_active_requests`.
-    pub(crate) active: SeriesId,
+    pub(crate) active: SeriesId<RouteLabels, Gauge>,
     /// `http_server_request_body_size_bytes`.
-    pub(crate) request_size: SeriesId,
-    errors: [OnceLock<SeriesId>; ERROR_TYPES],
+    pub(crate) request_size: SeriesId<RouteLabels, Histogram>,
+    errors: [OnceLock<SeriesId<ErrorLabels, Counter>>; ERROR_TYPES],
     statuses: [OnceLock<(Option<http::StatusCode>, StatusSeries)>; STATUSES],
 }
 
@@ -56,11 +49,11 @@ pub(crate) struct MethodSeries {
 #[derive(Clone, Copy)]
 pub(crate) struct StatusSeries {
     /// `http_server_requests_total`.
-    pub(crate) requests: SeriesId,
+    pub(crate) requests: SeriesId<RequestLabels, Counter>,
     /// `http_server_request_duration_seconds`.
-    pub(crate) duration: SeriesId,
+    pub(crate) duration: SeriesId<RequestLabels, Histogram>,
     /// `http_server_response_body_size_bytes`.
-    pub(crate) response_size: SeriesId,
+    pub(crate) response_size: SeriesId<RequestLabels, Histogram>,
 }
 
 impl RouteSeries {
@@ -95,7 +88,7 @@ impl RouteSeries {
     /// The series of this route for `method`.
     pub(crate) fn method(&self, method: Method) -> MethodRef<'_> {
         let make = || Box::new(MethodSeries::new(&self.metrics, self.labels(method)));
-        // Every method has a slot (checked at compile time above).
+        // Every method has a slot (the array has one per value).
         match self.methods.get(method.index()) {
             Some(slot) => MethodRef::Cached(slot.get_or_init(make)),
             None => MethodRef::Owned(make()),
@@ -133,7 +126,7 @@ impl RouteSeries {
     }
 
     /// The `http_server_request_errors_total` series of this route for `method` and `error`.
-    pub(crate) fn error(&self, method: Method, error: ErrorType) -> SeriesId {
+    pub(crate) fn error(&self, method: Method, error: ErrorType) -> SeriesId<ErrorLabels, Counter> {
         let make = || {
             self.metrics
                 .http_server_request_errors
