@@ -14,14 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::servers::{
-    PromApi, host_port, run_load_binary, value_of, verify, wait_notified, webhook_sink,
+    PromApi, Stack, host_port, point_at, run_load_binary, value_of, verify, wait_notified,
+    webhook_sink,
 };
-use common::{FakeInstagram, Proc, wait_http_ok};
 use fiko_backend::load::{self, LoadConfig, Report, Scenario};
 use fiko_dashboards::seconds;
 use fiko_dashboards_gen::Notifications;
 use fiko_dashboards_gen::verify::Class;
-use fiko_testkit::{Alertmanager, Postgres, PostgresExporter, Prometheus, Redis, RedisExporter};
+use fiko_testkit::{Alertmanager, Prometheus};
 use serde_json::Value;
 
 /// The alerts whose `for:` the test shortens (it waits for each to fire and resolve).
@@ -42,74 +42,12 @@ async fn load(targets: &[String], users: u32, scenario: Scenario) -> Report {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     let started = Instant::now();
-    let logs = tempfile::tempdir().unwrap();
-    let log = |name: &str| logs.path().join(format!("{name}.log"));
 
-    // Servers.
-    let postgres = Postgres::start().unwrap();
-    let mut redis = Redis::start().unwrap();
-    let redis_exporter = RedisExporter::start(&redis.url()).unwrap();
-    let postgres_exporter = PostgresExporter::start(&postgres.url()).unwrap();
-    let instagram = FakeInstagram::start().await;
-    let app_ports: Vec<u16> = (0..3).map(|_| fiko_testkit::free_port()).collect();
-    let worker_port = fiko_testkit::free_port();
-    let (postgres_url, redis_url, instagram_url) =
-        (postgres.url(), redis.url(), instagram.url.clone());
-    let env = |extra: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
-        let mut env = vec![
-            ("DATABASE_URL", postgres_url.clone()),
-            ("REDIS_URL", redis_url.clone()),
-            ("INSTAGRAM_BASE_URL", instagram_url.clone()),
-        ];
-        env.extend(extra.iter().cloned());
-        env
-    };
-    let spawn = |name: &str, args: &[&str], env: &[(&'static str, String)]| {
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        Proc::spawn(name, args, &env, &log(name))
-    };
-    let mut apps: Vec<Proc> = app_ports
-        .iter()
-        .enumerate()
-        .map(|(i, port)| {
-            spawn(
-                &format!("app-{i}"),
-                &["serve"],
-                &env(&[
-                    ("BIND", format!("127.0.0.1:{port}")),
-                    ("INSTANCE_NAME", format!("app-{i}")),
-                ]),
-            )
-        })
-        .collect();
-    let worker_bind = format!("127.0.0.1:{worker_port}");
-    let start_worker = || {
-        spawn(
-            "worker",
-            &["worker", "--bind", &worker_bind, "--name", "worker-1"],
-            &env(&[]),
-        )
-    };
-    let mut worker = start_worker();
-    let targets: Vec<String> = app_ports
-        .iter()
-        .map(|p| format!("http://127.0.0.1:{p}"))
-        .collect();
-    for (app, target) in apps.iter_mut().zip(&targets) {
-        wait_http_ok(
-            &format!("{target}/api/v1/metrics/health"),
-            Duration::from_secs(60),
-            app,
-        );
-    }
-    wait_http_ok(
-        &format!("http://{worker_bind}/health"),
-        Duration::from_secs(30),
-        &mut worker,
-    );
+    // Servers, three instances and a worker.
+    let mut stack = Stack::start().await;
+    let targets = stack.app_urls();
 
     // Prometheus with the generated configuration and rules, on short timings.
-    let app_targets: Vec<String> = app_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     // `cargo run -p dashboards-gen`'s generator, with this run's targets instead of the
     // deployment's host names, 1 s intervals (its `--interval 1`), a 15 s rule window,
     // notifications to a webhook this test runs, and 2 s `for:` on the alerts the faults
@@ -138,28 +76,8 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     )
     .unwrap();
     let mut targets_of = |prometheus: &str| {
-        let targets: BTreeMap<&str, Vec<String>> = BTreeMap::from([
-            (fiko_backend::monitoring::APP_JOB, app_targets.clone()),
-            (
-                fiko_backend::monitoring::WORKER_JOB,
-                vec![worker_bind.clone()],
-            ),
-            ("redis", vec![host_port(&redis_exporter.metrics_url())]),
-            (
-                "postgres",
-                vec![host_port(&postgres_exporter.metrics_url())],
-            ),
-            ("prometheus", vec![prometheus.to_owned()]),
-            ("alertmanager", vec![alertmanager.address()]),
-        ]);
-        let settings = generator.settings_mut();
-        settings.alertmanagers = vec![alertmanager.address()];
-        for job in &mut settings.scrape_jobs {
-            job.targets = targets
-                .get(job.name.as_str())
-                .unwrap_or_else(|| panic!("no target for the deployment's job {}", job.name))
-                .clone();
-        }
+        let targets = stack.targets(&[prometheus.to_owned()], &alertmanager.address());
+        point_at(&mut generator, &targets, &alertmanager.address());
         generator.generate().unwrap()
     };
     // Prometheus scrapes itself: started on a port of its own, then reloaded with it.
@@ -213,7 +131,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     );
 
     // Load: request counters summed over the three instances equal what was sent.
-    let (sent, printed) = run_load_binary(&targets, 30, &log("load"));
+    let (sent, printed) = run_load_binary(&targets, 30, &stack.log("load"));
     let total: u64 = sent.values().sum();
     assert!(total > 30 * 12, "{printed}");
     assert!(
@@ -278,14 +196,14 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         assert!(
             Instant::now() < deadline,
             "worker did not run the jobs: {done:?}\n{}",
-            worker.log()
+            stack.worker.log()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
     // Fault 1: Redis stops. RedisDown fires; the instances keep serving from PostgreSQL.
     let fault = Instant::now();
-    redis.stop();
+    stack.redis.stop();
     let during = load(&targets, 4, Scenario::Full).await;
     assert_eq!(during.without_response(), 0, "{}", during.render());
     assert_eq!(during.server_errors(), 0, "{}", during.render());
@@ -309,7 +227,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     );
     // Alertmanager routes it to the webhook (critical: after its 15 s group wait).
     let delivered = wait_notified(&notified, "RedisDown", Duration::from_secs(60)).await;
-    redis.restart().unwrap();
+    stack.redis.restart().unwrap();
     let resolved = prom
         .wait_alert("RedisDown", false, Duration::from_secs(60))
         .await;
@@ -329,7 +247,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     prom.wait_alert("WorkerDown", false, Duration::from_secs(60))
         .await;
     let fault = Instant::now();
-    worker.kill();
+    stack.worker.kill();
     // The worker's series vanish with it; WorkerDown fires once its last heartbeat is
     // older than fiko-metrics-jobs' two minutes.
     prom.wait_alert("WorkerDown", true, Duration::from_secs(200))
@@ -356,12 +274,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     );
     let queued = load(&targets, 3, Scenario::Full).await;
     assert_eq!(queued.server_errors(), 0, "{}", queued.render());
-    let mut worker = start_worker();
-    wait_http_ok(
-        &format!("http://{worker_bind}/health"),
-        Duration::from_secs(30),
-        &mut worker,
-    );
+    stack.worker = stack.start_worker();
     let resolved = prom
         .wait_alert("WorkerDown", false, Duration::from_secs(60))
         .await;
@@ -380,7 +293,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         assert!(
             Instant::now() < deadline,
             "the restarted worker ran nothing (before: {before})\n{}",
-            worker.log()
+            stack.worker.log()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -389,7 +302,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     // Fault 3: Instagram fails, so do at least 10% of requests. HighErrorRate fires and
     // resolves once Instagram is back.
     let fault = Instant::now();
-    instagram.failing.store(true, Ordering::Relaxed);
+    stack.instagram.failing.store(true, Ordering::Relaxed);
     let failing = Arc::new(AtomicBool::new(true));
     let background = {
         let (targets, failing) = (targets.clone(), failing.clone());
@@ -419,7 +332,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         "{}",
         bad.render()
     );
-    instagram.failing.store(false, Ordering::Relaxed);
+    stack.instagram.failing.store(false, Ordering::Relaxed);
     let resolved = prom
         .wait_alert("HighErrorRate", false, Duration::from_secs(90))
         .await;
@@ -528,7 +441,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         .collect();
     assert!(failing.is_empty(), "{failing:?}");
 
-    for app in &mut apps {
+    for app in &mut stack.apps {
         assert!(app.exited().is_none(), "{} died:\n{}", app.name, app.log());
     }
     eprintln!(

@@ -14,17 +14,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::servers::{
-    PromApi, host_port, run_load_binary, value_of, verify, wait_notified, webhook_sink,
+    PromApi, Stack, host_port, point_at, run_load_binary, value_of, verify, wait_notified,
+    webhook_sink,
 };
-use common::{FakeInstagram, Proc, wait_http_ok};
 use fiko_backend::load;
 use fiko_dashboards::seconds;
 use fiko_dashboards_gen::verify::Class;
 use fiko_dashboards_gen::{Notifications, ScaleOut};
-use fiko_testkit::{
-    Alertmanager, Postgres, PostgresExporter, Prometheus, Redis, RedisExporter, VictoriaMetrics,
-    VmAlert,
-};
+use fiko_testkit::{Alertmanager, Prometheus, VictoriaMetrics, VmAlert};
 use serde_json::Value;
 
 /// The alert a dead replica raises (its `for:` shortened to 2 s).
@@ -153,64 +150,9 @@ fn unix_now() -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_write_into_victoria_metrics_and_vmalert_runs_the_rules() {
     let started = Instant::now();
-    let logs = tempfile::tempdir().unwrap();
-    let log = |name: &str| logs.path().join(format!("{name}.log"));
-
     // The application and the servers it uses, as in the single-Prometheus test.
-    let postgres = Postgres::start().unwrap();
-    let redis = Redis::start().unwrap();
-    let redis_exporter = RedisExporter::start(&redis.url()).unwrap();
-    let postgres_exporter = PostgresExporter::start(&postgres.url()).unwrap();
-    let instagram = FakeInstagram::start().await;
-    let env = [
-        ("DATABASE_URL", postgres.url()),
-        ("REDIS_URL", redis.url()),
-        ("INSTAGRAM_BASE_URL", instagram.url.clone()),
-    ];
-    let spawn = |name: &str, args: &[&str], extra: &[(&str, String)]| {
-        let all: Vec<(&str, &str)> = env
-            .iter()
-            .chain(extra)
-            .map(|(k, v)| (*k, v.as_str()))
-            .collect();
-        Proc::spawn(name, args, &all, &log(name))
-    };
-    let app_targets: Vec<String> = (0..3)
-        .map(|_| format!("127.0.0.1:{}", fiko_testkit::free_port()))
-        .collect();
-    let mut apps: Vec<Proc> = app_targets
-        .iter()
-        .enumerate()
-        .map(|(i, bind)| {
-            spawn(
-                &format!("app-{i}"),
-                &["serve"],
-                &[
-                    ("BIND", bind.clone()),
-                    ("INSTANCE_NAME", format!("app-{i}")),
-                ],
-            )
-        })
-        .collect();
-    let worker_bind = format!("127.0.0.1:{}", fiko_testkit::free_port());
-    let mut worker = spawn(
-        "worker",
-        &["worker", "--bind", &worker_bind, "--name", "worker-1"],
-        &[],
-    );
-    let urls: Vec<String> = app_targets.iter().map(|t| format!("http://{t}")).collect();
-    for (app, url) in apps.iter_mut().zip(&urls) {
-        wait_http_ok(
-            &format!("{url}/api/v1/metrics/health"),
-            Duration::from_secs(60),
-            app,
-        );
-    }
-    wait_http_ok(
-        &format!("http://{worker_bind}/health"),
-        Duration::from_secs(30),
-        &mut worker,
-    );
+    let mut stack = Stack::start().await;
+    let urls = stack.app_urls();
 
     // The store, deduplicating to one sample per scrape interval.
     let vm = VictoriaMetrics::start_with_flags(
@@ -232,24 +174,11 @@ async fn two_replicas_write_into_victoria_metrics_and_vmalert_runs_the_rules() {
         let settings = generator.settings_mut();
         settings.rule_window = seconds(15);
         settings.notifications = Notifications::default();
-        settings.alertmanagers = vec![alertmanager.to_owned()];
-        let targets: BTreeMap<&str, Vec<String>> = BTreeMap::from([
-            (fiko_backend::monitoring::APP_JOB, app_targets.clone()),
-            (
-                fiko_backend::monitoring::WORKER_JOB,
-                vec![worker_bind.clone()],
-            ),
-            ("redis", vec![host_port(&redis_exporter.metrics_url())]),
-            (
-                "postgres",
-                vec![host_port(&postgres_exporter.metrics_url())],
-            ),
-            ("prometheus", replicas.to_vec()),
-            ("alertmanager", vec![alertmanager.to_owned()]),
-        ]);
-        for job in &mut settings.scrape_jobs {
-            job.targets = targets[job.name.as_str()].clone();
-        }
+        point_at(
+            &mut generator,
+            &stack.targets(replicas, alertmanager),
+            alertmanager,
+        );
         let replica_targets: Vec<&str> = replicas.iter().map(String::as_str).collect();
         generator
             .notify_webhook(&hook, None)
@@ -345,7 +274,7 @@ async fn two_replicas_write_into_victoria_metrics_and_vmalert_runs_the_rules() {
 
     // Load: the store's sums over the instances equal what was sent, with two replicas
     // writing every sample.
-    let (sent, printed) = run_load_binary(&urls, 30, &log("load"));
+    let (sent, printed) = run_load_binary(&urls, 30, &stack.log("load"));
     let total: u64 = sent.values().sum();
     assert!(total > 30 * 12, "{printed}");
     let counted = wait_counted(&store, &sent).await;
@@ -398,7 +327,7 @@ async fn two_replicas_write_into_victoria_metrics_and_vmalert_runs_the_rules() {
     // Replica b dies while load runs.
     let before = firing(&ruler).await;
     let load_urls = urls.clone();
-    let load_log = log("load-during-kill");
+    let load_log = stack.log("load-during-kill");
     let during = tokio::task::spawn_blocking(move || run_load_binary(&load_urls, 30, &load_log));
     tokio::time::sleep(Duration::from_secs(3)).await;
     let killed_at = unix_now();
@@ -431,7 +360,7 @@ async fn two_replicas_write_into_victoria_metrics_and_vmalert_runs_the_rules() {
         "a gap of {gap} ms in {series}"
     );
 
-    for app in &mut apps {
+    for app in &mut stack.apps {
         assert!(app.exited().is_none(), "{} died:\n{}", app.name, app.log());
     }
     eprintln!(

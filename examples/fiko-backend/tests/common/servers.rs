@@ -1,14 +1,189 @@
-//! Shared by the tests against real monitoring servers: a webhook receiving Alertmanager's
-//! notifications, a Prometheus-compatible query API client, the load generator binary, and
-//! `verify` off the runtime.
+//! Shared by the tests against real monitoring servers: the demo's whole stack (PostgreSQL,
+//! Redis, both exporters, three instances and a job worker), a webhook receiving
+//! Alertmanager's notifications, a Prometheus-compatible query API client, the load
+//! generator binary, and `verify` off the runtime.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fiko_backend::load::{self, Report};
 use fiko_dashboards_gen::verify::Options;
+use fiko_testkit::{Postgres, PostgresExporter, Redis, RedisExporter};
 use serde_json::Value;
+
+use super::{FakeInstagram, Proc, wait_http_ok};
+
+/// The demo's stack, every process answering: PostgreSQL, Redis, redis_exporter,
+/// postgres_exporter, a stand-in Instagram, three instances (`app-0` to `app-2`) on
+/// PostgreSQL and Redis, and a job worker (`worker-1`). Each process logs to a file of
+/// its own ([`log`](Self::log)); all are stopped on drop, the demo's processes first.
+pub struct Stack {
+    pub apps: Vec<Proc>,
+    pub worker: Proc,
+    pub postgres: Postgres,
+    pub redis: Redis,
+    pub redis_exporter: RedisExporter,
+    pub postgres_exporter: PostgresExporter,
+    pub instagram: FakeInstagram,
+    /// The instances' `127.0.0.1:PORT`.
+    pub app_targets: Vec<String>,
+    /// The worker's metrics and health address.
+    pub worker_bind: String,
+    launcher: Launcher,
+}
+
+/// Starts the demo's binary on the stack's PostgreSQL, Redis and Instagram, logging to a
+/// file per process.
+struct Launcher {
+    env: Vec<(&'static str, String)>,
+    logs: tempfile::TempDir,
+}
+
+impl Launcher {
+    fn log(&self, name: &str) -> PathBuf {
+        self.logs.path().join(format!("{name}.log"))
+    }
+
+    fn spawn(&self, name: &str, args: &[&str], extra: &[(&str, String)]) -> Proc {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain(extra.iter().map(|(k, v)| (*k, v.as_str())))
+            .collect();
+        Proc::spawn(name, args, &env, &self.log(name))
+    }
+
+    fn worker(&self, bind: &str) -> Proc {
+        let mut worker = self.spawn(
+            "worker",
+            &["worker", "--bind", bind, "--name", "worker-1"],
+            &[],
+        );
+        wait_http_ok(
+            &format!("http://{bind}/health"),
+            Duration::from_secs(30),
+            &mut worker,
+        );
+        worker
+    }
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        let postgres = Postgres::start().unwrap();
+        let redis = Redis::start().unwrap();
+        let redis_exporter = RedisExporter::start(&redis.url()).unwrap();
+        let postgres_exporter = PostgresExporter::start(&postgres.url()).unwrap();
+        let instagram = FakeInstagram::start().await;
+        let launcher = Launcher {
+            env: vec![
+                ("DATABASE_URL", postgres.url()),
+                ("REDIS_URL", redis.url()),
+                ("INSTAGRAM_BASE_URL", instagram.url.clone()),
+            ],
+            logs: tempfile::tempdir().unwrap(),
+        };
+        let app_targets: Vec<String> = (0..3)
+            .map(|_| format!("127.0.0.1:{}", fiko_testkit::free_port()))
+            .collect();
+        let mut apps: Vec<Proc> = app_targets
+            .iter()
+            .enumerate()
+            .map(|(i, bind)| {
+                launcher.spawn(
+                    &format!("app-{i}"),
+                    &["serve"],
+                    &[
+                        ("BIND", bind.clone()),
+                        ("INSTANCE_NAME", format!("app-{i}")),
+                    ],
+                )
+            })
+            .collect();
+        for (app, target) in apps.iter_mut().zip(&app_targets) {
+            wait_http_ok(
+                &format!("http://{target}/api/v1/metrics/health"),
+                Duration::from_secs(60),
+                app,
+            );
+        }
+        let worker_bind = format!("127.0.0.1:{}", fiko_testkit::free_port());
+        let worker = launcher.worker(&worker_bind);
+        Stack {
+            apps,
+            worker,
+            postgres,
+            redis,
+            redis_exporter,
+            postgres_exporter,
+            instagram,
+            app_targets,
+            worker_bind,
+            launcher,
+        }
+    }
+
+    /// Where the process `name` logs (and where a test may put a log of its own).
+    pub fn log(&self, name: &str) -> PathBuf {
+        self.launcher.log(name)
+    }
+
+    /// The instances' base URLs.
+    pub fn app_urls(&self) -> Vec<String> {
+        self.app_targets
+            .iter()
+            .map(|target| format!("http://{target}"))
+            .collect()
+    }
+
+    /// A new job worker on the same address, once it answers.
+    pub fn start_worker(&self) -> Proc {
+        self.launcher.worker(&self.worker_bind)
+    }
+
+    /// The targets of the demo deployment's scrape jobs on this stack, with `prometheus`
+    /// and `alertmanager` as the addresses of those jobs.
+    pub fn targets(
+        &self,
+        prometheus: &[String],
+        alertmanager: &str,
+    ) -> BTreeMap<&'static str, Vec<String>> {
+        BTreeMap::from([
+            (fiko_backend::monitoring::APP_JOB, self.app_targets.clone()),
+            (
+                fiko_backend::monitoring::WORKER_JOB,
+                vec![self.worker_bind.clone()],
+            ),
+            ("redis", vec![host_port(&self.redis_exporter.metrics_url())]),
+            (
+                "postgres",
+                vec![host_port(&self.postgres_exporter.metrics_url())],
+            ),
+            ("prometheus", prometheus.to_vec()),
+            ("alertmanager", vec![alertmanager.to_owned()]),
+        ])
+    }
+}
+
+/// Points every scrape job of `generator` at its targets in `targets` (a job without one
+/// is a mistake of the test) and its Alertmanagers at `alertmanager`.
+pub fn point_at(
+    generator: &mut fiko_dashboards_gen::Generator,
+    targets: &BTreeMap<&'static str, Vec<String>>,
+    alertmanager: &str,
+) {
+    let settings = generator.settings_mut();
+    settings.alertmanagers = vec![alertmanager.to_owned()];
+    for job in &mut settings.scrape_jobs {
+        job.targets = targets
+            .get(job.name.as_str())
+            .unwrap_or_else(|| panic!("no target for the deployment's job {}", job.name))
+            .clone();
+    }
+}
 
 /// A webhook receiver on loopback for Alertmanager: its URL and every payload it got.
 pub async fn webhook_sink() -> (String, Arc<Mutex<Vec<Value>>>) {
