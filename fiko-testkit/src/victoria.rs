@@ -1,12 +1,7 @@
 //! A real VictoriaMetrics single-node server.
 
-use std::process::Command;
-
-use tempfile::TempDir;
-
-use crate::http::{encode_query, http_get};
-use crate::process::{ServerProcess, start_http_server, write_files};
-use crate::{TestkitError, binary};
+use crate::TestkitError;
+use crate::dir_server::{DirServer, Launch};
 
 /// A VictoriaMetrics server (Debian's `victoria-metrics`, 1.79 in bookworm: it reads no
 /// native histograms) on `127.0.0.1` and a port of its own, scraping as `scrape_yaml`
@@ -23,67 +18,38 @@ use crate::{TestkitError, binary};
 /// ```
 #[derive(Debug)]
 pub struct VictoriaMetrics {
-    // Field order matters: the process is killed before its directory is removed.
-    process: ServerProcess,
-    port: u16,
-    _dir: TempDir,
+    server: DirServer,
 }
 
 impl VictoriaMetrics {
     /// Writes `scrape_yaml` as `scrape.yml` and starts VictoriaMetrics with
     /// `-promscrape.config` pointing at it.
     pub fn start(scrape_yaml: &str) -> Result<Self, TestkitError> {
-        let binary = binary("victoria-metrics", "victoria-metrics")?;
-        let dir = tempfile::Builder::new()
-            .prefix("fiko-testkit-victoria-")
-            .tempdir()
-            .map_err(|e| TestkitError::io("create victoria-metrics temp dir", e))?;
-        write_files(dir.path(), &[("scrape.yml", scrape_yaml)])?;
-        let config = dir.path().join("scrape.yml");
-        let data = dir.path().join("data");
-        let (process, port) = start_http_server(
-            "victoria-metrics",
-            &dir.path().join("victoria-metrics.log"),
-            "/health",
-            |port| {
-                let mut command = Command::new(&binary);
-                command
-                    .arg(format!("-promscrape.config={}", config.display()))
-                    .arg(format!("-storageDataPath={}", data.display()))
-                    .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                    .arg("-search.latencyOffset=0s")
-                    .arg("-search.disableCache");
-                command
-            },
-        )?;
-        Ok(Self {
-            process,
-            port,
-            _dir: dir,
-        })
+        let launch = Launch {
+            name: "victoria-metrics",
+            binary: ["victoria-metrics", "victoria-metrics"],
+            config_file: "scrape.yml",
+            flags: ["-promscrape.config", "-storageDataPath", "-httpListenAddr"],
+            extra_flags: &["-search.latencyOffset=0s", "-search.disableCache"],
+            ready_path: "/health",
+        };
+        let server = launch.start(scrape_yaml, &[])?;
+        Ok(Self { server })
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     /// Runs an instant query (MetricsQL, a superset of PromQL); returns the raw JSON
     /// answer of `/api/v1/query`.
     pub fn query(&self, promql: &str) -> Result<String, TestkitError> {
-        let url = format!("{}/api/v1/query?query={}", self.url(), encode_query(promql));
-        let response = http_get(&url)?;
-        if response.status != 200 {
-            return Err(TestkitError::Http {
-                url,
-                message: format!("status {}: {}", response.status, response.body),
-            });
-        }
-        Ok(response.body)
+        self.server.query(promql)
     }
 
     /// The tail of VictoriaMetrics' log, for failure messages.
     pub fn log_tail(&self) -> String {
-        self.process.log_tail()
+        self.server.log_tail()
     }
 }
