@@ -2,7 +2,12 @@
 //! processes killed on drop, and exposition parsing.
 #![allow(dead_code, unreachable_pub)]
 // The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
-#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::expect_used
+)]
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,6 +25,7 @@ use axum::routing::get;
 use fiko_metrics::testing::{self, Sample};
 
 pub mod load;
+pub mod servers;
 
 /// A local HTTP server answering `GET /me/media` like the Instagram Graph API, or with
 /// 500 while `failing` is set.
