@@ -112,10 +112,10 @@ impl Context {
     /// #[derive(MetricSet)]
     /// struct Api {
     ///     /// Requests served.
-    ///     requests_total: Counter,
+    ///     requests: Counter,
     /// }
     ///
-    /// let rate = Api::REQUESTS_TOTAL.rate();
+    /// let rate = Api::REQUESTS.rate();
     /// assert_eq!(
     ///     rate.expr().render(&Context::rules(minutes(5)).deduplicated("replica")),
     ///     "sum by (job, instance) (max without (replica) (rate(requests_total[5m])))"
