@@ -31,22 +31,26 @@ impl Prometheus {
     }
 
     /// [`start`](Self::start) with extra command-line flags, e.g.
-    /// `--enable-feature=exemplar-storage,native-histograms`.
+    /// `--enable-feature=exemplar-storage,native-histograms`. With
+    /// `--enable-feature=agent`, Prometheus runs as an agent (it scrapes and remote-writes,
+    /// keeping only a write-ahead log, in the temp dir too).
     pub fn start_with_flags(
         config_yaml: &str,
         extra_files: &[(&str, &str)],
         flags: &[&str],
     ) -> Result<Self, TestkitError> {
         let extra_flags = [&["--web.enable-lifecycle"], flags].concat();
+        // An agent keeps its write-ahead log under a flag of its own.
+        let storage = if flags.contains(&"--enable-feature=agent") {
+            "--storage.agent.path"
+        } else {
+            "--storage.tsdb.path"
+        };
         let launch = Launch {
             name: "prometheus",
             binary: ["prometheus", "prometheus"],
             config_file: "prometheus.yml",
-            flags: [
-                "--config.file",
-                "--storage.tsdb.path",
-                "--web.listen-address",
-            ],
+            flags: ["--config.file", storage, "--web.listen-address"],
             extra_flags: &extra_flags,
             ready_path: "/-/ready",
         };
