@@ -4,6 +4,9 @@
 //! latencies of the shared workload. Run with
 //! `cargo bench -p benches --bench exemplars`.
 
+// A benchmark's setup and checks stop the run when they fail.
+#![allow(clippy::expect_used)]
+
 use std::hint::black_box;
 use std::time::SystemTime;
 

@@ -1,6 +1,9 @@
 //! The `metrics` facade: fiko-metrics-facade and metrics-exporter-prometheus behind the
 //! same macro calls. Run with `cargo bench -p benches --bench facade`.
 
+// A benchmark's setup and checks stop the run when they fail.
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 use std::hint::black_box;
 
 use benches::{BUCKETS, KINDS, ROUTES, latency, next_input};

@@ -3,6 +3,9 @@
 //! `cargo bench -p benches --bench http`; throughput under load is measured by
 //! `scripts/bench` with wrk against `http-bench-server`.
 
+// A benchmark's setup and checks stop the run when they fail.
+#![allow(clippy::panic)]
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;

@@ -1,6 +1,9 @@
 //! Recording: counter increments and histogram observations, and open-label lookups. Run
 //! with `cargo bench -p benches --bench record`.
 
+// A benchmark's setup and checks stop the run when they fail.
+#![allow(clippy::indexing_slicing)]
+
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 

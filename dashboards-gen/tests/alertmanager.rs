@@ -2,6 +2,9 @@
 //! `prometheus-alertmanager`): a critical alert inhibits a warning on the same target, and
 //! only there.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::panic)]
+
 use std::time::{Duration, Instant};
 
 use fiko_testkit::Alertmanager;

@@ -1,5 +1,8 @@
 //! The `dashboards-gen` binary: writes, checks, explains itself, and fails in one line.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -3,6 +3,9 @@
 //! holes, heatmaps for every histogram, alert annotations, the label-overflow panel, and
 //! recording rules that are read, named by convention and recorded once.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use fiko_backend::deployment;

@@ -4,6 +4,9 @@
 //! hand-written scenarios (`tests/scenarios/slo.test.yml`) replay realistic histories
 //! against the generated rules, and the groups are fingerprinted like the others.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;

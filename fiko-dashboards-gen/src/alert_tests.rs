@@ -507,7 +507,10 @@ fn fired_value(expr: &Expr, goal: Goal) -> Option<f64> {
             if target == 0 && end <= 0.0 {
                 return Some(end);
             }
-            let start = if target == 0 { 0.0 } else { bounds[target - 1] };
+            let start = match target.checked_sub(1) {
+                Some(below) => bounds.get(below).copied()?,
+                None => 0.0,
+            };
             Some(start + (end - start) * q)
         }
     }

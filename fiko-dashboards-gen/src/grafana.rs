@@ -279,7 +279,9 @@ fn panel_json(
             if panel.visual == Visual::Timeseries
                 && target.expr.metrics().iter().any(|metric| metric.exemplars)
             {
-                target_json["exemplar"] = json!(true);
+                if let Some(object) = target_json.as_object_mut() {
+                    object.insert("exemplar".to_owned(), json!(true));
+                }
             }
             target_json
         })
@@ -628,7 +630,9 @@ fn dashboard_panels(model: &Model<'_>, sections: &[Section<'_>]) -> Vec<Value> {
         y += 1;
         if section.collapsed {
             // Grafana keeps a collapsed row's panels inside it.
-            row["panels"] = json!(panels);
+            if let Some(object) = row.as_object_mut() {
+                object.insert("panels".to_owned(), json!(panels));
+            }
             out.push(row);
         } else {
             out.push(row);

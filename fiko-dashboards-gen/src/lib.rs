@@ -461,8 +461,9 @@ impl Generator {
             }),
         }
         for (index, set) in sets.iter().enumerate() {
-            if sets[..index]
+            if sets
                 .iter()
+                .take(index)
                 .any(|other| other.descriptor == set.descriptor)
             {
                 problems.push(format!("{}: observed twice", set.name()));
@@ -518,9 +519,9 @@ impl Generator {
                     AlertTest::new().firing("up{job=\"watchdog\",instance=\"w:1\"}", "1x5"),
                 ),
         ];
-        if jobs.is_empty() {
+        let Some(first) = jobs.first() else {
             return alerts;
-        }
+        };
         alerts.push(
             Alert::critical(
                 "TargetDown",
@@ -541,7 +542,6 @@ impl Generator {
                 )
             })
             .collect();
-        let first = &jobs[0];
         let mut test = AlertTest::new().label("job", &first.name);
         for (index, job) in jobs.iter().enumerate() {
             let series = format!(

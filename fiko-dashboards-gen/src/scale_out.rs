@@ -225,7 +225,12 @@ impl ScaleOut {
                     "scale-out replica `{replica}`: use ASCII letters, digits, `-`, `_` or `.` (it names a file)"
                 ));
             }
-            if self.replicas[..index].contains(replica) {
+            if self
+                .replicas
+                .iter()
+                .take(index)
+                .any(|earlier| earlier == replica)
+            {
                 problems.push(format!("scale-out replica `{replica}`: named twice"));
             }
         }

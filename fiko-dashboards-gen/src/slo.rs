@@ -539,12 +539,13 @@ fn inputs(slo: &Slo) -> Result<Inputs, String> {
                 .into_iter()
                 .find(|value| !bad_values.contains(value))
                 .ok_or("no good value")?;
+            let bad = bad_values.first().ok_or("no bad value")?;
             let name = series_name(metric, total);
             Ok(Inputs {
                 first: series_text(&name, &series_labels(total, Some((added.label, good)))),
                 second: series_text(
                     &name,
-                    &series_labels(total, Some((added.label, bad_values[0].clone()))),
+                    &series_labels(total, Some((added.label, bad.clone()))),
                 ),
                 second_is_bad: true,
             })
@@ -831,17 +832,12 @@ fn write_case(
 /// The overview's SLO row: SLI and objective, error budget remaining, burn rates; none
 /// without SLOs. The dashboard places it where it likes.
 pub(crate) fn row(model: &Model<'_>) -> Option<Row> {
-    if model.slos.is_empty() {
-        return None;
-    }
+    let first = model.slos.first()?;
     let slugs: Vec<String> = model.slos.iter().map(|d| d.slo.slug()).collect();
     let matcher = format!("slo=~\"{}\"", slugs.join("|"));
     let settings = model.settings;
-    let period = duration(settings.scaled(model.slos[0].slo.window.as_secs()));
-    let same_period = model
-        .slos
-        .iter()
-        .all(|d| d.slo.window == model.slos[0].slo.window);
+    let period = duration(settings.scaled(first.slo.window.as_secs()));
+    let same_period = model.slos.iter().all(|d| d.slo.window == first.slo.window);
     let period_text = if same_period {
         period.clone()
     } else {

@@ -40,6 +40,10 @@
 //! (`severity="none"`) and alerts on a job already reported down or absent (TargetDown,
 //! TargetMissing: the same problem, said once).
 
+// The answers are read as `serde_json::Value`s, whose `value["key"]` and `value[0]` give
+// `Null` for a missing key or index instead of panicking.
+#![allow(clippy::indexing_slicing)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 use std::io::{Read, Write};

@@ -2,6 +2,9 @@
 //! every scrape job, volume guards and per-job aggregation, absolute runbook links, and an
 //! Alertmanager that delivers with secrets read from files.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::panic)]
+
 use fiko_dashboards::monitoring::{PrometheusServer, ScrapeTargets};
 use fiko_dashboards_gen::{Error, Generator};
 use fiko_metrics_axum::HttpServerMetrics;

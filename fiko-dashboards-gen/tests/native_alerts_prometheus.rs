@@ -4,6 +4,9 @@
 //! `alerts.yml`, and activates the latency alert (pending: its `for` is longer than a
 //! test) for the slow route only.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::indexing_slicing)]
+
 mod common;
 
 use std::sync::Arc;

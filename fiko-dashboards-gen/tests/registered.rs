@@ -1,6 +1,9 @@
 //! An application lists nothing twice: the generator reads the sets it registers from
 //! its registry, with the rows and alerts `fiko_dashboards::observed!` recorded.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 use std::sync::Arc;
 
 use fiko_dashboards::monitoring::ScrapeTargets;

@@ -2,6 +2,9 @@
 //! for its central ruler, checked by the real tools for every store preset, and the
 //! rules' reduction over the replica label proven by `promtool test rules`.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::panic)]
+
 use fiko_dashboards::monitoring::{PrometheusServer, ScrapeTargets};
 use fiko_dashboards_gen::{Artefacts, Error, Generator, ObservedSet, ScaleOut};
 use fiko_metrics::{Histogram, MetricSet};

@@ -1,6 +1,9 @@
 //! Generation refuses the mistakes types cannot catch, and handles every alert shape the
 //! model offers (quantiles, ratios of one counter, `by` labels) with passing promtool tests.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::panic)]
+
 use fiko_testkit::promtool;
 
 use fiko_dashboards::prelude::*;

@@ -2,6 +2,9 @@
 //! generated rules and scraping itself: an alert that fires is reported as `firing`
 //! (which fails no run by default), with its labels.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use fiko_dashboards::monitoring::ScrapeTargets;

@@ -112,10 +112,10 @@ impl Context {
     /// #[derive(MetricSet)]
     /// struct Api {
     ///     /// Requests served.
-    ///     requests_total: Counter,
+    ///     requests: Counter,
     /// }
     ///
-    /// let rate = Api::REQUESTS_TOTAL.rate();
+    /// let rate = Api::REQUESTS.rate();
     /// assert_eq!(
     ///     rate.expr().render(&Context::rules(minutes(5)).deduplicated("replica")),
     ///     "sum by (job, instance) (max without (replica) (rate(requests_total[5m])))"
@@ -343,7 +343,7 @@ impl Expr {
                             cx.dedup(&selector(&metric.sample_name(), matchers, cx))
                         )
                     }
-                    Operation::Buckets => {
+                    Operation::Buckets | Operation::Quantile(_) => {
                         let series = if native {
                             metric.name.to_owned()
                         } else {
@@ -351,17 +351,11 @@ impl Expr {
                         };
                         let selector = selector(&series, matchers, cx);
                         let rate = format!("rate({selector}[{}])", cx.window);
-                        format!("{grouping} ({})", cx.dedup(&rate))
-                    }
-                    Operation::Quantile(q) => {
-                        let series = if native {
-                            metric.name.to_owned()
-                        } else {
-                            format!("{}_bucket", metric.name)
-                        };
-                        let selector = selector(&series, matchers, cx);
-                        let rate = format!("rate({selector}[{}])", cx.window);
-                        format!("histogram_quantile({q}, {grouping} ({}))", cx.dedup(&rate))
+                        let buckets = format!("{grouping} ({})", cx.dedup(&rate));
+                        match operation {
+                            Operation::Quantile(q) => format!("histogram_quantile({q}, {buckets})"),
+                            _ => buckets,
+                        }
                     }
                 }
             }

@@ -124,10 +124,10 @@ impl Slo {
         bad: &[&str],
     ) -> Self {
         let values: Vec<String> = bad.iter().map(|value| regex_escape(value)).collect();
-        let bad_query = if values.len() == 1 && values[0] == bad[0] {
-            total.clone().filter(label, bad[0])
-        } else {
-            total.clone().filter_regex(label, &values.join("|"))
+        let bad_query = match (bad, values.as_slice()) {
+            // One value that needs no escaping: an equality matcher.
+            ([value], [escaped]) if value == escaped => total.clone().filter(label, value),
+            _ => total.clone().filter_regex(label, &values.join("|")),
         };
         Self::new(
             name,

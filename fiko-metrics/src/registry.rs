@@ -333,14 +333,7 @@ impl Registry {
         let collectors = self.read().collectors.clone();
         let mut out = Vec::with_capacity(4096);
         let mut encoder = ProtobufEncoder::new(&mut out);
-        for collector in &collectors {
-            collector.refresh();
-            for (index, metric) in collector.metrics().iter().enumerate() {
-                let _ = encoder.family(metric);
-                let _ = collector.visit_metric(index, &mut encoder);
-            }
-            let _ = collector.visit_dynamic(&mut encoder);
-        }
+        visit_all(&collectors, &mut encoder);
         encoder.finish();
         out
     }
@@ -392,14 +385,7 @@ impl Registry {
             (inner.collectors.clone(), foreign)
         };
         let mut encoder = TextEncoder::new(out, format);
-        for collector in &collectors {
-            collector.refresh();
-            for (index, metric) in collector.metrics().iter().enumerate() {
-                let _ = encoder.family(metric);
-                let _ = collector.visit_metric(index, &mut encoder);
-            }
-            let _ = collector.visit_dynamic(&mut encoder);
-        }
+        visit_all(&collectors, &mut encoder);
         encoder.push_raw(&foreign_text);
         encoder.finish();
     }
@@ -444,6 +430,20 @@ impl Inner {
             self.names.insert(metric.name);
             self.series.extend(metric.series_names());
         }
+    }
+}
+
+/// One scrape: each collector refreshed, then its metrics and its dynamic ones handed to
+/// `visitor`, in registration order. An encoder into memory cannot fail, so a visitor's
+/// `fmt::Error` is not looked at.
+fn visit_all(collectors: &[Arc<dyn Collect>], visitor: &mut dyn Visitor) {
+    for collector in collectors {
+        collector.refresh();
+        for (index, metric) in collector.metrics().iter().enumerate() {
+            let _ = visitor.family(metric);
+            let _ = collector.visit_metric(index, visitor);
+        }
+        let _ = collector.visit_dynamic(visitor);
     }
 }
 

@@ -3,6 +3,9 @@
 //! never does and records no exemplar, whatever call is made. Metrics made outside a
 //! declaration record the exemplars they are given.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use fiko_metrics::calls::{CallLabels, FunctionLabels};

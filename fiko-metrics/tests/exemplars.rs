@@ -2,6 +2,9 @@
 //! text format is byte for byte what it is without them, and nothing is recorded unless
 //! asked. (The installed source is process-wide: it is tested in `exemplar_source.rs`.)
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used)]
+
 use fiko_metrics::encoding::prost::Message;
 use fiko_metrics::encoding::proto::{self, MetricFamily};
 use fiko_metrics::exemplar::{ExemplarError, ExemplarLabels, MAX_LABEL_CHARS};

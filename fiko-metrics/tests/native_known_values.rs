@@ -4,6 +4,9 @@
 //! observations, recorded here with the same schema, zero threshold and bucket bound,
 //! must give the same schema, zero bucket, spans and deltas, byte for byte of the message.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::indexing_slicing)]
+
 use fiko_metrics::encoding::prost::Message;
 use fiko_metrics::encoding::proto::{self, MetricFamily};
 use fiko_metrics::histogram::{DEFAULT_ZERO_THRESHOLD, NativeConfig};

@@ -6,6 +6,9 @@
 //! `TestNativeHistogram`, the "limited" scenarios), whose clock advances a minute before
 //! each observation; its expected spans and deltas are written here as they are there.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};

@@ -2,6 +2,9 @@
 //! official `metrics.proto`), equals what was recorded: names, help, types, labels,
 //! counts, sums, classic and native buckets, hostile values, and under concurrency.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

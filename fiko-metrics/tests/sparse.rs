@@ -1,6 +1,9 @@
 //! `#[label_set(sparse)]`: a closed label set that a scrape shows only as far as it was
 //! recorded, on the same lock-free dense array as a dense one.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};

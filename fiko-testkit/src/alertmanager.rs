@@ -1,13 +1,10 @@
 //! A real Alertmanager.
 
 use std::path::Path;
-use std::process::Command;
 
-use tempfile::TempDir;
-
+use crate::dir_server::{DirServer, Launch};
 use crate::http::http_get;
-use crate::process::{ServerProcess, start_http_server, write_files};
-use crate::{HttpResponse, TestkitError, binary};
+use crate::{HttpResponse, TestkitError};
 
 /// An Alertmanager (Debian's `prometheus-alertmanager`) on `127.0.0.1` and a port of its
 /// own, clustering off, with its config, extra files (templates, secrets) and data in a
@@ -21,10 +18,7 @@ use crate::{HttpResponse, TestkitError, binary};
 /// ```
 #[derive(Debug)]
 pub struct Alertmanager {
-    // Field order matters: the process is killed before its directory is removed.
-    process: ServerProcess,
-    port: u16,
-    dir: TempDir,
+    server: DirServer,
 }
 
 impl Alertmanager {
@@ -32,46 +26,31 @@ impl Alertmanager {
     /// `extra_files` beside it, then starts Alertmanager. Relative paths in the config
     /// (`templates:`) resolve against that directory.
     pub fn start(config_yaml: &str, extra_files: &[(&str, &str)]) -> Result<Self, TestkitError> {
-        let binary = binary("prometheus-alertmanager", "prometheus-alertmanager")?;
-        let dir = tempfile::Builder::new()
-            .prefix("fiko-testkit-alertmanager-")
-            .tempdir()
-            .map_err(|e| TestkitError::io("create alertmanager temp dir", e))?;
-        write_files(dir.path(), extra_files)?;
-        write_files(dir.path(), &[("alertmanager.yml", config_yaml)])?;
-        let config = dir.path().join("alertmanager.yml");
-        let data = dir.path().join("data");
-        let (process, port) = start_http_server(
-            "alertmanager",
-            &dir.path().join("alertmanager.log"),
-            "/-/ready",
-            |port| {
-                let mut command = Command::new(&binary);
-                command
-                    .current_dir(dir.path())
-                    .arg(format!("--config.file={}", config.display()))
-                    .arg(format!("--storage.path={}", data.display()))
-                    .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                    .arg("--cluster.listen-address=");
-                command
-            },
-        )?;
-        Ok(Self { process, port, dir })
+        let launch = Launch {
+            name: "alertmanager",
+            binary: ["prometheus-alertmanager", "prometheus-alertmanager"],
+            config_file: "alertmanager.yml",
+            flags: ["--config.file", "--storage.path", "--web.listen-address"],
+            extra_flags: &["--cluster.listen-address="],
+            ready_path: "/-/ready",
+        };
+        let server = launch.start(config_yaml, extra_files)?;
+        Ok(Self { server })
     }
 
     /// `127.0.0.1:PORT`, as Prometheus' `alertmanagers` targets name it.
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.server.address()
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.address())
+        self.server.url()
     }
 
     /// The directory holding `alertmanager.yml` and the extra files.
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.server.dir()
     }
 
     /// `GET` a path of its API, e.g. `/api/v2/alerts`.
@@ -86,6 +65,6 @@ impl Alertmanager {
 
     /// The tail of Alertmanager's log, for failure messages.
     pub fn log_tail(&self) -> String {
-        self.process.log_tail()
+        self.server.log_tail()
     }
 }

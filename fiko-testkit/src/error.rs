@@ -77,6 +77,15 @@ pub enum TestkitError {
         /// What went wrong.
         what: String,
     },
+    /// A tool ran but its check failed (`promtool test rules`: an alert did not fire, or
+    /// fired when it should not).
+    #[error("{what} failed:\n{output}")]
+    Check {
+        /// The check that failed.
+        what: String,
+        /// The tool's output and the files it read.
+        output: String,
+    },
     /// A plain HTTP request of the kit failed or got an unexpected answer.
     #[error("HTTP {url}: {message}")]
     Http {

@@ -1,15 +1,11 @@
 //! The standard Redis and PostgreSQL Prometheus exporters.
 
 use std::process::Command;
-use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::http::http_get;
-use crate::process::ServerProcess;
-use crate::{TestkitError, binary, free_port};
-
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
+use crate::process::{ServerProcess, start_http_server};
+use crate::{TestkitError, binary};
 
 /// `redis_exporter` (Debian `prometheus-redis-exporter`) scraping one Redis, killed on drop.
 ///
@@ -105,32 +101,17 @@ impl Exporter {
             .prefix("fiko-testkit-exporter-")
             .tempdir()
             .map_err(|e| TestkitError::io(format!("create {name} temp dir"), e))?;
-        let mut last = None;
-        for _ in 0..3 {
-            let port = free_port();
-            let mut cmd = command(port);
-            cmd.current_dir(dir.path());
-            let log = dir.path().join(format!("{name}.log"));
-            let mut process = ServerProcess::spawn(name, cmd, &log)?;
-            let url = format!("http://127.0.0.1:{port}/metrics");
-            match process.wait_ready(READY_TIMEOUT, || {
-                http_get(&url).is_ok_and(|r| r.status == 200)
-            }) {
-                Ok(()) => {
-                    return Ok(Exporter {
-                        _process: process,
-                        port,
-                        _dir: dir,
-                    });
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or(TestkitError::NotReady {
-            server: name,
-            after: READY_TIMEOUT,
-            log: String::new(),
-        }))
+        let log = dir.path().join(format!("{name}.log"));
+        let (process, port) = start_http_server(name, &log, "/metrics", |port| {
+            let mut command = command(port);
+            command.current_dir(dir.path());
+            command
+        })?;
+        Ok(Exporter {
+            _process: process,
+            port,
+            _dir: dir,
+        })
     }
 
     fn metrics_url(&self) -> String {

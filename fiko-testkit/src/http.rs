@@ -27,6 +27,19 @@ pub fn http_post(url: &str) -> Result<HttpResponse, TestkitError> {
     request("POST", url, None)
 }
 
+/// `response`'s body when its status is 200; otherwise the error naming `url`, the status
+/// and the body.
+pub(crate) fn body_if_ok(url: String, response: HttpResponse) -> Result<String, TestkitError> {
+    if response.status == 200 {
+        Ok(response.body)
+    } else {
+        Err(TestkitError::Http {
+            url,
+            message: format!("status {}: {}", response.status, response.body),
+        })
+    }
+}
+
 /// `method url`, with `json` as an `application/json` body when given.
 pub(crate) fn request(
     method: &str,

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::{ServerProcess, run, running};
-use crate::{TestkitError, binary, free_port};
+use crate::process::{ProcessSlot, ServerProcess, on_free_port, run};
+use crate::{TestkitError, binary};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const PACKAGE: &str = "postgresql";
@@ -32,7 +32,7 @@ const PACKAGE: &str = "postgresql";
 #[derive(Debug)]
 pub struct Postgres {
     // Field order matters: the process is killed before its directory is removed.
-    process: Option<ServerProcess>,
+    process: ProcessSlot,
     port: u16,
     bin_dir: PathBuf,
     run_as_postgres: bool,
@@ -62,7 +62,7 @@ impl Postgres {
                 .map_err(|e| TestkitError::io("chown postgres temp dir", e))?;
         }
         let mut pg = Postgres {
-            process: None,
+            process: ProcessSlot::new("postgres"),
             port: 0,
             bin_dir,
             run_as_postgres,
@@ -82,21 +82,10 @@ impl Postgres {
             .arg("--no-sync");
         run("initdb", initdb_cmd)?;
 
-        // Another process may grab the port between `free_port` and the bind: retry.
-        let mut last = None;
-        for _ in 0..3 {
-            pg.port = free_port();
-            match pg.launch() {
-                Ok(()) => {
-                    last = None;
-                    break;
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        if let Some(e) = last {
-            return Err(e);
-        }
+        on_free_port(|port| {
+            pg.port = port;
+            pg.launch()
+        })?;
         let mut createdb = pg.command("createdb");
         createdb
             .args(["-h", "127.0.0.1", "-U", "fiko", "-p"])
@@ -118,9 +107,7 @@ impl Postgres {
 
     /// Kills the server and all its backends now (SIGKILL to the process group).
     pub fn stop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            process.kill();
-        }
+        self.process.stop();
     }
 
     /// Hangs the server without killing it: SIGSTOP to the postmaster and every backend
@@ -129,13 +116,13 @@ impl Postgres {
     /// many processes were stopped. [`resume`](Self::resume) continues them; dropping the
     /// server or [`stop`](Self::stop) also works on a paused one.
     pub fn pause(&mut self) -> Result<usize, TestkitError> {
-        running(&mut self.process, "postgres")?.pause()
+        self.process.pause()
     }
 
     /// Continues a [paused](Self::pause) server (SIGCONT to every one of its processes);
     /// returns how many processes were continued.
     pub fn resume(&mut self) -> Result<usize, TestkitError> {
-        running(&mut self.process, "postgres")?.resume()
+        self.process.resume()
     }
 
     /// Starts the server again on the same data directory and port (killing it first if it
@@ -233,7 +220,7 @@ impl Postgres {
         let log = self.dir.path().join("postgres.log");
         let mut process = ServerProcess::spawn("postgres", command, &log)?;
         process.wait_ready(READY_TIMEOUT, || self.ready())?;
-        self.process = Some(process);
+        self.process.set(process);
         Ok(())
     }
 

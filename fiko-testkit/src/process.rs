@@ -293,15 +293,51 @@ fn open_log(path: &Path) -> Result<File, TestkitError> {
         .map_err(|e| TestkitError::io(format!("open log file {}", path.display()), e))
 }
 
-/// The process of a server that is running, or the error saying `server` is not.
-pub(crate) fn running<'a>(
-    process: &'a mut Option<ServerProcess>,
+/// The process of a server that can be stopped and started again (PostgreSQL, Redis):
+/// empty while it is stopped.
+#[derive(Debug)]
+pub(crate) struct ProcessSlot {
     server: &'static str,
-) -> Result<&'a mut ServerProcess, TestkitError> {
-    process.as_mut().ok_or_else(|| TestkitError::Signal {
-        server,
-        what: "not running".to_owned(),
-    })
+    process: Option<ServerProcess>,
+}
+
+impl ProcessSlot {
+    /// An empty slot for `server` (its name in errors).
+    pub(crate) fn new(server: &'static str) -> Self {
+        Self {
+            server,
+            process: None,
+        }
+    }
+
+    /// Holds `process`, the server started (again).
+    pub(crate) fn set(&mut self, process: ServerProcess) {
+        self.process = Some(process);
+    }
+
+    /// Kills the process now (see [`ServerProcess::kill`]); nothing when stopped already.
+    pub(crate) fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill();
+        }
+    }
+
+    /// [`ServerProcess::pause`], or the error saying the server is not running.
+    pub(crate) fn pause(&mut self) -> Result<usize, TestkitError> {
+        self.running()?.pause()
+    }
+
+    /// [`ServerProcess::resume`], or the error saying the server is not running.
+    pub(crate) fn resume(&mut self) -> Result<usize, TestkitError> {
+        self.running()?.resume()
+    }
+
+    fn running(&mut self) -> Result<&mut ServerProcess, TestkitError> {
+        self.process.as_mut().ok_or_else(|| TestkitError::Signal {
+            server: self.server,
+            what: "not running".to_owned(),
+        })
+    }
 }
 
 /// The last 4 KiB of a log file (or why it could not be read).
@@ -343,33 +379,37 @@ pub(crate) fn run(what: &str, mut command: Command) -> Result<String, TestkitErr
 /// How long an HTTP server of the kit may take to answer its readiness probe.
 pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Runs `launch` with a free loopback port; when it fails, twice more with another one
+/// (another process may take the port between [`free_port`](crate::free_port) and the
+/// server's bind). The last attempt's failure is the error.
+pub(crate) fn on_free_port<T>(
+    mut launch: impl FnMut(u16) -> Result<T, TestkitError>,
+) -> Result<T, TestkitError> {
+    for _ in 0..2 {
+        if let Ok(launched) = launch(crate::free_port()) {
+            return Ok(launched);
+        }
+    }
+    launch(crate::free_port())
+}
+
 /// Starts an HTTP server on a free loopback port: `command(port)` builds the command line,
 /// its output goes to `log`, and it is ready once `GET http://127.0.0.1:PORT{ready_path}`
-/// answers 200. A port taken between [`free_port`](crate::free_port) and the server's bind
-/// is retried, twice, with another.
+/// answers 200 (see [`on_free_port`] for a port taken meanwhile).
 pub(crate) fn start_http_server(
     name: &'static str,
     log: &Path,
     ready_path: &str,
     mut command: impl FnMut(u16) -> Command,
 ) -> Result<(ServerProcess, u16), TestkitError> {
-    let mut last = None;
-    for _ in 0..3 {
-        let port = crate::free_port();
+    on_free_port(|port| {
         let mut process = ServerProcess::spawn(name, command(port), log)?;
         let ready = format!("http://127.0.0.1:{port}{ready_path}");
-        match process.wait_ready(READY_TIMEOUT, || {
+        process.wait_ready(READY_TIMEOUT, || {
             crate::http_get(&ready).is_ok_and(|r| r.status == 200)
-        }) {
-            Ok(()) => return Ok((process, port)),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or(TestkitError::NotReady {
-        server: name,
-        after: READY_TIMEOUT,
-        log: String::new(),
-    }))
+        })?;
+        Ok((process, port))
+    })
 }
 
 /// Writes each `(relative path, contents)` of `files` under `dir`, creating directories;

@@ -1,13 +1,10 @@
 //! A real Prometheus server.
 
 use std::path::Path;
-use std::process::Command;
 
-use tempfile::TempDir;
-
-use crate::http::{encode_query, http_get, http_post};
-use crate::process::{ServerProcess, start_http_server, write_files};
-use crate::{TestkitError, binary};
+use crate::TestkitError;
+use crate::dir_server::{DirServer, Launch};
+use crate::http::{body_if_ok, http_post};
 
 /// A Prometheus server on `127.0.0.1` and a port of its own, with its config, extra files
 /// and TSDB in a temp dir, started with `--web.enable-lifecycle`, killed on drop.
@@ -22,10 +19,7 @@ use crate::{TestkitError, binary};
 /// ```
 #[derive(Debug)]
 pub struct Prometheus {
-    // Field order matters: the process is killed before its directory is removed.
-    process: ServerProcess,
-    port: u16,
-    dir: TempDir,
+    server: DirServer,
 }
 
 impl Prometheus {
@@ -45,76 +39,49 @@ impl Prometheus {
         extra_files: &[(&str, &str)],
         flags: &[&str],
     ) -> Result<Self, TestkitError> {
-        let binary = binary("prometheus", "prometheus")?;
-        let dir = tempfile::Builder::new()
-            .prefix("fiko-testkit-prometheus-")
-            .tempdir()
-            .map_err(|e| TestkitError::io("create prometheus temp dir", e))?;
-        write_files(dir.path(), extra_files)?;
-        write_files(dir.path(), &[("prometheus.yml", config_yaml)])?;
-        let config = dir.path().join("prometheus.yml");
-        let data = dir.path().join("data");
+        let extra_flags = [&["--web.enable-lifecycle"], flags].concat();
+        // An agent keeps its write-ahead log under a flag of its own.
         let storage = if flags.contains(&"--enable-feature=agent") {
             "--storage.agent.path"
         } else {
             "--storage.tsdb.path"
         };
-        let (process, port) = start_http_server(
-            "prometheus",
-            &dir.path().join("prometheus.log"),
-            "/-/ready",
-            |port| {
-                let mut command = Command::new(&binary);
-                command
-                    .arg(format!("--config.file={}", config.display()))
-                    .arg(format!("{storage}={}", data.display()))
-                    .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                    .arg("--web.enable-lifecycle")
-                    .args(flags);
-                command
-            },
-        )?;
-        Ok(Prometheus { process, port, dir })
+        let launch = Launch {
+            name: "prometheus",
+            binary: ["prometheus", "prometheus"],
+            config_file: "prometheus.yml",
+            flags: ["--config.file", storage, "--web.listen-address"],
+            extra_flags: &extra_flags,
+            ready_path: "/-/ready",
+        };
+        let server = launch.start(config_yaml, extra_files)?;
+        Ok(Prometheus { server })
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     /// The directory holding `prometheus.yml` and the extra files.
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.server.dir()
     }
 
     /// Runs an instant query; returns the raw JSON answer of `/api/v1/query`.
     pub fn query(&self, promql: &str) -> Result<String, TestkitError> {
-        let url = format!("{}/api/v1/query?query={}", self.url(), encode_query(promql));
-        let response = http_get(&url)?;
-        if response.status != 200 {
-            return Err(TestkitError::Http {
-                url,
-                message: format!("status {}: {}", response.status, response.body),
-            });
-        }
-        Ok(response.body)
+        self.server.query(promql)
     }
 
     /// Asks Prometheus to reload its configuration and rule files (`POST /-/reload`).
     pub fn reload(&self) -> Result<(), TestkitError> {
         let url = format!("{}/-/reload", self.url());
         let response = http_post(&url)?;
-        if response.status != 200 {
-            return Err(TestkitError::Http {
-                url,
-                message: format!("status {}: {}", response.status, response.body),
-            });
-        }
-        Ok(())
+        body_if_ok(url, response).map(drop)
     }
 
     /// The tail of Prometheus' log, for failure messages.
     pub fn log_tail(&self) -> String {
-        self.process.log_tail()
+        self.server.log_tail()
     }
 }

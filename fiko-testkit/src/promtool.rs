@@ -71,6 +71,30 @@ pub fn run(args: &[&str], files: &[(&str, &str)]) -> Result<Report, TestkitError
     run_in(dir.path(), args)
 }
 
+/// `promtool test rules` on `tests` (a test file reading `rules.yml`, e.g. from
+/// [`tests_file`]) over `rules`, that rule file. A failed test is
+/// [`TestkitError::Check`], holding promtool's output and both files.
+///
+/// ```no_run
+/// let rules = "groups: []\n";
+/// let tests = fiko_testkit::promtool::tests_file(&[]);
+/// fiko_testkit::promtool::test_rules(rules, &tests)?;
+/// # Ok::<(), fiko_testkit::TestkitError>(())
+/// ```
+pub fn test_rules(rules: &str, tests: &str) -> Result<(), TestkitError> {
+    let report = run(
+        &["test", "rules", "tests.yml"],
+        &[("rules.yml", rules), ("tests.yml", tests)],
+    )?;
+    if report.success {
+        return Ok(());
+    }
+    Err(TestkitError::Check {
+        what: "promtool test rules".to_owned(),
+        output: format!("{}\nrules:\n{rules}\ntests:\n{tests}", report.text()),
+    })
+}
+
 /// One alerting rule of a rule file written by [`rules_file`].
 #[derive(Clone, Debug)]
 pub struct AlertRule {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::{ServerProcess, running};
-use crate::{TestkitError, binary, free_port};
+use crate::process::{ProcessSlot, ServerProcess, on_free_port};
+use crate::{TestkitError, binary};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -26,7 +26,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 #[derive(Debug)]
 pub struct Redis {
     // Field order matters: the process is killed before its directory is removed.
-    process: Option<ServerProcess>,
+    process: ProcessSlot,
     port: u16,
     config: Vec<(String, String)>,
     binary: PathBuf,
@@ -48,7 +48,7 @@ impl Redis {
             .tempdir()
             .map_err(|e| TestkitError::io("create redis temp dir", e))?;
         let mut redis = Redis {
-            process: None,
+            process: ProcessSlot::new("redis-server"),
             port: 0,
             config: config
                 .iter()
@@ -57,20 +57,11 @@ impl Redis {
             binary,
             dir,
         };
-        // Another process may grab the port between `free_port` and the bind: retry.
-        let mut last = None;
-        for _ in 0..3 {
-            redis.port = free_port();
-            match redis.launch() {
-                Ok(()) => return Ok(redis),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or(TestkitError::NotReady {
-            server: "redis-server",
-            after: READY_TIMEOUT,
-            log: String::new(),
-        }))
+        on_free_port(|port| {
+            redis.port = port;
+            redis.launch()
+        })?;
+        Ok(redis)
     }
 
     /// `redis://127.0.0.1:PORT`.
@@ -85,9 +76,7 @@ impl Redis {
 
     /// Kills the server now (SIGKILL), e.g. to test how a client copes with a dead Redis.
     pub fn stop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            process.kill();
-        }
+        self.process.stop();
     }
 
     /// Hangs the server without killing it: SIGSTOP to the server process (and any child
@@ -96,13 +85,13 @@ impl Redis {
     /// many processes were stopped. [`resume`](Self::resume) continues them; dropping the
     /// server or [`stop`](Self::stop) also works on a paused one.
     pub fn pause(&mut self) -> Result<usize, TestkitError> {
-        running(&mut self.process, "redis-server")?.pause()
+        self.process.pause()
     }
 
     /// Continues a [paused](Self::pause) server (SIGCONT to every one of its processes);
     /// returns how many processes were continued.
     pub fn resume(&mut self) -> Result<usize, TestkitError> {
-        running(&mut self.process, "redis-server")?.resume()
+        self.process.resume()
     }
 
     /// Starts the server again on the same port and directory (killing it first if it is
@@ -140,7 +129,7 @@ impl Redis {
         let mut process = ServerProcess::spawn("redis-server", command, &log)?;
         let port = self.port;
         process.wait_ready(READY_TIMEOUT, || ping(port))?;
-        self.process = Some(process);
+        self.process.set(process);
         Ok(())
     }
 }

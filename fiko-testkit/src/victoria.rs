@@ -4,7 +4,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::http::{encode_query, http_get};
+use crate::dir_server::{DirServer, Launch};
 use crate::process::{ServerProcess, start_http_server, write_files};
 use crate::{TestkitError, binary};
 
@@ -23,10 +23,7 @@ use crate::{TestkitError, binary};
 /// ```
 #[derive(Debug)]
 pub struct VictoriaMetrics {
-    // Field order matters: the process is killed before its directory is removed.
-    process: ServerProcess,
-    port: u16,
-    _dir: TempDir,
+    server: DirServer,
 }
 
 impl VictoriaMetrics {
@@ -39,59 +36,33 @@ impl VictoriaMetrics {
     /// [`start`](Self::start) with extra command-line flags, e.g.
     /// `-dedup.minScrapeInterval=1s` for a store receiving two replicas' copies.
     pub fn start_with_flags(scrape_yaml: &str, flags: &[&str]) -> Result<Self, TestkitError> {
-        let binary = binary("victoria-metrics", "victoria-metrics")?;
-        let dir = tempfile::Builder::new()
-            .prefix("fiko-testkit-victoria-")
-            .tempdir()
-            .map_err(|e| TestkitError::io("create victoria-metrics temp dir", e))?;
-        write_files(dir.path(), &[("scrape.yml", scrape_yaml)])?;
-        let config = dir.path().join("scrape.yml");
-        let data = dir.path().join("data");
-        let (process, port) = start_http_server(
-            "victoria-metrics",
-            &dir.path().join("victoria-metrics.log"),
-            "/health",
-            |port| {
-                let mut command = Command::new(&binary);
-                command
-                    .arg(format!("-promscrape.config={}", config.display()))
-                    .arg(format!("-storageDataPath={}", data.display()))
-                    .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                    .arg("-search.latencyOffset=0s")
-                    .arg("-search.disableCache")
-                    .args(flags);
-                command
-            },
-        )?;
-        Ok(Self {
-            process,
-            port,
-            _dir: dir,
-        })
+        let extra_flags = [&["-search.latencyOffset=0s", "-search.disableCache"], flags].concat();
+        let launch = Launch {
+            name: "victoria-metrics",
+            binary: ["victoria-metrics", "victoria-metrics"],
+            config_file: "scrape.yml",
+            flags: ["-promscrape.config", "-storageDataPath", "-httpListenAddr"],
+            extra_flags: &extra_flags,
+            ready_path: "/health",
+        };
+        let server = launch.start(scrape_yaml, &[])?;
+        Ok(Self { server })
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     /// Runs an instant query (MetricsQL, a superset of PromQL); returns the raw JSON
     /// answer of `/api/v1/query`.
     pub fn query(&self, promql: &str) -> Result<String, TestkitError> {
-        let url = format!("{}/api/v1/query?query={}", self.url(), encode_query(promql));
-        let response = http_get(&url)?;
-        if response.status != 200 {
-            return Err(TestkitError::Http {
-                url,
-                message: format!("status {}: {}", response.status, response.body),
-            });
-        }
-        Ok(response.body)
+        self.server.query(promql)
     }
 
     /// The tail of VictoriaMetrics' log, for failure messages.
     pub fn log_tail(&self) -> String {
-        self.process.log_tail()
+        self.server.log_tail()
     }
 }
 

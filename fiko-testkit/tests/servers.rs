@@ -1,7 +1,12 @@
 //! Each server of the kit: start, readiness, stop (SIGKILL), restart, and clean-up on drop.
 
-// A test fails by panicking: unwrapping is how an unexpected error fails it.
-#![allow(clippy::unwrap_used)]
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

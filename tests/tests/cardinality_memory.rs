@@ -2,6 +2,9 @@
 //! configured limit, every fold is counted, no count is lost, and resident memory stays
 //! flat once the limit is reached (measured with `fiko-metrics-process`).
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used)]
+
 use std::sync::Arc;
 
 use fiko_metrics::{Counter, Family, LabelSet, LabelValue, MetricSet};

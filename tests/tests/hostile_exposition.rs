@@ -6,6 +6,9 @@
 //!   (`promtool tsdb create-blocks-from openmetrics`, then `promtool tsdb dump`), gives
 //!   back exactly the label values and sample values that were recorded.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::Write;

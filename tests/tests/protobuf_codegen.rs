@@ -7,6 +7,9 @@
 //! is the one place that compiles the `.proto`; run it with `FIKO_BLESS=1` to rewrite the
 //! committed file after changing the `.proto` or upgrading prost.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 fn generate() -> String {

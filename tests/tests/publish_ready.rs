@@ -2,6 +2,9 @@
 //! dependencies allow, and no dependency on a crate that is not published. The packages
 //! themselves are built by `cargo publish --dry-run --workspace` in `scripts/test`.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -85,7 +85,6 @@
 //! # })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod academy;
 pub mod ai;

@@ -159,7 +159,7 @@ struct Run {
 impl Run {
     fn target(&self) -> &str {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.targets.len();
-        &self.targets[i]
+        self.targets.get(i).map_or("", String::as_str)
     }
 
     fn count(&self, method: &str, route: &str, status: u16) {
@@ -304,8 +304,11 @@ impl Run {
             )
             .await;
         let (Some(token), Some(user_id)) = (
-            session["token"].as_str().map(str::to_owned),
-            session["user_id"].as_i64(),
+            session
+                .get("token")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            session.get("user_id").and_then(Value::as_i64),
         ) else {
             return;
         };
@@ -398,7 +401,7 @@ impl Run {
                 })),
             )
             .await;
-        if let Some(id) = workflow["id"].as_i64() {
+        if let Some(id) = workflow.get("id").and_then(Value::as_i64) {
             self.call(
                 Method::POST,
                 "/api/v1/workflows/{id}/executions",
@@ -420,7 +423,7 @@ impl Run {
             "/api/v1/billing/transactions",
             Some(token),
             Some(json!({
-                "plan": plans[index as usize % plans.len()],
+                "plan": plans.get(index as usize % plans.len()),
                 "currency": if index.is_multiple_of(3) { "eur" } else { "usd" },
                 "card_number": card,
             })),

@@ -127,7 +127,8 @@ fn compute(
     if memory.len() < blocks {
         memory.resize(blocks, Block::default());
     }
-    argon2.hash_password_into_with_memory(password, salt, output, &mut memory[..blocks])?;
+    let memory = memory.get_mut(..blocks).unwrap_or_default();
+    argon2.hash_password_into_with_memory(password, salt, output, memory)?;
     Ok(())
 }
 

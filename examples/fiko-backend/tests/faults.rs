@@ -4,7 +4,6 @@
 //! endpoint: it keeps serving what it can, fails what it cannot with a quick 503, counts
 //! every error by class while the dependency is away and no more once it is back, its
 //! pool recovers, nothing panics and no in-flight gauge stays up.
-#![allow(clippy::unwrap_used)]
 
 mod common;
 

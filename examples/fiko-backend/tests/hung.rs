@@ -5,7 +5,9 @@
 //! (pool acquire 1 s, query 1 s; cache operations 250 ms), errors are counted by kind,
 //! the rest keep being served, no in-flight gauge stays up, and the time from SIGCONT to
 //! the first success is measured.
-#![allow(clippy::unwrap_used)]
+
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::indexing_slicing)]
 
 mod common;
 

@@ -3,6 +3,9 @@
 //! config` (Debian `prometheus`) and `amtool check-config` (Debian
 //! `prometheus-alertmanager`).
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 use std::process::Command;
 

@@ -2,7 +2,6 @@
 //! its registry has no error recorded by another test): the metrics of errors are exposed
 //! without samples, which the report tells apart from missing metrics, and which fail no
 //! run by default.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

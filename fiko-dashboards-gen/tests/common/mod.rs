@@ -1,6 +1,8 @@
 //! Shared by the generator's tests against real servers: an application's registry served
 //! to a scraper.
 #![allow(dead_code, unreachable_pub)]
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used)]
 
 use std::sync::Arc;
 

@@ -10,7 +10,7 @@ use crate::ctxt::Ctxt;
 pub(super) fn validate(cx: &Ctxt, fields: &[Field<'_>]) {
     for (index, field) in fields.iter().enumerate() {
         let mine = exposed_names(field);
-        for earlier in &fields[..index] {
+        for earlier in fields.iter().take(index) {
             if let Some(name) = mine
                 .iter()
                 .find(|name| exposed_names(earlier).contains(name))
@@ -36,8 +36,9 @@ pub(super) fn validate(cx: &Ctxt, fields: &[Field<'_>]) {
                     ),
                 );
             }
-            if fields[..index]
+            if fields
                 .iter()
+                .take(index)
                 .any(|earlier| earlier.roles.iter().any(|(r, _)| r == role))
             {
                 cx.error_spanned_by(tokens, format!("only one field of a set can be `{key}`"));

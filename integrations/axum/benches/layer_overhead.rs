@@ -3,6 +3,9 @@
 //!
 //! `cargo bench -p fiko-metrics-axum --bench layer_overhead`
 
+// A benchmark's setup and checks stop the run when they fail.
+#![allow(clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

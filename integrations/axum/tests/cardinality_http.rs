@@ -7,6 +7,9 @@
 //! which must not include memory another test (such as the second step, whose exposition
 //! of 5,000 series is large) allocated and freed before, nor run at the same time.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::collections::{BTreeMap, HashSet};

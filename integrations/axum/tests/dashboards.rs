@@ -4,6 +4,7 @@
 use fiko_dashboards::prelude::*;
 use fiko_metrics_axum::{EndpointMetrics, HttpServerMetrics, WebSocketMetrics};
 use fiko_metrics_process::ProcessMetrics;
+use fiko_testkit::TestkitError;
 use fiko_testkit::promtool::{self, AlertRule};
 
 /// The alert's condition as a rule file has it (without its volume guard).
@@ -181,21 +182,17 @@ tests:
 "#;
 
 #[test]
-fn the_alerts_fire_on_the_right_instances_in_promtool() {
+fn the_alerts_fire_on_the_right_instances_in_promtool() -> Result<(), TestkitError> {
     let rules = rules_file("fiko-axum", &all_alerts());
-    let files = [("rules.yml", rules.as_str()), ("tests.yml", TESTS)];
-    let check = promtool::run(&["check", "rules", "rules.yml"], &files).expect("promtool");
+    let check = promtool::run(&["check", "rules", "rules.yml"], &[("rules.yml", &rules)])
+        .expect("promtool");
     assert!(
         check.success,
         "promtool check rules:\n{}\n{rules}",
         check.text()
     );
-    let test = promtool::run(&["test", "rules", "tests.yml"], &files).expect("promtool");
-    assert!(
-        test.success,
-        "promtool test rules:\n{}\n{rules}",
-        test.text()
-    );
+    promtool::test_rules(&rules, TESTS)?;
+    Ok(())
 }
 
 /// promtool input for `RefusedScrapes`: a burst of 40 wrong tokens on a:1 at minute 6, a
@@ -227,7 +224,8 @@ tests:
 /// Regression: refused scrapes are counted, and a burst of them alerts; one stray refusal
 /// does not.
 #[test]
-fn the_refusal_alert_fires_on_a_burst_and_stays_silent_on_one_refusal() {
+fn the_refusal_alert_fires_on_a_burst_and_stays_silent_on_one_refusal() -> Result<(), TestkitError>
+{
     let alerts = EndpointMetrics::alerts();
     let names: Vec<(&str, Severity)> = alerts
         .iter()
@@ -253,11 +251,6 @@ fn the_refusal_alert_fires_on_a_burst_and_stays_silent_on_one_refusal() {
     );
 
     let rules = rules_file("fiko-axum-endpoints", &alerts);
-    let files = [("rules.yml", rules.as_str()), ("tests.yml", REFUSAL_TESTS)];
-    let test = promtool::run(&["test", "rules", "tests.yml"], &files).expect("promtool");
-    assert!(
-        test.success,
-        "promtool test rules:\n{}\n{rules}",
-        test.text()
-    );
+    promtool::test_rules(&rules, REFUSAL_TESTS)?;
+    Ok(())
 }

@@ -4,6 +4,9 @@
 //! Once through OpenMetrics text (what Prometheus asks for with exemplar storage alone),
 //! once through protobuf (what it asks for with native histograms enabled too).
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

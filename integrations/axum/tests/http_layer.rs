@@ -1,5 +1,8 @@
 //! The HTTP layer on a real axum server, driven by a real HTTP client.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use std::convert::Infallible;

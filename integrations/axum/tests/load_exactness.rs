@@ -18,6 +18,9 @@
 //! a line to a file the test watches, and once all have, the test sends wrk SIGINT (through
 //! `sh -c kill`, no extra dependency). `-d` remains a safety bound.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::HashMap;

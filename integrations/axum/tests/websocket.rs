@@ -1,5 +1,8 @@
 //! The instrumented WebSocket with a real client (tokio-tungstenite).
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

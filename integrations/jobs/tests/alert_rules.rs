@@ -194,15 +194,6 @@ fn promtool_fires_each_alert_on_bad_input_and_not_on_good_input() -> TestResult 
         fires_with: None,
     });
 
-    let tests = promtool::tests_file(&cases);
-    let report = promtool::run(
-        &["test", "rules", "tests.yml"],
-        &[("rules.yml", &rules), ("tests.yml", &tests)],
-    )?;
-    assert!(
-        report.success,
-        "promtool test rules failed:\n{}\nrules:\n{rules}\ntests:\n{tests}",
-        report.text()
-    );
+    promtool::test_rules(&rules, &promtool::tests_file(&cases))?;
     Ok(())
 }

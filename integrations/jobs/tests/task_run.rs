@@ -1,5 +1,8 @@
 //! Recording tasks without a framework: outcomes, panics, cancellation, running gauge.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::panic)]
+
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 

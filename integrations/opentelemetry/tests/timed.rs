@@ -4,6 +4,9 @@
 //! `traceparent` header gives) carries the remote trace id; no span, or an unsampled
 //! trace, gives none.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used)]
+
 use fiko_metrics::calls::{CallLabels, FunctionLabels, Outcome};
 use fiko_metrics::exemplar::Exemplar;
 use fiko_metrics::{Counter, Family, Format, Histogram, MetricSet};

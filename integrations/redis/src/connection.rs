@@ -171,10 +171,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for Instrumented<C> {
         let request = self.inner.req_packed_command(cmd);
         Box::pin(async move {
             let mut call = Call::start(metrics, command);
-            count_into(
-                metrics.commands.get_or_create(&CommandLabels::new(command)),
-                call.exemplar.as_ref(),
-            );
+            call.count(command);
             let result = request.await;
             state.follow(&result);
             call.finish(match &result {
@@ -198,11 +195,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for Instrumented<C> {
         Box::pin(async move {
             let mut call = Call::start(metrics, Command::Pipeline);
             for cmd in pipeline.cmd_iter() {
-                let command = Command::of(cmd);
-                count_into(
-                    metrics.commands.get_or_create(&CommandLabels::new(command)),
-                    call.exemplar.as_ref(),
-                );
+                call.count(Command::of(cmd));
             }
             let result = request.await;
             state.follow(&result);
@@ -266,6 +259,16 @@ impl<'a> Call<'a> {
                 None
             },
         }
+    }
+
+    /// Counts `command` as sent (one of a pipeline's, or the call's own).
+    fn count(&self, command: Command) {
+        count_into(
+            self.metrics
+                .commands
+                .get_or_create(&CommandLabels::new(command)),
+            self.exemplar.as_ref(),
+        );
     }
 
     fn finish(&mut self, error: Option<ErrorKind>) {

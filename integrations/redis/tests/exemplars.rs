@@ -2,9 +2,6 @@
 //! pipeline) was sent in as the exemplar of its count, round-trip time and error, against
 //! a real redis-server; outside a trace it records none.
 
-// A test fails by panicking: unwrapping is how an unexpected error fails it.
-#![allow(clippy::unwrap_used)]
-
 use fiko_metrics::exemplar::{self, ExemplarLabels};
 use fiko_metrics::{Format, MetricSet, Registry};
 use fiko_metrics_redis::{Instrumented, RedisMetrics};

@@ -1,5 +1,8 @@
 //! The instrumentation against a real SQLite database file.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -47,21 +47,6 @@
 //! alerts TokioWorkersSaturated (average busy ratio above 90 % for 10 minutes) and
 //! TokioGlobalQueueBacklog (more than 1000 tasks waiting in the global queue for 5 minutes).
 
-// Scraping runs inside every user's process: no panicking shortcuts (the same lints as
-// the fiko-metrics runtime).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::unreachable,
-        clippy::todo,
-        clippy::unimplemented
-    )
-)]
-
 mod dashboards;
 
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! A saturated runtime shows in the scrape: its workers' busy ratio and its global queue
 //! rise under load and fall once the load stops.
 
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::panic)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

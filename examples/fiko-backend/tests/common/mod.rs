@@ -1,6 +1,13 @@
 //! Shared by the demo's tests: a local stand-in for the Instagram Graph API, child
 //! processes killed on drop, and exposition parsing.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+#![allow(dead_code, unreachable_pub)]
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::expect_used
+)]
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

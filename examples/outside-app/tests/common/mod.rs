@@ -1,6 +1,13 @@
 //! Shared by the `verify` tests: the shop served on a real port with a client driving it,
 //! a Prometheus on the generated artefacts, `monitoring --verify` and its expected report.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unreachable_pub)]
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::net::SocketAddr;
 use std::path::Path;

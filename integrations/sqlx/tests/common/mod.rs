@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: reading values back from a scrape.
 
 #![allow(dead_code, unreachable_pub)]
+// The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
+#![allow(clippy::panic)]
 
 use fiko_metrics::{Format, Registry, testing};
 
