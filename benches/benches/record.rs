@@ -237,4 +237,14 @@ mod open_label_lookup {
     fn folded_value_at_limit(bencher: Bencher) {
         lookup(bencher, family(true), "customer-x1");
     }
+
+    /// Times recording through a cached `SeriesId` (what the integrations do): no lookup.
+    #[divan::bench]
+    fn cached_id(bencher: Bencher) {
+        let family = family(false);
+        let id = family.series_id(&Id {
+            id: "customer-0".to_owned(),
+        });
+        bencher.bench(|| family.series(black_box(id)).inc());
+    }
 }
