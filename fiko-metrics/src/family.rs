@@ -62,17 +62,16 @@
 //!   its rendered labels and its index entry (about 25 bytes), once per distinct label
 //!   set ever seen, since a label set that comes back reuses its slot. A family whose label values never repeat (request ids) still grows
 //!   without bound; such values do not belong in labels.
-//! - **Cost.** A family without expiry that never had a series removed records as before
-//!   (one relaxed load more on [`series`](Family::series)). With expiry, recording also
-//!   sets a per-series flag (a relaxed load, and a store the first time after each
-//!   scrape). A scrape of such a family compares each open series with what the last one
+//! - **Cost.** Recording into an open series reads one state byte beside it (a relaxed
+//!   load): in a family without expiry it always says "live", and recording goes on as
+//!   before. With expiry, the first write after each scrape also sets a flag there. A scrape of such a family compares each open series with what the last one
 //!   showed and holds the index's lock while it shows them (exclusively only when it
 //!   retired or brought back a series): recording through a [`SeriesId`] or a reference
 //!   never waits for it; a lookup by labels may wait for the walk to end.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -189,7 +188,7 @@ pub struct Family<L: LabelSet, M: Metric> {
     live: AtomicUsize,
     bounded: AtomicUsize,
     // Whether open series can be retired: set from the start by `expire_after`, and by
-    // the first `remove`. Until then the recording paths skip every lifecycle check.
+    // the first `remove`. Until then a scrape takes the lock-free path of old.
     lifecycle: AtomicBool,
     expiry: Option<Duration>,
     clock: fn() -> Instant,
@@ -215,11 +214,11 @@ struct Entry<M> {
     series: M,
     // An overflow series: not bounded by `max_series`.
     overflow: bool,
-    // Looked up since the last scrape (families with expiry only).
-    touched: AtomicBool,
-    // Expired or removed: not exposed, not in the count of live series. Changed under the
-    // index's exclusive lock.
-    retired: AtomicBool,
+    // `TOUCHED`: looked up since the last scrape of a family with expiry (always set in a
+    // family without: nothing clears it). `RETIRED`: expired or removed, not exposed, not
+    // in the count of live series (changed under the index's exclusive lock). Recording
+    // finds `TOUCHED` alone and goes straight to the series: one load.
+    state: AtomicU8,
     // The fingerprint when it was retired: a retired series whose fingerprint moved on was
     // written through a reference taken before it left.
     left_at: AtomicU64,
@@ -230,12 +229,24 @@ struct Entry<M> {
     written_at: AtomicU64,
 }
 
+const TOUCHED: u8 = 1;
+const RETIRED: u8 = 2;
+
 impl<M> Entry<M> {
     #[inline(always)]
     fn touch(&self) {
-        if !self.touched.load(Ordering::Relaxed) {
-            self.touched.store(true, Ordering::Relaxed);
+        if self.state.load(Ordering::Relaxed) & TOUCHED == 0 {
+            self.state.fetch_or(TOUCHED, Ordering::Relaxed);
         }
+    }
+
+    #[inline(always)]
+    fn retired(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & RETIRED != 0
+    }
+
+    fn touched(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & TOUCHED != 0
     }
 }
 
@@ -437,7 +448,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     // entry itself, marked as written, unless it left the scrape.
     #[inline(always)]
     fn live_series<'a>(&'a self, slot: usize, entry: &'a Entry<M>) -> &'a M {
-        if entry.retired.load(Ordering::Relaxed) {
+        if entry.retired() {
             return self.reenter(slot);
         }
         entry.touch();
@@ -457,7 +468,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         let slot = with_key_buffer(|key| {
             {
                 let index = self.read_index();
-                if !entry.retired.load(Ordering::Relaxed) {
+                if !entry.retired() {
                     return slot;
                 }
                 if full() {
@@ -471,7 +482,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
                 }
             }
             let mut index = self.write_index();
-            if !entry.retired.load(Ordering::Relaxed) {
+            if !entry.retired() {
                 return slot;
             }
             if !full() {
@@ -503,11 +514,8 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     // lifecycle: always), marking it written.
     #[inline(always)]
     fn usable(&self, slot: usize) -> bool {
-        if !self.lifecycle.load(Ordering::Relaxed) {
-            return true;
-        }
         match self.open.get(slot) {
-            Some(entry) if entry.retired.load(Ordering::Relaxed) => false,
+            Some(entry) if entry.retired() => false,
             Some(entry) => {
                 entry.touch();
                 true
@@ -551,7 +559,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
             if !folded {
                 if let Some(&slot) = index.get(key.as_str()) {
                     match self.open.get(slot) {
-                        Some(entry) if entry.retired.load(Ordering::Relaxed) => {
+                        Some(entry) if entry.retired() => {
                             if entry.overflow
                                 || self.bounded.load(Ordering::Relaxed) < self.max_series
                             {
@@ -577,7 +585,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     fn insert_or_revive(&self, index: &mut Index, key: &str, overflow: bool) -> usize {
         if let Some(&slot) = index.get(key) {
             if let Some(entry) = self.open.get(slot) {
-                if entry.retired.load(Ordering::Relaxed) {
+                if entry.retired() {
                     self.revive(entry, index);
                 }
             }
@@ -588,8 +596,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
             key: key.clone(),
             series: Self::make(&self.config, self.exemplars),
             overflow,
-            touched: AtomicBool::new(true),
-            retired: AtomicBool::new(false),
+            state: AtomicU8::new(TOUCHED),
             left_at: AtomicU64::new(0),
             shown: AtomicU64::new(0),
             written_at: AtomicU64::new(0),
@@ -604,8 +611,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     fn revive(&self, entry: &Entry<M>, _index: &mut Index) {
         entry.series.restart(entry.shown.load(Ordering::Relaxed));
         entry.shown.store(0, Ordering::Relaxed);
-        entry.touched.store(true, Ordering::Relaxed);
-        entry.retired.store(false, Ordering::Relaxed);
+        entry.state.store(TOUCHED, Ordering::Relaxed);
         self.count_live(entry.overflow, true);
     }
 
@@ -615,7 +621,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         entry
             .left_at
             .store(entry.series.fingerprint(), Ordering::Relaxed);
-        entry.retired.store(true, Ordering::Relaxed);
+        entry.state.fetch_or(RETIRED, Ordering::Relaxed);
         self.count_live(entry.overflow, false);
     }
 
@@ -683,7 +689,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
                 .get(key.as_str())
                 .and_then(|&slot| self.open.get(slot));
             match entry {
-                Some(entry) if !entry.retired.load(Ordering::Relaxed) => {
+                Some(entry) if !entry.retired() => {
                     self.lifecycle.store(true, Ordering::Relaxed);
                     self.retire(entry, &mut index);
                     true
@@ -756,7 +762,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
                     None => Err(self.read_index()),
                 };
                 for (_, entry) in self.open.iter() {
-                    if !entry.retired.load(Ordering::Relaxed) {
+                    if !entry.retired() {
                         self.show(entry, visitor)?;
                     }
                 }
@@ -789,16 +795,16 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         let mut retire = Vec::new();
         let mut revive = Vec::new();
         for (slot, entry) in self.open.iter() {
-            if entry.retired.load(Ordering::Relaxed) {
+            if entry.retired() {
                 if self.written_since_left(entry) {
                     revive.push(slot);
                 }
                 continue;
             }
             let Some(expiry) = expiry else { continue };
-            let touched = entry.touched.load(Ordering::Relaxed);
+            let touched = entry.touched();
             if touched {
-                entry.touched.store(false, Ordering::Relaxed);
+                entry.state.fetch_and(!TOUCHED, Ordering::Relaxed);
             }
             if touched || self.written_since_shown(entry) {
                 entry.written_at.store(now, Ordering::Relaxed);
@@ -811,15 +817,12 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         }
         let mut index = self.write_index();
         for entry in retire.into_iter().filter_map(|slot| self.open.get(slot)) {
-            if !entry.retired.load(Ordering::Relaxed)
-                && !entry.touched.load(Ordering::Relaxed)
-                && !self.written_since_shown(entry)
-            {
+            if !entry.retired() && !entry.touched() && !self.written_since_shown(entry) {
                 self.retire(entry, &mut index);
             }
         }
         for entry in revive.into_iter().filter_map(|slot| self.open.get(slot)) {
-            if entry.retired.load(Ordering::Relaxed)
+            if entry.retired()
                 && (entry.overflow || self.bounded.load(Ordering::Relaxed) < self.max_series)
             {
                 self.revive(entry, &mut index);
