@@ -9,6 +9,7 @@ mod grafana;
 mod overrides;
 pub mod promql;
 mod rules;
+mod scale_out;
 mod settings;
 mod slo;
 pub mod verify;
@@ -20,7 +21,7 @@ use std::fs;
 use std::path::Path;
 
 use fiko_dashboards::Slo;
-use fiko_dashboards::monitoring::ScrapeTargets;
+use fiko_dashboards::monitoring::{PrometheusServer, ScrapeTargets};
 use fiko_dashboards::{
     Alert, AlertTest, Context, Count, GaugeQueries, Observe, Observed, PromDuration, Row, minutes,
     raw_condition,
@@ -30,6 +31,7 @@ use fiko_metrics::{MetricSet, Registry, SetDescriptor};
 pub use budget::{Cardinality, OverBudget, SeriesBudget};
 pub use error::Error;
 pub use overrides::SetOverrides;
+pub use scale_out::{ScaleOut, Store};
 pub use settings::{MAX_NAME_LEN, Notifications, ScrapeJob, Settings};
 
 /// One observed metric set, as the generator reads it.
@@ -412,6 +414,14 @@ impl Generator {
         self
     }
 
+    /// Also writes a scale-out deployment under `scale-out/`: Prometheus replicas
+    /// remote-writing into the store `scale_out` names, rules for its central ruler, a
+    /// Grafana datasource reading it, and a README on running them (see [`ScaleOut`]).
+    pub fn scale_out(mut self, scale_out: ScaleOut) -> Self {
+        self.settings.scale_out = Some(scale_out);
+        self
+    }
+
     /// The settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
@@ -579,10 +589,57 @@ impl Generator {
             discovered: &self.discovered.1,
             slos: &slos,
             recorded: Vec::new(),
+            replica_label: None,
         };
         model.recorded = rules::records(&model);
         problems.extend(model.problems());
         problems.extend(slo::problems(&model));
+        // The scale-out deployment's rules and dashboards read the store: replicas'
+        // copies reduced, classic histograms where the store has no native ones.
+        let central_settings = self.settings.scale_out.as_ref().map(|scale_out| {
+            let mut settings = self.settings.clone();
+            settings.native_histograms &= scale_out.store.reads_native_histograms();
+            settings.prometheus_url.clone_from(&scale_out.query_url);
+            settings
+        });
+        // A replica neither evaluates rules nor sends alerts: the ruler's rules leave out
+        // the alerts on the series only that would expose.
+        let central_sets: Option<Vec<ObservedSet>> = central_settings.as_ref().map(|_| {
+            let mut central_sets = sets.clone();
+            for set in &mut central_sets {
+                set.alerts.retain(|alert| {
+                    !alert.condition.expr.metrics().iter().any(|metric| {
+                        PrometheusServer::RULE_ENGINE_SERIES
+                            .contains(&metric.sample_name().as_str())
+                    })
+                });
+            }
+            central_sets
+        });
+        let central = central_settings.as_ref().map(|settings| {
+            let mut central = Model {
+                sets: central_sets.as_deref().unwrap_or(&sets),
+                settings,
+                replica_label: settings
+                    .scale_out
+                    .as_ref()
+                    .map(|scale_out| scale_out.store.replica_label()),
+                recorded: Vec::new(),
+                ..model
+            };
+            central.recorded = rules::records(&central);
+            central
+        });
+        if let Some(central) = &central {
+            if !central.settings.native_histograms && self.settings.native_histograms {
+                problems.extend(
+                    central
+                        .problems()
+                        .into_iter()
+                        .map(|problem| format!("scale-out store: {problem}")),
+                );
+            }
+        }
         let slo_tests = match slo::tests(&model) {
             Ok(tests) => Some(tests),
             Err(more) => {
@@ -673,6 +730,9 @@ impl Generator {
             "CARDINALITY.md".to_owned(),
             budget::report(&model, &cardinality),
         );
+        let scale_out_inventory = central
+            .as_ref()
+            .map(|central| scale_out_files(&mut files, central, &model));
         let summary = Summary {
             files: files.len(),
             dashboards: dashboard_count,
@@ -693,8 +753,55 @@ impl Generator {
             inventory,
             cardinality,
             warnings,
+            scale_out_inventory,
         })
     }
+}
+
+/// The files of the scale-out deployment (see [`ScaleOut`]), rendered from `central`;
+/// dashboards only where they differ from `single`'s (a store without native
+/// histograms). Returns what `verify` checks of it.
+fn scale_out_files(
+    files: &mut BTreeMap<String, String>,
+    central: &Model<'_>,
+    single: &Model<'_>,
+) -> verify::Inventory {
+    let (alerts, mut groups) = rules::alerts(central);
+    files.insert("scale-out/rules/alerts.yml".to_owned(), alerts);
+    let (recording, recording_group) = rules::recording(central);
+    files.insert("scale-out/rules/recording.yml".to_owned(), recording);
+    groups.extend(recording_group);
+    if !central.slos.is_empty() {
+        let (slo_rules, slo_groups) = slo::rules(central);
+        files.insert("scale-out/rules/slo.yml".to_owned(), slo_rules);
+        groups.extend(slo_groups);
+    }
+    let inventory = central.inventory(groups);
+    let Some(scale_out) = &central.settings.scale_out else {
+        return inventory;
+    };
+    for replica in &scale_out.replicas {
+        files.insert(
+            format!("scale-out/prometheus/{replica}.yml"),
+            scale_out::replica(central, scale_out, replica),
+        );
+    }
+    files.insert(
+        "scale-out/grafana/provisioning/datasources/prometheus.yml".to_owned(),
+        scale_out::datasource(central, scale_out),
+    );
+    let single_dashboards: BTreeMap<String, String> =
+        grafana::dashboards(single).into_iter().collect();
+    for (uid, json) in grafana::dashboards(central) {
+        if single_dashboards.get(&uid) != Some(&json) {
+            files.insert(format!("scale-out/grafana/dashboards/{uid}.json"), json);
+        }
+    }
+    files.insert(
+        "scale-out/README.md".to_owned(),
+        scale_out::readme(central, scale_out),
+    );
+    inventory
 }
 
 /// Adds a heatmap of each histogram the set's panels show a quantile of, right after the
@@ -787,6 +894,9 @@ pub(crate) struct Model<'a> {
     pub(crate) recorded: Vec<fiko_dashboards::query::Recorded>,
     /// The SLOs, with their `service` labels.
     pub(crate) slos: &'a [slo::DeclaredSlo],
+    /// The label of the replicas writing into a shared store, for the central ruler's
+    /// rules (see [`Context::replica_label`]); `None` for one Prometheus.
+    pub(crate) replica_label: Option<&'a str>,
 }
 
 impl Model<'_> {
@@ -799,7 +909,11 @@ impl Model<'_> {
 
     /// Rules' context: the rule window, reading the recording rules.
     pub(crate) fn rules_cx(&self) -> Context {
-        self.settings.rules_context().with_recorded(&self.recorded)
+        let cx = self.settings.rules_context().with_recorded(&self.recorded);
+        match self.replica_label {
+            Some(label) => cx.deduplicated(label),
+            None => cx,
+        }
     }
 
     pub(crate) fn alerts(&self) -> impl Iterator<Item = (&ObservedSet, &Alert)> {
@@ -1078,6 +1192,7 @@ pub struct Artefacts {
     inventory: verify::Inventory,
     cardinality: Cardinality,
     warnings: Vec<String>,
+    scale_out_inventory: Option<verify::Inventory>,
 }
 
 impl Artefacts {
@@ -1101,6 +1216,19 @@ impl Artefacts {
     /// Checks the artefacts against a live Prometheus: see [`verify`].
     pub fn verify(&self, options: &verify::Options) -> Result<verify::Report, verify::VerifyError> {
         verify::run(&self.inventory, options)
+    }
+
+    /// Checks the scale-out deployment against its store's query API (`options.url`)
+    /// and its ruler's (`options.rules_url`, vmalert's say): the queries of its
+    /// dashboards and rules, its rule groups in this generation's version, its jobs.
+    /// `None` when the generator declared no [`ScaleOut`].
+    pub fn verify_scale_out(
+        &self,
+        options: &verify::Options,
+    ) -> Option<Result<verify::Report, verify::VerifyError>> {
+        self.scale_out_inventory
+            .as_ref()
+            .map(|inventory| verify::run(inventory, options))
     }
 
     /// The content of `path`, if generated.

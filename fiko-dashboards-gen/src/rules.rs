@@ -174,7 +174,7 @@ pub(crate) fn recording(model: &Model<'_>) -> (String, Option<GroupInfo>) {
     let mut rules: Vec<(String, String)> = model
         .recorded
         .iter()
-        .map(|record| (record.name(), record.promql()))
+        .map(|record| (record.name(), record.promql(&model.rules_cx())))
         .collect();
     rules.sort();
     let mut out = String::from(HEADER);

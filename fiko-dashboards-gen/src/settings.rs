@@ -102,6 +102,9 @@ pub struct Settings {
     /// windows; recorded series and the `long_window`/`short_window` labels show the
     /// scaled ones.
     pub slo_time_scale: u32,
+    /// The scale-out deployment written under `scale-out/` besides the single Prometheus
+    /// (see [`ScaleOut`](crate::ScaleOut)); `None` for none.
+    pub scale_out: Option<crate::ScaleOut>,
 }
 
 impl Settings {
@@ -125,6 +128,7 @@ impl Settings {
             grafana_url: "http://localhost:3000".to_owned(),
             notifications: Notifications::default(),
             slo_time_scale: 1,
+            scale_out: None,
         }
     }
 
@@ -241,6 +245,14 @@ impl Settings {
                     "dashboard uid `{uid}`: Grafana takes 1 to 40 ASCII letters, digits, `-` or `_`"
                 ));
             }
+        }
+        if let Some(scale_out) = &self.scale_out {
+            let jobs: Vec<&str> = self
+                .scrape_jobs
+                .iter()
+                .map(|job| job.name.as_str())
+                .collect();
+            problems.extend(scale_out.problems(&jobs));
         }
         problems
     }

@@ -136,8 +136,9 @@ fn le(bound: f64) -> String {
     out
 }
 
-/// A context summing over every series (an SLO is the service's, not an instance's).
-fn whole(window: &str) -> Context {
+/// A context summing over every series (an SLO is the service's, not an instance's),
+/// reducing replicas' copies as the model's rules do.
+fn whole(model: &Model<'_>, window: &str) -> Context {
     Context {
         window: window.to_owned(),
         selectors: Vec::new(),
@@ -145,6 +146,7 @@ fn whole(window: &str) -> Context {
         // As `Context::rules`: the SLO's own queries name their series themselves.
         native_histograms: true,
         recorded: Vec::new(),
+        replica_label: model.replica_label.map(str::to_owned),
     }
 }
 
@@ -165,8 +167,8 @@ fn with_operation(expr: &Expr, operation: Operation) -> Expr {
 }
 
 /// The SLI's error ratio over `window`.
-fn error_ratio(slo: &Slo, window: &str) -> String {
-    let cx = whole(window);
+fn error_ratio(model: &Model<'_>, slo: &Slo, window: &str) -> String {
+    let cx = whole(model, window);
     match &slo.sli {
         Sli::Availability { total, bad } => format!(
             "({} or vector(0)) / ({} > 0)",
@@ -174,23 +176,29 @@ fn error_ratio(slo: &Slo, window: &str) -> String {
             with_operation(total, Operation::Rate).render(&cx),
         ),
         Sli::Latency { metric, threshold } => {
-            let total = format!("sum(rate({}_count[{window}]))", metric.name);
-            format!(
-                "({total} - sum(rate({}_bucket{{le=\"{}\"}}[{window}]))) / ({total} > 0)",
+            let total = format!(
+                "sum({})",
+                cx.dedup(&format!("rate({}_count[{window}])", metric.name))
+            );
+            let good = cx.dedup(&format!(
+                "rate({}_bucket{{le=\"{}\"}}[{window}])",
                 metric.name,
                 le(*threshold)
-            )
+            ));
+            format!("({total} - sum({good})) / ({total} > 0)")
         }
     }
 }
 
 /// The SLI's events over `window`.
-fn events(slo: &Slo, window: &str) -> String {
+fn events(model: &Model<'_>, slo: &Slo, window: &str) -> String {
+    let cx = whole(model, window);
     match &slo.sli {
-        Sli::Availability { total, .. } => {
-            with_operation(total, Operation::Increase).render(&whole(window))
-        }
-        Sli::Latency { metric, .. } => format!("sum(increase({}_count[{window}]))", metric.name),
+        Sli::Availability { total, .. } => with_operation(total, Operation::Increase).render(&cx),
+        Sli::Latency { metric, .. } => format!(
+            "sum({})",
+            cx.dedup(&format!("increase({}_count[{window}])", metric.name))
+        ),
     }
 }
 
@@ -293,7 +301,7 @@ pub(crate) fn rules(model: &Model<'_>) -> (String, Vec<GroupInfo>) {
             record(
                 &mut body,
                 format!("slo:sli_error:ratio_rate{window}"),
-                error_ratio(slo, &window),
+                error_ratio(model, slo, &window),
             );
         }
         for pair in PAIRS {
@@ -301,7 +309,7 @@ pub(crate) fn rules(model: &Model<'_>) -> (String, Vec<GroupInfo>) {
             record(
                 &mut body,
                 format!("slo:sli_events:increase{window}"),
-                events(slo, &window),
+                events(model, slo, &window),
             );
         }
         let shortest = selector(

@@ -50,6 +50,17 @@ pub struct PrometheusServer {
     pub config_last_reload_successful: Gauge,
 }
 
+impl PrometheusServer {
+    /// The series a Prometheus exposes only where it evaluates rules and sends alerts:
+    /// one that only scrapes and remote-writes (a scale-out replica, an agent) has none of
+    /// them, so a central ruler's rules leave out the alerts that read them.
+    pub const RULE_ENGINE_SERIES: [&'static str; 3] = [
+        "prometheus_rule_evaluation_failures_total",
+        "prometheus_rule_group_iterations_missed_total",
+        "prometheus_notifications_errors_total",
+    ];
+}
+
 /// The `rule_group` label of Prometheus' rule-evaluation metrics (`FILE;GROUP`).
 #[derive(LabelSet)]
 pub struct RuleGroupLabels {

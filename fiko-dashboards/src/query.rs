@@ -37,6 +37,12 @@ pub struct Context {
     pub native_histograms: bool,
     /// Recording rules a rate may be read from instead of computed (see [`Recorded`]).
     pub recorded: Vec<Recorded>,
+    /// The label telling apart the copies of one series that Prometheus replicas write
+    /// into a shared store (`replica`, Mimir's `__replica__`), or `None` for one
+    /// Prometheus. When set, every series read is first reduced over it
+    /// (`max without (replica) (...)`), so a query counts each series once however many
+    /// replicas wrote it, whether or not the store deduplicates.
+    pub replica_label: Option<String>,
 }
 
 /// A recording rule: a rate of one series aggregated by a set of labels, which queries
@@ -60,14 +66,11 @@ impl Recorded {
         format!("{}:{metric}:rate{}", self.labels.join("_"), self.window)
     }
 
-    /// The rule's PromQL.
-    pub fn promql(&self) -> String {
-        format!(
-            "sum by ({}) (rate({}[{}]))",
-            self.labels.join(", "),
-            self.series,
-            self.window
-        )
+    /// The rule's PromQL in `cx` (which deduplicates replicas' copies, if it has a
+    /// [`replica_label`](Context::replica_label)).
+    pub fn promql(&self, cx: &Context) -> String {
+        let rate = format!("rate({}[{}])", self.series, self.window);
+        format!("sum by ({}) ({})", self.labels.join(", "), cx.dedup(&rate))
     }
 }
 
@@ -83,6 +86,7 @@ impl Context {
             keep: Vec::new(),
             recorded: Vec::new(),
             native_histograms: true,
+            replica_label: None,
         }
     }
 
@@ -94,6 +98,41 @@ impl Context {
             keep: vec!["job".to_owned(), "instance".to_owned()],
             recorded: Vec::new(),
             native_histograms: true,
+            replica_label: None,
+        }
+    }
+
+    /// The same context for a store several Prometheus replicas write into, their copies
+    /// told apart by `label`: see [`replica_label`](Self::replica_label).
+    ///
+    /// ```
+    /// use fiko_dashboards::prelude::*;
+    /// use fiko_metrics::{Counter, MetricSet};
+    ///
+    /// #[derive(MetricSet)]
+    /// struct Api {
+    ///     /// Requests served.
+    ///     requests_total: Counter,
+    /// }
+    ///
+    /// let rate = Api::REQUESTS_TOTAL.rate();
+    /// assert_eq!(
+    ///     rate.expr().render(&Context::rules(minutes(5)).deduplicated("replica")),
+    ///     "sum by (job, instance) (max without (replica) (rate(requests_total[5m])))"
+    /// );
+    /// ```
+    pub fn deduplicated(self, label: &str) -> Self {
+        Self {
+            replica_label: Some(label.to_owned()),
+            ..self
+        }
+    }
+
+    /// `inner`, reduced over the replica label if the context has one.
+    pub fn dedup(&self, inner: &str) -> String {
+        match &self.replica_label {
+            Some(label) => format!("max without ({label}) ({inner})"),
+            None => inner.to_owned(),
         }
     }
 
@@ -291,18 +330,17 @@ impl Expr {
                             _ => ("increase", cx.window.clone()),
                         };
                         let selector = selector(&series, matchers, cx);
-                        if native {
-                            format!(
-                                "{grouping} (histogram_count({function}({selector}[{window}])))"
-                            )
+                        let leaf = if native {
+                            format!("histogram_count({function}({selector}[{window}]))")
                         } else {
-                            format!("{grouping} ({function}({selector}[{window}]))")
-                        }
+                            format!("{function}({selector}[{window}])")
+                        };
+                        format!("{grouping} ({})", cx.dedup(&leaf))
                     }
                     Operation::Value => {
                         format!(
                             "{grouping} ({})",
-                            selector(&metric.sample_name(), matchers, cx)
+                            cx.dedup(&selector(&metric.sample_name(), matchers, cx))
                         )
                     }
                     Operation::Buckets => {
@@ -312,7 +350,8 @@ impl Expr {
                             format!("{}_bucket", metric.name)
                         };
                         let selector = selector(&series, matchers, cx);
-                        format!("{grouping} (rate({selector}[{}]))", cx.window)
+                        let rate = format!("rate({selector}[{}])", cx.window);
+                        format!("{grouping} ({})", cx.dedup(&rate))
                     }
                     Operation::Quantile(q) => {
                         let series = if native {
@@ -321,10 +360,8 @@ impl Expr {
                             format!("{}_bucket", metric.name)
                         };
                         let selector = selector(&series, matchers, cx);
-                        format!(
-                            "histogram_quantile({q}, {grouping} (rate({selector}[{}])))",
-                            cx.window
-                        )
+                        let rate = format!("rate({selector}[{}])", cx.window);
+                        format!("histogram_quantile({q}, {grouping} ({}))", cx.dedup(&rate))
                     }
                 }
             }

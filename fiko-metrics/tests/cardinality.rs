@@ -131,7 +131,7 @@ fn series_ids_name_the_same_series_as_their_labels() {
 
     // An id from another family of the same type names no series there: no panic, and no
     // real series moves. (An id from a family of another label set, like `write` here,
-    // does not compile: `tests/ui/series-id-of-another-family.rs`.)
+    // does not compile: `fiko-metrics-derive/tests/ui/series-id-of-another-family.rs`.)
     let other = Family::<PathLabels, Counter>::default();
     other.series(c).inc();
     assert_eq!(other.len(), 0);

@@ -57,7 +57,7 @@ pub use prometheus::Prometheus;
 pub use redis::Redis;
 pub use target::ScrapeTarget;
 pub use tool::{Report, run_tool};
-pub use victoria::VictoriaMetrics;
+pub use victoria::{VictoriaMetrics, VmAlert};
 
 /// Finds an executable: on `PATH`, then in `/usr/sbin`, `/usr/bin`, `/usr/local/bin`, then
 /// in `/usr/lib/postgresql/<version>/bin` (highest version first). A missing binary is a

@@ -37,7 +37,9 @@ impl Prometheus {
     }
 
     /// [`start`](Self::start) with extra command-line flags, e.g.
-    /// `--enable-feature=exemplar-storage,native-histograms`.
+    /// `--enable-feature=exemplar-storage,native-histograms`. With
+    /// `--enable-feature=agent`, Prometheus runs as an agent (it scrapes and remote-writes,
+    /// keeping only a write-ahead log, in the temp dir too).
     pub fn start_with_flags(
         config_yaml: &str,
         extra_files: &[(&str, &str)],
@@ -52,6 +54,11 @@ impl Prometheus {
         write_files(dir.path(), &[("prometheus.yml", config_yaml)])?;
         let config = dir.path().join("prometheus.yml");
         let data = dir.path().join("data");
+        let storage = if flags.contains(&"--enable-feature=agent") {
+            "--storage.agent.path"
+        } else {
+            "--storage.tsdb.path"
+        };
         let (process, port) = start_http_server(
             "prometheus",
             &dir.path().join("prometheus.log"),
@@ -60,7 +67,7 @@ impl Prometheus {
                 let mut command = Command::new(&binary);
                 command
                     .arg(format!("--config.file={}", config.display()))
-                    .arg(format!("--storage.tsdb.path={}", data.display()))
+                    .arg(format!("{storage}={}", data.display()))
                     .arg(format!("--web.listen-address=127.0.0.1:{port}"))
                     .arg("--web.enable-lifecycle")
                     .args(flags);

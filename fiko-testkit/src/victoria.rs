@@ -33,6 +33,12 @@ impl VictoriaMetrics {
     /// Writes `scrape_yaml` as `scrape.yml` and starts VictoriaMetrics with
     /// `-promscrape.config` pointing at it.
     pub fn start(scrape_yaml: &str) -> Result<Self, TestkitError> {
+        Self::start_with_flags(scrape_yaml, &[])
+    }
+
+    /// [`start`](Self::start) with extra command-line flags, e.g.
+    /// `-dedup.minScrapeInterval=1s` for a store receiving two replicas' copies.
+    pub fn start_with_flags(scrape_yaml: &str, flags: &[&str]) -> Result<Self, TestkitError> {
         let binary = binary("victoria-metrics", "victoria-metrics")?;
         let dir = tempfile::Builder::new()
             .prefix("fiko-testkit-victoria-")
@@ -52,7 +58,8 @@ impl VictoriaMetrics {
                     .arg(format!("-storageDataPath={}", data.display()))
                     .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
                     .arg("-search.latencyOffset=0s")
-                    .arg("-search.disableCache");
+                    .arg("-search.disableCache")
+                    .args(flags);
                 command
             },
         )?;
@@ -83,6 +90,77 @@ impl VictoriaMetrics {
     }
 
     /// The tail of VictoriaMetrics' log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        self.process.log_tail()
+    }
+}
+
+/// A real vmalert (Debian's `victoria-metrics` package): a central ruler evaluating rule
+/// files against a Prometheus-compatible query API, writing recorded series and alert
+/// state through remote write, and sending alerts to Alertmanagers. Killed on drop.
+///
+/// ```no_run
+/// let vm = fiko_testkit::VictoriaMetrics::start("scrape_configs: []\n")?;
+/// let rules = "groups:\n  - name: g\n    rules:\n      - record: one\n        expr: vector(1)\n";
+/// let flags = [
+///     format!("-datasource.url={}", vm.url()),
+///     format!("-remoteWrite.url={}", vm.url()),
+///     "-evaluationInterval=1s".to_owned(),
+/// ];
+/// let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+/// let vmalert = fiko_testkit::VmAlert::start(&[("rules.yml", rules)], &flags)?;
+/// assert!(vmalert.url().starts_with("http://127.0.0.1:"));
+/// # Ok::<(), fiko_testkit::TestkitError>(())
+/// ```
+#[derive(Debug)]
+pub struct VmAlert {
+    // Field order matters: the process is killed before its directory is removed.
+    process: ServerProcess,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl VmAlert {
+    /// Writes each `(relative path, contents)` of `rule_files` to a temp dir and starts
+    /// vmalert with a `-rule` per file and `flags` (`-datasource.url=...`,
+    /// `-notifier.url=...`, `-evaluationInterval=...`).
+    pub fn start(rule_files: &[(&str, &str)], flags: &[&str]) -> Result<Self, TestkitError> {
+        let binary = binary("vmalert", "victoria-metrics")?;
+        let dir = tempfile::Builder::new()
+            .prefix("fiko-testkit-vmalert-")
+            .tempdir()
+            .map_err(|e| TestkitError::io("create vmalert temp dir", e))?;
+        write_files(dir.path(), rule_files)?;
+        let rules: Vec<String> = rule_files
+            .iter()
+            .map(|(path, _)| format!("-rule={}", dir.path().join(path).display()))
+            .collect();
+        let (process, port) = start_http_server(
+            "vmalert",
+            &dir.path().join("vmalert.log"),
+            "/health",
+            |port| {
+                let mut command = Command::new(&binary);
+                command
+                    .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                    .args(&rules)
+                    .args(flags);
+                command
+            },
+        )?;
+        Ok(Self {
+            process,
+            port,
+            _dir: dir,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`: its API (`/api/v1/alerts`, `/api/v1/rules`).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The tail of vmalert's log, for failure messages.
     pub fn log_tail(&self) -> String {
         self.process.log_tail()
     }

@@ -14,7 +14,7 @@
 use fiko_dashboards::RuntimeSelfMetrics;
 use fiko_dashboards::monitoring::{AlertmanagerServer, PrometheusServer, ScrapeTargets};
 use fiko_dashboards::prelude::*;
-use fiko_dashboards_gen::Generator;
+use fiko_dashboards_gen::{Generator, ScaleOut};
 use fiko_metrics::calls::FunctionMetrics;
 use fiko_metrics_axum::RequestLabels;
 use fiko_metrics_axum::{EndpointMetrics, HttpServerMetrics, WebSocketMetrics};
@@ -226,6 +226,13 @@ pub fn generator() -> Generator {
             "smtp:587",
         )
         .dead_mans_switch("http://deadmansswitch:8080/ping")
+        // Outgrown one Prometheus: two replicas writing into VictoriaMetrics, rules in
+        // vmalert (`deploy/scale-out/`).
+        .scale_out(
+            ScaleOut::victoria_metrics("http://victoria-metrics:8428")
+                .cluster(NAME)
+                .replica_job("prometheus", &["prometheus-a:9090", "prometheus-b:9090"]),
+        )
 }
 
 #[cfg(test)]

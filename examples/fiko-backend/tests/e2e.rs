@@ -9,179 +9,23 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::servers::{
+    PromApi, host_port, run_load_binary, value_of, verify, wait_notified, webhook_sink,
+};
 use common::{FakeInstagram, Proc, wait_http_ok};
 use fiko_backend::load::{self, LoadConfig, Report, Scenario};
 use fiko_dashboards::seconds;
 use fiko_dashboards_gen::Notifications;
-use fiko_dashboards_gen::verify::{Class, Options};
+use fiko_dashboards_gen::verify::Class;
 use fiko_testkit::{Alertmanager, Postgres, PostgresExporter, Prometheus, Redis, RedisExporter};
 use serde_json::Value;
 
 /// The alerts whose `for:` the test shortens (it waits for each to fire and resolve).
 const FAULT_ALERTS: [&str; 3] = ["RedisDown", "WorkerDown", "HighErrorRate"];
-
-/// A webhook receiver on loopback for Alertmanager: its URL and every payload it got.
-async fn webhook_sink() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&received);
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |axum::Json(payload): axum::Json<Value>| async move {
-            sink.lock().unwrap().push(payload);
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, received)
-}
-
-/// Waits until a firing `name` has been delivered to the webhook; how long that took.
-async fn wait_notified(received: &Mutex<Vec<Value>>, name: &str, limit: Duration) -> Duration {
-    let started = Instant::now();
-    loop {
-        let delivered = received.lock().unwrap().iter().any(|payload| {
-            payload["alerts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|alert| alert["labels"]["alertname"] == name && alert["status"] == "firing")
-        });
-        if delivered {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < limit,
-            "no firing {name} delivered within {limit:?}: {:?}",
-            received.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// `host:port` of an exporter's `http://host:port/metrics`.
-fn host_port(metrics_url: &str) -> String {
-    metrics_url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-struct PromApi {
-    url: String,
-    http: reqwest::Client,
-}
-
-impl PromApi {
-    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Value {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .query(query)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        let status = response.status();
-        let body = response.text().await.unwrap();
-        assert!(
-            status.is_success(),
-            "GET {path} {query:?}: {status}: {body}"
-        );
-        let json: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(json["status"], "success", "{body}");
-        json["data"].clone()
-    }
-
-    /// The result vector of an instant query.
-    async fn query(&self, promql: &str) -> Vec<Value> {
-        self.get("/api/v1/query", &[("query", promql)]).await["result"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// Active alerts named `name`, with their state (`pending` or `firing`).
-    async fn alert_states(&self, name: &str) -> Vec<String> {
-        let data = self.get("/api/v1/alerts", &[]).await;
-        data["alerts"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter(|alert| alert["labels"]["alertname"] == name)
-            .map(|alert| alert["state"].as_str().unwrap_or_default().to_owned())
-            .collect()
-    }
-
-    /// Waits until `name` fires (`firing`) or has resolved (`!firing`: no active alert).
-    async fn wait_alert(&self, name: &str, firing: bool, limit: Duration) -> Duration {
-        let started = Instant::now();
-        loop {
-            let states = self.alert_states(name).await;
-            let done = if firing {
-                states.iter().any(|s| s == "firing")
-            } else {
-                states.is_empty()
-            };
-            if done {
-                return started.elapsed();
-            }
-            assert!(
-                started.elapsed() < limit,
-                "{name} did not {} within {limit:?}; states {states:?}",
-                if firing { "fire" } else { "resolve" }
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-}
-
-fn value_of(sample: &Value) -> f64 {
-    sample["value"][1]
-        .as_str()
-        .unwrap_or("NaN")
-        .parse()
-        .unwrap_or(f64::NAN)
-}
-
-/// Runs the load generator binary and parses what it printed.
-fn run_load_binary(
-    targets: &[String],
-    users: u32,
-    log: &std::path::Path,
-) -> (BTreeMap<load::RequestKey, u64>, String) {
-    let mut args = vec!["load".to_owned()];
-    for target in targets {
-        args.push("--target".to_owned());
-        args.push(target.clone());
-    }
-    args.extend([
-        "--users".to_owned(),
-        users.to_string(),
-        "--concurrency".to_owned(),
-        "6".to_owned(),
-        "--max-seconds".to_owned(),
-        "90".to_owned(),
-    ]);
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fiko-backend"))
-        .args(&args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    std::fs::write(log, &stdout).unwrap();
-    assert!(
-        output.status.success(),
-        "load failed: {}{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (Report::parse(&stdout), stdout)
-}
 
 async fn load(targets: &[String], users: u32, scenario: Scenario) -> Report {
     load::run(&LoadConfig {
@@ -494,7 +338,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     wait_notified(&notified, "WorkerDown", Duration::from_secs(60)).await;
     // `--verify` sees it too: the worker's job is down, and WorkerDown, which fires on
     // that job, is that problem rather than another one.
-    let report = verify(&artefacts, &prom.url, 60).await;
+    let report = verify(&artefacts, &prom.url, None, 60).await;
     let down: Vec<&str> = report
         .problems
         .iter()
@@ -663,7 +507,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     // `--verify` over the last minute finds nothing that fails a run: every generated job
     // up, every rule group loaded in this generation's version, no missing metric, no
     // undeclared closed label value in storage.
-    let report = verify(&artefacts, &prom.url, 60).await;
+    let report = verify(&artefacts, &prom.url, None, 60).await;
     assert_eq!(
         report.failing(&Class::DEFAULT_FAIL_ON),
         0,
@@ -694,25 +538,6 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
         total,
         started.elapsed()
     );
-}
-
-/// `Artefacts::verify` against `url` over the last `lookback_seconds`, off the runtime.
-async fn verify(
-    artefacts: &fiko_dashboards_gen::Artefacts,
-    url: &str,
-    lookback_seconds: u64,
-) -> fiko_dashboards_gen::verify::Report {
-    let artefacts = artefacts.clone();
-    let options = Options {
-        url: url.to_owned(),
-        rules_url: None,
-        lookback_seconds,
-        bearer_token: None,
-    };
-    tokio::task::spawn_blocking(move || artefacts.verify(&options))
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 /// Every `expr` of the dashboard, with its panel's title.

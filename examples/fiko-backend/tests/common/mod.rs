@@ -18,6 +18,7 @@ use axum::routing::get;
 use fiko_metrics::testing::{self, Sample};
 
 pub mod load;
+pub mod servers;
 
 /// A local HTTP server answering `GET /me/media` like the Instagram Graph API, or with
 /// 500 while `failing` is set.
