@@ -240,4 +240,34 @@ mod open_label_lookup {
     fn folded_value_at_limit(bencher: Bencher) {
         lookup(bencher, family(true), "customer-x1");
     }
+
+    /// Times recording through a cached `SeriesId` (what the integrations do): no lookup.
+    #[divan::bench]
+    fn cached_id(bencher: Bencher) {
+        let family = family(false);
+        let id = family.series_id(&Id {
+            id: "customer-0".to_owned(),
+        });
+        bencher.bench(|| family.series(black_box(id)).inc());
+    }
+
+    /// A family whose series expire (15 minutes): the lookup also marks the series
+    /// written.
+    fn expiring() -> Family<Id, Counter> {
+        family(false).expire_after(std::time::Duration::from_secs(15 * 60))
+    }
+
+    #[divan::bench]
+    fn existing_value_expiring(bencher: Bencher) {
+        lookup(bencher, expiring(), "customer-0");
+    }
+
+    #[divan::bench]
+    fn cached_id_expiring(bencher: Bencher) {
+        let family = expiring();
+        let id = family.series_id(&Id {
+            id: "customer-0".to_owned(),
+        });
+        bencher.bench(|| family.series(black_box(id)).inc());
+    }
 }

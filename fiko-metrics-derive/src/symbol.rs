@@ -26,6 +26,7 @@ pub(crate) const NAME: Symbol = Symbol("name");
 pub(crate) const UNIT: Symbol = Symbol("unit");
 pub(crate) const BUCKETS: Symbol = Symbol("buckets");
 pub(crate) const MAX_SERIES: Symbol = Symbol("max_series");
+pub(crate) const EXPIRE_AFTER: Symbol = Symbol("expire_after");
 pub(crate) const CALLS: Symbol = Symbol("calls");
 pub(crate) const DURATIONS: Symbol = Symbol("durations");
 pub(crate) const IN_FLIGHT: Symbol = Symbol("in_flight");
@@ -52,7 +53,16 @@ pub(crate) const MIN_RESET_SECONDS: Symbol = Symbol("min_reset_seconds");
 pub(crate) const METRIC_SET_KEYS: &[Symbol] = &[NAMESPACE, SUBSYSTEM, EXTERNAL, CRATE];
 /// `#[metric(...)]` on a metric set's field.
 pub(crate) const METRIC_KEYS: &[Symbol] = &[
-    NAME, UNIT, BUCKETS, NATIVE, EXEMPLARS, MAX_SERIES, CALLS, DURATIONS, IN_FLIGHT,
+    NAME,
+    UNIT,
+    BUCKETS,
+    NATIVE,
+    EXEMPLARS,
+    MAX_SERIES,
+    EXPIRE_AFTER,
+    CALLS,
+    DURATIONS,
+    IN_FLIGHT,
 ];
 /// `native(...)` inside `#[metric(...)]`.
 pub(crate) const NATIVE_KEYS: &[Symbol] = &[

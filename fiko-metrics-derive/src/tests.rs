@@ -28,6 +28,7 @@ fn sample(key: Symbol) -> TokenStream {
         "unit" => quote!(unit = "bytes"),
         "buckets" => quote!(buckets = [1.0, 2.0]),
         "max_series" => quote!(max_series = 10),
+        "expire_after" => quote!(expire_after = "15m"),
         "rename" => quote!(rename = "kind"),
         "rename_all" => quote!(rename_all = "kebab-case"),
         "metrics" => quote!(metrics = Set::global()),

@@ -3,7 +3,7 @@
 //! | attribute | goes on | keys |
 //! |---|---|---|
 //! | [`#[metric_set(...)]`](#metric_set) | a `#[derive(MetricSet)]` struct | `namespace`, `subsystem`, `external`, `crate` |
-//! | [`#[metric(...)]`](#metric) | a field of that struct | `name`, `unit`, `buckets`, `native`, `exemplars`, `max_series`, `calls`, `durations`, `in_flight` |
+//! | [`#[metric(...)]`](#metric) | a field of that struct | `name`, `unit`, `buckets`, `native`, `exemplars`, `max_series`, `expire_after`, `calls`, `durations`, `in_flight` |
 //! | [`#[label_set(...)]`](#label_set) | a `#[derive(LabelSet)]` struct | `sparse`, `crate` |
 //! | [`#[label(...)]`](#label) | a field of that struct | `rename` |
 //! | [`#[label_value(...)]`](#label_value) | a `#[derive(LabelValue)]` enum | `rename_all`, `error_kind`, `crate` |
@@ -134,6 +134,7 @@
 //! | `native` | flag, or `native(schema = s, zero_threshold = z, max_buckets = n, max_zero_threshold = m, min_reset_seconds = r)` | off | a native (sparse exponential) histogram; with `buckets`, classic buckets too |
 //! | `exemplars` | flag | off | the metric records exemplars (trace ids) and dashboards show them on its panels; without it, it records none and never asks the exemplar source |
 //! | `max_series` | integer ≥ 1 | 1000 | how many series open labels may create before values fold into `other` |
+//! | `expire_after` | `"15m"`, `"90s"`, `"1h30m"` | never | open-label series not written for that long leave the scrape and free their place under `max_series` |
 //! | `calls` | flag | off | the field `#[timed]`/`#[counted]` count calls into |
 //! | `durations` | flag | off | the field `#[timed]` records call durations into |
 //! | `in_flight` | flag | off | the field `#[timed(in_flight)]` tracks running calls in |
@@ -367,6 +368,47 @@
 //! assert!(text.contains(r#"requests_total{tenant="a"} 1"#));
 //! assert!(text.contains(r#"requests_total{tenant="other"} 2"#));
 //! # Ok::<(), fiko_metrics::RegistryError>(())
+//! ```
+//!
+//! `expire_after = "duration"`: only on families with at least one open label. A series of
+//! open labels that no scrape has found written for the duration leaves the scrape and its
+//! place under `max_series` goes to new values; written again, it comes back (a counter
+//! from zero) and nothing it recorded is lost (the rules:
+//! [Series lifecycle](crate::family#series-lifecycle)). The duration is written as
+//! Prometheus writes them: whole numbers with units `ms`, `s`, `m`, `h`, `d`, `w`, largest
+//! first (`"1h30m"`). A bad duration, `expire_after` on a metric without labels, or on a
+//! family whose labels are all closed (its series never expire) is a compile error.
+//!
+//! ```
+//! use fiko_metrics::{Counter, Family, LabelSet, MetricSet};
+//! use std::time::Duration;
+//!
+//! #[derive(LabelSet)]
+//! struct Tenant { tenant: String }
+//!
+//! #[derive(MetricSet)]
+//! struct TenantMetrics {
+//!     /// Requests, by tenant; a tenant idle for 15 minutes leaves the scrape.
+//!     #[metric(expire_after = "15m")]
+//!     requests: Family<Tenant, Counter>,
+//! }
+//!
+//! let metrics = TenantMetrics::new();
+//! assert_eq!(metrics.requests.expires_after(), Some(Duration::from_secs(900)));
+//! ```
+//!
+//! ```compile_fail
+//! use fiko_metrics::{Counter, Family, LabelSet, MetricSet};
+//!
+//! #[derive(LabelSet)]
+//! struct Tenant { tenant: String }
+//!
+//! #[derive(MetricSet)]
+//! struct TenantMetrics {
+//!     /// Requests, by tenant.
+//!     #[metric(expire_after = "15 minutes")] // error: write it as "15m"
+//!     requests: Family<Tenant, Counter>,
+//! }
 //! ```
 //!
 //! `calls`, `durations`, `in_flight`: mark the fields a set receives `#[timed]` and

@@ -113,6 +113,11 @@ impl<N: CounterNumber> Counter<N> {
 pub trait CounterRead {
     /// The current value.
     fn value(&self) -> Value;
+    /// The value whose bit pattern is `bits`.
+    fn value_of(bits: u64) -> Value;
+    /// Subtracts the value whose bit pattern is `bits` (a restart, see
+    /// [`Metric::restart`]).
+    fn subtract(&self, bits: u64);
 }
 
 impl Counter<u64> {
@@ -195,6 +200,14 @@ impl CounterRead for Counter<u64> {
     fn value(&self) -> Value {
         Value::U64(self.get())
     }
+
+    fn value_of(bits: u64) -> Value {
+        Value::U64(bits)
+    }
+
+    fn subtract(&self, bits: u64) {
+        self.bits.fetch_sub(bits, Ordering::Relaxed);
+    }
 }
 
 impl Counter<f64> {
@@ -246,6 +259,14 @@ impl CounterRead for Counter<f64> {
     fn value(&self) -> Value {
         Value::F64(self.get())
     }
+
+    fn value_of(bits: u64) -> Value {
+        Value::F64(f64::from_bits(bits))
+    }
+
+    fn subtract(&self, bits: u64) {
+        crate::atomic_f64::add(&self.bits, -f64::from_bits(bits));
+    }
 }
 
 impl<N: CounterNumber> Metric for Counter<N>
@@ -264,9 +285,29 @@ where
     }
 
     fn visit(&self, labels: Labels<'_>, visitor: &mut dyn Visitor) -> fmt::Result {
+        self.visit_shown(labels, visitor).map(|_| ())
+    }
+
+    fn fingerprint(&self) -> u64 {
+        self.bits.load(Ordering::Relaxed)
+    }
+
+    // Reads the count once: the value shown is exactly the one returned.
+    fn visit_shown(
+        &self,
+        labels: Labels<'_>,
+        visitor: &mut dyn Visitor,
+    ) -> Result<u64, fmt::Error> {
+        let bits = self.bits.load(Ordering::Relaxed);
+        let value = Self::value_of(bits);
         match self.exemplar() {
-            Some(exemplar) => visitor.counter_with_exemplar(labels, self.value(), &exemplar),
-            None => visitor.counter(labels, self.value()),
+            Some(exemplar) => visitor.counter_with_exemplar(labels, value, &exemplar)?,
+            None => visitor.counter(labels, value)?,
         }
+        Ok(bits)
+    }
+
+    fn restart(&self, shown: u64) {
+        self.subtract(shown);
     }
 }

@@ -255,6 +255,8 @@ pub struct Declaration {
     pub native: Option<crate::histogram::NativeConfig>,
     /// `#[metric(exemplars)]`: the metric records exemplars (off without it).
     pub exemplars: bool,
+    /// `#[metric(expire_after = "15m")]`: open series unwritten this long expire.
+    pub expire_after: Option<std::time::Duration>,
 }
 
 #[cfg(test)]

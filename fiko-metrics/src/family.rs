@@ -1,20 +1,92 @@
 //! Labelled metrics.
+//!
+//! # Series lifecycle
+//!
+//! A family keeps every series it made unless told otherwise. For a long-running process
+//! whose open label values come and go (tenants, pods, customers), a family can drop the
+//! open series nobody writes any more, [`Family::expire_after`], and drop one series now,
+//! [`Family::remove`] (or [`Family::remove_dynamic`]). Closed-label series (the dense
+//! array) are never dropped.
+//!
+//! ```
+//! use std::time::Duration;
+//! use fiko_metrics::{Counter, Family, LabelSet};
+//!
+//! #[derive(LabelSet)]
+//! struct Tenant { tenant: String }
+//!
+//! // Series not written for 15 minutes leave the scrape and free their place under the
+//! // series limit for new values.
+//! let requests = Family::<Tenant, Counter>::new(Default::default(), 1000)
+//!     .expire_after(Duration::from_secs(15 * 60));
+//! let acme = Tenant { tenant: "acme".into() };
+//! requests.get_or_create(&acme).inc();
+//!
+//! // A tenant that is gone can be dropped at once; an unknown one is not there to drop.
+//! assert!(requests.remove(&acme));
+//! assert!(!requests.remove(&Tenant { tenant: "nobody".into() }));
+//! ```
+//!
+//! The rules, which hold for every way of recording (a reference from
+//! [`Family::get_or_create`], a cached [`SeriesId`], a reference held for a long time):
+//!
+//! - **Written** means looked up through [`get_or_create`](Family::get_or_create),
+//!   [`series_id`](Family::series_id) or [`series`](Family::series) (so a gauge set to the
+//!   value it already had counts), or a value that changed since the last scrape showed it
+//!   (so a write through a reference held across scrapes counts too; only a write there
+//!   that leaves the value as it was goes unseen). Scrapes notice writes, reading the clock
+//!   as they run: a series expires at the first scrape that finds it unwritten for the
+//!   whole duration, so its last value was always shown by an earlier scrape.
+//! - An expired or removed series is no longer exposed and no longer counts against
+//!   `max_series`: a new label value takes its place rather than folding into `other`.
+//! - **It comes back when written again**, in the same slot, through any path: looked up
+//!   again, recorded into through an old [`SeriesId`] (which never records into a series
+//!   that is not exposed), or through a reference taken before it left (that write is
+//!   noticed and the series brought back at the next scrape). A counter comes back as a
+//!   new series: it starts from zero plus whatever it recorded after the last scrape that
+//!   showed it, which Prometheus reads as a counter reset (a reset it can only see if the
+//!   first value shown is below the last one before, as it almost always is). A gauge
+//!   comes back with its current value, a histogram with its cumulative buckets (the same
+//!   series continuing).
+//! - **Nothing recorded is lost**: every increment is in the last value shown of the
+//!   series it went into, or still in a series that will show it when it comes back. A
+//!   series removed with increments no scrape showed yet keeps them for its comeback (as
+//!   with client_golang's `Delete`, they are not exposed unless it comes back).
+//! - **Within the limit.** A series comes back in the place a new value would take: when
+//!   the family is at its `max_series`, a lookup or an old [`SeriesId`] records into the
+//!   overflow series instead (counted as a fold, like a new value), and a series written
+//!   through a held reference stays hidden, its count kept, until a scrape finds room.
+//! - **Memory.** A series' label values and atomics stay allocated after it expires or is
+//!   removed (the append-only storage is what keeps every reference valid, without any
+//!   `unsafe`): its slot (72 bytes for a counter, the series' size plus 48 for others),
+//!   its rendered labels and its index entry (about 25 bytes), once per distinct label
+//!   set ever seen, since a label set that comes back reuses its slot. A family whose label values never repeat (request ids) still grows
+//!   without bound; such values do not belong in labels.
+//! - **Cost.** Recording into an open series reads one state byte beside it (a relaxed
+//!   load): in a family without expiry it always says "live", and recording goes on as
+//!   before. With expiry, the first write after each scrape also sets a flag there. A scrape of such a family compares each open series with what the last one
+//!   showed and holds the index's lock while it shows them (exclusively only when it
+//!   retired or brought back a series): recording through a [`SeriesId`] or a reference
+//!   never waits for it; a lookup by labels may wait for the walk to end.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
-use crate::descriptor::MetricDescriptor;
+use crate::descriptor::{LabelDescriptor, MetricDescriptor};
 use crate::encoding::{LabelSource, Labels, Visitor, write_escaped_label_value};
-use crate::labels::{Dynamic, DynamicLabels, LabelSet, LabelSink};
+use crate::labels::{Dynamic, DynamicLabels, LabelSet, LabelSink, OVERFLOW_VALUE};
 use crate::metric::Metric;
 
 /// The default series limit of a family with open labels.
 pub const DEFAULT_MAX_SERIES: usize = 1000;
 
 /// The open-series index: label text to slot. foldhash is seeded per process, and the map
-/// holds at most `max_series` keys, so crafted values cannot degrade it much.
+/// holds at most `max_series` live keys, so crafted values cannot degrade it much (a family
+/// whose series expire also keeps the keys of those that left, to give them their slot
+/// back).
 type Index = HashMap<Arc<str>, usize, foldhash::fast::RandomState>;
 
 /// Where a series sits in a `Family<L, M>`: [`Family::series`] records into it again
@@ -84,8 +156,9 @@ enum Slot {
 /// compile time: recording is an index computation and an atomic add. Open labels
 /// (strings, numbers) go through a read-mostly index holding at most `max_series` series;
 /// past it, values fold into one overflow series per closed-label combination, counted by
-/// `fiko_metrics_label_overflow_total`. Series are never removed, so `get_or_create`
-/// hands out a plain reference.
+/// `fiko_metrics_label_overflow_total`. Open series can expire or be removed (see
+/// [Series lifecycle](crate::family#series-lifecycle)); a reference from `get_or_create`
+/// stays valid and never names another label set.
 ///
 /// ```
 /// use fiko_metrics::{Counter, Family, LabelSet, LabelValue};
@@ -106,9 +179,23 @@ pub struct Family<L: LabelSet, M: Metric> {
     // for a dense label set, which shows every combination.
     touched: Box<[AtomicU64]>,
     // Open series live in an append-only vector, so a series handed out stays put and a
-    // scrape walks them without any lock; the map only finds a series by its labels.
+    // scrape walks them without any lock; the map only finds a series by its labels. A
+    // label set keeps its slot for the family's life, exposed or not.
     index: RwLock<Index>,
-    open: boxcar::Vec<(Arc<str>, M)>,
+    open: boxcar::Vec<Entry<M>>,
+    // Open series exposed now, and those of them that count against `max_series` (all but
+    // the overflow series). Changed under the index's exclusive lock.
+    live: AtomicUsize,
+    bounded: AtomicUsize,
+    // Whether open series can be retired: set from the start by `expire_after`, and by
+    // the first `remove`. Until then a scrape takes the lock-free path of old.
+    lifecycle: AtomicBool,
+    expiry: Option<Duration>,
+    clock: fn() -> Instant,
+    // The instant lifecycle times count from: the first scrape's.
+    epoch: OnceLock<Instant>,
+    // Serialises scrapes (and `remove` against them); recording never takes it.
+    scrape: Mutex<()>,
     // Stands in for a series that does not exist (see `Family::fallback`); it keeps
     // `series` free of panics without an `expect`.
     fallback: OnceLock<M>,
@@ -119,6 +206,48 @@ pub struct Family<L: LabelSet, M: Metric> {
     max_series: usize,
     folded: AtomicU64,
     labels: std::marker::PhantomData<fn(&L)>,
+}
+
+/// One open series: its rendered labels (the index key), the series, its lifecycle state.
+struct Entry<M> {
+    key: Arc<str>,
+    series: M,
+    // An overflow series: not bounded by `max_series`.
+    overflow: bool,
+    // `TOUCHED`: looked up since the last scrape of a family with expiry (always set in a
+    // family without: nothing clears it). `RETIRED`: expired or removed, not exposed, not
+    // in the count of live series (changed under the index's exclusive lock). Recording
+    // finds `TOUCHED` alone and goes straight to the series: one load.
+    state: AtomicU8,
+    // The fingerprint when it was retired: a retired series whose fingerprint moved on was
+    // written through a reference taken before it left.
+    left_at: AtomicU64,
+    // What the last scrape that showed the series saw ([`Metric::visit_shown`]); for a
+    // counter, the value a comeback restarts from.
+    shown: AtomicU64,
+    // When a scrape last found the series written, in nanoseconds from the family's epoch.
+    written_at: AtomicU64,
+}
+
+const TOUCHED: u8 = 1;
+const RETIRED: u8 = 2;
+
+impl<M> Entry<M> {
+    #[inline(always)]
+    fn touch(&self) {
+        if self.state.load(Ordering::Relaxed) & TOUCHED == 0 {
+            self.state.fetch_or(TOUCHED, Ordering::Relaxed);
+        }
+    }
+
+    #[inline(always)]
+    fn retired(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & RETIRED != 0
+    }
+
+    fn touched(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & TOUCHED != 0
+    }
 }
 
 impl<L: LabelSet, M: Metric> Family<L, M> {
@@ -146,6 +275,13 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
             touched: (0..words).map(|_| AtomicU64::new(0)).collect(),
             index: RwLock::new(Index::default()),
             open: boxcar::Vec::new(),
+            live: AtomicUsize::new(0),
+            bounded: AtomicUsize::new(0),
+            lifecycle: AtomicBool::new(false),
+            expiry: None,
+            clock: Instant::now,
+            epoch: OnceLock::new(),
+            scrape: Mutex::new(()),
             fallback: OnceLock::new(),
             config,
             exemplars,
@@ -153,6 +289,44 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
             folded: AtomicU64::new(0),
             labels: std::marker::PhantomData,
         }
+    }
+
+    /// The same family, whose open series expire once no scrape has found them written
+    /// for `duration`: they are no longer exposed and leave their place under
+    /// `max_series` to new label values. What "written" means, and what happens to a
+    /// series written again after it expired, is in
+    /// [Series lifecycle](crate::family#series-lifecycle). Closed-label series (the
+    /// dense array) never expire. In a declaration: `#[metric(expire_after = "15m")]`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fiko_metrics::{Family, Gauge, LabelSet};
+    ///
+    /// #[derive(LabelSet)]
+    /// struct Queue { queue: String }
+    ///
+    /// let depth = Family::<Queue, Gauge>::default().expire_after(Duration::from_secs(600));
+    /// assert_eq!(depth.expires_after(), Some(Duration::from_secs(600)));
+    /// ```
+    #[must_use]
+    pub fn expire_after(mut self, duration: Duration) -> Self {
+        self.expiry = Some(duration);
+        *self.lifecycle.get_mut() = true;
+        self
+    }
+
+    /// How long an open series may go unwritten before it expires, if it does.
+    pub fn expires_after(&self) -> Option<Duration> {
+        self.expiry
+    }
+
+    /// The same family, reading the time of its scrapes from `clock` (tests move time by
+    /// hand; see also [`visit_at`](Self::visit_at)).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_clock(mut self, clock: fn() -> Instant) -> Self {
+        self.clock = clock;
+        self
     }
 
     fn make(config: &M::Config, exemplars: bool) -> M {
@@ -187,7 +361,8 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     ///
     /// Never blocks for long and never panics: a closed label set is an array index; an
     /// open one renders its labels into a per-thread buffer and takes a shared lock on the
-    /// index, and the exclusive one only to insert a new series.
+    /// index, and the exclusive one only to insert a new series (or bring back one that
+    /// expired or was removed).
     #[inline(always)]
     pub fn get_or_create(&self, labels: &L) -> &M {
         self.series(self.series_id(labels))
@@ -249,15 +424,80 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     }
 
     /// The series `id` names: an array index or an append-only vector read, no hashing and
-    /// no lock.
+    /// no lock. The id of a series that expired or was removed names the series of the
+    /// same labels now: brought back (a counter from zero), or the overflow series when
+    /// the family is at its limit (see [Series lifecycle](crate::family#series-lifecycle)).
     #[inline(always)]
     pub fn series(&self, id: SeriesId<L, M>) -> &M {
         let series = match id.slot {
             Slot::Dense(index) => self.dense.get(index),
-            Slot::Open(slot) => self.open.get(slot).map(|(_, series)| series),
+            Slot::Open(slot) => match self.open.get(slot) {
+                Some(entry) if self.lifecycle.load(Ordering::Relaxed) => {
+                    return self.live_series(slot, entry);
+                }
+                entry => entry.map(|entry| &entry.series),
+            },
         };
         match series {
             Some(series) => series,
+            None => self.fallback(),
+        }
+    }
+
+    // The series to record into for the open `entry` of a family with lifecycle: the
+    // entry itself, marked as written, unless it left the scrape.
+    #[inline(always)]
+    fn live_series<'a>(&'a self, slot: usize, entry: &'a Entry<M>) -> &'a M {
+        if entry.retired() {
+            return self.reenter(slot);
+        }
+        entry.touch();
+        &entry.series
+    }
+
+    // An id (or a lookup that raced with a scrape) names a series that expired or was
+    // removed: bring it back if the limit allows, else record into its overflow series
+    // (found under the shared lock when it exists, as a lookup folds).
+    #[cold]
+    #[inline(never)]
+    fn reenter(&self, slot: usize) -> &M {
+        let Some(entry) = self.open.get(slot) else {
+            return self.fallback();
+        };
+        let full = || !entry.overflow && self.bounded.load(Ordering::Relaxed) >= self.max_series;
+        let slot = with_key_buffer(|key| {
+            {
+                let index = self.read_index();
+                if !entry.retired() {
+                    return slot;
+                }
+                if full() {
+                    overflow_key(&entry.key, L::LABELS, key);
+                    if let Some(&overflow) = index.get(key.as_str()) {
+                        if self.usable(overflow) {
+                            self.folded.fetch_add(1, Ordering::Relaxed);
+                            return overflow;
+                        }
+                    }
+                }
+            }
+            let mut index = self.write_index();
+            if !entry.retired() {
+                return slot;
+            }
+            if !full() {
+                self.revive(entry, &mut index);
+                return slot;
+            }
+            self.folded.fetch_add(1, Ordering::Relaxed);
+            overflow_key(&entry.key, L::LABELS, key);
+            self.insert_or_revive(&mut index, key, true)
+        });
+        match self.open.get(slot) {
+            Some(entry) => {
+                entry.touch();
+                &entry.series
+            }
             None => self.fallback(),
         }
     }
@@ -268,6 +508,20 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     fn fallback(&self) -> &M {
         self.fallback
             .get_or_init(|| Self::make(&self.config, self.exemplars))
+    }
+
+    // Whether the open series at `slot` can be recorded into as it is (a family without
+    // lifecycle: always), marking it written.
+    #[inline(always)]
+    fn usable(&self, slot: usize) -> bool {
+        match self.open.get(slot) {
+            Some(entry) if entry.retired() => false,
+            Some(entry) => {
+                entry.touch();
+                true
+            }
+            None => true,
+        }
     }
 
     // Generic over how the labels are written, so the typed path stays monomorphic and a
@@ -284,39 +538,165 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
             let mut folded = false;
             {
                 let index = self.read_index();
-                if let Some(&slot) = index.get(key.as_str()) {
-                    return slot;
+                match index.get(key.as_str()) {
+                    Some(&slot) if self.usable(slot) => return slot,
+                    // Retired: brought back (or folded) under the exclusive lock.
+                    Some(_) => {}
+                    None if self.bounded.load(Ordering::Relaxed) >= self.max_series => {
+                        folded = true;
+                        self.folded.fetch_add(1, Ordering::Relaxed);
+                        render(&labels, true, key);
+                        if let Some(&slot) = index.get(key.as_str()) {
+                            if self.usable(slot) {
+                                return slot;
+                            }
+                        }
+                    }
+                    None => {}
                 }
-                if index.len() >= self.max_series {
+            }
+            let mut index = self.write_index();
+            if !folded {
+                if let Some(&slot) = index.get(key.as_str()) {
+                    match self.open.get(slot) {
+                        Some(entry) if entry.retired() => {
+                            if entry.overflow
+                                || self.bounded.load(Ordering::Relaxed) < self.max_series
+                            {
+                                self.revive(entry, &mut index);
+                                return slot;
+                            }
+                        }
+                        _ => return slot,
+                    }
+                }
+                if self.bounded.load(Ordering::Relaxed) >= self.max_series {
                     folded = true;
                     self.folded.fetch_add(1, Ordering::Relaxed);
                     render(&labels, true, key);
-                    if let Some(&slot) = index.get(key.as_str()) {
-                        return slot;
-                    }
                 }
             }
-            let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
-            if let Some(&slot) = index.get(key.as_str()) {
-                return slot;
-            }
-            if !folded && index.len() >= self.max_series {
-                self.folded.fetch_add(1, Ordering::Relaxed);
-                render(&labels, true, key);
-                if let Some(&slot) = index.get(key.as_str()) {
-                    return slot;
-                }
-            }
-            let key: Arc<str> = Arc::from(key.as_str());
-            let series = Self::make(&self.config, self.exemplars);
-            let slot = self.open.push((key.clone(), series));
-            index.insert(key, slot);
-            slot
+            self.insert_or_revive(&mut index, key, folded)
         })
+    }
+
+    // The slot of `key` under the exclusive lock: brought back if it left the scrape
+    // (the caller checked the limit), created if new.
+    fn insert_or_revive(&self, index: &mut Index, key: &str, overflow: bool) -> usize {
+        if let Some(&slot) = index.get(key) {
+            if let Some(entry) = self.open.get(slot) {
+                if entry.retired() {
+                    self.revive(entry, index);
+                }
+            }
+            return slot;
+        }
+        let key: Arc<str> = Arc::from(key);
+        let slot = self.open.push(Entry {
+            key: key.clone(),
+            series: Self::make(&self.config, self.exemplars),
+            overflow,
+            state: AtomicU8::new(TOUCHED),
+            left_at: AtomicU64::new(0),
+            shown: AtomicU64::new(0),
+            written_at: AtomicU64::new(0),
+        });
+        index.insert(key, slot);
+        self.count_live(overflow, true);
+        slot
+    }
+
+    // Brings back a retired series (under the exclusive lock, which `_index` proves): a
+    // counter restarts from what it recorded since its last exposed value.
+    fn revive(&self, entry: &Entry<M>, _index: &mut Index) {
+        entry.series.restart(entry.shown.load(Ordering::Relaxed));
+        entry.shown.store(0, Ordering::Relaxed);
+        entry.state.store(TOUCHED, Ordering::Relaxed);
+        self.count_live(entry.overflow, true);
+    }
+
+    // Takes a series out of the scrape (under the exclusive lock): its place under the
+    // limit goes back to new values.
+    fn retire(&self, entry: &Entry<M>, _index: &mut Index) {
+        entry
+            .left_at
+            .store(entry.series.fingerprint(), Ordering::Relaxed);
+        entry.state.fetch_or(RETIRED, Ordering::Relaxed);
+        self.count_live(entry.overflow, false);
+    }
+
+    fn count_live(&self, overflow: bool, up: bool) {
+        let step = |count: &AtomicUsize| {
+            if up {
+                count.fetch_add(1, Ordering::Relaxed);
+            } else {
+                count.fetch_sub(1, Ordering::Relaxed);
+            }
+        };
+        step(&self.live);
+        if !overflow {
+            step(&self.bounded);
+        }
     }
 
     fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
         self.index.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_index(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Removes the open series of `labels` now: the next scrape no longer shows it, and its
+    /// place under the limit goes to new values. Returns `false` when there is no such
+    /// series: never created, already gone, or a closed-label series (those are never
+    /// removed).
+    ///
+    /// Recording into it again brings it back (a counter from zero, plus whatever it
+    /// recorded after the last scrape showed it); see
+    /// [Series lifecycle](crate::family#series-lifecycle).
+    ///
+    /// ```
+    /// use fiko_metrics::{Counter, Family, LabelSet};
+    ///
+    /// #[derive(LabelSet)]
+    /// struct Pod { pod: String }
+    ///
+    /// let restarts = Family::<Pod, Counter>::default();
+    /// let web = Pod { pod: "web-1".into() };
+    /// restarts.get_or_create(&web).inc();
+    /// assert!(restarts.remove(&web));
+    /// assert!(!restarts.remove(&web));
+    /// assert_eq!(restarts.len(), 0);
+    /// ```
+    pub fn remove(&self, labels: &L) -> bool {
+        if L::DENSE.is_some() && labels.dense_index() < self.dense.len() {
+            return false;
+        }
+        self.remove_rendered(|overflowed, sink| labels.write(overflowed, sink))
+    }
+
+    fn remove_rendered<W>(&self, labels: W) -> bool
+    where
+        W: Fn(bool, &mut LabelSink<'_>) -> fmt::Result,
+    {
+        with_key_buffer(|key| {
+            render(&labels, false, key);
+            // Against scrapes: one that started before lifecycle was on must end first.
+            let _scrape = self.scrape.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut index = self.write_index();
+            let entry = index
+                .get(key.as_str())
+                .and_then(|&slot| self.open.get(slot));
+            match entry {
+                Some(entry) if !entry.retired() => {
+                    self.lifecycle.store(true, Ordering::Relaxed);
+                    self.retire(entry, &mut index);
+                    true
+                }
+                _ => false,
+            }
+        })
     }
 
     /// How many label values were folded into the overflow series so far.
@@ -324,8 +704,9 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         self.folded.load(Ordering::Relaxed)
     }
 
-    /// The number of series that exist now: every combination of a dense closed label
-    /// set, the recorded ones of a sparse one, and the open series.
+    /// The number of series exposed now: every combination of a dense closed label set,
+    /// the recorded ones of a sparse one, and the open series that have not expired or
+    /// been removed.
     pub fn len(&self) -> usize {
         let dense = if L::SPARSE {
             self.touched
@@ -335,7 +716,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         } else {
             self.dense.len()
         };
-        dense + self.open.count()
+        dense + self.live.load(Ordering::Relaxed)
     }
 
     /// Whether the family has no series yet.
@@ -344,8 +725,20 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     }
 
     /// Hands every series to `visitor`, in creation order; `metric` describes the family.
-    /// Takes no lock: recording threads never wait for a scrape.
+    /// Recording threads never wait for a scrape. A family with expiry applies it first
+    /// (see [Series lifecycle](crate::family#series-lifecycle)).
     pub fn visit(&self, metric: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
+        self.visit_at(metric, visitor, (self.clock)())
+    }
+
+    /// [`visit`](Self::visit) as if the scrape happened at `now`, for tests of expiry.
+    #[doc(hidden)]
+    pub fn visit_at(
+        &self,
+        metric: &MetricDescriptor,
+        visitor: &mut dyn Visitor,
+        now: Instant,
+    ) -> fmt::Result {
         for (index, series) in self.dense.iter().enumerate() {
             if !self.exposed(index) {
                 continue;
@@ -357,11 +750,98 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         if L::DENSE.is_some() && self.open.count() == 0 {
             return Ok(());
         }
-        for (_, (key, series)) in self.open.iter() {
-            series.visit(Labels::Rendered(key), visitor)?;
+        {
+            let _scrape = self.scrape.lock().unwrap_or_else(PoisonError::into_inner);
+            if self.lifecycle.load(Ordering::Relaxed) {
+                // Locked while the series are shown, so that none is brought back (and
+                // restarted) between showing it and noting what was shown, nor in the
+                // scrape that retired it: exclusively when this scrape retired or brought
+                // back series, shared otherwise.
+                let _index = match self.settle(now) {
+                    Some(exclusive) => Ok(exclusive),
+                    None => Err(self.read_index()),
+                };
+                for (_, entry) in self.open.iter() {
+                    if !entry.retired() {
+                        self.show(entry, visitor)?;
+                    }
+                }
+            } else {
+                for (_, entry) in self.open.iter() {
+                    self.show(entry, visitor)?;
+                }
+            }
         }
         visitor.overflow(metric, self.folded())
     }
+
+    fn show(&self, entry: &Entry<M>, visitor: &mut dyn Visitor) -> fmt::Result {
+        let shown = entry
+            .series
+            .visit_shown(Labels::Rendered(&entry.key), visitor)?;
+        entry.shown.store(shown, Ordering::Relaxed);
+        Ok(())
+    }
+
+    // A scrape's first pass over the open series of a family with lifecycle: notes which
+    // were written, retires those unwritten for the expiry duration, and brings back the
+    // retired ones written since they left (through a reference taken before) when the
+    // limit has room. Decides without a lock; takes the exclusive one only to change
+    // something, checks again under it, and returns it.
+    fn settle(&self, now: Instant) -> Option<std::sync::RwLockWriteGuard<'_, Index>> {
+        let epoch = *self.epoch.get_or_init(|| now);
+        let now = nanos(now.saturating_duration_since(epoch));
+        let expiry = self.expiry.map(nanos);
+        let mut retire = Vec::new();
+        let mut revive = Vec::new();
+        for (slot, entry) in self.open.iter() {
+            if entry.retired() {
+                if self.written_since_left(entry) {
+                    revive.push(slot);
+                }
+                continue;
+            }
+            let Some(expiry) = expiry else { continue };
+            let touched = entry.touched();
+            if touched {
+                entry.state.fetch_and(!TOUCHED, Ordering::Relaxed);
+            }
+            if touched || self.written_since_shown(entry) {
+                entry.written_at.store(now, Ordering::Relaxed);
+            } else if now.saturating_sub(entry.written_at.load(Ordering::Relaxed)) >= expiry {
+                retire.push(slot);
+            }
+        }
+        if retire.is_empty() && revive.is_empty() {
+            return None;
+        }
+        let mut index = self.write_index();
+        for entry in retire.into_iter().filter_map(|slot| self.open.get(slot)) {
+            if !entry.retired() && !entry.touched() && !self.written_since_shown(entry) {
+                self.retire(entry, &mut index);
+            }
+        }
+        for entry in revive.into_iter().filter_map(|slot| self.open.get(slot)) {
+            if entry.retired()
+                && (entry.overflow || self.bounded.load(Ordering::Relaxed) < self.max_series)
+            {
+                self.revive(entry, &mut index);
+            }
+        }
+        Some(index)
+    }
+
+    fn written_since_left(&self, entry: &Entry<M>) -> bool {
+        entry.series.fingerprint() != entry.left_at.load(Ordering::Relaxed)
+    }
+
+    fn written_since_shown(&self, entry: &Entry<M>) -> bool {
+        entry.series.fingerprint() != entry.shown.load(Ordering::Relaxed)
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Families whose label names are known only at run time: bridges from other metrics APIs
@@ -397,11 +877,22 @@ impl<M: Metric> Family<Dynamic, M> {
     /// }
     /// assert_eq!((calls.len(), calls.folded()), (3, 2)); // ann, bob, other
     /// assert_eq!(calls.series(calls.dynamic_series_id(&Pairs(&[("user", "other")]))).get(), 2);
+    ///
+    /// // Removing one makes room for the next new value.
+    /// assert!(calls.remove_dynamic(&Pairs(&[("user", "ann")])));
+    /// calls.series(calls.dynamic_series_id(&Pairs(&[("user", "eve")]))).inc();
+    /// assert_eq!((calls.len(), calls.folded()), (3, 2)); // bob, other, eve
     /// ```
     pub fn dynamic_series_id(&self, labels: &dyn DynamicLabels) -> SeriesId<Dynamic, M> {
         SeriesId::new(Slot::Open(
             self.open_slot(|overflowed, sink| labels.write(overflowed, sink)),
         ))
+    }
+
+    /// [`remove`](Family::remove) for labels given at run time: removes the series of
+    /// `labels` now, `false` if there is none.
+    pub fn remove_dynamic(&self, labels: &dyn DynamicLabels) -> bool {
+        self.remove_rendered(|overflowed, sink| labels.write(overflowed, sink))
     }
 }
 
@@ -460,6 +951,29 @@ where
     });
 }
 
+/// Renders into `out` the key of the overflow series that the open series `key` folds
+/// into: its open labels (per `labels`; all of them for run-time labels) read
+/// [`OVERFLOW_VALUE`], as [`LabelSet::write`] writes them when overflowed.
+fn overflow_key(key: &str, labels: &[LabelDescriptor], out: &mut String) {
+    out.clear();
+    let mut position = 0;
+    // A key is rendered by this crate, so it always reads back.
+    let _ = Labels::Rendered(key).for_each(&mut |name, value| {
+        let open = labels
+            .get(position)
+            .is_none_or(|label| label.values.is_none());
+        position += 1;
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        write_escaped_label_value(out, if open { OVERFLOW_VALUE } else { value });
+        out.push('"');
+        Ok(())
+    });
+}
+
 /// Runs `f` with a per-thread buffer, so looking up an existing series allocates nothing.
 fn with_key_buffer<R>(f: impl FnOnce(&mut String) -> R) -> R {
     thread_local! {
@@ -470,4 +984,36 @@ fn with_key_buffer<R>(f: impl FnOnce(&mut String) -> R) -> R {
     let result = f(&mut key);
     let _ = KEY.try_with(|cell| cell.set(key));
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Counter;
+
+    /// What the module docs say an open counter series costs for its slot, kept or not.
+    #[test]
+    fn an_open_counter_slot_takes_72_bytes() {
+        assert_eq!(std::mem::size_of::<Entry<Counter>>(), 72);
+    }
+
+    #[test]
+    fn overflow_keys_replace_only_open_values() {
+        const LABELS: &[LabelDescriptor] = &[
+            LabelDescriptor {
+                name: "tenant",
+                values: None,
+            },
+            LabelDescriptor {
+                name: "outcome",
+                values: Some(&["ok", "error"]),
+            },
+        ];
+        let mut out = String::new();
+        overflow_key(r#"tenant="a\"b,c=\\",outcome="error""#, LABELS, &mut out);
+        assert_eq!(out, r#"tenant="other",outcome="error""#);
+        // Run-time labels have no descriptors: every value is open.
+        overflow_key(r#"user="ann",team="x""#, &[], &mut out);
+        assert_eq!(out, r#"user="other",team="other""#);
+    }
 }

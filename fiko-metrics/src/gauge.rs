@@ -129,17 +129,27 @@ impl Drop for GaugeGuard<'_> {
 pub trait GaugeRead {
     /// The current value.
     fn value(&self) -> Value;
+    /// The value's bit pattern.
+    fn bits(&self) -> u64;
 }
 
 impl GaugeRead for Gauge<i64> {
     fn value(&self) -> Value {
         Value::I64(self.get())
     }
+
+    fn bits(&self) -> u64 {
+        u64::from_ne_bytes(self.get().to_ne_bytes())
+    }
 }
 
 impl GaugeRead for Gauge<f64> {
     fn value(&self) -> Value {
         Value::F64(self.get())
+    }
+
+    fn bits(&self) -> u64 {
+        self.cell.load(Ordering::Relaxed)
     }
 }
 
@@ -167,5 +177,9 @@ where
 
     fn visit(&self, labels: Labels<'_>, visitor: &mut dyn Visitor) -> fmt::Result {
         visitor.gauge(labels, self.value())
+    }
+
+    fn fingerprint(&self) -> u64 {
+        self.bits()
     }
 }

@@ -91,6 +91,47 @@
 //! and again (a middleware, per route) can look it up once: [`Family::series_id`] gives a
 //! [`SeriesId`], and [`Family::series`] finds the series again with no hashing or lock.
 //!
+//! # Series lifecycle
+//!
+//! A long-running process whose open label values come and go can let a family drop the
+//! series nobody writes any more, `#[metric(expire_after = "15m")]` (or
+//! [`Family::expire_after`]), and drop one at once with [`Family::remove`]. Expiry is
+//! applied at scrape; an expired or removed series stops being exposed and frees its place
+//! under the series limit. Written again, through any path (a lookup, a cached
+//! [`SeriesId`], a reference taken before), it comes back: a counter as a new series from
+//! zero, which Prometheus reads as a reset. No recorded count is lost, and nothing is ever
+//! recorded into a series that will not be exposed; the exact rules and their cost are in
+//! [`family`](family#series-lifecycle).
+//!
+//! ```
+//! use fiko_metrics::{Counter, Family, Format, LabelSet, MetricSet, Registry};
+//!
+//! #[derive(LabelSet)]
+//! struct Tenant { tenant: String }
+//!
+//! #[derive(MetricSet)]
+//! struct TenantMetrics {
+//!     /// Requests, by tenant; a tenant idle for 15 minutes leaves the scrape.
+//!     #[metric(expire_after = "15m")]
+//!     requests: Family<Tenant, Counter>,
+//! }
+//!
+//! let registry = Registry::new();
+//! let metrics = TenantMetrics::register(&registry)?;
+//! let acme = Tenant { tenant: "acme".into() };
+//! metrics.requests.get_or_create(&acme).inc_by(3);
+//! assert!(registry.encode(Format::Prometheus).contains(r#"requests_total{tenant="acme"} 3"#));
+//!
+//! // The tenant is deleted: its series goes now, not in 15 minutes.
+//! assert!(metrics.requests.remove(&acme));
+//! assert!(!registry.encode(Format::Prometheus).contains("acme"));
+//!
+//! // Recorded into again, it comes back as a new series, from zero.
+//! metrics.requests.get_or_create(&acme).inc();
+//! assert!(registry.encode(Format::Prometheus).contains(r#"requests_total{tenant="acme"} 1"#));
+//! # Ok::<(), fiko_metrics::RegistryError>(())
+//! ```
+//!
 //! # Functions
 //!
 //! [`timed`] and [`counted`] instrument functions, sync or async; see [`calls`].

@@ -34,6 +34,36 @@ pub trait Metric: Send + Sync + Sized + 'static {
 
     /// Hands the current value to `visitor`, under the given labels.
     fn visit(&self, labels: Labels<'_>, visitor: &mut dyn Visitor) -> fmt::Result;
+
+    /// A number that changes whenever the series records something (its value, or for a
+    /// histogram its count and sum): how a scrape tells that a series expiring under
+    /// [`Family::expire_after`](crate::Family::expire_after) was written.
+    #[doc(hidden)]
+    fn fingerprint(&self) -> u64 {
+        0
+    }
+
+    /// [`visit`](Self::visit), returning the [`fingerprint`](Self::fingerprint) of the
+    /// value shown (for a counter, exactly the value shown).
+    #[doc(hidden)]
+    fn visit_shown(
+        &self,
+        labels: Labels<'_>,
+        visitor: &mut dyn Visitor,
+    ) -> Result<u64, fmt::Error> {
+        let shown = self.fingerprint();
+        self.visit(labels, visitor)?;
+        Ok(shown)
+    }
+
+    /// Starts the series again after it expired or was removed, given what the last
+    /// scrape showed of it ([`visit_shown`](Self::visit_shown)): a counter subtracts it,
+    /// so it counts from zero what it records from now on plus whatever it recorded since
+    /// that scrape; a gauge or histogram keeps its value.
+    #[doc(hidden)]
+    fn restart(&self, shown: u64) {
+        let _ = shown;
+    }
 }
 
 /// The configuration of metrics that need none.

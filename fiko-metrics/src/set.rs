@@ -191,11 +191,15 @@ impl<L: LabelSet, M: Metric> MetricField for Family<L, M> {
     const KIND: MetricKind = M::KIND;
 
     fn declare(declaration: &Declaration) -> Self {
-        Self::declared(
+        let family = Self::declared(
             declared::<M>(declaration),
             declaration.max_series,
             declaration.exemplars,
-        )
+        );
+        match declaration.expire_after {
+            Some(duration) => family.expire_after(duration),
+            None => family,
+        }
     }
 
     fn visit_field(&self, metric: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {

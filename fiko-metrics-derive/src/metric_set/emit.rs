@@ -54,11 +54,18 @@ pub(super) fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
                 None => quote!(::core::option::Option::None),
             };
             let exemplars = field.exemplars;
+            let expire_after = match &field.expire_after {
+                Some((_, millis)) => quote!(::core::option::Option::Some(
+                    ::core::time::Duration::from_millis(#millis)
+                )),
+                None => quote!(::core::option::Option::None),
+            };
             quote!(#krate::__private01::Declaration {
                 buckets: #buckets,
                 max_series: #max_series,
                 native: #native,
                 exemplars: #exemplars,
+                expire_after: #expire_after,
             })
         })
         .collect();
@@ -102,6 +109,22 @@ pub(super) fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
                 }
             }
         });
+
+    // Expiry drops open series: a label set with only closed labels keeps every series in
+    // its dense array, so asking for it there is a mistake, found once the label set's
+    // size is known (a constant), and reported on the duration.
+    let closed_checks = fields.iter().filter_map(|field| {
+        let ((lit, _), labels) = (field.expire_after.as_ref()?, field.labels?);
+        let message = format!(
+            "`expire_after` drops series of open labels (strings, numbers), and every label of `{}` is closed (an enum): its series never expire",
+            quote!(#labels).to_string().replace(' ', "")
+        );
+        Some(quote_spanned! {lit.span()=>
+            const _: () = if <#labels as #krate::LabelSet>::DENSE.is_some() {
+                ::core::panic!(#message)
+            };
+        })
+    });
 
     let idents: Vec<&Ident> = fields.iter().map(|field| field.ident).collect();
     let constructors = fields
@@ -210,5 +233,7 @@ pub(super) fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
         }
 
         #(#roles)*
+
+        #(#closed_checks)*
     }
 }

@@ -38,6 +38,8 @@ pub(super) struct Field<'a> {
     pub(super) native: Option<Native>,
     pub(super) exemplars: bool,
     pub(super) max_series: Option<usize>,
+    /// `#[metric(expire_after = "15m")]`: the literal (for spans) and the milliseconds.
+    pub(super) expire_after: Option<(LitStr, u64)>,
     pub(super) roles: Vec<(Role, TokenStream)>,
     pub(super) external: bool,
 }

@@ -117,6 +117,7 @@ fn parse_field<'a>(
     let mut unit = Attr::none(cx, METRIC, UNIT);
     let mut buckets = Attr::none(cx, METRIC, BUCKETS);
     let mut max_series = Attr::none(cx, METRIC, MAX_SERIES);
+    let mut expire_after = Attr::none(cx, METRIC, EXPIRE_AFTER);
     let mut native = Attr::none(cx, METRIC, NATIVE);
     let mut calls = Flag::none(cx, METRIC, CALLS);
     let mut durations = Flag::none(cx, METRIC, DURATIONS);
@@ -148,6 +149,19 @@ fn parse_field<'a>(
                     cx.error_spanned_by(&lit, "`max_series` must be a whole number of at least 1")
                 }
                 Ok(n) => max_series.set(&meta.path, (lit, n)),
+            }
+        } else if meta.path == EXPIRE_AFTER {
+            // #[metric(expire_after = "15m")]
+            let lit = attr::string_value(meta)?;
+            match parse_duration(&lit.value()) {
+                Ok(millis) => expire_after.set(&meta.path, (lit, millis)),
+                Err(problem) => cx.error_spanned_by(
+                    &lit,
+                    format!(
+                        "invalid `expire_after` duration `{}`: {problem}; write it as Prometheus does, e.g. \"90s\", \"15m\", \"1h30m\" (units ms, s, m, h, d, w)",
+                        lit.value()
+                    ),
+                ),
             }
         } else if meta.path == CALLS {
             // #[metric(calls)]
@@ -247,6 +261,16 @@ fn parse_field<'a>(
         }
         other => other.map(|(_, n)| n),
     };
+    let expire_after = match expire_after.get() {
+        Some((lit, _)) if labels.is_none() => {
+            cx.error_spanned_by(
+                &lit,
+                format!("`expire_after` drops labelled series, and `{ident}` has no labels"),
+            );
+            None
+        }
+        other => other,
+    };
     let roles = [
         (Role::Calls, calls.get()),
         (Role::Durations, durations.get()),
@@ -268,8 +292,99 @@ fn parse_field<'a>(
         native,
         exemplars,
         max_series,
+        expire_after,
         roles,
         external,
         unit: full.1,
     })
+}
+
+/// Reads a Prometheus-style duration (`90s`, `15m`, `1h30m`, `500ms`): one or more whole
+/// numbers, each followed by a unit, largest unit first. Returns milliseconds, at least 1.
+pub(super) fn parse_duration(text: &str) -> Result<u64, String> {
+    const UNITS: &[(&str, u64)] = &[
+        ("w", 7 * 24 * 3_600_000),
+        ("d", 24 * 3_600_000),
+        ("h", 3_600_000),
+        ("ms", 1),
+        ("m", 60_000),
+        ("s", 1_000),
+    ];
+    if text.is_empty() {
+        return Err("it is empty".to_owned());
+    }
+    let mut rest = text;
+    let mut total: u64 = 0;
+    let mut previous = u64::MAX;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(format!("expected a number at `{rest}`"));
+        }
+        let (number, after) = rest.split_at(digits);
+        let Some(&(unit, scale)) = UNITS.iter().find(|(unit, _)| after.starts_with(unit)) else {
+            return Err(format!("`{number}` needs a unit"));
+        };
+        if scale >= previous {
+            return Err(format!(
+                "the unit `{unit}` comes after a smaller or equal one"
+            ));
+        }
+        previous = scale;
+        let part = number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(scale))
+            .ok_or_else(|| "it is too long".to_owned())?;
+        total = total
+            .checked_add(part)
+            .ok_or_else(|| "it is too long".to_owned())?;
+        rest = after.strip_prefix(unit).unwrap_or_default();
+    }
+    if total == 0 {
+        return Err("it must be longer than zero".to_owned());
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_read_as_prometheus_writes_them() {
+        assert_eq!(parse_duration("90s"), Ok(90_000));
+        assert_eq!(parse_duration("15m"), Ok(900_000));
+        assert_eq!(parse_duration("1h30m"), Ok(5_400_000));
+        assert_eq!(parse_duration("500ms"), Ok(500));
+        assert_eq!(parse_duration("1m500ms"), Ok(60_500));
+        assert_eq!(parse_duration("2d"), Ok(172_800_000));
+        assert_eq!(parse_duration("1w"), Ok(604_800_000));
+    }
+
+    #[test]
+    fn bad_durations_say_why() {
+        assert_eq!(parse_duration(""), Err("it is empty".to_owned()));
+        assert_eq!(parse_duration("15"), Err("`15` needs a unit".to_owned()));
+        assert_eq!(
+            parse_duration("15 minutes"),
+            Err("`15` needs a unit".to_owned())
+        );
+        assert_eq!(
+            parse_duration("m"),
+            Err("expected a number at `m`".to_owned())
+        );
+        assert_eq!(
+            parse_duration("30s1m"),
+            Err("the unit `m` comes after a smaller or equal one".to_owned())
+        );
+        assert_eq!(
+            parse_duration("0s"),
+            Err("it must be longer than zero".to_owned())
+        );
+        assert_eq!(
+            parse_duration("99999999999999999999w"),
+            Err("it is too long".to_owned())
+        );
+    }
 }

@@ -37,6 +37,23 @@ impl<M: Metric> Metric for Shared<M> {
     fn visit(&self, labels: Labels<'_>, visitor: &mut dyn Visitor) -> fmt::Result {
         self.0.0.visit(labels, visitor)
     }
+
+    // The series lifecycle's hooks (expiry and removal), forwarded like `visit`.
+    fn fingerprint(&self) -> u64 {
+        self.0.0.fingerprint()
+    }
+
+    fn visit_shown(
+        &self,
+        labels: Labels<'_>,
+        visitor: &mut dyn Visitor,
+    ) -> Result<u64, fmt::Error> {
+        self.0.0.visit_shown(labels, visitor)
+    }
+
+    fn restart(&self, shown: u64) {
+        self.0.0.restart(shown);
+    }
 }
 
 impl metrics::CounterFn for Cell<Counter> {
