@@ -2,6 +2,8 @@
 //! removed, and come back when written again without losing a count, whichever way they
 //! are recorded into (lookup, cached `SeriesId`, held reference). Time is a hand-moved
 //! clock: no sleeps.
+// Test helpers, not `#[test]` functions: a failed registration or parse ends the test.
+#![allow(clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
