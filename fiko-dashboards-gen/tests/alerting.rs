@@ -5,6 +5,10 @@
 // The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
 #![allow(clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::expr;
+
 use fiko_dashboards::monitoring::{PrometheusServer, ScrapeTargets};
 use fiko_dashboards_gen::{Error, Generator};
 use fiko_metrics_axum::HttpServerMetrics;
@@ -25,19 +29,6 @@ fn shop() -> Generator {
         .scrape("prometheus", "/metrics", &["localhost:9090"])
         .serves::<RedisExporter>("redis")
         .serves::<PrometheusServer>("prometheus")
-}
-
-/// The `expr` of alert `name` in `alerts.yml`.
-fn expr(alerts: &str, name: &str) -> String {
-    let start = alerts
-        .find(&format!("- alert: \"{name}\""))
-        .unwrap_or_else(|| panic!("no {name} in\n{alerts}"));
-    let line = alerts[start..]
-        .lines()
-        .nth(1)
-        .and_then(|line| line.trim().strip_prefix("expr: "))
-        .expect("expr line");
-    serde_json::from_str(line).expect("quoted expr")
 }
 
 #[test]

@@ -5,6 +5,10 @@
 // The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
 #![allow(clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::expr;
+
 use fiko_dashboards::monitoring::{PrometheusServer, ScrapeTargets};
 use fiko_dashboards_gen::{Artefacts, Error, Generator, ObservedSet, ScaleOut};
 use fiko_metrics::{Histogram, MetricSet};
@@ -47,19 +51,6 @@ fn file<'a>(artefacts: &'a Artefacts, path: &str) -> &'a str {
     artefacts
         .get(path)
         .unwrap_or_else(|| panic!("{path} not generated"))
-}
-
-/// The `expr` of alert `name` in a rule file.
-fn expr(rules: &str, name: &str) -> String {
-    let start = rules
-        .find(&format!("- alert: \"{name}\""))
-        .unwrap_or_else(|| panic!("no {name} in\n{rules}"));
-    let line = rules[start..]
-        .lines()
-        .nth(1)
-        .and_then(|line| line.trim().strip_prefix("expr: "))
-        .expect("expr line");
-    serde_json::from_str(line).expect("quoted expr")
 }
 
 #[test]

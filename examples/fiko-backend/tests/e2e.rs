@@ -10,20 +10,20 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::servers::{
-    PromApi, Stack, host_port, point_at, run_load_binary, value_of, verify, wait_notified,
-    webhook_sink,
+    PromApi, Stack, host_port, point_at, run_load_binary, start_alertmanager, value_of, verify,
+    wait_counted, wait_notified, webhook_sink,
 };
 use fiko_backend::load::{self, LoadConfig, Report, Scenario};
 use fiko_dashboards::seconds;
 use fiko_dashboards_gen::Notifications;
 use fiko_dashboards_gen::verify::Class;
-use fiko_testkit::{Alertmanager, Prometheus};
+use fiko_testkit::Prometheus;
 use serde_json::Value;
 
 /// The alerts whose `for:` the test shortens (it waits for each to fire and resolve).
@@ -69,14 +69,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
     }
     // A real Alertmanager with the generated routes, templates and inhibitions.
     let first = generator.generate().unwrap();
-    let alertmanager = Alertmanager::start(
-        first.get("alertmanager/alertmanager.yml").unwrap(),
-        &[(
-            "templates/fiko.tmpl",
-            first.get("alertmanager/templates/fiko.tmpl").unwrap(),
-        )],
-    )
-    .unwrap();
+    let alertmanager = start_alertmanager(&first);
     let mut targets_of = |prometheus: &str| {
         let targets = stack.targets(&[prometheus.to_owned()], &alertmanager.address());
         point_at(&mut generator, &targets, &alertmanager.address());
@@ -142,40 +135,7 @@ async fn three_instances_a_worker_and_prometheus_with_the_generated_config() {
             .any(|(_, _, status)| *status == 0 || *status >= 500),
         "{printed}"
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let counted = loop {
-        let result = prom
-            .query(
-                r#"sum by (http_request_method, http_route, http_response_status_code) (http_server_requests_total{job="fiko-app"})"#,
-            )
-            .await;
-        let counted: BTreeMap<load::RequestKey, u64> = result
-            .iter()
-            .map(|s| {
-                let m = &s["metric"];
-                (
-                    (
-                        m["http_request_method"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned(),
-                        m["http_route"].as_str().unwrap_or_default().to_owned(),
-                        m["http_response_status_code"]
-                            .as_str()
-                            .unwrap_or("0")
-                            .parse()
-                            .unwrap_or(0),
-                    ),
-                    value_of(s) as u64,
-                )
-            })
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        if counted == sent || Instant::now() > deadline {
-            break counted;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let counted = wait_counted(&prom, &sent).await;
     assert_eq!(
         counted, sent,
         "Prometheus' sum over the instances vs the load generator:\n{printed}"

@@ -11,18 +11,17 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::servers::{
-    PromApi, Stack, host_port, point_at, run_load_binary, value_of, verify, wait_notified,
-    webhook_sink,
+    PromApi, Stack, host_port, point_at, run_load_binary, start_alertmanager, value_of, verify,
+    wait_counted, wait_notified, webhook_sink,
 };
-use fiko_backend::load;
 use fiko_dashboards::seconds;
 use fiko_dashboards_gen::verify::Class;
 use fiko_dashboards_gen::{Notifications, ScaleOut};
-use fiko_testkit::{Alertmanager, Prometheus, VictoriaMetrics, VmAlert};
+use fiko_testkit::{Prometheus, VictoriaMetrics, VmAlert};
 use serde_json::Value;
 
 /// The alert a dead replica raises (its `for:` shortened to 2 s).
@@ -31,47 +30,6 @@ const DEAD_REPLICA_ALERT: &str = "TargetDown";
 /// The scrape and evaluation interval: 2 s, so that a scrape slowed by the loaded
 /// machine still ends within its timeout (the interval) and leaves no gap of its own.
 const INTERVAL_SECONDS: u64 = 2;
-
-/// `http_server_requests_total` of the app job by (method, route, status), as the store
-/// answers it.
-async fn requests(store: &PromApi) -> BTreeMap<load::RequestKey, u64> {
-    let result = store
-        .query(
-            r#"sum by (http_request_method, http_route, http_response_status_code) (http_server_requests_total{job="fiko-app"})"#,
-        )
-        .await;
-    result
-        .iter()
-        .map(|s| {
-            let m = &s["metric"];
-            let label = |name: &str| m[name].as_str().unwrap_or_default().to_owned();
-            (
-                (
-                    label("http_request_method"),
-                    label("http_route"),
-                    label("http_response_status_code").parse().unwrap_or(0),
-                ),
-                value_of(s) as u64,
-            )
-        })
-        .filter(|(_, n)| *n > 0)
-        .collect()
-}
-
-/// Waits until the store's request counts equal `sent`; what it counted last.
-async fn wait_counted(
-    store: &PromApi,
-    sent: &BTreeMap<load::RequestKey, u64>,
-) -> BTreeMap<load::RequestKey, u64> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let counted = requests(store).await;
-        if &counted == sent || Instant::now() > deadline {
-            return counted;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
 
 /// The firing alerts vmalert holds, as `name{labels}` (the Watchdog left out: it always
 /// fires).
@@ -192,14 +150,7 @@ async fn two_replicas_write_into_victoria_metrics_and_vmalert_runs_the_rules() {
             .unwrap()
     };
     let first = generator(&["127.0.0.1:1".to_owned()], "127.0.0.1:1");
-    let alertmanager = Alertmanager::start(
-        first.get("alertmanager/alertmanager.yml").unwrap(),
-        &[(
-            "templates/fiko.tmpl",
-            first.get("alertmanager/templates/fiko.tmpl").unwrap(),
-        )],
-    )
-    .unwrap();
+    let alertmanager = start_alertmanager(&first);
     // Each replica scrapes both: started on ports of their own, then reloaded with them.
     // Replica a is a Prometheus server, b an agent (the same generated file serves both).
     let start_replica = |name: &str, flags: &[&str]| {

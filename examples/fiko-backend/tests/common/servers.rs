@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use fiko_backend::load::{self, Report};
 use fiko_dashboards_gen::verify::Options;
-use fiko_testkit::{Postgres, PostgresExporter, Redis, RedisExporter};
+use fiko_testkit::{Alertmanager, Postgres, PostgresExporter, Redis, RedisExporter};
 use serde_json::Value;
 
 use super::{FakeInstagram, Proc, wait_http_ok};
@@ -166,6 +166,59 @@ impl Stack {
             ("alertmanager", vec![alertmanager.to_owned()]),
         ])
     }
+}
+
+/// `http_server_requests_total` of the app job by (method, route, status), as the query
+/// API answers it.
+pub async fn requests(store: &PromApi) -> BTreeMap<load::RequestKey, u64> {
+    let result = store
+        .query(
+            r#"sum by (http_request_method, http_route, http_response_status_code) (http_server_requests_total{job="fiko-app"})"#,
+        )
+        .await;
+    result
+        .iter()
+        .map(|s| {
+            let m = &s["metric"];
+            let label = |name: &str| m[name].as_str().unwrap_or_default().to_owned();
+            (
+                (
+                    label("http_request_method"),
+                    label("http_route"),
+                    label("http_response_status_code").parse().unwrap_or(0),
+                ),
+                value_of(s) as u64,
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// Waits until the store's request counts equal `sent`; what it counted last.
+pub async fn wait_counted(
+    store: &PromApi,
+    sent: &BTreeMap<load::RequestKey, u64>,
+) -> BTreeMap<load::RequestKey, u64> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let counted = requests(store).await;
+        if &counted == sent || Instant::now() > deadline {
+            return counted;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A real Alertmanager with the generated routes, templates and inhibitions.
+pub fn start_alertmanager(artefacts: &fiko_dashboards_gen::Artefacts) -> Alertmanager {
+    Alertmanager::start(
+        artefacts.get("alertmanager/alertmanager.yml").unwrap(),
+        &[(
+            "templates/fiko.tmpl",
+            artefacts.get("alertmanager/templates/fiko.tmpl").unwrap(),
+        )],
+    )
+    .unwrap()
 }
 
 /// Points every scrape job of `generator` at its targets in `targets` (a job without one
