@@ -732,7 +732,7 @@ impl Generator {
         );
         let scale_out_inventory = central
             .as_ref()
-            .map(|central| scale_out_files(&mut files, central, &model));
+            .map(|central| scale_out_files(&mut files, central));
         let summary = Summary {
             files: files.len(),
             dashboards: dashboard_count,
@@ -759,13 +759,9 @@ impl Generator {
 }
 
 /// The files of the scale-out deployment (see [`ScaleOut`]), rendered from `central`;
-/// dashboards only where they differ from `single`'s (a store without native
-/// histograms). Returns what `verify` checks of it.
-fn scale_out_files(
-    files: &mut BTreeMap<String, String>,
-    central: &Model<'_>,
-    single: &Model<'_>,
-) -> verify::Inventory {
+/// dashboards only where they differ from the single Prometheus' ones already in `files`
+/// (a store without native histograms). Returns what `verify` checks of it.
+fn scale_out_files(files: &mut BTreeMap<String, String>, central: &Model<'_>) -> verify::Inventory {
     let (alerts, mut groups) = rules::alerts(central);
     files.insert("scale-out/rules/alerts.yml".to_owned(), alerts);
     let (recording, recording_group) = rules::recording(central);
@@ -790,10 +786,8 @@ fn scale_out_files(
         "scale-out/grafana/provisioning/datasources/prometheus.yml".to_owned(),
         scale_out::datasource(central, scale_out),
     );
-    let single_dashboards: BTreeMap<String, String> =
-        grafana::dashboards(single).into_iter().collect();
     for (uid, json) in grafana::dashboards(central) {
-        if single_dashboards.get(&uid) != Some(&json) {
+        if files.get(&format!("grafana/dashboards/{uid}.json")) != Some(&json) {
             files.insert(format!("scale-out/grafana/dashboards/{uid}.json"), json);
         }
     }
