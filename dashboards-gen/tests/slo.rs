@@ -256,21 +256,40 @@ fn generated_slo_tests_fail_against_changed_rules() {
 }
 
 /// Realistic histories, written by hand, against the demo's generated rules: two errors
-/// on low traffic page nobody; 10% errors after a healthy hour page within 15 minutes; a
-/// slow burn at 0.5% for 18 hours opens the tickets after about 14.4 hours and never
-/// pages; a healthy system stays silent for days.
+/// on low traffic page nobody; 10% errors after a healthy hour page within 15 minutes
+/// (`slo.test.yml`, minute steps); a slow burn at 0.5% for 18 hours opens the tickets after
+/// about 14.4 hours and never pages; a healthy system stays silent for days
+/// (`slo-days.test.yml`, five-minute steps).
 #[test]
 fn slo_scenarios_replay_against_the_demos_rules() {
     let dir = generated();
     let prometheus = dir.path().join("prometheus");
-    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/slo.test.yml");
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let scenarios = folder.join("slo.test.yml");
     std::fs::copy(&scenarios, prometheus.join("scenarios.test.yml")).expect("copy");
-    let output = run(
-        ("promtool", "prometheus"),
-        &["test", "rules", "scenarios.test.yml"],
-        &prometheus,
-    );
-    assert!(output.success, "{}", output.text());
+    std::fs::copy(
+        folder.join("slo-days.test.yml"),
+        prometheus.join("scenarios-days.test.yml"),
+    )
+    .expect("copy");
+    // One promtool process per file, at once: each is single-threaded.
+    std::thread::scope(|scope| {
+        let days = scope.spawn(|| {
+            run(
+                ("promtool", "prometheus"),
+                &["test", "rules", "scenarios-days.test.yml"],
+                &prometheus,
+            )
+        });
+        let minutes = run(
+            ("promtool", "prometheus"),
+            &["test", "rules", "scenarios.test.yml"],
+            &prometheus,
+        );
+        assert!(minutes.success, "{}", minutes.text());
+        let days = days.join().expect("promtool thread");
+        assert!(days.success, "{}", days.text());
+    });
     // Without the minimum-traffic guard the low-traffic scenario pages: the same rules
     // with the guard removed fail it.
     let rules = std::fs::read_to_string(prometheus.join("slo.yml")).expect("slo.yml");
