@@ -351,6 +351,39 @@ pub mod http {
         bare().layer(tower::layer::util::Identity::new())
     }
 
+    /// A response body that only passes its inner body's frames, end and size on.
+    pub struct PassThrough(axum::body::Body);
+
+    impl http_body::Body for PassThrough {
+        type Data = bytes::Bytes;
+        type Error = axum::Error;
+
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, axum::Error>>> {
+            std::pin::Pin::new(&mut self.0).poll_frame(cx)
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.0.is_end_stream()
+        }
+
+        fn size_hint(&self) -> http_body::SizeHint {
+            self.0.size_hint()
+        }
+    }
+
+    /// The same router with a layer that only wraps each response body in a
+    /// [`PassThrough`] (which axum boxes again): the floor of any layer that sees a response
+    /// body end or counts its bytes, as a metrics layer must.
+    pub fn noop_body_layer() -> Router {
+        fn pass_through(response: axum::response::Response) -> http::Response<PassThrough> {
+            response.map(PassThrough)
+        }
+        bare().layer(tower::util::MapResponseLayer::new(pass_through))
+    }
+
     /// The same router with fiko-metrics-axum's layer.
     pub fn fiko() -> Router {
         use fiko_metrics::MetricSet;
@@ -369,9 +402,10 @@ pub mod http {
     pub type MakeRouter = fn() -> Router;
 
     /// Each layer's name, as `http-bench-server` and `scripts/bench` take it, and its router.
-    pub const LAYERS: [(&str, MakeRouter); 4] = [
+    pub const LAYERS: [(&str, MakeRouter); 5] = [
         ("bare", bare),
         ("noop-layer", noop_layer),
+        ("noop-body-layer", noop_body_layer),
         ("fiko", fiko),
         ("axum-prometheus", axum_prometheus),
     ];

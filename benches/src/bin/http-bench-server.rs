@@ -1,6 +1,6 @@
 //! A server for the HTTP throughput benchmark: `http-bench-server <layer> <port>` serves
 //! `GET /users/{id}` on 127.0.0.1 with the chosen metrics layer (or none): `bare`,
-//! `noop-layer`, `fiko` or `axum-prometheus` (`benches::http::LAYERS`).
+//! `noop-layer`, `noop-body-layer`, `fiko` or `axum-prometheus` (`benches::http::LAYERS`).
 
 use std::process::ExitCode;
 

@@ -391,6 +391,49 @@ async fn streamed_body_sizes_and_duration_until_the_body_ends() {
     assert_eq!(sum(&samples, ERRORS, &[]), 0.0);
 }
 
+/// The layer's clock (the TSC, calibrated against the monotonic clock) measures what the
+/// wall clock does: each request takes at least the handler's sleep and at most what the
+/// client waited for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durations_lie_between_the_handlers_sleep_and_the_clients_wait() {
+    const SLEEP: Duration = Duration::from_millis(120);
+    let (registry, layer) = setup();
+    let app = Router::new()
+        .route(
+            "/sleepy",
+            get(|| async {
+                tokio::time::sleep(SLEEP).await;
+                "rested"
+            }),
+        )
+        .layer(layer);
+    let server = Server::start(app).await;
+    let http = client();
+    let mut waited = Duration::ZERO;
+    for _ in 0..3 {
+        let start = std::time::Instant::now();
+        let response = bounded(server.get(&http, "/sleepy")).await;
+        assert_eq!(bounded(response.text()).await.expect("text"), "rested");
+        waited += start.elapsed();
+    }
+    let ok = eventually(Duration::from_secs(5), || {
+        sum(&scrape(&registry), DURATION_COUNT, &[]) == 3.0
+    })
+    .await;
+    assert!(ok, "three durations recorded");
+    let measured = sum(
+        &scrape(&registry),
+        DURATION_SUM,
+        &[("http_route", "/sleepy")],
+    );
+    let slept = 3.0 * SLEEP.as_secs_f64();
+    assert!(
+        measured >= slept && measured <= waited.as_secs_f64(),
+        "{measured} s measured for {slept} s of sleep and {} s of waiting",
+        waited.as_secs_f64()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_flight_returns_to_zero_after_a_client_disconnects_mid_body() {
     let (registry, layer) = setup();

@@ -2,7 +2,6 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::time::Instant;
 
 use fiko_metrics::exemplar::{self, ExemplarLabels};
 use fiko_metrics::{Gauge, Histogram, SeriesId};
@@ -30,7 +29,8 @@ pub(crate) struct RequestGuard {
     /// The request's method (its label unless the answer is 405).
     method: Method,
     active: SeriesId<RouteLabels, Gauge>,
-    start: Instant,
+    /// When the request started, in the route's clock's raw units.
+    start: u64,
     status: Option<http::StatusCode>,
     response_bytes: u64,
     body_ended: bool,
@@ -62,12 +62,13 @@ impl RequestGuard {
         } else {
             None
         };
+        let start = route.clock().raw();
         Self {
             route,
             answers,
             method,
             active,
-            start: Instant::now(),
+            start,
             status: None,
             response_bytes: 0,
             body_ended: false,
@@ -117,8 +118,9 @@ impl RequestGuard {
             return;
         }
         self.finished = true;
-        let duration = self.start.elapsed();
         let route = &*self.route;
+        let clock = route.clock();
+        let duration = clock.delta(self.start, clock.raw());
         // A 405 answers a method the path does not route: all of them share `_OTHER`, so
         // every method sent to every path does not make a series set each.
         let method = if self.status == Some(http::StatusCode::METHOD_NOT_ALLOWED) {

@@ -59,6 +59,9 @@ pub(crate) struct Shared {
     pub(crate) groups: Vec<(String, Arc<str>)>,
     pub(crate) custom: Option<Arc<dyn ErasedCustomLabels>>,
     pub(crate) routes: Routes,
+    /// Times requests: the TSC where it is invariant, calibrated against the monotonic
+    /// clock when the layer is made (once per process), else the monotonic clock.
+    pub(crate) clock: quanta::Clock,
 }
 
 impl HttpMetricsLayer {
@@ -71,6 +74,7 @@ impl HttpMetricsLayer {
                 groups: Vec::new(),
                 custom: None,
                 routes: Routes::default(),
+                clock: quanta::Clock::new(),
             }),
         }
     }
@@ -90,6 +94,7 @@ impl HttpMetricsLayer {
                 groups: shared.groups.clone(),
                 custom: shared.custom.clone(),
                 routes: Routes::default(),
+                clock: shared.clock.clone(),
             },
         };
         edit(&mut shared);

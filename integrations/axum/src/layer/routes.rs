@@ -32,6 +32,7 @@ pub(crate) struct RouteSeries {
     route: Arc<str>,
     metrics: Arc<HttpServerMetrics>,
     custom: Option<Arc<dyn ErasedCustomLabels>>,
+    clock: quanta::Clock,
     methods: [OnceLock<Box<MethodSeries>>; METHODS],
 }
 
@@ -61,11 +62,13 @@ impl RouteSeries {
         route: Arc<str>,
         metrics: Arc<HttpServerMetrics>,
         custom: Option<Arc<dyn ErasedCustomLabels>>,
+        clock: quanta::Clock,
     ) -> Self {
         Self {
             route,
             metrics,
             custom,
+            clock,
             methods: Default::default(),
         }
     }
@@ -78,6 +81,11 @@ impl RouteSeries {
     /// The metric set this route records into.
     pub(crate) fn metrics(&self) -> &HttpServerMetrics {
         &self.metrics
+    }
+
+    /// The layer's clock, which times this route's requests.
+    pub(crate) fn clock(&self) -> &quanta::Clock {
+        &self.clock
     }
 
     /// The layer's custom-labels hook.
@@ -211,12 +219,13 @@ type RouteMap = HashMap<Arc<str>, Arc<RouteSeries>, foldhash::fast::RandomState>
 
 impl Routes {
     /// The series of `route`, remembered on first use; a new route records into `metrics`
-    /// and `custom`.
+    /// and `custom`, timed by `clock`.
     pub(crate) fn get(
         &self,
         route: &str,
         metrics: &Arc<HttpServerMetrics>,
         custom: Option<&Arc<dyn ErasedCustomLabels>>,
+        clock: &quanta::Clock,
     ) -> Arc<RouteSeries> {
         if let Some(found) = self.read().get(route) {
             return found.clone();
@@ -230,6 +239,7 @@ impl Routes {
             route.clone(),
             metrics.clone(),
             custom.cloned(),
+            clock.clone(),
         ));
         if map.len() < MAX_ROUTES {
             map.insert(route, series.clone());

@@ -127,9 +127,12 @@ impl Endpoint {
             }
         }
         let shared = &self.shared;
-        let found = shared
-            .routes
-            .get(route, &shared.metrics, shared.custom.as_ref());
+        let found = shared.routes.get(
+            route,
+            &shared.metrics,
+            shared.custom.as_ref(),
+            &shared.clock,
+        );
         // The first route this service sees is, with `Router::layer`, the only one.
         let _ = self.route.set(found.clone());
         found
