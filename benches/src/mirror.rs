@@ -167,10 +167,7 @@ impl Target<'_> {
 /// A histogram family's bucket lines grouped by series, in order: the finite bounds (from
 /// the first series, else the declaration), and each series' labels with its cumulative
 /// `(le, count)` pairs.
-fn histogram_series(
-    buckets: &[&Sample],
-    declared: &[f64],
-) -> (Vec<f64>, Vec<HistogramSeries>) {
+fn histogram_series(buckets: &[&Sample], declared: &[f64]) -> (Vec<f64>, Vec<HistogramSeries>) {
     let mut series: Vec<HistogramSeries> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for sample in buckets {
@@ -202,8 +199,9 @@ fn histogram_series(
     (bounds, series)
 }
 
-/// Whether two scrapes hold the same series with the same values: the number of sample
-/// lines when they do, what differs when not. Histogram sums may differ in their last
+/// Whether two scrapes hold the same series with the same values (the same name and
+/// label set, whatever the labels' order): the number of sample lines when they do, what
+/// differs when not. Histogram sums may differ in their last
 /// digits (the same bounds added in another order), so `_sum` values are compared to a
 /// relative 1e-9; every other value exactly.
 pub fn same_series(ours: &str, theirs: &str) -> Result<usize, String> {
@@ -221,6 +219,9 @@ pub fn same_series(ours: &str, theirs: &str) -> Result<usize, String> {
                         *value = format!("{bound:?}");
                     }
                 }
+                // Where `le` goes among the labels differs too (prometheus-client's
+                // OpenMetrics encoder writes it first): a series is its label set.
+                sample.labels.sort();
                 (sample.series(), sample.value)
             })
             .collect();

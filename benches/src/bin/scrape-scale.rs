@@ -15,7 +15,10 @@
 //! - `stall <phase> ...`: a thread recording into existing series (a counter and a
 //!   histogram by id, a counter looked up by its open label, in turn), timed per batch of
 //!   64 operations, with no scrape running (`idle`) and with another thread scraping the
-//!   100,000 series in a loop (`scrape`), phases taking turns.
+//!   100,000 series in a loop (`scrape`), phases taking turns; `idle_on_cpu` and
+//!   `scrape_on_cpu` keep only the batches during which the thread was not preempted
+//!   (its run delay in `/proc/thread-self/schedstat` did not grow): on a shared machine,
+//!   the scheduler's time slices dominate the tail otherwise.
 
 // A benchmark binary: a failed setup stops the run.
 #![allow(clippy::panic, clippy::indexing_slicing)]
@@ -42,14 +45,24 @@ fn main() {
     let rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(15_usize);
     let stall_ms = args.next().and_then(|n| n.parse().ok()).unwrap_or(500_u64);
 
-    eprintln!("scrape-scale: building the 100,000-series registry and its mirror");
+    eprintln!("scrape-scale: building the 100,000-series registry and the demo's");
     let (scale, scale_set) = benches::scale::build();
-    let scale_mirror = mirror(&scale);
-    eprintln!("scrape-scale: building the demo's registry and its mirror");
     let demo = match benches::demo::build(20) {
         Ok(demo) => demo,
         Err(error) => panic!("demo registry: {error}"),
     };
+    for (name, registry) in [("scale", &scale), ("demo", &demo)] {
+        for (format, format_name) in FORMATS {
+            let first = registry.encode(format);
+            println!(
+                "first_scrape {name} {format_name} len={} capacity={}",
+                first.len(),
+                first.capacity()
+            );
+        }
+    }
+    eprintln!("scrape-scale: building their prometheus-client mirrors");
+    let scale_mirror = mirror(&scale);
     let demo_mirror = mirror(&demo);
     let cases = [
         ("scale", &scale, &scale_mirror, 1_u32),
@@ -58,18 +71,13 @@ fn main() {
 
     for (name, registry, theirs, _) in cases {
         for (format, format_name) in FORMATS {
-            let first = registry.encode(format);
-            println!(
-                "first_scrape {name} {format_name} len={} capacity={}",
-                first.len(),
-                first.capacity()
-            );
+            let ours = registry.encode(format);
             let mut other = String::new();
             encode_prometheus_client(theirs, format, &mut other);
-            match same_series(&first, &other) {
+            match same_series(&ours, &other) {
                 Ok(lines) => println!(
                     "series {name} {format_name} lines={lines} fiko_bytes={} prometheus_client_bytes={}",
-                    first.len(),
+                    ours.len(),
                     other.len()
                 ),
                 Err(difference) => {
@@ -153,6 +161,34 @@ fn gzip(text: &[u8]) -> usize {
     }
 }
 
+/// How long this thread has waited for a CPU while runnable, in nanoseconds: the second
+/// field of `/proc/thread-self/schedstat` (Linux with scheduler statistics), read with one
+/// `pread` of a file kept open. A batch during which it grew was preempted: its time is the
+/// scheduler's, not the code's. Sleeping on a lock is not waiting while runnable, so a
+/// batch that waited for one is still counted as not preempted.
+struct RunDelay {
+    file: Option<std::fs::File>,
+    buffer: [u8; 128],
+}
+
+impl RunDelay {
+    fn open() -> Self {
+        Self {
+            file: std::fs::File::open("/proc/thread-self/schedstat").ok(),
+            buffer: [0; 128],
+        }
+    }
+
+    /// The run delay so far, if the kernel reports it.
+    fn read(&mut self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let file = self.file.as_ref()?;
+        let n = file.read_at(&mut self.buffer, 0).ok()?;
+        let text = std::str::from_utf8(self.buffer.get(..n)?).ok()?;
+        text.split_ascii_whitespace().nth(1)?.parse().ok()
+    }
+}
+
 /// Batch times in nanoseconds: one counter per nanosecond up to 1 ms, the rest kept.
 struct Latencies {
     counts: Vec<u32>,
@@ -212,6 +248,10 @@ fn stall(registry: &Registry, mut recorder: Recorder, phase_ms: u64, rounds: usi
     }
     let mut idle = Latencies::new();
     let mut busy = Latencies::new();
+    // The same, for the batches that kept their CPU throughout.
+    let mut idle_on_cpu = Latencies::new();
+    let mut busy_on_cpu = Latencies::new();
+    let mut run_delay = RunDelay::open();
     let mut scrapes = 0_u64;
     for round in 0..rounds {
         for scraping in if round % 2 == 0 {
@@ -240,6 +280,7 @@ fn stall(registry: &Registry, mut recorder: Recorder, phase_ms: u64, rounds: usi
                 }
                 let end = Instant::now() + Duration::from_millis(phase_ms);
                 loop {
+                    let delay_before = run_delay.read();
                     let start = Instant::now();
                     if start >= end {
                         break;
@@ -248,11 +289,19 @@ fn stall(registry: &Registry, mut recorder: Recorder, phase_ms: u64, rounds: usi
                         recorder.record();
                     }
                     let ns = start.elapsed().as_nanos() as u64;
+                    let preempted = match (delay_before, run_delay.read()) {
+                        (Some(before), Some(after)) => after > before,
+                        _ => false,
+                    };
                     phase.add(ns);
-                    if scraping {
-                        busy.add(ns);
+                    let (all, on_cpu) = if scraping {
+                        (&mut busy, &mut busy_on_cpu)
                     } else {
-                        idle.add(ns);
+                        (&mut idle, &mut idle_on_cpu)
+                    };
+                    all.add(ns);
+                    if !preempted {
+                        on_cpu.add(ns);
                     }
                 }
                 stop.store(true, Ordering::Relaxed);
@@ -269,4 +318,8 @@ fn stall(registry: &Registry, mut recorder: Recorder, phase_ms: u64, rounds: usi
     }
     idle.report("idle", "");
     busy.report("scrape", &format!(" scrapes={scrapes}"));
+    if run_delay.read().is_some() {
+        idle_on_cpu.report("idle_on_cpu", "");
+        busy_on_cpu.report("scrape_on_cpu", "");
+    }
 }
