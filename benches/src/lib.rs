@@ -10,6 +10,10 @@
 
 use std::cell::Cell;
 
+pub mod demo;
+pub mod mirror;
+pub mod scale;
+
 /// Route label values.
 pub const ROUTES: [&str; 6] = [
     "/api/v1/users",

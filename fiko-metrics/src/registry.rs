@@ -3,6 +3,7 @@
 use std::any::{Any, TypeId};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use crate::descriptor::{MetricDescriptor, OVERFLOW_METRIC, SetDescriptor};
@@ -135,9 +136,33 @@ impl std::error::Error for RegistryError {}
 /// Holds everything one `/metrics` endpoint exposes.
 ///
 /// Registration checks names once; encoding walks the collectors in registration order.
+/// Each scrape sizes its buffer from the last one of the same exposition, so a big
+/// registry's output is written into one allocation rather than a doubling one.
 #[derive(Default)]
 pub struct Registry {
     inner: RwLock<Inner>,
+    // The length of the last output of each exposition (`ScrapeSize::slot`).
+    last_sizes: [AtomicUsize; 3],
+}
+
+/// The buffer a scrape starts with when no scrape of its exposition ran yet.
+const FIRST_SCRAPE_CAPACITY: usize = 4096;
+
+/// Which of [`Registry`]'s remembered output sizes an exposition uses.
+#[derive(Clone, Copy)]
+enum ScrapeSize {
+    Text(Format),
+    Protobuf,
+}
+
+impl ScrapeSize {
+    fn slot(self) -> usize {
+        match self {
+            Self::Text(Format::Prometheus) => 0,
+            Self::Text(Format::OpenMetrics) => 1,
+            Self::Protobuf => 2,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -173,6 +198,27 @@ impl Registry {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The capacity to start a scrape's buffer with: the last output of the same
+    /// exposition and an eighth more (room for new series, so a registry that grew a
+    /// little still fits in one allocation), or [`FIRST_SCRAPE_CAPACITY`] before any.
+    fn scrape_capacity(&self, size: ScrapeSize) -> usize {
+        let last = self
+            .last_sizes
+            .get(size.slot())
+            .map_or(0, |last| last.load(Ordering::Relaxed));
+        if last == 0 {
+            FIRST_SCRAPE_CAPACITY
+        } else {
+            last.saturating_add(last / 8)
+        }
+    }
+
+    fn remember_scrape_size(&self, size: ScrapeSize, len: usize) {
+        if let Some(last) = self.last_sizes.get(size.slot()) {
+            last.store(len, Ordering::Relaxed);
+        }
     }
 
     /// Registers a set and hands it back, shared.
@@ -331,10 +377,11 @@ impl Registry {
     /// ```
     pub fn encode_protobuf(&self) -> Vec<u8> {
         let collectors = self.read().collectors.clone();
-        let mut out = Vec::with_capacity(4096);
+        let mut out = Vec::with_capacity(self.scrape_capacity(ScrapeSize::Protobuf));
         let mut encoder = ProtobufEncoder::new(&mut out);
         visit_all(&collectors, &mut encoder);
         encoder.finish();
+        self.remember_scrape_size(ScrapeSize::Protobuf, out.len());
         out
     }
 
@@ -359,14 +406,44 @@ impl Registry {
     }
 
     /// Encodes everything in `format`.
+    ///
+    /// The buffer is allocated once, at the size of the last scrape in `format` and an
+    /// eighth more; the first scrape starts small and grows.
+    ///
+    /// ```
+    /// use fiko_metrics::{Counter, Family, Format, LabelSet, MetricSet, Registry};
+    ///
+    /// #[derive(LabelSet)]
+    /// struct Tenant { tenant: String }
+    ///
+    /// #[derive(MetricSet)]
+    /// struct Usage {
+    ///     /// Requests by tenant.
+    ///     requests: Family<Tenant, Counter>,
+    /// }
+    ///
+    /// let registry = Registry::new();
+    /// let usage = Usage::register(&registry)?;
+    /// for tenant in 0..500 {
+    ///     usage.requests.get_or_create(&Tenant { tenant: tenant.to_string() }).inc();
+    /// }
+    /// let first = registry.encode(Format::Prometheus);
+    /// let second = registry.encode(Format::Prometheus);
+    /// assert_eq!(first, second);
+    /// assert!(second.capacity() <= second.len() + second.len() / 8);
+    /// # Ok::<(), fiko_metrics::RegistryError>(())
+    /// ```
     pub fn encode(&self, format: Format) -> String {
-        let mut out = String::with_capacity(4096);
+        let mut out = String::new();
         self.encode_into(&mut out, format);
         out
     }
 
-    /// Appends everything, encoded in `format`, to `out`.
+    /// Appends everything, encoded in `format`, to `out`, reserving room for it first as
+    /// [`encode`](Self::encode) does.
     pub fn encode_into(&self, out: &mut String, format: Format) {
+        let start = out.len();
+        out.reserve(self.scrape_capacity(ScrapeSize::Text(format)));
         // Clone the handles so registration never waits for a scrape.
         let (collectors, foreign_text) = {
             let inner = self.read();
@@ -384,10 +461,11 @@ impl Registry {
             }
             (inner.collectors.clone(), foreign)
         };
-        let mut encoder = TextEncoder::new(out, format);
+        let mut encoder = TextEncoder::new(&mut *out, format);
         visit_all(&collectors, &mut encoder);
         encoder.push_raw(&foreign_text);
         encoder.finish();
+        self.remember_scrape_size(ScrapeSize::Text(format), out.len().saturating_sub(start));
     }
 }
 

@@ -193,15 +193,23 @@ pub fn cost(model: Model, completion: &Completion) -> f64 {
     (completion.prompt_tokens as f64 * prompt + completion.completion_tokens as f64 * answer) / 1e6
 }
 
-/// Calls the provider with a timeout and records the request, tokens, cost and latency.
+/// Calls the provider with a timeout and records the request, tokens, cost and latency
+/// in `metrics` (nothing without: the instrumentation is off).
 pub async fn complete(
     provider: &dyn ModelProvider,
-    metrics: &AiMetrics,
+    metrics: Option<&AiMetrics>,
     model: Model,
     prompt: &str,
 ) -> Result<Completion, AiFailure> {
-    let started = Instant::now();
+    let started = metrics.map(|_| Instant::now());
     let result = tokio::time::timeout(MODEL_TIMEOUT, provider.complete(model, prompt)).await;
+    let (Some(metrics), Some(started)) = (metrics, started) else {
+        return match result {
+            Ok(Ok(completion)) => Ok(completion),
+            Ok(Err(error)) => Err(AiFailure::Provider(error)),
+            Err(_) => Err(AiFailure::Timeout),
+        };
+    };
     metrics
         .request_duration_seconds
         .get_or_create(&ModelLabels { model })
@@ -271,8 +279,9 @@ pub async fn completions(
     let model = parse_model(&request.model)
         .ok_or_else(|| ApiError::bad_request("unknown model: use local-small or local-large"))?;
     crate::validate::multiline("prompt", &request.prompt, crate::validate::MAX_PROMPT_CHARS)?;
-    state.metrics.activity(UserAction::AiRequest);
-    match complete(state.ai.as_ref(), &state.metrics.ai, model, &request.prompt).await {
+    state.activity(UserAction::AiRequest);
+    let metrics = state.metrics.as_ref().map(|metrics| &*metrics.ai);
+    match complete(state.ai.as_ref(), metrics, model, &request.prompt).await {
         Ok(completion) => Ok(Json(CompletionResponse {
             model: request.model,
             cost_dollars: cost(model, &completion),

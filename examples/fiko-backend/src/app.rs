@@ -68,20 +68,29 @@ pub struct Shared {
     pub cache: Cache,
     /// The job queue.
     pub jobs: JobQueue,
-    /// The business metric sets.
-    pub metrics: Metrics,
+    /// The business metric sets; `None` with the instrumentation off ([`Off`](crate::config::Instrumentation::Off)).
+    pub metrics: Option<Metrics>,
     /// The AI model provider.
     pub ai: Arc<dyn ModelProvider>,
     /// The Instagram client.
     pub instagram: InstagramClient,
     /// The notification broadcast.
     pub notifications: Notifications,
-    /// WebSocket metrics.
-    pub websockets: Arc<WebSocketMetrics>,
+    /// WebSocket metrics; `None` with the instrumentation off.
+    pub websockets: Option<Arc<WebSocketMetrics>>,
     /// Bounds on password hashing and sign-in attempts.
     pub guards: AuthGuards,
     /// Connection timeouts (the WebSocket ones are applied by the socket handler).
     pub timeouts: Timeouts,
+}
+
+impl Shared {
+    /// Counts a signed-in user's action (nothing with the instrumentation off).
+    pub fn activity(&self, action: crate::metrics::UserAction) {
+        if let Some(metrics) = &self.metrics {
+            metrics.activity(action);
+        }
+    }
 }
 
 /// The handlers' state: cheap to clone.
@@ -121,7 +130,9 @@ struct CommonMetrics {
     jobs: Jobs,
 }
 
-fn common_metrics() -> Result<CommonMetrics, RegistryError> {
+/// A registry with the process and Tokio runtime metrics, which are read at scrape time
+/// (all an application with the instrumentation off shows).
+fn process_registry() -> Result<Arc<Registry>, RegistryError> {
     let registry = Arc::new(Registry::new());
     fiko_metrics_process::register(&registry)?;
     // Built inside the runtime that serves the process (the binary's and the tests'); a
@@ -129,6 +140,11 @@ fn common_metrics() -> Result<CommonMetrics, RegistryError> {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         fiko_metrics_tokio::register(&registry, "main", runtime)?;
     }
+    Ok(registry)
+}
+
+fn common_metrics() -> Result<CommonMetrics, RegistryError> {
+    let registry = process_registry()?;
     // The set `#[timed]` records into is the global one: shown here too.
     registry.register_shared(FunctionMetrics::shared())?;
     let db = Instrumentation::register(&registry)?;
@@ -160,7 +176,9 @@ impl std::fmt::Debug for App {
 impl App {
     /// Connects to the configured database and cache and builds the application, with the
     /// deterministic local AI provider. Must run inside a Tokio runtime.
-    /// With `AI_PROVIDER_LATENCY_MS` set, the provider answers that much later.
+    /// With `AI_PROVIDER_LATENCY_MS` set, the provider answers that much later. With
+    /// [`Config::instrumentation`] off, the application records no metric per request (see
+    /// [`Instrumentation`](crate::config::Instrumentation)) and its registry holds only the process and runtime metrics.
     pub async fn build(config: &Config) -> Result<Self, StartError> {
         let local: Arc<dyn ModelProvider> = Arc::new(DeterministicLocalProvider);
         let provider: Arc<dyn ModelProvider> = if config.ai_latency.is_zero() {
@@ -176,26 +194,41 @@ impl App {
         config: &Config,
         ai: Arc<dyn ModelProvider>,
     ) -> Result<Self, StartError> {
-        let CommonMetrics {
-            registry,
-            db: db_metrics,
-            jobs,
-        } = common_metrics()?;
-        let http = HttpServerMetrics::register(&registry)?;
-        let websockets = WebSocketMetrics::register(&registry)?;
-        let metrics = Metrics::register(&registry)?;
-        let db = Db::open(&config.database, &db_metrics, config.db_timeouts()).await?;
+        let (registry, db_metrics, jobs) = if config.instrumentation.is_on() {
+            let CommonMetrics { registry, db, jobs } = common_metrics()?;
+            (registry, Some(db), Some(jobs))
+        } else {
+            (process_registry()?, None, None)
+        };
+        let (http, websockets, metrics) = if config.instrumentation.is_on() {
+            (
+                Some(HttpServerMetrics::register(&registry)?),
+                Some(WebSocketMetrics::register(&registry)?),
+                Some(Metrics::register(&registry)?),
+            )
+        } else {
+            (None, None, None)
+        };
+        let db = Db::open(&config.database, db_metrics.as_ref(), config.db_timeouts()).await?;
         let (cache, queue) = match &config.cache {
             CacheConfig::Memory => (
-                Cache::memory(metrics.cache.clone()),
+                Cache::memory(metrics.as_ref().map(|metrics| metrics.cache.clone())),
                 JobQueue::local(
                     db.clone(),
-                    &jobs,
+                    jobs.as_ref(),
                     &format!("{}-jobs", config.instance),
-                    metrics.enqueue.clone(),
+                    metrics.as_ref().map(|metrics| metrics.enqueue.clone()),
                 ),
             ),
             CacheConfig::Redis(url) => {
+                // The configuration refuses Redis with the instrumentation off.
+                let Some(metrics) = &metrics else {
+                    return Err(StartError::Config(crate::config::ConfigError::Invalid {
+                        variable: "FIKO_INSTRUMENTATION",
+                        value: "off".to_owned(),
+                        reason: "off needs the in-process cache: unset REDIS_URL".to_owned(),
+                    }));
+                };
                 let redis_metrics = RedisMetrics::register(&registry)?;
                 let connection =
                     Instrumented::with_metrics(connect_redis(url).await?, redis_metrics);
@@ -208,7 +241,7 @@ impl App {
         let instagram = InstagramClient::new(
             config.instagram_base_url.clone(),
             config.instagram_token.clone(),
-            metrics.instagram.clone(),
+            metrics.as_ref().map(|metrics| metrics.instagram.clone()),
         );
         let state = AppState(Arc::new(Shared {
             db,
@@ -255,16 +288,19 @@ impl App {
                 get(instagram::local_stand_in_media),
             )
             .merge(endpoints.into_router())
-            .with_state(state.clone())
+            .with_state(state.clone());
+        let router = match http {
             // Scrapes and health probes are not application traffic.
-            .layer(
+            Some(http) => router.layer(
                 HttpMetricsLayer::new(http)
                     .exclude(fiko_metrics_axum::DEFAULT_METRICS_PATH)
                     // The stand-in plays another service: its calls are not the app's traffic.
                     .exclude(instagram::LOCAL_STAND_IN_PATH),
-            )
-            // Outside the metrics layer, so it reads the exemplar inside the request's span.
-            .layer(axum::middleware::from_fn(crate::traces::continue_trace));
+            ),
+            None => router,
+        };
+        // Outside the metrics layer, so it reads the exemplar inside the request's span.
+        let router = router.layer(axum::middleware::from_fn(crate::traces::continue_trace));
         Ok(Self {
             state,
             registry,
@@ -459,12 +495,14 @@ pub async fn run_worker(
     let CacheConfig::Redis(url) = &config.cache else {
         return Err(StartError::WorkerWithoutRedis);
     };
+    // The worker is always instrumented (the configuration refuses
+    // `FIKO_INSTRUMENTATION=off` with Redis).
     let CommonMetrics {
         registry,
         db: db_metrics,
         jobs,
     } = common_metrics()?;
-    let db = Db::open(&config.database, &db_metrics, config.db_timeouts()).await?;
+    let db = Db::open(&config.database, Some(&db_metrics), config.db_timeouts()).await?;
     let connection = connect_redis(url).await?;
     let listener = self::bind(bind).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -28,17 +28,32 @@ const SESSION_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// Hashes `password` with Argon2id (default parameters, random salt) through the hashing
 /// gate (at most `PASSWORD_HASH_CONCURRENCY` at once, in reused memory; 503 once the queue
-/// wait ran out); the time spent hashing is recorded.
-#[fiko_metrics::timed(name = "hash_password")]
+/// wait ran out); the time spent hashing is recorded (the call by `#[timed]`, unless the
+/// instrumentation is off).
 pub async fn hash_password(state: &AppState, password: String) -> Result<String, ApiError> {
-    let auth = state.metrics.auth.clone();
+    if state.metrics.is_some() {
+        hash_password_timed(state, password).await
+    } else {
+        hash_password_untimed(state, password).await
+    }
+}
+
+#[fiko_metrics::timed(name = "hash_password")]
+async fn hash_password_timed(state: &AppState, password: String) -> Result<String, ApiError> {
+    hash_password_untimed(state, password).await
+}
+
+async fn hash_password_untimed(state: &AppState, password: String) -> Result<String, ApiError> {
+    let auth = state.metrics.as_ref().map(|metrics| metrics.auth.clone());
     state
         .guards
         .hashing
         .run(move |memory| {
             let started = Instant::now();
             let hashed = password::hash(password.as_bytes(), memory);
-            auth.password_hash_duration_seconds.observe_since(started);
+            if let Some(auth) = auth {
+                auth.password_hash_duration_seconds.observe_since(started);
+            }
             hashed
         })
         .await?
@@ -49,13 +64,33 @@ pub async fn hash_password(state: &AppState, password: String) -> Result<String,
 /// [`hash_password`]; without a hash (an unknown user) it is checked against
 /// [`password::DUMMY_HASH`], so it does the same work. Each verification is one
 /// observation of `fiko_auth_password_hash_duration_seconds`.
-#[fiko_metrics::timed(name = "verify_password")]
 pub async fn verify_password(
     state: &AppState,
     password: String,
     hash: Option<String>,
 ) -> Result<bool, ApiError> {
-    let auth = state.metrics.auth.clone();
+    if state.metrics.is_some() {
+        verify_password_timed(state, password, hash).await
+    } else {
+        verify_password_untimed(state, password, hash).await
+    }
+}
+
+#[fiko_metrics::timed(name = "verify_password")]
+async fn verify_password_timed(
+    state: &AppState,
+    password: String,
+    hash: Option<String>,
+) -> Result<bool, ApiError> {
+    verify_password_untimed(state, password, hash).await
+}
+
+async fn verify_password_untimed(
+    state: &AppState,
+    password: String,
+    hash: Option<String>,
+) -> Result<bool, ApiError> {
+    let auth = state.metrics.as_ref().map(|metrics| metrics.auth.clone());
     state
         .guards
         .hashing
@@ -63,7 +98,9 @@ pub async fn verify_password(
             let hash = hash.as_deref().unwrap_or(password::DUMMY_HASH);
             let started = Instant::now();
             let matches = password::verify(password.as_bytes(), hash, memory).unwrap_or(false);
-            auth.password_hash_duration_seconds.observe_since(started);
+            if let Some(auth) = auth {
+                auth.password_hash_duration_seconds.observe_since(started);
+            }
             matches
         })
         .await
@@ -102,12 +139,13 @@ pub async fn register(
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
     state.guards.attempts.check(client)?;
     let count = |outcome| {
-        state
-            .metrics
-            .users
-            .registrations
-            .get_or_create(&RegistrationLabels { outcome })
-            .inc();
+        if let Some(metrics) = &state.metrics {
+            metrics
+                .users
+                .registrations
+                .get_or_create(&RegistrationLabels { outcome })
+                .inc();
+        }
     };
     let (email, name) = match validate_registration(&input) {
         Ok((email, name)) => (email, name.to_owned()),
@@ -174,16 +212,18 @@ pub async fn login(
     Json(input): Json<Login>,
 ) -> ApiResult<Json<Session>> {
     state.guards.attempts.check(client)?;
-    let auth = &state.metrics.auth;
+    let auth = state.metrics.as_ref().map(|metrics| &metrics.auth);
     let fail = |reason| {
-        auth.login_attempts
-            .get_or_create(&LoginLabels {
-                outcome: LoginOutcome::Failure,
-            })
-            .inc();
-        auth.login_failures
-            .get_or_create(&LoginFailureLabels { reason })
-            .inc();
+        if let Some(auth) = auth {
+            auth.login_attempts
+                .get_or_create(&LoginLabels {
+                    outcome: LoginOutcome::Failure,
+                })
+                .inc();
+            auth.login_failures
+                .get_or_create(&LoginFailureLabels { reason })
+                .inc();
+        }
     };
     // Malformed credentials match no user: refused before any database or Argon2 work.
     let email = validate::email("email", &input.email)?;
@@ -232,12 +272,14 @@ pub async fn login(
         fail(LoginFailure::Error);
         return Err(error.into());
     }
-    auth.login_attempts
-        .get_or_create(&LoginLabels {
-            outcome: LoginOutcome::Success,
-        })
-        .inc();
-    state.metrics.activity(UserAction::Login);
+    if let Some(auth) = auth {
+        auth.login_attempts
+            .get_or_create(&LoginLabels {
+                outcome: LoginOutcome::Success,
+            })
+            .inc();
+    }
+    state.activity(UserAction::Login);
     Ok(Json(Session {
         token,
         user_id,
@@ -326,7 +368,9 @@ async fn session_user(state: &AppState, token: &str) -> Result<Option<i64>, ApiE
 pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResult<StatusCode> {
     state.db.delete_session(&user.token).await?;
     state.cache.delete(&format!("session:{}", user.token)).await;
-    state.metrics.auth.logouts.inc();
+    if let Some(metrics) = &state.metrics {
+        metrics.auth.logouts.inc();
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -364,21 +408,27 @@ pub async fn user(
     axum::extract::Path(id): axum::extract::Path<i64>,
 ) -> ApiResult<Json<UserProfile>> {
     let profile = profile(&state, id).await?;
-    state.metrics.activity(UserAction::ViewProfile);
+    state.activity(UserAction::ViewProfile);
     Ok(Json(profile))
 }
 
 /// Keeps `fiko_auth_active_sessions` equal to the database's count of live sessions,
-/// refreshed every `every` until the state is dropped.
+/// refreshed every `every` until the state is dropped; with the instrumentation off,
+/// nothing (no gauge, no query).
 pub fn spawn_session_gauge(state: &AppState, every: Duration) {
+    if state.metrics.is_none() {
+        return;
+    }
     let weak = state.downgrade();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { return };
-            if let Ok(count) = state.db.active_sessions().await {
-                state.metrics.auth.active_sessions.set(count);
+            if let Ok(count) = state.db.active_sessions().await
+                && let Some(metrics) = &state.metrics
+            {
+                metrics.auth.active_sessions.set(count);
             }
         }
     });

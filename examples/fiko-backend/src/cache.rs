@@ -3,7 +3,8 @@
 //! crate's metered [`Cache`](fiko_metrics_redis::Cache) over an
 //! [`Instrumented`] connection, which also records every Redis command). Every operation
 //! is bounded in time; a failing cache is a miss, so the application keeps serving from
-//! the database.
+//! the database. With the instrumentation switched off, the in-process cache records
+//! nothing (and reads no clock).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -44,7 +45,7 @@ pub struct Cache {
 enum Store {
     Memory {
         entries: Arc<Mutex<HashMap<String, (String, Instant)>>>,
-        metrics: Arc<CacheMetrics>,
+        metrics: Option<Arc<CacheMetrics>>,
     },
     Redis {
         cache: fiko_metrics_redis::Cache<RedisConnection>,
@@ -90,8 +91,8 @@ pub async fn connect_redis(url: &str) -> Result<ConnectionManager, CacheError> {
 }
 
 impl Cache {
-    /// An in-process cache.
-    pub fn memory(metrics: Arc<CacheMetrics>) -> Self {
+    /// An in-process cache, recording into `metrics` (nothing without).
+    pub fn memory(metrics: Option<Arc<CacheMetrics>>) -> Self {
         Self {
             store: Store::Memory {
                 entries: Arc::default(),
@@ -123,7 +124,7 @@ impl Cache {
     pub async fn get(&self, key: &str) -> Option<String> {
         match &self.store {
             Store::Memory { entries, metrics } => {
-                let started = Instant::now();
+                let started = metrics.as_ref().map(|_| Instant::now());
                 let value = {
                     let mut entries = entries.lock().unwrap_or_else(PoisonError::into_inner);
                     match entries.get(key) {
@@ -135,13 +136,15 @@ impl Cache {
                         None => None,
                     }
                 };
-                observe(metrics, CacheOperation::Get, started);
-                let labels = CacheLabels {
-                    cache: Arc::from(CACHE_NAME),
-                };
-                match &value {
-                    Some(_) => metrics.hits.get_or_create(&labels).inc(),
-                    None => metrics.misses.get_or_create(&labels).inc(),
+                if let (Some(metrics), Some(started)) = (metrics, started) {
+                    observe(metrics, CacheOperation::Get, started);
+                    let labels = CacheLabels {
+                        cache: Arc::from(CACHE_NAME),
+                    };
+                    match &value {
+                        Some(_) => metrics.hits.get_or_create(&labels).inc(),
+                        None => metrics.misses.get_or_create(&labels).inc(),
+                    }
                 }
                 value
             }
@@ -153,7 +156,7 @@ impl Cache {
     pub async fn set(&self, key: &str, value: &str, ttl: Duration) {
         match &self.store {
             Store::Memory { entries, metrics } => {
-                let started = Instant::now();
+                let started = metrics.as_ref().map(|_| Instant::now());
                 {
                     let mut entries = entries.lock().unwrap_or_else(PoisonError::into_inner);
                     if entries.len() >= MEMORY_CAPACITY {
@@ -169,7 +172,9 @@ impl Cache {
                     }
                     entries.insert(key.to_owned(), (value.to_owned(), Instant::now() + ttl));
                 }
-                observe(metrics, CacheOperation::Set, started);
+                if let (Some(metrics), Some(started)) = (metrics, started) {
+                    observe(metrics, CacheOperation::Set, started);
+                }
             }
             Store::Redis { cache, .. } => {
                 let _ = cache.set(key, &value, ttl).await;
@@ -181,12 +186,14 @@ impl Cache {
     pub async fn delete(&self, key: &str) {
         match &self.store {
             Store::Memory { entries, metrics } => {
-                let started = Instant::now();
+                let started = metrics.as_ref().map(|_| Instant::now());
                 entries
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(key);
-                observe(metrics, CacheOperation::Delete, started);
+                if let (Some(metrics), Some(started)) = (metrics, started) {
+                    observe(metrics, CacheOperation::Delete, started);
+                }
             }
             Store::Redis { cache, .. } => {
                 let _ = cache.delete(key).await;

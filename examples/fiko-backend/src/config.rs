@@ -79,6 +79,37 @@ pub struct Config {
     pub metrics_access: MetricsAccess,
     /// How long connections may stall (`HTTP_*_TIMEOUT_SECS`, `WS_*_SECS`).
     pub timeouts: Timeouts,
+    /// Whether the application records its metrics (`FIKO_INSTRUMENTATION`, `on` by
+    /// default); `off` exists to measure what the instrumentation costs.
+    pub instrumentation: Instrumentation,
+}
+
+/// Whether fiko-metrics instruments the application (`FIKO_INSTRUMENTATION=on|off`).
+///
+/// `Off` builds the same binary's application with every per-request recording left out,
+/// so that a benchmark can compare the two (`scripts/bench-parts/demo-cost`): no HTTP
+/// metrics layer, the sqlx pool without the `fiko-metrics-sqlx` wrapper, the cache
+/// without `CacheMetrics`, in-process jobs without `fiko-metrics-jobs`, no business
+/// metrics (nor the session gauge's query), WebSockets without `WebSocketMetrics`, and the
+/// `#[timed]` functions called without their timing. `/api/v1/metrics` and the health
+/// endpoint are served either way; off, they show only the process and Tokio runtime
+/// metrics, which are read at scrape time and cost requests nothing. Request tracing
+/// (the `tracing` span each request runs in) is the application's own and stays.
+/// Off needs the in-process cache: with `REDIS_URL` the switch is refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Instrumentation {
+    /// Every metric recorded (the default).
+    #[default]
+    On,
+    /// Nothing recorded per request.
+    Off,
+}
+
+impl Instrumentation {
+    /// Whether metrics are recorded.
+    pub fn is_on(self) -> bool {
+        self == Self::On
+    }
 }
 
 /// Bounds on the authentication routes, which hash passwords with Argon2id (19 MiB of
@@ -238,6 +269,7 @@ impl Config {
             auth: AuthLimits::default(),
             metrics_access: MetricsAccess::default(),
             timeouts: Timeouts::default(),
+            instrumentation: Instrumentation::On,
         }
     }
 
@@ -328,6 +360,25 @@ impl Config {
         config.auth = auth_limits(&lookup)?;
         config.metrics_access = metrics_access(&lookup)?;
         config.timeouts = timeouts(&lookup)?;
+        if let Some(value) = lookup("FIKO_INSTRUMENTATION") {
+            let invalid = |reason: &str| ConfigError::Invalid {
+                variable: "FIKO_INSTRUMENTATION",
+                value: value.clone(),
+                reason: reason.to_owned(),
+            };
+            config.instrumentation = match value.trim() {
+                "on" => Instrumentation::On,
+                "off" => Instrumentation::Off,
+                _ => return Err(invalid("expected on or off")),
+            };
+            if config.instrumentation == Instrumentation::Off
+                && matches!(config.cache, CacheConfig::Redis(_))
+            {
+                return Err(invalid(
+                    "off needs the in-process cache: unset REDIS_URL (the Redis connection and job queue stay instrumented)",
+                ));
+            }
+        }
         Ok(config)
     }
 }
@@ -595,6 +646,17 @@ mod tests {
         assert_eq!(config.db_acquire_timeout, Duration::from_secs(3));
         assert_eq!(config.db_query_timeout, Duration::from_secs(5));
         assert_eq!(config.shutdown, ShutdownConfig::default());
+        assert_eq!(config.instrumentation, Instrumentation::On);
+    }
+
+    #[test]
+    fn instrumentation_is_switched_off_by_fiko_instrumentation() {
+        let off = Config::from_lookup(env(&[("FIKO_INSTRUMENTATION", "off")])).unwrap();
+        assert_eq!(off.instrumentation, Instrumentation::Off);
+        assert!(!off.instrumentation.is_on());
+        let on = Config::from_lookup(env(&[("FIKO_INSTRUMENTATION", "on")])).unwrap();
+        assert_eq!(on.instrumentation, Instrumentation::On);
+        assert!(on.instrumentation.is_on());
     }
 
     #[test]
@@ -743,6 +805,7 @@ mod tests {
                 "5",
                 "more than WS_PING_INTERVAL_SECS",
             ),
+            ("FIKO_INSTRUMENTATION", "false", "expected on or off"),
         ];
         for (variable, value, expected) in cases {
             let error = Config::from_lookup(env(&[(variable, value)]))
@@ -752,5 +815,13 @@ mod tests {
             assert!(error.contains(expected), "{error}");
             assert!(!error.contains('\n'), "{error}");
         }
+        let error = Config::from_lookup(env(&[
+            ("FIKO_INSTRUMENTATION", "off"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(error.starts_with("FIKO_INSTRUMENTATION="), "{error}");
+        assert!(error.contains("unset REDIS_URL"), "{error}");
     }
 }

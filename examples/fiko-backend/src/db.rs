@@ -1,5 +1,6 @@
 //! The database: SQLite or PostgreSQL behind one type, instrumented by
-//! `fiko-metrics-sqlx`, with embedded migrations.
+//! `fiko-metrics-sqlx` (or, with the instrumentation switched off, on the bare sqlx pool),
+//! with embedded migrations.
 //!
 //! Every query is written once with `$1`-style placeholders, which both sqlx drivers
 //! accept, and runs on whichever pool is configured.
@@ -8,9 +9,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use fiko_metrics_sqlx::{Instrumentation, InstrumentedPool, PoolConfig};
-use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{Connection, Pool};
 use sqlx::{Postgres, Sqlite};
 
 use crate::config::DatabaseConfig;
@@ -71,16 +72,40 @@ pub enum Db {
     Sqlite(InstrumentedPool<Sqlite>),
     /// A PostgreSQL server.
     Postgres(InstrumentedPool<Postgres>),
+    /// A SQLite file on the bare sqlx pool: the instrumentation is switched off
+    /// ([`Instrumentation::Off`](crate::config::Instrumentation::Off)). Nothing is
+    /// recorded, and there is no query timeout (the wrapper enforces it).
+    BareSqlite(Pool<Sqlite>),
+    /// A PostgreSQL server on the bare sqlx pool (instrumentation off, as `BareSqlite`).
+    BarePostgres(Pool<Postgres>),
 }
 
-/// Runs `$body` with `$pool` bound to whichever pool `$db` holds: the same code, compiled
-/// once per driver.
+/// Runs `$body` with `$pool` bound to whichever pool `$db` holds and `$executor` to what
+/// a query named `$name` runs on (the instrumented pool under that name, or the bare
+/// pool): the same code, compiled once per driver and wrapper.
 macro_rules! on_pool {
-    ($db:expr, $pool:ident => $body:expr) => {
+    ($db:expr, $name:expr, $pool:ident, $executor:ident => $body:expr) => {
         match $db {
-            Db::Sqlite($pool) => $body,
-            Db::Postgres($pool) => $body,
+            Db::Sqlite($pool) => {
+                let $executor = $pool.named($name);
+                $body
+            }
+            Db::Postgres($pool) => {
+                let $executor = $pool.named($name);
+                $body
+            }
+            Db::BareSqlite($pool) => {
+                let $executor = $pool;
+                $body
+            }
+            Db::BarePostgres($pool) => {
+                let $executor = $pool;
+                $body
+            }
         }
+    };
+    ($db:expr, $name:expr, $executor:ident => $body:expr) => {
+        on_pool!($db, $name, _pool, $executor => $body)
     };
 }
 
@@ -110,9 +135,12 @@ impl Db {
     /// pool timeout, counted as `kind="pool_timeout"`) and at most `timeouts.query` for
     /// the answer (then fails, counted as `kind="timeout"`): while the server is down or
     /// hung, these bound a request that needs it.
+    ///
+    /// Without `metrics` (the instrumentation switched off) the bare sqlx pool is used,
+    /// with the same options.
     pub async fn open(
         config: &DatabaseConfig,
-        metrics: &Instrumentation,
+        metrics: Option<&Instrumentation>,
         timeouts: DbTimeouts,
     ) -> Result<Self, DbError> {
         let acquire_timeout = timeouts.acquire;
@@ -143,7 +171,10 @@ impl Db {
                     .connect_with(options)
                     .await
                     .map_err(|source| DbError::Connect { what, source })?;
-                Db::Sqlite(metrics.instrument(pool, pool_config))
+                match metrics {
+                    Some(metrics) => Db::Sqlite(metrics.instrument(pool, pool_config)),
+                    None => Db::BareSqlite(pool),
+                }
             }
             DatabaseConfig::Postgres(url) => {
                 let what = format!("PostgreSQL at {}", redact(url));
@@ -166,7 +197,10 @@ impl Db {
                     .connect_with(options)
                     .await
                     .map_err(failed)?;
-                Db::Postgres(metrics.instrument(pool, pool_config))
+                match metrics {
+                    Some(metrics) => Db::Postgres(metrics.instrument(pool, pool_config)),
+                    None => Db::BarePostgres(pool),
+                }
             }
         };
         db.migrate().await?;
@@ -176,17 +210,18 @@ impl Db {
     /// `sqlite` or `postgres`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Db::Sqlite(_) => "sqlite",
-            Db::Postgres(_) => "postgres",
+            Db::Sqlite(_) | Db::BareSqlite(_) => "sqlite",
+            Db::Postgres(_) | Db::BarePostgres(_) => "postgres",
         }
     }
 
     async fn migrate(&self) -> Result<(), DbError> {
-        for &(version, sqlite, postgres) in MIGRATIONS {
+        for &(version, sqlite_text, postgres_text) in MIGRATIONS {
             let failed = |source| DbError::Migrate { version, source };
-            on_pool!(self, pool => {
+            let postgres = self.kind() == "postgres";
+            on_pool!(self, "migrate", pool, _executor => {
                 let mut tx = pool.begin().await.map_err(failed)?;
-                if matches!(self, Db::Postgres(_)) {
+                if postgres {
                     // Instances starting together migrate one at a time.
                     sqlx::query("SELECT pg_advisory_xact_lock(7400001)")
                         .execute(&mut *tx)
@@ -206,7 +241,7 @@ impl Db {
                         .await
                         .map_err(failed)?;
                 if done.is_none() {
-                    let text = if matches!(self, Db::Postgres(_)) { postgres } else { sqlite };
+                    let text = if postgres { postgres_text } else { sqlite_text };
                     for statement in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                         sqlx::query(statement).execute(&mut *tx).await.map_err(failed)?;
                     }
@@ -225,8 +260,8 @@ impl Db {
 
     /// `SELECT 1`: the health check.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        on_pool!(self, pool => {
-            sqlx::query("SELECT 1").execute(pool.named("ping")).await?;
+        on_pool!(self, "ping", executor => {
+            sqlx::query("SELECT 1").execute(executor).await?;
         });
         Ok(())
     }
@@ -238,7 +273,7 @@ impl Db {
         name: &str,
         password_hash: &str,
     ) -> Result<Option<i64>, sqlx::Error> {
-        let result: Result<(i64,), sqlx::Error> = on_pool!(self, pool => {
+        let result: Result<(i64,), sqlx::Error> = on_pool!(self, "create_user", executor => {
             sqlx::query_as(
                 "INSERT INTO users (email, name, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
             )
@@ -246,7 +281,7 @@ impl Db {
             .bind(name)
             .bind(password_hash)
             .bind(now())
-            .fetch_one(pool.named("create_user"))
+            .fetch_one(executor)
             .await
         });
         match result {
@@ -261,20 +296,20 @@ impl Db {
         &self,
         email: &str,
     ) -> Result<Option<(i64, String)>, sqlx::Error> {
-        on_pool!(self, pool => {
+        on_pool!(self, "user_credentials", executor => {
             sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
                 .bind(email)
-                .fetch_optional(pool.named("user_credentials"))
+                .fetch_optional(executor)
                 .await
         })
     }
 
     /// A user's profile.
     pub async fn user_profile(&self, id: i64) -> Result<Option<UserProfile>, sqlx::Error> {
-        let row: Option<(i64, String, String, i64)> = on_pool!(self, pool => {
+        let row: Option<(i64, String, String, i64)> = on_pool!(self, "user_profile", executor => {
             sqlx::query_as("SELECT id, email, name, created_at FROM users WHERE id = $1")
                 .bind(id)
-                .fetch_optional(pool.named("user_profile"))
+                .fetch_optional(executor)
                 .await?
         });
         Ok(row.map(|(id, email, name, created_at)| UserProfile {
@@ -293,13 +328,13 @@ impl Db {
         ttl_seconds: i64,
     ) -> Result<(), sqlx::Error> {
         let now = now();
-        on_pool!(self, pool => {
+        on_pool!(self, "create_session", executor => {
             sqlx::query("INSERT INTO sessions (token, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
                 .bind(token)
                 .bind(user_id)
                 .bind(now)
                 .bind(now.saturating_add(ttl_seconds))
-                .execute(pool.named("create_session"))
+                .execute(executor)
                 .await?;
         });
         Ok(())
@@ -307,11 +342,11 @@ impl Db {
 
     /// The user of an unexpired session.
     pub async fn session_user(&self, token: &str) -> Result<Option<i64>, sqlx::Error> {
-        let row: Option<(i64,)> = on_pool!(self, pool => {
+        let row: Option<(i64,)> = on_pool!(self, "session_user", executor => {
             sqlx::query_as("SELECT user_id FROM sessions WHERE token = $1 AND expires_at > $2")
                 .bind(token)
                 .bind(now())
-                .fetch_optional(pool.named("session_user"))
+                .fetch_optional(executor)
                 .await?
         });
         Ok(row.map(|(id,)| id))
@@ -319,10 +354,10 @@ impl Db {
 
     /// Deletes a session; whether it existed.
     pub async fn delete_session(&self, token: &str) -> Result<bool, sqlx::Error> {
-        let affected = on_pool!(self, pool => {
+        let affected = on_pool!(self, "delete_session", executor => {
             sqlx::query("DELETE FROM sessions WHERE token = $1")
                 .bind(token)
-                .execute(pool.named("delete_session"))
+                .execute(executor)
                 .await?
                 .rows_affected()
         });
@@ -331,10 +366,10 @@ impl Db {
 
     /// Sessions that have not expired.
     pub async fn active_sessions(&self) -> Result<i64, sqlx::Error> {
-        let (count,): (i64,) = on_pool!(self, pool => {
+        let (count,): (i64,) = on_pool!(self, "active_sessions", executor => {
             sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE expires_at > $1")
                 .bind(now())
-                .fetch_one(pool.named("active_sessions"))
+                .fetch_one(executor)
                 .await?
         });
         Ok(count)
@@ -347,7 +382,7 @@ impl Db {
         name: &str,
         actions: &str,
     ) -> Result<i64, sqlx::Error> {
-        let (id,): (i64,) = on_pool!(self, pool => {
+        let (id,): (i64,) = on_pool!(self, "create_workflow", executor => {
             sqlx::query_as(
                 "INSERT INTO workflows (user_id, name, actions, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
             )
@@ -355,7 +390,7 @@ impl Db {
             .bind(name)
             .bind(actions)
             .bind(now())
-            .fetch_one(pool.named("create_workflow"))
+            .fetch_one(executor)
             .await?
         });
         Ok(id)
@@ -367,11 +402,11 @@ impl Db {
         id: i64,
         user_id: i64,
     ) -> Result<Option<(String, String)>, sqlx::Error> {
-        on_pool!(self, pool => {
+        on_pool!(self, "workflow", executor => {
             sqlx::query_as("SELECT name, actions FROM workflows WHERE id = $1 AND user_id = $2")
                 .bind(id)
                 .bind(user_id)
-                .fetch_optional(pool.named("workflow"))
+                .fetch_optional(executor)
                 .await
         })
     }
@@ -383,7 +418,7 @@ impl Db {
         status: &str,
         duration_ms: i64,
     ) -> Result<i64, sqlx::Error> {
-        let (id,): (i64,) = on_pool!(self, pool => {
+        let (id,): (i64,) = on_pool!(self, "record_execution", executor => {
             sqlx::query_as(
                 "INSERT INTO workflow_executions (workflow_id, status, duration_ms, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
             )
@@ -391,7 +426,7 @@ impl Db {
             .bind(status)
             .bind(duration_ms)
             .bind(now())
-            .fetch_one(pool.named("record_execution"))
+            .fetch_one(executor)
             .await?
         });
         Ok(id)
@@ -406,7 +441,7 @@ impl Db {
         amount_cents: i64,
         status: &str,
     ) -> Result<i64, sqlx::Error> {
-        let (id,): (i64,) = on_pool!(self, pool => {
+        let (id,): (i64,) = on_pool!(self, "insert_transaction", executor => {
             sqlx::query_as(
                 "INSERT INTO transactions (user_id, plan, currency, amount_cents, status, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
@@ -416,7 +451,7 @@ impl Db {
             .bind(amount_cents)
             .bind(status)
             .bind(now())
-            .fetch_one(pool.named("insert_transaction"))
+            .fetch_one(executor)
             .await?
         });
         Ok(id)
@@ -430,7 +465,7 @@ impl Db {
         course: &str,
         seconds: i64,
     ) -> Result<(), sqlx::Error> {
-        on_pool!(self, pool => {
+        on_pool!(self, "insert_view", executor => {
             sqlx::query(
                 "INSERT INTO video_views (user_id, video_id, course, seconds, created_at) VALUES ($1, $2, $3, $4, $5)",
             )
@@ -439,7 +474,7 @@ impl Db {
             .bind(course)
             .bind(seconds)
             .bind(now())
-            .execute(pool.named("insert_view"))
+            .execute(executor)
             .await?;
         });
         Ok(())
@@ -447,12 +482,12 @@ impl Db {
 
     /// Records a sent email (the welcome-email job's output).
     pub async fn insert_email(&self, user_id: i64, kind: &str) -> Result<(), sqlx::Error> {
-        on_pool!(self, pool => {
+        on_pool!(self, "insert_email", executor => {
             sqlx::query("INSERT INTO emails (user_id, kind, created_at) VALUES ($1, $2, $3)")
                 .bind(user_id)
                 .bind(kind)
                 .bind(now())
-                .execute(pool.named("insert_email"))
+                .execute(executor)
                 .await?;
         });
         Ok(())
@@ -460,12 +495,12 @@ impl Db {
 
     /// Stores a rendered invoice (the invoice job's output).
     pub async fn insert_invoice(&self, transaction_id: i64, body: &str) -> Result<(), sqlx::Error> {
-        on_pool!(self, pool => {
+        on_pool!(self, "insert_invoice", executor => {
             sqlx::query("INSERT INTO invoices (transaction_id, body, created_at) VALUES ($1, $2, $3)")
                 .bind(transaction_id)
                 .bind(body)
                 .bind(now())
-                .execute(pool.named("insert_invoice"))
+                .execute(executor)
                 .await?;
         });
         Ok(())
@@ -473,10 +508,10 @@ impl Db {
 
     /// The amount, currency and plan of a transaction.
     pub async fn transaction(&self, id: i64) -> Result<Option<(i64, String, String)>, sqlx::Error> {
-        on_pool!(self, pool => {
+        on_pool!(self, "transaction", executor => {
             sqlx::query_as("SELECT amount_cents, currency, plan FROM transactions WHERE id = $1")
                 .bind(id)
-                .fetch_optional(pool.named("transaction"))
+                .fetch_optional(executor)
                 .await
         })
     }
@@ -484,7 +519,7 @@ impl Db {
     /// How many rows `table` holds (one of the demo's tables; for tests and the load report).
     pub async fn count(&self, table: Table) -> Result<i64, sqlx::Error> {
         let sql = table.count_sql();
-        let (count,): (i64,) = on_pool!(self, pool => {
+        let (count,): (i64,) = on_pool!(self, "count", pool, _executor => {
             sqlx::query_as(sql).fetch_one(pool).await?
         });
         Ok(count)

@@ -31,7 +31,7 @@ pub struct InstagramClient {
     /// The stand-in's URL, known once the application listens.
     local: Arc<OnceLock<String>>,
     token: String,
-    metrics: Arc<InstagramMetrics>,
+    metrics: Option<Arc<InstagramMetrics>>,
 }
 
 /// Why a call failed.
@@ -49,8 +49,13 @@ pub enum InstagramError {
 }
 
 impl InstagramClient {
-    /// A client of the API at `base_url` (e.g. `http://127.0.0.1:9000`), sending `token`.
-    pub fn new(base_url: Option<String>, token: String, metrics: Arc<InstagramMetrics>) -> Self {
+    /// A client of the API at `base_url` (e.g. `http://127.0.0.1:9000`), sending `token`,
+    /// recording its calls in `metrics` (nothing without: the instrumentation is off).
+    pub fn new(
+        base_url: Option<String>,
+        token: String,
+        metrics: Option<Arc<InstagramMetrics>>,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .timeout(CALL_TIMEOUT)
             .build()
@@ -74,23 +79,44 @@ impl InstagramClient {
         }
     }
 
-    /// `GET /me/media`: the account's media, as the API's JSON.
-    #[fiko_metrics::timed(name = "instagram_media")]
+    /// `GET /me/media`: the account's media, as the API's JSON; the call is recorded (by
+    /// `#[timed]` too) unless the instrumentation is off.
     pub async fn media(&self) -> Result<serde_json::Value, InstagramError> {
+        match &self.metrics {
+            Some(metrics) => self.media_timed(metrics).await,
+            None => self.media_untimed(None).await,
+        }
+    }
+
+    #[fiko_metrics::timed(name = "instagram_media")]
+    async fn media_timed(
+        &self,
+        metrics: &InstagramMetrics,
+    ) -> Result<serde_json::Value, InstagramError> {
+        self.media_untimed(Some(metrics)).await
+    }
+
+    async fn media_untimed(
+        &self,
+        metrics: Option<&InstagramMetrics>,
+    ) -> Result<serde_json::Value, InstagramError> {
         let base = self
             .base_url
             .as_deref()
             .or_else(|| self.local.get().map(String::as_str))
             .ok_or(InstagramError::NotConfigured)?;
         let endpoint = InstagramEndpoint::Media;
-        let started = Instant::now();
+        let started = metrics.map(|_| Instant::now());
         let result = self
             .get_json(&format!(
                 "{base}/me/media?fields=id,caption&access_token={}",
                 query_encoded(&self.token)
             ))
             .await;
-        self.metrics
+        let (Some(metrics), Some(started)) = (metrics, started) else {
+            return result;
+        };
+        metrics
             .api_call_duration_seconds
             .get_or_create(&InstagramEndpointLabels { endpoint })
             .observe_since(started);
@@ -100,7 +126,7 @@ impl InstagramClient {
             Err(InstagramError::Status(_)) => InstagramResult::ServerError,
             Err(_) => InstagramResult::Transport,
         };
-        self.metrics
+        metrics
             .api_calls
             .get_or_create(&InstagramCallLabels {
                 endpoint,
@@ -151,7 +177,7 @@ pub async fn media(
     State(state): State<AppState>,
     _user: CurrentUser,
 ) -> ApiResult<Json<serde_json::Value>> {
-    state.metrics.activity(UserAction::Instagram);
+    state.activity(UserAction::Instagram);
     match state.instagram.media().await {
         Ok(media) => Ok(Json(media)),
         Err(error @ InstagramError::NotConfigured) => Err(ApiError::new(

@@ -124,7 +124,8 @@ pub async fn render_invoice(db: &Db, job: &Invoice) -> Result<(), JobError> {
 #[derive(Clone)]
 pub struct JobQueue {
     target: Target,
-    metrics: Arc<EnqueueMetrics>,
+    /// Where enqueues are counted; `None` with the instrumentation off.
+    metrics: Option<Arc<EnqueueMetrics>>,
 }
 
 #[derive(Clone)]
@@ -158,23 +159,31 @@ impl JobQueue {
                     .with_config(queue_config(EMAILS_QUEUE)),
                 invoices: RedisStorage::new(connection).with_config(queue_config(INVOICES_QUEUE)),
             })),
-            metrics,
+            metrics: Some(metrics),
         }
     }
 
     /// An in-process queue and its worker, running on the current Tokio runtime until the
-    /// queue is dropped. The worker records into `jobs` as `worker`.
-    pub fn local(db: Db, jobs: &Jobs, worker: &str, metrics: Arc<EnqueueMetrics>) -> Self {
+    /// queue is dropped. The worker records into `jobs` as `worker`, and enqueues are
+    /// counted in `metrics`; without them (the instrumentation off), nothing is recorded.
+    pub fn local(
+        db: Db,
+        jobs: Option<&Jobs>,
+        worker: &str,
+        metrics: Option<Arc<EnqueueMetrics>>,
+    ) -> Self {
         let (sender, mut receiver) = mpsc::channel::<Job>(LOCAL_QUEUE_CAPACITY);
-        // Queue lengths are read at scrape time from the channel itself. The watch needs a
-        // runtime, which `local` is called on.
-        let _ = jobs.watch_queues(LocalQueue(sender.downgrade()));
-        let jobs = jobs.clone();
-        let handle = jobs.worker(worker.to_owned());
+        let jobs = jobs.cloned();
+        let handle = jobs.as_ref().map(|jobs| {
+            // Queue lengths are read at scrape time from the channel itself. The watch
+            // needs a runtime, which `local` is called on.
+            let _ = jobs.watch_queues(LocalQueue(sender.downgrade()));
+            jobs.worker(worker.to_owned())
+        });
         tokio::spawn(async move {
             let _handle = handle; // up while this task runs
             while let Some(job) = receiver.recv().await {
-                run_local(&db, &jobs, &job).await;
+                run_local(&db, jobs.as_ref(), &job).await;
             }
         });
         Self {
@@ -205,10 +214,12 @@ impl JobQueue {
         } else {
             EnqueueOutcome::Error
         };
-        self.metrics
-            .enqueued
-            .get_or_create(&EnqueueLabels { task, outcome })
-            .inc();
+        if let Some(metrics) = &self.metrics {
+            metrics
+                .enqueued
+                .get_or_create(&EnqueueLabels { task, outcome })
+                .inc();
+        }
         result
     }
 }
@@ -219,25 +230,33 @@ async fn bounded_push(push: impl Future<Output = Result<(), String>>) -> Result<
         .unwrap_or_else(|_| Err(format!("no answer within {PUSH_TIMEOUT:?}")))
 }
 
-/// Runs one in-process job, with one retry, recording each attempt.
-async fn run_local(db: &Db, jobs: &Jobs, job: &Job) {
+/// Runs one in-process job, with one retry, recording each attempt (in `jobs`, if any).
+async fn run_local(db: &Db, jobs: Option<&Jobs>, job: &Job) {
     let task = job.task().name();
     for attempt in 0..2 {
-        let run = if attempt == 0 {
-            jobs.start_task(task)
-        } else {
-            jobs.start_retry(task)
-        };
+        let run = jobs.map(|jobs| {
+            if attempt == 0 {
+                jobs.start_task(task)
+            } else {
+                jobs.start_retry(task)
+            }
+        });
         let result = match job {
             Job::WelcomeEmail(job) => send_welcome_email(db, job).await,
             Job::Invoice(job) => render_invoice(db, job).await,
         };
         match result {
             Ok(()) => {
-                run.succeeded();
+                if let Some(run) = run {
+                    run.succeeded();
+                }
                 return;
             }
-            Err(_) => run.failed(),
+            Err(_) => {
+                if let Some(run) = run {
+                    run.failed();
+                }
+            }
         }
     }
 }

@@ -55,7 +55,9 @@
 //! lives (`BIND`, `DATA_DIR`, `DATABASE_URL`, `REDIS_URL`, `INSTAGRAM_BASE_URL`,
 //! `INSTAGRAM_ACCESS_TOKEN`, `INSTANCE_NAME`): `DATABASE_ACQUIRE_TIMEOUT_SECS`,
 //! `FIKO_DRAIN_SECS`, `FIKO_FINAL_SCRAPE_SECS` and `AI_PROVIDER_LATENCY_MS` (a slow model,
-//! to watch requests in flight).
+//! to watch requests in flight). `FIKO_INSTRUMENTATION=off` serves the same application
+//! recording no metric per request, to measure what the instrumentation costs
+//! ([`config::Instrumentation`]; `tests/instrumentation.rs`, `scripts/bench-parts/demo-cost`).
 //!
 //! What a client can make the server spend is bounded, each bound configurable
 //! ([`config::AuthLimits`], [`config::Timeouts`]): Argon2 hashes at once

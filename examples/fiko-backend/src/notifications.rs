@@ -77,8 +77,33 @@ pub async fn socket(
     upgrade.on_upgrade(move |socket| serve(state, user.id, socket))
 }
 
+/// The user's socket: instrumented, or bare with the instrumentation off.
+enum Socket {
+    Instrumented(InstrumentedWebSocket),
+    Bare(WebSocket),
+}
+
+impl Socket {
+    async fn recv(&mut self) -> Option<Result<Message, axum::Error>> {
+        match self {
+            Self::Instrumented(socket) => socket.recv().await,
+            Self::Bare(socket) => socket.recv().await,
+        }
+    }
+
+    async fn send(&mut self, message: Message) -> Result<(), axum::Error> {
+        match self {
+            Self::Instrumented(socket) => socket.send(message).await,
+            Self::Bare(socket) => socket.send(message).await,
+        }
+    }
+}
+
 async fn serve(state: AppState, user_id: i64, socket: WebSocket) {
-    let mut socket = InstrumentedWebSocket::new(socket, state.websockets.clone());
+    let mut socket = match &state.websockets {
+        Some(metrics) => Socket::Instrumented(InstrumentedWebSocket::new(socket, metrics.clone())),
+        None => Socket::Bare(socket),
+    };
     let mut notifications = state.notifications.0.subscribe();
     let Timeouts {
         ws_ping_interval,
@@ -147,10 +172,7 @@ async fn serve(state: AppState, user_id: i64, socket: WebSocket) {
     }
 }
 
-async fn send(
-    socket: &mut InstrumentedWebSocket,
-    notification: &Notification,
-) -> Result<(), axum::Error> {
+async fn send(socket: &mut Socket, notification: &Notification) -> Result<(), axum::Error> {
     let text = serde_json::to_string(notification).unwrap_or_default();
     socket.send(Message::Text(text.into())).await
 }

@@ -13,6 +13,7 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::{
     ActionKind, ActionLabels, ActionStatus, ExecutionLabels, ExecutionStatus, Model, UserAction,
+    WorkflowMetrics,
 };
 use crate::notifications::Notification;
 
@@ -80,16 +81,39 @@ pub async fn create(
 }
 
 /// Runs a workflow's actions in order; the execution fails at the first failing action.
-#[fiko_metrics::timed(name = "execute_workflow", in_flight)]
+/// Recorded (by `#[timed]` too) unless the instrumentation is off.
 async fn execute(
     state: &AppState,
     user_id: i64,
     name: &str,
     actions: &[ActionKind],
 ) -> (ExecutionStatus, usize) {
-    let metrics = &state.metrics.workflows;
-    let _running = metrics.executions_running.track();
-    let started = Instant::now();
+    match &state.metrics {
+        Some(metrics) => execute_timed(state, &metrics.workflows, user_id, name, actions).await,
+        None => execute_untimed(state, None, user_id, name, actions).await,
+    }
+}
+
+#[fiko_metrics::timed(name = "execute_workflow", in_flight)]
+async fn execute_timed(
+    state: &AppState,
+    metrics: &WorkflowMetrics,
+    user_id: i64,
+    name: &str,
+    actions: &[ActionKind],
+) -> (ExecutionStatus, usize) {
+    execute_untimed(state, Some(metrics), user_id, name, actions).await
+}
+
+async fn execute_untimed(
+    state: &AppState,
+    metrics: Option<&WorkflowMetrics>,
+    user_id: i64,
+    name: &str,
+    actions: &[ActionKind],
+) -> (ExecutionStatus, usize) {
+    let _running = metrics.map(|metrics| metrics.executions_running.track());
+    let started = metrics.map(|_| Instant::now());
     let mut run = 0;
     let mut status = ExecutionStatus::Succeeded;
     for &action in actions {
@@ -112,7 +136,7 @@ async fn execute(
             }
             ActionKind::AiReply => ai::complete(
                 state.ai.as_ref(),
-                &state.metrics.ai,
+                state.metrics.as_ref().map(|metrics| &*metrics.ai),
                 Model::LocalSmall,
                 name,
             )
@@ -128,23 +152,27 @@ async fn execute(
         } else {
             ActionStatus::Error
         };
-        metrics
-            .actions
-            .get_or_create(&ActionLabels {
-                action,
-                status: action_status,
-            })
-            .inc();
+        if let Some(metrics) = metrics {
+            metrics
+                .actions
+                .get_or_create(&ActionLabels {
+                    action,
+                    status: action_status,
+                })
+                .inc();
+        }
         if !ok {
             status = ExecutionStatus::Failed;
             break;
         }
     }
-    metrics.execution_duration_seconds.observe_since(started);
-    metrics
-        .executions
-        .get_or_create(&ExecutionLabels { status })
-        .inc();
+    if let (Some(metrics), Some(started)) = (metrics, started) {
+        metrics.execution_duration_seconds.observe_since(started);
+        metrics
+            .executions
+            .get_or_create(&ExecutionLabels { status })
+            .inc();
+    }
     (status, run)
 }
 
@@ -160,7 +188,7 @@ pub async fn run(
         .await?
         .ok_or_else(|| ApiError::not_found("workflow"))?;
     let actions: Vec<ActionKind> = actions.split(',').filter_map(parse_action).collect();
-    state.metrics.activity(UserAction::RunWorkflow);
+    state.activity(UserAction::RunWorkflow);
     let started = Instant::now();
     let (status, actions_run) = execute(&state, user.id, &name, &actions).await;
     let status = match status {

@@ -24,6 +24,10 @@ pub(crate) struct TextEncoder<'a> {
     format: Format,
     name: &'static str,
     scratch: Vec<u64>,
+    // The `le` values of the last histogram's bounds, written once and reused while the
+    // series that follow have the same bounds (every series of a family does).
+    le_bounds: Vec<f64>,
+    les: Vec<String>,
     pub(crate) overflows: Vec<(&'static str, u64)>,
 }
 
@@ -34,6 +38,8 @@ impl<'a> TextEncoder<'a> {
             format,
             name: "",
             scratch: Vec::new(),
+            le_bounds: Vec::new(),
+            les: Vec::new(),
             overflows: Vec::new(),
         }
     }
@@ -175,27 +181,38 @@ impl Visitor for TextEncoder<'_> {
         let mut counts = std::mem::take(&mut self.scratch);
         let sum = histogram.snapshot(&mut counts);
         let bounds = histogram.buckets().bounds();
-        let mut le = String::new();
-        for (index, count) in counts.iter().enumerate() {
-            le.clear();
-            match bounds.get(index) {
-                Some(bound) => write_float(&mut le, *bound),
-                None => le.push_str("+Inf"),
+        if self.le_bounds != bounds {
+            self.le_bounds.clear();
+            self.le_bounds.extend_from_slice(bounds);
+            self.les.clear();
+            for bound in bounds {
+                let mut le = String::new();
+                write_float(&mut le, *bound);
+                self.les.push(le);
             }
+        }
+        let les = std::mem::take(&mut self.les);
+        let mut written = Ok(());
+        for (index, count) in counts.iter().enumerate() {
+            let le = les.get(index).map_or("+Inf", String::as_str);
             let exemplar = if self.format.carries_exemplars() {
                 histogram.exemplar(index)
             } else {
                 None
             };
-            let extra = Some(("le", le.as_str()));
-            self.sample(
+            written = self.sample(
                 "_bucket",
                 labels,
-                extra,
+                Some(("le", le)),
                 Value::U64(*count),
                 exemplar.as_ref(),
-            )?;
+            );
+            if written.is_err() {
+                break;
+            }
         }
+        self.les = les;
+        written?;
         self.sample("_sum", labels, None, Value::F64(sum), None)?;
         let count = counts.last().copied().unwrap_or(0);
         self.sample("_count", labels, None, Value::U64(count), None)?;
