@@ -53,6 +53,8 @@ pub fn latency(route: usize, kind: usize) -> f64 {
     BUCKETS[(route * 3 + kind) % BUCKETS.len()] * 0.9
 }
 
+pub mod compile_cost;
+
 /// fiko-metrics' declaration of the workload.
 pub mod fiko {
     use fiko_metrics::{Counter, Family, Histogram, LabelSet, LabelValue, MetricSet};

@@ -173,6 +173,18 @@ enum Slot {
 /// requests.get_or_create(&Labels { model: "gpt-4o".into(), outcome: Outcome::Ok }).inc();
 /// ```
 pub struct Family<L: LabelSet, M: Metric> {
+    // Everything but the label type: code that does not need it is compiled once per
+    // metric type, not once per label set (a crate declaring 50 sets of 10 metrics
+    // compiled the lookup, fold and scrape paths 350 times when they lived here).
+    core: Core<M>,
+    labels: std::marker::PhantomData<fn(&L)>,
+}
+
+/// How a label set writes itself (`LabelSet::write`), as the open-series paths take it.
+type WriteLabels<'a> = dyn Fn(bool, &mut LabelSink<'_>) -> fmt::Result + 'a;
+
+/// A family without its label type: the series, the open-series index, the lifecycle.
+struct Core<M: Metric> {
     dense: Box<[M]>,
     // One bit per dense series of a sparse label set (`#[label_set(sparse)]`): set the
     // first time the series is recorded or looked up; a scrape shows only those. Empty
@@ -205,7 +217,8 @@ pub struct Family<L: LabelSet, M: Metric> {
     exemplars: bool,
     max_series: usize,
     folded: AtomicU64,
-    labels: std::marker::PhantomData<fn(&L)>,
+    // The label set's descriptors (`L::LABELS`): which labels an overflow key replaces.
+    descriptors: &'static [LabelDescriptor],
 }
 
 /// One open series: its rendered labels (the index key), the series, its lifecycle state.
@@ -262,31 +275,13 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
 
     /// A family as a declaration makes it: `exemplars` is `#[metric(exemplars)]`.
     pub(crate) fn declared(config: M::Config, max_series: usize, exemplars: bool) -> Self {
-        let dense: Box<[M]> = (0..L::DENSE.unwrap_or(0))
-            .map(|_| Self::make(&config, exemplars))
-            .collect();
-        let words = if L::SPARSE {
-            dense.len().div_ceil(64)
-        } else {
-            0
-        };
         Self {
-            dense,
-            touched: (0..words).map(|_| AtomicU64::new(0)).collect(),
-            index: RwLock::new(Index::default()),
-            open: boxcar::Vec::new(),
-            live: AtomicUsize::new(0),
-            bounded: AtomicUsize::new(0),
-            lifecycle: AtomicBool::new(false),
-            expiry: None,
-            clock: Instant::now,
-            epoch: OnceLock::new(),
-            scrape: Mutex::new(()),
-            fallback: OnceLock::new(),
-            config,
-            exemplars,
-            max_series,
-            folded: AtomicU64::new(0),
+            core: Core::new(
+                config,
+                (max_series, exemplars),
+                (L::DENSE.unwrap_or(0), L::SPARSE),
+                L::LABELS,
+            ),
             labels: std::marker::PhantomData,
         }
     }
@@ -310,14 +305,14 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     /// ```
     #[must_use]
     pub fn expire_after(mut self, duration: Duration) -> Self {
-        self.expiry = Some(duration);
-        *self.lifecycle.get_mut() = true;
+        self.core.expiry = Some(duration);
+        *self.core.lifecycle.get_mut() = true;
         self
     }
 
     /// How long an open series may go unwritten before it expires, if it does.
     pub fn expires_after(&self) -> Option<Duration> {
-        self.expiry
+        self.core.expiry
     }
 
     /// The same family, reading the time of its scrapes from `clock` (tests move time by
@@ -325,16 +320,8 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     #[doc(hidden)]
     #[must_use]
     pub fn with_clock(mut self, clock: fn() -> Instant) -> Self {
-        self.clock = clock;
+        self.core.clock = clock;
         self
-    }
-
-    fn make(config: &M::Config, exemplars: bool) -> M {
-        let series = M::with_config(config);
-        if !exemplars {
-            series.refuse_exemplars();
-        }
-        series
     }
 
     /// Whether the family's series record exemplars: `false` for a family declared in a
@@ -343,14 +330,14 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     /// [`exemplar_from_source`](Self::exemplar_from_source)).
     #[inline]
     pub fn records_exemplars(&self) -> bool {
-        self.exemplars
+        self.core.exemplars
     }
 
     /// The labels the installed [`exemplar::set_source`](crate::exemplar::set_source)
     /// gives now, if the family records exemplars; the source is not asked otherwise.
     #[inline]
     pub fn exemplar_from_source(&self) -> Option<crate::exemplar::ExemplarLabels> {
-        if self.exemplars {
+        if self.core.exemplars {
             crate::exemplar::from_source()
         } else {
             None
@@ -389,16 +376,161 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     pub fn series_id(&self, labels: &L) -> SeriesId<L, M> {
         if L::DENSE.is_some() {
             let index = labels.dense_index();
-            if index < self.dense.len() {
+            if index < self.core.dense.len() {
                 if L::SPARSE {
-                    self.touch(index);
+                    self.core.touch(index);
                 }
                 return SeriesId::new(Slot::Dense(index));
             }
         }
         SeriesId::new(Slot::Open(
-            self.open_slot(|overflowed, sink| labels.write(overflowed, sink)),
+            self.core
+                .open_slot(&|overflowed, sink| labels.write(overflowed, sink)),
         ))
+    }
+
+    // Whether the dense series at `index` is exposed: always for a dense label set, once
+    // recorded or looked up for a sparse one.
+    fn exposed(&self, index: usize) -> bool {
+        !L::SPARSE
+            || self
+                .core
+                .touched
+                .get(index / 64)
+                .is_some_and(|word| word.load(Ordering::Relaxed) & (1_u64 << (index % 64)) != 0)
+    }
+
+    /// The series `id` names: an array index or an append-only vector read, no hashing and
+    /// no lock. The id of a series that expired or was removed names the series of the
+    /// same labels now: brought back (a counter from zero), or the overflow series when
+    /// the family is at its limit (see [Series lifecycle](crate::family#series-lifecycle)).
+    #[inline(always)]
+    pub fn series(&self, id: SeriesId<L, M>) -> &M {
+        self.core.series(id.slot)
+    }
+
+    /// Removes the open series of `labels` now: the next scrape no longer shows it, and its
+    /// place under the limit goes to new values. Returns `false` when there is no such
+    /// series: never created, already gone, or a closed-label series (those are never
+    /// removed).
+    ///
+    /// Recording into it again brings it back (a counter from zero, plus whatever it
+    /// recorded after the last scrape showed it); see
+    /// [Series lifecycle](crate::family#series-lifecycle).
+    ///
+    /// ```
+    /// use fiko_metrics::{Counter, Family, LabelSet};
+    ///
+    /// #[derive(LabelSet)]
+    /// struct Pod { pod: String }
+    ///
+    /// let restarts = Family::<Pod, Counter>::default();
+    /// let web = Pod { pod: "web-1".into() };
+    /// restarts.get_or_create(&web).inc();
+    /// assert!(restarts.remove(&web));
+    /// assert!(!restarts.remove(&web));
+    /// assert_eq!(restarts.len(), 0);
+    /// ```
+    pub fn remove(&self, labels: &L) -> bool {
+        if L::DENSE.is_some() && labels.dense_index() < self.core.dense.len() {
+            return false;
+        }
+        self.core
+            .remove_rendered(&|overflowed, sink| labels.write(overflowed, sink))
+    }
+
+    /// How many label values were folded into the overflow series so far.
+    pub fn folded(&self) -> u64 {
+        self.core.folded.load(Ordering::Relaxed)
+    }
+
+    /// The number of series exposed now: every combination of a dense closed label set,
+    /// the recorded ones of a sparse one, and the open series that have not expired or
+    /// been removed.
+    pub fn len(&self) -> usize {
+        let dense = if L::SPARSE {
+            self.core
+                .touched
+                .iter()
+                .map(|word| word.load(Ordering::Relaxed).count_ones() as usize)
+                .sum()
+        } else {
+            self.core.dense.len()
+        };
+        dense + self.core.live.load(Ordering::Relaxed)
+    }
+
+    /// Whether the family has no series yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Hands every series to `visitor`, in creation order; `metric` describes the family.
+    /// Recording threads never wait for a scrape. A family with expiry applies it first
+    /// (see [Series lifecycle](crate::family#series-lifecycle)).
+    pub fn visit(&self, metric: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
+        self.visit_at(metric, visitor, (self.core.clock)())
+    }
+
+    /// [`visit`](Self::visit) as if the scrape happened at `now`, for tests of expiry.
+    #[doc(hidden)]
+    pub fn visit_at(
+        &self,
+        metric: &MetricDescriptor,
+        visitor: &mut dyn Visitor,
+        now: Instant,
+    ) -> fmt::Result {
+        for (index, series) in self.core.dense.iter().enumerate() {
+            if !self.exposed(index) {
+                continue;
+            }
+            series.visit(Labels::Source(&DenseLabels::<L>::new(index)), visitor)?;
+        }
+        // A closed family has open series only if a hand-written `LabelValue` reported an
+        // index outside its values (see `series_id`); those are shown like open ones.
+        if L::DENSE.is_some() && self.core.open.count() == 0 {
+            return Ok(());
+        }
+        self.core.visit_open(metric, visitor, now)
+    }
+}
+
+impl<M: Metric> Core<M> {
+    fn new(
+        config: M::Config,
+        (max_series, exemplars): (usize, bool),
+        (dense, sparse): (usize, bool),
+        descriptors: &'static [LabelDescriptor],
+    ) -> Self {
+        let dense: Box<[M]> = (0..dense).map(|_| Self::make(&config, exemplars)).collect();
+        let words = if sparse { dense.len().div_ceil(64) } else { 0 };
+        Self {
+            dense,
+            touched: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            index: RwLock::new(Index::default()),
+            open: boxcar::Vec::new(),
+            live: AtomicUsize::new(0),
+            bounded: AtomicUsize::new(0),
+            lifecycle: AtomicBool::new(false),
+            expiry: None,
+            clock: Instant::now,
+            epoch: OnceLock::new(),
+            scrape: Mutex::new(()),
+            fallback: OnceLock::new(),
+            config,
+            exemplars,
+            max_series,
+            folded: AtomicU64::new(0),
+            descriptors,
+        }
+    }
+
+    fn make(config: &M::Config, exemplars: bool) -> M {
+        let series = M::with_config(config);
+        if !exemplars {
+            series.refuse_exemplars();
+        }
+        series
     }
 
     // Marks the dense series at `index` as exposed (a sparse label set): a relaxed load,
@@ -413,23 +545,9 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         }
     }
 
-    // Whether the dense series at `index` is exposed: always for a dense label set, once
-    // recorded or looked up for a sparse one.
-    fn exposed(&self, index: usize) -> bool {
-        !L::SPARSE
-            || self
-                .touched
-                .get(index / 64)
-                .is_some_and(|word| word.load(Ordering::Relaxed) & (1_u64 << (index % 64)) != 0)
-    }
-
-    /// The series `id` names: an array index or an append-only vector read, no hashing and
-    /// no lock. The id of a series that expired or was removed names the series of the
-    /// same labels now: brought back (a counter from zero), or the overflow series when
-    /// the family is at its limit (see [Series lifecycle](crate::family#series-lifecycle)).
     #[inline(always)]
-    pub fn series(&self, id: SeriesId<L, M>) -> &M {
-        let series = match id.slot {
+    fn series(&self, slot: Slot) -> &M {
+        let series = match slot {
             Slot::Dense(index) => self.dense.get(index),
             Slot::Open(slot) => match self.open.get(slot) {
                 Some(entry) if self.lifecycle.load(Ordering::Relaxed) => {
@@ -472,7 +590,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
                     return slot;
                 }
                 if full() {
-                    overflow_key(&entry.key, L::LABELS, key);
+                    overflow_key(&entry.key, self.descriptors, key);
                     if let Some(&overflow) = index.get(key.as_str()) {
                         if self.usable(overflow) {
                             self.folded.fetch_add(1, Ordering::Relaxed);
@@ -490,7 +608,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
                 return slot;
             }
             self.folded.fetch_add(1, Ordering::Relaxed);
-            overflow_key(&entry.key, L::LABELS, key);
+            overflow_key(&entry.key, self.descriptors, key);
             self.insert_or_revive(&mut index, key, true)
         });
         match self.open.get(slot) {
@@ -524,13 +642,11 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         }
     }
 
-    // Generic over how the labels are written, so the typed path stays monomorphic and a
-    // family of run-time labels (`Family<Dynamic, M>`) shares the same lookup and fold.
+    // Takes the labels' writer as a trait object, so the lookup and fold are compiled once
+    // per metric type whatever the label set, and a family of run-time labels
+    // (`Family<Dynamic, M>`) shares them.
     #[inline(never)]
-    fn open_slot<W>(&self, labels: W) -> usize
-    where
-        W: Fn(bool, &mut LabelSink<'_>) -> fmt::Result,
-    {
+    fn open_slot(&self, labels: &WriteLabels<'_>) -> usize {
         with_key_buffer(|key| {
             render(&labels, false, key);
             // Most lookups end here; so does folding into an existing overflow series, so a
@@ -647,39 +763,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         self.index.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Removes the open series of `labels` now: the next scrape no longer shows it, and its
-    /// place under the limit goes to new values. Returns `false` when there is no such
-    /// series: never created, already gone, or a closed-label series (those are never
-    /// removed).
-    ///
-    /// Recording into it again brings it back (a counter from zero, plus whatever it
-    /// recorded after the last scrape showed it); see
-    /// [Series lifecycle](crate::family#series-lifecycle).
-    ///
-    /// ```
-    /// use fiko_metrics::{Counter, Family, LabelSet};
-    ///
-    /// #[derive(LabelSet)]
-    /// struct Pod { pod: String }
-    ///
-    /// let restarts = Family::<Pod, Counter>::default();
-    /// let web = Pod { pod: "web-1".into() };
-    /// restarts.get_or_create(&web).inc();
-    /// assert!(restarts.remove(&web));
-    /// assert!(!restarts.remove(&web));
-    /// assert_eq!(restarts.len(), 0);
-    /// ```
-    pub fn remove(&self, labels: &L) -> bool {
-        if L::DENSE.is_some() && labels.dense_index() < self.dense.len() {
-            return false;
-        }
-        self.remove_rendered(|overflowed, sink| labels.write(overflowed, sink))
-    }
-
-    fn remove_rendered<W>(&self, labels: W) -> bool
-    where
-        W: Fn(bool, &mut LabelSink<'_>) -> fmt::Result,
-    {
+    fn remove_rendered(&self, labels: &WriteLabels<'_>) -> bool {
         with_key_buffer(|key| {
             render(&labels, false, key);
             // Against scrapes: one that started before lifecycle was on must end first.
@@ -699,57 +783,14 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         })
     }
 
-    /// How many label values were folded into the overflow series so far.
-    pub fn folded(&self) -> u64 {
-        self.folded.load(Ordering::Relaxed)
-    }
-
-    /// The number of series exposed now: every combination of a dense closed label set,
-    /// the recorded ones of a sparse one, and the open series that have not expired or
-    /// been removed.
-    pub fn len(&self) -> usize {
-        let dense = if L::SPARSE {
-            self.touched
-                .iter()
-                .map(|word| word.load(Ordering::Relaxed).count_ones() as usize)
-                .sum()
-        } else {
-            self.dense.len()
-        };
-        dense + self.live.load(Ordering::Relaxed)
-    }
-
-    /// Whether the family has no series yet.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Hands every series to `visitor`, in creation order; `metric` describes the family.
-    /// Recording threads never wait for a scrape. A family with expiry applies it first
-    /// (see [Series lifecycle](crate::family#series-lifecycle)).
-    pub fn visit(&self, metric: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
-        self.visit_at(metric, visitor, (self.clock)())
-    }
-
-    /// [`visit`](Self::visit) as if the scrape happened at `now`, for tests of expiry.
-    #[doc(hidden)]
-    pub fn visit_at(
+    // The open series' part of a scrape (a family with lifecycle settles them first), and
+    // the overflow count.
+    fn visit_open(
         &self,
         metric: &MetricDescriptor,
         visitor: &mut dyn Visitor,
         now: Instant,
     ) -> fmt::Result {
-        for (index, series) in self.dense.iter().enumerate() {
-            if !self.exposed(index) {
-                continue;
-            }
-            series.visit(Labels::Source(&DenseLabels::<L>::new(index)), visitor)?;
-        }
-        // A closed family has open series only if a hand-written `LabelValue` reported an
-        // index outside its values (see `series_id`); those are shown like open ones.
-        if L::DENSE.is_some() && self.open.count() == 0 {
-            return Ok(());
-        }
         {
             let _scrape = self.scrape.lock().unwrap_or_else(PoisonError::into_inner);
             if self.lifecycle.load(Ordering::Relaxed) {
@@ -772,7 +813,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
                 }
             }
         }
-        visitor.overflow(metric, self.folded())
+        visitor.overflow(metric, self.folded.load(Ordering::Relaxed))
     }
 
     fn show(&self, entry: &Entry<M>, visitor: &mut dyn Visitor) -> fmt::Result {
@@ -885,14 +926,16 @@ impl<M: Metric> Family<Dynamic, M> {
     /// ```
     pub fn dynamic_series_id(&self, labels: &dyn DynamicLabels) -> SeriesId<Dynamic, M> {
         SeriesId::new(Slot::Open(
-            self.open_slot(|overflowed, sink| labels.write(overflowed, sink)),
+            self.core
+                .open_slot(&|overflowed, sink| labels.write(overflowed, sink)),
         ))
     }
 
     /// [`remove`](Family::remove) for labels given at run time: removes the series of
     /// `labels` now, `false` if there is none.
     pub fn remove_dynamic(&self, labels: &dyn DynamicLabels) -> bool {
-        self.remove_rendered(|overflowed, sink| labels.write(overflowed, sink))
+        self.core
+            .remove_rendered(&|overflowed, sink| labels.write(overflowed, sink))
     }
 }
 
@@ -906,7 +949,7 @@ impl<L: LabelSet, M: Metric> fmt::Debug for Family<L, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Family")
             .field("series", &self.len())
-            .field("max_series", &self.max_series)
+            .field("max_series", &self.core.max_series)
             .field("folded", &self.folded())
             .finish()
     }
