@@ -14,15 +14,7 @@ use fiko_backend::load::{self, LoadConfig, Scenario};
 use fiko_backend::{App, Config};
 use fiko_metrics::Format;
 
-use common::{FakeInstagram, requests_by_route, sample};
-
-/// Serves `app` on a free loopback port; returns its base URL.
-async fn serve(app: App) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app.serve(listener, std::future::pending()));
-    url
-}
+use common::{FakeInstagram, requests_by_route, sample, serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_catalogue_metric_is_recorded_and_requests_match_what_the_load_generator_sent() {

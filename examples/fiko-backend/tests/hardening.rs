@@ -20,20 +20,12 @@ use fiko_backend::{App, Config};
 use fiko_metrics::Format;
 use serde_json::{Value, json};
 
-use common::{Proc, sample, spawn_demo};
+use common::{Proc, sample, serve, spawn_demo};
 
 /// The memory bound of the 50-logins test: the process's peak resident set (VmHWM), in
 /// bytes. Measured (debug build): 54 MB with 2 hashes at once; 931 MB with
 /// `PASSWORD_HASH_CONCURRENCY=50`, and 1009 MB before the gate existed.
 const PEAK_RSS_BOUND: u64 = 150 * 1024 * 1024;
-
-/// Serves `app` on a free loopback port; returns its base URL.
-async fn serve(app: App) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app.serve(listener, std::future::pending()));
-    url
-}
 
 fn local_config(data: &Path) -> Config {
     let mut config = Config::local("127.0.0.1:0".parse().unwrap(), data);

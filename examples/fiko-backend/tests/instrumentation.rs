@@ -31,9 +31,7 @@ async fn run_mix(instrumentation: Instrumentation) -> (String, Report, i64) {
     let app = App::build(&config).await.unwrap();
     let registry = app.registry.clone();
     let db = app.state.db.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app.serve(listener, std::future::pending()));
+    let url = common::serve(app).await;
     let report = load::run(&LoadConfig {
         targets: vec![url],
         users: 4,

@@ -91,6 +91,14 @@ pub const GENEROUS_AUTH_ENV: [(&str, &str); 2] = [
     ("AUTH_RATE_BURST", "1000000"),
 ];
 
+/// Serves `app` on a free loopback port; returns its base URL.
+pub async fn serve(app: fiko_backend::App) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    url
+}
+
 /// [`GENEROUS_AUTH_ENV`] for an application built in the test's process.
 pub fn generous_auth_limits(config: &mut fiko_backend::Config) {
     config.auth.rate.per_minute = 1_000_000;
