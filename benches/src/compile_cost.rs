@@ -249,6 +249,27 @@ fn label_value(approach: Approach, labels: Labels, set: usize) -> String {
     }
 }
 
+/// One sample into every metric of set `set`, as the fiko-metrics and the prometheus-client
+/// crates write it (the same `get_or_create` and recording calls).
+fn record_samples(out: &mut String, approach: Approach, set: usize) {
+    for spec in &SPECS {
+        let target = match spec.labels {
+            Labels::None => format!("set.{}", spec.field),
+            labels => format!(
+                "set.{}.get_or_create(&{})",
+                spec.field,
+                label_value(approach, labels, set)
+            ),
+        };
+        let call = match spec.kind {
+            Kind::Counter => "inc_by",
+            Kind::Gauge => "set",
+            Kind::Histogram => "observe",
+        };
+        let _ = writeln!(out, "    {target}.{call}({});", spec.sample());
+    }
+}
+
 /// The whole source of one approach's crate, for `sets` sets.
 pub fn source(approach: Approach, sets: usize) -> String {
     let mut out = String::new();
@@ -331,22 +352,7 @@ pub struct Set{set} {{"
             "fn record_set{set}(registry: &Registry) -> Result<(), String> {{
     let set = Set{set}::register(registry).map_err(|error| error.to_string())?;"
         );
-        for spec in &SPECS {
-            let target = match spec.labels {
-                Labels::None => format!("set.{}", spec.field),
-                labels => format!(
-                    "set.{}.get_or_create(&{})",
-                    spec.field,
-                    label_value(Approach::Fiko, labels, set)
-                ),
-            };
-            let call = match spec.kind {
-                Kind::Counter => "inc_by",
-                Kind::Gauge => "set",
-                Kind::Histogram => "observe",
-            };
-            let _ = writeln!(out, "    {target}.{call}({});", spec.sample());
-        }
+        record_samples(out, Approach::Fiko, set);
         out.push_str("    Ok(())\n}\n\n");
     }
     out.push_str(
@@ -598,22 +604,7 @@ impl Set{set} {{
             "fn record_set{set}(registry: &mut Registry) {{
     let set = Set{set}::register(registry);"
         );
-        for spec in &SPECS {
-            let target = match spec.labels {
-                Labels::None => format!("set.{}", spec.field),
-                labels => format!(
-                    "set.{}.get_or_create(&{})",
-                    spec.field,
-                    label_value(Approach::ByHand, labels, set)
-                ),
-            };
-            let call = match spec.kind {
-                Kind::Counter => "inc_by",
-                Kind::Gauge => "set",
-                Kind::Histogram => "observe",
-            };
-            let _ = writeln!(out, "    {target}.{call}({});", spec.sample());
-        }
+        record_samples(out, Approach::ByHand, set);
         out.push_str("}\n\n");
     }
     out.push_str(
