@@ -31,9 +31,18 @@
 //! // In an application, once at start-up: fiko_metrics_opentelemetry::install()?;
 //! ```
 
+use std::cell::RefCell;
+
 use fiko_metrics::exemplar::{self, ExemplarLabels, SourceAlreadySet};
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+thread_local! {
+    /// The labels this thread made last, with the ids they hold. A span records several
+    /// times (a request's queries, cache operations and `#[timed]` calls), and ids are
+    /// random, so equal ids are the same span: its labels are shared, not formatted again.
+    static LAST: RefCell<Option<(TraceId, SpanId, ExemplarLabels)>> = const { RefCell::new(None) };
+}
 
 /// The current `tracing` span's OpenTelemetry trace as exemplar labels: `trace_id` (32
 /// lowercase hex digits) and `span_id` (16), as W3C Trace Context writes them; `None`
@@ -45,14 +54,109 @@ pub fn current() -> Option<ExemplarLabels> {
     if !span.is_valid() || !span.is_sampled() {
         return None;
     }
-    let trace_id = span.trace_id().to_string();
-    let span_id = span.span_id().to_string();
+    let (trace_id, span_id) = (span.trace_id(), span.span_id());
+    let cached = LAST.try_with(|last| {
+        let mut last = last.try_borrow_mut().ok()?;
+        match &*last {
+            Some((trace, span, labels)) if (*trace, *span) == (trace_id, span_id) => {
+                Some(labels.clone())
+            }
+            _ => {
+                let labels = labels(trace_id, span_id)?;
+                *last = Some((trace_id, span_id, labels.clone()));
+                Some(labels)
+            }
+        }
+    });
+    // Without the thread's cache (while the thread exits): made afresh.
+    cached.ok().flatten().or_else(|| labels(trace_id, span_id))
+}
+
+/// `trace_id` and `span_id` in lowercase hex, as `TraceId`'s `Display` writes them,
+/// without the formatting machinery.
+fn labels(trace_id: TraceId, span_id: SpanId) -> Option<ExemplarLabels> {
+    let (mut trace, mut span) = ([0; 32], [0; 16]);
+    let trace = hex(&trace_id.to_bytes(), &mut trace);
+    let span = hex(&span_id.to_bytes(), &mut span);
     // 8 + 32 + 7 + 16 characters: always within OpenMetrics' 128.
-    ExemplarLabels::new(&[("trace_id", &trace_id), ("span_id", &span_id)]).ok()
+    ExemplarLabels::new(&[("trace_id", trace), ("span_id", span)]).ok()
+}
+
+fn hex<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
+    let digit = |nibble: u8| match nibble {
+        0..=9 => b'0' + nibble,
+        _ => b'a' + nibble - 10,
+    };
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        if let [high, low] = pair {
+            (*high, *low) = (digit(byte >> 4), digit(byte & 0xf));
+        }
+    }
+    std::str::from_utf8(out).unwrap_or_default()
 }
 
 /// Installs [`current`] as the process's exemplar source; once per process (a second
 /// source, this one or another, is refused).
 pub fn install() -> Result<(), SourceAlreadySet> {
     exemplar::set_source(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    fn pairs(labels: Option<ExemplarLabels>) -> Vec<(String, String)> {
+        labels
+            .expect("a sampled trace")
+            .pairs()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn ids_are_written_as_w3c_trace_context_writes_them() {
+        for (trace, span) in [
+            (
+                0x0af7651916cd43dd8448eb211c80319c_u128,
+                0x00f067aa0ba902b7_u64,
+            ),
+            (1, 1),
+            (u128::MAX, u64::MAX),
+        ] {
+            let (trace, span) = (TraceId::from(trace), SpanId::from(span));
+            assert_eq!(
+                pairs(labels(trace, span)),
+                [
+                    ("trace_id".to_owned(), trace.to_string()),
+                    ("span_id".to_owned(), span.to_string())
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn each_span_gets_its_own_ids_when_spans_take_turns_on_a_thread() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("cache-test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let ids = |span: &tracing::Span| {
+                let context = span.context();
+                let otel = context.span();
+                let otel = otel.span_context();
+                [
+                    ("trace_id".to_owned(), otel.trace_id().to_string()),
+                    ("span_id".to_owned(), otel.span_id().to_string()),
+                ]
+            };
+            let (first, second) = (tracing::info_span!("first"), tracing::info_span!("second"));
+            let child = first.in_scope(|| tracing::info_span!("child"));
+            for span in [&first, &first, &second, &first, &child, &second, &child] {
+                assert_eq!(pairs(span.in_scope(current)), ids(span));
+            }
+            assert_eq!(current(), None, "outside every span");
+        });
+    }
 }
