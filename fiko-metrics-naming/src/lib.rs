@@ -43,13 +43,14 @@ impl fmt::Display for MetricKind {
 
 /// Why `name` is not a valid metric name (or name part), if it is not.
 pub fn metric_name_problem(name: &str) -> Option<&'static str> {
-    let mut chars = name.chars();
-    match chars.next() {
+    // Bytes, not chars: a byte of a non-ASCII character is no ASCII letter either.
+    let mut bytes = name.bytes();
+    match bytes.next() {
         None => Some("is empty"),
-        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+        Some(c) if !(c.is_ascii_alphabetic() || c == b'_') => {
             Some("must start with a letter or `_`")
         }
-        _ if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+        _ if !bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_') => {
             Some("may only contain ASCII letters, digits and `_`")
         }
         _ if name.starts_with("__") => Some("must not start with `__` (reserved by Prometheus)"),
