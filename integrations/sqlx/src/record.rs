@@ -1,7 +1,8 @@
 //! Timing one query and recording it: the code every instrumented executor shares.
 
+use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -34,29 +35,61 @@ pub(crate) struct Recorder {
 const OPERATIONS: usize = closed_len::<Operation>();
 
 /// The series a pool records into on (nearly) every query or checkout, each looked up on
-/// its first use and then recorded by [`SeriesId`]: the acquire wait, and per operation
-/// the unnamed queries' series (a named query's labels carry its caller's name, so it
-/// looks its series up).
+/// its first use and then recorded by [`SeriesId`]: the acquire wait, the unnamed queries'
+/// series per operation, and those of the first [`NAMED_QUERIES`] named queries and
+/// operations (past them, a named query looks its series up by its labels).
 #[derive(Debug, Default)]
 pub(crate) struct PoolSeries {
     acquire_wait: OnceLock<SeriesId<PoolLabel, Histogram>>,
-    queries: [OnceLock<SeriesId<QueryLabels, Counter>>; OPERATIONS],
-    durations: [OnceLock<SeriesId<QueryLabels, Histogram>>; OPERATIONS],
-    slow: [OnceLock<SeriesId<QueryLabels, Counter>>; OPERATIONS],
+    unnamed: [QuerySeries; OPERATIONS],
+    named: RwLock<HashMap<NamedQuery, Arc<QuerySeries>>>,
 }
 
-/// The series of `labels` in `family`: by the id in `ids` for an unnamed query (looked
-/// up the first time), by its labels for a named one.
+/// How many named queries (name and operation) a pool keeps the series of.
+const NAMED_QUERIES: usize = 256;
+
+/// A named query: its name's address and length (names are `&'static str`, so a name
+/// is hashed without reading it) and its operation.
+type NamedQuery = (usize, usize, Operation);
+
+/// The series of one query (a name, or none, and an operation), each looked up on first
+/// use.
+#[derive(Debug, Default)]
+struct QuerySeries {
+    queries: OnceLock<SeriesId<QueryLabels, Counter>>,
+    durations: OnceLock<SeriesId<QueryLabels, Histogram>>,
+    slow: OnceLock<SeriesId<QueryLabels, Counter>>,
+}
+
+impl PoolSeries {
+    /// The series of the query `name` (empty: unnamed) of `operation`; `None` for a named
+    /// one past [`NAMED_QUERIES`].
+    fn of(&self, name: &'static str, operation: Operation) -> Option<Arc<QuerySeries>> {
+        let key = (name.as_ptr() as usize, name.len(), operation);
+        let known = self
+            .named
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        known.or_else(|| {
+            let mut named = self.named.write().unwrap_or_else(PoisonError::into_inner);
+            if named.len() >= NAMED_QUERIES && !named.contains_key(&key) {
+                return None;
+            }
+            Some(named.entry(key).or_default().clone())
+        })
+    }
+}
+
+/// The series of `labels` in `family`: by the id in `id` (looked up the first time), or by
+/// its labels without one.
 fn query_series<'a, M: Metric>(
     family: &'a Family<QueryLabels, M>,
-    ids: &[OnceLock<SeriesId<QueryLabels, M>>; OPERATIONS],
+    id: Option<&OnceLock<SeriesId<QueryLabels, M>>>,
     labels: &QueryLabels,
 ) -> &'a M {
-    let cached = match labels.query {
-        "" => ids.get(labels.operation.index()),
-        _ => None,
-    };
-    match cached {
+    match id {
         Some(id) => family.series(*id.get_or_init(|| family.series_id(labels))),
         None => family.get_or_create(labels),
     }
@@ -82,16 +115,38 @@ impl Recorder {
     /// The installed exemplar source's labels for a query starting now (its trace), if
     /// the query metrics record exemplars; the source is not asked otherwise.
     fn query_exemplar(&self) -> Option<ExemplarLabels> {
-        let metrics = &self.metrics;
-        let wanted = metrics.queries.records_exemplars()
-            || metrics.query_duration_seconds.records_exemplars()
-            || metrics.slow_queries.records_exemplars()
-            || metrics.query_errors.records_exemplars();
-        if wanted {
+        if self.query_records_exemplars() {
             exemplar::from_source()
         } else {
             None
         }
+    }
+
+    fn query_records_exemplars(&self) -> bool {
+        let metrics = &self.metrics;
+        metrics.queries.records_exemplars()
+            || metrics.query_duration_seconds.records_exemplars()
+            || metrics.slow_queries.records_exemplars()
+            || metrics.query_errors.records_exemplars()
+    }
+
+    /// The source's labels for a query on the pool, asked once for its wait for a
+    /// connection and for the query itself (the same trace): (the wait's, the query's),
+    /// each only if its metrics record exemplars.
+    fn pool_query_exemplars(&self) -> (Option<ExemplarLabels>, Option<ExemplarLabels>) {
+        let for_wait = self
+            .metrics
+            .pool_acquire_duration_seconds
+            .records_exemplars();
+        let for_query = self.query_records_exemplars();
+        if !(for_wait || for_query) {
+            return (None, None);
+        }
+        let labels = exemplar::from_source();
+        (
+            labels.clone().filter(|_| for_wait),
+            labels.filter(|_| for_query),
+        )
     }
 
     /// Records one query; `elapsed` is `None` for a query that never had a connection
@@ -109,20 +164,32 @@ impl Recorder {
             operation,
             query,
         };
-        let (metrics, series) = (&self.metrics, &self.series);
+        let metrics = &self.metrics;
+        let named;
+        let series = match query {
+            "" => self.series.unnamed.get(operation.index()),
+            _ => {
+                named = self.series.of(query, operation);
+                named.as_deref()
+            }
+        };
         count(
-            query_series(&metrics.queries, &series.queries, &labels),
+            query_series(&metrics.queries, series.map(|s| &s.queries), &labels),
             exemplar,
         );
         if let Some(elapsed) = elapsed {
             time(
-                query_series(&metrics.query_duration_seconds, &series.durations, &labels),
+                query_series(
+                    &metrics.query_duration_seconds,
+                    series.map(|s| &s.durations),
+                    &labels,
+                ),
                 elapsed.as_secs_f64(),
                 exemplar,
             );
             if elapsed >= self.slow_threshold {
                 count(
-                    query_series(&metrics.slow_queries, &series.slow, &labels),
+                    query_series(&metrics.slow_queries, series.map(|s| &s.slow), &labels),
                     exemplar,
                 );
             }
@@ -171,13 +238,23 @@ impl Recorder {
         &self,
         pool: &Pool<DB>,
     ) -> Result<PoolConnection<DB>, Error> {
+        let exemplar = self
+            .metrics
+            .pool_acquire_duration_seconds
+            .exemplar_from_source();
+        self.acquire_with(pool, exemplar).await
+    }
+
+    /// [`acquire`](Self::acquire), recording the wait with `exemplar`.
+    async fn acquire_with<DB: Database>(
+        &self,
+        pool: &Pool<DB>,
+        exemplar: Option<ExemplarLabels>,
+    ) -> Result<PoolConnection<DB>, Error> {
         let wait = AcquireWait {
             recorder: self,
             start: Instant::now(),
-            exemplar: self
-                .metrics
-                .pool_acquire_duration_seconds
-                .exemplar_from_source(),
+            exemplar,
         };
         let result = pool.acquire().await;
         drop(wait);
@@ -253,14 +330,19 @@ struct QueryTimer<'r> {
 }
 
 impl<'r> QueryTimer<'r> {
-    fn start(recorder: &'r Recorder, operation: Operation, query: &'static str) -> Self {
+    fn start(
+        recorder: &'r Recorder,
+        operation: Operation,
+        query: &'static str,
+        exemplar: Option<ExemplarLabels>,
+    ) -> Self {
         Self {
             recorder,
             operation,
             query,
             start: Instant::now(),
             failure: None,
-            exemplar: recorder.query_exemplar(),
+            exemplar,
         }
     }
 
@@ -405,7 +487,8 @@ pub(crate) async fn transaction_control<T>(
     recorder: &Recorder,
     statement: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
-    let mut timer = QueryTimer::start(recorder, Operation::Other, "");
+    let exemplar = recorder.query_exemplar();
+    let mut timer = QueryTimer::start(recorder, Operation::Other, "", exemplar);
     let result = recorder.bounded(statement).await;
     if let Err(error) = &result {
         timer.fail(error);
@@ -424,13 +507,14 @@ fn stream_on<'c, 'e, DB, X>(
     inner: X,
     query: Prepared<DB>,
     operation: Operation,
+    exemplar: Option<ExemplarLabels>,
 ) -> TimedStream<'c, BoxStream<'e, Step<DB>>>
 where
     DB: Database,
     X: Executor<'c, Database = DB>,
     'c: 'e,
 {
-    let timer = QueryTimer::start(recorder, operation, query_name);
+    let timer = QueryTimer::start(recorder, operation, query_name, exemplar);
     TimedStream::new(inner.fetch_many(query), timer)
 }
 
@@ -441,13 +525,14 @@ fn optional_on<'c, 'e, DB, X>(
     inner: X,
     query: Prepared<DB>,
     operation: Operation,
+    exemplar: Option<ExemplarLabels>,
 ) -> impl Future<Output = Result<Option<DB::Row>, Error>> + 'e
 where
     DB: Database,
     X: Executor<'c, Database = DB>,
     'c: 'e,
 {
-    let mut timer = QueryTimer::start(recorder, operation, query_name);
+    let mut timer = QueryTimer::start(recorder, operation, query_name, exemplar);
     let result = inner.fetch_optional(query);
     async move {
         let result = recorder.bounded(result).await;
@@ -477,7 +562,10 @@ pub(crate) mod on_connection {
         E: 'q + Execute<'q, X::Database>,
     {
         let (query, operation) = Prepared::take(query);
-        Box::pin(stream_on(recorder, query_name, inner, query, operation))
+        let exemplar = recorder.query_exemplar();
+        Box::pin(stream_on(
+            recorder, query_name, inner, query, operation, exemplar,
+        ))
     }
 
     /// The result of `fetch_optional` on `inner`, recorded.
@@ -494,7 +582,10 @@ pub(crate) mod on_connection {
         E: 'q + Execute<'q, X::Database>,
     {
         let (query, operation) = Prepared::take(query);
-        Box::pin(optional_on(recorder, query_name, inner, query, operation))
+        let exemplar = recorder.query_exemplar();
+        Box::pin(optional_on(
+            recorder, query_name, inner, query, operation, exemplar,
+        ))
     }
 }
 
@@ -519,7 +610,8 @@ pub(crate) mod on_pool {
     {
         let (query, operation) = Prepared::take(query);
         Box::pin(Generator::new(move |out| async move {
-            let mut connection = match recorder.acquire(pool).await {
+            let (wait_exemplar, exemplar) = recorder.pool_query_exemplars();
+            let mut connection = match recorder.acquire_with(pool, wait_exemplar).await {
                 Ok(connection) => connection,
                 Err(error) => {
                     recorder.record_unstarted(operation, query_name, &error);
@@ -530,7 +622,7 @@ pub(crate) mod on_pool {
             // Named, so the solver does not look for the executor among this crate's own.
             let connection: &mut DB::Connection = &mut connection;
             let mut results = stream_on::<DB, &mut DB::Connection>(
-                recorder, query_name, connection, query, operation,
+                recorder, query_name, connection, query, operation, exemplar,
             );
             while let Some(item) =
                 std::future::poll_fn(|cx| Pin::new(&mut results).poll_next(cx)).await
@@ -556,7 +648,8 @@ pub(crate) mod on_pool {
     {
         let (query, operation) = Prepared::take(query);
         Box::pin(async move {
-            let mut connection = match recorder.acquire(pool).await {
+            let (wait_exemplar, exemplar) = recorder.pool_query_exemplars();
+            let mut connection = match recorder.acquire_with(pool, wait_exemplar).await {
                 Ok(connection) => connection,
                 Err(error) => {
                     recorder.record_unstarted(operation, query_name, &error);
@@ -565,7 +658,7 @@ pub(crate) mod on_pool {
             };
             let connection: &mut DB::Connection = &mut connection;
             optional_on::<DB, &mut DB::Connection>(
-                recorder, query_name, connection, query, operation,
+                recorder, query_name, connection, query, operation, exemplar,
             )
             .await
         })
@@ -647,11 +740,67 @@ mod tests {
         assert_eq!(metrics.slow_queries.folded(), 1);
         assert_eq!(metrics.pool_acquire_duration_seconds.folded(), 1);
 
-        // A named query's labels are its caller's: looked up per query.
+        // A named query's series are looked up once per name and operation too.
         for _ in 0..10 {
             recorder.record(Operation::Select, "by_id", None, None, None);
         }
         assert_eq!(metrics.queries.get_or_create(&overflow).get(), 20);
-        assert_eq!(metrics.queries.folded(), 11);
+        assert_eq!(metrics.queries.folded(), 2);
+    }
+
+    /// Named queries record into their own series, the same name from two places into the
+    /// same one; past [`NAMED_QUERIES`] names, by their labels, as correctly.
+    #[test]
+    fn named_queries_keep_their_series_and_past_the_bound_still_record() {
+        let metrics = Arc::new(DbMetrics::new());
+        let recorder = Recorder {
+            metrics: metrics.clone(),
+            pool: "main",
+            slow_threshold: Duration::from_secs(1),
+            query_timeout: None,
+            series: PoolSeries::default(),
+        };
+        let elapsed = Some(Duration::from_millis(2));
+        let count = |query: &'static str, operation| {
+            let labels = QueryLabels {
+                pool: "main",
+                operation,
+                query,
+            };
+            let duration = metrics.query_duration_seconds.get_or_create(&labels);
+            (
+                metrics.queries.get_or_create(&labels).get(),
+                duration.count(),
+            )
+        };
+        // Two copies of one name at different addresses.
+        let (by_id, copy) = ("by_id", &*Box::leak(String::from("by_id").into_boxed_str()));
+        for _ in 0..3 {
+            recorder.record(Operation::Select, by_id, elapsed, None, None);
+            recorder.record(Operation::Select, copy, elapsed, None, None);
+            recorder.record(Operation::Update, by_id, elapsed, None, None);
+        }
+        assert_eq!(count("by_id", Operation::Select), (6, 6));
+        assert_eq!(count("by_id", Operation::Update), (3, 3));
+        // An unstarted query counts but has no duration.
+        recorder.record(Operation::Delete, by_id, None, None, None);
+        assert_eq!(count("by_id", Operation::Delete), (1, 0));
+
+        for name in names(NAMED_QUERIES) {
+            recorder.record(Operation::Select, name, elapsed, None, None);
+        }
+        let (late, last) = ("late", names(1)[0]);
+        for _ in 0..2 {
+            recorder.record(Operation::Select, late, elapsed, None, None);
+            recorder.record(Operation::Select, by_id, elapsed, None, None);
+        }
+        assert_eq!(count(late, Operation::Select), (2, 2), "past the bound");
+        assert_eq!(count("by_id", Operation::Select), (8, 8), "known before it");
+        assert_eq!(count(last, Operation::Select).0, 1);
+        assert_eq!(
+            recorder.series.named.read().unwrap().len(),
+            NAMED_QUERIES,
+            "bounded"
+        );
     }
 }
