@@ -1,5 +1,6 @@
 //! The application cache: in-process by default, Redis when configured, recorded in
-//! `fiko-metrics-redis`' [`CacheMetrics`] either way (the Redis backend through that
+//! `fiko-metrics-redis`' [`CacheMetrics`] either way (the in-process one through a
+//! [`CacheRecorder`], the Redis backend through that
 //! crate's metered [`Cache`](fiko_metrics_redis::Cache) over an
 //! [`Instrumented`] connection, which also records every Redis command). Every operation
 //! is bounded in time; a failing cache is a miss, so the application keeps serving from
@@ -10,9 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use fiko_metrics_redis::{
-    CacheLabels, CacheMetrics, CacheOperation, CacheOperationLabels, Instrumented,
-};
+use fiko_metrics_redis::{CacheMetrics, CacheOperation, CacheRecorder, Instrumented};
 use redis::aio::ConnectionManager;
 
 /// The Redis connection of the demo: reconnecting, and recording every command.
@@ -45,7 +44,7 @@ pub struct Cache {
 enum Store {
     Memory {
         entries: Arc<Mutex<HashMap<String, (String, Instant)>>>,
-        metrics: Option<Arc<CacheMetrics>>,
+        recorder: Option<CacheRecorder>,
     },
     Redis {
         cache: fiko_metrics_redis::Cache<RedisConnection>,
@@ -96,7 +95,7 @@ impl Cache {
         Self {
             store: Store::Memory {
                 entries: Arc::default(),
-                metrics,
+                recorder: metrics.map(|metrics| CacheRecorder::new(metrics, CACHE_NAME)),
             },
         }
     }
@@ -123,8 +122,8 @@ impl Cache {
     /// The value under `key`; `None` on a miss or when the cache fails.
     pub async fn get(&self, key: &str) -> Option<String> {
         match &self.store {
-            Store::Memory { entries, metrics } => {
-                let started = metrics.as_ref().map(|_| Instant::now());
+            Store::Memory { entries, recorder } => {
+                let started = recorder.as_ref().map(|_| Instant::now());
                 let value = {
                     let mut entries = entries.lock().unwrap_or_else(PoisonError::into_inner);
                     match entries.get(key) {
@@ -136,14 +135,11 @@ impl Cache {
                         None => None,
                     }
                 };
-                if let (Some(metrics), Some(started)) = (metrics, started) {
-                    observe(metrics, CacheOperation::Get, started);
-                    let labels = CacheLabels {
-                        cache: Arc::from(CACHE_NAME),
-                    };
+                if let (Some(recorder), Some(started)) = (recorder, started) {
+                    recorder.observe(CacheOperation::Get, started);
                     match &value {
-                        Some(_) => metrics.hits.get_or_create(&labels).inc(),
-                        None => metrics.misses.get_or_create(&labels).inc(),
+                        Some(_) => recorder.hit(),
+                        None => recorder.miss(),
                     }
                 }
                 value
@@ -155,8 +151,8 @@ impl Cache {
     /// Stores `value` under `key` for `ttl`; a failure is counted and otherwise ignored.
     pub async fn set(&self, key: &str, value: &str, ttl: Duration) {
         match &self.store {
-            Store::Memory { entries, metrics } => {
-                let started = metrics.as_ref().map(|_| Instant::now());
+            Store::Memory { entries, recorder } => {
+                let started = recorder.as_ref().map(|_| Instant::now());
                 {
                     let mut entries = entries.lock().unwrap_or_else(PoisonError::into_inner);
                     if entries.len() >= MEMORY_CAPACITY {
@@ -172,8 +168,8 @@ impl Cache {
                     }
                     entries.insert(key.to_owned(), (value.to_owned(), Instant::now() + ttl));
                 }
-                if let (Some(metrics), Some(started)) = (metrics, started) {
-                    observe(metrics, CacheOperation::Set, started);
+                if let (Some(recorder), Some(started)) = (recorder, started) {
+                    recorder.observe(CacheOperation::Set, started);
                 }
             }
             Store::Redis { cache, .. } => {
@@ -185,14 +181,14 @@ impl Cache {
     /// Forgets `key`; a failure is counted and otherwise ignored.
     pub async fn delete(&self, key: &str) {
         match &self.store {
-            Store::Memory { entries, metrics } => {
-                let started = metrics.as_ref().map(|_| Instant::now());
+            Store::Memory { entries, recorder } => {
+                let started = recorder.as_ref().map(|_| Instant::now());
                 entries
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(key);
-                if let (Some(metrics), Some(started)) = (metrics, started) {
-                    observe(metrics, CacheOperation::Delete, started);
+                if let (Some(recorder), Some(started)) = (recorder, started) {
+                    recorder.observe(CacheOperation::Delete, started);
                 }
             }
             Store::Redis { cache, .. } => {
@@ -220,14 +216,4 @@ impl Cache {
             }
         }
     }
-}
-
-fn observe(metrics: &CacheMetrics, operation: CacheOperation, started: Instant) {
-    metrics
-        .operation_duration_seconds
-        .get_or_create(&CacheOperationLabels {
-            cache: Arc::from(CACHE_NAME),
-            operation,
-        })
-        .observe_since(started);
 }

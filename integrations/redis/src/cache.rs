@@ -45,10 +45,38 @@ use crate::metrics::{CacheLabels, CacheMetrics, CacheOperation, CacheOperationLa
 #[derive(Clone, Debug)]
 pub struct Cache<C> {
     conn: C,
+    recorder: CacheRecorder,
+    timeout: Duration,
+}
+
+/// Records one named cache into [`CacheMetrics`]: hits, misses, operation durations and
+/// errors. It is what [`Cache`] records with, and a cache that is not Redis (an in-process
+/// map, moka) records through one too, so every cache shares the metrics, alerts and
+/// dashboard panels. Each series is looked up on its first use and then recorded by
+/// [`SeriesId`]: no label rendering or hashing per operation. Clones share those series.
+///
+/// ```
+/// use std::time::Instant;
+/// use fiko_metrics::Registry;
+/// use fiko_metrics_redis::{CacheMetrics, CacheOperation, CacheRecorder};
+///
+/// let registry = Registry::new();
+/// let metrics = std::sync::Arc::new(CacheMetrics::register(&registry)?);
+/// let sessions = CacheRecorder::new(metrics.clone(), "sessions");
+///
+/// let started = Instant::now();
+/// // ... look the key up in the application's own map ...
+/// sessions.observe(CacheOperation::Get, started);
+/// sessions.hit();
+/// assert!(registry.encode(fiko_metrics::Format::Prometheus)
+///     .contains(r#"fiko_cache_hits_total{cache="sessions"} 1"#));
+/// # Ok::<(), fiko_metrics::RegistryError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct CacheRecorder {
     name: Arc<str>,
     metrics: Arc<CacheMetrics>,
     series: Arc<CacheSeries>,
-    timeout: Duration,
 }
 
 const OPERATIONS: usize = closed_len::<CacheOperation>();
@@ -77,9 +105,7 @@ impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
     pub fn with_metrics(conn: C, metrics: Arc<CacheMetrics>) -> Self {
         Cache {
             conn,
-            name: Arc::from("default"),
-            metrics,
-            series: Arc::default(),
+            recorder: CacheRecorder::new(metrics, "default"),
             timeout: DEFAULT_CACHE_TIMEOUT,
         }
     }
@@ -94,19 +120,18 @@ impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
 
     /// Names the cache: its `cache` label. Keep names few and fixed (at most 100 series).
     pub fn named(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.name = name.into();
-        self.series = Arc::default();
+        self.recorder = CacheRecorder::new(self.recorder.metrics, name);
         self
     }
 
     /// The cache's name.
     pub fn name(&self) -> &str {
-        &self.name
+        self.recorder.name()
     }
 
     /// The metrics this cache records into.
     pub fn metrics(&self) -> &Arc<CacheMetrics> {
-        &self.metrics
+        self.recorder.metrics()
     }
 
     /// The cached value of `key`, or `compute()`'s value, which is then stored for `ttl`
@@ -128,7 +153,7 @@ impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
         }
         let start = Instant::now();
         let computed = compute().await;
-        self.observe(CacheOperation::Compute, start);
+        self.recorder.observe(CacheOperation::Compute, start);
         let value = computed?;
         // A failed store is recorded by `set`; the caller still gets its value.
         let _ = self.set(key, &value, ttl).await;
@@ -143,14 +168,13 @@ impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
         let result: Result<Option<T>, RedisError> = self
             .bounded(redis::cmd("GET").arg(key).query_async(&mut conn))
             .await;
-        self.observe(CacheOperation::Get, start);
-        let family = match &result {
-            Ok(Some(_)) => (&self.metrics.hits, &self.series.hits),
-            Ok(None) | Err(_) => (&self.metrics.misses, &self.series.misses),
-        };
-        self.by_name(family.0, family.1).inc();
+        self.recorder.observe(CacheOperation::Get, start);
+        match &result {
+            Ok(Some(_)) => self.recorder.hit(),
+            Ok(None) | Err(_) => self.recorder.miss(),
+        }
         if result.is_err() {
-            self.error(CacheOperation::Get);
+            self.recorder.error(CacheOperation::Get);
         }
         result
     }
@@ -168,9 +192,9 @@ impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
         let mut set = redis::cmd("SET");
         set.arg(key).arg(value).arg("PX").arg(millis);
         let result = self.bounded(set.query_async::<()>(&mut conn)).await;
-        self.observe(CacheOperation::Set, start);
+        self.recorder.observe(CacheOperation::Set, start);
         if result.is_err() {
-            self.error(CacheOperation::Set);
+            self.recorder.error(CacheOperation::Set);
         }
         result
     }
@@ -182,9 +206,9 @@ impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
         let result = self
             .bounded(redis::cmd("DEL").arg(key).query_async::<u64>(&mut conn))
             .await;
-        self.observe(CacheOperation::Delete, start);
+        self.recorder.observe(CacheOperation::Delete, start);
         if result.is_err() {
-            self.error(CacheOperation::Delete);
+            self.recorder.error(CacheOperation::Delete);
         }
         result.map(|removed| removed > 0)
     }
@@ -200,6 +224,52 @@ impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
                 "cache operation timed out",
             ))),
         }
+    }
+}
+
+impl CacheRecorder {
+    /// Records the cache `name` (its `cache` label; keep names few and fixed, at most 100
+    /// series) into `metrics`.
+    pub fn new(metrics: Arc<CacheMetrics>, name: impl Into<Arc<str>>) -> Self {
+        CacheRecorder {
+            name: name.into(),
+            metrics,
+            series: Arc::default(),
+        }
+    }
+
+    /// The cache's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The metrics it records into.
+    pub fn metrics(&self) -> &Arc<CacheMetrics> {
+        &self.metrics
+    }
+
+    /// Counts a lookup that found its key.
+    pub fn hit(&self) {
+        self.by_name(&self.metrics.hits, &self.series.hits).inc();
+    }
+
+    /// Counts a lookup that did not (or failed).
+    pub fn miss(&self) {
+        self.by_name(&self.metrics.misses, &self.series.misses)
+            .inc();
+    }
+
+    /// Records how long `operation`, started at `start`, took.
+    pub fn observe(&self, operation: CacheOperation, start: Instant) {
+        let durations = &self.metrics.operation_duration_seconds;
+        self.by_operation(durations, &self.series.durations, operation)
+            .observe_since(start);
+    }
+
+    /// Counts a failed `operation`.
+    pub fn error(&self, operation: CacheOperation) {
+        self.by_operation(&self.metrics.errors, &self.series.errors, operation)
+            .inc();
     }
 
     fn labels(&self, operation: CacheOperation) -> CacheOperationLabels {
@@ -233,16 +303,5 @@ impl<C: ConnectionLike + Clone + Send + Sync> Cache<C> {
             Some(id) => family.series(*id.get_or_init(lookup)),
             None => family.series(lookup()),
         }
-    }
-
-    fn observe(&self, operation: CacheOperation, start: Instant) {
-        let durations = &self.metrics.operation_duration_seconds;
-        self.by_operation(durations, &self.series.durations, operation)
-            .observe_since(start);
-    }
-
-    fn error(&self, operation: CacheOperation) {
-        self.by_operation(&self.metrics.errors, &self.series.errors, operation)
-            .inc();
     }
 }

@@ -83,7 +83,7 @@ mod metrics;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use cache::{Cache, DEFAULT_CACHE_TIMEOUT};
+pub use cache::{Cache, CacheRecorder, DEFAULT_CACHE_TIMEOUT};
 pub use command::Command;
 pub use connection::Instrumented;
 pub use dashboards::{RECONNECT_WINDOW, RECONNECTS_THRESHOLD};
