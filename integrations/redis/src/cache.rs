@@ -57,12 +57,11 @@ pub struct Cache<C> {
 ///
 /// ```
 /// use std::time::Instant;
-/// use fiko_metrics::Registry;
+/// use fiko_metrics::{MetricSet, Registry};
 /// use fiko_metrics_redis::{CacheMetrics, CacheOperation, CacheRecorder};
 ///
 /// let registry = Registry::new();
-/// let metrics = std::sync::Arc::new(CacheMetrics::register(&registry)?);
-/// let sessions = CacheRecorder::new(metrics.clone(), "sessions");
+/// let sessions = CacheRecorder::new(CacheMetrics::register(&registry)?, "sessions");
 ///
 /// let started = Instant::now();
 /// // ... look the key up in the application's own map ...
