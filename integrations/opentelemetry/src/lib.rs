@@ -48,13 +48,11 @@ thread_local! {
 /// lowercase hex digits) and `span_id` (16), as W3C Trace Context writes them; `None`
 /// outside a valid, sampled trace.
 pub fn current() -> Option<ExemplarLabels> {
-    let context = tracing::Span::current().context();
-    let span = context.span();
-    let span = span.span_context();
-    if !span.is_valid() || !span.is_sampled() {
-        return None;
-    }
-    let (trace_id, span_id) = (span.trace_id(), span.span_id());
+    // Entering a span attaches its OpenTelemetry context (tracing-opentelemetry's context
+    // activation, on by default): reading that is a thread-local lookup. Without it, the
+    // current span's context is looked up through the subscriber.
+    let (trace_id, span_id) = opentelemetry::Context::map_current(sampled)
+        .or_else(|| sampled(&tracing::Span::current().context()))?;
     let cached = LAST.try_with(|last| {
         let mut last = last.try_borrow_mut().ok()?;
         match &*last {
@@ -70,6 +68,13 @@ pub fn current() -> Option<ExemplarLabels> {
     });
     // Without the thread's cache (while the thread exits): made afresh.
     cached.ok().flatten().or_else(|| labels(trace_id, span_id))
+}
+
+/// The trace and span ids of `context`'s span, if it is valid and sampled.
+fn sampled(context: &opentelemetry::Context) -> Option<(TraceId, SpanId)> {
+    let span = context.span();
+    let span = span.span_context();
+    (span.is_valid() && span.is_sampled()).then(|| (span.trace_id(), span.span_id()))
 }
 
 /// `trace_id` and `span_id` in lowercase hex, as `TraceId`'s `Display` writes them,
@@ -138,9 +143,18 @@ mod tests {
 
     #[test]
     fn each_span_gets_its_own_ids_when_spans_take_turns_on_a_thread() {
+        // With the span's context attached as it is entered (the default), and without.
+        for activation in [true, false] {
+            spans_take_turns(activation);
+        }
+    }
+
+    fn spans_take_turns(activation: bool) {
         let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("cache-test")));
+        let layer = tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("cache-test"))
+            .with_context_activation(activation);
+        let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, || {
             let ids = |span: &tracing::Span| {
                 let context = span.context();
