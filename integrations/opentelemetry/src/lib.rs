@@ -49,10 +49,12 @@ thread_local! {
 /// outside a valid, sampled trace.
 pub fn current() -> Option<ExemplarLabels> {
     // Entering a span attaches its OpenTelemetry context (tracing-opentelemetry's context
-    // activation, on by default): reading that is a thread-local lookup. Without it, the
+    // activation, on by default): reading that is a thread-local lookup. Without one, the
     // current span's context is looked up through the subscriber.
-    let (trace_id, span_id) = opentelemetry::Context::map_current(sampled)
-        .or_else(|| sampled(&tracing::Span::current().context()))?;
+    let (trace_id, span_id) = match opentelemetry::Context::map_current(valid) {
+        Some(attached) => attached,
+        None => valid(&tracing::Span::current().context())?,
+    }?;
     let cached = LAST.try_with(|last| {
         let mut last = last.try_borrow_mut().ok()?;
         match &*last {
@@ -70,11 +72,13 @@ pub fn current() -> Option<ExemplarLabels> {
     cached.ok().flatten().or_else(|| labels(trace_id, span_id))
 }
 
-/// The trace and span ids of `context`'s span, if it is valid and sampled.
-fn sampled(context: &opentelemetry::Context) -> Option<(TraceId, SpanId)> {
+/// `None` if `context` has no valid span; else `Some` of its trace and span ids, if it is
+/// sampled (an unsampled trace has no exemplar).
+fn valid(context: &opentelemetry::Context) -> Option<Option<(TraceId, SpanId)>> {
     let span = context.span();
     let span = span.span_context();
-    (span.is_valid() && span.is_sampled()).then(|| (span.trace_id(), span.span_id()))
+    span.is_valid()
+        .then(|| span.is_sampled().then(|| (span.trace_id(), span.span_id())))
 }
 
 /// `trace_id` and `span_id` in lowercase hex, as `TraceId`'s `Display` writes them,
@@ -109,7 +113,7 @@ pub fn install() -> Result<(), SourceAlreadySet> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry::trace::{SpanContext, TraceFlags, TraceState, TracerProvider as _};
     use tracing_subscriber::layer::SubscriberExt;
 
     fn pairs(labels: Option<ExemplarLabels>) -> Vec<(String, String)> {
@@ -171,6 +175,18 @@ mod tests {
                 assert_eq!(pairs(span.in_scope(current)), ids(span));
             }
             assert_eq!(current(), None, "outside every span");
+            let unsampled = tracing::info_span!("unsampled");
+            let parent = opentelemetry::Context::new().with_remote_span_context(SpanContext::new(
+                TraceId::from(7),
+                SpanId::from(7),
+                TraceFlags::default(),
+                true,
+                TraceState::default(),
+            ));
+            unsampled
+                .set_parent(parent)
+                .expect("a fresh span takes a parent");
+            assert_eq!(unsampled.in_scope(current), None, "in an unsampled trace");
         });
     }
 }
