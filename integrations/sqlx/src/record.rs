@@ -42,7 +42,7 @@ const OPERATIONS: usize = closed_len::<Operation>();
 pub(crate) struct PoolSeries {
     acquire_wait: OnceLock<SeriesId<PoolLabel, Histogram>>,
     unnamed: [QuerySeries; OPERATIONS],
-    named: RwLock<HashMap<NamedQuery, Arc<QuerySeries>>>,
+    named: RwLock<HashMap<NamedQuery, Arc<QuerySeries>, foldhash::fast::RandomState>>,
 }
 
 /// How many named queries (name and operation) a pool keeps the series of.
