@@ -82,6 +82,10 @@ pub struct Config {
     /// Whether the application records its metrics (`FIKO_INSTRUMENTATION`, `on` by
     /// default); `off` exists to measure what the instrumentation costs.
     pub instrumentation: Instrumentation,
+    /// Whether metrics keep the current trace as their exemplars (`FIKO_EXEMPLARS`, `on`
+    /// by default): `off` installs no exemplar source, as a service without a tracing
+    /// backend would run; requests still run in their trace's span.
+    pub exemplars: bool,
 }
 
 /// Whether fiko-metrics instruments the application (`FIKO_INSTRUMENTATION=on|off`).
@@ -270,6 +274,7 @@ impl Config {
             metrics_access: MetricsAccess::default(),
             timeouts: Timeouts::default(),
             instrumentation: Instrumentation::On,
+            exemplars: true,
         }
     }
 
@@ -360,6 +365,19 @@ impl Config {
         config.auth = auth_limits(&lookup)?;
         config.metrics_access = metrics_access(&lookup)?;
         config.timeouts = timeouts(&lookup)?;
+        if let Some(value) = lookup("FIKO_EXEMPLARS") {
+            config.exemplars = match value.trim() {
+                "on" => true,
+                "off" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        variable: "FIKO_EXEMPLARS",
+                        value,
+                        reason: "expected on or off".to_owned(),
+                    });
+                }
+            };
+        }
         if let Some(value) = lookup("FIKO_INSTRUMENTATION") {
             let invalid = |reason: &str| ConfigError::Invalid {
                 variable: "FIKO_INSTRUMENTATION",
@@ -647,6 +665,16 @@ mod tests {
         assert_eq!(config.db_query_timeout, Duration::from_secs(5));
         assert_eq!(config.shutdown, ShutdownConfig::default());
         assert_eq!(config.instrumentation, Instrumentation::On);
+        assert!(config.exemplars);
+    }
+
+    #[test]
+    fn exemplars_are_switched_off_by_fiko_exemplars() {
+        let off = Config::from_lookup(env(&[("FIKO_EXEMPLARS", "off")])).unwrap();
+        assert!(!off.exemplars);
+        assert_eq!(off.instrumentation, Instrumentation::On);
+        let on = Config::from_lookup(env(&[("FIKO_EXEMPLARS", " on ")])).unwrap();
+        assert!(on.exemplars);
     }
 
     #[test]
@@ -806,6 +834,7 @@ mod tests {
                 "more than WS_PING_INTERVAL_SECS",
             ),
             ("FIKO_INSTRUMENTATION", "false", "expected on or off"),
+            ("FIKO_EXEMPLARS", "no", "expected on or off"),
         ];
         for (variable, value, expected) in cases {
             let error = Config::from_lookup(env(&[(variable, value)]))

@@ -13,7 +13,7 @@ fn command() -> Command {
         .about("The Fiko Backend demo of fiko-metrics: web application, job worker and load generator.")
         .subcommand(
             Command::new("serve")
-                .about("Serves the application (the default). Configured by BIND, DATA_DIR, DATABASE_URL, DATABASE_ACQUIRE_TIMEOUT_SECS, DATABASE_QUERY_TIMEOUT_SECS, REDIS_URL, INSTAGRAM_BASE_URL, INSTAGRAM_ACCESS_TOKEN, INSTANCE_NAME, AI_PROVIDER_LATENCY_MS, FIKO_DRAIN_SECS, FIKO_FINAL_SCRAPE_SECS, PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE_SECS, AUTH_RATE_PER_MINUTE, AUTH_RATE_BURST, AUTH_RATE_CLIENTS, HTTP_HEADER_READ_TIMEOUT_SECS, HTTP_KEEP_ALIVE_TIMEOUT_SECS, WS_PING_INTERVAL_SECS, WS_IDLE_TIMEOUT_SECS, METRICS_TOKEN or METRICS_TOKEN_FILE, METRICS_ALLOW, FIKO_INSTRUMENTATION (on, or off to measure what the metrics cost). On SIGTERM or Ctrl-C: drains requests in flight, then serves /api/v1/metrics for one final scrape")
+                .about("Serves the application (the default). Configured by BIND, DATA_DIR, DATABASE_URL, DATABASE_ACQUIRE_TIMEOUT_SECS, DATABASE_QUERY_TIMEOUT_SECS, REDIS_URL, INSTAGRAM_BASE_URL, INSTAGRAM_ACCESS_TOKEN, INSTANCE_NAME, AI_PROVIDER_LATENCY_MS, FIKO_DRAIN_SECS, FIKO_FINAL_SCRAPE_SECS, PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE_SECS, AUTH_RATE_PER_MINUTE, AUTH_RATE_BURST, AUTH_RATE_CLIENTS, HTTP_HEADER_READ_TIMEOUT_SECS, HTTP_KEEP_ALIVE_TIMEOUT_SECS, WS_PING_INTERVAL_SECS, WS_IDLE_TIMEOUT_SECS, METRICS_TOKEN or METRICS_TOKEN_FILE, METRICS_ALLOW, FIKO_INSTRUMENTATION (on, or off to measure what the metrics cost), FIKO_EXEMPLARS (on, or off for no trace ids on metrics). On SIGTERM or Ctrl-C: drains requests in flight, then serves /api/v1/metrics for one final scrape")
                 .arg(Arg::new("bind").long("bind").value_name("ADDR").value_parser(value_parser!(SocketAddr)).help("Listen address (overrides BIND)")),
         )
         .subcommand(
@@ -98,7 +98,7 @@ async fn shutdown_signal() {
 async fn serve(args: Option<&ArgMatches>) -> Result<(), String> {
     let mut config = Config::from_env().map_err(|e| e.to_string())?;
     // Requests continue their callers' traces, and their metrics keep the trace ids.
-    let _traces = fiko_backend::traces::install()?;
+    let _traces = fiko_backend::traces::install(config.exemplars)?;
     if let Some(bind) = args.and_then(|args| args.get_one::<SocketAddr>("bind")) {
         config.bind = *bind;
     }
@@ -131,7 +131,7 @@ async fn worker(args: &ArgMatches) -> Result<(), String> {
         .get_one::<String>("name")
         .cloned()
         .unwrap_or_else(|| "worker".to_owned());
-    let _traces = fiko_backend::traces::install()?;
+    let _traces = fiko_backend::traces::install(config.exemplars)?;
     println!("fiko-backend worker {name}: metrics on http://{bind}/metrics");
     // A second SIGTERM or Ctrl-C ends the drain and the final-scrape window at once.
     fiko_backend::app::run_worker(&config, &name, bind, shutdown_signal(), shutdown_signal())

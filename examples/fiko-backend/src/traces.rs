@@ -21,17 +21,19 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Installs the process's `tracing` subscriber, which gives every span an OpenTelemetry
-/// context (sampled unless its remote parent was not), and makes the current span's trace
-/// the exemplar source. Once per process; the returned provider must live as long as
-/// spans are made.
-pub fn install() -> Result<SdkTracerProvider, String> {
+/// context (sampled unless its remote parent was not), and, with `exemplars`, makes the
+/// current span's trace the exemplar source. Once per process; the returned provider must
+/// live as long as spans are made.
+pub fn install(exemplars: bool) -> Result<SdkTracerProvider, String> {
     let provider = SdkTracerProvider::builder().build();
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("fiko-backend")));
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|error| format!("cannot install the tracing subscriber: {error}"))?;
-    fiko_metrics_opentelemetry::install()
-        .map_err(|error| format!("cannot install the exemplar source: {error}"))?;
+    if exemplars {
+        fiko_metrics_opentelemetry::install()
+            .map_err(|error| format!("cannot install the exemplar source: {error}"))?;
+    }
     Ok(provider)
 }
 
