@@ -12,6 +12,8 @@
 //!   (`fiko_cache_hits_total`, `fiko_cache_misses_total`, `fiko_cache_errors_total`,
 //!   `fiko_cache_operation_duration_seconds`); when Redis is down it falls back to
 //!   computing the value.
+//! - [`CacheRecorder`] records a cache that is not Redis (an in-process map, moka) into
+//!   the same [`CacheMetrics`].
 //!
 //! Both sets are declared with `#[derive(MetricSet)]` and implement
 //! `fiko_dashboards::Observe` with default panels (command rate by command, p95 command
