@@ -46,7 +46,12 @@ thread_local! {
 
 /// The current `tracing` span's OpenTelemetry trace as exemplar labels: `trace_id` (32
 /// lowercase hex digits) and `span_id` (16), as W3C Trace Context writes them; `None`
-/// outside a valid, sampled trace.
+/// outside a valid, sampled trace. The span's context is the one tracing-opentelemetry
+/// attached when the span was entered (its context activation, on by default), else the
+/// span's own.
+///
+/// The labels of the span that recorded last on a thread are kept and shared, so a span
+/// recording many times costs one context read and a reference count each time.
 pub fn current() -> Option<ExemplarLabels> {
     // Entering a span attaches its OpenTelemetry context (tracing-opentelemetry's context
     // activation, on by default): reading that is a thread-local lookup. Without one, the

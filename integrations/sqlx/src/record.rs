@@ -62,8 +62,8 @@ struct QuerySeries {
 }
 
 impl PoolSeries {
-    /// The series of the query `name` (empty: unnamed) of `operation`; `None` for a named
-    /// one past [`NAMED_QUERIES`].
+    /// The series of the named query `name` of `operation`; `None` past
+    /// [`NAMED_QUERIES`]. The map's lock is only written the first time a name shows up.
     fn of(&self, name: &'static str, operation: Operation) -> Option<Arc<QuerySeries>> {
         let key = (name.as_ptr() as usize, name.len(), operation);
         let known = self
