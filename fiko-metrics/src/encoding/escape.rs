@@ -5,30 +5,42 @@ use super::Format;
 
 /// Escapes a label value into `out`: `\` `"` and newline.
 pub fn write_escaped_label_value(out: &mut String, value: &str) {
-    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
-        out.push_str(value);
-        return;
-    }
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
+    write_escaped(out, value, true);
+}
+
+/// Writes one label, `name="value"`, its value escaped.
+pub(super) fn write_label(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push_str("=\"");
+    write_escaped_label_value(out, value);
+    out.push('"');
 }
 
 /// Escapes a `# HELP` text into `out`: `\` and newline, and `"` in OpenMetrics.
 pub(crate) fn write_escaped_help(out: &mut String, help: &str, format: Format) {
-    for c in help.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '"' if format.escapes_quotes_in_help() => out.push_str("\\\""),
-            c => out.push(c),
-        }
+    write_escaped(out, help, format.escapes_quotes_in_help());
+}
+
+/// Escapes `\` and newline, and `"` when `quotes`, copying the runs between them whole.
+fn write_escaped(out: &mut String, text: &str, quotes: bool) {
+    let mut rest = text;
+    while let Some(at) = if quotes {
+        memchr::memchr3(b'\\', b'\n', b'"', rest.as_bytes())
+    } else {
+        memchr::memchr2(b'\\', b'\n', rest.as_bytes())
+    } {
+        // `at` is the index of an ASCII byte, so both halves are on char boundaries.
+        let (run, escaped) = rest.split_at(at);
+        out.push_str(run);
+        let (first, after) = escaped.split_at(1);
+        out.push_str(match first {
+            "\\" => "\\\\",
+            "\n" => "\\n",
+            _ => "\\\"",
+        });
+        rest = after;
     }
+    out.push_str(rest);
 }
 
 /// Writes a float the way Prometheus parses it: `NaN`, `+Inf`, `-Inf`, or the shortest
@@ -128,5 +140,48 @@ impl<'t> LabelReader<'t> {
     /// `None`; `None` when the text ended without one.
     pub(crate) fn after_close(&self) -> Option<&'t str> {
         self.closed.then_some(self.rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label(value: &str) -> String {
+        let mut out = String::from("x");
+        write_escaped_label_value(&mut out, value);
+        out
+    }
+
+    fn help(text: &str, format: Format) -> String {
+        let mut out = String::new();
+        write_escaped_help(&mut out, text, format);
+        out
+    }
+
+    #[test]
+    fn escapes_are_found_anywhere_and_the_runs_between_them_are_kept_whole() {
+        assert_eq!(label(""), "x");
+        assert_eq!(label("plain ünïcödé ✓"), "xplain ünïcödé ✓");
+        assert_eq!(label("\\"), r"x\\");
+        assert_eq!(label("\"\n\\"), r#"x\"\n\\"#);
+        assert_eq!(label("é\"é\nü\\✓"), r#"xé\"é\nü\\✓"#);
+        assert_eq!(label("end\n"), r"xend\n");
+    }
+
+    #[test]
+    fn help_escapes_quotes_only_in_openmetrics() {
+        let text = "a \"b\"\\c\nd ✓";
+        assert_eq!(help(text, Format::Prometheus), r#"a "b"\\c\nd ✓"#);
+        assert_eq!(help(text, Format::OpenMetrics), r#"a \"b\"\\c\nd ✓"#);
+    }
+
+    #[test]
+    fn what_is_escaped_reads_back() {
+        for value in ["", "a", "\\n", "\"\"", "x\ny\\z\"", "ü\\\n✓"] {
+            let mut out = String::new();
+            write_escaped_label_value(&mut out, value);
+            assert_eq!(unescape(&out), value);
+        }
     }
 }

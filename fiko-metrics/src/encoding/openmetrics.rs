@@ -3,7 +3,7 @@
 //! `_total`, quotes escaped in `# HELP`, exemplars after samples, and a closing `# EOF`.
 
 use super::Format;
-use super::escape::{write_escaped_label_value, write_float};
+use super::escape::{write_float, write_label};
 use crate::exemplar::Exemplar;
 
 impl Format {
@@ -43,10 +43,7 @@ pub(super) fn write_exemplar(out: &mut String, exemplar: &Exemplar) {
         if index > 0 {
             out.push(',');
         }
-        out.push_str(name);
-        out.push_str("=\"");
-        write_escaped_label_value(out, value);
-        out.push('"');
+        write_label(out, name, value);
     }
     out.push_str("} ");
     write_float(out, exemplar.value);

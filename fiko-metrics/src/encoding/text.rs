@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::escape::{write_escaped_help, write_escaped_label_value, write_float};
+use super::escape::{write_escaped_help, write_float, write_label};
 use super::openmetrics::write_exemplar;
 use super::{Format, Labels, Value, Visitor};
 use crate::descriptor::{MetricDescriptor, MetricKind, OVERFLOW_METRIC};
@@ -24,10 +24,8 @@ pub(crate) struct TextEncoder<'a> {
     format: Format,
     name: &'static str,
     scratch: Vec<u64>,
-    // The `le` values of the last histogram's bounds, written once and reused while the
-    // series that follow have the same bounds (every series of a family does).
-    le_bounds: Vec<f64>,
-    les: Vec<String>,
+    // A histogram's labels, rendered once for all of its lines.
+    rendered: String,
     pub(crate) overflows: Vec<(&'static str, u64)>,
 }
 
@@ -38,8 +36,7 @@ impl<'a> TextEncoder<'a> {
             format,
             name: "",
             scratch: Vec::new(),
-            le_bounds: Vec::new(),
-            les: Vec::new(),
+            rendered: String::new(),
             overflows: Vec::new(),
         }
     }
@@ -77,10 +74,7 @@ impl<'a> TextEncoder<'a> {
                 if out.len() > start + 1 {
                     out.push(',');
                 }
-                out.push_str(name);
-                out.push_str("=\"");
-                write_escaped_label_value(out, value);
-                out.push('"');
+                write_label(out, name, value);
                 Ok(())
             })?,
         }
@@ -180,44 +174,11 @@ impl Visitor for TextEncoder<'_> {
     fn histogram(&mut self, labels: Labels<'_>, histogram: &Histogram) -> fmt::Result {
         let mut counts = std::mem::take(&mut self.scratch);
         let sum = histogram.snapshot(&mut counts);
-        let bounds = histogram.buckets().bounds();
-        if self.le_bounds != bounds {
-            self.le_bounds.clear();
-            self.le_bounds.extend_from_slice(bounds);
-            self.les.clear();
-            for bound in bounds {
-                let mut le = String::new();
-                write_float(&mut le, *bound);
-                self.les.push(le);
-            }
-        }
-        let les = std::mem::take(&mut self.les);
-        let mut written = Ok(());
-        for (index, count) in counts.iter().enumerate() {
-            let le = les.get(index).map_or("+Inf", String::as_str);
-            let exemplar = if self.format.carries_exemplars() {
-                histogram.exemplar(index)
-            } else {
-                None
-            };
-            written = self.sample(
-                "_bucket",
-                labels,
-                Some(("le", le)),
-                Value::U64(*count),
-                exemplar.as_ref(),
-            );
-            if written.is_err() {
-                break;
-            }
-        }
-        self.les = les;
-        written?;
-        self.sample("_sum", labels, None, Value::F64(sum), None)?;
-        let count = counts.last().copied().unwrap_or(0);
-        self.sample("_count", labels, None, Value::U64(count), None)?;
+        let mut rendered = std::mem::take(&mut self.rendered);
+        let written = self.histogram_lines(labels, histogram, &counts, sum, &mut rendered);
+        self.rendered = rendered;
         self.scratch = counts;
-        Ok(())
+        written
     }
 
     fn overflow(&mut self, metric: &MetricDescriptor, folded: u64) -> fmt::Result {
@@ -227,6 +188,60 @@ impl Visitor for TextEncoder<'_> {
 }
 
 impl TextEncoder<'_> {
+    /// Writes a histogram's bucket, `_sum` and `_count` lines. What starts every bucket
+    /// line, `name_bucket{labels,le="`, is written into `prefix` once per series.
+    fn histogram_lines(
+        &mut self,
+        labels: Labels<'_>,
+        histogram: &Histogram,
+        counts: &[u64],
+        sum: f64,
+        prefix: &mut String,
+    ) -> fmt::Result {
+        prefix.clear();
+        prefix.push_str(self.name);
+        prefix.push_str("_bucket{");
+        let labels_start = prefix.len();
+        match labels {
+            Labels::None => {}
+            Labels::Rendered(text) => prefix.push_str(text),
+            Labels::Source(source) => source.for_each(&mut |name, value| {
+                if prefix.len() > labels_start {
+                    prefix.push(',');
+                }
+                write_label(prefix, name, value);
+                Ok(())
+            })?,
+        }
+        let labels_end = prefix.len();
+        if labels_end > labels_start {
+            prefix.push(',');
+        }
+        prefix.push_str("le=\"");
+
+        let buckets = histogram.buckets();
+        for (index, count) in counts.iter().enumerate() {
+            let out = &mut *self.out;
+            out.push_str(prefix);
+            out.push_str(buckets.le(index));
+            out.push_str("\"} ");
+            out.push_str(itoa::Buffer::new().format(*count));
+            if self.format.carries_exemplars() {
+                if let Some(exemplar) = histogram.exemplar(index) {
+                    write_exemplar(out, &exemplar);
+                }
+            }
+            out.push('\n');
+        }
+        let labels = match prefix.get(labels_start..labels_end) {
+            Some("") | None => Labels::None,
+            Some(rendered) => Labels::Rendered(rendered),
+        };
+        self.sample("_sum", labels, None, Value::F64(sum), None)?;
+        let count = counts.last().copied().unwrap_or(0);
+        self.sample("_count", labels, None, Value::U64(count), None)
+    }
+
     /// Appends text another encoder produced.
     pub(crate) fn push_raw(&mut self, text: &str) {
         self.out.push_str(text);

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use crate::descriptor::Declaration;
 use crate::descriptor::MetricKind;
-use crate::encoding::{Labels, Visitor};
+use crate::encoding::{Labels, Visitor, write_float};
 use crate::exemplar::{self, Exemplar, ExemplarLabels, Slot};
 use crate::metric::Metric;
 
@@ -28,8 +28,15 @@ pub const DEFAULT_BUCKETS: &[f64] = &[
 /// The upper bounds of a histogram's buckets, shared by every series of a family.
 ///
 /// Bounds are finite and strictly increasing; the `+Inf` bucket is implicit.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Buckets(Arc<[f64]>);
+#[derive(Clone)]
+pub struct Buckets(Arc<Bounds>);
+
+struct Bounds {
+    bounds: Box<[f64]>,
+    // Each bound as its `le` label value, rendered once: a scrape writes it on every
+    // bucket line of every series.
+    les: Box<[Box<str>]>,
+}
 
 impl Buckets {
     /// Checks and wraps a list of upper bounds.
@@ -55,23 +62,56 @@ impl Buckets {
             }
             previous = bound;
         }
-        Ok(Self(bounds))
+        Ok(Self::from_bounds(&bounds))
     }
 
     /// No bounds: only the implicit `+Inf` bucket, for native-only histograms.
     fn none() -> Self {
-        Self(Arc::from(&[][..]))
+        Self::from_bounds(&[])
     }
 
     /// Bounds already checked at compile time by `#[derive(MetricSet)]`.
     #[doc(hidden)]
     pub fn from_checked(bounds: &'static [f64]) -> Self {
-        Self(Arc::from(bounds))
+        Self::from_bounds(bounds)
+    }
+
+    fn from_bounds(bounds: &[f64]) -> Self {
+        let les = bounds
+            .iter()
+            .map(|&bound| {
+                let mut le = String::new();
+                write_float(&mut le, bound);
+                le.into_boxed_str()
+            })
+            .collect();
+        Self(Arc::new(Bounds {
+            bounds: bounds.into(),
+            les,
+        }))
     }
 
     /// The upper bounds, without `+Inf`.
     pub fn bounds(&self) -> &[f64] {
-        &self.0
+        &self.0.bounds
+    }
+
+    /// The `le` label value of the bucket at `index`: its bound as the text formats write
+    /// it, `+Inf` past the last bound.
+    pub(crate) fn le(&self, index: usize) -> &str {
+        self.0.les.get(index).map_or("+Inf", |le| le)
+    }
+}
+
+impl fmt::Debug for Buckets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Buckets").field(&self.bounds()).finish()
+    }
+}
+
+impl PartialEq for Buckets {
+    fn eq(&self, other: &Self) -> bool {
+        self.bounds() == other.bounds()
     }
 }
 
