@@ -71,6 +71,7 @@
 //! ```
 
 use std::fmt;
+use std::io::Write as _;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError};
 use std::time::SystemTime;
 
@@ -80,10 +81,17 @@ pub const MAX_LABEL_CHARS: usize = 128;
 /// The labels of an exemplar: valid names, at most [`MAX_LABEL_CHARS`] characters of
 /// names and values together. Cloning shares them (a reference count), so keeping them as
 /// a series' exemplar copies no string.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ExemplarLabels {
-    pairs: Arc<[(Box<str>, Box<str>)]>,
+    // Every pair as `name=LEN=value`, LEN the value's length in bytes, back to back: one
+    // allocation, read back by `pairs` (a name never holds `=`).
+    text: Arc<str>,
 }
+
+/// The longest `text` of an [`ExemplarLabels`]: [`MAX_LABEL_CHARS`] characters of up to 4
+/// bytes, and per pair (at most one per character: a name is never empty) two `=` and a
+/// length of at most 3 digits.
+const MAX_TEXT: usize = MAX_LABEL_CHARS * 4 + MAX_LABEL_CHARS * 5;
 
 impl ExemplarLabels {
     /// Checks and copies `pairs`.
@@ -106,17 +114,45 @@ impl ExemplarLabels {
         if chars > MAX_LABEL_CHARS {
             return Err(ExemplarError::TooLong { chars });
         }
+        // Written on the stack and copied once into the shared allocation.
+        let mut buffer = [0_u8; MAX_TEXT];
+        let mut rest = buffer.as_mut_slice();
+        let mut digits = itoa::Buffer::new();
+        for (name, value) in pairs {
+            let len = digits.format(value.len()).as_bytes();
+            for part in [name.as_bytes(), b"=", len, b"=", value.as_bytes()] {
+                // Within MAX_TEXT by the checks above.
+                rest.write_all(part)
+                    .map_err(|_| ExemplarError::TooLong { chars })?;
+            }
+        }
+        let written = MAX_TEXT - rest.len();
+        let text = buffer
+            .get(..written)
+            .and_then(|text| std::str::from_utf8(text).ok())
+            .ok_or(ExemplarError::TooLong { chars })?;
         Ok(Self {
-            pairs: pairs
-                .iter()
-                .map(|(name, value)| (Box::from(*name), Box::from(*value)))
-                .collect(),
+            text: Arc::from(text),
         })
     }
 
     /// The `(name, value)` pairs, in order.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(name, value)| (&**name, &**value))
+        let mut rest = &*self.text;
+        std::iter::from_fn(move || {
+            let (name, after) = rest.split_once('=')?;
+            let (len, after) = after.split_once('=')?;
+            let len = len.parse().ok()?;
+            let value = after.get(..len)?;
+            rest = after.get(len..)?;
+            Some((name, value))
+        })
+    }
+}
+
+impl fmt::Debug for ExemplarLabels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.pairs()).finish()
     }
 }
 

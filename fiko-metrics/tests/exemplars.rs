@@ -91,6 +91,38 @@ fn labels_are_bounded_to_128_characters_of_names_and_values() {
     );
 }
 
+#[test]
+fn labels_read_back_as_given_whatever_their_values_hold() {
+    let given: &[(&str, &str)] = &[
+        ("a", ""),
+        ("trace_id", "12=34=x"),
+        ("b", "="),
+        ("c", "8=é✓\n\"},"),
+        ("d", "0"),
+    ];
+    let labels = ExemplarLabels::new(given).expect("valid");
+    assert_eq!(labels.pairs().collect::<Vec<_>>(), given);
+    assert_eq!(
+        format!("{labels:?}"),
+        r#"{"a": "", "trace_id": "12=34=x", "b": "=", "c": "8=é✓\n\"},", "d": "0"}"#
+    );
+    assert_eq!(labels, labels.clone());
+    assert_ne!(labels, ExemplarLabels::new(&given[..4]).expect("valid"));
+    assert_eq!(ExemplarLabels::new(&[]).expect("none").pairs().count(), 0);
+
+    // The most pairs there can be (128 one-character names, empty values) and the longest
+    // text (128 four-byte characters) fit.
+    let names: Vec<String> = (0..128)
+        .map(|i| format!("{}", char::from(b'a' + i % 26)))
+        .collect();
+    let many: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), "")).collect();
+    let labels = ExemplarLabels::new(&many).expect("128 characters");
+    assert_eq!(labels.pairs().collect::<Vec<_>>(), many);
+    let wide = "😀".repeat(127);
+    let labels = ExemplarLabels::new(&[("w", &wide)]).expect("128 characters");
+    assert_eq!(labels.pairs().collect::<Vec<_>>(), [("w", wide.as_str())]);
+}
+
 /// The same recordings, with and without exemplars.
 fn record(shop: &Shop, with: bool) {
     let trace = |id: &str| labels(&[("trace_id", id)]);
