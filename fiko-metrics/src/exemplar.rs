@@ -71,7 +71,7 @@
 //! ```
 
 use std::fmt;
-use std::io::Write as _;
+use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError};
 use std::time::SystemTime;
 
@@ -88,11 +88,6 @@ pub struct ExemplarLabels {
     text: Arc<str>,
 }
 
-/// The longest `text` of an [`ExemplarLabels`]: [`MAX_LABEL_CHARS`] characters of up to 4
-/// bytes, and per pair (at most one per character: a name is never empty) two `=` and a
-/// length of at most 3 digits.
-const MAX_TEXT: usize = MAX_LABEL_CHARS * 4 + MAX_LABEL_CHARS * 5;
-
 impl ExemplarLabels {
     /// Checks and copies `pairs`.
     ///
@@ -104,33 +99,42 @@ impl ExemplarLabels {
     /// assert_eq!(ExemplarLabels::new(&[("trace_id", &long)]), Err(ExemplarError::TooLong { chars: 129 }));
     /// ```
     pub fn new(pairs: &[(&str, &str)]) -> Result<Self, ExemplarError> {
-        let mut chars = 0;
+        let mut bytes = 0;
         for (name, value) in pairs {
             if !valid_name(name) {
                 return Err(ExemplarError::BadName((*name).to_owned()));
             }
-            chars += name.chars().count() + value.chars().count();
+            bytes += name.len() + value.len();
         }
-        if chars > MAX_LABEL_CHARS {
-            return Err(ExemplarError::TooLong { chars });
-        }
-        // Written on the stack and copied once into the shared allocation.
-        let mut buffer = [0_u8; MAX_TEXT];
-        let mut rest = buffer.as_mut_slice();
-        let mut digits = itoa::Buffer::new();
-        for (name, value) in pairs {
-            let len = digits.format(value.len()).as_bytes();
-            for part in [name.as_bytes(), b"=", len, b"=", value.as_bytes()] {
-                // Within MAX_TEXT by the checks above.
-                rest.write_all(part)
-                    .map_err(|_| ExemplarError::TooLong { chars })?;
+        // A character takes a byte or more: they are counted only when there could be too many.
+        if bytes > MAX_LABEL_CHARS {
+            let chars = pairs
+                .iter()
+                .map(|(name, value)| name.chars().count() + value.chars().count())
+                .sum();
+            if chars > MAX_LABEL_CHARS {
+                return Err(ExemplarError::TooLong { chars });
             }
         }
-        let written = MAX_TEXT - rest.len();
-        let text = buffer
-            .get(..written)
-            .and_then(|text| std::str::from_utf8(text).ok())
-            .ok_or(ExemplarError::TooLong { chars })?;
+        // Written on the stack when short (a trace and a span id take 71 bytes), on the
+        // heap otherwise, and copied once into the shared allocation.
+        const SHORT: usize = 128;
+        let mut short = [0_u8; SHORT];
+        let mut rest = short.as_mut_slice();
+        let long;
+        let text = if write_text(pairs, &mut rest).is_ok() {
+            let written = SHORT - rest.len();
+            short.get(..written).unwrap_or_default()
+        } else {
+            let mut buffer = Vec::with_capacity(bytes + 5 * pairs.len());
+            // Writing into a `Vec` cannot fail.
+            let _ = write_text(pairs, &mut buffer);
+            long = buffer;
+            &long
+        };
+        // Names and values are `str`s, joined by ASCII: always UTF-8.
+        let text =
+            std::str::from_utf8(text).map_err(|_| ExemplarError::TooLong { chars: bytes })?;
         Ok(Self {
             text: Arc::from(text),
         })
@@ -154,6 +158,18 @@ impl fmt::Debug for ExemplarLabels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.pairs()).finish()
     }
+}
+
+/// Writes `pairs` as an [`ExemplarLabels`]' text: `name=LEN=value` each.
+fn write_text(pairs: &[(&str, &str)], out: &mut impl Write) -> std::io::Result<()> {
+    let mut digits = itoa::Buffer::new();
+    for (name, value) in pairs {
+        let len = digits.format(value.len()).as_bytes();
+        for part in [name.as_bytes(), b"=", len, b"=", value.as_bytes()] {
+            out.write_all(part)?;
+        }
+    }
+    Ok(())
 }
 
 /// An exemplar label name: a Prometheus name, not reserved (`__`).
