@@ -180,8 +180,9 @@ pub struct Family<L: LabelSet, M: Metric> {
     labels: std::marker::PhantomData<fn(&L)>,
 }
 
-/// How a label set writes itself (`LabelSet::write`), as the open-series paths take it.
-type WriteLabels<'a> = dyn Fn(bool, &mut LabelSink<'_>) -> fmt::Result + 'a;
+/// How a label set writes itself (`LabelSet::write`), as the open-series paths take it: a
+/// typed label set through [`Typed`], run-time labels as they are.
+type WriteLabels<'a> = dyn DynamicLabels + 'a;
 
 /// A family without its label type: the series, the open-series index, the lifecycle.
 struct Core<M: Metric> {
@@ -392,7 +393,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
                 return SeriesId::new(Slot::Dense(index));
             }
         }
-        SeriesId::new(Slot::Open(self.core.open_slot(&writer(labels))))
+        SeriesId::new(Slot::Open(self.core.open_slot(&Typed(labels))))
     }
 
     /// The series `id` names: an array index or an append-only vector read, no hashing and
@@ -430,7 +431,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         if L::DENSE.is_some() && labels.dense_index() < self.core.dense.len() {
             return false;
         }
-        self.core.remove_rendered(&writer(labels))
+        self.core.remove_rendered(&Typed(labels))
     }
 
     /// How many label values were folded into the overflow series so far.
@@ -484,11 +485,14 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     }
 }
 
-// The writer of `labels` that the open-series paths take: one closure type per label
-// set, not one per family (`Family<L, M>`).
-#[inline(always)]
-fn writer<L: LabelSet>(labels: &L) -> impl Fn(bool, &mut LabelSink<'_>) -> fmt::Result + '_ {
-    move |overflowed, sink| labels.write(overflowed, sink)
+// A typed label set as the open-series paths take it (`WriteLabels`): one small vtable
+// per label set, not a closure per family (`Family<L, M>`).
+struct Typed<'a, L>(&'a L);
+
+impl<L: LabelSet> DynamicLabels for Typed<'_, L> {
+    fn write(&self, overflowed: bool, sink: &mut LabelSink<'_>) -> fmt::Result {
+        self.0.write(overflowed, sink)
+    }
 }
 
 impl<M: Metric> Core<M> {
@@ -698,7 +702,7 @@ impl<M: Metric> Core<M> {
     #[inline(never)]
     fn open_slot(&self, labels: &WriteLabels<'_>) -> usize {
         with_key_buffer(|key| {
-            render(&labels, false, key);
+            render(labels, false, key);
             // Most lookups end here; so does folding into an existing overflow series, so a
             // flood of new values past the limit never takes the exclusive lock.
             let mut folded = false;
@@ -711,7 +715,7 @@ impl<M: Metric> Core<M> {
                     None if self.bounded.load(Ordering::Relaxed) >= self.max_series => {
                         folded = true;
                         self.folded.fetch_add(1, Ordering::Relaxed);
-                        render(&labels, true, key);
+                        render(labels, true, key);
                         if let Some(&slot) = index.get(key.as_str()) {
                             if self.usable(slot) {
                                 return slot;
@@ -739,7 +743,7 @@ impl<M: Metric> Core<M> {
                 if self.bounded.load(Ordering::Relaxed) >= self.max_series {
                     folded = true;
                     self.folded.fetch_add(1, Ordering::Relaxed);
-                    render(&labels, true, key);
+                    render(labels, true, key);
                 }
             }
             self.insert_or_revive(&mut index, key, folded)
@@ -815,7 +819,7 @@ impl<M: Metric> Core<M> {
 
     fn remove_rendered(&self, labels: &WriteLabels<'_>) -> bool {
         with_key_buffer(|key| {
-            render(&labels, false, key);
+            render(labels, false, key);
             // Against scrapes: one that started before lifecycle was on must end first.
             let _scrape = self.scrape.lock().unwrap_or_else(PoisonError::into_inner);
             let mut index = self.write_index();
@@ -975,17 +979,13 @@ impl<M: Metric> Family<Dynamic, M> {
     /// assert_eq!((calls.len(), calls.folded()), (3, 2)); // bob, other, eve
     /// ```
     pub fn dynamic_series_id(&self, labels: &dyn DynamicLabels) -> SeriesId<Dynamic, M> {
-        SeriesId::new(Slot::Open(
-            self.core
-                .open_slot(&|overflowed, sink| labels.write(overflowed, sink)),
-        ))
+        SeriesId::new(Slot::Open(self.core.open_slot(labels)))
     }
 
     /// [`remove`](Family::remove) for labels given at run time: removes the series of
     /// `labels` now, `false` if there is none.
     pub fn remove_dynamic(&self, labels: &dyn DynamicLabels) -> bool {
-        self.core
-            .remove_rendered(&|overflowed, sink| labels.write(overflowed, sink))
+        self.core.remove_rendered(labels)
     }
 }
 
@@ -1018,13 +1018,10 @@ impl LabelSource for DenseLabels {
 }
 
 /// Renders `labels` as `a="x",b="y"` (escaped), the key of an open series.
-fn render<W>(labels: &W, overflowed: bool, key: &mut String)
-where
-    W: Fn(bool, &mut LabelSink<'_>) -> fmt::Result,
-{
+fn render(labels: &WriteLabels<'_>, overflowed: bool, key: &mut String) {
     key.clear();
     // Writing into a `String` cannot fail.
-    let _ = labels(overflowed, &mut |name, value| {
+    let _ = labels.write(overflowed, &mut |name, value| {
         if !key.is_empty() {
             key.push(',');
         }
