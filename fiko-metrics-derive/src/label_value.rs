@@ -165,6 +165,7 @@ fn emit(ident: &Ident, container: &Container<'_>) -> TokenStream {
 
             // A closed value is never replaced by the overflow value: the text, directly
             // (no `with_str` closure to compile).
+            #[inline]
             fn write_label(
                 &self,
                 name: &str,

@@ -49,6 +49,7 @@ pub trait LabelValue: Send + Sync + 'static {
     /// `#[derive(LabelSet)]` calls, so the code is compiled once per value type rather
     /// than once per label of every label set.
     #[doc(hidden)]
+    #[inline]
     fn write_label(&self, name: &str, overflowed: bool, sink: &mut LabelSink<'_>) -> fmt::Result {
         if overflowed && Self::VALUES.is_none() {
             sink(name, OVERFLOW_VALUE)
