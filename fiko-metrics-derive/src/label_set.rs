@@ -169,40 +169,25 @@ fn emit(ident: &Ident, container: &Container<'_>) -> TokenStream {
             }
         })
         .collect();
-    let indices = labels.iter().map(|Label { ident, ty, .. }| {
-        let value = label_value(ty);
-        quote_spanned!(ty.span()=> #value::index(&self.#ident))
-    });
-    let closed_values = labels
+    // `dense_index` is on the recording path: each label's length is a constant (an inline
+    // `const` block), so even an unoptimised build computes no more than the index.
+    let indices = labels
         .iter()
-        .enumerate()
-        .map(|(position, Label { ty, .. })| {
+        .zip(&lens)
+        .map(|(Label { ident, ty, .. }, len)| {
             let value = label_value(ty);
             quote_spanned! {ty.span()=>
-                match #value::VALUES {
-                    ::core::option::Option::Some(values) => match values.get(at[#position]) {
-                        ::core::option::Option::Some(value) => value,
-                        ::core::option::Option::None => "",
-                    },
-                    ::core::option::Option::None => "",
-                }
+                index = #private::dense_step(index, const { #len }, #value::index(&self.#ident));
             }
         });
+    // Writing labels is compiled once per value type (`LabelValue::write_label`) and, for
+    // the dense positions, once in the runtime (`write_dense`, reading `LABELS`).
     let writes = labels.iter().map(|Label { ident, ty, name }| {
         let value = label_value(ty);
         quote_spanned! {ty.span()=>
-            if overflowed && #value::VALUES.is_none() {
-                sink(#name, #private::OVERFLOW_VALUE)?;
-            } else {
-                #value::with_str(&self.#ident, |value| sink(#name, value))?;
-            }
+            #value::write_label(&self.#ident, #name, overflowed, sink)?;
         }
     });
-    let names: Vec<&String> = labels.iter().map(|label| &label.name).collect();
-    let positions: Vec<usize> = (0..labels.len()).collect();
-    let reversed = positions.iter().rev();
-    let reversed_lens = lens.iter().rev();
-    let count = labels.len();
     let label_refs = labels.iter().enumerate().map(|(index, label)| {
         let constant = quote::format_ident!(
             "{}",
@@ -233,21 +218,12 @@ fn emit(ident: &Ident, container: &Container<'_>) -> TokenStream {
             #[inline]
             fn dense_index(&self) -> usize {
                 let mut index = 0usize;
-                #(index = #private::dense_step(index, #lens, #indices);)*
+                #(#indices)*
                 index
             }
 
             fn write_dense(index: usize, sink: &mut #private::LabelSink<'_>) -> ::core::fmt::Result {
-                let mut rest = index;
-                let mut at = [0usize; #count];
-                #(
-                    let len = #reversed_lens;
-                    at[#reversed] = rest % len.max(1);
-                    rest /= len.max(1);
-                )*
-                let _ = rest;
-                #(sink(#names, #closed_values)?;)*
-                ::core::result::Result::Ok(())
+                #private::write_dense(<Self as #krate::LabelSet>::LABELS, index, sink)
             }
 
             fn write(&self, overflowed: bool, sink: &mut #private::LabelSink<'_>) -> ::core::fmt::Result {

@@ -162,6 +162,18 @@ fn emit(ident: &Ident, container: &Container<'_>) -> TokenStream {
             fn with_str<R>(&self, f: impl ::core::ops::FnOnce(&str) -> R) -> R {
                 f(match self { #(Self::#names => #values,)* })
             }
+
+            // A closed value is never replaced by the overflow value: the text, directly
+            // (no `with_str` closure to compile).
+            #[inline]
+            fn write_label(
+                &self,
+                name: &str,
+                _: bool,
+                sink: &mut #krate::__private01::LabelSink<'_>,
+            ) -> ::core::fmt::Result {
+                sink(name, match self { #(Self::#names => #values,)* })
+            }
         }
 
         // Every variant is a value a scrape can show: none of them is dead code.

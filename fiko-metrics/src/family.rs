@@ -75,7 +75,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::descriptor::{LabelDescriptor, MetricDescriptor};
+use crate::descriptor::{Declaration, LabelDescriptor, MetricDescriptor};
 use crate::encoding::{LabelSource, Labels, Visitor, write_escaped_label_value};
 use crate::labels::{Dynamic, DynamicLabels, LabelSet, LabelSink, OVERFLOW_VALUE};
 use crate::metric::Metric;
@@ -180,8 +180,9 @@ pub struct Family<L: LabelSet, M: Metric> {
     labels: std::marker::PhantomData<fn(&L)>,
 }
 
-/// How a label set writes itself (`LabelSet::write`), as the open-series paths take it.
-type WriteLabels<'a> = dyn Fn(bool, &mut LabelSink<'_>) -> fmt::Result + 'a;
+/// How a label set writes itself (`LabelSet::write`), as the open-series paths take it: a
+/// typed label set through [`Typed`], run-time labels as they are.
+type WriteLabels<'a> = dyn DynamicLabels + 'a;
 
 /// A family without its label type: the series, the open-series index, the lifecycle.
 struct Core<M: Metric> {
@@ -286,6 +287,15 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         }
     }
 
+    /// A family as a `#[derive(MetricSet)]` declaration makes it (its config, limit,
+    /// exemplars and expiry), built by code compiled once per metric type.
+    pub(crate) fn from_declaration(declaration: &Declaration) -> Self {
+        Self {
+            core: Core::declare(declaration, (L::DENSE.unwrap_or(0), L::SPARSE), L::LABELS),
+            labels: std::marker::PhantomData,
+        }
+    }
+
     /// The same family, whose open series expire once no scrape has found them written
     /// for `duration`: they are no longer exposed and leave their place under
     /// `max_series` to new label values. What "written" means, and what happens to a
@@ -383,21 +393,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
                 return SeriesId::new(Slot::Dense(index));
             }
         }
-        SeriesId::new(Slot::Open(
-            self.core
-                .open_slot(&|overflowed, sink| labels.write(overflowed, sink)),
-        ))
-    }
-
-    // Whether the dense series at `index` is exposed: always for a dense label set, once
-    // recorded or looked up for a sparse one.
-    fn exposed(&self, index: usize) -> bool {
-        !L::SPARSE
-            || self
-                .core
-                .touched
-                .get(index / 64)
-                .is_some_and(|word| word.load(Ordering::Relaxed) & (1_u64 << (index % 64)) != 0)
+        SeriesId::new(Slot::Open(self.core.open_slot(&Typed(labels))))
     }
 
     /// The series `id` names: an array index or an append-only vector read, no hashing and
@@ -435,8 +431,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         if L::DENSE.is_some() && labels.dense_index() < self.core.dense.len() {
             return false;
         }
-        self.core
-            .remove_rendered(&|overflowed, sink| labels.write(overflowed, sink))
+        self.core.remove_rendered(&Typed(labels))
     }
 
     /// How many label values were folded into the overflow series so far.
@@ -480,22 +475,81 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         visitor: &mut dyn Visitor,
         now: Instant,
     ) -> fmt::Result {
-        for (index, series) in self.core.dense.iter().enumerate() {
-            if !self.exposed(index) {
-                continue;
-            }
-            series.visit(Labels::Source(&DenseLabels::<L>::new(index)), visitor)?;
-        }
-        // A closed family has open series only if a hand-written `LabelValue` reported an
-        // index outside its values (see `series_id`); those are shown like open ones.
-        if L::DENSE.is_some() && self.core.open.count() == 0 {
-            return Ok(());
-        }
-        self.core.visit_open(metric, visitor, now)
+        self.core.visit_at(
+            metric,
+            visitor,
+            now,
+            (L::DENSE.is_some(), L::SPARSE),
+            L::write_dense,
+        )
+    }
+}
+
+// A typed label set as the open-series paths take it (`WriteLabels`): one small vtable
+// per label set, not a closure per family (`Family<L, M>`).
+struct Typed<'a, L>(&'a L);
+
+impl<L: LabelSet> DynamicLabels for Typed<'_, L> {
+    fn write(&self, overflowed: bool, sink: &mut LabelSink<'_>) -> fmt::Result {
+        self.0.write(overflowed, sink)
     }
 }
 
 impl<M: Metric> Core<M> {
+    // What `Family::from_declaration` builds, without the label type.
+    fn declare(
+        declaration: &Declaration,
+        dense: (usize, bool),
+        descriptors: &'static [LabelDescriptor],
+    ) -> Self {
+        let mut core = Self::new(
+            M::declared_config(declaration),
+            (declaration.max_series, declaration.exemplars),
+            dense,
+            descriptors,
+        );
+        if let Some(duration) = declaration.expire_after {
+            core.expiry = Some(duration);
+            *core.lifecycle.get_mut() = true;
+        }
+        core
+    }
+
+    // `Family::visit_at` without the label type: `closed` and `sparse` are the label
+    // set's `DENSE.is_some()` and `SPARSE`, `write_dense` its `LabelSet::write_dense`.
+    fn visit_at(
+        &self,
+        metric: &MetricDescriptor,
+        visitor: &mut dyn Visitor,
+        now: Instant,
+        (closed, sparse): (bool, bool),
+        write_dense: fn(usize, &mut LabelSink<'_>) -> fmt::Result,
+    ) -> fmt::Result {
+        for (index, series) in self.dense.iter().enumerate() {
+            if !self.exposed(index, sparse) {
+                continue;
+            }
+            let labels = DenseLabels { index, write_dense };
+            series.visit(Labels::Source(&labels), visitor)?;
+        }
+        // A closed family has open series only if a hand-written `LabelValue` reported an
+        // index outside its values (see `series_id`); those are shown like open ones.
+        if closed && self.open.count() == 0 {
+            return Ok(());
+        }
+        self.visit_open(metric, visitor, now)
+    }
+
+    // Whether the dense series at `index` is exposed: always for a dense label set, once
+    // recorded or looked up for a sparse one.
+    fn exposed(&self, index: usize, sparse: bool) -> bool {
+        !sparse
+            || self
+                .touched
+                .get(index / 64)
+                .is_some_and(|word| word.load(Ordering::Relaxed) & (1_u64 << (index % 64)) != 0)
+    }
+
     fn new(
         config: M::Config,
         (max_series, exemplars): (usize, bool),
@@ -648,7 +702,7 @@ impl<M: Metric> Core<M> {
     #[inline(never)]
     fn open_slot(&self, labels: &WriteLabels<'_>) -> usize {
         with_key_buffer(|key| {
-            render(&labels, false, key);
+            render(labels, false, key);
             // Most lookups end here; so does folding into an existing overflow series, so a
             // flood of new values past the limit never takes the exclusive lock.
             let mut folded = false;
@@ -661,7 +715,7 @@ impl<M: Metric> Core<M> {
                     None if self.bounded.load(Ordering::Relaxed) >= self.max_series => {
                         folded = true;
                         self.folded.fetch_add(1, Ordering::Relaxed);
-                        render(&labels, true, key);
+                        render(labels, true, key);
                         if let Some(&slot) = index.get(key.as_str()) {
                             if self.usable(slot) {
                                 return slot;
@@ -689,7 +743,7 @@ impl<M: Metric> Core<M> {
                 if self.bounded.load(Ordering::Relaxed) >= self.max_series {
                     folded = true;
                     self.folded.fetch_add(1, Ordering::Relaxed);
-                    render(&labels, true, key);
+                    render(labels, true, key);
                 }
             }
             self.insert_or_revive(&mut index, key, folded)
@@ -765,7 +819,7 @@ impl<M: Metric> Core<M> {
 
     fn remove_rendered(&self, labels: &WriteLabels<'_>) -> bool {
         with_key_buffer(|key| {
-            render(&labels, false, key);
+            render(labels, false, key);
             // Against scrapes: one that started before lifecycle was on must end first.
             let _scrape = self.scrape.lock().unwrap_or_else(PoisonError::into_inner);
             let mut index = self.write_index();
@@ -925,17 +979,13 @@ impl<M: Metric> Family<Dynamic, M> {
     /// assert_eq!((calls.len(), calls.folded()), (3, 2)); // bob, other, eve
     /// ```
     pub fn dynamic_series_id(&self, labels: &dyn DynamicLabels) -> SeriesId<Dynamic, M> {
-        SeriesId::new(Slot::Open(
-            self.core
-                .open_slot(&|overflowed, sink| labels.write(overflowed, sink)),
-        ))
+        SeriesId::new(Slot::Open(self.core.open_slot(labels)))
     }
 
     /// [`remove`](Family::remove) for labels given at run time: removes the series of
     /// `labels` now, `false` if there is none.
     pub fn remove_dynamic(&self, labels: &dyn DynamicLabels) -> bool {
-        self.core
-            .remove_rendered(&|overflowed, sink| labels.write(overflowed, sink))
+        self.core.remove_rendered(labels)
     }
 }
 
@@ -955,34 +1005,23 @@ impl<L: LabelSet, M: Metric> fmt::Debug for Family<L, M> {
     }
 }
 
-struct DenseLabels<L> {
+// The labels of the dense series at `index`, written by the label set's `write_dense`.
+struct DenseLabels {
     index: usize,
-    labels: std::marker::PhantomData<fn(&L)>,
+    write_dense: fn(usize, &mut LabelSink<'_>) -> fmt::Result,
 }
 
-impl<L> DenseLabels<L> {
-    fn new(index: usize) -> Self {
-        Self {
-            index,
-            labels: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<L: LabelSet> LabelSource for DenseLabels<L> {
+impl LabelSource for DenseLabels {
     fn for_each(&self, sink: &mut LabelSink<'_>) -> fmt::Result {
-        L::write_dense(self.index, sink)
+        (self.write_dense)(self.index, sink)
     }
 }
 
 /// Renders `labels` as `a="x",b="y"` (escaped), the key of an open series.
-fn render<W>(labels: &W, overflowed: bool, key: &mut String)
-where
-    W: Fn(bool, &mut LabelSink<'_>) -> fmt::Result,
-{
+fn render(labels: &WriteLabels<'_>, overflowed: bool, key: &mut String) {
     key.clear();
     // Writing into a `String` cannot fail.
-    let _ = labels(overflowed, &mut |name, value| {
+    let _ = labels.write(overflowed, &mut |name, value| {
         if !key.is_empty() {
             key.push(',');
         }

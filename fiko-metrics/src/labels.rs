@@ -43,6 +43,20 @@ pub trait LabelValue: Send + Sync + 'static {
 
     /// Calls `f` with the value's text.
     fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R;
+
+    /// Writes the label `name` with this value to `sink`, as [`LabelSet::write`] does for
+    /// each label: with `overflowed`, an open value reads [`OVERFLOW_VALUE`]. What
+    /// `#[derive(LabelSet)]` calls, so the code is compiled once per value type rather
+    /// than once per label of every label set.
+    #[doc(hidden)]
+    #[inline]
+    fn write_label(&self, name: &str, overflowed: bool, sink: &mut LabelSink<'_>) -> fmt::Result {
+        if overflowed && Self::VALUES.is_none() {
+            sink(name, OVERFLOW_VALUE)
+        } else {
+            self.with_str(|value| sink(name, value))
+        }
+    }
 }
 
 /// A struct of labels (`#[derive(LabelSet)]`), the `L` of [`Family<L, M>`](crate::Family).
@@ -183,7 +197,9 @@ pub fn is_valid_label_name(name: &str) -> bool {
 /// Const helpers for the label derives.
 #[doc(hidden)]
 pub mod derive_support {
-    use super::MAX_DENSE_SERIES;
+    use std::fmt;
+
+    use super::{LabelDescriptor, LabelSink, MAX_DENSE_SERIES};
 
     /// The product of the lengths when every label is closed and small enough to be dense.
     pub const fn dense_cardinality(lens: &[usize]) -> Option<usize> {
@@ -197,6 +213,29 @@ pub mod derive_support {
             rest = tail;
         }
         Some(product)
+    }
+
+    /// [`LabelSet::write_dense`](super::LabelSet::write_dense) of a derived label set,
+    /// read from its descriptors (every label closed): the labels of the series at dense
+    /// position `index`, where the last label varies fastest.
+    pub fn write_dense(
+        labels: &[LabelDescriptor],
+        index: usize,
+        sink: &mut LabelSink<'_>,
+    ) -> fmt::Result {
+        let len = |label: &LabelDescriptor| label.values.map_or(0, <[&str]>::len).max(1);
+        // How many series each value of the current label spans.
+        let mut stride = labels
+            .iter()
+            .fold(1_usize, |product, label| product.saturating_mul(len(label)));
+        for label in labels {
+            let values = label.values.unwrap_or(&[]);
+            let len = len(label);
+            stride = (stride / len).max(1);
+            let at = (index / stride) % len;
+            sink(label.name, values.get(at).copied().unwrap_or(""))?;
+        }
+        Ok(())
     }
 
     /// One step of a dense index: `index * len + value`, or `usize::MAX` (no dense series)

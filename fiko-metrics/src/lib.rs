@@ -228,7 +228,7 @@ pub mod __private01 {
     pub use crate::calls::outcome::{PlainOutcome, Probe, ResultOutcome, classified};
     pub use crate::calls::{CallGuard, CallSite, ErrorKind};
     pub use crate::descriptor::Declaration;
-    pub use crate::labels::derive_support::{dense_cardinality, dense_step};
+    pub use crate::labels::derive_support::{dense_cardinality, dense_step, write_dense};
     pub use crate::labels::{LabelSink, OVERFLOW_VALUE};
     pub use crate::set::GlobalSet;
     pub use core;

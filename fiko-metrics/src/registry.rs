@@ -230,14 +230,24 @@ impl Registry {
 
     /// Registers a set that is already shared.
     pub fn register_shared<S: MetricSet>(&self, set: Arc<S>) -> Result<(), RegistryError> {
+        self.register_set(TypeId::of::<S>(), S::DESCRIPTOR.type_name, set.clone(), set)
+    }
+
+    // `register_shared` without the set's type, so it is compiled once, not once per set:
+    // the set as a collector, and as what `get_or_register` finds under `type_id`.
+    fn register_set(
+        &self,
+        type_id: TypeId,
+        type_name: &'static str,
+        collector: Arc<dyn Collect>,
+        set: Arc<dyn Any + Send + Sync>,
+    ) -> Result<(), RegistryError> {
         let mut inner = self.write();
-        if inner.sets.contains_key(&TypeId::of::<S>()) {
-            return Err(RegistryError::AlreadyRegistered {
-                set: S::DESCRIPTOR.type_name,
-            });
+        if inner.sets.contains_key(&type_id) {
+            return Err(RegistryError::AlreadyRegistered { set: type_name });
         }
-        inner.add(set.clone())?;
-        inner.sets.insert(TypeId::of::<S>(), set);
+        inner.add(collector)?;
+        inner.sets.insert(type_id, set);
         Ok(())
     }
 
@@ -246,20 +256,35 @@ impl Registry {
     /// If the new set's names clash with another registered metric it is returned but not
     /// exposed; [`MetricSet::global`] uses this, so it never fails.
     pub fn get_or_register<S: MetricSet>(&self) -> Arc<S> {
-        if let Some(set) = self.read().sets.get(&TypeId::of::<S>()) {
-            if let Ok(set) = set.clone().downcast::<S>() {
-                return set;
-            }
+        let set = self.get_or_register_set(TypeId::of::<S>(), &|| {
+            let set = Arc::new(S::new());
+            (set.clone(), set)
+        });
+        match set.downcast::<S>() {
+            Ok(set) => set,
+            // Never: what is registered under `S`'s `TypeId` is an `S`.
+            Err(_) => Arc::new(S::new()),
+        }
+    }
+
+    // `get_or_register` without the set's type: the set registered under `type_id`, or
+    // the one `make` creates (as a collector, and as the value kept under `type_id`),
+    // registered unless its names clash.
+    fn get_or_register_set(
+        &self,
+        type_id: TypeId,
+        make: &dyn Fn() -> (Arc<dyn Collect>, Arc<dyn Any + Send + Sync>),
+    ) -> Arc<dyn Any + Send + Sync> {
+        if let Some(set) = self.read().sets.get(&type_id) {
+            return set.clone();
         }
         let mut inner = self.write();
-        if let Some(existing) = inner.sets.get(&TypeId::of::<S>()) {
-            if let Ok(set) = existing.clone().downcast::<S>() {
-                return set;
-            }
+        if let Some(existing) = inner.sets.get(&type_id) {
+            return existing.clone();
         }
-        let set = Arc::new(S::new());
-        if inner.add(set.clone()).is_ok() {
-            inner.sets.insert(TypeId::of::<S>(), set.clone());
+        let (collector, set) = make();
+        if inner.add(collector).is_ok() {
+            inner.sets.insert(type_id, set.clone());
         }
         set
     }

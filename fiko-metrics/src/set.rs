@@ -191,15 +191,7 @@ impl<L: LabelSet, M: Metric> MetricField for Family<L, M> {
     const KIND: MetricKind = M::KIND;
 
     fn declare(declaration: &Declaration) -> Self {
-        let family = Self::declared(
-            declared::<M>(declaration),
-            declaration.max_series,
-            declaration.exemplars,
-        );
-        match declaration.expire_after {
-            Some(duration) => family.expire_after(duration),
-            None => family,
-        }
+        Self::from_declaration(declaration)
     }
 
     fn visit_field(&self, metric: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {

@@ -27,7 +27,9 @@ pub(super) fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
     let namespace = option(namespace);
     let subsystem = option(subsystem);
 
-    let declarations: Vec<TokenStream> = fields
+    // What each field declares, as the `Declaration` its `MetricField::declare` is given;
+    // the descriptor repeats all but the expiry.
+    let declared: Vec<Declared> = fields
         .iter()
         .map(|field| {
             let buckets = &field.buckets;
@@ -60,6 +62,25 @@ pub(super) fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
                 )),
                 None => quote!(::core::option::Option::None),
             };
+            Declared {
+                buckets,
+                max_series: quote!(#max_series),
+                native,
+                exemplars: quote!(#exemplars),
+                expire_after,
+            }
+        })
+        .collect();
+    let declarations: Vec<TokenStream> = declared
+        .iter()
+        .map(|declared| {
+            let Declared {
+                buckets,
+                max_series,
+                native,
+                exemplars,
+                expire_after,
+            } = declared;
             quote!(#krate::__private01::Declaration {
                 buckets: #buckets,
                 max_series: #max_series,
@@ -70,45 +91,49 @@ pub(super) fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
         })
         .collect();
 
-    let descriptors = fields
-        .iter()
-        .zip(&declarations)
-        .map(|(field, declaration)| {
-            let Field {
-                ty,
-                help,
-                name,
-                external,
-                ..
-            } = field;
-            let field_name = field.ident.to_string();
-            let span = field.ty.span();
-            let unit = match &field.unit {
-                Some(unit) => quote!(::core::option::Option::Some(#unit)),
-                None => quote!(::core::option::Option::None),
-            };
-            let labels = match field.labels {
-                Some(labels) => {
-                    quote_spanned!(labels.span()=> <#labels as #krate::LabelSet>::LABELS)
-                }
-                None => quote!(&[]),
-            };
-            quote_spanned! {span=>
-                #krate::MetricDescriptor {
-                    name: #name,
-                    field: #field_name,
-                    kind: <#ty as #krate::MetricField>::KIND,
-                    help: #help,
-                    unit: #unit,
-                    labels: #labels,
-                    buckets: #declaration.buckets,
-                    native: #declaration.native,
-                    exemplars: #declaration.exemplars,
-                    max_series: #declaration.max_series,
-                    external: #external,
-                }
+    let descriptors = fields.iter().zip(&declared).map(|(field, declared)| {
+        let Field {
+            ty,
+            help,
+            name,
+            external,
+            ..
+        } = field;
+        let Declared {
+            buckets,
+            max_series,
+            native,
+            exemplars,
+            ..
+        } = declared;
+        let field_name = field.ident.to_string();
+        let span = field.ty.span();
+        let unit = match &field.unit {
+            Some(unit) => quote!(::core::option::Option::Some(#unit)),
+            None => quote!(::core::option::Option::None),
+        };
+        let labels = match field.labels {
+            Some(labels) => {
+                quote_spanned!(labels.span()=> <#labels as #krate::LabelSet>::LABELS)
             }
-        });
+            None => quote!(&[]),
+        };
+        quote_spanned! {span=>
+            #krate::MetricDescriptor {
+                name: #name,
+                field: #field_name,
+                kind: <#ty as #krate::MetricField>::KIND,
+                help: #help,
+                unit: #unit,
+                labels: #labels,
+                buckets: #buckets,
+                native: #native,
+                exemplars: #exemplars,
+                max_series: #max_series,
+                external: #external,
+            }
+        }
+    });
 
     // Expiry drops open series: a label set with only closed labels keeps every series in
     // its dense array, so asking for it there is a mistake, found once the label set's
@@ -205,14 +230,13 @@ pub(super) fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
                     index: usize,
                     visitor: &mut dyn #krate::encoding::Visitor,
                 ) -> ::core::fmt::Result {
-                    let metrics = <Self as #krate::MetricSet>::DESCRIPTOR.metrics;
+                    let ::core::option::Option::Some(metric) =
+                        <Self as #krate::MetricSet>::DESCRIPTOR.metrics.get(index)
+                    else {
+                        return ::core::result::Result::Ok(());
+                    };
                     match index {
-                        #(#indices => match metrics.get(#indices) {
-                            ::core::option::Option::Some(metric) => {
-                                #krate::MetricField::visit_field(&self.#idents, metric, visitor)
-                            }
-                            ::core::option::Option::None => ::core::result::Result::Ok(()),
-                        },)*
+                        #(#indices => #krate::MetricField::visit_field(&self.#idents, metric, visitor),)*
                         _ => ::core::result::Result::Ok(()),
                     }
                 }
@@ -236,4 +260,14 @@ pub(super) fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
 
         #(#closed_checks)*
     }
+}
+
+/// A field's declaration, piece by piece: both its descriptor and its `Declaration` are
+/// made of these tokens.
+struct Declared {
+    buckets: TokenStream,
+    max_series: TokenStream,
+    native: TokenStream,
+    exemplars: TokenStream,
+    expire_after: TokenStream,
 }
