@@ -24,8 +24,8 @@ pub(crate) struct TextEncoder<'a> {
     format: Format,
     name: &'static str,
     scratch: Vec<u64>,
-    // A histogram's labels, rendered once for all of its lines.
-    rendered: String,
+    // What starts a histogram series' bucket lines (`name_bucket{labels,le="`), reused.
+    bucket_prefix: String,
     pub(crate) overflows: Vec<(&'static str, u64)>,
 }
 
@@ -36,7 +36,7 @@ impl<'a> TextEncoder<'a> {
             format,
             name: "",
             scratch: Vec::new(),
-            rendered: String::new(),
+            bucket_prefix: String::new(),
             overflows: Vec::new(),
         }
     }
@@ -174,9 +174,9 @@ impl Visitor for TextEncoder<'_> {
     fn histogram(&mut self, labels: Labels<'_>, histogram: &Histogram) -> fmt::Result {
         let mut counts = std::mem::take(&mut self.scratch);
         let sum = histogram.snapshot(&mut counts);
-        let mut rendered = std::mem::take(&mut self.rendered);
-        let written = self.histogram_lines(labels, histogram, &counts, sum, &mut rendered);
-        self.rendered = rendered;
+        let mut prefix = std::mem::take(&mut self.bucket_prefix);
+        let written = self.histogram_lines(labels, histogram, &counts, sum, &mut prefix);
+        self.bucket_prefix = prefix;
         self.scratch = counts;
         written
     }
