@@ -315,8 +315,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     /// ```
     #[must_use]
     pub fn expire_after(mut self, duration: Duration) -> Self {
-        self.core.expiry = Some(duration);
-        *self.core.lifecycle.get_mut() = true;
+        self.core.expire_after(duration);
         self
     }
 
@@ -509,10 +508,15 @@ impl<M: Metric> Core<M> {
             descriptors,
         );
         if let Some(duration) = declaration.expire_after {
-            core.expiry = Some(duration);
-            *core.lifecycle.get_mut() = true;
+            core.expire_after(duration);
         }
         core
+    }
+
+    // Open series expire once unwritten for `duration` (see `Family::expire_after`).
+    fn expire_after(&mut self, duration: Duration) {
+        self.expiry = Some(duration);
+        *self.lifecycle.get_mut() = true;
     }
 
     // `Family::visit_at` without the label type: `closed` and `sparse` are the label

@@ -18,6 +18,25 @@ fn write_value(out: &mut String, value: Value) {
     }
 }
 
+/// Writes `labels` as `a="x",b="y"`, values escaped (nothing when there are none).
+fn write_labels(out: &mut String, labels: Labels<'_>) -> fmt::Result {
+    let start = out.len();
+    match labels {
+        Labels::None => Ok(()),
+        Labels::Rendered(text) => {
+            out.push_str(text);
+            Ok(())
+        }
+        Labels::Source(source) => source.for_each(&mut |name, value| {
+            if out.len() > start {
+                out.push(',');
+            }
+            write_label(out, name, value);
+            Ok(())
+        }),
+    }
+}
+
 /// The text encoder behind [`Registry::encode`](crate::Registry::encode).
 pub(crate) struct TextEncoder<'a> {
     out: &'a mut String,
@@ -67,17 +86,7 @@ impl<'a> TextEncoder<'a> {
         let out = &mut *self.out;
         let start = out.len();
         out.push('{');
-        match labels {
-            Labels::None => {}
-            Labels::Rendered(text) => out.push_str(text),
-            Labels::Source(source) => source.for_each(&mut |name, value| {
-                if out.len() > start + 1 {
-                    out.push(',');
-                }
-                write_label(out, name, value);
-                Ok(())
-            })?,
-        }
+        write_labels(out, labels)?;
         if let Some((name, value)) = extra {
             if out.len() > start + 1 {
                 out.push(',');
@@ -202,17 +211,7 @@ impl TextEncoder<'_> {
         prefix.push_str(self.name);
         prefix.push_str("_bucket{");
         let labels_start = prefix.len();
-        match labels {
-            Labels::None => {}
-            Labels::Rendered(text) => prefix.push_str(text),
-            Labels::Source(source) => source.for_each(&mut |name, value| {
-                if prefix.len() > labels_start {
-                    prefix.push(',');
-                }
-                write_label(prefix, name, value);
-                Ok(())
-            })?,
-        }
+        write_labels(prefix, labels)?;
         let labels_end = prefix.len();
         if labels_end > labels_start {
             prefix.push(',');
