@@ -103,8 +103,8 @@ impl ServerProcess {
         let leader = self.leader()?;
         self.paused = true;
         // A process may fork between a scan and the signals: scan again until a scan finds
-        // no process that is not stopped yet (the stopped ones fork no more).
-        let mut stopped = std::collections::BTreeSet::new();
+        // no process that is not stopped yet (the stopped ones fork no more). The count is
+        // that last scan's: a process signalled while it was exiting is gone, not stopped.
         for _ in 0..PAUSE_SCANS {
             let tree = process_tree(leader);
             let running: Vec<i32> = tree
@@ -113,13 +113,10 @@ impl ServerProcess {
                 .map(|process| process.pid)
                 .collect();
             if running.is_empty() && !tree.is_empty() {
-                return Ok(stopped.len());
+                return Ok(tree.len());
             }
-            for pid in running {
-                if let Some(pid) = Pid::from_raw(pid) {
-                    let _ = rustix::process::kill_process(pid, Signal::STOP);
-                }
-                stopped.insert(pid);
+            for pid in running.into_iter().filter_map(Pid::from_raw) {
+                let _ = rustix::process::kill_process(pid, Signal::STOP);
             }
             std::thread::sleep(Duration::from_millis(10));
         }
