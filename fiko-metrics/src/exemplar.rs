@@ -84,8 +84,9 @@ pub const MAX_LABEL_CHARS: usize = 128;
 #[derive(Clone, PartialEq, Eq)]
 pub struct ExemplarLabels {
     // Every pair as `name=LEN=value`, LEN the value's length in bytes, back to back: one
-    // allocation, read back by `pairs` (a name never holds `=`).
-    text: Arc<str>,
+    // allocation, read back by `pairs` (a name never holds `=`). UTF-8, written from `str`s
+    // and ASCII; kept as bytes so that making labels does not check what it wrote.
+    text: Arc<[u8]>,
 }
 
 impl ExemplarLabels {
@@ -132,17 +133,46 @@ impl ExemplarLabels {
             long = buffer;
             &long
         };
-        // Names and values are `str`s, joined by ASCII: always UTF-8.
-        let text =
-            std::str::from_utf8(text).map_err(|_| ExemplarError::TooLong { chars: bytes })?;
         Ok(Self {
             text: Arc::from(text),
         })
     }
 
+    /// The labels that name a trace, as OpenMetrics' exemplars and W3C Trace Context write
+    /// them: `trace_id`, 32 lowercase hex digits, and `span_id`, 16. Nothing to check, so
+    /// nothing can fail: what a tracing source calls for every exemplar.
+    ///
+    /// ```
+    /// use fiko_metrics::exemplar::ExemplarLabels;
+    ///
+    /// let trace_id = 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128.to_be_bytes();
+    /// let span_id = 0x00f0_67aa_0ba9_02b7_u64.to_be_bytes();
+    /// assert_eq!(
+    ///     ExemplarLabels::trace(trace_id, span_id),
+    ///     ExemplarLabels::new(&[("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"), ("span_id", "00f067aa0ba902b7")])?,
+    /// );
+    /// # Ok::<(), fiko_metrics::exemplar::ExemplarError>(())
+    /// ```
+    pub fn trace(trace_id: [u8; 16], span_id: [u8; 8]) -> Self {
+        const TRACE: &[u8] = b"trace_id=32=";
+        const SPAN: &[u8] = b"span_id=16=";
+        let mut text = [0_u8; TRACE.len() + 32 + SPAN.len() + 16];
+        let (trace, span) = text.split_at_mut(TRACE.len() + 32);
+        let (trace_name, trace_hex) = trace.split_at_mut(TRACE.len());
+        let (span_name, span_hex) = span.split_at_mut(SPAN.len());
+        trace_name.copy_from_slice(TRACE);
+        span_name.copy_from_slice(SPAN);
+        hex(&trace_id, trace_hex);
+        hex(&span_id, span_hex);
+        Self {
+            text: Arc::from(text.as_slice()),
+        }
+    }
+
     /// The `(name, value)` pairs, in order.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        let mut rest = &*self.text;
+        // Always UTF-8 (see `text`): the check is the reader's, once per read.
+        let mut rest = std::str::from_utf8(&self.text).unwrap_or_default();
         std::iter::from_fn(move || {
             let (name, after) = rest.split_once('=')?;
             let (len, after) = after.split_once('=')?;
@@ -170,6 +200,22 @@ fn write_text(pairs: &[(&str, &str)], out: &mut impl Write) -> std::io::Result<(
         }
     }
     Ok(())
+}
+
+/// Writes `bytes` as lowercase hex digits into `out`, two a byte.
+fn hex(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digit = |nibble: u8| {
+        DIGITS
+            .get(usize::from(nibble & 0xf))
+            .copied()
+            .unwrap_or(b'0')
+    };
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        if let [high, low] = pair {
+            (*high, *low) = (digit(byte >> 4), digit(*byte));
+        }
+    }
 }
 
 /// An exemplar label name: a Prometheus name, not reserved (`__`).

@@ -123,6 +123,31 @@ fn labels_read_back_as_given_whatever_their_values_hold() {
     assert_eq!(labels.pairs().collect::<Vec<_>>(), [("w", wide.as_str())]);
 }
 
+#[test]
+fn trace_labels_are_the_w3c_ids_in_lowercase_hex() {
+    for (trace, span, trace_hex, span_hex) in [
+        (
+            0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128,
+            0x00f0_67aa_0ba9_02b7_u64,
+            "0af7651916cd43dd8448eb211c80319c",
+            "00f067aa0ba902b7",
+        ),
+        (0, 0, &*"0".repeat(32), &*"0".repeat(16)),
+        (
+            1,
+            0xa,
+            "00000000000000000000000000000001",
+            "000000000000000a",
+        ),
+        (u128::MAX, u64::MAX, &*"f".repeat(32), &*"f".repeat(16)),
+    ] {
+        let labels = ExemplarLabels::trace(trace.to_be_bytes(), span.to_be_bytes());
+        let expected = [("trace_id", trace_hex), ("span_id", span_hex)];
+        assert_eq!(labels.pairs().collect::<Vec<_>>(), expected);
+        assert_eq!(labels, ExemplarLabels::new(&expected).expect("valid"));
+    }
+}
+
 /// The same recordings, with and without exemplars.
 fn record(shop: &Shop, with: bool) {
     let trace = |id: &str| labels(&[("trace_id", id)]);

@@ -67,14 +67,17 @@ pub fn current() -> Option<ExemplarLabels> {
                 Some(labels.clone())
             }
             _ => {
-                let labels = labels(trace_id, span_id)?;
+                let labels = labels(trace_id, span_id);
                 *last = Some((trace_id, span_id, labels.clone()));
                 Some(labels)
             }
         }
     });
     // Without the thread's cache (while the thread exits): made afresh.
-    cached.ok().flatten().or_else(|| labels(trace_id, span_id))
+    cached
+        .ok()
+        .flatten()
+        .or_else(|| Some(labels(trace_id, span_id)))
 }
 
 /// `None` if `context` has no valid span; else `Some` of its trace and span ids, if it is
@@ -88,25 +91,8 @@ fn valid(context: &opentelemetry::Context) -> Option<Option<(TraceId, SpanId)>> 
 
 /// `trace_id` and `span_id` in lowercase hex, as `TraceId`'s `Display` writes them,
 /// without the formatting machinery.
-fn labels(trace_id: TraceId, span_id: SpanId) -> Option<ExemplarLabels> {
-    let (mut trace, mut span) = ([0; 32], [0; 16]);
-    let trace = hex(&trace_id.to_bytes(), &mut trace);
-    let span = hex(&span_id.to_bytes(), &mut span);
-    // 8 + 32 + 7 + 16 characters: always within OpenMetrics' 128.
-    ExemplarLabels::new(&[("trace_id", trace), ("span_id", span)]).ok()
-}
-
-fn hex<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
-    let digit = |nibble: u8| match nibble {
-        0..=9 => b'0' + nibble,
-        _ => b'a' + nibble - 10,
-    };
-    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
-        if let [high, low] = pair {
-            (*high, *low) = (digit(byte >> 4), digit(byte & 0xf));
-        }
-    }
-    std::str::from_utf8(out).unwrap_or_default()
+fn labels(trace_id: TraceId, span_id: SpanId) -> ExemplarLabels {
+    ExemplarLabels::trace(trace_id.to_bytes(), span_id.to_bytes())
 }
 
 /// Installs [`current`] as the process's exemplar source; once per process (a second
@@ -141,7 +127,7 @@ mod tests {
         ] {
             let (trace, span) = (TraceId::from(trace), SpanId::from(span));
             assert_eq!(
-                pairs(labels(trace, span)),
+                pairs(Some(labels(trace, span))),
                 [
                     ("trace_id".to_owned(), trace.to_string()),
                     ("span_id".to_owned(), span.to_string())
