@@ -65,8 +65,8 @@
 //!     if !span.is_sampled() {
 //!         return None;
 //!     }
-//!     let (trace, span) = (span.trace_id().to_string(), span.span_id().to_string());
-//!     fiko_metrics::exemplar::ExemplarLabels::new(&[("trace_id", &trace), ("span_id", &span)]).ok()
+//!     let (trace, span) = (span.trace_id().to_bytes(), span.span_id().to_bytes());
+//!     Some(fiko_metrics::exemplar::ExemplarLabels::trace(trace, span))
 //! })?;
 //! ```
 
