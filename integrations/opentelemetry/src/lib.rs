@@ -74,10 +74,12 @@ pub fn current() -> Option<ExemplarLabels> {
         }
     });
     // Without the thread's cache (while the thread exits): made afresh.
-    cached
-        .ok()
-        .flatten()
-        .or_else(|| Some(labels(trace_id, span_id)))
+    Some(
+        cached
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| labels(trace_id, span_id)),
+    )
 }
 
 /// `None` if `context` has no valid span; else `Some` of its trace and span ids, if it is
@@ -89,8 +91,7 @@ fn valid(context: &opentelemetry::Context) -> Option<Option<(TraceId, SpanId)>> 
         .then(|| span.is_sampled().then(|| (span.trace_id(), span.span_id())))
 }
 
-/// `trace_id` and `span_id` in lowercase hex, as `TraceId`'s `Display` writes them,
-/// without the formatting machinery.
+/// `trace_id` and `span_id` in lowercase hex, as `TraceId`'s `Display` writes them.
 fn labels(trace_id: TraceId, span_id: SpanId) -> ExemplarLabels {
     ExemplarLabels::trace(trace_id.to_bytes(), span_id.to_bytes())
 }
