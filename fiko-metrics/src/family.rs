@@ -271,15 +271,10 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     /// Its series record exemplars when asked; one declared in a `#[derive(MetricSet)]`
     /// records them only with `#[metric(exemplars)]`.
     pub fn new(config: M::Config, max_series: usize) -> Self {
-        Self::declared(config, max_series, true)
-    }
-
-    /// A family as a declaration makes it: `exemplars` is `#[metric(exemplars)]`.
-    pub(crate) fn declared(config: M::Config, max_series: usize, exemplars: bool) -> Self {
         Self {
             core: Core::new(
                 config,
-                (max_series, exemplars),
+                (max_series, true),
                 (L::DENSE.unwrap_or(0), L::SPARSE),
                 L::LABELS,
             ),

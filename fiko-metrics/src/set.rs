@@ -133,10 +133,6 @@ pub trait MetricField: Send + Sync + 'static {
     fn visit_field(&self, metric: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result;
 }
 
-fn declared<M: Metric>(declaration: &Declaration) -> M::Config {
-    M::declared_config(declaration)
-}
-
 impl<N: CounterNumber> MetricField for Counter<N>
 where
     Counter<N>: CounterRead,
@@ -175,7 +171,7 @@ impl MetricField for Histogram {
     const KIND: MetricKind = MetricKind::Histogram;
 
     fn declare(declaration: &Declaration) -> Self {
-        let histogram = Self::with_config(&declared::<Self>(declaration));
+        let histogram = Self::with_config(&Self::declared_config(declaration));
         if !declaration.exemplars {
             histogram.refuse_exemplars();
         }
