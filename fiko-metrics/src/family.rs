@@ -59,8 +59,9 @@
 //! - **Memory.** A series' label values and atomics stay allocated after it expires or is
 //!   removed (the append-only storage is what keeps every reference valid, without any
 //!   `unsafe`): its slot (72 bytes for a counter, the series' size plus 48 for others),
-//!   its rendered labels and its index entry (about 25 bytes), once per distinct label
-//!   set ever seen, since a label set that comes back reuses its slot. A family whose label values never repeat (request ids) still grows
+//!   its rendered labels and its index entry (9 bytes: the slot's number and a control
+//!   byte), once per distinct label set ever seen, since a label set that comes back
+//!   reuses its slot. A family whose label values never repeat (request ids) still grows
 //!   without bound; such values do not belong in labels.
 //! - **Cost.** Recording into an open series reads one state byte beside it (a relaxed
 //!   load): in a family without expiry it always says "live", and recording goes on as
@@ -69,10 +70,10 @@
 //!   retired or brought back a series): recording through a [`SeriesId`] or a reference
 //!   never waits for it; a lookup by labels may wait for the walk to end.
 
-use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::descriptor::{Declaration, LabelDescriptor, MetricDescriptor};
@@ -83,11 +84,16 @@ use crate::metric::Metric;
 /// The default series limit of a family with open labels.
 pub const DEFAULT_MAX_SERIES: usize = 1000;
 
-/// The open-series index: label text to slot. foldhash is seeded per process, and the map
-/// holds at most `max_series` live keys, so crafted values cannot degrade it much (a family
-/// whose series expire also keeps the keys of those that left, to give them their slot
-/// back).
-type Index = HashMap<Arc<str>, usize, foldhash::fast::RandomState>;
+/// The open-series index: label text to slot. It holds only the slots (8 bytes each); a
+/// slot's key is its series' rendered labels, so the text is kept once. foldhash is seeded
+/// per process, and the table holds at most `max_series` live keys, so crafted values
+/// cannot degrade it much (a family whose series expire also keeps the keys of those that
+/// left, to give them their slot back).
+#[derive(Default)]
+struct Index {
+    slots: hashbrown::HashTable<usize>,
+    hasher: foldhash::fast::RandomState,
+}
 
 /// Where a series sits in a `Family<L, M>`: [`Family::series`] records into it again
 /// without looking its labels up, for wrappers that keep a series across calls (a handle
@@ -224,7 +230,7 @@ struct Core<M: Metric> {
 
 /// One open series: its rendered labels (the index key), the series, its lifecycle state.
 struct Entry<M> {
-    key: Arc<str>,
+    key: Box<str>,
     series: M,
     // An overflow series: not bounded by `max_series`.
     overflow: bool,
@@ -644,7 +650,7 @@ impl<M: Metric> Core<M> {
                 }
                 if full() {
                     overflow_key(&entry.key, self.descriptors, key);
-                    if let Some(&overflow) = index.get(key.as_str()) {
+                    if let Some(overflow) = self.find(&index, key) {
                         if self.usable(overflow) {
                             self.folded.fetch_add(1, Ordering::Relaxed);
                             return overflow;
@@ -707,15 +713,15 @@ impl<M: Metric> Core<M> {
             let mut folded = false;
             {
                 let index = self.read_index();
-                match index.get(key.as_str()) {
-                    Some(&slot) if self.usable(slot) => return slot,
+                match self.find(&index, key) {
+                    Some(slot) if self.usable(slot) => return slot,
                     // Retired: brought back (or folded) under the exclusive lock.
                     Some(_) => {}
                     None if self.bounded.load(Ordering::Relaxed) >= self.max_series => {
                         folded = true;
                         self.folded.fetch_add(1, Ordering::Relaxed);
                         render(labels, true, key);
-                        if let Some(&slot) = index.get(key.as_str()) {
+                        if let Some(slot) = self.find(&index, key) {
                             if self.usable(slot) {
                                 return slot;
                             }
@@ -726,7 +732,7 @@ impl<M: Metric> Core<M> {
             }
             let mut index = self.write_index();
             if !folded {
-                if let Some(&slot) = index.get(key.as_str()) {
+                if let Some(slot) = self.find(&index, key) {
                     match self.open.get(slot) {
                         Some(entry) if entry.retired() => {
                             if entry.overflow
@@ -752,7 +758,7 @@ impl<M: Metric> Core<M> {
     // The slot of `key` under the exclusive lock: brought back if it left the scrape
     // (the caller checked the limit), created if new.
     fn insert_or_revive(&self, index: &mut Index, key: &str, overflow: bool) -> usize {
-        if let Some(&slot) = index.get(key) {
+        if let Some(slot) = self.find(index, key) {
             if let Some(entry) = self.open.get(slot) {
                 if entry.retired() {
                     self.revive(entry, index);
@@ -760,9 +766,8 @@ impl<M: Metric> Core<M> {
             }
             return slot;
         }
-        let key: Arc<str> = Arc::from(key);
         let slot = self.open.push(Entry {
-            key: key.clone(),
+            key: key.into(),
             series: Self::make(&self.config, self.exemplars),
             overflow,
             state: AtomicU8::new(TOUCHED),
@@ -770,9 +775,25 @@ impl<M: Metric> Core<M> {
             shown: AtomicU64::new(0),
             written_at: AtomicU64::new(0),
         });
-        index.insert(key, slot);
+        let Index { slots, hasher } = index;
+        let rehash = |&slot: &usize| hasher.hash_one(self.key(slot));
+        slots.insert_unique(hasher.hash_one(key), slot, rehash);
         self.count_live(overflow, true);
         slot
+    }
+
+    // The slot whose series has the labels `key`.
+    fn find(&self, index: &Index, key: &str) -> Option<usize> {
+        let hash = index.hasher.hash_one(key);
+        index
+            .slots
+            .find(hash, |&slot| self.key(slot) == key)
+            .copied()
+    }
+
+    // The rendered labels of the open series at `slot` (every slot in the index has one).
+    fn key(&self, slot: usize) -> &str {
+        self.open.get(slot).map_or("", |entry| &entry.key)
     }
 
     // Brings back a retired series (under the exclusive lock, which `_index` proves): a
@@ -822,9 +843,7 @@ impl<M: Metric> Core<M> {
             // Against scrapes: one that started before lifecycle was on must end first.
             let _scrape = self.scrape.lock().unwrap_or_else(PoisonError::into_inner);
             let mut index = self.write_index();
-            let entry = index
-                .get(key.as_str())
-                .and_then(|&slot| self.open.get(slot));
+            let entry = self.find(&index, key).and_then(|slot| self.open.get(slot));
             match entry {
                 Some(entry) if !entry.retired() => {
                     self.lifecycle.store(true, Ordering::Relaxed);
@@ -1071,11 +1090,37 @@ fn with_key_buffer<R>(f: impl FnOnce(&mut String) -> R) -> R {
 mod tests {
     use super::*;
     use crate::Counter;
+    use crate::metric::NoConfig;
 
     /// What the module docs say an open counter series costs for its slot, kept or not.
     #[test]
     fn an_open_counter_slot_takes_72_bytes() {
         assert_eq!(std::mem::size_of::<Entry<Counter>>(), 72);
+    }
+
+    /// The index keeps slots only and finds their keys in the series: every label set
+    /// must still find its own series after the table has grown many times over (each
+    /// growth rehashes the slots through their series' keys).
+    #[test]
+    fn each_of_many_open_label_sets_finds_its_own_series_after_the_index_grew() {
+        struct User(usize);
+        impl DynamicLabels for User {
+            fn write(&self, _: bool, sink: &mut LabelSink<'_>) -> fmt::Result {
+                sink("user", &format!("u{}", self.0))?;
+                sink("team", &format!("t{}", self.0 % 7))
+            }
+        }
+        let family = Family::<Dynamic, Counter>::new(NoConfig, 10_000);
+        for i in 0..5_000 {
+            let id = family.dynamic_series_id(&User(i));
+            family.series(id).inc_by(i as u64);
+        }
+        assert_eq!((family.len(), family.folded()), (5_000, 0));
+        for i in (0..5_000).step_by(7) {
+            let id = family.dynamic_series_id(&User(i));
+            assert_eq!(family.series(id).get(), i as u64, "label set {i}");
+        }
+        assert_eq!(family.len(), 5_000, "looking up created nothing");
     }
 
     #[test]
