@@ -58,7 +58,7 @@
 //!   through a held reference stays hidden, its count kept, until a scrape finds room.
 //! - **Memory.** A series' label values and atomics stay allocated after it expires or is
 //!   removed (the append-only storage is what keeps every reference valid, without any
-//!   `unsafe`): its slot (72 bytes for a counter, the series' size plus 48 for others),
+//!   `unsafe`): its slot (64 bytes for a counter, the series' size plus 40 for others),
 //!   its rendered labels and its index entry (9 bytes: the slot's number and a control
 //!   byte), once per distinct label set ever seen, since a label set that comes back
 //!   reuses its slot. A family whose label values never repeat (request ids) still grows
@@ -239,14 +239,16 @@ struct Entry<M> {
     // in the count of live series (changed under the index's exclusive lock). Recording
     // finds `TOUCHED` alone and goes straight to the series: one load.
     state: AtomicU8,
-    // The fingerprint when it was retired: a retired series whose fingerprint moved on was
-    // written through a reference taken before it left.
-    left_at: AtomicU64,
     // What the last scrape that showed the series saw ([`Metric::visit_shown`]); for a
     // counter, the value a comeback restarts from.
     shown: AtomicU64,
-    // When a scrape last found the series written, in nanoseconds from the family's epoch.
-    written_at: AtomicU64,
+    // While retired, the fingerprint when it left: a retired series whose fingerprint
+    // moved on was written through a reference taken before it left. While live in a
+    // family with expiry, when a scrape last found it written, in nanoseconds from the
+    // family's epoch. One word serves both, as each state writes it before it is read:
+    // retiring writes the fingerprint, and a series comes back `TOUCHED`, so the next
+    // scrape writes the time before comparing it (which keeps a slot at 64 bytes).
+    mark: AtomicU64,
 }
 
 const TOUCHED: u8 = 1;
@@ -771,9 +773,8 @@ impl<M: Metric> Core<M> {
             series: Self::make(&self.config, self.exemplars),
             overflow,
             state: AtomicU8::new(TOUCHED),
-            left_at: AtomicU64::new(0),
             shown: AtomicU64::new(0),
-            written_at: AtomicU64::new(0),
+            mark: AtomicU64::new(0),
         });
         let Index { slots, hasher } = index;
         let rehash = |&slot: &usize| hasher.hash_one(self.key(slot));
@@ -809,7 +810,7 @@ impl<M: Metric> Core<M> {
     // limit goes back to new values.
     fn retire(&self, entry: &Entry<M>, _index: &mut Index) {
         entry
-            .left_at
+            .mark
             .store(entry.series.fingerprint(), Ordering::Relaxed);
         entry.state.fetch_or(RETIRED, Ordering::Relaxed);
         self.count_live(entry.overflow, false);
@@ -920,8 +921,8 @@ impl<M: Metric> Core<M> {
                 entry.state.fetch_and(!TOUCHED, Ordering::Relaxed);
             }
             if touched || self.written_since_shown(entry) {
-                entry.written_at.store(now, Ordering::Relaxed);
-            } else if now.saturating_sub(entry.written_at.load(Ordering::Relaxed)) >= expiry {
+                entry.mark.store(now, Ordering::Relaxed);
+            } else if now.saturating_sub(entry.mark.load(Ordering::Relaxed)) >= expiry {
                 retire.push(slot);
             }
         }
@@ -945,7 +946,7 @@ impl<M: Metric> Core<M> {
     }
 
     fn written_since_left(&self, entry: &Entry<M>) -> bool {
-        entry.series.fingerprint() != entry.left_at.load(Ordering::Relaxed)
+        entry.series.fingerprint() != entry.mark.load(Ordering::Relaxed)
     }
 
     fn written_since_shown(&self, entry: &Entry<M>) -> bool {
@@ -1092,10 +1093,18 @@ mod tests {
     use crate::Counter;
     use crate::metric::NoConfig;
 
-    /// What the module docs say an open counter series costs for its slot, kept or not.
+    /// What the module docs say an open series costs for its slot, kept or not.
     #[test]
-    fn an_open_counter_slot_takes_72_bytes() {
-        assert_eq!(std::mem::size_of::<Entry<Counter>>(), 72);
+    fn an_open_counter_slot_takes_64_bytes_and_others_their_series_plus_40() {
+        assert_eq!(std::mem::size_of::<Entry<Counter>>(), 64);
+        assert_eq!(
+            std::mem::size_of::<Entry<crate::Gauge>>(),
+            std::mem::size_of::<crate::Gauge>() + 40
+        );
+        assert_eq!(
+            std::mem::size_of::<Entry<crate::Histogram>>(),
+            std::mem::size_of::<crate::Histogram>() + 40
+        );
     }
 
     /// The index keeps slots only and finds their keys in the series: every label set

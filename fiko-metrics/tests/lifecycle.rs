@@ -146,6 +146,37 @@ fn an_expired_counter_written_again_restarts_from_zero_and_its_old_count_was_sho
     assert_eq!(set.requests.get_or_create(&tenant("a")).get(), 1);
 }
 
+/// A series that came back is timed afresh: it expires again only once unwritten for the
+/// whole duration after its comeback, whichever way it came back (the word that holds
+/// its write time held its fingerprint while it was retired).
+#[test]
+fn a_series_that_came_back_expires_again_only_after_the_whole_duration() {
+    let (clock, seconds) = manual_clock!();
+    let (registry, set) = registry(expiring(100, clock));
+    let held = set.requests.get_or_create(&tenant("held"));
+    held.inc_by(7);
+    set.requests.get_or_create(&tenant("looked-up")).inc_by(7);
+    assert_eq!(value(&registry, "held"), Some(7.0));
+    seconds.store(15 * MINUTE, Ordering::SeqCst);
+    assert_eq!(value(&registry, "held"), None);
+    assert_eq!(value(&registry, "looked-up"), None);
+
+    held.inc();
+    set.requests.get_or_create(&tenant("looked-up")).inc();
+    for minutes in [15, 20, 29] {
+        seconds.store(minutes * MINUTE, Ordering::SeqCst);
+        assert_eq!(value(&registry, "held"), Some(1.0), "at {minutes} min");
+        assert_eq!(value(&registry, "looked-up"), Some(1.0), "at {minutes} min");
+    }
+    seconds.store(30 * MINUTE, Ordering::SeqCst);
+    assert_eq!(
+        value(&registry, "held"),
+        None,
+        "unwritten for 15 min since 15 min"
+    );
+    assert_eq!(value(&registry, "looked-up"), None);
+}
+
 #[test]
 fn capacity_freed_by_expiry_goes_to_a_new_label_value() {
     let (clock, seconds) = manual_clock!();
