@@ -230,6 +230,7 @@ impl Instrumentation {
                 slow_threshold: config.slow_threshold,
                 query_timeout: config.query_timeout,
                 series: Default::default(),
+                clock: quanta::Clock::new(),
             }),
         });
         let probe: Arc<dyn PoolProbe> = shared.clone();

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fiko_metrics::exemplar::{self, ExemplarLabels};
 use fiko_metrics::labels::closed_len;
@@ -30,6 +30,9 @@ pub(crate) struct Recorder {
     pub(crate) slow_threshold: Duration,
     pub(crate) query_timeout: Option<Duration>,
     pub(crate) series: PoolSeries,
+    /// Times queries and waits: the TSC where it is invariant, calibrated against the
+    /// monotonic clock once per process, else the monotonic clock.
+    pub(crate) clock: quanta::Clock,
 }
 
 const OPERATIONS: usize = closed_len::<Operation>();
@@ -149,6 +152,11 @@ impl Recorder {
         )
     }
 
+    /// The time since `start`, a reading of [`clock`](Self::clock).
+    fn elapsed(&self, start: u64) -> Duration {
+        self.clock.delta(start, self.clock.raw())
+    }
+
     /// Records one query; `elapsed` is `None` for a query that never had a connection
     /// (its time was the pool's, recorded as an acquire wait).
     fn record(
@@ -253,7 +261,7 @@ impl Recorder {
     ) -> Result<PoolConnection<DB>, Error> {
         let wait = AcquireWait {
             recorder: self,
-            start: Instant::now(),
+            start: self.clock.raw(),
             exemplar,
         };
         let result = pool.acquire().await;
@@ -296,7 +304,8 @@ fn timed_out(limit: Duration) -> Error {
 /// Observes one wait for a pool connection when dropped.
 struct AcquireWait<'r> {
     recorder: &'r Recorder,
-    start: Instant,
+    /// When the wait started, in the recorder's clock's raw units.
+    start: u64,
     exemplar: Option<ExemplarLabels>,
 }
 
@@ -311,7 +320,7 @@ impl Drop for AcquireWait<'_> {
         });
         time(
             family.series(*id),
-            self.start.elapsed().as_secs_f64(),
+            recorder.elapsed(self.start).as_secs_f64(),
             self.exemplar.as_ref(),
         );
     }
@@ -323,7 +332,8 @@ struct QueryTimer<'r> {
     recorder: &'r Recorder,
     operation: Operation,
     query: &'static str,
-    start: Instant,
+    /// When the query started, in the recorder's clock's raw units.
+    start: u64,
     failure: Option<Classified>,
     // The source's labels as the query started (its trace), if the metrics record them.
     exemplar: Option<ExemplarLabels>,
@@ -340,7 +350,7 @@ impl<'r> QueryTimer<'r> {
             recorder,
             operation,
             query,
-            start: Instant::now(),
+            start: recorder.clock.raw(),
             failure: None,
             exemplar,
         }
@@ -359,7 +369,7 @@ impl Drop for QueryTimer<'_> {
         self.recorder.record(
             self.operation,
             self.query,
-            Some(self.start.elapsed()),
+            Some(self.recorder.elapsed(self.start)),
             self.failure,
             self.exemplar.as_ref(),
         );
@@ -391,9 +401,8 @@ impl<'r, S> TimedStream<'r, S> {
         let timer = self.timer.as_ref()?;
         let limit = timer.recorder.query_timeout?;
         let deadline = self.deadline.get_or_insert_with(|| {
-            Box::pin(tokio::time::sleep_until(
-                tokio::time::Instant::from_std(timer.start) + limit,
-            ))
+            let left = limit.saturating_sub(timer.recorder.elapsed(timer.start));
+            Box::pin(tokio::time::sleep(left))
         });
         deadline.as_mut().poll(cx).is_ready().then_some(limit)
     }
@@ -702,6 +711,7 @@ mod tests {
             slow_threshold: Duration::ZERO,
             query_timeout: None,
             series: PoolSeries::default(),
+            clock: quanta::Clock::new(),
         };
         for _ in 0..10 {
             recorder.record(
@@ -713,7 +723,7 @@ mod tests {
             );
             drop(AcquireWait {
                 recorder: &recorder,
-                start: Instant::now(),
+                start: recorder.clock.raw(),
                 exemplar: None,
             });
         }
@@ -759,6 +769,7 @@ mod tests {
             slow_threshold: Duration::from_secs(1),
             query_timeout: None,
             series: PoolSeries::default(),
+            clock: quanta::Clock::new(),
         };
         let elapsed = Some(Duration::from_millis(2));
         let count = |query: &'static str, operation| {
