@@ -105,10 +105,11 @@ mod redis;
 mod run;
 mod workers;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use fiko_metrics::{MetricSet, Refreshing, Registry, RegistryError};
@@ -141,7 +142,19 @@ struct Shared {
     workers: Workers,
     queues: Mutex<Vec<QueueWatch>>,
     read_timeout_ms: AtomicU64,
+    // The series of the tasks started by name, so an attempt records by `SeriesId`; the
+    // lock is only written the first time a name shows up.
+    tasks: RwLock<HashMap<TaskName, Arc<run::TaskSeries>, foldhash::fast::RandomState>>,
 }
+
+/// How many task names [`Jobs::start_task`] keeps the series of; past them, an attempt of
+/// another task looks its series up by its labels.
+const NAMED_TASKS: usize = 256;
+
+/// A task name by its address and length: names are `&'static str`, so a name is hashed
+/// without reading it (the same name at two addresses takes two entries, which record
+/// into the same series).
+type TaskName = (usize, usize);
 
 impl fmt::Debug for Jobs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -161,6 +174,7 @@ impl Jobs {
             workers: Workers::default(),
             queues: Mutex::new(Vec::new()),
             read_timeout_ms: AtomicU64::new(millis(DEFAULT_QUEUE_READ_TIMEOUT)),
+            tasks: RwLock::default(),
         });
         let jobs = Self { shared };
         let refreshed = jobs.clone();
@@ -183,9 +197,24 @@ impl Jobs {
         &self.shared.metrics
     }
 
-    // A task named by the caller: its series are looked up for this attempt only.
+    // The series of a task named by the caller: kept for the first `NAMED_TASKS` names,
+    // looked up for this attempt only past them.
     fn task_series(&self, task: &'static str) -> Arc<run::TaskSeries> {
-        Arc::new(run::TaskSeries::new(self.shared.metrics.clone(), task))
+        let key = (task.as_ptr() as usize, task.len());
+        let tasks = &self.shared.tasks;
+        let known = tasks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        known.unwrap_or_else(|| {
+            let make = || Arc::new(run::TaskSeries::new(self.shared.metrics.clone(), task));
+            let mut tasks = tasks.write().unwrap_or_else(PoisonError::into_inner);
+            if tasks.len() >= NAMED_TASKS && !tasks.contains_key(&key) {
+                return make();
+            }
+            tasks.entry(key).or_insert_with(make).clone()
+        })
     }
 
     /// A tower layer recording the tasks of the apalis worker `worker` and its liveness.
@@ -285,3 +314,53 @@ impl fmt::Display for JobsError {
 }
 
 impl std::error::Error for JobsError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::TaskLabels;
+
+    fn leaked(name: String) -> &'static str {
+        Box::leak(name.into_boxed_str())
+    }
+
+    /// A task started by name keeps its series: past the families' series limit, a new
+    /// task folds into the overflow series once per series however many attempts run.
+    /// Past `NAMED_TASKS` names, an attempt looks its series up (and folds) each time, and
+    /// records as correctly.
+    #[test]
+    fn a_task_started_by_name_looks_its_series_up_once() {
+        let registry = Registry::new();
+        let jobs = Jobs::register(&registry).expect("registers");
+        let durations = &jobs.metrics().task_duration_seconds;
+        for i in 0..fiko_metrics::family::DEFAULT_MAX_SERIES {
+            let task = leaked(format!("task{i}"));
+            durations.get_or_create(&TaskLabels { task });
+        }
+        // One name, at one address.
+        let late: &'static str = "late";
+        for _ in 0..10 {
+            jobs.start_task(late).succeeded();
+        }
+        jobs.start_retry(late).failed();
+        let other = TaskLabels { task: "other" };
+        assert_eq!(durations.get_or_create(&other).count(), 11);
+        assert_eq!(durations.folded(), 1);
+
+        for i in 0..NAMED_TASKS {
+            jobs.start_task(leaked(format!("named{i}"))).succeeded();
+        }
+        assert_eq!(durations.folded(), 1 + NAMED_TASKS as u64);
+        for _ in 0..10 {
+            jobs.start_task("past the bound").succeeded();
+        }
+        assert_eq!(durations.folded(), 1 + NAMED_TASKS as u64 + 10);
+        assert_eq!(
+            durations.get_or_create(&other).count(),
+            11 + NAMED_TASKS as u64 + 10
+        );
+        // The first names still record by their kept series.
+        jobs.start_task(late).succeeded();
+        assert_eq!(durations.folded(), 1 + NAMED_TASKS as u64 + 10);
+    }
+}

@@ -185,8 +185,9 @@ mod tests {
 
     /// A task's series are looked up once per `TaskSeries` (a worker service keeps one),
     /// then recorded by `SeriesId`: past the families' series limit, a new task folds into
-    /// the overflow series once per series however many attempts run; a task started by
-    /// name looks its series up per attempt.
+    /// the overflow series once per series however many attempts run; a fresh
+    /// `TaskSeries` per attempt (a task started by name past `NAMED_TASKS` names) looks
+    /// its series up per attempt.
     #[test]
     fn a_task_looks_its_series_up_once() {
         let metrics = Arc::new(JobMetrics::new());
@@ -220,7 +221,7 @@ mod tests {
         assert_eq!(metrics.task_duration_seconds.folded(), 1);
         assert_eq!(metrics.task_executions.folded(), 2); // started, succeeded
 
-        // Started by name, outside a service: a lookup per attempt.
+        // A fresh `TaskSeries` per attempt: a lookup per attempt.
         for _ in 0..10 {
             TaskRun::start(Arc::new(TaskSeries::new(metrics.clone(), "late")), false).succeeded();
         }
