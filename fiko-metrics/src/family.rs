@@ -784,6 +784,7 @@ impl<M: Metric> Core<M> {
     }
 
     // The slot whose series has the labels `key`.
+    #[inline]
     fn find(&self, index: &Index, key: &str) -> Option<usize> {
         let hash = index.hasher.hash_one(key);
         index
@@ -793,6 +794,7 @@ impl<M: Metric> Core<M> {
     }
 
     // The rendered labels of the open series at `slot` (every slot in the index has one).
+    #[inline]
     fn key(&self, slot: usize) -> &str {
         self.open.get(slot).map_or("", |entry| &entry.key)
     }
