@@ -14,7 +14,7 @@ use benches::{BUCKETS, latency, next_input};
 use divan::Bencher;
 use fiko_metrics::exemplar::ExemplarLabels;
 use fiko_metrics::histogram::{Buckets, HistogramConfig, NativeConfig};
-use fiko_metrics::{Counter, Histogram};
+use fiko_metrics::{Counter, CounterWithExemplar, Histogram};
 
 fn main() {
     divan::Divan::from_args()
@@ -46,7 +46,7 @@ mod exemplars_off {
 
     #[divan::bench]
     fn counter_inc_with_source_none_installed(bencher: Bencher) {
-        let counter = Counter::<u64>::default();
+        let counter = CounterWithExemplar::<u64>::default();
         bencher.bench(|| {
             black_box(next_input());
             counter.inc_with_source();
@@ -80,7 +80,7 @@ mod counter_with_exemplar {
 
     #[divan::bench]
     fn fiko_metrics(bencher: Bencher) {
-        let counter = Counter::<u64>::default();
+        let counter = CounterWithExemplar::<u64>::default();
         let labels = ExemplarLabels::new(&[("trace_id", TRACE_ID)]).expect("labels");
         bencher.bench(|| {
             black_box(next_input());
@@ -90,8 +90,8 @@ mod counter_with_exemplar {
 
     #[divan::bench]
     fn prometheus_client(bencher: Bencher) {
-        use prometheus_client::metrics::exemplar::CounterWithExemplar;
-        let counter = CounterWithExemplar::<Vec<(String, String)>>::default();
+        use prometheus_client::metrics::exemplar::CounterWithExemplar as Theirs;
+        let counter = Theirs::<Vec<(String, String)>>::default();
         bencher.bench(|| {
             black_box(next_input());
             let labels = vec![("trace_id".to_owned(), black_box(TRACE_ID).to_owned())];

@@ -273,7 +273,8 @@ fn panel_json(
                 "range": panel.visual != Visual::Table,
                 "refId": ref_id,
             });
-            // A metric declared `#[metric(exemplars)]` carries trace ids: a graph of it
+            // A metric that records exemplars (a `CounterWithExemplar`, a histogram
+            // declared `#[metric(exemplars)]`) carries trace ids: a graph of it
             // shows them as points linking to the trace (Grafana asks Prometheus'
             // `query_exemplars` with the same expression).
             if panel.visual == Visual::Timeseries

@@ -47,7 +47,7 @@ fn expand(attribute: Symbol, key: Symbol) -> String {
     let args = sample(key);
     // The kind each `#[metric(...)]` key applies to.
     let metric = match key.0 {
-        "buckets" | "durations" | "native" => quote!(Histogram),
+        "buckets" | "durations" | "native" | "exemplars" => quote!(Histogram),
         "in_flight" => quote!(Gauge),
         _ => quote!(Counter),
     };

@@ -294,41 +294,60 @@
 //! }
 //! ```
 //!
-//! `exemplars`: only on counters and histograms. Opts the metric in to exemplars
-//! (recorded with `inc_with_exemplar`, `observe_with_exemplar` or their `_with_source`
-//! forms, and by `#[timed]` and the integrations' wrappers when an exemplar source is
-//! installed; see [`exemplar`](crate::exemplar)), and generated dashboards turn exemplars
-//! on in its panels. **Off by default**: a declared metric without it records no exemplar,
+//! `exemplars`: only on histograms (and counters, see below). Opts the histogram in to
+//! exemplars (recorded with `observe_with_exemplar` or `observe_with_source`, and by
+//! `#[timed]` and the integrations' wrappers when an exemplar source is installed; see
+//! [`exemplar`](crate::exemplar)), and generated dashboards turn exemplars on in its
+//! panels. **Off by default**: a histogram declared without it records no exemplar,
 //! whatever call is made, and never asks the source (`records_exemplars()` is `false`).
-//! Metrics made outside a declaration (`Counter::default()`, `Family::new`) record the
-//! exemplars they are given.
+//!
+//! A counter opts in by its type: a [`CounterWithExemplar`](crate::CounterWithExemplar)
+//! (or a `Family` of them) records exemplars, with or without the key, and a plain
+//! [`Counter`](crate::Counter), 8 bytes, keeps none; `exemplars` on a `Counter` is a
+//! compile error that names the type to declare. Metrics made outside a declaration
+//! (`Histogram::default()`, `Family::new`) record the exemplars they are given.
 //!
 //! ```
-//! use fiko_metrics::{Counter, Histogram, MetricSet};
+//! use fiko_metrics::{Counter, CounterWithExemplar, Histogram, MetricSet};
 //!
 //! #[derive(MetricSet)]
 //! struct Checkout {
 //!     /// Checkout latency, with the trace of a recent request per bucket.
 //!     #[metric(exemplars, buckets = [0.1, 0.5, 1.0])]
 //!     latency_seconds: Histogram,
-//!     /// Payments failed.
-//!     #[metric(exemplars)]
-//!     payment_failures: Counter,
-//! }
-//!
-//! assert!(Checkout::LATENCY_SECONDS.descriptor.exemplars);
-//!
-//! #[derive(MetricSet)]
-//! struct Plain {
+//!     /// Payments failed, with the trace of the latest.
+//!     payment_failures: CounterWithExemplar,
 //!     /// Orders, without exemplars (the default).
 //!     orders: Counter,
 //! }
+//!
+//! assert!(Checkout::LATENCY_SECONDS.descriptor.exemplars);
+//! assert!(Checkout::PAYMENT_FAILURES.descriptor.exemplars);
+//! assert!(!Checkout::ORDERS.descriptor.exemplars);
+//!
+//! #[derive(MetricSet)]
+//! struct Plain {
+//!     /// Search latency, without exemplars (the default).
+//!     #[metric(buckets = [0.1, 0.5, 1.0])]
+//!     search_seconds: Histogram,
+//! }
 //! let registry = fiko_metrics::Registry::new();
 //! let plain = Plain::register(&registry)?;
-//! assert!(!plain.orders.records_exemplars());
-//! plain.orders.inc_with_exemplar(&fiko_metrics::exemplar::ExemplarLabels::new(&[("trace_id", "abc")])?);
-//! assert!(plain.orders.exemplar().is_none());
+//! assert!(!plain.search_seconds.records_exemplars());
+//! let trace = fiko_metrics::exemplar::ExemplarLabels::new(&[("trace_id", "abc")])?;
+//! plain.search_seconds.observe_with_exemplar(0.2, &trace);
+//! assert!(plain.search_seconds.exemplar(1).is_none());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ```compile_fail
+//! # use fiko_metrics::{Counter, MetricSet};
+//! #[derive(MetricSet)]
+//! struct Checkout {
+//!     /// Orders.
+//!     #[metric(exemplars)] // error: a `Counter` keeps no exemplars: declare `orders` as a `CounterWithExemplar`
+//!     orders: Counter,
+//! }
 //! ```
 //!
 //! ```compile_fail

@@ -38,7 +38,8 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use crate::counter::Counter;
+use crate::counter::{Counter, CounterWithExemplar};
+use crate::exemplar::ExemplarLabels;
 use crate::family::{Family, SeriesId};
 use crate::gauge::Gauge;
 use crate::histogram::Histogram;
@@ -112,7 +113,8 @@ impl FunctionLabels {
 }
 
 /// The default set of `#[timed]` and `#[counted]`. Calls and durations record exemplars
-/// (`#[metric(exemplars)]`) when an exemplar source is installed.
+/// (a `CounterWithExemplar` family, `#[metric(exemplars)]` on the histogram) when an
+/// exemplar source is installed.
 ///
 /// Its metric names are autometrics' (`function_calls_total`,
 /// `function_calls_duration_seconds`), but not its labels: how a call ended is `outcome`
@@ -146,8 +148,8 @@ impl FunctionLabels {
 #[metric_set(crate = crate)]
 pub struct FunctionMetrics {
     /// Function calls, by function, module, outcome and error kind.
-    #[metric(calls, exemplars)]
-    pub function_calls: Family<CallLabels, Counter>,
+    #[metric(calls)]
+    pub function_calls: Family<CallLabels, CounterWithExemplar>,
     /// Function call duration.
     #[metric(durations, exemplars, buckets = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])]
     pub function_calls_duration_seconds: Family<FunctionLabels, Histogram>,
@@ -157,7 +159,7 @@ pub struct FunctionMetrics {
 }
 
 /// A set that `#[counted]` and `#[timed]` can count calls into: it has a
-/// `#[metric(calls)] Family<CallLabels, Counter>` field.
+/// `#[metric(calls)] Family<CallLabels, Counter>` field (or `CounterWithExemplar`).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot record calls for `#[counted]`/`#[timed]`",
     label = "this set has no `#[metric(calls)]` field",
@@ -165,8 +167,76 @@ pub struct FunctionMetrics {
 )]
 pub trait RecordCalls: MetricSet {
     /// The call counter.
-    fn calls(&self) -> &Family<CallLabels, Counter>;
+    fn calls(&self) -> CallCounts<'_>;
 }
+
+/// The call counter of a set: a family of [`Counter`]s, or of [`CounterWithExemplar`]s
+/// when each outcome's count should link to a recent call's trace.
+#[derive(Clone, Copy, Debug)]
+pub enum CallCounts<'a> {
+    /// Counts alone.
+    Plain(&'a Family<CallLabels, Counter>),
+    /// Counts that keep the latest exemplar of each series.
+    WithExemplar(&'a Family<CallLabels, CounterWithExemplar>),
+}
+
+impl<'a> From<&'a Family<CallLabels, Counter>> for CallCounts<'a> {
+    fn from(family: &'a Family<CallLabels, Counter>) -> Self {
+        Self::Plain(family)
+    }
+}
+
+impl<'a> From<&'a Family<CallLabels, CounterWithExemplar>> for CallCounts<'a> {
+    fn from(family: &'a Family<CallLabels, CounterWithExemplar>) -> Self {
+        Self::WithExemplar(family)
+    }
+}
+
+impl CallCounts<'_> {
+    fn address(self) -> usize {
+        match self {
+            Self::Plain(family) => address(family),
+            Self::WithExemplar(family) => address(family),
+        }
+    }
+
+    fn records_exemplars(self) -> bool {
+        matches!(self, Self::WithExemplar(family) if family.records_exemplars())
+    }
+
+    // The series of `labels`, as an id of a `Counter` family whichever the family is.
+    fn series_id(self, labels: &CallLabels) -> CallId {
+        match self {
+            Self::Plain(family) => family.series_id(labels),
+            Self::WithExemplar(family) => family.series_id(labels).recast(),
+        }
+    }
+
+    // Counts one call into the series `id` of this family (see `series_id`).
+    fn count_id(self, id: CallId, exemplar: Option<&ExemplarLabels>) {
+        match (self, exemplar) {
+            (Self::Plain(family), _) => family.series(id).inc(),
+            (Self::WithExemplar(family), None) => family.series(id.recast()).inc(),
+            (Self::WithExemplar(family), Some(labels)) => {
+                family.series(id.recast()).inc_with_exemplar(labels);
+            }
+        }
+    }
+
+    // Counts one call under `labels`.
+    fn count(self, labels: &CallLabels, exemplar: Option<&ExemplarLabels>) {
+        match (self, exemplar) {
+            (Self::Plain(family), _) => family.get_or_create(labels).inc(),
+            (Self::WithExemplar(family), None) => family.get_or_create(labels).inc(),
+            (Self::WithExemplar(family), Some(exemplar)) => {
+                family.get_or_create(labels).inc_with_exemplar(exemplar);
+            }
+        }
+    }
+}
+
+// A call counter's series id, kept as one type for both kinds of family.
+type CallId = SeriesId<CallLabels, Counter>;
 
 /// A set that `#[timed]` can record durations into: it has a
 /// `#[metric(durations)] Family<FunctionLabels, Histogram>` field.
@@ -209,7 +279,7 @@ struct SiteSeries {
     // The address of the `calls` family the series belong to: a site used with another
     // set (an expression that picks one of several) takes the lookup path instead.
     family: usize,
-    ok: SeriesId<CallLabels, Counter>,
+    ok: CallId,
     duration: Option<SeriesId<FunctionLabels, Histogram>>,
     in_flight: Option<SeriesId<FunctionLabels, Gauge>>,
 }
@@ -247,7 +317,7 @@ fn address<T>(value: &T) -> usize {
 #[doc(hidden)]
 pub struct CallGuard {
     site: &'static CallSite,
-    calls: &'static Family<CallLabels, Counter>,
+    calls: CallCounts<'static>,
     cached: Option<&'static SiteSeries>,
     durations: Option<(&'static Family<FunctionLabels, Histogram>, Instant)>,
     in_flight: Option<&'static Gauge>,
@@ -263,17 +333,17 @@ impl CallGuard {
     #[inline]
     pub fn start(
         site: &'static CallSite,
-        calls: &'static Family<CallLabels, Counter>,
+        calls: CallCounts<'static>,
         durations: Option<&'static Family<FunctionLabels, Histogram>>,
         in_flight: Option<&'static Family<FunctionLabels, Gauge>>,
     ) -> Self {
         let cached = site.series.get_or_init(|| SiteSeries {
-            family: address(calls),
+            family: calls.address(),
             ok: calls.series_id(&site.call_labels(Outcome::Ok, "")),
             duration: durations.map(|family| family.series_id(&site.labels())),
             in_flight: in_flight.map(|family| family.series_id(&site.labels())),
         });
-        let cached = (cached.family == address(calls)).then_some(cached);
+        let cached = (cached.family == calls.address()).then_some(cached);
         let in_flight = in_flight.map(|family| match cached.and_then(|c| c.in_flight) {
             Some(id) => family.series(id),
             None => family.get_or_create(&site.labels()),
@@ -288,7 +358,8 @@ impl CallGuard {
             durations: durations.map(|family| (family, Instant::now())),
             in_flight,
             outcome: None,
-            // Asked only when a family records exemplars (`#[metric(exemplars)]`).
+            // Asked only when a family records exemplars (calls in `CounterWithExemplar`s,
+            // durations declared with `#[metric(exemplars)]`).
             exemplar: if calls.records_exemplars()
                 || durations.is_some_and(Family::records_exemplars)
             {
@@ -317,18 +388,13 @@ impl Drop for CallGuard {
             }
         });
         let exemplar = self.exemplar.take();
-        let count = |counter: &Counter| match &exemplar {
-            Some(labels) => counter.inc_with_exemplar(labels),
-            None => counter.inc(),
-        };
         match self.cached {
             Some(cached) if outcome == Outcome::Ok && error.is_empty() => {
-                count(self.calls.series(cached.ok));
+                self.calls.count_id(cached.ok, exemplar.as_ref());
             }
-            _ => count(
-                self.calls
-                    .get_or_create(&self.site.call_labels(outcome, error)),
-            ),
+            _ => self
+                .calls
+                .count(&self.site.call_labels(outcome, error), exemplar.as_ref()),
         }
         if let Some((family, start)) = self.durations {
             let time = |histogram: &Histogram| match &exemplar {

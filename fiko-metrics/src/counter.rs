@@ -1,4 +1,5 @@
-//! Monotonic counters.
+//! Monotonic counters: [`Counter`], one atomic; [`CounterWithExemplar`], which also keeps
+//! the latest exemplar.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -22,9 +23,11 @@ mod sealed {
     impl Sealed for f64 {}
 }
 
-/// A monotonically increasing counter, exposed with the `_total` suffix.
+/// A monotonically increasing counter, exposed with the `_total` suffix: one atomic, 8
+/// bytes, and an increment is one atomic add.
 ///
 /// `Counter` counts whole events in a `u64`; `Counter<f64>` counts amounts such as revenue.
+/// A counter that should link to traces is a [`CounterWithExemplar`].
 ///
 /// ```
 /// use fiko_metrics::Counter;
@@ -37,14 +40,11 @@ mod sealed {
 /// let revenue = Counter::<f64>::default();
 /// revenue.inc_by(9.99);
 /// assert_eq!(revenue.get(), 9.99);
+/// assert_eq!(std::mem::size_of::<Counter>(), 8);
 /// ```
 pub struct Counter<N: CounterNumber = u64> {
     // Both number types live in 64 bits; an `f64` is stored as its bit pattern.
     bits: AtomicU64,
-    // The latest exemplar, allocated at the first one: a counter never given one keeps a
-    // null pointer and `inc` never looks at it. Set to `None` when its declaration opts
-    // out of exemplars: then it records none and never asks the source.
-    exemplar: OnceLock<Option<Box<Slot>>>,
     number: std::marker::PhantomData<N>,
 }
 
@@ -52,7 +52,6 @@ impl<N: CounterNumber> Default for Counter<N> {
     fn default() -> Self {
         Self {
             bits: AtomicU64::new(0),
-            exemplar: OnceLock::new(),
             number: std::marker::PhantomData,
         }
     }
@@ -66,46 +65,6 @@ where
         f.debug_struct("Counter")
             .field("value", &self.value())
             .finish()
-    }
-}
-
-/// Reads a counter as a sample [`Value`]; implemented for both number types.
-impl<N: CounterNumber> Counter<N> {
-    /// The latest exemplar recorded on this counter, if any.
-    pub fn exemplar(&self) -> Option<Exemplar> {
-        self.exemplar.get()?.as_ref()?.get()
-    }
-
-    /// Whether this counter records exemplars: `false` for one declared in a
-    /// `#[derive(MetricSet)]` without `#[metric(exemplars)]`, whose `_with_exemplar` calls
-    /// record none and whose `_with_source` calls never ask the source; `true` otherwise.
-    #[inline]
-    pub fn records_exemplars(&self) -> bool {
-        !matches!(self.exemplar.get(), Some(None))
-    }
-
-    /// The labels the installed source gives now, if this counter records exemplars (see
-    /// [`records_exemplars`](Self::records_exemplars)); the source is not asked otherwise.
-    #[inline]
-    pub fn exemplar_from_source(&self) -> Option<ExemplarLabels> {
-        if self.records_exemplars() {
-            exemplar::from_source()
-        } else {
-            None
-        }
-    }
-
-    #[inline]
-    fn store_exemplar(&self, labels: &ExemplarLabels, value: f64) {
-        if let Some(slot) = self.exemplar.get_or_init(|| Some(Box::default())) {
-            slot.store(labels, value);
-        }
-    }
-
-    /// Opts this counter out of exemplars, as a declaration without `#[metric(exemplars)]`
-    /// does; an exemplar recorded before stays.
-    fn opt_out(&self) {
-        let _ = self.exemplar.set(None);
     }
 }
 
@@ -131,42 +90,6 @@ impl Counter<u64> {
     #[inline]
     pub fn inc_by(&self, n: u64) {
         self.bits.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Adds one and keeps `labels` as the counter's exemplar (value 1), shown in the
-    /// OpenMetrics and protobuf expositions.
-    ///
-    /// ```
-    /// use fiko_metrics::Counter;
-    /// use fiko_metrics::exemplar::ExemplarLabels;
-    ///
-    /// let orders = Counter::default();
-    /// orders.inc_with_exemplar(&ExemplarLabels::new(&[("trace_id", "abc")])?);
-    /// let exemplar = orders.exemplar().unwrap();
-    /// assert_eq!((orders.get(), exemplar.value), (1, 1.0));
-    /// # Ok::<(), fiko_metrics::exemplar::ExemplarError>(())
-    /// ```
-    #[inline]
-    pub fn inc_with_exemplar(&self, labels: &ExemplarLabels) {
-        self.inc_by_with_exemplar(1, labels);
-    }
-
-    /// Adds `n` and keeps `labels` as the counter's exemplar, with value `n`.
-    #[inline]
-    pub fn inc_by_with_exemplar(&self, n: u64, labels: &ExemplarLabels) {
-        self.inc_by(n);
-        // Counts past 2^53 round, as every sample value does.
-        self.store_exemplar(labels, n as f64);
-    }
-
-    /// Adds one, with the exemplar the installed [`exemplar::set_source`] gives now, if
-    /// any (without a source this costs one load more than [`inc`](Self::inc)).
-    #[inline]
-    pub fn inc_with_source(&self) {
-        self.inc();
-        if let Some(labels) = self.exemplar_from_source() {
-            self.store_exemplar(&labels, 1.0);
-        }
     }
 
     /// Sets the count to `total`: for collectors that mirror a count kept elsewhere (the
@@ -215,29 +138,8 @@ impl Counter<f64> {
     /// down and never panics.
     #[inline]
     pub fn inc_by(&self, amount: f64) {
-        if !(amount.is_finite() && amount > 0.0) {
-            return;
-        }
-        crate::atomic_f64::add(&self.bits, amount);
-    }
-
-    /// Adds `amount` (as [`inc_by`](Self::inc_by) does) and keeps `labels` as the
-    /// counter's exemplar, with value `amount`; an amount `inc_by` ignores records nothing.
-    #[inline]
-    pub fn inc_by_with_exemplar(&self, amount: f64, labels: &ExemplarLabels) {
-        if !(amount.is_finite() && amount > 0.0) {
-            return;
-        }
-        self.inc_by(amount);
-        self.store_exemplar(labels, amount);
-    }
-
-    /// Adds `amount`, with the exemplar the installed [`exemplar::set_source`] gives now.
-    #[inline]
-    pub fn inc_by_with_source(&self, amount: f64) {
-        match self.exemplar_from_source() {
-            Some(labels) => self.inc_by_with_exemplar(amount, &labels),
-            None => self.inc_by(amount),
+        if counts(amount) {
+            crate::atomic_f64::add(&self.bits, amount);
         }
     }
 
@@ -255,6 +157,12 @@ impl Counter<f64> {
     }
 }
 
+// Whether a `Counter<f64>` adds `amount`: a finite, positive one.
+#[inline]
+fn counts(amount: f64) -> bool {
+    amount.is_finite() && amount > 0.0
+}
+
 impl CounterRead for Counter<f64> {
     fn value(&self) -> Value {
         Value::F64(self.get())
@@ -269,6 +177,27 @@ impl CounterRead for Counter<f64> {
     }
 }
 
+impl<N: CounterNumber> Counter<N>
+where
+    Counter<N>: CounterRead,
+{
+    // Reads the count once: the value shown is exactly the one returned.
+    fn show(
+        &self,
+        labels: Labels<'_>,
+        exemplar: Option<Exemplar>,
+        visitor: &mut dyn Visitor,
+    ) -> Result<u64, fmt::Error> {
+        let bits = self.bits.load(Ordering::Relaxed);
+        let value = Self::value_of(bits);
+        match exemplar {
+            Some(exemplar) => visitor.counter_with_exemplar(labels, value, &exemplar)?,
+            None => visitor.counter(labels, value)?,
+        }
+        Ok(bits)
+    }
+}
+
 impl<N: CounterNumber> Metric for Counter<N>
 where
     Counter<N>: CounterRead,
@@ -280,8 +209,176 @@ where
         Self::default()
     }
 
-    fn refuse_exemplars(&self) {
-        self.opt_out();
+    fn visit(&self, labels: Labels<'_>, visitor: &mut dyn Visitor) -> fmt::Result {
+        self.show(labels, None, visitor).map(|_| ())
+    }
+
+    fn fingerprint(&self) -> u64 {
+        self.bits.load(Ordering::Relaxed)
+    }
+
+    fn visit_shown(
+        &self,
+        labels: Labels<'_>,
+        visitor: &mut dyn Visitor,
+    ) -> Result<u64, fmt::Error> {
+        self.show(labels, None, visitor)
+    }
+
+    fn restart(&self, shown: u64) {
+        self.subtract(shown);
+    }
+}
+
+/// A [`Counter`] that also keeps the latest exemplar recorded on it (a trace id), shown in
+/// the OpenMetrics and protobuf expositions.
+///
+/// Declaring a field of this type in a `#[derive(MetricSet)]` is what opts it in to
+/// exemplars (dashboards show them on its panels); a plain `Counter` keeps none, so it
+/// stays one atomic. The exemplar's storage is allocated at the first exemplar, and `inc`
+/// never looks at it.
+///
+/// ```
+/// use fiko_metrics::CounterWithExemplar;
+/// use fiko_metrics::exemplar::ExemplarLabels;
+///
+/// let orders = CounterWithExemplar::default();
+/// orders.inc();
+/// orders.inc_with_exemplar(&ExemplarLabels::new(&[("trace_id", "abc")])?);
+/// let exemplar = orders.exemplar().unwrap();
+/// assert_eq!((orders.get(), exemplar.value), (2, 1.0));
+/// # Ok::<(), fiko_metrics::exemplar::ExemplarError>(())
+/// ```
+pub struct CounterWithExemplar<N: CounterNumber = u64> {
+    counter: Counter<N>,
+    exemplar: OnceLock<Box<Slot>>,
+}
+
+impl<N: CounterNumber> Default for CounterWithExemplar<N> {
+    fn default() -> Self {
+        Self {
+            counter: Counter::default(),
+            exemplar: OnceLock::new(),
+        }
+    }
+}
+
+impl<N: CounterNumber> fmt::Debug for CounterWithExemplar<N>
+where
+    Counter<N>: CounterRead,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CounterWithExemplar")
+            .field("value", &self.counter.value())
+            .field("exemplar", &self.exemplar())
+            .finish()
+    }
+}
+
+impl<N: CounterNumber> CounterWithExemplar<N> {
+    /// The latest exemplar recorded on this counter, if any.
+    pub fn exemplar(&self) -> Option<Exemplar> {
+        self.exemplar.get()?.get()
+    }
+
+    /// The count alone, for code that takes a [`Counter`].
+    #[inline]
+    pub fn counter(&self) -> &Counter<N> {
+        &self.counter
+    }
+
+    #[inline]
+    fn store_exemplar(&self, labels: &ExemplarLabels, value: f64) {
+        self.exemplar.get_or_init(Box::default).store(labels, value);
+    }
+}
+
+impl CounterWithExemplar<u64> {
+    /// Adds one, without an exemplar.
+    #[inline]
+    pub fn inc(&self) {
+        self.counter.inc();
+    }
+
+    /// Adds `n`, without an exemplar.
+    #[inline]
+    pub fn inc_by(&self, n: u64) {
+        self.counter.inc_by(n);
+    }
+
+    /// Adds one and keeps `labels` as the counter's exemplar (value 1).
+    #[inline]
+    pub fn inc_with_exemplar(&self, labels: &ExemplarLabels) {
+        self.inc_by_with_exemplar(1, labels);
+    }
+
+    /// Adds `n` and keeps `labels` as the counter's exemplar, with value `n`.
+    #[inline]
+    pub fn inc_by_with_exemplar(&self, n: u64, labels: &ExemplarLabels) {
+        self.counter.inc_by(n);
+        // Counts past 2^53 round, as every sample value does.
+        self.store_exemplar(labels, n as f64);
+    }
+
+    /// Adds one, with the exemplar the installed [`exemplar::set_source`] gives now, if
+    /// any (without a source this costs one load more than [`inc`](Self::inc)).
+    #[inline]
+    pub fn inc_with_source(&self) {
+        self.counter.inc();
+        if let Some(labels) = exemplar::from_source() {
+            self.store_exemplar(&labels, 1.0);
+        }
+    }
+
+    /// The current count.
+    pub fn get(&self) -> u64 {
+        self.counter.get()
+    }
+}
+
+impl CounterWithExemplar<f64> {
+    /// Adds `amount` (as [`Counter::<f64>::inc_by`](Counter::inc_by) does), without an
+    /// exemplar.
+    #[inline]
+    pub fn inc_by(&self, amount: f64) {
+        self.counter.inc_by(amount);
+    }
+
+    /// Adds `amount` and keeps `labels` as the counter's exemplar, with value `amount`; an
+    /// amount `inc_by` ignores records nothing.
+    #[inline]
+    pub fn inc_by_with_exemplar(&self, amount: f64, labels: &ExemplarLabels) {
+        if counts(amount) {
+            self.counter.inc_by(amount);
+            self.store_exemplar(labels, amount);
+        }
+    }
+
+    /// Adds `amount`, with the exemplar the installed [`exemplar::set_source`] gives now.
+    #[inline]
+    pub fn inc_by_with_source(&self, amount: f64) {
+        match exemplar::from_source() {
+            Some(labels) => self.inc_by_with_exemplar(amount, &labels),
+            None => self.inc_by(amount),
+        }
+    }
+
+    /// The current amount.
+    pub fn get(&self) -> f64 {
+        self.counter.get()
+    }
+}
+
+impl<N: CounterNumber> Metric for CounterWithExemplar<N>
+where
+    Counter<N>: CounterRead,
+{
+    const KIND: MetricKind = MetricKind::Counter;
+    const EXEMPLARS: bool = true;
+    type Config = NoConfig;
+
+    fn with_config(_: &NoConfig) -> Self {
+        Self::default()
     }
 
     fn visit(&self, labels: Labels<'_>, visitor: &mut dyn Visitor) -> fmt::Result {
@@ -289,25 +386,18 @@ where
     }
 
     fn fingerprint(&self) -> u64 {
-        self.bits.load(Ordering::Relaxed)
+        self.counter.fingerprint()
     }
 
-    // Reads the count once: the value shown is exactly the one returned.
     fn visit_shown(
         &self,
         labels: Labels<'_>,
         visitor: &mut dyn Visitor,
     ) -> Result<u64, fmt::Error> {
-        let bits = self.bits.load(Ordering::Relaxed);
-        let value = Self::value_of(bits);
-        match self.exemplar() {
-            Some(exemplar) => visitor.counter_with_exemplar(labels, value, &exemplar)?,
-            None => visitor.counter(labels, value)?,
-        }
-        Ok(bits)
+        self.counter.show(labels, self.exemplar(), visitor)
     }
 
     fn restart(&self, shown: u64) {
-        self.subtract(shown);
+        self.counter.restart(shown);
     }
 }

@@ -39,8 +39,9 @@ pub struct MetricDescriptor {
     /// `#[metric(native)]`: a native histogram's schema, zero threshold and bucket bound;
     /// `None` for classic histograms and other kinds.
     pub native: Option<crate::histogram::NativeConfig>,
-    /// `#[metric(exemplars)]`: the metric carries exemplars (a trace id on an observation),
-    /// so dashboards show them; see [`exemplar`](crate::exemplar).
+    /// A `CounterWithExemplar`, or a histogram declared `#[metric(exemplars)]`: the metric
+    /// carries exemplars (a trace id on an observation), so dashboards show them; see
+    /// [`exemplar`](crate::exemplar).
     pub exemplars: bool,
     /// How many series open labels may create before values fold into the overflow series.
     pub max_series: usize,
@@ -253,7 +254,8 @@ pub struct Declaration {
     pub max_series: usize,
     /// `#[metric(native)]`: native buckets (with classic ones too when `buckets` is given).
     pub native: Option<crate::histogram::NativeConfig>,
-    /// `#[metric(exemplars)]`: the metric records exemplars (off without it).
+    /// The metric records exemplars: a `CounterWithExemplar`, or a histogram declared
+    /// `#[metric(exemplars)]` (off without it).
     pub exemplars: bool,
     /// `#[metric(expire_after = "15m")]`: open series unwritten this long expire.
     pub expire_after: Option<std::time::Duration>,

@@ -2,10 +2,12 @@
 //! slow bucket in Grafana links to a trace that landed in it.
 //!
 //! Off by default, and free when off: `inc`, `inc_by` and `observe` never look at
-//! exemplars, and a metric declared in a `#[derive(MetricSet)]` records them only with
-//! `#[metric(exemplars)]` (without it, every exemplar call records none and never asks
-//! the source). An exemplar is recorded only by the calls that say so:
-//! [`Counter::inc_with_exemplar`](crate::Counter::inc_with_exemplar),
+//! exemplars. A counter keeps them only as a
+//! [`CounterWithExemplar`](crate::CounterWithExemplar) (a plain [`Counter`](crate::Counter)
+//! is one atomic and keeps none), and a histogram declared in a `#[derive(MetricSet)]` only
+//! with `#[metric(exemplars)]` (without it, every exemplar call records none and never
+//! asks the source). An exemplar is recorded only by the calls that say so:
+//! [`CounterWithExemplar::inc_with_exemplar`](crate::CounterWithExemplar::inc_with_exemplar),
 //! [`Histogram::observe_with_exemplar`](crate::Histogram::observe_with_exemplar), or their
 //! `_with_source` forms, which ask the application's [`set_source`] closure (typically
 //! "the current trace id") and record nothing when there is none. `#[timed]`/`#[counted]`,
@@ -18,17 +20,16 @@
 //!
 //! Exemplars are exposed in OpenMetrics text (`# {trace_id="..."} value timestamp` after
 //! the sample) and in protobuf; the Prometheus text format has no exemplars and is
-//! unchanged. `#[metric(exemplars)]` marks a metric whose exemplars dashboards should show.
+//! unchanged. Generated dashboards show the exemplars of the metrics that record them.
 //!
 //! ```
 //! use fiko_metrics::exemplar::{self, ExemplarLabels};
-//! use fiko_metrics::{Counter, Format, MetricSet, Registry};
+//! use fiko_metrics::{CounterWithExemplar, Format, MetricSet, Registry};
 //!
 //! #[derive(MetricSet)]
 //! struct Checkout {
 //!     /// Orders placed.
-//!     #[metric(exemplars)]
-//!     orders: Counter,
+//!     orders: CounterWithExemplar,
 //! }
 //!
 //! let registry = Registry::new();
@@ -276,7 +277,7 @@ static SOURCE: OnceLock<Source> = OnceLock::new();
 
 /// Installs the process-wide source of exemplar labels that
 /// [`Histogram::observe_with_source`](crate::Histogram::observe_with_source) and
-/// [`Counter::inc_with_source`](crate::Counter::inc_with_source) read (typically the
+/// [`CounterWithExemplar::inc_with_source`](crate::CounterWithExemplar::inc_with_source) read (typically the
 /// current trace); once per process, later calls are refused.
 pub fn set_source<F>(source: F) -> Result<(), SourceAlreadySet>
 where

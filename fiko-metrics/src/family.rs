@@ -58,7 +58,7 @@
 //!   through a held reference stays hidden, its count kept, until a scrape finds room.
 //! - **Memory.** A series' label values and atomics stay allocated after it expires or is
 //!   removed (the append-only storage is what keeps every reference valid, without any
-//!   `unsafe`): its slot (64 bytes for a counter, the series' size plus 40 for others),
+//!   `unsafe`): its slot (the series' size plus 40 bytes: 48 for a counter),
 //!   its rendered labels and its index entry (9 bytes: the slot's number and a control
 //!   byte), once per distinct label set ever seen, since a label set that comes back
 //!   reuses its slot. A family whose label values never repeat (request ids) still grows
@@ -118,6 +118,12 @@ impl<L, M> SeriesId<L, M> {
             slot,
             family: std::marker::PhantomData,
         }
+    }
+
+    /// The same slot, as an id of a family of another metric type: for a caller that
+    /// keeps ids of two kinds of family in one place and knows which family each is of.
+    pub(crate) const fn recast<N>(self) -> SeriesId<L, N> {
+        SeriesId::new(self.slot)
     }
 }
 
@@ -219,8 +225,8 @@ struct Core<M: Metric> {
     // `series` free of panics without an `expect`.
     fallback: OnceLock<M>,
     config: M::Config,
-    // Whether its series record exemplars (a declaration without `#[metric(exemplars)]`
-    // opts them out).
+    // Whether its series record exemplars: never for a kind that keeps none (`Counter`,
+    // `Gauge`), and not for a histogram declared without `#[metric(exemplars)]`.
     exemplars: bool,
     max_series: usize,
     folded: AtomicU64,
@@ -247,7 +253,7 @@ struct Entry<M> {
     // family with expiry, when a scrape last found it written, in nanoseconds from the
     // family's epoch. One word serves both, as each state writes it before it is read:
     // retiring writes the fingerprint, and a series comes back `TOUCHED`, so the next
-    // scrape writes the time before comparing it (which keeps a slot at 64 bytes).
+    // scrape writes the time before comparing it (which saves a word in every slot).
     mark: AtomicU64,
 }
 
@@ -276,8 +282,10 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     /// A family whose series are created from `config` (histogram buckets, or nothing),
     /// with at most `max_series` series from open labels.
     ///
-    /// Its series record exemplars when asked; one declared in a `#[derive(MetricSet)]`
-    /// records them only with `#[metric(exemplars)]`.
+    /// Its series record exemplars when asked, if their kind keeps them
+    /// ([`CounterWithExemplar`](crate::CounterWithExemplar), [`Histogram`](crate::Histogram)); a histogram
+    /// family declared in a `#[derive(MetricSet)]` records them only with
+    /// `#[metric(exemplars)]`.
     pub fn new(config: M::Config, max_series: usize) -> Self {
         Self {
             core: Core::new(
@@ -336,7 +344,8 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         self
     }
 
-    /// Whether the family's series record exemplars: `false` for a family declared in a
+    /// Whether the family's series record exemplars: `false` for a family of [`Counter`](crate::Counter)s or
+    /// [`Gauge`](crate::Gauge)s and for a histogram family declared in a
     /// `#[derive(MetricSet)]` without `#[metric(exemplars)]`, `true` otherwise. Wrappers
     /// that read the exemplar source before they know the series ask this first (or
     /// [`exemplar_from_source`](Self::exemplar_from_source)).
@@ -579,7 +588,7 @@ impl<M: Metric> Core<M> {
             scrape: Mutex::new(()),
             fallback: OnceLock::new(),
             config,
-            exemplars,
+            exemplars: exemplars && M::EXEMPLARS,
             max_series,
             folded: AtomicU64::new(0),
             descriptors,
@@ -1097,8 +1106,12 @@ mod tests {
 
     /// What the module docs say an open series costs for its slot, kept or not.
     #[test]
-    fn an_open_counter_slot_takes_64_bytes_and_others_their_series_plus_40() {
-        assert_eq!(std::mem::size_of::<Entry<Counter>>(), 64);
+    fn an_open_slot_takes_its_series_size_plus_40_bytes() {
+        assert_eq!(std::mem::size_of::<Entry<Counter>>(), 48);
+        assert_eq!(
+            std::mem::size_of::<Entry<crate::CounterWithExemplar>>(),
+            std::mem::size_of::<crate::CounterWithExemplar>() + 40
+        );
         assert_eq!(
             std::mem::size_of::<Entry<crate::Gauge>>(),
             std::mem::size_of::<crate::Gauge>() + 40

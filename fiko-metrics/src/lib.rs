@@ -155,7 +155,7 @@ mod registry;
 mod set;
 pub mod testing;
 
-pub use counter::{Counter, CounterNumber};
+pub use counter::{Counter, CounterNumber, CounterWithExemplar};
 pub use descriptor::{
     Declared, LabelDescriptor, LabelRef, MetricDescriptor, MetricKind, OVERFLOW_METRIC,
     SetDescriptor, kind, unit,

@@ -5,11 +5,12 @@ use std::fmt;
 use crate::descriptor::MetricKind;
 use crate::encoding::{Labels, Visitor};
 
-/// A metric kind: [`Counter`](crate::Counter), [`Gauge`](crate::Gauge) or
+/// A metric kind: [`Counter`](crate::Counter),
+/// [`CounterWithExemplar`](crate::CounterWithExemplar), [`Gauge`](crate::Gauge) or
 /// [`Histogram`](crate::Histogram). Families create their series through it.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a fiko metric",
-    note = "a series is a `Counter`, `Gauge` or `Histogram` (from `fiko_metrics`)"
+    note = "a series is a `Counter`, `CounterWithExemplar`, `Gauge` or `Histogram` (from `fiko_metrics`)"
 )]
 pub trait Metric: Send + Sync + Sized + 'static {
     /// The kind, as exposed in `# TYPE`.
@@ -27,8 +28,14 @@ pub trait Metric: Send + Sync + Sized + 'static {
         Self::Config::default()
     }
 
-    /// Opts the series out of exemplars, as a declaration without `#[metric(exemplars)]`
-    /// does (gauges have none).
+    /// Whether the series can keep exemplars ([`CounterWithExemplar`](crate::CounterWithExemplar)
+    /// and [`Histogram`](crate::Histogram) can; [`Counter`](crate::Counter) and
+    /// [`Gauge`](crate::Gauge) cannot).
+    #[doc(hidden)]
+    const EXEMPLARS: bool = false;
+
+    /// Opts the series out of exemplars, as a histogram declared without
+    /// `#[metric(exemplars)]` is (the other kinds keep exemplars by their type, or none).
     #[doc(hidden)]
     fn refuse_exemplars(&self) {}
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use crate::counter::{Counter, CounterNumber, CounterRead};
+use crate::counter::{Counter, CounterNumber, CounterRead, CounterWithExemplar};
 use crate::descriptor::{Declaration, MetricDescriptor, MetricKind, SetDescriptor};
 use crate::encoding::{Labels, Visitor};
 use crate::family::Family;
@@ -120,7 +120,7 @@ impl<S: MetricSet> GlobalSet<S> {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a metric type",
     label = "not a metric",
-    note = "metric set fields are `Counter`, `Gauge`, `Histogram` or `Family<Labels, Counter | Gauge | Histogram>`"
+    note = "metric set fields are `Counter`, `CounterWithExemplar`, `Gauge`, `Histogram` or a `Family<Labels, _>` of one of them"
 )]
 pub trait MetricField: Send + Sync + 'static {
     /// The kind of the metric.
@@ -139,12 +139,23 @@ where
 {
     const KIND: MetricKind = MetricKind::Counter;
 
-    fn declare(declaration: &Declaration) -> Self {
-        let counter = Self::default();
-        if !declaration.exemplars {
-            counter.refuse_exemplars();
-        }
-        counter
+    fn declare(_: &Declaration) -> Self {
+        Self::default()
+    }
+
+    fn visit_field(&self, _: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {
+        self.visit(Labels::None, visitor)
+    }
+}
+
+impl<N: CounterNumber> MetricField for CounterWithExemplar<N>
+where
+    Counter<N>: CounterRead,
+{
+    const KIND: MetricKind = MetricKind::Counter;
+
+    fn declare(_: &Declaration) -> Self {
+        Self::default()
     }
 
     fn visit_field(&self, _: &MetricDescriptor, visitor: &mut dyn Visitor) -> fmt::Result {

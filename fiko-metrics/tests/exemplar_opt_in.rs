@@ -1,7 +1,8 @@
-//! A declaration's `#[metric(exemplars)]` controls recording, not only dashboards: an
-//! opted-in metric asks the installed source, a metric declared without it (the default)
-//! never does and records no exemplar, whatever call is made. Metrics made outside a
-//! declaration record the exemplars they are given.
+//! Exemplars are opted in, and the opt-in controls recording, not only dashboards: a
+//! `CounterWithExemplar` (a plain `Counter` keeps none) and a histogram declared with
+//! `#[metric(exemplars)]` ask the installed source; a histogram declared without it (the
+//! default) never does and records no exemplar, whatever call is made. Metrics made
+//! outside a declaration record the exemplars they are given.
 
 // The helpers fail the test by panicking (they are not `#[test]` fns: rust-clippy#13981).
 #![allow(clippy::expect_used)]
@@ -10,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use fiko_metrics::calls::{CallLabels, FunctionLabels};
 use fiko_metrics::exemplar::{self, ExemplarLabels};
-use fiko_metrics::{Counter, Family, Format, Histogram, LabelSet, MetricSet, Registry};
+use fiko_metrics::{
+    Counter, CounterWithExemplar, Family, Format, Histogram, LabelSet, MetricSet, Registry,
+};
 
 #[derive(LabelSet)]
 struct Route {
@@ -19,10 +22,10 @@ struct Route {
 
 #[derive(MetricSet)]
 struct Shop {
-    /// Orders, opted in.
+    /// Orders, opted in by their type (the key changes nothing on it).
     #[metric(exemplars)]
-    orders: Counter,
-    /// Refunds, opted out (the default).
+    orders: CounterWithExemplar,
+    /// Refunds, without exemplars (the default).
     refunds: Counter,
     /// Revenue, opted out.
     revenue: Counter<f64>,
@@ -32,9 +35,10 @@ struct Shop {
     /// Search latency, opted out.
     #[metric(buckets = [0.1, 1.0])]
     search_seconds: Histogram,
-    /// Requests by route, opted in.
-    #[metric(exemplars)]
-    requests: Family<Route, Counter>,
+    /// Requests by route, opted in by their type alone.
+    requests: Family<Route, CounterWithExemplar>,
+    /// Page views by route, without exemplars.
+    views: Family<Route, Counter>,
     /// Request latency by route, opted out.
     #[metric(buckets = [0.1, 1.0])]
     request_seconds: Family<Route, Histogram>,
@@ -55,8 +59,8 @@ struct PlainCalls {
 #[derive(MetricSet)]
 struct TracedCalls {
     /// Calls.
-    #[metric(calls, exemplars)]
-    traced_calls: Family<CallLabels, Counter>,
+    #[metric(calls)]
+    traced_calls: Family<CallLabels, CounterWithExemplar>,
     /// Call time.
     #[metric(durations, exemplars, buckets = [0.1, 1.0])]
     traced_call_seconds: Family<FunctionLabels, Histogram>,
@@ -88,17 +92,26 @@ fn only_opted_in_metrics_ask_the_source_and_record_exemplars() {
     let registry = Registry::new();
     let shop = Shop::register(&registry).expect("register");
 
-    assert!(shop.orders.records_exemplars());
+    // What dashboards are told: exemplars where they are recorded.
+    let declared = |name: &str| {
+        Shop::DESCRIPTOR
+            .metrics
+            .iter()
+            .find(|metric| metric.name == name)
+            .expect("declared")
+            .exemplars
+    };
+    assert!(declared("orders") && declared("requests") && declared("checkout_seconds"));
+    assert!(!declared("refunds") && !declared("views") && !declared("search_seconds"));
     assert!(shop.checkout_seconds.records_exemplars());
     assert!(shop.requests.records_exemplars());
-    assert!(!shop.refunds.records_exemplars());
-    assert!(!shop.revenue.records_exemplars());
+    assert!(!shop.views.records_exemplars());
     assert!(!shop.search_seconds.records_exemplars());
     assert!(!shop.request_seconds.records_exemplars());
 
     // Opted out: recorded, the source never asked, no exemplar kept.
-    shop.refunds.inc_with_source();
-    shop.revenue.inc_by_with_source(9.5);
+    shop.refunds.inc();
+    shop.revenue.inc_by(9.5);
     shop.search_seconds.observe_with_source(0.05);
     let route = Route {
         route: "/cart".into(),
@@ -107,20 +120,17 @@ fn only_opted_in_metrics_ask_the_source_and_record_exemplars() {
         .get_or_create(&route)
         .observe_with_source(0.05);
     assert_eq!(shop.request_seconds.exemplar_from_source(), None);
-    assert_eq!(shop.refunds.exemplar_from_source(), None);
+    assert_eq!(shop.views.exemplar_from_source(), None);
     assert_eq!(asked(), 0, "an opted-out metric asked the source");
     // Explicit labels are refused too.
-    shop.refunds.inc_with_exemplar(&trace("explicit"));
     shop.search_seconds
         .observe_with_exemplar(0.05, &trace("explicit"));
     assert_eq!(
         (shop.refunds.get(), shop.revenue.get()),
-        (2, 9.5),
+        (1, 9.5),
         "the values are recorded"
     );
     assert_eq!(shop.search_seconds.count(), 2);
-    assert!(shop.refunds.exemplar().is_none());
-    assert!(shop.revenue.exemplar().is_none());
     assert!((0..3).all(|slot| shop.search_seconds.exemplar(slot).is_none()));
     assert!(
         shop.request_seconds
@@ -165,7 +175,9 @@ fn only_opted_in_metrics_ask_the_source_and_record_exemplars() {
         "{text}"
     );
     for line in text.lines().filter(|line| {
-        line.starts_with("refunds") || line.starts_with("revenue") || line.starts_with("search")
+        ["refunds", "revenue", "search", "views"]
+            .iter()
+            .any(|name| line.starts_with(name))
     }) {
         assert!(!line.contains(" # {"), "{line}");
     }
@@ -182,18 +194,32 @@ fn only_opted_in_metrics_ask_the_source_and_record_exemplars() {
         .get_or_create(&FunctionLabels::of("plain_work", module_path!()));
     assert_eq!(plain.count(), 1);
     assert!(plain.exemplar(0).is_none());
+    let call = |function: &'static str| CallLabels {
+        function,
+        module: module_path!(),
+        outcome: fiko_metrics::calls::Outcome::Ok,
+        error: "",
+    };
+    let plain_calls = &PlainCalls::global().plain_calls;
+    assert_eq!(plain_calls.get_or_create(&call("plain_work")).get(), 1);
     traced_work();
     assert_eq!(asked(), 5, "#[timed] asks once per call");
     let traced = TracedCalls::global()
         .traced_call_seconds
         .get_or_create(&FunctionLabels::of("traced_work", module_path!()));
     assert_eq!(labels(traced.exemplar(0)), ["trace_id=trace-4"]);
+    let traced_calls = TracedCalls::global()
+        .traced_calls
+        .get_or_create(&call("traced_work"));
+    assert_eq!(traced_calls.get(), 1);
+    assert_eq!(labels(traced_calls.exemplar()), ["trace_id=trace-4"]);
 
     // Outside a declaration, a metric records what it is given.
-    let standalone = Counter::default();
-    assert!(standalone.records_exemplars());
+    let standalone = CounterWithExemplar::default();
     standalone.inc_with_exemplar(&trace("standalone"));
     assert_eq!(labels(standalone.exemplar()), ["trace_id=standalone"]);
     let family = Family::<Route, Histogram>::default();
     assert!(family.records_exemplars());
+    assert!(Family::<Route, CounterWithExemplar>::default().records_exemplars());
+    assert!(!Family::<Route, Counter>::default().records_exemplars());
 }

@@ -5,13 +5,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use fiko_metrics::calls::{CallLabels, FunctionLabels};
 use fiko_metrics::exemplar::{self, ExemplarLabels, SourceAlreadySet};
-use fiko_metrics::{Counter, Family, Format, Histogram, MetricSet, Registry};
+use fiko_metrics::{CounterWithExemplar, Family, Format, Histogram, MetricSet, Registry};
 
 #[derive(MetricSet)]
 struct Work {
     /// Jobs done.
-    #[metric(exemplars)]
-    jobs: Counter,
+    jobs: CounterWithExemplar,
     /// Job latency.
     #[metric(exemplars, buckets = [0.1, 1.0])]
     job_duration_seconds: Histogram,
@@ -20,8 +19,8 @@ struct Work {
 #[derive(MetricSet)]
 struct Calls {
     /// Calls, by function and outcome.
-    #[metric(calls, exemplars)]
-    runs: Family<CallLabels, Counter>,
+    #[metric(calls)]
+    runs: Family<CallLabels, CounterWithExemplar>,
     /// Call time.
     #[metric(durations, exemplars, buckets = [0.1, 1.0])]
     run_duration_seconds: Family<FunctionLabels, Histogram>,

@@ -8,7 +8,9 @@
 use fiko_metrics::encoding::prost::Message;
 use fiko_metrics::encoding::proto::{self, MetricFamily};
 use fiko_metrics::exemplar::{ExemplarError, ExemplarLabels, MAX_LABEL_CHARS};
-use fiko_metrics::{Counter, Format, Histogram, LabelSet, MetricSet, Registry};
+use fiko_metrics::{
+    Counter, CounterWithExemplar, Format, Histogram, LabelSet, MetricSet, Registry,
+};
 
 #[derive(LabelSet)]
 struct Route {
@@ -19,11 +21,9 @@ struct Route {
 #[metric_set(namespace = "shop")]
 struct Shop {
     /// Orders placed.
-    #[metric(exemplars)]
-    orders: fiko_metrics::Family<Route, Counter>,
+    orders: fiko_metrics::Family<Route, CounterWithExemplar>,
     /// Revenue.
-    #[metric(exemplars)]
-    revenue: Counter<f64>,
+    revenue: CounterWithExemplar<f64>,
     /// Latency, classic buckets.
     #[metric(exemplars, buckets = [0.1, 0.5, 1.0])]
     latency_seconds: Histogram,
@@ -401,10 +401,13 @@ fn concurrent_exemplars_never_tear_and_counts_stay_exact() {
     assert_eq!(latest.value, 0.3);
 }
 
-/// What exemplar support costs a series that never gets one: the slot's pointer (and a
-/// histogram's native part's), nothing allocated.
+/// What exemplar support costs: nothing for a `Counter`, which keeps none; for a series
+/// that can keep one but never got it, the slot's pointer (and a histogram's native
+/// part's), nothing allocated.
 #[test]
 fn the_memory_a_series_without_exemplars_pays() {
-    assert_eq!(std::mem::size_of::<Counter>(), 24);
+    assert_eq!(std::mem::size_of::<Counter>(), 8);
+    assert_eq!(std::mem::size_of::<Counter<f64>>(), 8);
+    assert_eq!(std::mem::size_of::<CounterWithExemplar>(), 24);
     assert_eq!(std::mem::size_of::<Histogram>(), 64);
 }

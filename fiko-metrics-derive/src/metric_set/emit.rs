@@ -167,8 +167,8 @@ pub(super) fn emit(container: &Container, fields: &[Field<'_>]) -> TokenStream {
         field.roles.iter().map(move |(role, _)| match role {
             Role::Calls => quote_spanned! {span=>
                 impl #krate::calls::RecordCalls for #ident {
-                    fn calls(&self) -> &#krate::Family<#krate::calls::CallLabels, #krate::Counter> {
-                        &self.#field_ident
+                    fn calls(&self) -> #krate::calls::CallCounts<'_> {
+                        ::core::convert::From::from(&self.#field_ident)
                     }
                 }
             },

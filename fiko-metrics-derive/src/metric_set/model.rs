@@ -65,17 +65,19 @@ impl Native {
     };
 }
 
+/// What a field's type says, read syntactically: the kind, the label type of a family, and
+/// whether its series keep exemplars (`CounterWithExemplar`).
+pub(super) struct MetricType<'a> {
+    pub(super) kind: MetricKind,
+    pub(super) labels: Option<&'a Type>,
+    pub(super) keeps_exemplars: bool,
+}
+
 /// Reads the kind (and label type) from the field's type, syntactically.
-pub(super) fn metric_type(ty: &Type) -> Option<(MetricKind, Option<&Type>)> {
+pub(super) fn metric_type(ty: &Type) -> Option<MetricType<'_>> {
     let last = match ty {
         Type::Path(path) if path.qself.is_none() => path.path.segments.last()?,
         _ => return None,
-    };
-    let kind_of = |ident: &Ident| match ident.to_string().as_str() {
-        "Counter" => Some(MetricKind::Counter),
-        "Gauge" => Some(MetricKind::Gauge),
-        "Histogram" => Some(MetricKind::Histogram),
-        _ => None,
     };
     if last.ident == "Family" {
         let PathArguments::AngleBracketed(args) = &last.arguments else {
@@ -86,8 +88,22 @@ pub(super) fn metric_type(ty: &Type) -> Option<(MetricKind, Option<&Type>)> {
             _ => None,
         });
         let labels = types.next()?;
-        let (kind, _) = metric_type(types.next()?)?;
-        return Some((kind, Some(labels)));
+        let series = metric_type(types.next()?)?;
+        return Some(MetricType {
+            labels: Some(labels),
+            ..series
+        });
     }
-    kind_of(&last.ident).map(|kind| (kind, None))
+    let (kind, keeps_exemplars) = match last.ident.to_string().as_str() {
+        "Counter" => (MetricKind::Counter, false),
+        "CounterWithExemplar" => (MetricKind::Counter, true),
+        "Gauge" => (MetricKind::Gauge, false),
+        "Histogram" => (MetricKind::Histogram, false),
+        _ => return None,
+    };
+    Some(MetricType {
+        kind,
+        labels: None,
+        keeps_exemplars,
+    })
 }

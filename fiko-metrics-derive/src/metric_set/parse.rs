@@ -7,7 +7,7 @@ use fiko_metrics_naming::MetricKind;
 
 use super::buckets::parse_buckets;
 use super::check::validate;
-use super::model::{Container, Field, Role, metric_type};
+use super::model::{Container, Field, MetricType, Role, metric_type};
 use super::naming::check_naming;
 use super::native::parse_native;
 use crate::attr::{self, Attr, Flag};
@@ -181,10 +181,15 @@ fn parse_field<'a>(
         Ok(())
     });
 
-    let Some((kind, labels)) = metric_type(&field.ty) else {
+    let Some(MetricType {
+        kind,
+        labels,
+        keeps_exemplars,
+    }) = metric_type(&field.ty)
+    else {
         cx.error_spanned_by(
             &field.ty,
-            "not a metric type: a metric set field is `Counter`, `Gauge`, `Histogram` or `Family<Labels, Counter | Gauge | Histogram>`",
+            "not a metric type: a metric set field is `Counter`, `CounterWithExemplar`, `Gauge`, `Histogram` or `Family<Labels, Counter | CounterWithExemplar | Gauge | Histogram>`",
         );
         return None;
     };
@@ -241,6 +246,7 @@ fn parse_field<'a>(
         }
         other => other.map(|(_, native)| native),
     };
+    // A histogram opts in with the key; a counter by its type, which the key cannot change.
     let exemplars = match exemplars.get() {
         Some(key) if kind == MetricKind::Gauge => {
             cx.error_spanned_by(
@@ -249,7 +255,14 @@ fn parse_field<'a>(
             );
             false
         }
-        other => other.is_some(),
+        Some(key) if kind == MetricKind::Counter && !keeps_exemplars => {
+            cx.error_spanned_by(
+                key,
+                format!("a `Counter` keeps no exemplars: declare `{ident}` as a `CounterWithExemplar` (in a family, `Family<_, CounterWithExemplar>`), which needs no `exemplars`"),
+            );
+            false
+        }
+        other => other.is_some() || keeps_exemplars,
     };
     let max_series = match max_series.get() {
         Some((lit, _)) if labels.is_none() => {

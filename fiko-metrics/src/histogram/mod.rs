@@ -558,6 +558,7 @@ impl Drop for HistogramTimer<'_> {
 
 impl Metric for Histogram {
     const KIND: MetricKind = MetricKind::Histogram;
+    const EXEMPLARS: bool = true;
     type Config = HistogramConfig;
 
     fn with_config(config: &HistogramConfig) -> Self {

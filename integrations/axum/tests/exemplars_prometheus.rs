@@ -18,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use common::{Server, bounded, client};
 use fiko_metrics::exemplar::ExemplarLabels;
-use fiko_metrics::{Counter, Histogram, MetricSet, Registry};
+use fiko_metrics::{CounterWithExemplar, Histogram, MetricSet, Registry};
 use fiko_metrics_axum::MetricsEndpoints;
 use fiko_testkit::Prometheus;
 
@@ -26,8 +26,7 @@ use fiko_testkit::Prometheus;
 #[metric_set(namespace = "demo")]
 struct Checkout {
     /// Orders placed.
-    #[metric(exemplars)]
-    orders: Counter,
+    orders: CounterWithExemplar,
     /// Checkout latency.
     #[metric(exemplars, buckets = [0.1, 0.5, 1.0])]
     checkout_duration_seconds: Histogram,

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet};
+use fiko_metrics::{
+    Counter, CounterWithExemplar, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet,
+};
 
 /// Background job metrics, the Celery worker's: executions by task and state, run time,
 /// tasks running, queue length read from the queue backend, and worker liveness.
@@ -11,7 +13,8 @@ use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, Metr
 /// liveness and queue lengths at every scrape; `JobMetrics::register`/`global` alone would
 /// expose those as never updated.
 ///
-/// Executions and run times record exemplars (`#[metric(exemplars)]`): with an exemplar
+/// Executions and run times record exemplars (a
+/// `CounterWithExemplar` family; `#[metric(exemplars)]` on the histogram): with an exemplar
 /// source installed ([`fiko_metrics::exemplar::set_source`]), each keeps the trace the
 /// attempt started in.
 #[derive(MetricSet)]
@@ -19,8 +22,7 @@ use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, Metr
 pub struct JobMetrics {
     /// Task executions, by task and state: every attempt counts as `started` and ends
     /// `succeeded` or `failed`; attempts after the first also count as `retried`.
-    #[metric(exemplars)]
-    pub task_executions: Family<TaskStateLabels, Counter>,
+    pub task_executions: Family<TaskStateLabels, CounterWithExemplar>,
     /// Task attempt run time, by task.
     #[metric(exemplars, buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0])]
     pub task_duration_seconds: Family<TaskLabels, Histogram>,

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use fiko_metrics::exemplar::{self, ExemplarLabels};
 use fiko_metrics::labels::closed_len;
-use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelValue, Metric, SeriesId};
+use fiko_metrics::{CounterWithExemplar, Family, Gauge, Histogram, LabelValue, Metric, SeriesId};
 
 use crate::metrics::{JobMetrics, TaskLabels, TaskState, TaskStateLabels};
 
@@ -19,7 +19,7 @@ pub(crate) struct TaskSeries {
     task: &'static str,
     running: OnceLock<SeriesId<TaskLabels, Gauge>>,
     duration: OnceLock<SeriesId<TaskLabels, Histogram>>,
-    executions: [OnceLock<SeriesId<TaskStateLabels, Counter>>; STATES],
+    executions: [OnceLock<SeriesId<TaskStateLabels, CounterWithExemplar>>; STATES],
 }
 
 impl TaskSeries {
@@ -59,7 +59,7 @@ impl TaskSeries {
         self.by_task(&self.metrics.task_duration_seconds, &self.duration)
     }
 
-    fn executions(&self, state: TaskState) -> &Counter {
+    fn executions(&self, state: TaskState) -> &CounterWithExemplar {
         let family = &self.metrics.task_executions;
         let lookup = || {
             family.series_id(&TaskStateLabels {

@@ -9,7 +9,7 @@
 
 use fiko_metrics::calls::{CallLabels, FunctionLabels, Outcome};
 use fiko_metrics::exemplar::Exemplar;
-use fiko_metrics::{Counter, Family, Format, Histogram, MetricSet};
+use fiko_metrics::{CounterWithExemplar, Family, Format, Histogram, MetricSet};
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider as _,
 };
@@ -19,8 +19,8 @@ use tracing_subscriber::layer::SubscriberExt;
 #[derive(MetricSet)]
 struct Work {
     /// Calls.
-    #[metric(calls, exemplars)]
-    work_calls: Family<CallLabels, Counter>,
+    #[metric(calls)]
+    work_calls: Family<CallLabels, CounterWithExemplar>,
     /// Call time.
     #[metric(durations, exemplars, buckets = [0.5, 1.0])]
     work_call_seconds: Family<FunctionLabels, Histogram>,

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use fiko_metrics::exemplar::ExemplarLabels;
-use fiko_metrics::{Counter, MetricSet};
+use fiko_metrics::{CounterWithExemplar, MetricSet};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
@@ -235,7 +235,7 @@ struct Call<'a> {
 }
 
 /// Adds one, with `exemplar` if there is one.
-fn count_into(counter: &Counter, exemplar: Option<&ExemplarLabels>) {
+fn count_into(counter: &CounterWithExemplar, exemplar: Option<&ExemplarLabels>) {
     match exemplar {
         Some(labels) => counter.inc_with_exemplar(labels),
         None => counter.inc(),

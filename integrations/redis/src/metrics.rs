@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet};
+use fiko_metrics::{
+    Counter, CounterWithExemplar, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet,
+};
 
 use crate::{Command, ErrorKind};
 
@@ -24,7 +26,8 @@ use crate::{Command, ErrorKind};
 /// hashing. Its label sets are declared `#[label_set(sparse)]`: only the commands an
 /// application sent are exposed, not thousands of zero series.
 ///
-/// Commands, their round-trip time and errors record exemplars (`#[metric(exemplars)]`):
+/// Commands, their round-trip time and errors record exemplars
+/// (`CounterWithExemplar` families; `#[metric(exemplars)]` on the histogram):
 /// with an exemplar source installed ([`fiko_metrics::exemplar::set_source`]), each keeps
 /// the trace the command was sent in.
 ///
@@ -34,14 +37,12 @@ use crate::{Command, ErrorKind};
 #[metric_set(namespace = "fiko", subsystem = "redis")]
 pub struct RedisMetrics {
     /// Redis commands sent by this client, by command (pipelined commands one by one).
-    #[metric(exemplars)]
-    pub commands: Family<CommandLabels, Counter>,
+    pub commands: Family<CommandLabels, CounterWithExemplar>,
     /// Round-trip time of Redis commands, by command (`pipeline` for a whole pipeline).
     #[metric(exemplars, buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0])]
     pub command_duration_seconds: Family<CommandLabels, Histogram>,
     /// Redis commands and pipelines that failed, by command and error kind.
-    #[metric(exemplars)]
-    pub errors: Family<ErrorLabels, Counter>,
+    pub errors: Family<ErrorLabels, CounterWithExemplar>,
     /// Redis commands and pipelines sent and not answered yet.
     pub commands_in_flight: Gauge,
     /// Client connections by state: `reconnecting` from a command that found the connection broken or refused until the next command that gets a reply, `connected` otherwise.

@@ -1,6 +1,8 @@
 //! The metrics this crate records: the [`DbMetrics`] set and its labels.
 
-use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet};
+use fiko_metrics::{
+    Counter, CounterWithExemplar, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet,
+};
 
 use crate::operation::Operation;
 
@@ -22,7 +24,7 @@ use crate::operation::Operation;
 /// | `fiko_db_pool_acquire_errors_total` | counter | `pool`, `kind` |
 ///
 /// Query counts, durations, errors and slow queries, and the pool wait, record exemplars
-/// (`#[metric(exemplars)]`): with an exemplar source installed
+/// (`CounterWithExemplar` families; `#[metric(exemplars)]` on the histograms): with an exemplar source installed
 /// ([`fiko_metrics::exemplar::set_source`]), each keeps the trace a query started in.
 ///
 /// A query's duration starts once it has a connection: the wait for a pool connection is
@@ -32,17 +34,14 @@ use crate::operation::Operation;
 #[metric_set(namespace = "fiko", subsystem = "db")]
 pub struct DbMetrics {
     /// Queries executed, by pool, operation and query name (successful or not).
-    #[metric(exemplars)]
-    pub queries: Family<QueryLabels, Counter>,
+    pub queries: Family<QueryLabels, CounterWithExemplar>,
     /// Query duration, from the moment the query had a connection until its last row was read (the wait for a pool connection is not included).
     #[metric(exemplars, buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])]
     pub query_duration_seconds: Family<QueryLabels, Histogram>,
     /// Failed queries, by error kind and class (SQLSTATE class, or SQLite result code name).
-    #[metric(exemplars)]
-    pub query_errors: Family<ErrorLabels, Counter>,
+    pub query_errors: Family<ErrorLabels, CounterWithExemplar>,
     /// Queries that took at least the pool's slow-query threshold.
-    #[metric(exemplars)]
-    pub slow_queries: Family<QueryLabels, Counter>,
+    pub slow_queries: Family<QueryLabels, CounterWithExemplar>,
     /// Queries aborted because the database detected a deadlock (PostgreSQL SQLSTATE 40P01).
     pub deadlocks: Family<PoolLabel, Counter>,
     /// Time spent waiting for a pool connection, by pool: by a query run on the pool, a transaction started on it, or a connection checked out (failed checkouts included, with the time they waited).

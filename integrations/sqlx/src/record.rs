@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use fiko_metrics::exemplar::{self, ExemplarLabels};
 use fiko_metrics::labels::closed_len;
-use fiko_metrics::{Counter, Family, Histogram, LabelValue, Metric, SeriesId};
+use fiko_metrics::{CounterWithExemplar, Family, Histogram, LabelValue, Metric, SeriesId};
 use futures_core::Stream;
 use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
@@ -59,9 +59,9 @@ type NamedQuery = (usize, usize, Operation);
 /// use.
 #[derive(Debug, Default)]
 struct QuerySeries {
-    queries: OnceLock<SeriesId<QueryLabels, Counter>>,
+    queries: OnceLock<SeriesId<QueryLabels, CounterWithExemplar>>,
     durations: OnceLock<SeriesId<QueryLabels, Histogram>>,
-    slow: OnceLock<SeriesId<QueryLabels, Counter>>,
+    slow: OnceLock<SeriesId<QueryLabels, CounterWithExemplar>>,
 }
 
 impl PoolSeries {
@@ -99,7 +99,7 @@ fn query_series<'a, M: Metric>(
 }
 
 /// Adds one, with `exemplar` if there is one (and the counter records exemplars).
-fn count(counter: &Counter, exemplar: Option<&ExemplarLabels>) {
+fn count(counter: &CounterWithExemplar, exemplar: Option<&ExemplarLabels>) {
     match exemplar {
         Some(labels) => counter.inc_with_exemplar(labels),
         None => counter.inc(),

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use fiko_metrics::{Counter, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet};
+use fiko_metrics::{
+    Counter, CounterWithExemplar, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet,
+};
 
 /// The `http_route` value of requests no route matched (404s, fallbacks): one value, so a
 /// scanner probing random paths cannot create series.
@@ -11,14 +13,15 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// Metrics of an HTTP server, named after the OpenTelemetry HTTP semantic conventions
 /// in Prometheus form; see the [crate docs](crate#metrics) for the full table.
 ///
-/// Request counts and durations record exemplars (`#[metric(exemplars)]`): with an
+/// Request counts and durations record exemplars (a
+/// `CounterWithExemplar` family; `#[metric(exemplars)]` on the histogram): with an
 /// exemplar source installed ([`fiko_metrics::exemplar::set_source`]), each keeps the
 /// trace of a request.
 #[derive(MetricSet)]
 pub struct HttpServerMetrics {
     /// HTTP requests served, by method, route template, status code and status class.
-    #[metric(exemplars, max_series = 5000)]
-    pub http_server_requests: Family<RequestLabels, Counter>,
+    #[metric(max_series = 5000)]
+    pub http_server_requests: Family<RequestLabels, CounterWithExemplar>,
     /// HTTP request duration, from the request until its response body is finished.
     // OpenTelemetry's recommended boundaries plus 2 s, the HighResponseTime threshold.
     #[metric(

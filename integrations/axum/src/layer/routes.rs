@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use fiko_metrics::labels::closed_len;
-use fiko_metrics::{Counter, Gauge, Histogram, LabelValue, SeriesId};
+use fiko_metrics::{Counter, CounterWithExemplar, Gauge, Histogram, LabelValue, SeriesId};
 
 use super::custom::ErasedCustomLabels;
 use super::metrics::{
@@ -50,7 +50,7 @@ pub(crate) struct MethodSeries {
 #[derive(Clone, Copy)]
 pub(crate) struct StatusSeries {
     /// `http_server_requests_total`.
-    pub(crate) requests: SeriesId<RequestLabels, Counter>,
+    pub(crate) requests: SeriesId<RequestLabels, CounterWithExemplar>,
     /// `http_server_request_duration_seconds`.
     pub(crate) duration: SeriesId<RequestLabels, Histogram>,
     /// `http_server_response_body_size_bytes`.
