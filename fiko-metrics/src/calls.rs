@@ -223,15 +223,9 @@ impl CallCounts<'_> {
         }
     }
 
-    // Counts one call under `labels`.
+    // Counts one call under `labels` (as `get_or_create` finds its series).
     fn count(self, labels: &CallLabels, exemplar: Option<&ExemplarLabels>) {
-        match (self, exemplar) {
-            (Self::Plain(family), _) => family.get_or_create(labels).inc(),
-            (Self::WithExemplar(family), None) => family.get_or_create(labels).inc(),
-            (Self::WithExemplar(family), Some(exemplar)) => {
-                family.get_or_create(labels).inc_with_exemplar(exemplar);
-            }
-        }
+        self.count_id(self.series_id(labels), exemplar);
     }
 }
 

@@ -283,9 +283,9 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     /// with at most `max_series` series from open labels.
     ///
     /// Its series record exemplars when asked, if their kind keeps them
-    /// ([`CounterWithExemplar`](crate::CounterWithExemplar), [`Histogram`](crate::Histogram)); a histogram
-    /// family declared in a `#[derive(MetricSet)]` records them only with
-    /// `#[metric(exemplars)]`.
+    /// ([`CounterWithExemplar`](crate::CounterWithExemplar),
+    /// [`Histogram`](crate::Histogram)); a histogram family declared in a
+    /// `#[derive(MetricSet)]` records them only with `#[metric(exemplars)]`.
     pub fn new(config: M::Config, max_series: usize) -> Self {
         Self {
             core: Core::new(
@@ -344,9 +344,10 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
         self
     }
 
-    /// Whether the family's series record exemplars: `false` for a family of [`Counter`](crate::Counter)s or
-    /// [`Gauge`](crate::Gauge)s and for a histogram family declared in a
-    /// `#[derive(MetricSet)]` without `#[metric(exemplars)]`, `true` otherwise. Wrappers
+    /// Whether the family's series record exemplars: `false` for a family of
+    /// [`Counter`](crate::Counter)s or [`Gauge`](crate::Gauge)s and for a histogram family
+    /// declared in a `#[derive(MetricSet)]` without `#[metric(exemplars)]`, `true`
+    /// otherwise. Wrappers
     /// that read the exemplar source before they know the series ask this first (or
     /// [`exemplar_from_source`](Self::exemplar_from_source)).
     #[inline]

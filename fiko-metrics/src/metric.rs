@@ -28,8 +28,9 @@ pub trait Metric: Send + Sync + Sized + 'static {
         Self::Config::default()
     }
 
-    /// Whether the series can keep exemplars ([`CounterWithExemplar`](crate::CounterWithExemplar)
-    /// and [`Histogram`](crate::Histogram) can; [`Counter`](crate::Counter) and
+    /// Whether the series can keep exemplars
+    /// ([`CounterWithExemplar`](crate::CounterWithExemplar) and
+    /// [`Histogram`](crate::Histogram) can; [`Counter`](crate::Counter) and
     /// [`Gauge`](crate::Gauge) cannot).
     #[doc(hidden)]
     const EXEMPLARS: bool = false;
