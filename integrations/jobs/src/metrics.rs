@@ -13,10 +13,9 @@ use fiko_metrics::{
 /// liveness and queue lengths at every scrape; `JobMetrics::register`/`global` alone would
 /// expose those as never updated.
 ///
-/// Executions and run times record exemplars (a
-/// `CounterWithExemplar` family; `#[metric(exemplars)]` on the histogram): with an exemplar
-/// source installed ([`fiko_metrics::exemplar::set_source`]), each keeps the trace the
-/// attempt started in.
+/// Executions and run times record exemplars (a `CounterWithExemplar` family;
+/// `#[metric(exemplars)]` on the histogram): with an exemplar source installed
+/// ([`fiko_metrics::exemplar::set_source`]), each keeps the trace the attempt started in.
 #[derive(MetricSet)]
 #[metric_set(namespace = "fiko", subsystem = "jobs")]
 pub struct JobMetrics {

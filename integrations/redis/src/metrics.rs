@@ -26,10 +26,9 @@ use crate::{Command, ErrorKind};
 /// hashing. Its label sets are declared `#[label_set(sparse)]`: only the commands an
 /// application sent are exposed, not thousands of zero series.
 ///
-/// Commands, their round-trip time and errors record exemplars
-/// (`CounterWithExemplar` families; `#[metric(exemplars)]` on the histogram):
-/// with an exemplar source installed ([`fiko_metrics::exemplar::set_source`]), each keeps
-/// the trace the command was sent in.
+/// Commands, their round-trip time and errors record exemplars (`CounterWithExemplar`
+/// families; `#[metric(exemplars)]` on the histogram): with an exemplar source installed
+/// ([`fiko_metrics::exemplar::set_source`]), each keeps the trace the command was sent in.
 ///
 /// Error ratio: `sum(rate(fiko_redis_errors_total[5m])) / sum(rate(fiko_redis_commands_total[5m]))`
 /// (a pipeline's error counts once, however many commands it held).

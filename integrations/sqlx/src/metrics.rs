@@ -24,8 +24,9 @@ use crate::operation::Operation;
 /// | `fiko_db_pool_acquire_errors_total` | counter | `pool`, `kind` |
 ///
 /// Query counts, durations, errors and slow queries, and the pool wait, record exemplars
-/// (`CounterWithExemplar` families; `#[metric(exemplars)]` on the histograms): with an exemplar source installed
-/// ([`fiko_metrics::exemplar::set_source`]), each keeps the trace a query started in.
+/// (`CounterWithExemplar` families; `#[metric(exemplars)]` on the histograms): with an
+/// exemplar source installed ([`fiko_metrics::exemplar::set_source`]), each keeps the trace
+/// a query started in.
 ///
 /// A query's duration starts once it has a connection: the wait for a pool connection is
 /// `fiko_db_pool_acquire_duration_seconds`, so a pool too small for its load shows there

@@ -13,10 +13,9 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// Metrics of an HTTP server, named after the OpenTelemetry HTTP semantic conventions
 /// in Prometheus form; see the [crate docs](crate#metrics) for the full table.
 ///
-/// Request counts and durations record exemplars (a
-/// `CounterWithExemplar` family; `#[metric(exemplars)]` on the histogram): with an
-/// exemplar source installed ([`fiko_metrics::exemplar::set_source`]), each keeps the
-/// trace of a request.
+/// Request counts and durations record exemplars (a `CounterWithExemplar` family;
+/// `#[metric(exemplars)]` on the histogram): with an exemplar source installed
+/// ([`fiko_metrics::exemplar::set_source`]), each keeps the trace of a request.
 #[derive(MetricSet)]
 pub struct HttpServerMetrics {
     /// HTTP requests served, by method, route template, status code and status class.
