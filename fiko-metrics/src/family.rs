@@ -58,10 +58,10 @@
 //!   through a held reference stays hidden, its count kept, until a scrape finds room.
 //! - **Memory.** A series' label values and atomics stay allocated after it expires or is
 //!   removed (the append-only storage is what keeps every reference valid, without any
-//!   `unsafe`): its slot (the series' size plus 40 bytes: 48 for a counter),
-//!   its rendered labels and its index entry (9 bytes: the slot's number and a control
-//!   byte), once per distinct label set ever seen, since a label set that comes back
-//!   reuses its slot. A family whose label values never repeat (request ids) still grows
+//!   `unsafe`): its slot (the series' size plus 48 bytes: 56 for a counter; slots come in
+//!   chunks of 32), its rendered labels and its index entry (9 bytes: the slot's number
+//!   and a control byte), once per distinct label set ever seen, since a label set that
+//!   comes back reuses its slot. A family whose label values never repeat (request ids) still grows
 //!   without bound; such values do not belong in labels.
 //! - **Cost.** Recording into an open series reads one state byte beside it (a relaxed
 //!   load): in a family without expiry it always says "live", and recording goes on as
@@ -207,7 +207,7 @@ struct Core<M: Metric> {
     // scrape walks them without any lock; the map only finds a series by its labels. A
     // label set keeps its slot for the family's life, exposed or not.
     index: RwLock<Index>,
-    open: boxcar::Vec<Entry<M>>,
+    open: Slots<Entry<M>>,
     // Open series exposed now, and those of them that count against `max_series` (all but
     // the overflow series). Changed under the index's exclusive lock.
     live: AtomicUsize,
@@ -255,6 +255,68 @@ struct Entry<M> {
     // retiring writes the fingerprint, and a series comes back `TOUCHED`, so the next
     // scrape writes the time before comparing it (which saves a word in every slot).
     mark: AtomicU64,
+}
+
+/// How many open series a chunk of [`Slots`] holds.
+const CHUNK: usize = 32;
+
+/// Append-only storage for a family's open series, in chunks of [`CHUNK`] slots allocated
+/// as they fill: a series handed out never moves, reading one takes no lock, and a family
+/// pays for at most `CHUNK - 1` empty slots (a vector of doubling buckets leaves up to
+/// half of them empty).
+struct Slots<T> {
+    chunks: boxcar::Vec<Box<[OnceLock<T>; CHUNK]>>,
+    // Slots handed out so far, the empty ones of an unfinished push included.
+    len: AtomicUsize,
+}
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Self {
+            chunks: boxcar::Vec::new(),
+            len: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl<T> Slots<T> {
+    #[inline(always)]
+    fn get(&self, slot: usize) -> Option<&T> {
+        self.chunks.get(slot / CHUNK)?.get(slot % CHUNK)?.get()
+    }
+
+    /// Stores `value` in the next slot and returns its number, under the index's exclusive
+    /// lock (which `_index` proves), so pushes never race.
+    fn push(&self, value: T, _index: &mut Index) -> usize {
+        let slot = self.len.fetch_add(1, Ordering::Relaxed);
+        while self.chunks.count() <= slot / CHUNK {
+            self.chunks
+                .push(Box::new(std::array::from_fn(|_| OnceLock::new())));
+        }
+        // Always there and empty: the slot is new and its chunk was made above.
+        if let Some(cell) = self
+            .chunks
+            .get(slot / CHUNK)
+            .and_then(|chunk| chunk.get(slot % CHUNK))
+        {
+            let _ = cell.set(value);
+        }
+        slot
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len.load(Ordering::Relaxed) == 0
+    }
+
+    /// Every stored value with its slot, in the order they were pushed.
+    fn iter(&self) -> impl Iterator<Item = (usize, &T)> {
+        self.chunks.iter().flat_map(|(chunk, cells)| {
+            cells
+                .iter()
+                .enumerate()
+                .filter_map(move |(i, cell)| Some((chunk * CHUNK + i, cell.get()?)))
+        })
+    }
 }
 
 const TOUCHED: u8 = 1;
@@ -551,7 +613,7 @@ impl<M: Metric> Core<M> {
         }
         // A closed family has open series only if a hand-written `LabelValue` reported an
         // index outside its values (see `series_id`); those are shown like open ones.
-        if closed && self.open.count() == 0 {
+        if closed && self.open.is_empty() {
             return Ok(());
         }
         self.visit_open(metric, visitor, now)
@@ -579,7 +641,7 @@ impl<M: Metric> Core<M> {
             dense,
             touched: (0..words).map(|_| AtomicU64::new(0)).collect(),
             index: RwLock::new(Index::default()),
-            open: boxcar::Vec::new(),
+            open: Slots::default(),
             live: AtomicUsize::new(0),
             bounded: AtomicUsize::new(0),
             lifecycle: AtomicBool::new(false),
@@ -778,14 +840,17 @@ impl<M: Metric> Core<M> {
             }
             return slot;
         }
-        let slot = self.open.push(Entry {
-            key: key.into(),
-            series: Self::make(&self.config, self.exemplars),
-            overflow,
-            state: AtomicU8::new(TOUCHED),
-            shown: AtomicU64::new(0),
-            mark: AtomicU64::new(0),
-        });
+        let slot = self.open.push(
+            Entry {
+                key: key.into(),
+                series: Self::make(&self.config, self.exemplars),
+                overflow,
+                state: AtomicU8::new(TOUCHED),
+                shown: AtomicU64::new(0),
+                mark: AtomicU64::new(0),
+            },
+            index,
+        );
         let Index { slots, hasher } = index;
         let rehash = |&slot: &usize| hasher.hash_one(self.key(slot));
         slots.insert_unique(hasher.hash_one(key), slot, rehash);
@@ -1107,20 +1172,45 @@ mod tests {
 
     /// What the module docs say an open series costs for its slot, kept or not.
     #[test]
-    fn an_open_slot_takes_its_series_size_plus_40_bytes() {
-        assert_eq!(std::mem::size_of::<Entry<Counter>>(), 48);
-        assert_eq!(
-            std::mem::size_of::<Entry<crate::CounterWithExemplar>>(),
-            std::mem::size_of::<crate::CounterWithExemplar>() + 40
-        );
-        assert_eq!(
-            std::mem::size_of::<Entry<crate::Gauge>>(),
-            std::mem::size_of::<crate::Gauge>() + 40
-        );
-        assert_eq!(
-            std::mem::size_of::<Entry<crate::Histogram>>(),
-            std::mem::size_of::<crate::Histogram>() + 40
-        );
+    fn an_open_slot_takes_its_series_size_plus_48_bytes() {
+        fn slot<M>() -> usize {
+            std::mem::size_of::<OnceLock<Entry<M>>>()
+        }
+        assert_eq!(slot::<Counter>(), 56);
+        for (size, series) in [
+            (
+                slot::<crate::CounterWithExemplar>(),
+                std::mem::size_of::<crate::CounterWithExemplar>(),
+            ),
+            (slot::<crate::Gauge>(), std::mem::size_of::<crate::Gauge>()),
+            (
+                slot::<crate::Histogram>(),
+                std::mem::size_of::<crate::Histogram>(),
+            ),
+        ] {
+            assert_eq!(size, series + 48);
+        }
+    }
+
+    /// Slots fill their chunks in order, keep their place as chunks are added, and come
+    /// back in the order they were pushed.
+    #[test]
+    fn slots_keep_their_place_across_chunks() {
+        let slots = Slots::default();
+        let mut index = Index::default();
+        assert!(slots.is_empty());
+        assert_eq!(slots.get(0), None);
+        let n = CHUNK * 3 + 5;
+        for i in 0..n {
+            assert_eq!(slots.push(i * 10, &mut index), i);
+        }
+        assert!(!slots.is_empty());
+        assert_eq!(slots.chunks.count(), 4, "chunks are made only as they fill");
+        assert!((0..n).all(|i| slots.get(i) == Some(&(i * 10))));
+        assert_eq!(slots.get(n), None, "the unfilled rest of the last chunk");
+        assert_eq!(slots.get(CHUNK * 4), None, "past the last chunk");
+        let all: Vec<_> = slots.iter().map(|(slot, &value)| (slot, value)).collect();
+        assert_eq!(all, (0..n).map(|i| (i, i * 10)).collect::<Vec<_>>());
     }
 
     /// The index keeps slots only and finds their keys in the series: every label set

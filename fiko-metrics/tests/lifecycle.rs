@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use fiko_metrics::testing::series_value;
@@ -618,11 +618,15 @@ fn no_count_is_lost_while_series_expire_and_are_removed_under_load() {
         .expect("registers");
     let names: Vec<String> = (0..KEYS).map(|key| format!("t{key}")).collect();
     let done = Arc::new(AtomicBool::new(false));
+    // Writers start writing when the scraper starts scraping, every series made: however
+    // the threads are scheduled, the first scrape finds them all live.
+    let start = Arc::new(Barrier::new(WRITERS as usize + 1));
 
     let writers: Vec<_> = (0..WRITERS)
         .map(|writer| {
             let set = set.clone();
             let names = names.clone();
+            let start = start.clone();
             std::thread::spawn(move || {
                 let family = &set.requests;
                 let ids: Vec<_> = names
@@ -633,6 +637,7 @@ fn no_count_is_lost_while_series_expire_and_are_removed_under_load() {
                     .iter()
                     .map(|name| family.get_or_create(&tenant(name)))
                     .collect();
+                start.wait();
                 let mut written = 0;
                 let mut state = writer.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
                 for round in 0..ROUNDS {
@@ -672,7 +677,10 @@ fn no_count_is_lost_while_series_expire_and_are_removed_under_load() {
             .sum::<u64>()
     });
     // Scrapes go on while writers write, and a few more after, so that removals and
-    // expiries happen whatever the threads' speeds.
+    // expiries happen whatever the threads' speeds: the first removal comes right after the
+    // first scrape, the others every 7 scrapes, and after the writers end every series
+    // expires within a few scrapes.
+    start.wait();
     while !done.load(Ordering::SeqCst) || scrapes < 40 {
         seconds.fetch_add(1, Ordering::SeqCst);
         let scrape = registry.encode(Format::Prometheus);
@@ -695,7 +703,7 @@ fn no_count_is_lost_while_series_expire_and_are_removed_under_load() {
                 }
             }
         }
-        if scrapes % 7 == 0 {
+        if scrapes % 7 == 1 {
             let name = &names[(scrapes as usize / 7) % KEYS];
             if set.requests.remove(&tenant(name)) {
                 removed += 1;
