@@ -84,14 +84,15 @@ use crate::metric::Metric;
 /// The default series limit of a family with open labels.
 pub const DEFAULT_MAX_SERIES: usize = 1000;
 
-/// The open-series index: label text to slot. It holds only the slots (8 bytes each); a
+/// The open-series index: label text to slot. It holds only the slots' numbers (4 bytes
+/// each: a family makes at most `u32::MAX` open slots, see `insert_or_revive`); a
 /// slot's key is its series' rendered labels, so the text is kept once. foldhash is seeded
 /// per process, and the table holds at most `max_series` live keys, so crafted values
 /// cannot degrade it much (a family whose series expire also keeps the keys of those that
 /// left, to give them their slot back).
 #[derive(Default)]
 struct Index {
-    slots: hashbrown::HashTable<usize>,
+    slots: hashbrown::HashTable<u32>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -304,8 +305,13 @@ impl<T> Slots<T> {
         slot
     }
 
+    /// The number of slots handed out.
+    fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
     fn is_empty(&self) -> bool {
-        self.len.load(Ordering::Relaxed) == 0
+        self.len() == 0
     }
 
     /// Every stored value with its slot, in the order they were pushed.
@@ -318,6 +324,9 @@ impl<T> Slots<T> {
         })
     }
 }
+
+/// A slot no series has: recording through it goes to the fallback series.
+const NOWHERE: usize = usize::MAX;
 
 const TOUCHED: u8 = 1;
 const RETIRED: u8 = 2;
@@ -840,6 +849,12 @@ impl<M: Metric> Core<M> {
             }
             return slot;
         }
+        // The index keeps 4-byte slot numbers. A family that has made that many slots (for
+        // as many label sets, hundreds of gigabytes of them) records new ones nowhere: into
+        // the fallback, which no scrape shows.
+        let Ok(number) = u32::try_from(self.open.len()) else {
+            return NOWHERE;
+        };
         let slot = self.open.push(
             Entry {
                 key: key.into(),
@@ -852,8 +867,8 @@ impl<M: Metric> Core<M> {
             index,
         );
         let Index { slots, hasher } = index;
-        let rehash = |&slot: &usize| hasher.hash_one(self.key(slot));
-        slots.insert_unique(hasher.hash_one(key), slot, rehash);
+        let rehash = |&slot: &u32| hasher.hash_one(self.key(slot as usize));
+        slots.insert_unique(hasher.hash_one(key), number, rehash);
         self.count_live(overflow, true);
         slot
     }
@@ -864,8 +879,8 @@ impl<M: Metric> Core<M> {
         let hash = index.hasher.hash_one(key);
         index
             .slots
-            .find(hash, |&slot| self.key(slot) == key)
-            .copied()
+            .find(hash, |&slot| self.key(slot as usize) == key)
+            .map(|&slot| slot as usize)
     }
 
     // The rendered labels of the open series at `slot` (every slot in the index has one).
