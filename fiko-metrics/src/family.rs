@@ -59,10 +59,10 @@
 //! - **Memory.** A series' label values and atomics stay allocated after it expires or is
 //!   removed (the append-only storage is what keeps every reference valid, without any
 //!   `unsafe`): its slot (the series' size plus 48 bytes: 56 for a counter; slots come in
-//!   chunks of 32), its rendered labels and its index entry (9 bytes: the slot's number
+//!   chunks of 32), its rendered labels and its index entry (5 bytes: the slot's number
 //!   and a control byte), once per distinct label set ever seen, since a label set that
-//!   comes back reuses its slot. A family whose label values never repeat (request ids) still grows
-//!   without bound; such values do not belong in labels.
+//!   comes back reuses its slot. A family whose label values never repeat (request ids)
+//!   still grows without bound; such values do not belong in labels.
 //! - **Cost.** Recording into an open series reads one state byte beside it (a relaxed
 //!   load): in a family without expiry it always says "live", and recording goes on as
 //!   before. With expiry, the first write after each scrape also sets a flag there. A scrape of such a family compares each open series with what the last one
