@@ -214,12 +214,9 @@ impl CallCounts<'_> {
 
     // Counts one call into the series `id` of this family (see `series_id`).
     fn count_id(self, id: CallId, exemplar: Option<&ExemplarLabels>) {
-        match (self, exemplar) {
-            (Self::Plain(family), _) => family.series(id).inc(),
-            (Self::WithExemplar(family), None) => family.series(id.recast()).inc(),
-            (Self::WithExemplar(family), Some(labels)) => {
-                family.series(id.recast()).inc_with_exemplar(labels);
-            }
+        match self {
+            Self::Plain(family) => family.series(id).inc(),
+            Self::WithExemplar(family) => family.series(id.recast()).inc_with_exemplar(exemplar),
         }
     }
 
@@ -391,11 +388,8 @@ impl Drop for CallGuard {
                 .count(&self.site.call_labels(outcome, error), exemplar.as_ref()),
         }
         if let Some((family, start)) = self.durations {
-            let time = |histogram: &Histogram| match &exemplar {
-                Some(labels) => {
-                    histogram.observe_with_exemplar(start.elapsed().as_secs_f64(), labels);
-                }
-                None => histogram.observe_since(start),
+            let time = |histogram: &Histogram| {
+                histogram.observe_with_exemplar(start.elapsed().as_secs_f64(), exemplar.as_ref());
             };
             match self.cached.and_then(|cached| cached.duration) {
                 Some(id) => time(family.series(id)),

@@ -306,28 +306,29 @@ impl CounterWithExemplar<u64> {
         self.counter.inc_by(n);
     }
 
-    /// Adds one and keeps `labels` as the counter's exemplar (value 1).
+    /// Adds one and keeps `labels` as the counter's exemplar (value 1). `labels` is an
+    /// [`&ExemplarLabels`](ExemplarLabels) or an `Option` of one, for code that reads a
+    /// request's labels once and records into several series: `None` adds one alone.
     #[inline]
-    pub fn inc_with_exemplar(&self, labels: &ExemplarLabels) {
+    pub fn inc_with_exemplar<'a>(&self, labels: impl Into<Option<&'a ExemplarLabels>>) {
         self.inc_by_with_exemplar(1, labels);
     }
 
-    /// Adds `n` and keeps `labels` as the counter's exemplar, with value `n`.
+    /// Adds `n` and keeps `labels` (if any) as the counter's exemplar, with value `n`.
     #[inline]
-    pub fn inc_by_with_exemplar(&self, n: u64, labels: &ExemplarLabels) {
+    pub fn inc_by_with_exemplar<'a>(&self, n: u64, labels: impl Into<Option<&'a ExemplarLabels>>) {
         self.counter.inc_by(n);
-        // Counts past 2^53 round, as every sample value does.
-        self.store_exemplar(labels, n as f64);
+        if let Some(labels) = labels.into() {
+            // Counts past 2^53 round, as every sample value does.
+            self.store_exemplar(labels, n as f64);
+        }
     }
 
     /// Adds one, with the exemplar the installed [`exemplar::set_source`] gives now, if
     /// any (without a source this costs one load more than [`inc`](Self::inc)).
     #[inline]
     pub fn inc_with_source(&self) {
-        self.counter.inc();
-        if let Some(labels) = exemplar::from_source() {
-            self.store_exemplar(&labels, 1.0);
-        }
+        self.inc_with_exemplar(exemplar::from_source().as_ref());
     }
 
     /// The current count.
@@ -344,23 +345,26 @@ impl CounterWithExemplar<f64> {
         self.counter.inc_by(amount);
     }
 
-    /// Adds `amount` and keeps `labels` as the counter's exemplar, with value `amount`; an
-    /// amount `inc_by` ignores records nothing.
+    /// Adds `amount` and keeps `labels` (if any: an `Option` is taken too) as the
+    /// counter's exemplar, with value `amount`; an amount `inc_by` ignores records nothing.
     #[inline]
-    pub fn inc_by_with_exemplar(&self, amount: f64, labels: &ExemplarLabels) {
+    pub fn inc_by_with_exemplar<'a>(
+        &self,
+        amount: f64,
+        labels: impl Into<Option<&'a ExemplarLabels>>,
+    ) {
         if counts(amount) {
             self.counter.inc_by(amount);
-            self.store_exemplar(labels, amount);
+            if let Some(labels) = labels.into() {
+                self.store_exemplar(labels, amount);
+            }
         }
     }
 
     /// Adds `amount`, with the exemplar the installed [`exemplar::set_source`] gives now.
     #[inline]
     pub fn inc_by_with_source(&self, amount: f64) {
-        match exemplar::from_source() {
-            Some(labels) => self.inc_by_with_exemplar(amount, &labels),
-            None => self.inc_by(amount),
-        }
+        self.inc_by_with_exemplar(amount, exemplar::from_source().as_ref());
     }
 
     /// The current amount.

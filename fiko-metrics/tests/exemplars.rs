@@ -356,6 +356,52 @@ fn nothing_is_recorded_unless_asked() {
 }
 
 #[test]
+fn an_optional_exemplar_records_the_value_and_only_a_given_exemplar() {
+    let shop = Shop::register(&Registry::new()).expect("register");
+    let orders = shop.orders.get_or_create(&Route { route: "/a".into() });
+    let trace = labels(&[("trace_id", "t1")]);
+    let mut exemplar = None;
+    // Read once per request, given to every series: absent first, then present.
+    for _ in 0..2 {
+        orders.inc_with_exemplar(exemplar);
+        orders.inc_by_with_exemplar(2, exemplar);
+        shop.revenue.inc_by_with_exemplar(0.5, exemplar);
+        shop.latency_seconds.observe_with_exemplar(0.3, exemplar);
+        if exemplar.is_none() {
+            assert!(orders.exemplar().is_none());
+            assert!(shop.revenue.exemplar().is_none());
+            assert!((0..=3).all(|slot| shop.latency_seconds.exemplar(slot).is_none()));
+        }
+        exemplar = Some(&trace);
+    }
+    assert_eq!((orders.get(), shop.revenue.get()), (6, 1.0));
+    assert_eq!(shop.latency_seconds.count(), 2);
+    let seen = |e: Option<fiko_metrics::exemplar::Exemplar>| {
+        e.map(|e| {
+            (
+                e.labels
+                    .pairs()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect::<Vec<_>>(),
+                e.value,
+            )
+        })
+    };
+    assert_eq!(
+        seen(orders.exemplar()),
+        Some((vec!["trace_id=t1".to_owned()], 2.0))
+    );
+    assert_eq!(
+        seen(shop.revenue.exemplar()),
+        Some((vec!["trace_id=t1".to_owned()], 0.5))
+    );
+    assert_eq!(
+        seen(shop.latency_seconds.exemplar(1)),
+        Some((vec!["trace_id=t1".to_owned()], 0.3))
+    );
+}
+
+#[test]
 fn label_values_are_escaped_in_text() {
     let registry = Registry::new();
     let shop = Shop::register(&registry).expect("register");

@@ -382,21 +382,33 @@ impl Histogram {
 
     /// Records one observation and keeps `labels` as the exemplar of the classic bucket it
     /// lands in (the `+Inf` one for a native-only histogram), shown in the OpenMetrics and
-    /// protobuf expositions.
+    /// protobuf expositions. `labels` may be an `Option` too, for code that reads a
+    /// request's labels once and records into several series: `None` records the
+    /// observation alone.
     ///
     /// ```
     /// use fiko_metrics::exemplar::ExemplarLabels;
     /// use fiko_metrics::{Histogram, histogram::Buckets};
     ///
     /// let latency = Histogram::new(Buckets::new(vec![0.1, 1.0])?);
-    /// latency.observe_with_exemplar(0.25, &ExemplarLabels::new(&[("trace_id", "abc")])?);
+    /// let trace = ExemplarLabels::new(&[("trace_id", "abc")])?;
+    /// latency.observe_with_exemplar(0.25, &trace);
+    /// latency.observe_with_exemplar(0.05, None);
     /// assert_eq!(latency.exemplar(1).unwrap().value, 0.25); // the `le="1"` bucket
     /// assert!(latency.exemplar(0).is_none());
+    /// assert_eq!(latency.count(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[inline]
-    pub fn observe_with_exemplar(&self, value: f64, labels: &ExemplarLabels) {
+    pub fn observe_with_exemplar<'a>(
+        &self,
+        value: f64,
+        labels: impl Into<Option<&'a ExemplarLabels>>,
+    ) {
         self.observe(value);
+        let Some(labels) = labels.into() else {
+            return;
+        };
         let slot = self.slot(value);
         let slots = self
             .exemplars
@@ -431,10 +443,7 @@ impl Histogram {
     /// more than [`observe`](Self::observe)).
     #[inline]
     pub fn observe_with_source(&self, value: f64) {
-        match self.exemplar_from_source() {
-            Some(labels) => self.observe_with_exemplar(value, &labels),
-            None => self.observe(value),
-        }
+        self.observe_with_exemplar(value, self.exemplar_from_source().as_ref());
     }
 
     /// The latest exemplar of classic bucket `slot` (`0..=bounds.len()`, the last being

@@ -113,9 +113,13 @@ impl TaskRun {
             None
         };
         let labels = exemplar.as_ref();
-        count(&series, TaskState::Started, 1, labels);
+        series
+            .executions(TaskState::Started)
+            .inc_with_exemplar(labels);
         if is_retry {
-            count(&series, TaskState::Retried, 1, labels);
+            series
+                .executions(TaskState::Retried)
+                .inc_with_exemplar(labels);
         }
         series.running().inc();
         Self {
@@ -132,9 +136,15 @@ impl TaskRun {
     pub fn failed_and_retried(&self, n: u64) {
         if n > 0 {
             let labels = self.exemplar.as_ref();
-            count(&self.series, TaskState::Started, n, labels);
-            count(&self.series, TaskState::Failed, n, labels);
-            count(&self.series, TaskState::Retried, n, labels);
+            self.series
+                .executions(TaskState::Started)
+                .inc_by_with_exemplar(n, labels);
+            self.series
+                .executions(TaskState::Failed)
+                .inc_by_with_exemplar(n, labels);
+            self.series
+                .executions(TaskState::Retried)
+                .inc_by_with_exemplar(n, labels);
         }
     }
 
@@ -153,13 +163,12 @@ impl TaskRun {
             return;
         }
         self.done = true;
-        count(&self.series, state, 1, self.exemplar.as_ref());
-        let duration = self.series.duration();
-        let seconds = self.start.elapsed().as_secs_f64();
-        match &self.exemplar {
-            Some(exemplar) => duration.observe_with_exemplar(seconds, exemplar),
-            None => duration.observe(seconds),
-        }
+        self.series
+            .executions(state)
+            .inc_with_exemplar(self.exemplar.as_ref());
+        self.series
+            .duration()
+            .observe_with_exemplar(self.start.elapsed().as_secs_f64(), self.exemplar.as_ref());
         self.series.running().dec();
     }
 }
@@ -167,14 +176,6 @@ impl TaskRun {
 impl Drop for TaskRun {
     fn drop(&mut self) {
         self.finish(TaskState::Failed);
-    }
-}
-
-fn count(series: &TaskSeries, state: TaskState, n: u64, exemplar: Option<&ExemplarLabels>) {
-    let counter = series.executions(state);
-    match exemplar {
-        Some(labels) => counter.inc_by_with_exemplar(n, labels),
-        None => counter.inc_by(n),
     }
 }
 

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use fiko_metrics::MetricSet;
 use fiko_metrics::exemplar::ExemplarLabels;
-use fiko_metrics::{CounterWithExemplar, MetricSet};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
@@ -234,14 +234,6 @@ struct Call<'a> {
     exemplar: Option<ExemplarLabels>,
 }
 
-/// Adds one, with `exemplar` if there is one.
-fn count_into(counter: &CounterWithExemplar, exemplar: Option<&ExemplarLabels>) {
-    match exemplar {
-        Some(labels) => counter.inc_with_exemplar(labels),
-        None => counter.inc(),
-    }
-}
-
 impl<'a> Call<'a> {
     fn start(metrics: &'a RedisMetrics, command: Command) -> Self {
         metrics.commands_in_flight.inc();
@@ -263,33 +255,25 @@ impl<'a> Call<'a> {
 
     /// Counts `command` as sent (one of a pipeline's, or the call's own).
     fn count(&self, command: Command) {
-        count_into(
-            self.metrics
-                .commands
-                .get_or_create(&CommandLabels::new(command)),
-            self.exemplar.as_ref(),
-        );
+        self.metrics
+            .commands
+            .get_or_create(&CommandLabels::new(command))
+            .inc_with_exemplar(self.exemplar.as_ref());
     }
 
     fn finish(&mut self, error: Option<ErrorKind>) {
         self.finished = true;
         let command = self.command;
-        let duration = self
-            .metrics
+        let exemplar = self.exemplar.as_ref();
+        self.metrics
             .command_duration_seconds
-            .get_or_create(&CommandLabels::new(command));
-        let seconds = self.start.elapsed().as_secs_f64();
-        match &self.exemplar {
-            Some(labels) => duration.observe_with_exemplar(seconds, labels),
-            None => duration.observe(seconds),
-        }
+            .get_or_create(&CommandLabels::new(command))
+            .observe_with_exemplar(self.start.elapsed().as_secs_f64(), exemplar);
         if let Some(kind) = error {
-            count_into(
-                self.metrics
-                    .errors
-                    .get_or_create(&ErrorLabels::new(command, kind)),
-                self.exemplar.as_ref(),
-            );
+            self.metrics
+                .errors
+                .get_or_create(&ErrorLabels::new(command, kind))
+                .inc_with_exemplar(exemplar);
         }
     }
 }
@@ -299,10 +283,10 @@ impl Drop for Call<'_> {
         self.metrics.commands_in_flight.dec();
         if !self.finished {
             let labels = ErrorLabels::new(self.command, ErrorKind::Cancelled);
-            count_into(
-                self.metrics.errors.get_or_create(&labels),
-                self.exemplar.as_ref(),
-            );
+            self.metrics
+                .errors
+                .get_or_create(&labels)
+                .inc_with_exemplar(self.exemplar.as_ref());
         }
     }
 }

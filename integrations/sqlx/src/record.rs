@@ -98,22 +98,6 @@ fn query_series<'a, M: Metric>(
     }
 }
 
-/// Adds one, with `exemplar` if there is one (and the counter records exemplars).
-fn count(counter: &CounterWithExemplar, exemplar: Option<&ExemplarLabels>) {
-    match exemplar {
-        Some(labels) => counter.inc_with_exemplar(labels),
-        None => counter.inc(),
-    }
-}
-
-/// Observes `seconds`, with `exemplar` if there is one.
-fn time(histogram: &Histogram, seconds: f64, exemplar: Option<&ExemplarLabels>) {
-    match exemplar {
-        Some(labels) => histogram.observe_with_exemplar(seconds, labels),
-        None => histogram.observe(seconds),
-    }
-}
-
 impl Recorder {
     /// The installed exemplar source's labels for a query starting now (its trace), if
     /// the query metrics record exemplars; the source is not asked otherwise.
@@ -181,38 +165,31 @@ impl Recorder {
                 named.as_deref()
             }
         };
-        count(
-            query_series(&metrics.queries, series.map(|s| &s.queries), &labels),
-            exemplar,
-        );
+        query_series(&metrics.queries, series.map(|s| &s.queries), &labels)
+            .inc_with_exemplar(exemplar);
         if let Some(elapsed) = elapsed {
-            time(
-                query_series(
-                    &metrics.query_duration_seconds,
-                    series.map(|s| &s.durations),
-                    &labels,
-                ),
-                elapsed.as_secs_f64(),
-                exemplar,
-            );
+            query_series(
+                &metrics.query_duration_seconds,
+                series.map(|s| &s.durations),
+                &labels,
+            )
+            .observe_with_exemplar(elapsed.as_secs_f64(), exemplar);
             if elapsed >= self.slow_threshold {
-                count(
-                    query_series(&metrics.slow_queries, series.map(|s| &s.slow), &labels),
-                    exemplar,
-                );
+                query_series(&metrics.slow_queries, series.map(|s| &s.slow), &labels)
+                    .inc_with_exemplar(exemplar);
             }
         }
         if let Some(failure) = failure {
-            count(
-                self.metrics.query_errors.get_or_create(&ErrorLabels {
+            self.metrics
+                .query_errors
+                .get_or_create(&ErrorLabels {
                     pool: self.pool,
                     operation,
                     query,
                     kind: failure.kind,
                     class: failure.class,
-                }),
-                exemplar,
-            );
+                })
+                .inc_with_exemplar(exemplar);
             if failure.deadlock {
                 self.metrics
                     .deadlocks
@@ -318,8 +295,7 @@ impl Drop for AcquireWait<'_> {
                 pool: recorder.pool,
             })
         });
-        time(
-            family.series(*id),
+        family.series(*id).observe_with_exemplar(
             recorder.elapsed(self.start).as_secs_f64(),
             self.exemplar.as_ref(),
         );

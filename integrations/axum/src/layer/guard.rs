@@ -134,20 +134,15 @@ impl RequestGuard {
             .series(self.active)
             .dec();
         let series = route.status(method, self.status);
-        let requests = metrics.http_server_requests.series(series.requests);
-        let durations = metrics
+        let exemplar = self.exemplar.as_ref();
+        metrics
+            .http_server_requests
+            .series(series.requests)
+            .inc_with_exemplar(exemplar);
+        metrics
             .http_server_request_duration_seconds
-            .series(series.duration);
-        match &self.exemplar {
-            Some(labels) => {
-                requests.inc_with_exemplar(labels);
-                durations.observe_with_exemplar(duration.as_secs_f64(), labels);
-            }
-            None => {
-                requests.inc();
-                durations.observe(duration.as_secs_f64());
-            }
-        }
+            .series(series.duration)
+            .observe_with_exemplar(duration.as_secs_f64(), exemplar);
         if self.status.is_some() {
             metrics
                 .http_server_response_body_size_bytes
