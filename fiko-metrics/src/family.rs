@@ -283,7 +283,13 @@ impl<T> Default for Slots<T> {
 impl<T> Slots<T> {
     #[inline(always)]
     fn get(&self, slot: usize) -> Option<&T> {
-        self.chunks.get(slot / CHUNK)?.get(slot % CHUNK)?.get()
+        self.cell(slot)?.get()
+    }
+
+    // The cell of `slot`, if its chunk was made.
+    #[inline(always)]
+    fn cell(&self, slot: usize) -> Option<&OnceLock<T>> {
+        self.chunks.get(slot / CHUNK)?.get(slot % CHUNK)
     }
 
     /// Stores `value` in the next slot and returns its number, under the index's exclusive
@@ -295,11 +301,7 @@ impl<T> Slots<T> {
                 .push(Box::new(std::array::from_fn(|_| OnceLock::new())));
         }
         // Always there and empty: the slot is new and its chunk was made above.
-        if let Some(cell) = self
-            .chunks
-            .get(slot / CHUNK)
-            .and_then(|chunk| chunk.get(slot % CHUNK))
-        {
+        if let Some(cell) = self.cell(slot) {
             let _ = cell.set(value);
         }
         slot
